@@ -1,0 +1,122 @@
+/* mmfuse: multimodal deep learning in C.
+ *
+ * One public header. Conventions:
+ *  - Handles are opaque; every `*_open` / `*_load` has a matching `*_free`/`*_close`.
+ *  - Fallible calls return mmf_status (or NULL); mmf_last_error() then holds a
+ *    message naming the file, the field and what was expected.
+ *  - The library never exits, aborts or prints to stdout; diagnostics go to the
+ *    log callback (default: warnings and errors to stderr).
+ *  - Thread counts are parameters (`n_threads`), never global settings.
+ */
+#ifndef MMFUSE_H
+#define MMFUSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MMFUSE_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------ errors */
+
+typedef enum mmf_status {
+    MMF_OK = 0,
+    MMF_ERR_ARG,         /* a bad argument from the caller */
+    MMF_ERR_IO,          /* open/read/write/mmap failed */
+    MMF_ERR_FORMAT,      /* a file is malformed */
+    MMF_ERR_SHAPE,       /* shapes or dimensions disagree */
+    MMF_ERR_UNSUPPORTED, /* well formed, but not something mmfuse handles */
+    MMF_ERR_NOMEM,       /* allocation failed or a size budget was exceeded */
+    MMF_ERR_NUMERIC,     /* NaN/Inf or another numerical failure */
+    MMF_ERR_NOT_FOUND    /* a named tensor, field or file is absent */
+} mmf_status;
+
+const char *mmf_status_str(mmf_status s);
+/* Message of the last failure on the calling thread ("" if none). */
+const char *mmf_last_error(void);
+void mmf_clear_error(void);
+
+typedef enum mmf_log_level {
+    MMF_LOG_DEBUG = 0, MMF_LOG_INFO, MMF_LOG_WARN, MMF_LOG_ERROR
+} mmf_log_level;
+typedef void (*mmf_log_fn)(mmf_log_level level, const char *msg, void *user);
+/* Route diagnostics; fn = NULL restores the default (>= min_level to stderr). */
+void mmf_log_set(mmf_log_fn fn, void *user);
+void mmf_log_set_level(mmf_log_level min_level);
+
+/* ------------------------------------------------------------- safetensors */
+
+typedef enum mmf_dtype {
+    MMF_DT_F32 = 0, MMF_DT_F16, MMF_DT_BF16, MMF_DT_F64,
+    MMF_DT_I64, MMF_DT_I32, MMF_DT_I16, MMF_DT_I8,
+    MMF_DT_U8, MMF_DT_BOOL, MMF_DT_U16, MMF_DT_U32, MMF_DT_U64,
+    MMF_DT_COUNT
+} mmf_dtype;
+
+const char *mmf_dtype_name(mmf_dtype dt);   /* "F32", "BF16", ... */
+size_t mmf_dtype_size(mmf_dtype dt);        /* bytes per element */
+
+#define MMF_MAX_DIMS 8
+
+typedef struct mmf_tensor_info {
+    const char *name;
+    mmf_dtype dtype;
+    int ndim;
+    int64_t shape[MMF_MAX_DIMS];
+    int64_t numel;
+    size_t nbytes;
+    const void *data;   /* points into the read-only mapping; may be unaligned for non-F32 */
+} mmf_tensor_info;
+
+/* A validated, read-only, memory-mapped safetensors file, or a sharded
+ * checkpoint opened through its `*.safetensors.index.json`. */
+typedef struct mmf_safetensors mmf_safetensors;
+
+mmf_status mmf_st_open(const char *path, mmf_safetensors **out);
+/* Validate an in-memory image of a file (the bytes are borrowed, not copied).
+ * `name` is used in error messages. */
+mmf_status mmf_st_open_memory(const void *bytes, size_t len, const char *name, mmf_safetensors **out);
+void mmf_st_close(mmf_safetensors *st);
+
+size_t mmf_st_count(const mmf_safetensors *st);
+const mmf_tensor_info *mmf_st_at(const mmf_safetensors *st, size_t i);   /* sorted by offset */
+const mmf_tensor_info *mmf_st_find(const mmf_safetensors *st, const char *name);
+/* __metadata__ entries (string -> string) */
+size_t mmf_st_metadata_count(const mmf_safetensors *st);
+void mmf_st_metadata_at(const mmf_safetensors *st, size_t i, const char **key, const char **value);
+const char *mmf_st_metadata(const mmf_safetensors *st, const char *key);   /* NULL if absent */
+const char *mmf_st_path(const mmf_safetensors *st);
+
+/* Copy a float tensor (F32, F16, BF16, F64) into dst as float32; `count` must equal numel. */
+mmf_status mmf_st_read_f32(const mmf_safetensors *st, const char *name, float *dst, size_t count);
+
+/* Writing: collect tensors, then mmf_st_writer_finish() writes them to a temp
+ * file beside `path`, fsyncs and renames it into place. On any failure the
+ * previous file at `path` is untouched and no temp file is left behind. */
+typedef struct mmf_st_writer mmf_st_writer;
+mmf_st_writer *mmf_st_writer_new(void);
+/* The data is copied; shape has ndim entries. */
+mmf_status mmf_st_writer_add(mmf_st_writer *w, const char *name, mmf_dtype dtype,
+                             int ndim, const int64_t *shape, const void *data);
+mmf_status mmf_st_writer_meta(mmf_st_writer *w, const char *key, const char *value);
+mmf_status mmf_st_writer_finish(mmf_st_writer *w, const char *path);
+void mmf_st_writer_free(mmf_st_writer *w);
+
+/* Write `len` bytes to `path` atomically (temp file, fsync, rename). */
+mmf_status mmf_write_file_atomic(const char *path, const void *data, size_t len);
+
+/* ----------------------------------------------------------- text encoders */
+
+/* ---------------------------------------------------------- image encoders */
+
+/* ---------------------------------------------------------- fusion, training */
+
+/* ------------------------------------------------------------ index, tasks */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MMFUSE_H */

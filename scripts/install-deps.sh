@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages mmfuse needs. Idempotent and quiet when everything
+# is already present. Usage: scripts/install-deps.sh [build|test|fuzz|bench|demo]...
+set -euo pipefail
+want=(cmake make gcc pkg-config libopenblas-openmp-dev libcjson-dev libutf8proc-dev libpng-dev libjpeg-dev)
+for group in "$@"; do
+  case "$group" in
+    build) ;;
+    test)  ;;
+    fuzz)  want+=(clang libclang-rt-dev) ;;
+    refs|bench) want+=(python3-torch python3-torchvision python3-pil python3-numpy) ;;
+    demo)  want+=(librsvg2-bin npm nodejs) ;;
+    report) want+=(chromium) ;;
+    *) echo "install-deps: unknown group '$group' (build|test|fuzz|refs|bench|demo|report)" >&2; exit 2 ;;
+  esac
+done
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

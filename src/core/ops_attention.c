@@ -1,0 +1,46 @@
+#include "core/ops.h"
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+
+int64_t mmf_attention_scratch(int Tq, int Tk, int nt) {
+    return (int64_t)(nt < 1 ? 1 : nt) * Tq * Tk;
+}
+
+/* One (batch, head) pair per task: S = scale Q K^T (Tq,Tk), masked softmax,
+ * O = S V. Each thread owns one Tq x Tk score buffer in scratch. */
+void mmf_attention(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
+                   const float *v, int ldv, int B, int H, int Tq, int Tk, int D,
+                   const uint8_t *key_keep, int causal, float scale, float *scratch, int nt) {
+    if (nt < 1) nt = 1;
+    int pairs = B * H;
+    /* in the parallel region each GEMM is single threaded; a lone pair gets all nt */
+    mmf_threads_use(pairs > 1 ? 1 : nt);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && pairs > 1)
+    for (int p = 0; p < pairs; p++) {
+        int b = p / H, h = p % H;
+        float *S = scratch + (int64_t)omp_get_thread_num() * Tq * Tk;
+        const float *qb = q + (int64_t)b * Tq * ldq + h * D;
+        const float *kb = k + (int64_t)b * Tk * ldk + h * D;
+        const float *vb = v + (int64_t)b * Tk * ldv + h * D;
+        float *ob = out + (int64_t)b * Tq * ldo + h * D;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, D, scale, qb, ldq, kb, ldk, 0.0f, S, Tk);
+        const uint8_t *keep = key_keep ? key_keep + (int64_t)b * Tk : NULL;
+        for (int t = 0; t < Tq; t++) {
+            float *row = S + (int64_t)t * Tk;
+            int last = causal ? t + (Tk - Tq) : Tk - 1;   /* last visible key */
+            float mx = -INFINITY;
+            for (int j = 0; j < Tk; j++)
+                if (j <= last && (!keep || keep[j]) && row[j] > mx) mx = row[j];
+            float sum = 0.0f;
+            for (int j = 0; j < Tk; j++) {
+                float e = (mx != -INFINITY && j <= last && (!keep || keep[j])) ? expf(row[j] - mx) : 0.0f;
+                row[j] = e;
+                sum += e;
+            }
+            float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+            for (int j = 0; j < Tk; j++) row[j] *= inv;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, D, Tk, 1.0f, S, Tk, vb, ldv, 0.0f, ob, ldo);
+    }
+}

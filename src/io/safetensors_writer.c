@@ -1,0 +1,128 @@
+/* safetensors writer: tensors are laid out in the order added, the header is
+ * padded with spaces to a multiple of 8 bytes (so F32 data stays aligned when
+ * mapped), and the file appears only once completely written and synced. */
+#include "core/error.h"
+#include "io/atomic_file.h"
+#include "io/json.h"
+#include "io/safetensors_internal.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct st_wtensor {
+    char *name;
+    mmf_dtype dtype;
+    int ndim;
+    int64_t shape[MMF_MAX_DIMS];
+    void *data;
+    size_t nbytes;
+} st_wtensor;
+
+struct mmf_st_writer {
+    st_wtensor *t;
+    size_t n, cap;
+    cJSON *meta;
+};
+
+mmf_st_writer *mmf_st_writer_new(void) {
+    mmf_st_writer *w = calloc(1, sizeof *w);
+    if (!w) mmf_fail(MMF_ERR_NOMEM, "safetensors writer: out of memory");
+    return w;
+}
+
+void mmf_st_writer_free(mmf_st_writer *w) {
+    if (!w) return;
+    for (size_t i = 0; i < w->n; i++) { free(w->t[i].name); free(w->t[i].data); }
+    free(w->t);
+    cJSON_Delete(w->meta);
+    free(w);
+}
+
+mmf_status mmf_st_writer_add(mmf_st_writer *w, const char *name, mmf_dtype dtype,
+                             int ndim, const int64_t *shape, const void *data) {
+    if (!name || !name[0] || strcmp(name, "__metadata__") == 0 || !mmf_utf8_valid(name, strlen(name)))
+        return mmf_fail(MMF_ERR_ARG, "safetensors writer: invalid tensor name");
+    if ((unsigned)dtype >= MMF_DT_COUNT || ndim < 0 || ndim > MMF_MAX_DIMS)
+        return mmf_fail(MMF_ERR_ARG, "safetensors writer: tensor \"%s\": bad dtype or %d dims", name, ndim);
+    for (size_t i = 0; i < w->n; i++)
+        if (strcmp(w->t[i].name, name) == 0)
+            return mmf_fail(MMF_ERR_ARG, "safetensors writer: tensor \"%s\" added twice", name);
+    size_t numel = 1, nbytes;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] < 0 || !mmf_mul_size(numel, (size_t)shape[d], &numel))
+            return mmf_fail(MMF_ERR_ARG, "safetensors writer: tensor \"%s\": bad shape", name);
+    }
+    if (!mmf_mul_size(numel, mmf_dtype_size(dtype), &nbytes))
+        return mmf_fail(MMF_ERR_ARG, "safetensors writer: tensor \"%s\": too large", name);
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 16;
+        st_wtensor *t = realloc(w->t, cap * sizeof *t);
+        if (!t) return mmf_fail(MMF_ERR_NOMEM, "safetensors writer: out of memory");
+        w->t = t;
+        w->cap = cap;
+    }
+    st_wtensor *t = &w->t[w->n];
+    memset(t, 0, sizeof *t);
+    t->name = strdup(name);
+    t->data = malloc(nbytes ? nbytes : 1);
+    if (!t->name || !t->data) { free(t->name); free(t->data); return mmf_fail(MMF_ERR_NOMEM, "safetensors writer: out of memory for \"%s\"", name); }
+    if (nbytes) memcpy(t->data, data, nbytes);
+    t->dtype = dtype;
+    t->ndim = ndim;
+    for (int d = 0; d < ndim; d++) t->shape[d] = shape[d];
+    t->nbytes = nbytes;
+    w->n++;
+    return MMF_OK;
+}
+
+mmf_status mmf_st_writer_meta(mmf_st_writer *w, const char *key, const char *value) {
+    if (!w->meta && !(w->meta = cJSON_CreateObject())) return mmf_fail(MMF_ERR_NOMEM, "safetensors writer: out of memory");
+    cJSON_DeleteItemFromObjectCaseSensitive(w->meta, key);
+    if (!cJSON_AddStringToObject(w->meta, key, value)) return mmf_fail(MMF_ERR_NOMEM, "safetensors writer: out of memory");
+    return MMF_OK;
+}
+
+static char *build_header(const mmf_st_writer *w, size_t *hlen) {
+    cJSON *root = cJSON_CreateObject();
+    if (!root) return NULL;
+    if (w->meta) cJSON_AddItemToObject(root, "__metadata__", cJSON_Duplicate(w->meta, 1));
+    size_t off = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        const st_wtensor *t = &w->t[i];
+        cJSON *e = cJSON_CreateObject(), *shape = cJSON_CreateArray(), *offs = cJSON_CreateArray();
+        cJSON_AddStringToObject(e, "dtype", mmf_dtype_name(t->dtype));
+        for (int d = 0; d < t->ndim; d++) cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape[d]));
+        cJSON_AddItemToObject(e, "shape", shape);
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(off + t->nbytes)));
+        cJSON_AddItemToObject(e, "data_offsets", offs);
+        cJSON_AddItemToObject(root, t->name, e);
+        off += t->nbytes;
+    }
+    char *js = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!js) return NULL;
+    size_t n = strlen(js), padded = (n + 7) & ~(size_t)7;
+    char *h = realloc(js, padded + 1);
+    if (!h) { free(js); return NULL; }
+    memset(h + n, ' ', padded - n);
+    h[padded] = 0;
+    *hlen = padded;
+    return h;
+}
+
+mmf_status mmf_st_writer_finish(mmf_st_writer *w, const char *path) {
+    size_t hlen;
+    char *hdr = build_header(w, &hlen);
+    if (!hdr) return mmf_fail(MMF_ERR_NOMEM, "%s: cannot build the safetensors header", path);
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
+    mmf_atomic_file *f;
+    mmf_status s = mmf_atomic_open(path, &f);
+    if (!s) s = mmf_atomic_write(f, len8, 8);
+    if (!s) s = mmf_atomic_write(f, hdr, hlen);
+    for (size_t i = 0; !s && i < w->n; i++) s = mmf_atomic_write(f, w->t[i].data, w->t[i].nbytes);
+    free(hdr);
+    if (s) { if (f) mmf_atomic_abort(f); return s; }
+    return mmf_atomic_commit(f);
+}

@@ -1,0 +1,36 @@
+/* The mmfuse CLI: one file per subcommand (tools/cmd_NAME.c), each defining
+ *   const mmf_cli_command mmf_cmd_NAME = {"NAME", "one-line summary", run, help};
+ * CMake collects them into the table, so adding one touches no shared file.
+ * Subcommands use only the public API in mmfuse.h. */
+#ifndef MMF_CLI_H
+#define MMF_CLI_H
+#include <stdio.h>
+#include "mmfuse.h"
+
+typedef struct mmf_cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);   /* argv[0] is the subcommand name */
+    const char *help;                    /* full text for `mmfuse NAME --help` */
+} mmf_cli_command;
+
+/* Exit codes: 0 ok, 1 the work failed (bad input, I/O), 2 bad usage. */
+enum { MMF_EXIT_OK = 0, MMF_EXIT_FAIL = 1, MMF_EXIT_USAGE = 2 };
+
+/* Option parsing shared by subcommands. Options are --name VALUE or
+ * --name=VALUE; flags are --name. Returns 1 and sets *value when argv[*i]
+ * matches (advancing *i past a separate value), 0 when it does not match;
+ * a missing value prints a usage error and sets *bad. */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **value, int *bad);
+int cli_flag(char **argv, int i, const char *name);
+/* Parse integers/floats with range checks; print a usage error on failure. */
+int cli_int(const char *opt, const char *s, long lo, long hi, long *out);
+int cli_float(const char *opt, const char *s, double *out);
+/* Print "mmfuse NAME: error: <msg>" plus mmf_last_error() if status != OK. */
+int cli_fail(const char *cmd, mmf_status s, const char *what);
+int cli_usage(const char *cmd, const char *fmt, ...);
+/* Wants --help? */
+int cli_wants_help(int argc, char **argv);
+/* A progress bar on stderr (only when stderr is a terminal or MMFUSE_PROGRESS=1). */
+void cli_progress(const char *label, long done, long total);
+#endif

@@ -1,0 +1,93 @@
+#include "cli.h"
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **value, int *bad) {
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0) return 0;
+    if (a[n] == '=') { *value = a + n + 1; return 1; }
+    if (a[n] != 0) return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "mmfuse: option %s needs a value (see --help)\n", name);
+        *bad = 1;
+        return 1;
+    }
+    *value = argv[++*i];
+    return 1;
+}
+
+int cli_flag(char **argv, int i, const char *name) { return strcmp(argv[i], name) == 0; }
+
+int cli_int(const char *opt, const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "mmfuse: %s expects an integer in [%ld, %ld], got \"%s\"\n", opt, lo, hi, s);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_float(const char *opt, const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end) {
+        fprintf(stderr, "mmfuse: %s expects a number, got \"%s\"\n", opt, s);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_fail(const char *cmd, mmf_status s, const char *what) {
+    const char *msg = mmf_last_error();
+    if (msg && *msg) fprintf(stderr, "mmfuse %s: %s: %s\n", cmd, what, msg);
+    else fprintf(stderr, "mmfuse %s: %s: %s\n", cmd, what, mmf_status_str(s));
+    return MMF_EXIT_FAIL;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "mmfuse %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'mmfuse %s --help'.\n", cmd);
+    return MMF_EXIT_USAGE;
+}
+
+int cli_wants_help(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return 1;
+    return 0;
+}
+
+void cli_progress(const char *label, long done, long total) {
+    static int enabled = -1;
+    static struct timespec t0;
+    if (enabled < 0) {
+        const char *e = getenv("MMFUSE_PROGRESS");
+        enabled = e ? atoi(e) != 0 : isatty(2);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+    }
+    if (!enabled || total <= 0) return;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double el = (double)(t.tv_sec - t0.tv_sec) + 1e-9 * (double)(t.tv_nsec - t0.tv_nsec);
+    int width = 30, fill = (int)((double)width * (double)done / (double)total);
+    char bar[64];
+    for (int k = 0; k < width; k++) bar[k] = k < fill ? '#' : '.';
+    bar[width] = 0;
+    double rate = el > 0 ? (double)done / el : 0.0;
+    fprintf(stderr, "\r%s [%s] %ld/%ld  %.1f/s ", label, bar, done, total, rate);
+    if (done >= total) fputc('\n', stderr);
+    fflush(stderr);
+}
