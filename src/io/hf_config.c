@@ -1,0 +1,185 @@
+#include "io/hf_config.h"
+#include "core/error.h"
+#include "io/json.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const struct { const char *name; mmf_act act; } acts[] = {
+    {"gelu", MMF_ACT_GELU}, {"gelu_new", MMF_ACT_GELU_TANH}, {"gelu_pytorch_tanh", MMF_ACT_GELU_TANH},
+    {"gelu_fast", MMF_ACT_GELU_TANH}, {"quick_gelu", MMF_ACT_QUICK_GELU}, {"relu", MMF_ACT_RELU},
+    {"tanh", MMF_ACT_TANH},
+};
+
+mmf_status mmf_act_parse(const char *name, const char *file, const char *field, mmf_act *out) {
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
+        if (strcmp(name, acts[i].name) == 0) { *out = acts[i].act; return MMF_OK; }
+    return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: field \"%s\" is \"%s\"; supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu, relu, tanh",
+                    file, field, name);
+}
+
+const char *mmf_act_name(mmf_act a) {
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
+        if (acts[i].act == a) return acts[i].name;
+    return "?";
+}
+
+#define BIG 100000000LL   /* generous bound for vocabularies and sizes */
+#define TRY(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
+
+/* Tower fields with Hugging Face's per-family defaults already in *t. */
+static mmf_status parse_tower(const cJSON *o, const char *file, const char *prefix, mmf_tf_config *t) {
+    char field[96];
+    const char *act = NULL;
+    TRY(mmf_json_int(o, "vocab_size", t->vocab_size, 0, BIG, file, &t->vocab_size));
+    TRY(mmf_json_int(o, "hidden_size", t->hidden_size, 1, 65536, file, &t->hidden_size));
+    TRY(mmf_json_int(o, "num_hidden_layers", t->num_layers, 0, 1024, file, &t->num_layers));
+    TRY(mmf_json_int(o, "num_attention_heads", t->num_heads, 1, 1024, file, &t->num_heads));
+    TRY(mmf_json_int(o, "intermediate_size", t->intermediate_size, 1, 1 << 20, file, &t->intermediate_size));
+    TRY(mmf_json_int(o, "max_position_embeddings", t->max_positions, 0, 1 << 20, file, &t->max_positions));
+    TRY(mmf_json_int(o, "type_vocab_size", t->type_vocab_size, 0, 1 << 16, file, &t->type_vocab_size));
+    TRY(mmf_json_int(o, "pad_token_id", t->pad_token_id, -1, BIG, file, &t->pad_token_id));
+    TRY(mmf_json_int(o, "bos_token_id", t->bos_token_id, -1, BIG, file, &t->bos_token_id));
+    TRY(mmf_json_int(o, "eos_token_id", t->eos_token_id, -1, BIG, file, &t->eos_token_id));
+    TRY(mmf_json_int(o, "image_size", t->image_size, 0, 1 << 16, file, &t->image_size));
+    TRY(mmf_json_int(o, "patch_size", t->patch_size, 0, 1 << 12, file, &t->patch_size));
+    TRY(mmf_json_int(o, "num_channels", t->num_channels, 1, 64, file, &t->num_channels));
+    TRY(mmf_json_num(o, "layer_norm_eps", t->layer_norm_eps, file, &t->layer_norm_eps));
+    TRY(mmf_json_bool(o, "qkv_bias", t->qkv_bias, file, &t->qkv_bias));
+    TRY(mmf_json_str(o, "hidden_act", NULL, file, &act));
+    snprintf(field, sizeof field, "%shidden_act", prefix);
+    if (act) TRY(mmf_act_parse(act, file, field, &t->act));
+    if (t->hidden_size % t->num_heads)
+        return mmf_fail(MMF_ERR_FORMAT, "%s: %shidden_size %lld is not divisible by num_attention_heads %lld",
+                        file, prefix, (long long)t->hidden_size, (long long)t->num_heads);
+    if (!(t->layer_norm_eps > 0 && t->layer_norm_eps < 1))
+        return mmf_fail(MMF_ERR_FORMAT, "%s: %slayer_norm_eps %g should be in (0, 1)", file, prefix, t->layer_norm_eps);
+    if (t->patch_size && t->image_size % t->patch_size)
+        return mmf_fail(MMF_ERR_FORMAT, "%s: %simage_size %lld is not a multiple of patch_size %lld",
+                        file, prefix, (long long)t->image_size, (long long)t->patch_size);
+    return MMF_OK;
+}
+
+static void bert_defaults(mmf_tf_config *t) {
+    *t = (mmf_tf_config){.vocab_size = 30522, .hidden_size = 768, .num_layers = 12, .num_heads = 12,
+                         .intermediate_size = 3072, .max_positions = 512, .type_vocab_size = 2,
+                         .pad_token_id = 0, .bos_token_id = -1, .eos_token_id = -1, .num_channels = 3,
+                         .layer_norm_eps = 1e-12, .act = MMF_ACT_GELU, .qkv_bias = 1};
+}
+
+static void vit_defaults(mmf_tf_config *t) {
+    bert_defaults(t);
+    t->vocab_size = 0; t->type_vocab_size = 0; t->max_positions = 0; t->pad_token_id = -1;
+    t->image_size = 224; t->patch_size = 16; t->num_channels = 3;
+}
+
+static void clip_text_defaults(mmf_tf_config *t) {
+    *t = (mmf_tf_config){.vocab_size = 49408, .hidden_size = 512, .num_layers = 12, .num_heads = 8,
+                         .intermediate_size = 2048, .max_positions = 77, .pad_token_id = 1,
+                         .bos_token_id = 49406, .eos_token_id = 49407, .num_channels = 3,
+                         .layer_norm_eps = 1e-5, .act = MMF_ACT_QUICK_GELU, .qkv_bias = 1};
+}
+
+static void clip_vision_defaults(mmf_tf_config *t) {
+    *t = (mmf_tf_config){.hidden_size = 768, .num_layers = 12, .num_heads = 12, .intermediate_size = 3072,
+                         .pad_token_id = -1, .bos_token_id = -1, .eos_token_id = -1,
+                         .image_size = 224, .patch_size = 32, .num_channels = 3,
+                         .layer_norm_eps = 1e-5, .act = MMF_ACT_QUICK_GELU, .qkv_bias = 1};
+}
+
+static mmf_status parse_int_array(const cJSON *o, const char *key, const char *file, int64_t *dst,
+                                  int64_t *n, int64_t lo, int64_t hi) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!a) return MMF_OK;
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) < 1 || cJSON_GetArraySize(a) > MMF_RESNET_MAX_STAGES)
+        return mmf_fail(MMF_ERR_FORMAT, "%s: field \"%s\" should be an array of 1 to %d integers", file, key, MMF_RESNET_MAX_STAGES);
+    int64_t k = 0;
+    for (const cJSON *v = a->child; v; v = v->next, k++) {
+        if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble ||
+            v->valuedouble < (double)lo || v->valuedouble > (double)hi)
+            return mmf_fail(MMF_ERR_FORMAT, "%s: %s[%lld] should be an integer in [%lld, %lld]", file, key,
+                            (long long)k, (long long)lo, (long long)hi);
+        dst[k] = (int64_t)v->valuedouble;
+    }
+    *n = k;
+    return MMF_OK;
+}
+
+static mmf_status parse_resnet(const cJSON *o, const char *file, mmf_hf_config *c) {
+    static const int64_t hs[4] = {256, 512, 1024, 2048}, dp[4] = {3, 4, 6, 3};
+    c->embedding_size = 64;
+    c->n_stages = 4;
+    memcpy(c->hidden_sizes, hs, sizeof hs);
+    memcpy(c->depths, dp, sizeof dp);
+    c->bottleneck = 1;
+    c->tf.num_channels = 3;
+    c->tf.act = MMF_ACT_RELU;
+    TRY(mmf_json_int(o, "num_channels", 3, 1, 64, file, &c->tf.num_channels));
+    TRY(mmf_json_int(o, "embedding_size", 64, 1, 65536, file, &c->embedding_size));
+    int64_t nh = 4, nd = 4;
+    TRY(parse_int_array(o, "hidden_sizes", file, c->hidden_sizes, &nh, 1, 65536));
+    TRY(parse_int_array(o, "depths", file, c->depths, &nd, 1, 1024));
+    if (nh != nd)
+        return mmf_fail(MMF_ERR_FORMAT, "%s: \"hidden_sizes\" has %lld entries but \"depths\" has %lld", file,
+                        (long long)nh, (long long)nd);
+    c->n_stages = nh;
+    const char *lt = "bottleneck", *act = "relu";
+    TRY(mmf_json_str(o, "layer_type", "bottleneck", file, &lt));
+    if (strcmp(lt, "bottleneck") && strcmp(lt, "basic"))
+        return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: field \"layer_type\" is \"%s\"; expected \"basic\" or \"bottleneck\"", file, lt);
+    c->bottleneck = strcmp(lt, "bottleneck") == 0;
+    TRY(mmf_json_str(o, "hidden_act", "relu", file, &act));
+    TRY(mmf_act_parse(act, file, "hidden_act", &c->tf.act));
+    TRY(mmf_json_bool(o, "downsample_in_first_stage", 0, file, &c->downsample_in_first_stage));
+    return MMF_OK;
+}
+
+mmf_status mmf_hf_config_parse(const cJSON *root, const char *file, mmf_hf_config *c) {
+    memset(c, 0, sizeof *c);
+    if (!cJSON_IsObject(root)) return mmf_fail(MMF_ERR_FORMAT, "%s: config should be a JSON object", file);
+    const char *mt = NULL;
+    TRY(mmf_json_str(root, "model_type", NULL, file, &mt));
+    if (!mt) return mmf_fail(MMF_ERR_FORMAT, "%s: missing field \"model_type\" (expected bert, vit, clip or resnet)", file);
+    if (strlen(mt) >= sizeof c->model_type)
+        return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: model_type \"%.40s...\" is not one mmfuse knows", file, mt);
+    strcpy(c->model_type, mt);
+    if (!strcmp(mt, "bert") || !strcmp(mt, "roberta") || !strcmp(mt, "xlm-roberta")) {
+        bert_defaults(&c->tf);
+        return parse_tower(root, file, "", &c->tf);
+    }
+    if (!strcmp(mt, "vit")) {
+        vit_defaults(&c->tf);
+        return parse_tower(root, file, "", &c->tf);
+    }
+    if (!strcmp(mt, "resnet")) return parse_resnet(root, file, c);
+    if (!strcmp(mt, "clip")) {
+        clip_text_defaults(&c->text);
+        clip_vision_defaults(&c->vision);
+        const cJSON *tc = cJSON_GetObjectItemCaseSensitive(root, "text_config");
+        const cJSON *vc = cJSON_GetObjectItemCaseSensitive(root, "vision_config");
+        if (tc && !cJSON_IsObject(tc)) return mmf_fail(MMF_ERR_FORMAT, "%s: field \"text_config\" should be an object", file);
+        if (vc && !cJSON_IsObject(vc)) return mmf_fail(MMF_ERR_FORMAT, "%s: field \"vision_config\" should be an object", file);
+        TRY(parse_tower(tc, file, "text_config.", &c->text));
+        TRY(parse_tower(vc, file, "vision_config.", &c->vision));
+        TRY(mmf_json_int(root, "projection_dim", 512, 1, 65536, file, &c->projection_dim));
+        TRY(mmf_json_num(root, "logit_scale_init_value", 2.6592, file, &c->logit_scale_init));
+        return MMF_OK;
+    }
+    return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: model_type \"%s\" is not supported (expected bert, vit, clip or resnet)", file, mt);
+}
+
+mmf_status mmf_hf_config_load(const char *dir_or_file, mmf_hf_config *out) {
+    struct stat sb;
+    char path[4096];
+    if (stat(dir_or_file, &sb) == 0 && S_ISDIR(sb.st_mode))
+        snprintf(path, sizeof path, "%s/config.json", dir_or_file);
+    else
+        snprintf(path, sizeof path, "%s", dir_or_file);
+    cJSON *root;
+    mmf_status s = mmf_json_load(path, &root);
+    if (s) return s;
+    s = mmf_hf_config_parse(root, path, out);
+    cJSON_Delete(root);
+    return s;
+}
