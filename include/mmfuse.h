@@ -114,6 +114,59 @@ mmf_status mmf_write_file_atomic(const char *path, const void *data, size_t len)
 
 /* ---------------------------------------------------------- fusion, training */
 
+/* ---- Embedding files: the seam between encoders and fusion (docs/embedding-file.md).
+ * One safetensors file per split: one tensor per modality (F32/F16/BF16 [N, D] or
+ * token-level [N, T, D] with "<name>.mask" U8 [N, T]), "mask" U8 [N, M] (1 = present,
+ * columns in the order of __metadata__["modalities"]), "labels" (I64 [N] class ids or
+ * F32 [N, C] multi-hot; optional), "ids" (I64 [N], optional). */
+#define MMF_EMB_MAX_MODALITIES 8
+
+typedef struct mmf_embfile mmf_embfile;
+
+typedef enum mmf_label_kind {
+    MMF_LABELS_NONE = 0, /* no "labels" tensor */
+    MMF_LABELS_CLASS,    /* I64 [N] class ids in [0, n_classes) */
+    MMF_LABELS_MULTIHOT  /* F32 [N, C] of 0/1 */
+} mmf_label_kind;
+
+/* Read and validate a whole file into memory. Token-level modalities are pooled to
+ * vectors here (mean over the tokens their mask keeps). Fails, naming the file and
+ * the tensor, on mismatched N, a modality listed without a tensor (or the reverse),
+ * bad dtypes or shapes, NaN/Inf in a present row, and bad labels. */
+mmf_status mmf_embfile_open(const char *path, mmf_embfile **out);
+void mmf_embfile_close(mmf_embfile *f);
+const char *mmf_embfile_path(const mmf_embfile *f);
+int64_t mmf_embfile_rows(const mmf_embfile *f);
+int mmf_embfile_n_modalities(const mmf_embfile *f);
+const char *mmf_embfile_modality(const mmf_embfile *f, int m);   /* name of column m */
+int mmf_embfile_find(const mmf_embfile *f, const char *name);   /* column, or -1 */
+int64_t mmf_embfile_dim(const mmf_embfile *f, int m);
+/* Pooled embeddings of modality m, [N, dim] row-major. Rows of absent samples are zero. */
+const float *mmf_embfile_data(const mmf_embfile *f, int m);
+const uint8_t *mmf_embfile_mask(const mmf_embfile *f);          /* [N, M] */
+mmf_label_kind mmf_embfile_label_kind(const mmf_embfile *f);
+int64_t mmf_embfile_n_classes(const mmf_embfile *f);            /* max id + 1, or C */
+const int64_t *mmf_embfile_labels(const mmf_embfile *f);        /* [N] or NULL */
+const float *mmf_embfile_multihot(const mmf_embfile *f);        /* [N, C] or NULL */
+const int64_t *mmf_embfile_ids(const mmf_embfile *f);           /* [N] or NULL */
+
+/* Everything needed to write an embedding file in one call (the data is copied). */
+typedef struct mmf_embfile_spec {
+    int64_t n_rows;
+    int n_modalities;
+    const char *const *names;     /* [M] modality names: [A-Za-z0-9_-], unique, not a reserved name */
+    const int64_t *dims;          /* [M] */
+    const float *const *data;     /* [M] pointers to [N, dims[m]] (absent rows: anything finite) */
+    const uint8_t *mask;          /* [N, M] or NULL = all present */
+    const int64_t *labels;        /* [N] class ids, or NULL */
+    const float *multihot;        /* [N, n_classes], or NULL */
+    int64_t n_classes;            /* for multihot (required) or labels (0 = infer) */
+    const int64_t *ids;           /* [N] or NULL */
+    const char *label_names;      /* optional comma-separated class names (metadata) */
+} mmf_embfile_spec;
+
+mmf_status mmf_embfile_write(const char *path, const mmf_embfile_spec *spec);
+
 /* ------------------------------------------------------------ index, tasks */
 
 #ifdef __cplusplus
