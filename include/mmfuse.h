@@ -68,7 +68,9 @@ typedef struct mmf_tensor_info {
     int64_t shape[MMF_MAX_DIMS];
     int64_t numel;
     size_t nbytes;
-    const void *data;   /* points into the read-only mapping; may be unaligned for non-F32 */
+    const void *data;   /* points into the read-only mapping (zero copy). Aligned to the element
+                         * size in files from mmf_st_writer or the reference writer; a file from
+                         * elsewhere may not be: copy out (mmf_st_read_f32, memcpy) unless aligned */
 } mmf_tensor_info;
 
 /* A validated, read-only, memory-mapped safetensors file, or a sharded

@@ -10,7 +10,7 @@ static const char help[] =
     "Exits 1 with the fault named if the file is malformed: truncated header,\n"
     "overlapping or out-of-range offsets, unknown dtype, duplicate names, ...\n\n"
     "Options:\n"
-    "  --json    one JSON object per tensor instead of a table\n\n"
+    "  --json    one JSON object per tensor instead of a table (default: a table\n            plus the __metadata__ entries)\n\n"
     "Example:\n"
     "  mmfuse inspect models/all-MiniLM-L6-v2/model.safetensors\n";
 
@@ -29,6 +29,18 @@ static void json_str(const char *s) {
         else putchar(c);
     }
     putchar('"');
+}
+
+/* Names and metadata come from the file: show control bytes as \xNN so a
+ * hostile name cannot break the table or drive the terminal. */
+static void put_safe(const char *s, int width) {
+    int n = 0;
+    for (; *s; s++, n++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f) { printf("\\x%02x", c); n += 3; }
+        else putchar(c);
+    }
+    for (; n < width; n++) putchar(' ');
 }
 
 static int run(int argc, char **argv) {
@@ -56,7 +68,8 @@ static int run(int argc, char **argv) {
             print_shape(t);
             printf(", \"bytes\": %zu}\n", t->nbytes);
         } else {
-            printf("%-48s %-5s ", t->name, mmf_dtype_name(t->dtype));
+            put_safe(t->name, 48);
+            printf(" %-5s ", mmf_dtype_name(t->dtype));
             char buf[64];
             int k = 0;
             k += snprintf(buf + k, sizeof buf - (size_t)k, "[");
@@ -73,7 +86,11 @@ static int run(int argc, char **argv) {
         for (size_t i = 0; i < nm; i++) {
             const char *k, *v;
             mmf_st_metadata_at(st, i, &k, &v);
-            printf("  %s = %s\n", k, v);
+            printf("  ");
+            put_safe(k, 0);
+            printf(" = ");
+            put_safe(v, 0);
+            putchar('\n');
         }
     }
     mmf_st_close(st);

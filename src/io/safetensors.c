@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -48,32 +49,49 @@ static int cmp_name(const void *a, const void *b) { return cmp_name_idx(a, b, (v
 
 /* An exact non-negative integer from a JSON number (cJSON holds doubles:
  * anything past 2^53 cannot be trusted and is rejected). */
+#define MMF_ST_MAX_INT 9007199254740992.0   /* 2^53 */
 static int json_u64(const cJSON *v, uint64_t *out) {
     if (!cJSON_IsNumber(v)) return 0;
     double d = v->valuedouble;
-    if (!isfinite(d) || d < 0 || d != floor(d) || d > 9007199254740992.0) return 0;
+    if (!isfinite(d) || d < 0 || d != floor(d) || d > MMF_ST_MAX_INT) return 0;
     *out = (uint64_t)d;
     return 1;
 }
 
+/* Describe why json_u64 refused `v`, for messages: "is -3" / "is not a number". */
+static const char *why_not_u64(const cJSON *v, char *buf, size_t cap) {
+    if (!cJSON_IsNumber(v)) snprintf(buf, cap, "is not a number");
+    else snprintf(buf, cap, "is %.15g", v->valuedouble);
+    return buf;
+}
+
 static mmf_status parse_entry(const char *file, const cJSON *item, mmf_st_entry *e, uint64_t data_len) {
     const char *name = item->string;
+    char why[64];
     if (!cJSON_IsObject(item))
-        return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": entry should be an object", file, name);
+        return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": entry should be an object {dtype, shape, data_offsets}", file, name);
     const cJSON *dt = NULL, *shape = NULL, *offs = NULL;
     for (const cJSON *f = item->child; f; f = f->next) {
-        if (strcmp(f->string, "dtype") == 0 && !dt) dt = f;
-        else if (strcmp(f->string, "shape") == 0 && !shape) shape = f;
-        else if (strcmp(f->string, "data_offsets") == 0 && !offs) offs = f;
-        else return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": unexpected or repeated field \"%s\"", file, name, f->string);
+        const cJSON **slot = strcmp(f->string, "dtype") == 0 ? &dt
+                           : strcmp(f->string, "shape") == 0 ? &shape
+                           : strcmp(f->string, "data_offsets") == 0 ? &offs : NULL;
+        if (!slot)
+            return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": unexpected field \"%s\" (expected dtype, shape, data_offsets)",
+                            file, name, f->string);
+        if (*slot)
+            return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": field \"%s\" appears twice", file, name, f->string);
+        *slot = f;
     }
-    if (!dt || !cJSON_IsString(dt))
-        return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": missing string field \"dtype\"", file, name);
+    if (!dt) return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": missing field \"dtype\"", file, name);
+    if (!shape) return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": missing field \"shape\"", file, name);
+    if (!offs) return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": missing field \"data_offsets\"", file, name);
+    if (!cJSON_IsString(dt))
+        return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": field \"dtype\" should be a string such as \"F32\"", file, name);
     if (!mmf_dtype_parse(dt->valuestring, &e->info.dtype))
         return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: tensor \"%s\": unknown dtype \"%s\" (expected one of F32 F16 BF16 F64 I64 I32 I16 I8 U8 BOOL U16 U32 U64)",
                         file, name, dt->valuestring);
-    if (!shape || !cJSON_IsArray(shape))
-        return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": missing array field \"shape\"", file, name);
+    if (!cJSON_IsArray(shape))
+        return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": field \"shape\" should be an array of integers", file, name);
     int nd = cJSON_GetArraySize(shape);
     if (nd > MMF_MAX_DIMS)
         return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: tensor \"%s\": %d dimensions (at most %d supported)", file, name, nd, MMF_MAX_DIMS);
@@ -83,9 +101,10 @@ static mmf_status parse_entry(const char *file, const cJSON *item, mmf_st_entry 
     for (const cJSON *d = shape->child; d; d = d->next, k++) {
         uint64_t v;
         if (!json_u64(d, &v))
-            return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": shape[%d] is not a non-negative integer", file, name, k);
+            return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": shape[%d] %s, expected a non-negative integer",
+                            file, name, k, why_not_u64(d, why, sizeof why));
         e->info.shape[k] = (int64_t)v;
-        if (!mmf_mul_size(numel, (size_t)v, &numel))
+        if (!mmf_mul_size(numel, (size_t)v, &numel) || numel > (size_t)INT64_MAX)
             return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": shape overflows the element count", file, name);
     }
     size_t nbytes;
@@ -93,21 +112,27 @@ static mmf_status parse_entry(const char *file, const cJSON *item, mmf_st_entry 
         return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": shape x dtype size overflows", file, name);
     e->info.numel = (int64_t)numel;
     e->info.nbytes = nbytes;
-    if (!offs || !cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2)
+    if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2)
         return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": \"data_offsets\" should be [begin, end]", file, name);
-    if (!json_u64(offs->child, &e->begin) || !json_u64(offs->child->next, &e->end))
-        return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": data_offsets are not non-negative integers", file, name);
+    if (!json_u64(offs->child, &e->begin))
+        return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": data_offsets[0] %s, expected an integer in [0, 2^53]",
+                        file, name, why_not_u64(offs->child, why, sizeof why));
+    if (!json_u64(offs->child->next, &e->end))
+        return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": data_offsets[1] %s, expected an integer in [0, 2^53]",
+                        file, name, why_not_u64(offs->child->next, why, sizeof why));
     if (e->end < e->begin)
         return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": data_offsets end %llu before begin %llu", file, name,
                         (unsigned long long)e->end, (unsigned long long)e->begin);
     if (e->end > data_len)
-        return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": data_offsets [%llu, %llu] run past the %llu-byte data section",
+        return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": data_offsets [%llu, %llu] run past the end of the %llu-byte data section (truncated file?)",
                         file, name, (unsigned long long)e->begin, (unsigned long long)e->end, (unsigned long long)data_len);
     if (e->end - e->begin != nbytes)
         return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\": %llu bytes in data_offsets but shape x %s needs %zu",
                         file, name, (unsigned long long)(e->end - e->begin), mmf_dtype_name(e->info.dtype), nbytes);
     return MMF_OK;
 }
+
+static int cmp_str_ptr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static mmf_status parse_metadata(const char *file, const cJSON *meta, mmf_safetensors *st) {
     if (!cJSON_IsObject(meta))
@@ -119,14 +144,24 @@ static mmf_status parse_metadata(const char *file, const cJSON *meta, mmf_safete
     for (const cJSON *m = meta->child; m; m = m->next) {
         if (!cJSON_IsString(m))
             return mmf_fail(MMF_ERR_FORMAT, "%s: __metadata__ \"%s\" should be a string", file, m->string);
-        for (size_t i = 0; i < st->n_meta; i++)
-            if (strcmp(st->meta_keys[i], m->string) == 0)
-                return mmf_fail(MMF_ERR_FORMAT, "%s: __metadata__ key \"%s\" appears twice", file, m->string);
         st->meta_keys[st->n_meta] = strdup(m->string);
         st->meta_vals[st->n_meta] = strdup(m->valuestring);
-        if (!st->meta_keys[st->n_meta] || !st->meta_vals[st->n_meta]) return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", file);
         st->n_meta++;
+        if (!st->meta_keys[st->n_meta - 1] || !st->meta_vals[st->n_meta - 1]) return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", file);
     }
+    /* duplicate keys: sort a copy of the key pointers (a hostile header may
+     * hold millions of keys, so no pairwise comparison) */
+    char **keys = malloc((n ? n : 1) * sizeof *keys);
+    if (!keys) return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", file);
+    memcpy(keys, st->meta_keys, n * sizeof *keys);
+    qsort(keys, n, sizeof *keys, cmp_str_ptr);
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(keys[i - 1], keys[i]) == 0) {
+            mmf_status s = mmf_fail(MMF_ERR_FORMAT, "%s: __metadata__ key \"%s\" appears twice", file, keys[i]);
+            free(keys);
+            return s;
+        }
+    free(keys);
     return MMF_OK;
 }
 
@@ -139,6 +174,46 @@ mmf_status mmf_st_build_index(mmf_safetensors *st, const char *file) {
     for (size_t i = 1; i < st->n; i++) {
         const char *a = st->entries[st->by_name[i - 1]].info.name, *b = st->entries[st->by_name[i]].info.name;
         if (strcmp(a, b) == 0) return mmf_fail(MMF_ERR_FORMAT, "%s: tensor name \"%s\" appears twice", file, a);
+    }
+    return MMF_OK;
+}
+
+/* Checks cJSON does not make: the header is UTF-8, and no string holds a raw
+ * control character or a \u0000 escape (cJSON would silently cut a name at
+ * the NUL, so "a\u0000x" and "a" would be the same tensor). The JSON value
+ * may be followed by spaces (the usual padding) -- the parser checks that. */
+static mmf_status scan_header(const char *hdr, size_t n, const char *file) {
+    const unsigned char *h = (const unsigned char *)hdr;
+    if (h[0] != '{')
+        return mmf_fail(MMF_ERR_FORMAT, "%s: header is not a JSON object (it does not start with '{')", file);
+    int in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = h[i];
+        if (c >= 0x80) {
+            size_t k = i;
+            while (k < n && h[k] >= 0x80) k++;
+            if (!mmf_utf8_valid(hdr + i, k - i))
+                return mmf_fail(MMF_ERR_FORMAT, "%s: header is not valid UTF-8 (bad byte 0x%02x at header byte %zu%s)",
+                                file, c, i, in_str ? ", inside a string" : "");
+            i = k - 1;
+            continue;
+        }
+        if (!in_str) {
+            if (c == '"') in_str = 1;
+            else if (c == 0)
+                return mmf_fail(MMF_ERR_FORMAT, "%s: header has a NUL byte at header byte %zu", file, i);
+            continue;
+        }
+        if (c == '"') in_str = 0;
+        else if (c < 0x20)
+            return mmf_fail(MMF_ERR_FORMAT, "%s: header has a raw control character 0x%02x inside a string at header byte %zu",
+                            file, c, i);
+        else if (c == '\\' && i + 1 < n) {
+            if (h[i + 1] == 'u' && i + 5 < n && memcmp(h + i + 2, "0000", 4) == 0)
+                return mmf_fail(MMF_ERR_FORMAT, "%s: header has a \\u0000 (NUL) escape inside a string at header byte %zu",
+                                file, i);
+            i++;   /* skip the escaped character */
+        }
     }
     return MMF_OK;
 }
@@ -158,13 +233,16 @@ static mmf_status parse_file(mmf_safetensors *st, const unsigned char *base, siz
         return mmf_fail(MMF_ERR_FORMAT, "%s: truncated: header claims %llu bytes but only %zu follow", file,
                         (unsigned long long)hlen, len - 8);
     const char *hdr = (const char *)base + 8;
-    if (!mmf_utf8_valid(hdr, (size_t)hlen))
-        return mmf_fail(MMF_ERR_FORMAT, "%s: header is not valid UTF-8", file);
-    if (hdr[0] != '{')
-        return mmf_fail(MMF_ERR_FORMAT, "%s: header does not start with '{'", file);
+    mmf_status s = scan_header(hdr, (size_t)hlen, file);
+    if (s) return s;
     cJSON *root;
-    mmf_status s = mmf_json_parse(hdr, (size_t)hlen, file, &root);
-    if (s) return mmf_fail_wrap(s, "header");
+    size_t wn = strlen(file) + 16;
+    char *what = malloc(wn);
+    if (!what) return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", file);
+    snprintf(what, wn, "%s: header", file);
+    s = mmf_json_parse(hdr, (size_t)hlen, what, &root);
+    free(what);
+    if (s) return s;
     if (!cJSON_IsObject(root)) { cJSON_Delete(root); return mmf_fail(MMF_ERR_FORMAT, "%s: header is not a JSON object", file); }
 
     uint64_t data_len = len - 8 - hlen;
@@ -174,14 +252,13 @@ static mmf_status parse_file(mmf_safetensors *st, const unsigned char *base, siz
     int saw_meta = 0;
     for (const cJSON *item = root->child; item; item = item->next) {
         const char *name = item->string;
-        if (!mmf_utf8_valid(name, strlen(name))) { s = mmf_fail(MMF_ERR_FORMAT, "%s: a tensor name is not valid UTF-8", file); break; }
         if (strcmp(name, "__metadata__") == 0) {
             if (saw_meta) { s = mmf_fail(MMF_ERR_FORMAT, "%s: \"__metadata__\" appears twice", file); break; }
             saw_meta = 1;
             if ((s = parse_metadata(file, item, st))) break;
             continue;
         }
-        if (name[0] == 0) { s = mmf_fail(MMF_ERR_FORMAT, "%s: a tensor has an empty name", file); break; }
+        if (name[0] == 0) { s = mmf_fail(MMF_ERR_FORMAT, "%s: a tensor has an empty name \"\"", file); break; }
         mmf_st_entry *e = &st->entries[st->n];
         if ((s = parse_entry(file, item, e, data_len))) break;
         e->info.name = strdup(name);
@@ -205,9 +282,9 @@ static mmf_status parse_file(mmf_safetensors *st, const unsigned char *base, siz
                             file, (unsigned long long)(e->begin - expect), e->info.name, (unsigned long long)e->begin);
         expect = e->end;
     }
-    if (expect != data_len)
-        return mmf_fail(MMF_ERR_FORMAT, "%s: data section is %llu bytes but the tensors cover %llu (trailing or missing data)",
-                        file, (unsigned long long)data_len, (unsigned long long)expect);
+    if (expect != data_len)   /* (expect > data_len was refused per tensor) */
+        return mmf_fail(MMF_ERR_FORMAT, "%s: %llu trailing bytes after the last tensor (data section is %llu bytes, the tensors cover %llu)",
+                        file, (unsigned long long)(data_len - expect), (unsigned long long)data_len, (unsigned long long)expect);
     return mmf_st_build_index(st, file);
 }
 

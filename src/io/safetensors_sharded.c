@@ -26,8 +26,12 @@ static mmf_status open_shards(mmf_safetensors *st, const cJSON *wm, const char *
     for (const cJSON *m = wm->child; m && !s; m = m->next) {
         if (!cJSON_IsString(m)) { s = mmf_fail(MMF_ERR_FORMAT, "%s: weight_map[\"%s\"] should be a file name", path, m->string); break; }
         const char *f = m->valuestring;
-        if (strchr(f, '/') || strcmp(f, "..") == 0 || f[0] == 0) {
-            s = mmf_fail(MMF_ERR_FORMAT, "%s: weight_map[\"%s\"] = \"%s\" is not a plain file name beside the index", path, m->string, f);
+        /* a plain name beside the index: no folders, and no other index
+         * (which would let an index open itself, endlessly) */
+        size_t fl = strlen(f);
+        if (strchr(f, '/') || strcmp(f, "..") == 0 || strcmp(f, ".") == 0 || f[0] == 0 ||
+            (fl >= 11 && strcmp(f + fl - 11, ".index.json") == 0)) {
+            s = mmf_fail(MMF_ERR_FORMAT, "%s: weight_map[\"%s\"] = \"%s\" is not a plain shard file name beside the index", path, m->string, f);
             break;
         }
         size_t k = 0;
@@ -54,7 +58,7 @@ mmf_status mmf_st_open_sharded(const char *path, mmf_safetensors **out) {
     if (s) return s;
     mmf_safetensors *st = calloc(1, sizeof *st);
     if (!st || !(st->path = strdup(path))) { free(st); cJSON_Delete(root); return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", path); }
-    const cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
+    const cJSON *wm = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "weight_map") : NULL;
     if (!cJSON_IsObject(wm)) s = mmf_fail(MMF_ERR_FORMAT, "%s: missing object field \"weight_map\"", path);
     if (!s) s = open_shards(st, wm, path);
     cJSON_Delete(root);

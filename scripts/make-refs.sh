@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Regenerates every committed reference file under tests/data/ (make refs).
+# Uses Debian's python3 (and python3-torch for the tools/ref_*.py scripts).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-/usr/bin/python3}
+# the malformed-safetensors corpus and the fuzzing seeds (plain python3)
+"$PY" tools/make_bad_safetensors.py
+# kernel and model references (PyTorch)
+for f in tools/ref_*.py; do
+  [ -e "$f" ] || continue
+  echo "make-refs: $f" >&2
+  "$PY" "$f"
+done
