@@ -1,4 +1,5 @@
 #include "core/ops.h"
+#include "core/vmath.h"
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -27,19 +28,9 @@ void mmf_attention(float *out, int ldo, const float *q, int ldq, const float *k,
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, D, scale, qb, ldq, kb, ldk, 0.0f, S, Tk);
         const uint8_t *keep = key_keep ? key_keep + (int64_t)b * Tk : NULL;
         for (int t = 0; t < Tq; t++) {
-            float *row = S + (int64_t)t * Tk;
-            int last = causal ? t + (Tk - Tq) : Tk - 1;   /* last visible key */
-            float mx = -INFINITY;
-            for (int j = 0; j < Tk; j++)
-                if (j <= last && (!keep || keep[j]) && row[j] > mx) mx = row[j];
-            float sum = 0.0f;
-            for (int j = 0; j < Tk; j++) {
-                float e = (mx != -INFINITY && j <= last && (!keep || keep[j])) ? expf(row[j] - mx) : 0.0f;
-                row[j] = e;
-                sum += e;
-            }
-            float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-            for (int j = 0; j < Tk; j++) row[j] *= inv;
+            /* causal: keys after t + (Tk - Tq) are invisible */
+            int visible = causal ? t + (Tk - Tq) + 1 : Tk;
+            mmf_v_softmax_row(S + (int64_t)t * Tk, Tk, visible, keep);
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, D, Tk, 1.0f, S, Tk, vb, ldv, 0.0f, ob, ldo);
     }

@@ -1,95 +1,110 @@
-/* Activations, residual adds, layernorm, softmax. */
+/* Activations, residual adds, layernorm, softmax. The inner loops are
+ * `omp simd` over the branch-free math of vmath.h so they vectorise. */
 #include "core/ops.h"
+#include "core/vmath.h"
 #include <math.h>
 #include <string.h>
 
 /* small loops stay on one thread: spawning costs more than they do */
+#define PAR_MIN 32768
 
 void mmf_gelu_erf(float *x, int64_t n, int nt) {
-    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n > 32768)
-    for (int64_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+    /* 0.5 x (1 + erf(x/sqrt2)) = x - 0.5 x erfc(x/sqrt2) for x >= 0, 0.5 x erfc(-x/sqrt2)
+     * below: written through erfc so the negative side has no cancellation */
+#pragma omp parallel for simd num_threads(nt) schedule(static) if (nt > 1 && n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        float q = mmf_v_erfc_pos(fabsf(v) * 0.70710678118654752f);
+        x[i] = v >= 0.0f ? v - 0.5f * v * q : 0.5f * v * q;
+    }
 }
 
 void mmf_gelu_tanh(float *x, int64_t n, int nt) {
-    const float c = 0.7978845608028654f; /* sqrt(2/pi) */
-    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n > 32768)
+    /* 0.5 x (1 + tanh(u)) == x * sigmoid(2u): one exp, no cancellation */
+    const float c2 = 2.0f * 0.7978845608028654f; /* 2 sqrt(2/pi) */
+#pragma omp parallel for simd num_threads(nt) schedule(static) if (nt > 1 && n > PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
         float v = x[i];
-        x[i] = 0.5f * v * (1.0f + tanhf(c * (v + 0.044715f * v * v * v)));
+        float u2 = c2 * fmaf(0.044715f * v * v, v, v);
+        x[i] = v / (1.0f + mmf_v_exp(-u2));
     }
 }
 
 void mmf_quick_gelu(float *x, int64_t n, int nt) {
-    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n > 32768)
-    for (int64_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-1.702f * x[i]));
+#pragma omp parallel for simd num_threads(nt) schedule(static) if (nt > 1 && n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + mmf_v_exp(-1.702f * x[i]));
 }
 
 void mmf_relu(float *x, int64_t n, int nt) {
-    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n > 32768)
+#pragma omp parallel for simd num_threads(nt) schedule(static) if (nt > 1 && n > PAR_MIN)
     for (int64_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 void mmf_tanh(float *x, int64_t n, int nt) {
-    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n > 32768)
-    for (int64_t i = 0; i < n; i++) x[i] = tanhf(x[i]);
+#pragma omp parallel for simd num_threads(nt) schedule(static) if (nt > 1 && n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) x[i] = mmf_v_tanh(x[i]);
 }
 
 void mmf_sigmoid(float *x, int64_t n, int nt) {
-    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n > 32768)
-    for (int64_t i = 0; i < n; i++) x[i] = 1.0f / (1.0f + expf(-x[i]));
+#pragma omp parallel for simd num_threads(nt) schedule(static) if (nt > 1 && n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) x[i] = 1.0f / (1.0f + mmf_v_exp(-x[i]));
 }
 
 void mmf_add(float *out, const float *a, const float *b, int64_t n, int nt) {
-    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n > 32768)
+#pragma omp parallel for simd num_threads(nt) schedule(static) if (nt > 1 && n > PAR_MIN)
     for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
 void mmf_add_bias(float *x, const float *bias, int64_t N, int C, int nt) {
     int64_t total = N * C;
-    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && total > 32768)
-    for (int64_t i = 0; i < N; i++)
-        for (int c = 0; c < C; c++) x[i * C + c] += bias[c];
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && total > PAR_MIN)
+    for (int64_t i = 0; i < N; i++) {
+        float *row = x + i * C;
+#pragma omp simd
+        for (int c = 0; c < C; c++) row[c] += bias[c];
+    }
 }
 
 void mmf_layernorm(float *out, const float *inp, const float *w, const float *b,
                    int64_t N, int C, float eps, int nt) {
     int64_t total = N * C;
-    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && total > 32768)
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && total > PAR_MIN)
     for (int64_t i = 0; i < N; i++) {
         const float *x = inp + i * C;
         float *y = out + i * C;
-        /* two passes in double: matches PyTorch to ~1 ulp even for large C */
-        double mean = 0.0, var = 0.0;
-        for (int c = 0; c < C; c++) mean += x[c];
-        mean /= C;
-        for (int c = 0; c < C; c++) { double d = x[c] - mean; var += d * d; }
-        var /= C;
-        float rstd = (float)(1.0 / sqrt(var + eps)), m = (float)mean;
+        /* Mean in double, then centred values (x - m_hi) - m_lo with the mean
+         * split into two floats: x - m_hi is exact near the mean, so a large
+         * offset with a small spread (|mean| >> std) keeps full precision
+         * without double arithmetic in the vector loops. */
+        double s = 0.0;
+#pragma omp simd reduction(+ : s)
+        for (int c = 0; c < C; c++) s += x[c];
+        double mean = s / C;
+        float m_hi = (float)mean, m_lo = (float)(mean - (double)m_hi);
+        double ss = 0.0;
+#pragma omp simd reduction(+ : ss)
         for (int c = 0; c < C; c++) {
-            float v = (x[c] - m) * rstd;
-            if (w) v *= w[c];
-            if (b) v += b[c];
-            y[c] = v;
+            float d = (x[c] - m_hi) - m_lo;
+            ss += (double)d * d;
+        }
+        float rstd = (float)(1.0 / sqrt(ss / C + (double)eps));
+        if (w && b) {
+#pragma omp simd
+            for (int c = 0; c < C; c++) y[c] = fmaf(((x[c] - m_hi) - m_lo) * rstd, w[c], b[c]);
+        } else {
+#pragma omp simd
+            for (int c = 0; c < C; c++) {
+                float v = ((x[c] - m_hi) - m_lo) * rstd;
+                if (w) v *= w[c];
+                if (b) v += b[c];
+                y[c] = v;
+            }
         }
     }
 }
 
 void mmf_softmax_rows(float *x, int64_t rows, int cols, const uint8_t *keep, int nt) {
     int64_t total = rows * cols;
-    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && total > 32768)
-    for (int64_t r = 0; r < rows; r++) {
-        float *row = x + r * cols;
-        float mx = -INFINITY;
-        for (int j = 0; j < cols; j++)
-            if ((!keep || keep[j]) && row[j] > mx) mx = row[j];
-        if (mx == -INFINITY) { memset(row, 0, (size_t)cols * sizeof *row); continue; }
-        float sum = 0.0f;
-        for (int j = 0; j < cols; j++) {
-            float e = (!keep || keep[j]) ? expf(row[j] - mx) : 0.0f;
-            row[j] = e;
-            sum += e;
-        }
-        float inv = 1.0f / sum;
-        for (int j = 0; j < cols; j++) row[j] *= inv;
-    }
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && total > PAR_MIN)
+    for (int64_t r = 0; r < rows; r++) mmf_v_softmax_row(x + r * cols, cols, cols, keep);
 }
