@@ -1,6 +1,7 @@
 #include "io/hf_config.h"
 #include "core/error.h"
 #include "io/json.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,8 +97,9 @@ static mmf_status parse_int_array(const cJSON *o, const char *key, const char *f
         return mmf_fail(MMF_ERR_FORMAT, "%s: field \"%s\" should be an array of 1 to %d integers", file, key, MMF_RESNET_MAX_STAGES);
     int64_t k = 0;
     for (const cJSON *v = a->child; v; v = v->next, k++) {
-        if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble ||
-            v->valuedouble < (double)lo || v->valuedouble > (double)hi)
+        /* range first: casting an out-of-range double to int64 is undefined */
+        if (!cJSON_IsNumber(v) || !(v->valuedouble >= (double)lo && v->valuedouble <= (double)hi) ||
+            v->valuedouble != floor(v->valuedouble))
             return mmf_fail(MMF_ERR_FORMAT, "%s: %s[%lld] should be an integer in [%lld, %lld]", file, key,
                             (long long)k, (long long)lo, (long long)hi);
         dst[k] = (int64_t)v->valuedouble;

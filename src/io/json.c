@@ -75,7 +75,9 @@ mmf_status mmf_json_int(const cJSON *obj, const char *key, int64_t def, int64_t 
     if (!cJSON_IsNumber(v))
         return mmf_fail(MMF_ERR_FORMAT, "%s: field \"%s\" should be an integer", file, key);
     double d = v->valuedouble;
-    if (!isfinite(d) || d != floor(d) || d < (double)lo || d > (double)hi)
+    /* (double)INT64_MAX rounds up to 2^63, which does not fit: refuse it
+     * before the cast, which would be undefined */
+    if (!isfinite(d) || d != floor(d) || d < (double)lo || d > (double)hi || d >= 9223372036854775808.0)
         return mmf_fail(MMF_ERR_FORMAT, "%s: field \"%s\" is %g, expected an integer in [%lld, %lld]",
                         file, key, d, (long long)lo, (long long)hi);
     *out = (int64_t)d;
