@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 30
 PREFIX     ?= /usr/local
 CTEST_ARGS ?= -LE slow
 
-.PHONY: all deps build test test-asan test-slow fuzz bench refs install clean
+.PHONY: all deps build test test-asan test-slow fuzz bench refs data install clean
 
 all: build
 
@@ -52,6 +52,11 @@ bench: build
 	@scripts/install-deps.sh bench
 	@cmake --build $(BUILD) -j $(JOBS) --target benches
 	@bench/run.sh $(BUILD)
+
+## make data: build the emoji data set into data/emoji (docs/data-emoji.md)
+data: build
+	@scripts/install-deps.sh demo
+	@$(BUILD)/mmfuse data emoji --out data/emoji
 
 install: build
 	@cmake --install $(BUILD)
