@@ -114,6 +114,54 @@ mmf_status mmf_write_file_atomic(const char *path, const void *data, size_t len)
 
 /* ---------------------------------------------------------- image encoders */
 
+/* A decoded image: 8-bit RGB, interleaved, rows top to bottom (malloc'd). */
+typedef struct mmf_image {
+    int width, height;
+    uint8_t *rgb;          /* width * height * 3 bytes */
+} mmf_image;
+
+typedef struct mmf_image_decode_params {
+    int64_t max_pixels;    /* decompression-bomb guard (width * height); default 89478485, Pillow's limit */
+    int64_t max_file_bytes;/* default 256 MiB */
+    int exif_orientation;  /* apply JPEG EXIF orientation as HF load_image (exif_transpose); default 1 */
+} mmf_image_decode_params;
+
+mmf_image_decode_params mmf_image_decode_params_default(void);
+/* Decode a PNG or JPEG file (sniffed from its bytes) to RGB exactly as Pillow's
+ * Image.open(...).convert("RGB") (alpha is dropped, not composited: that is
+ * what Hugging Face processors do). params may be NULL (defaults). Errors name
+ * the file and the problem (truncated, corrupt, too large, unsupported format). */
+mmf_status mmf_image_load(const char *path, const mmf_image_decode_params *params, mmf_image *out);
+mmf_status mmf_image_decode_memory(const void *bytes, size_t len, const char *name,
+                                   const mmf_image_decode_params *params, mmf_image *out);
+void mmf_image_free(mmf_image *img);
+
+/* Pillow's resampling filters (values are PIL's Image.Resampling numbers). */
+typedef enum mmf_resample {
+    MMF_RESAMPLE_NEAREST = 0, MMF_RESAMPLE_LANCZOS = 1, MMF_RESAMPLE_BILINEAR = 2,
+    MMF_RESAMPLE_BICUBIC = 3, MMF_RESAMPLE_BOX = 4, MMF_RESAMPLE_HAMMING = 5
+} mmf_resample;
+
+/* Resize as Pillow's Image.resize((w, h), filter): separable convolution with the
+ * filter support widened when downscaling (antialiasing), 8-bit fixed-point
+ * coefficients, horizontal pass first with 8-bit rounding between passes.
+ * NEAREST is not supported. */
+mmf_status mmf_image_resize(const mmf_image *in, int out_w, int out_h, mmf_resample filter, mmf_image *out);
+
+/* A Hugging Face image processor read from preprocessor_config.json:
+ * CLIPImageProcessor, ViTImageProcessor, ConvNextImageProcessor (ResNet) and
+ * their *FeatureExtractor names. */
+typedef struct mmf_image_processor mmf_image_processor;
+/* dir_or_file: a model folder (reads preprocessor_config.json) or the json file. */
+mmf_status mmf_image_processor_load(const char *dir_or_file, mmf_image_processor **out);
+void mmf_image_processor_free(mmf_image_processor *p);
+/* Output geometry of pixel_values for one image (always fixed: crop or square resize). */
+void mmf_image_processor_size(const mmf_image_processor *p, int *channels, int *height, int *width);
+/* Resize + crop only (the uint8 image before rescale/normalise); for parity checks. */
+mmf_status mmf_image_processor_geometry(const mmf_image_processor *p, const mmf_image *in, mmf_image *out);
+/* Full pipeline: out is (3, H, W) float32, channels first, rescaled and normalised. */
+mmf_status mmf_image_processor_run(const mmf_image_processor *p, const mmf_image *in, float *out);
+
 /* ---------------------------------------------------------- fusion, training */
 
 /* ---- Embedding files: the seam between encoders and fusion (docs/embedding-file.md).
