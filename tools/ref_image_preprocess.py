@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from st_write_min import save  # noqa: E402
+from st_write import write_safetensors as save  # noqa: E402
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), '..', 'tests', 'data', 'image')
 rng = np.random.default_rng(1234)
