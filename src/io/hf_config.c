@@ -134,6 +134,7 @@ static mmf_status parse_resnet(const cJSON *o, const char *file, mmf_hf_config *
     TRY(mmf_json_str(o, "hidden_act", "relu", file, &act));
     TRY(mmf_act_parse(act, file, "hidden_act", &c->tf.act));
     TRY(mmf_json_bool(o, "downsample_in_first_stage", 0, file, &c->downsample_in_first_stage));
+    TRY(mmf_json_bool(o, "downsample_in_bottleneck", 0, file, &c->downsample_in_bottleneck));
     return MMF_OK;
 }
 

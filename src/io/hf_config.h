@@ -36,7 +36,7 @@ typedef struct mmf_hf_config {
     /* resnet */
     int64_t embedding_size, n_stages;
     int64_t hidden_sizes[MMF_RESNET_MAX_STAGES], depths[MMF_RESNET_MAX_STAGES];
-    int bottleneck, downsample_in_first_stage;
+    int bottleneck, downsample_in_first_stage, downsample_in_bottleneck;
 } mmf_hf_config;
 
 mmf_status mmf_act_parse(const char *name, const char *file, const char *field, mmf_act *out);

@@ -1,0 +1,358 @@
+/* ResNet (Hugging Face ResNetModel semantics, transformers modeling_resnet.py).
+ * Names: embedder.embedder.{convolution,normalization}.*,
+ *        encoder.stages.S.layers.L.layer.J.{convolution,normalization}.*,
+ *        encoder.stages.S.layers.L.shortcut.{convolution,normalization}.*
+ * optionally under "resnet." (ResNetForImageClassification checkpoints).
+ * Convolutions have no bias; each BatchNorm (eps 1e-5) is folded into its
+ * convolution at load. Activations are NHWC: a convolution is im2col (rows =
+ * output pixels, K = KH*KW*C) + one GEMM against W reordered to (OC,KH,KW,C);
+ * bias, residual and ReLU are fused in one pass. */
+#include "models/resnet.h"
+#include "core/error.h"
+#include "core/ops.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct conv_bn {
+    int ic, oc, k, stride, pad;
+    float *w;   /* (OC, K, K, IC), BN folded */
+    float *b;   /* (OC) */
+} conv_bn;
+
+typedef struct rn_block {
+    conv_bn c[3];
+    int nconv;     /* 2 basic, 3 bottleneck */
+    int has_sc;
+    conv_bn sc;
+} rn_block;
+
+struct mmf_resnet {
+    mmf_hf_config cfg;
+    conv_bn stem;
+    rn_block *blocks;
+    int nblocks;
+    int out_c;
+    /* workspace grown on demand (per handle, never shared) */
+    float *buf[5];
+    size_t buf_cap;
+    float *scratch;
+    size_t scratch_cap;
+};
+
+#define BN_EPS 1e-5f
+
+static mmf_status load_conv_bn(const mmf_safetensors *st, const char *pre, const char *prefix, int ic, int oc,
+                               int k, int stride, conv_bn *c) {
+    char name[256];
+    c->ic = ic; c->oc = oc; c->k = k; c->stride = stride; c->pad = k / 2;
+    size_t per = (size_t)ic * k * k;
+    float *w = malloc(sizeof(float) * per * oc), *bn = malloc(sizeof(float) * 4 * oc);
+    c->w = malloc(sizeof(float) * per * oc);
+    c->b = malloc(sizeof(float) * oc);
+    mmf_status s = MMF_OK;
+    if (!w || !bn || !c->w || !c->b) { s = mmf_fail(MMF_ERR_NOMEM, "resnet: out of memory"); goto done; }
+    snprintf(name, sizeof name, "%s%sconvolution.weight", pre, prefix);
+    const mmf_tensor_info *t = mmf_st_find(st, name);
+    if (!t) { s = mmf_fail(MMF_ERR_NOT_FOUND, "%s: tensor \"%s\" is missing", mmf_st_path(st), name); goto done; }
+    if (t->ndim != 4 || t->shape[0] != oc || t->shape[1] != ic || t->shape[2] != k || t->shape[3] != k) {
+        s = mmf_fail(MMF_ERR_SHAPE, "%s: tensor \"%s\" has shape [%lld, %lld, %lld, %lld], config implies [%d, %d, %d, %d]",
+                     mmf_st_path(st), name, (long long)t->shape[0], (long long)(t->ndim > 1 ? t->shape[1] : 0),
+                     (long long)(t->ndim > 2 ? t->shape[2] : 0), (long long)(t->ndim > 3 ? t->shape[3] : 0), oc, ic, k, k);
+        goto done;
+    }
+    if ((s = mmf_st_read_f32(st, name, w, per * oc))) goto done;
+    static const char *bn_names[4] = {"weight", "bias", "running_mean", "running_var"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "%s%snormalization.%s", pre, prefix, bn_names[i]);
+        if ((s = mmf_st_read_f32(st, name, bn + (size_t)i * oc, (size_t)oc))) {
+            if (!mmf_st_find(st, name)) s = mmf_fail(MMF_ERR_NOT_FOUND, "%s: tensor \"%s\" is missing", mmf_st_path(st), name);
+            goto done;
+        }
+    }
+    for (int i = 0; i < oc; i++)
+        if (!(bn[3 * oc + i] >= 0.0f)) { s = mmf_fail(MMF_ERR_FORMAT, "%s: %s has a negative or NaN running_var", mmf_st_path(st), name); goto done; }
+    mmf_batchnorm_fold(w, c->b, NULL, oc, (int64_t)per, bn + 2 * oc, bn + 3 * oc, bn, bn + oc, BN_EPS);
+    /* (OC, IC, K, K) -> (OC, K, K, IC) */
+    for (int o = 0; o < oc; o++)
+        for (int ci = 0; ci < ic; ci++)
+            for (int kk = 0; kk < k * k; kk++)
+                c->w[(size_t)o * per + (size_t)kk * ic + ci] = w[(size_t)o * per + (size_t)ci * k * k + kk];
+done:
+    free(w);
+    free(bn);
+    return s;
+}
+
+static void free_conv(conv_bn *c) { free(c->w); free(c->b); c->w = c->b = NULL; }
+
+void mmf_resnet_free(mmf_resnet *m) {
+    if (!m) return;
+    free_conv(&m->stem);
+    for (int i = 0; i < m->nblocks; i++) {
+        for (int j = 0; j < m->blocks[i].nconv; j++) free_conv(&m->blocks[i].c[j]);
+        if (m->blocks[i].has_sc) free_conv(&m->blocks[i].sc);
+    }
+    free(m->blocks);
+    for (int i = 0; i < 5; i++) free(m->buf[i]);
+    free(m->scratch);
+    free(m);
+}
+
+int mmf_resnet_out_dim(const mmf_resnet *m) { return m->out_c; }
+
+mmf_status mmf_resnet_load(const char *dir, mmf_resnet **out) {
+    *out = NULL;
+    mmf_resnet *m = calloc(1, sizeof *m);
+    if (!m) return mmf_fail(MMF_ERR_NOMEM, "resnet: out of memory");
+    mmf_status s = mmf_hf_config_load(dir, &m->cfg);
+    if (s) { free(m); return s; }
+    if (strcmp(m->cfg.model_type, "resnet")) { free(m); return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: model_type \"%s\" is not resnet", dir, m->cfg.model_type); }
+    if (m->cfg.tf.act != MMF_ACT_RELU) { free(m); return mmf_fail(MMF_ERR_UNSUPPORTED, "%s/config.json: hidden_act must be relu", dir); }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    mmf_safetensors *st;
+    if ((s = mmf_st_open(path, &st))) {
+        snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+        mmf_status s2 = mmf_st_open(path, &st);
+        if (s2) { free(m); return s; }
+    }
+    const char *pre = mmf_st_find(st, "resnet.embedder.embedder.convolution.weight") ? "resnet." : "";
+    const mmf_hf_config *c = &m->cfg;
+    int total = 0;
+    for (int i = 0; i < c->n_stages; i++) total += (int)c->depths[i];
+    m->blocks = calloc((size_t)total, sizeof *m->blocks);
+    if (!m->blocks) { s = mmf_fail(MMF_ERR_NOMEM, "resnet: out of memory"); goto fail; }
+    if ((s = load_conv_bn(st, pre, "embedder.embedder.", (int)c->tf.num_channels, (int)c->embedding_size, 7, 2, &m->stem))) goto fail;
+    int in_c = (int)c->embedding_size;
+    for (int st_i = 0; st_i < c->n_stages; st_i++) {
+        int oc = (int)c->hidden_sizes[st_i];
+        int stride0 = st_i == 0 ? (c->downsample_in_first_stage ? 2 : 1) : 2;
+        for (int l = 0; l < c->depths[st_i]; l++) {
+            rn_block *b = &m->blocks[m->nblocks++];
+            int ic = l == 0 ? in_c : oc, stride = l == 0 ? stride0 : 1;
+            char p[160];
+            b->has_sc = ic != oc || stride != 1;
+            if (b->has_sc) {
+                snprintf(p, sizeof p, "encoder.stages.%d.layers.%d.shortcut.", st_i, l);
+                if ((s = load_conv_bn(st, pre, p, ic, oc, 1, stride, &b->sc))) goto fail;
+            }
+            if (c->bottleneck) {
+                int r = oc / 4;
+                if (r < 1) { s = mmf_fail(MMF_ERR_FORMAT, "%s: hidden_sizes[%d] = %d is too small for a bottleneck (reduction 4)", dir, st_i, oc); goto fail; }
+                /* newer configs may move the stride to the first 1x1 (downsample_in_bottleneck) */
+                int s1 = c->downsample_in_bottleneck ? stride : 1, s2 = c->downsample_in_bottleneck ? 1 : stride;
+                int dims[3][4] = {{ic, r, 1, s1}, {r, r, 3, s2}, {r, oc, 1, 1}};
+                b->nconv = 3;
+                for (int j = 0; j < 3; j++) {
+                    snprintf(p, sizeof p, "encoder.stages.%d.layers.%d.layer.%d.", st_i, l, j);
+                    if ((s = load_conv_bn(st, pre, p, dims[j][0], dims[j][1], dims[j][2], dims[j][3], &b->c[j]))) goto fail;
+                }
+            } else {
+                b->nconv = 2;
+                snprintf(p, sizeof p, "encoder.stages.%d.layers.%d.layer.0.", st_i, l);
+                if ((s = load_conv_bn(st, pre, p, ic, oc, 3, stride, &b->c[0]))) goto fail;
+                snprintf(p, sizeof p, "encoder.stages.%d.layers.%d.layer.1.", st_i, l);
+                if ((s = load_conv_bn(st, pre, p, oc, oc, 3, 1, &b->c[1]))) goto fail;
+            }
+        }
+        in_c = oc;
+    }
+    m->out_c = in_c;
+    mmf_st_close(st);
+    *out = m;
+    return MMF_OK;
+fail:
+    mmf_st_close(st);
+    mmf_resnet_free(m);
+    return s;
+}
+
+static void out_hw(const conv_bn *c, int H, int W, int *oh, int *ow) {
+    *oh = (H + 2 * c->pad - c->k) / c->stride + 1;
+    *ow = (W + 2 * c->pad - c->k) / c->stride + 1;
+}
+
+void mmf_resnet_out_hw(const mmf_resnet *m, int H, int W, int *oh, int *ow) {
+    int h, w;
+    out_hw(&m->stem, H, W, &h, &w);
+    h = (h + 2 - 3) / 2 + 1;
+    w = (w + 2 - 3) / 2 + 1;
+    for (int i = 0; i < m->nblocks; i++) {
+        const rn_block *b = &m->blocks[i];
+        for (int j = 0; j < b->nconv; j++) out_hw(&b->c[j], h, w, &h, &w);
+    }
+    *oh = h;
+    *ow = w;
+}
+
+/* rows (nb*OH*OW, K*K*IC) from nb NHWC images */
+static void im2col_nhwc(float *cols, const float *in, int nb, int H, int W, int IC, int k, int stride, int pad,
+                        int OH, int OW, int nt) {
+    int64_t rows = (int64_t)nb * OH * OW;
+    size_t K = (size_t)k * k * IC;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t r = 0; r < rows; r++) {
+        int n = (int)(r / ((int64_t)OH * OW)), p = (int)(r % ((int64_t)OH * OW));
+        int oh = p / OW, ow = p % OW;
+        float *d = cols + (size_t)r * K;
+        for (int kh = 0; kh < k; kh++) {
+            int ih = oh * stride - pad + kh;
+            for (int kw = 0; kw < k; kw++, d += IC) {
+                int iw = ow * stride - pad + kw;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) memset(d, 0, sizeof(float) * (size_t)IC);
+                else memcpy(d, in + (((size_t)n * H + ih) * W + iw) * IC, sizeof(float) * (size_t)IC);
+            }
+        }
+    }
+}
+
+/* out (B*OH*OW, OC) = relu?(conv(in) + bias (+ residual)) */
+static void conv_fwd(mmf_resnet *m, const conv_bn *c, const float *in, int B, int H, int W, float *out,
+                     const float *residual, int relu, int nt) {
+    int OH, OW;
+    out_hw(c, H, W, &OH, &OW);
+    int K = c->k * c->k * c->ic;
+    if (c->k == 1 && c->stride == 1) {
+        mmf_gemm(0, 1, B * H * W, c->oc, c->ic, 1.0f, in, c->ic, c->w, c->ic, 0.0f, out, c->oc, nt);
+    } else {
+        size_t per = (size_t)OH * OW * K;
+        int chunk = (int)(m->scratch_cap / per);
+        if (chunk < 1) chunk = 1;
+        for (int n0 = 0; n0 < B; n0 += chunk) {
+            int nb = B - n0 < chunk ? B - n0 : chunk;
+            im2col_nhwc(m->scratch, in + (size_t)n0 * H * W * c->ic, nb, H, W, c->ic, c->k, c->stride, c->pad, OH, OW, nt);
+            mmf_gemm(0, 1, nb * OH * OW, c->oc, K, 1.0f, m->scratch, K, c->w, K, 0.0f,
+                     out + (size_t)n0 * OH * OW * c->oc, c->oc, nt);
+        }
+    }
+    int64_t rows = (int64_t)B * OH * OW;
+    int OC = c->oc;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t r = 0; r < rows; r++) {
+        float *o = out + r * OC;
+        const float *res = residual ? residual + r * OC : NULL;
+        for (int j = 0; j < OC; j++) {
+            float v = o[j] + c->b[j];
+            if (res) v += res[j];
+            o[j] = relu && v < 0.0f ? 0.0f : v;
+        }
+    }
+}
+
+/* 3x3 stride-2 pad-1 max pool, NHWC */
+static void maxpool_nhwc(float *out, const float *in, int B, int H, int W, int C, int OH, int OW, int nt) {
+    int64_t rows = (int64_t)B * OH * OW;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t r = 0; r < rows; r++) {
+        int n = (int)(r / ((int64_t)OH * OW)), p = (int)(r % ((int64_t)OH * OW)), oh = p / OW, ow = p % OW;
+        float *o = out + r * C;
+        for (int j = 0; j < C; j++) o[j] = -INFINITY;
+        for (int i = 0; i < 3; i++) {
+            int ih = oh * 2 - 1 + i;
+            if (ih < 0 || ih >= H) continue;
+            for (int k = 0; k < 3; k++) {
+                int iw = ow * 2 - 1 + k;
+                if (iw < 0 || iw >= W) continue;
+                const float *s = in + (((size_t)n * H + ih) * W + iw) * C;
+                for (int j = 0; j < C; j++) if (s[j] > o[j] || isnan(s[j])) o[j] = s[j];
+            }
+        }
+    }
+}
+
+/* Largest activation (floats) and im2col need for one pass at B x H x W. */
+static void plan(const mmf_resnet *m, int B, int H, int W, size_t *act, size_t *cols1) {
+    size_t a = (size_t)B * H * W * 3, c1 = 0;
+    int h, w;
+#define ACC(c, hh, ww) do { int oh_, ow_; out_hw(c, hh, ww, &oh_, &ow_); \
+        size_t o_ = (size_t)B * oh_ * ow_ * (c)->oc; if (o_ > a) a = o_; \
+        size_t k_ = (size_t)oh_ * ow_ * (c)->k * (c)->k * (c)->ic; if (k_ > c1) c1 = k_; } while (0)
+    ACC(&m->stem, H, W);
+    out_hw(&m->stem, H, W, &h, &w);
+    h = (h + 2 - 3) / 2 + 1;
+    w = (w + 2 - 3) / 2 + 1;
+    for (int i = 0; i < m->nblocks; i++) {
+        const rn_block *b = &m->blocks[i];
+        if (b->has_sc) ACC(&b->sc, h, w);
+        for (int j = 0; j < b->nconv; j++) { ACC(&b->c[j], h, w); out_hw(&b->c[j], h, w, &h, &w); }
+    }
+#undef ACC
+    *act = a;
+    *cols1 = c1;
+}
+
+mmf_status mmf_resnet_forward(mmf_resnet *m, const float *pixels, int B, int H, int W,
+                              float *pooled, float *last_hidden, int nt) {
+    if (B < 1 || H < 8 || W < 8 || H > 8192 || W > 8192)
+        return mmf_fail(MMF_ERR_SHAPE, "resnet: input %d x 3 x %d x %d is out of range", B, H, W);
+    mmf_threads_use(nt);
+    size_t act, cols1;
+    plan(m, B, H, W, &act, &cols1);
+    if (act > m->buf_cap) {
+        for (int i = 0; i < 5; i++) {
+            free(m->buf[i]);
+            m->buf[i] = malloc(act * sizeof(float));
+            if (!m->buf[i]) { m->buf_cap = 0; return mmf_fail(MMF_ERR_NOMEM, "resnet: cannot allocate %zu activation floats", act); }
+        }
+        m->buf_cap = act;
+    }
+    /* im2col: at least one image, up to 8M floats to batch the small late stages */
+    size_t want = cols1 > ((size_t)8 << 20) ? cols1 : ((size_t)8 << 20);
+    if (want > m->scratch_cap) {
+        free(m->scratch);
+        m->scratch = malloc(want * sizeof(float));
+        if (!m->scratch) { m->scratch_cap = 0; return mmf_fail(MMF_ERR_NOMEM, "resnet: cannot allocate im2col scratch"); }
+        m->scratch_cap = want;
+    }
+    float *x = m->buf[0], *t1 = m->buf[1], *t2 = m->buf[2], *t3 = m->buf[3], *sc = m->buf[4];
+    /* NCHW -> NHWC */
+    int C0 = m->stem.ic;
+    for (int n = 0; n < B; n++)
+        for (int c = 0; c < C0; c++)
+            for (int p = 0; p < H * W; p++) x[((size_t)n * H * W + p) * C0 + c] = pixels[((size_t)n * C0 + c) * H * W + p];
+    int h, w;
+    conv_fwd(m, &m->stem, x, B, H, W, t1, NULL, 1, nt);
+    out_hw(&m->stem, H, W, &h, &w);
+    int ph = (h + 2 - 3) / 2 + 1, pw = (w + 2 - 3) / 2 + 1;
+    maxpool_nhwc(x, t1, B, h, w, m->stem.oc, ph, pw, nt);
+    h = ph; w = pw;
+    for (int i = 0; i < m->nblocks; i++) {
+        const rn_block *b = &m->blocks[i];
+        const float *res = x;
+        if (b->has_sc) { conv_fwd(m, &b->sc, x, B, h, w, sc, NULL, 0, nt); res = sc; }
+        int h1, w1, h2, w2;
+        out_hw(&b->c[0], h, w, &h1, &w1);
+        if (b->nconv == 3) {
+            conv_fwd(m, &b->c[0], x, B, h, w, t1, NULL, 1, nt);
+            out_hw(&b->c[1], h1, w1, &h2, &w2);
+            conv_fwd(m, &b->c[1], t1, B, h1, w1, t2, NULL, 1, nt);
+            conv_fwd(m, &b->c[2], t2, B, h2, w2, t3, res, 1, nt);
+            out_hw(&b->c[2], h2, w2, &h, &w);
+        } else {
+            conv_fwd(m, &b->c[0], x, B, h, w, t1, NULL, 1, nt);
+            conv_fwd(m, &b->c[1], t1, B, h1, w1, t3, res, 1, nt);
+            out_hw(&b->c[1], h1, w1, &h, &w);
+        }
+        float *tmp = x; x = t3; t3 = tmp;
+    }
+    int C = m->out_c;
+    size_t hw = (size_t)h * w;
+    for (int n = 0; n < B; n++) {
+        const float *src = x + (size_t)n * hw * C;
+        if (pooled) {
+            for (int c = 0; c < C; c++) {
+                float s = 0.0f;
+                for (size_t p = 0; p < hw; p++) s += src[p * C + c];
+                pooled[(size_t)n * C + c] = s / (float)hw;
+            }
+        }
+        if (last_hidden)
+            for (int c = 0; c < C; c++)
+                for (size_t p = 0; p < hw; p++) last_hidden[((size_t)n * C + c) * hw + p] = src[p * C + c];
+    }
+    /* the swap may have moved buffers around: keep the handle's pointers consistent */
+    m->buf[0] = x; m->buf[3] = t3;
+    return MMF_OK;
+}

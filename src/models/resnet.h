@@ -1,0 +1,21 @@
+/* ResNetModel as in Hugging Face microsoft/resnet-* folders: a 7x7/2 stem
+ * conv + BN + ReLU + 3x3/2 max pool, stages of basic or bottleneck layers,
+ * global average pool. Batchnorm is folded into every convolution at load;
+ * activations run channels-last so 1x1 convolutions are one GEMM per batch. */
+#ifndef MMF_MODELS_RESNET_H
+#define MMF_MODELS_RESNET_H
+#include "io/hf_config.h"
+#include "mmfuse.h"
+
+typedef struct mmf_resnet mmf_resnet;
+
+/* dir: folder with config.json + model.safetensors (names with or without "resnet."). */
+mmf_status mmf_resnet_load(const char *dir, mmf_resnet **out);
+void mmf_resnet_free(mmf_resnet *m);
+int mmf_resnet_out_dim(const mmf_resnet *m);
+/* pixels (B,3,H,W) NCHW -> pooled (B, C_last). last_hidden (B, C, h, w) NCHW, or NULL. */
+mmf_status mmf_resnet_forward(mmf_resnet *m, const float *pixels, int B, int H, int W,
+                              float *pooled, float *last_hidden, int nt);
+/* Spatial size of last_hidden for an H x W input. */
+void mmf_resnet_out_hw(const mmf_resnet *m, int H, int W, int *oh, int *ow);
+#endif
