@@ -112,6 +112,94 @@ mmf_status mmf_write_file_atomic(const char *path, const void *data, size_t len)
 
 /* ----------------------------------------------------------- text encoders */
 
+/* Tokenizers loaded from a Hugging Face folder: tokenizer.json (WordPiece;
+ * BPE for CLIP) or vocab.txt + tokenizer_config.json. Text is UTF-8; invalid
+ * byte sequences are replaced by U+FFFD (one per bad byte) with a warning
+ * through the log, and BERT's text cleaning then drops them. */
+typedef struct mmf_tokenizer mmf_tokenizer;
+
+typedef struct mmf_encoding {
+    int n;                    /* tokens, special tokens included */
+    int32_t *ids;             /* (n) */
+    int32_t *type_ids;        /* (n) token type (segment) ids */
+    uint8_t *attention_mask;  /* (n) all 1: padding happens per batch */
+    const char **tokens;      /* (n) token strings, owned by the tokenizer */
+    int truncated;            /* 1 if tokens were dropped to fit max_length */
+} mmf_encoding;
+
+mmf_status mmf_tokenizer_load(const char *dir, mmf_tokenizer **out);
+void mmf_tokenizer_free(mmf_tokenizer *tok);
+/* Encode `text` (and `pair`, or NULL) as the reference does: added/special
+ * tokens split out, normalizer, pre-tokenizer, model, post-processor.
+ * max_length: > 0 truncates to that many tokens (specials included; pairs:
+ * longest first); 0 uses the tokenizer's own limit (model_max_length or
+ * tokenizer.json's truncation), none if it has none; < 0 never truncates.
+ * On success free `out` with mmf_encoding_free. */
+mmf_status mmf_tokenizer_encode(const mmf_tokenizer *tok, const char *text, const char *pair,
+                                int add_special_tokens, int max_length, mmf_encoding *out);
+void mmf_encoding_free(mmf_encoding *enc);
+int64_t mmf_tokenizer_vocab_size(const mmf_tokenizer *tok);   /* max id + 1 */
+const char *mmf_tokenizer_id_to_token(const mmf_tokenizer *tok, int32_t id);   /* NULL if none */
+int32_t mmf_tokenizer_token_to_id(const mmf_tokenizer *tok, const char *token); /* -1 if none */
+int mmf_tokenizer_max_length(const mmf_tokenizer *tok);      /* 0 = no limit known */
+int32_t mmf_tokenizer_pad_id(const mmf_tokenizer *tok);
+
+/* Encoders: a pretrained model loaded from a Hugging Face folder, dispatched
+ * on config.json's model_type (bert, ...; the image families add theirs). */
+typedef struct mmf_encoder mmf_encoder;
+
+typedef enum mmf_modality { MMF_MODALITY_TEXT = 1, MMF_MODALITY_IMAGE = 2 } mmf_modality;
+
+typedef enum mmf_pooling {
+    MMF_POOL_DEFAULT = -1,  /* the folder's own (sentence-transformers 1_Pooling), else cls */
+    MMF_POOL_CLS = 0,       /* hidden state of the first token */
+    MMF_POOL_MEAN,          /* mean over real (unpadded) tokens */
+    MMF_POOL_MAX,           /* elementwise max over real tokens */
+    MMF_POOL_POOLER,        /* BERT pooler: tanh(dense(h_cls)) */
+    MMF_POOL_NONE           /* every token's hidden state (see mmf_encoder_embed_text_tokens) */
+} mmf_pooling;
+
+const char *mmf_pooling_name(mmf_pooling p);                 /* "cls", "mean", ... */
+mmf_status mmf_pooling_parse(const char *name, mmf_pooling *out);
+
+#define MMF_NORMALIZE_DEFAULT (-1)   /* normalize if the folder has a Normalize module */
+
+typedef void (*mmf_progress_fn)(size_t done, size_t total, void *user);
+
+typedef struct mmf_encoder_params {
+    int n_threads;     /* default 1 */
+    int max_batch;     /* sequences per forward pass; activations are sized for it (default 32) */
+    int max_length;    /* tokens per sequence; 0 = the model's limit (default 0) */
+    mmf_progress_fn progress;   /* called after each batch, or NULL */
+    void *progress_user;
+} mmf_encoder_params;
+
+mmf_encoder_params mmf_encoder_params_default(void);
+mmf_status mmf_encoder_load(const char *dir, const mmf_encoder_params *params, mmf_encoder **out);
+void mmf_encoder_free(mmf_encoder *enc);
+
+int mmf_encoder_modalities(const mmf_encoder *enc);         /* MMF_MODALITY_* bits */
+int mmf_encoder_dim(const mmf_encoder *enc);                /* pooled embedding size */
+const char *mmf_encoder_model_type(const mmf_encoder *enc); /* config.json's model_type */
+mmf_pooling mmf_encoder_default_pooling(const mmf_encoder *enc);
+int mmf_encoder_default_normalize(const mmf_encoder *enc);
+int mmf_encoder_max_length(const mmf_encoder *enc);         /* tokens per sequence after truncation */
+const mmf_tokenizer *mmf_encoder_tokenizer(const mmf_encoder *enc);   /* NULL for image-only */
+void mmf_encoder_set_threads(mmf_encoder *enc, int n_threads);
+
+/* Pooled text embeddings: out (n, dim). pooling may be MMF_POOL_DEFAULT but
+ * not MMF_POOL_NONE; normalize 0/1 or MMF_NORMALIZE_DEFAULT (L2 per row).
+ * Inputs longer than the model allows are truncated with a notice. */
+mmf_status mmf_encoder_embed_text(mmf_encoder *enc, const char *const *texts, size_t n,
+                                  mmf_pooling pooling, int normalize, float *out);
+/* Token lengths (special tokens included, after truncation) of each text. */
+mmf_status mmf_encoder_text_lengths(mmf_encoder *enc, const char *const *texts, size_t n, int32_t *lengths);
+/* Last hidden states: out (n, T, dim) and mask (n, T) (1 = real token; padded
+ * positions are 0 in both). T must be >= every text's length. */
+mmf_status mmf_encoder_embed_text_tokens(mmf_encoder *enc, const char *const *texts, size_t n, int T,
+                                         float *out, uint8_t *mask);
+
+
 /* ---------------------------------------------------------- image encoders */
 
 /* A decoded image: 8-bit RGB, interleaved, rows top to bottom (malloc'd). */
