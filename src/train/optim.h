@@ -1,0 +1,39 @@
+/* Optimisers over a parameter block (mmf_params): SGD with momentum, Adam, AdamW
+ * (decoupled weight decay), L2 weight decay for SGD/Adam, constant or
+ * cosine-with-warmup learning rate, global gradient-norm clipping.
+ * State lives in one allocation parallel to the parameters. Parameters flagged
+ * no_decay (1-D: biases, norms, temperatures) get no weight decay. */
+#ifndef MMF_TRAIN_OPTIM_H
+#define MMF_TRAIN_OPTIM_H
+#include "train/tape.h"
+
+typedef enum mmf_optim_kind { MMF_OPT_SGD, MMF_OPT_ADAM, MMF_OPT_ADAMW } mmf_optim_kind;
+typedef enum mmf_sched_kind { MMF_SCHED_CONSTANT, MMF_SCHED_COSINE } mmf_sched_kind;
+
+typedef struct mmf_optim_params {
+    mmf_optim_kind kind;
+    float lr;
+    float momentum;          /* SGD */
+    float beta1, beta2, eps; /* Adam */
+    float weight_decay;      /* L2 for SGD/Adam, decoupled for AdamW */
+    float clip_norm;         /* 0 = no clipping */
+    mmf_sched_kind sched;
+    int64_t warmup_steps, total_steps; /* cosine: linear warmup, then cosine to 0 */
+} mmf_optim_params;
+
+mmf_optim_params mmf_optim_params_default(void); /* AdamW, lr 1e-3, wd 0.01, constant */
+
+typedef struct mmf_optim {
+    mmf_optim_params p;
+    float *m, *v;            /* one allocation: moments (SGD uses m as velocity) */
+    int64_t step;
+    float last_lr, last_grad_norm;
+} mmf_optim;
+
+mmf_status mmf_optim_init(mmf_optim *o, const mmf_params *ps, const mmf_optim_params *p);
+void mmf_optim_free(mmf_optim *o);
+float mmf_optim_lr(const mmf_optim *o, int64_t step);
+/* Clip, update, zero the gradients. Fails (MMF_ERR_NUMERIC, naming the step and
+ * the parameter) when a gradient is NaN/Inf; the parameters are then untouched. */
+mmf_status mmf_optim_step(mmf_optim *o, mmf_params *ps);
+#endif

@@ -1,0 +1,46 @@
+#include "train/rng.h"
+#include <math.h>
+
+static uint64_t splitmix(uint64_t *x) {
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void mmf_rng_seed(mmf_rng *r, uint64_t seed) {
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix(&seed);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t mmf_rng_u64(mmf_rng *r) {
+    uint64_t *s = r->s;
+    uint64_t res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3];
+    s[2] ^= t; s[3] = rotl(s[3], 45);
+    return res;
+}
+
+float mmf_rng_uniform(mmf_rng *r) { return (float)(mmf_rng_u64(r) >> 40) * (1.0f / 16777216.0f); }
+
+float mmf_rng_normal(mmf_rng *r) {
+    double u1 = ((mmf_rng_u64(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+    double u2 = (mmf_rng_u64(r) >> 11) * (1.0 / 9007199254740992.0);
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+uint32_t mmf_rng_below(mmf_rng *r, uint32_t n) {
+    if (n <= 1) return 0;
+    uint64_t lim = UINT64_MAX - UINT64_MAX % n;
+    uint64_t x;
+    do x = mmf_rng_u64(r); while (x >= lim);
+    return (uint32_t)(x % n);
+}
+
+void mmf_rng_shuffle(mmf_rng *r, int64_t *idx, int64_t n) {
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(mmf_rng_u64(r) % (uint64_t)(i + 1));
+        int64_t t = idx[i]; idx[i] = idx[j]; idx[j] = t;
+    }
+}

@@ -1,0 +1,212 @@
+/* Reverse-mode autograd: a tape of ops over float32 tensors (docs/autograd.md).
+ *
+ * A forward pass records, for every op whose output needs a gradient, one node
+ * holding a plain backward function plus what it saved. mmf_tape_backward() runs
+ * the nodes in reverse; each backward ADDS into the .g of its inputs (llm.c style
+ * forward/backward pairs, shapes in comments).
+ *
+ *  - Variables are small integers (mmf_var) indexing the tape. -1 means "none"
+ *    (e.g. no bias) or "failed".
+ *  - Errors are sticky: an op given bad shapes records the message (mmf_fail),
+ *    returns -1, and every later op given -1 returns -1. Check mmf_tape_status()
+ *    once after building the graph.
+ *  - Memory: values, gradients and saved buffers come from the tape's chunked
+ *    arena; mmf_tape_reset() rewinds it, keeping the chunks, so after the first
+ *    step a training loop allocates nothing.
+ *  - Parameters live in one allocation (mmf_params) with a parallel gradient
+ *    block; mmf_t_param() makes a variable that points into both.
+ *  - Determinism: every op is deterministic for a given thread count (parallel
+ *    loops split over independent outputs; reductions run in a fixed order).
+ */
+#ifndef MMF_TRAIN_TAPE_H
+#define MMF_TRAIN_TAPE_H
+#include <stddef.h>
+#include <stdint.h>
+#include "mmfuse.h"
+#include "train/rng.h"
+
+#define MMF_T_MAXDIM 4
+#define MMF_NODE_MAXIN 8
+
+typedef int mmf_var;
+typedef struct mmf_tape mmf_tape;
+
+typedef struct mmf_tvar {
+    float *v;       /* values, contiguous row-major */
+    float *g;       /* gradient (same shape), or NULL when no gradient flows here */
+    int ndim;
+    int64_t shape[MMF_T_MAXDIM];
+    int64_t n;      /* number of elements */
+} mmf_tvar;
+
+typedef struct mmf_node mmf_node;
+typedef void (*mmf_backward_fn)(mmf_tape *tp, const mmf_node *nd);
+
+struct mmf_node {
+    mmf_backward_fn backward;
+    const char *name;
+    mmf_var out;
+    mmf_var in[MMF_NODE_MAXIN];
+    int n_in;
+    int64_t i[8];       /* integer attributes (sizes, flags) */
+    float f[4];         /* float attributes */
+    void *aux[3];       /* saved buffers (tape memory) */
+};
+
+/* ---- tape ---- */
+mmf_tape *mmf_tape_new(int n_threads, uint64_t seed);
+void mmf_tape_free(mmf_tape *tp);
+/* Forget all variables and nodes; keep the memory. */
+void mmf_tape_reset(mmf_tape *tp);
+/* Training mode turns dropout on (default off). */
+void mmf_tape_set_training(mmf_tape *tp, int on);
+int mmf_tape_training(const mmf_tape *tp);
+mmf_rng *mmf_tape_rng(mmf_tape *tp);
+int mmf_tape_threads(const mmf_tape *tp);
+mmf_status mmf_tape_status(const mmf_tape *tp);
+/* Seed the loss gradient with 1 (every element) and run the backward pass. */
+mmf_status mmf_tape_backward(mmf_tape *tp, mmf_var loss);
+size_t mmf_tape_bytes(const mmf_tape *tp);   /* arena capacity, for reports */
+
+/* ---- variables ---- */
+mmf_tvar *mmf_tape_var(mmf_tape *tp, mmf_var v);   /* NULL for -1 */
+/* For ops: record an error (message already set with mmf_fail) and return -1. */
+mmf_var mmf_tape_fail(mmf_tape *tp, mmf_status s);
+/* For ops: a new variable, values uninitialised; gradient (zeroed) iff needs_grad. */
+mmf_var mmf_tape_alloc(mmf_tape *tp, int ndim, const int64_t *shape, int needs_grad);
+/* For ops: scratch memory living until the next reset (64-byte aligned, not zeroed). */
+void *mmf_tape_scratch(mmf_tape *tp, size_t bytes);
+/* For ops: append a node (copied). Only called when the output needs a gradient. */
+void mmf_tape_record(mmf_tape *tp, const mmf_node *nd);
+int mmf_tape_needs_grad(mmf_tape *tp, const mmf_var *in, int n);
+
+/* Constant input (copied into the tape; no gradient). */
+mmf_var mmf_t_const(mmf_tape *tp, const float *data, int ndim, const int64_t *shape);
+/* Leaf that receives a gradient (copied in; read the gradient with mmf_tape_var()->g). */
+mmf_var mmf_t_leaf(mmf_tape *tp, const float *data, int ndim, const int64_t *shape);
+/* A constant filled with one value. */
+mmf_var mmf_t_full(mmf_tape *tp, float value, int ndim, const int64_t *shape);
+
+/* ---- parameters: one allocation for all ---- */
+typedef enum mmf_init {
+    MMF_INIT_ZERO, MMF_INIT_ONE, MMF_INIT_CONST,
+    MMF_INIT_UNIFORM,      /* U(-a, a) with a = scale */
+    MMF_INIT_NORMAL,       /* N(0, scale^2) */
+    MMF_INIT_LINEAR        /* PyTorch nn.Linear default: U(-1/sqrt(fan_in), +) with fan_in = last dim */
+} mmf_init;
+
+#define MMF_PARAM_NAME 64
+typedef struct mmf_param_info {
+    char name[MMF_PARAM_NAME];
+    int ndim;
+    int64_t shape[MMF_T_MAXDIM];
+    int64_t n, offset;
+    mmf_init init;
+    float scale;
+    int no_decay;          /* excluded from weight decay (biases, norms, temperatures) */
+} mmf_param_info;
+
+typedef struct mmf_params {
+    mmf_param_info *p;
+    int n, cap;
+    int64_t total;
+    float *data;           /* all values, one allocation */
+    float *grad;           /* all gradients, same layout */
+} mmf_params;
+
+void mmf_params_init(mmf_params *ps);
+void mmf_params_free(mmf_params *ps);
+/* Declare a parameter (before mmf_params_alloc); returns its index or -1 (error set). */
+int mmf_params_add(mmf_params *ps, const char *name, int ndim, const int64_t *shape, mmf_init init, float scale);
+/* Allocate both blocks and initialise every parameter from rng (in declaration order). */
+mmf_status mmf_params_alloc(mmf_params *ps, mmf_rng *rng);
+void mmf_params_zero_grad(mmf_params *ps);
+int mmf_params_find(const mmf_params *ps, const char *name);
+float *mmf_params_value(mmf_params *ps, int idx);
+/* Variable over parameter idx (values and gradient point into the blocks). */
+mmf_var mmf_t_param(mmf_tape *tp, mmf_params *ps, int idx);
+
+/* ================================================================== ops
+ * Shapes: "[..., C]" means any leading dims, contiguous. Unless stated, inputs
+ * may be constants or need gradients. */
+
+/* y [..., OC] = x [..., IC] @ W^T + b; W [OC, IC], b [OC] or -1 */
+mmf_var mmf_t_linear(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b);
+/* 2-D: a [M,K] (or [K,M] if ta) @ b [K,N] (or [N,K] if tb) -> [M,N].
+ * 3-D: batched over dim 0 (both [B,.,.]). */
+mmf_var mmf_t_matmul(mmf_tape *tp, mmf_var a, mmf_var b, int ta, int tb);
+/* Broadcasting elementwise (right-aligned, NumPy rules, up to 4 dims). */
+mmf_var mmf_t_add(mmf_tape *tp, mmf_var a, mmf_var b);
+mmf_var mmf_t_sub(mmf_tape *tp, mmf_var a, mmf_var b);
+mmf_var mmf_t_mul(mmf_tape *tp, mmf_var a, mmf_var b);
+/* y = alpha * x + beta */
+mmf_var mmf_t_scale(mmf_tape *tp, mmf_var x, float alpha, float beta);
+/* Concatenate along `axis` (all other dims equal); n <= MMF_NODE_MAXIN. */
+mmf_var mmf_t_concat(mmf_tape *tp, const mmf_var *xs, int n, int axis);
+/* x[..., start:stop, ...] along axis (a copy). */
+mmf_var mmf_t_slice(mmf_tape *tp, mmf_var x, int axis, int64_t start, int64_t stop);
+/* Same data, new shape (shares values and gradient: no node). */
+mmf_var mmf_t_reshape(mmf_tape *tp, mmf_var x, int ndim, const int64_t *shape);
+/* Sum over one axis (removed from the shape; a 1-D input gives [1]). */
+mmf_var mmf_t_sum(mmf_tape *tp, mmf_var x, int axis);
+/* Sum of everything -> [1]; mean -> [1]. */
+mmf_var mmf_t_sum_all(mmf_tape *tp, mmf_var x);
+mmf_var mmf_t_mean_all(mmf_tape *tp, mmf_var x);
+
+/* Activations (elementwise). */
+mmf_var mmf_t_tanh(mmf_tape *tp, mmf_var x);
+mmf_var mmf_t_sigmoid(mmf_tape *tp, mmf_var x);
+mmf_var mmf_t_relu(mmf_tape *tp, mmf_var x);
+mmf_var mmf_t_gelu(mmf_tape *tp, mmf_var x);        /* erf form, as torch.nn.GELU() */
+mmf_var mmf_t_exp(mmf_tape *tp, mmf_var x);
+/* sign(x) * (sqrt(|x| + eps) - sqrt(eps)): signed square root, smooth at 0 */
+mmf_var mmf_t_signed_sqrt(mmf_tape *tp, mmf_var x, float eps);
+
+/* Softmax over the last dim. keep: U8 of the same shape (0 = excluded), or NULL;
+ * a row with nothing kept gives zeros. keep is copied. */
+mmf_var mmf_t_softmax(mmf_tape *tp, mmf_var x, const uint8_t *keep);
+/* Layer norm over the last dim; w, b [C] or -1. */
+mmf_var mmf_t_layernorm(mmf_tape *tp, mmf_var x, mmf_var w, mmf_var b, float eps);
+/* y = x / sqrt(sum_last(x^2) + eps) */
+mmf_var mmf_t_l2norm(mmf_tape *tp, mmf_var x, float eps);
+/* Inverted dropout with probability p (identity when not training or p == 0). */
+mmf_var mmf_t_dropout(mmf_tape *tp, mmf_var x, float p);
+
+/* Multi-head scaled dot-product attention. q [B,Tq,H*D], k, v [B,Tk,H*D] with the
+ * heads side by side in the last dim (Hugging Face layout) -> [B,Tq,H*D].
+ * key_keep U8 [B,Tk] or NULL (0 = never attended to; copied); causal: query t
+ * sees keys <= t + Tk - Tq. A query with no visible key outputs zeros. */
+mmf_var mmf_t_attention(mmf_tape *tp, mmf_var q, mmf_var k, mmf_var v, int H,
+                        const uint8_t *key_keep, int causal);
+
+/* Recurrent cells (composites of the ops above, PyTorch gate order and formulas).
+ * GRU: x [B,I], h [B,Hd], Wih [3Hd,I], Whh [3Hd,Hd], bih/bhh [3Hd] (r, z, n). */
+mmf_var mmf_t_gru_cell(mmf_tape *tp, mmf_var x, mmf_var h, mmf_var Wih, mmf_var Whh, mmf_var bih, mmf_var bhh);
+/* LSTM: Wih [4Hd,I], Whh [4Hd,Hd], biases [4Hd] (i, f, g, o); writes h', c'. */
+void mmf_t_lstm_cell(mmf_tape *tp, mmf_var x, mmf_var h, mmf_var c, mmf_var Wih, mmf_var Whh,
+                     mmf_var bih, mmf_var bhh, mmf_var *h_out, mmf_var *c_out);
+
+/* Outer product per row: a [B,M], b [B,N] -> [B, M*N] (row-major M x N). */
+mmf_var mmf_t_outer(mmf_tape *tp, mmf_var a, mmf_var b);
+/* Count sketch: y [B,d] with y[h[i]] += s[i] * x[i]; x [B,D], h [D] in [0,d), s [D] = +-1. */
+mmf_var mmf_t_count_sketch(mmf_tape *tp, mmf_var x, const int32_t *h, const float *s, int d);
+/* Circular convolution per row through the FFT: a, b [B,d], d a power of two. */
+mmf_var mmf_t_circ_conv(mmf_tape *tp, mmf_var a, mmf_var b);
+/* Rows of table [V,D] picked by ids [n] -> [n,D]. Ids are checked. */
+mmf_var mmf_t_embedding(mmf_tape *tp, mmf_var table, const int32_t *ids, int64_t n);
+
+/* ---- losses: scalar [1] outputs, means over the batch ---- */
+/* Softmax cross-entropy; logits [B,C], labels [B] in [0,C); label smoothing eps
+ * as PyTorch (target = (1-eps) onehot + eps/C). weight [B] or NULL (rows with
+ * weight 0 are skipped; the mean divides by the weight sum). */
+mmf_var mmf_t_cross_entropy(mmf_tape *tp, mmf_var logits, const int64_t *labels, float smoothing,
+                            const float *weight);
+/* Binary cross-entropy with logits; targets [B,C] in [0,1]; mean over all elements. */
+mmf_var mmf_t_bce_logits(mmf_tape *tp, mmf_var logits, const float *targets);
+/* Mean squared error against a constant target of the same shape. */
+mmf_var mmf_t_mse(mmf_tape *tp, mmf_var pred, const float *target);
+/* Symmetric InfoNCE (CLIP): a, b [B,D] (rows of the same index are pairs),
+ * logit_scale [1] a learned log-temperature: S = exp(t) * l2n(a) l2n(b)^T,
+ * loss = (CE(S, I) + CE(S^T, I)) / 2. */
+mmf_var mmf_t_infonce(mmf_tape *tp, mmf_var a, mmf_var b, mmf_var logit_scale);
+#endif
