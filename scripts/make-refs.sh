@@ -12,3 +12,8 @@ for f in tools/ref_*.py; do
   echo "make-refs: $f" >&2
   "$PY" "$f"
 done
+# CLIP BPE ids from npm's @huggingface/tokenizers@0.2.0, when it is installed in $HFTOK
+if [ -d "${HFTOK:-/tmp/hftok}/node_modules/@huggingface/tokenizers" ] && command -v node >/dev/null; then
+  echo "make-refs: tools/ref_clip_bpe.cjs" >&2
+  HFTOK=${HFTOK:-/tmp/hftok} node tools/ref_clip_bpe.cjs
+fi
