@@ -151,7 +151,7 @@ typedef struct mmf_encoder mmf_encoder;
 typedef enum mmf_modality { MMF_MODALITY_TEXT = 1, MMF_MODALITY_IMAGE = 2 } mmf_modality;
 
 typedef enum mmf_pooling {
-    MMF_POOL_DEFAULT = -1,  /* the folder's own (sentence-transformers 1_Pooling), else cls */
+    MMF_POOL_DEFAULT = -1,  /* the folder's own (sentence-transformers 1_Pooling), else mean */
     MMF_POOL_CLS = 0,       /* hidden state of the first token */
     MMF_POOL_MEAN,          /* mean over real (unpadded) tokens */
     MMF_POOL_MAX,           /* elementwise max over real tokens */
@@ -185,7 +185,7 @@ mmf_pooling mmf_encoder_default_pooling(const mmf_encoder *enc);
 int mmf_encoder_default_normalize(const mmf_encoder *enc);
 int mmf_encoder_max_length(const mmf_encoder *enc);         /* tokens per sequence after truncation */
 const mmf_tokenizer *mmf_encoder_tokenizer(const mmf_encoder *enc);   /* NULL for image-only */
-void mmf_encoder_set_threads(mmf_encoder *enc, int n_threads);
+mmf_status mmf_encoder_set_threads(mmf_encoder *enc, int n_threads);
 
 /* Pooled text embeddings: out (n, dim). pooling may be MMF_POOL_DEFAULT but
  * not MMF_POOL_NONE; normalize 0/1 or MMF_NORMALIZE_DEFAULT (L2 per row).

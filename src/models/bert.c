@@ -1,0 +1,257 @@
+/* BERT family (BERT, MiniLM, BGE, E5, ...): Hugging Face BertModel semantics.
+ * embeddings = LN(word[id] + position[t] + token_type[type]); L post-norm
+ * transformer layers (models/transformer.h); pooler = tanh(dense(h[:, 0])).
+ * Tensor names with or without the "bert." prefix; F32/F16/BF16 storage;
+ * single or sharded safetensors. All parameters live in one block (q, k, v
+ * read straight into the fused QKV rows); activations come from one arena
+ * sized at load for (max_batch, max_length). */
+#include "models/encoder.h"
+#include "models/transformer.h"
+#include "core/arena.h"
+#include "core/error.h"
+#include "core/tensor.h"
+#include "core/ops.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct bert {
+    int V, C, L, H, F, P, TV;
+    float eps;
+    float *params;
+    const float *wte, *wpe, *wtt, *eln_w, *eln_b, *pool_w, *pool_b;
+    mmf_tf_layer_w *layers;
+    mmf_tf_spec spec;
+    mmf_arena arena;
+    float *x, *scratch, *cls;
+    int nt_sized;
+} bert;
+
+#define TRY(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
+
+typedef struct wload {
+    mmf_safetensors *st;
+    const char *prefix;
+    const char *where;   /* for messages: the folder */
+    float *next;         /* next free float in the parameter block */
+} wload;
+
+/* Read tensor prefix+name, which must have shape (d0) or (d0, d1), into dst. */
+static mmf_status wread(wload *w, const char *name, float *dst, int64_t d0, int64_t d1, const char *why) {
+    char full[256];
+    snprintf(full, sizeof full, "%s%s", w->prefix, name);
+    const mmf_tensor_info *t = mmf_st_find(w->st, full);
+    if (!t) return mmf_fail(MMF_ERR_NOT_FOUND, "%s: tensor \"%s\" is missing from the checkpoint", w->where, full);
+    int ndim = d1 ? 2 : 1;
+    if (t->ndim != ndim || t->shape[0] != d0 || (d1 && t->shape[1] != d1)) {
+        char got[96], want[64];
+        int64_t ws[2] = {d0, d1};
+        mmf_shape_str(t->ndim, t->shape, got, sizeof got);
+        mmf_shape_str(ndim, ws, want, sizeof want);
+        return mmf_fail(MMF_ERR_SHAPE, "%s: tensor \"%s\" has shape %s but config.json (%s) implies %s", w->where, full, got,
+                        why, want);
+    }
+    return mmf_st_read_f32(w->st, full, dst, (size_t)t->numel);
+}
+
+static mmf_status wtake(wload *w, const char *name, int64_t d0, int64_t d1, const char *why, const float **out) {
+    float *dst = w->next;
+    TRY(wread(w, name, dst, d0, d1, why));
+    w->next += d0 * (d1 ? d1 : 1);
+    *out = dst;
+    return MMF_OK;
+}
+
+static mmf_status size_arena(mmf_encoder *e, bert *m, int nt) {
+    mmf_arena_free(&m->arena);
+    size_t B = (size_t)e->params.max_batch, T = (size_t)e->max_length, C = (size_t)m->C;
+    size_t fl = mmf_tf_layer_scratch(&m->spec, (int)B, (int)T, nt);
+    size_t bytes = mmf_arena_need(B * T * C * 4) + mmf_arena_need(fl * 4) + mmf_arena_need(B * C * 4);
+    TRY(mmf_arena_init(&m->arena, bytes));
+    m->x = mmf_arena_floats(&m->arena, B * T * C);
+    m->scratch = mmf_arena_floats(&m->arena, fl);
+    m->cls = mmf_arena_floats(&m->arena, B * C);
+    if (!m->x || !m->scratch || !m->cls) return mmf_fail(MMF_ERR_NOMEM, "%s: activation arena too small", e->dir);
+    m->nt_sized = nt;
+    return MMF_OK;
+}
+
+static int file_exists(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+mmf_status mmf_open_checkpoint(const char *dir, mmf_safetensors **st) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (file_exists(path)) return mmf_st_open(path, st);
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+    if (file_exists(path)) return mmf_st_open(path, st);
+    snprintf(path, sizeof path, "%s/pytorch_model.bin", dir);
+    if (file_exists(path))
+        return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: only pytorch_model.bin is present; mmfuse reads model.safetensors (convert the checkpoint)", dir);
+    return mmf_fail(MMF_ERR_NOT_FOUND, "%s: no model.safetensors or model.safetensors.index.json", dir);
+}
+
+static mmf_status load_weights(mmf_encoder *e, bert *m, mmf_safetensors *st) {
+    const int64_t V = m->V, C = m->C, F = m->F, P = m->P, TV = m->TV, L = m->L;
+    wload w = {.st = st, .where = e->dir};
+    if (mmf_st_find(st, "bert.embeddings.word_embeddings.weight")) w.prefix = "bert.";
+    else if (mmf_st_find(st, "embeddings.word_embeddings.weight")) w.prefix = "";
+    else
+        return mmf_fail(MMF_ERR_NOT_FOUND, "%s: no BERT embeddings in the checkpoint (looked for \"bert.embeddings.word_embeddings.weight\" and \"embeddings.word_embeddings.weight\")", e->dir);
+    char pooler[64];
+    snprintf(pooler, sizeof pooler, "%spooler.dense.weight", w.prefix);
+    int has_pooler = mmf_st_find(st, pooler) != NULL;
+    size_t per_layer = (size_t)(4 * C * C + 2 * C * F + 9 * C + F);
+    size_t total = (size_t)((V + P + TV) * C + 2 * C) + (size_t)L * per_layer + (has_pooler ? (size_t)(C * C + C) : 0);
+    m->params = malloc(total * sizeof(float));
+    m->layers = calloc((size_t)(L ? L : 1), sizeof *m->layers);
+    if (!m->params || !m->layers) return mmf_fail(MMF_ERR_NOMEM, "%s: cannot allocate %zu parameters", e->dir, total);
+    w.next = m->params;
+    TRY(wtake(&w, "embeddings.word_embeddings.weight", V, C, "vocab_size x hidden_size", &m->wte));
+    TRY(wtake(&w, "embeddings.position_embeddings.weight", P, C, "max_position_embeddings x hidden_size", &m->wpe));
+    if (TV) TRY(wtake(&w, "embeddings.token_type_embeddings.weight", TV, C, "type_vocab_size x hidden_size", &m->wtt));
+    TRY(wtake(&w, "embeddings.LayerNorm.weight", C, 0, "hidden_size", &m->eln_w));
+    TRY(wtake(&w, "embeddings.LayerNorm.bias", C, 0, "hidden_size", &m->eln_b));
+    for (int64_t l = 0; l < L; l++) {
+        mmf_tf_layer_w *ly = &m->layers[l];
+        char n[160];
+#define NAME(fmt) (snprintf(n, sizeof n, "encoder.layer.%lld." fmt, (long long)l), n)
+        float *qkv = w.next, *qkvb = w.next + 3 * C * C;
+        TRY(wread(&w, NAME("attention.self.query.weight"), qkv, C, C, "hidden_size"));
+        TRY(wread(&w, NAME("attention.self.key.weight"), qkv + C * C, C, C, "hidden_size"));
+        TRY(wread(&w, NAME("attention.self.value.weight"), qkv + 2 * C * C, C, C, "hidden_size"));
+        TRY(wread(&w, NAME("attention.self.query.bias"), qkvb, C, 0, "hidden_size"));
+        TRY(wread(&w, NAME("attention.self.key.bias"), qkvb + C, C, 0, "hidden_size"));
+        TRY(wread(&w, NAME("attention.self.value.bias"), qkvb + 2 * C, C, 0, "hidden_size"));
+        ly->qkv_w = qkv;
+        ly->qkv_b = qkvb;
+        w.next += 3 * C * C + 3 * C;
+        TRY(wtake(&w, NAME("attention.output.dense.weight"), C, C, "hidden_size", &ly->o_w));
+        TRY(wtake(&w, NAME("attention.output.dense.bias"), C, 0, "hidden_size", &ly->o_b));
+        TRY(wtake(&w, NAME("attention.output.LayerNorm.weight"), C, 0, "hidden_size", &ly->ln1_w));
+        TRY(wtake(&w, NAME("attention.output.LayerNorm.bias"), C, 0, "hidden_size", &ly->ln1_b));
+        TRY(wtake(&w, NAME("intermediate.dense.weight"), F, C, "intermediate_size x hidden_size", &ly->fc1_w));
+        TRY(wtake(&w, NAME("intermediate.dense.bias"), F, 0, "intermediate_size", &ly->fc1_b));
+        TRY(wtake(&w, NAME("output.dense.weight"), C, F, "hidden_size x intermediate_size", &ly->fc2_w));
+        TRY(wtake(&w, NAME("output.dense.bias"), C, 0, "hidden_size", &ly->fc2_b));
+        TRY(wtake(&w, NAME("output.LayerNorm.weight"), C, 0, "hidden_size", &ly->ln2_w));
+        TRY(wtake(&w, NAME("output.LayerNorm.bias"), C, 0, "hidden_size", &ly->ln2_b));
+#undef NAME
+    }
+    /* one layer past the config's count means config and checkpoint disagree */
+    char extra[96];
+    snprintf(extra, sizeof extra, "%sencoder.layer.%lld.attention.self.query.weight", w.prefix, (long long)L);
+    if (mmf_st_find(st, extra))
+        return mmf_fail(MMF_ERR_SHAPE, "%s: config.json says num_hidden_layers = %lld but the checkpoint has \"%s\"", e->dir,
+                        (long long)L, extra);
+    if (has_pooler) {
+        TRY(wtake(&w, "pooler.dense.weight", C, C, "hidden_size", &m->pool_w));
+        TRY(wtake(&w, "pooler.dense.bias", C, 0, "hidden_size", &m->pool_b));
+    }
+    return MMF_OK;
+}
+
+static void bert_free(mmf_encoder *e) {
+    bert *m = e->impl;
+    if (!m) return;
+    free(m->params);
+    free(m->layers);
+    mmf_arena_free(&m->arena);
+    free(m);
+    e->impl = NULL;
+}
+
+static mmf_status bert_load(mmf_encoder *e) {
+    const mmf_tf_config *c = &e->cfg.tf;
+    bert *m = calloc(1, sizeof *m);
+    if (!m) return mmf_fail(MMF_ERR_NOMEM, "bert: out of memory");
+    e->impl = m;
+    m->V = (int)c->vocab_size; m->C = (int)c->hidden_size; m->L = (int)c->num_layers; m->H = (int)c->num_heads;
+    m->F = (int)c->intermediate_size; m->P = (int)c->max_positions; m->TV = (int)c->type_vocab_size;
+    m->eps = (float)c->layer_norm_eps;
+    if (m->V < 1 || m->P < 1)
+        return mmf_fail(MMF_ERR_FORMAT, "%s/config.json: vocab_size (%d) and max_position_embeddings (%d) should be >= 1", e->dir, m->V, m->P);
+    m->spec = (mmf_tf_spec){.hidden = m->C, .heads = m->H, .ffn = m->F, .eps = m->eps, .act = c->act};
+    e->dim = e->token_dim = m->C;
+
+    mmf_safetensors *st;
+    TRY(mmf_open_checkpoint(e->dir, &st));
+    mmf_status s = load_weights(e, m, st);
+    mmf_st_close(st);
+    if (s) return s;
+
+    TRY(mmf_tokenizer_load(e->dir, &e->tok));
+    e->def_pool = MMF_POOL_MEAN;
+    e->def_norm = 0;
+    int st_max = 0;
+    TRY(mmf_st_folder_settings(e->dir, &e->def_pool, &e->def_norm, &st_max));
+    int ml = m->P;
+    int tl = mmf_tokenizer_max_length(e->tok);
+    if (tl > 0 && tl < ml) ml = tl;
+    if (st_max > 0 && st_max < ml) ml = st_max;
+    if (e->params.max_length > 0) {
+        if (e->params.max_length > m->P)
+            mmf_log(MMF_LOG_WARN, "%s: max_length %d exceeds max_position_embeddings %d; using %d", e->dir,
+                    e->params.max_length, m->P, m->P);
+        ml = e->params.max_length < m->P ? e->params.max_length : m->P;
+    }
+    e->max_length = ml;
+    return size_arena(e, m, e->params.n_threads);
+}
+
+static mmf_status bert_set_threads(mmf_encoder *e, int nt) {
+    bert *m = e->impl;
+    return nt > m->nt_sized ? size_arena(e, m, nt) : MMF_OK;
+}
+
+static mmf_status bert_text_forward(mmf_encoder *e, const int32_t *ids, const int32_t *types, const uint8_t *keep,
+                                    int B, int T, mmf_pooling pool, float *pooled, float *tokens) {
+    bert *m = e->impl;
+    const int C = m->C, nt = e->params.n_threads;
+    const int64_t rows = (int64_t)B * T;
+    if (B > e->params.max_batch || T > e->max_length || B < 1 || T < 1)
+        return mmf_fail(MMF_ERR_ARG, "bert: batch %d x %d exceeds the %d x %d the encoder was sized for", B, T,
+                        e->params.max_batch, e->max_length);
+    if (pool == MMF_POOL_POOLER && pooled && !m->pool_w)
+        return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: pooling \"pooler\" needs pooler.dense weights, which this checkpoint lacks", e->dir);
+    for (int64_t r = 0; r < rows; r++) {
+        if (ids[r] < 0 || ids[r] >= m->V)
+            return mmf_fail(MMF_ERR_ARG, "%s: token id %d is outside the model's vocabulary of %d", e->dir, ids[r], m->V);
+        if (types[r] < 0 || (types[r] >= m->TV && types[r] != 0))
+            return mmf_fail(MMF_ERR_ARG, "%s: token type %d is outside type_vocab_size %d", e->dir, types[r], m->TV);
+    }
+    float *x = m->x;
+    mmf_threads_use(nt);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && rows > 64)
+    for (int64_t r = 0; r < rows; r++) {
+        float *xr = x + r * C;
+        const float *we = m->wte + (size_t)ids[r] * C, *pe = m->wpe + (size_t)(r % T) * C;
+        const float *te = m->wtt ? m->wtt + (size_t)types[r] * C : NULL;
+        for (int c = 0; c < C; c++) xr[c] = we[c] + (te ? te[c] : 0.0f) + pe[c];
+    }
+    mmf_layernorm(x, x, m->eln_w, m->eln_b, rows, C, m->eps, nt);
+    mmf_tf_stack_forward(&m->spec, m->layers, m->L, x, keep, B, T, m->scratch, nt);
+    if (tokens) memcpy(tokens, x, (size_t)rows * C * sizeof(float));
+    if (!pooled) return MMF_OK;
+    if (pool == MMF_POOL_POOLER) {
+        for (int b = 0; b < B; b++) memcpy(m->cls + (size_t)b * C, x + (size_t)b * T * C, (size_t)C * sizeof(float));
+        mmf_linear(pooled, m->cls, m->pool_w, m->pool_b, B, C, C, nt);
+        mmf_tanh(pooled, (int64_t)B * C, nt);
+    } else {
+        mmf_pool_tokens(pool, x, keep, B, T, C, pooled);
+    }
+    return MMF_OK;
+}
+
+const mmf_encoder_ops mmf_bert_ops = {
+    .model_type = "bert",
+    .modalities = MMF_MODALITY_TEXT,
+    .load = bert_load,
+    .free_impl = bert_free,
+    .set_threads = bert_set_threads,
+    .text_forward = bert_text_forward,
+};

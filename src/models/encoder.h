@@ -1,0 +1,64 @@
+/* The generic encoder handle behind the public mmf_encoder API.
+ *
+ * registry.c maps config.json's model_type to an mmf_encoder_ops; the family
+ * (bert.c; the image families add vit.c, clip.c, resnet.c) implements load
+ * and the forward passes, and the generic code in encoder_text.c does
+ * tokenization, length-sorted batching, truncation notices, pooling dispatch,
+ * normalization and progress, so every text family shares it.
+ *
+ * Adding a family: write `const mmf_encoder_ops mmf_<family>_ops` and add a
+ * line to the table in registry.c. */
+#ifndef MMF_MODELS_ENCODER_H
+#define MMF_MODELS_ENCODER_H
+#include "mmfuse.h"
+#include "io/hf_config.h"
+
+typedef struct mmf_encoder_ops {
+    const char *model_type;   /* config.json model_type */
+    int modalities;           /* MMF_MODALITY_* bits */
+    /* Fill enc->impl, enc->dim, enc->def_pool, enc->def_norm, enc->max_length,
+     * enc->tok (text). enc->cfg, enc->dir and enc->params are set. */
+    mmf_status (*load)(mmf_encoder *enc);
+    void (*free_impl)(mmf_encoder *enc);
+    /* Thread count changed (resize scratch if it depends on it). May be NULL. */
+    mmf_status (*set_threads)(mmf_encoder *enc, int n_threads);
+    /* Text forward for B <= params.max_batch sequences of T <= max_length:
+     * ids, types (B,T), keep (B,T) 1 = real token. Writes pooled (B,dim) with
+     * `pool` (never DEFAULT or NONE here) when pooled != NULL, and the last
+     * hidden states (B,T,C) when tokens != NULL. */
+    mmf_status (*text_forward)(mmf_encoder *enc, const int32_t *ids, const int32_t *types, const uint8_t *keep,
+                               int B, int T, mmf_pooling pool, float *pooled, float *tokens);
+    /* Image families add their entry points here (e.g. embed_images). */
+} mmf_encoder_ops;
+
+struct mmf_encoder {
+    const mmf_encoder_ops *ops;
+    void *impl;
+    mmf_hf_config cfg;
+    char *dir;
+    mmf_encoder_params params;
+    int dim;              /* pooled embedding size */
+    int token_dim;        /* hidden size of token states */
+    mmf_pooling def_pool;
+    int def_norm;
+    int max_length;       /* tokens per sequence, specials included */
+    mmf_tokenizer *tok;   /* text families */
+};
+
+const mmf_encoder_ops *mmf_encoder_ops_find(const char *model_type);
+
+/* DIR/model.safetensors, else DIR/model.safetensors.index.json (sharded);
+ * a clear error if only pytorch_model.bin or nothing is there. */
+mmf_status mmf_open_checkpoint(const char *dir, mmf_safetensors **st);
+
+/* sentence-transformers folder settings (modules.json, 1_Pooling/config.json,
+ * Normalize module, sentence_bert_config.json). Absent files leave the
+ * outputs untouched. */
+mmf_status mmf_st_folder_settings(const char *dir, mmf_pooling *pool, int *normalize, int *max_seq_length);
+
+/* Pooling over hidden states h (B,T,C) with keep (B,T) into out (B,C):
+ * cls, mean, max (sentence-transformers semantics). */
+void mmf_pool_tokens(mmf_pooling p, const float *h, const uint8_t *keep, int B, int T, int C, float *out);
+/* Rows of x (n,d) scaled to unit L2 norm (norm clamped at 1e-12 as F.normalize). */
+void mmf_l2_normalize_rows(float *x, size_t n, int d);
+#endif

@@ -1,0 +1,104 @@
+/* model_type -> encoder family, and the public handle's life cycle. */
+#include "models/encoder.h"
+#include "core/error.h"
+#include "core/ops.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const mmf_encoder_ops mmf_bert_ops;
+
+/* One line per family; the image families add vit, clip, resnet here. */
+static const mmf_encoder_ops *const families[] = {
+    &mmf_bert_ops,
+};
+
+const mmf_encoder_ops *mmf_encoder_ops_find(const char *model_type) {
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
+        if (strcmp(families[i]->model_type, model_type) == 0) return families[i];
+    return NULL;
+}
+
+static void known_types(char *buf, size_t cap) {
+    buf[0] = 0;
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, cap - n, "%s%s", i ? ", " : "", families[i]->model_type);
+    }
+}
+
+mmf_encoder_params mmf_encoder_params_default(void) {
+    return (mmf_encoder_params){.n_threads = 1, .max_batch = 32, .max_length = 0};
+}
+
+mmf_status mmf_encoder_load(const char *dir, const mmf_encoder_params *params, mmf_encoder **out) {
+    *out = NULL;
+    if (!dir) return mmf_fail(MMF_ERR_ARG, "mmf_encoder_load: NULL folder");
+    mmf_encoder_params p = params ? *params : mmf_encoder_params_default();
+    if (p.n_threads < 1) p.n_threads = 1;
+    if (p.max_batch < 1 || p.max_batch > 65536)
+        return mmf_fail(MMF_ERR_ARG, "mmf_encoder_load: max_batch %d should be in [1, 65536]", p.max_batch);
+    if (p.max_length < 0) return mmf_fail(MMF_ERR_ARG, "mmf_encoder_load: max_length %d should be >= 0", p.max_length);
+    mmf_encoder *e = calloc(1, sizeof *e);
+    if (!e) return mmf_fail(MMF_ERR_NOMEM, "encoder: out of memory");
+    e->params = p;
+    e->dir = strdup(dir);
+    e->def_pool = MMF_POOL_CLS;
+    mmf_status s = mmf_hf_config_load(dir, &e->cfg);
+    if (!s) {
+        e->ops = mmf_encoder_ops_find(e->cfg.model_type);
+        if (!e->ops) {
+            char known[256];
+            known_types(known, sizeof known);
+            s = mmf_fail(MMF_ERR_UNSUPPORTED, "%s/config.json: model_type \"%s\" has no encoder in mmfuse (supported: %s)",
+                         dir, e->cfg.model_type, known);
+        }
+    }
+    if (!s) s = e->ops->load(e);
+    if (s) {
+        mmf_encoder_free(e);
+        return s;
+    }
+    *out = e;
+    return MMF_OK;
+}
+
+void mmf_encoder_free(mmf_encoder *e) {
+    if (!e) return;
+    if (e->ops && e->ops->free_impl) e->ops->free_impl(e);
+    mmf_tokenizer_free(e->tok);
+    free(e->dir);
+    free(e);
+}
+
+int mmf_encoder_modalities(const mmf_encoder *e) { return e->ops->modalities; }
+int mmf_encoder_dim(const mmf_encoder *e) { return e->dim; }
+const char *mmf_encoder_model_type(const mmf_encoder *e) { return e->cfg.model_type; }
+mmf_pooling mmf_encoder_default_pooling(const mmf_encoder *e) { return e->def_pool; }
+int mmf_encoder_default_normalize(const mmf_encoder *e) { return e->def_norm; }
+int mmf_encoder_max_length(const mmf_encoder *e) { return e->max_length; }
+const mmf_tokenizer *mmf_encoder_tokenizer(const mmf_encoder *e) { return e->tok; }
+
+mmf_status mmf_encoder_set_threads(mmf_encoder *e, int n_threads) {
+    if (n_threads < 1) n_threads = 1;
+    if (e->ops->set_threads) {
+        mmf_status s = e->ops->set_threads(e, n_threads);
+        if (s) return s;
+    }
+    e->params.n_threads = n_threads;
+    return MMF_OK;
+}
+
+static const char *const pool_names[] = {"cls", "mean", "max", "pooler", "none"};
+
+const char *mmf_pooling_name(mmf_pooling p) {
+    if (p == MMF_POOL_DEFAULT) return "default";
+    return (p >= 0 && p <= MMF_POOL_NONE) ? pool_names[p] : "?";
+}
+
+mmf_status mmf_pooling_parse(const char *name, mmf_pooling *out) {
+    for (int i = 0; i <= MMF_POOL_NONE; i++)
+        if (strcmp(name, pool_names[i]) == 0) { *out = (mmf_pooling)i; return MMF_OK; }
+    if (strcmp(name, "default") == 0) { *out = MMF_POOL_DEFAULT; return MMF_OK; }
+    return mmf_fail(MMF_ERR_ARG, "pooling \"%s\" is not one of cls, mean, max, pooler, none, default", name);
+}
