@@ -7,7 +7,8 @@
 #include <cjson/cJSON.h>
 #include <sys/stat.h>
 
-static int run_cases(const mmf_bpe *t, const char *cases_path, const char *label) {
+/* exactly one of t (the BPE engine) or tok (the public tokenizer) */
+static int run_cases(const mmf_bpe *t, const mmf_tokenizer *tok, const char *cases_path, const char *label) {
     FILE *f = fopen(cases_path, "rb");
     if (!f) { fprintf(stderr, "cannot open %s\n", cases_path); t_failures++; return 0; }
     static char line[1 << 16];
@@ -18,7 +19,17 @@ static int run_cases(const mmf_bpe *t, const char *cases_path, const char *label
         if (!j) continue;
         const cJSON *tx = cJSON_GetObjectItem(j, "text"), *ex = cJSON_GetObjectItem(j, "ids");
         int n = 0;
-        mmf_status s = mmf_bpe_encode(t, tx->valuestring, strlen(tx->valuestring), ids, 77, &n);
+        mmf_status s;
+        if (t) s = mmf_bpe_encode(t, tx->valuestring, strlen(tx->valuestring), ids, 77, &n);
+        else {
+            mmf_encoding enc;
+            s = mmf_tokenizer_encode(tok, tx->valuestring, NULL, 1, 0, &enc);
+            if (!s) {
+                n = enc.n <= 80 ? enc.n : 80;
+                memcpy(ids, enc.ids, sizeof(int32_t) * (size_t)n);
+                mmf_encoding_free(&enc);
+            }
+        }
         /* the reference does not truncate: apply HF's truncation=True rule
          * (content cut to 75, then the start and end tokens) to its ids */
         int ne = cJSON_GetArraySize(ex), trunc = ne > 77;
@@ -58,7 +69,7 @@ int main(void) {
     CHECK_OK(mmf_bpe_load(dir, &t));
     if (!t) return t_done("test_clip_bpe");
     CHECK(mmf_bpe_max_len(t) == 77 && mmf_bpe_bos(t) == 49406 && mmf_bpe_eos(t) == 49407);
-    run_cases(t, cases, "tokenizer.json");
+    run_cases(t, NULL, cases, "engine, tokenizer.json");
     /* truncation keeps the end token; a short capacity is honoured */
     int32_t ids[16];
     int n;
@@ -72,7 +83,16 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "cp %s/vocab.json %s/merges.txt %s/tokenizer_config.json %s/", dir, dir, dir, tmp);
     CHECK(system(cmd) == 0);
     CHECK_OK(mmf_bpe_load(tmp, &t));
-    if (t) { run_cases(t, cases, "vocab.json+merges.txt"); mmf_bpe_free(t); }
+    if (t) { run_cases(t, NULL, cases, "engine, vocab.json+merges.txt"); mmf_bpe_free(t); }
+    mmf_tokenizer *tok;
+    CHECK_OK(mmf_tokenizer_load(tmp, &tok));
+    if (tok) { run_cases(NULL, tok, cases, "mmf_tokenizer, vocab.json+merges.txt"); mmf_tokenizer_free(tok); }
+    CHECK_OK(mmf_tokenizer_load(dir, &tok));
+    if (tok) {
+        run_cases(NULL, tok, cases, "mmf_tokenizer, tokenizer.json");
+        CHECK(mmf_tokenizer_pad_id(tok) == 49407 && mmf_tokenizer_max_length(tok) == 77);
+        mmf_tokenizer_free(tok);
+    }
     /* a corrupt vocabulary: a clear error */
     snprintf(cmd, sizeof cmd, "echo '{\"a\": 1' > %s/vocab.json", tmp);
     CHECK(system(cmd) == 0);

@@ -1,6 +1,7 @@
 /* CLIP byte-level BPE (see bpe.h for the behaviour it reproduces). */
 #include "text/bpe.h"
 #include "core/error.h"
+#include "text/text_util.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
@@ -173,6 +174,68 @@ static void bytes_to_unicode(int cp[256]) {
     }
 }
 
+/* model.vocab + model.merges of a tokenizer.json tree */
+static mmf_status from_root(mmf_bpe *t, const cJSON *root, const char *path) {
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(model, "type");
+    if (!cJSON_IsString(type) || strcmp(type->valuestring, "BPE"))
+        return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: model.type should be \"BPE\" for a CLIP tokenizer", path);
+    mmf_status s = take_vocab(t, cJSON_GetObjectItemCaseSensitive(model, "vocab"), path);
+    if (s) return s;
+    const cJSON *mg = cJSON_GetObjectItemCaseSensitive(model, "merges");
+    if (!cJSON_IsArray(mg)) return mmf_fail(MMF_ERR_FORMAT, "%s: model.merges should be an array", path);
+    if (!pmap_init(&t->merges, (size_t)cJSON_GetArraySize(mg))) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
+    int32_t r = 0;
+    for (const cJSON *e = mg->child; e; e = e->next, r++) {
+        if (cJSON_IsString(e)) {
+            const char *sp = strchr(e->valuestring, ' ');
+            if (!sp) return mmf_fail(MMF_ERR_FORMAT, "%s: merge %d \"%.40s\" has no space", path, r, e->valuestring);
+            add_merge(t, e->valuestring, (size_t)(sp - e->valuestring), sp + 1, strlen(sp + 1), r);
+        } else if (cJSON_IsArray(e) && cJSON_GetArraySize(e) == 2 && cJSON_IsString(e->child) && cJSON_IsString(e->child->next)) {
+            add_merge(t, e->child->valuestring, strlen(e->child->valuestring), e->child->next->valuestring,
+                      strlen(e->child->next->valuestring), r);
+        } else {
+            return mmf_fail(MMF_ERR_FORMAT, "%s: merge %d should be \"a b\" or [\"a\", \"b\"]", path, r);
+        }
+    }
+    return MMF_OK;
+}
+
+/* id table complete, special ids, byte symbols */
+static mmf_status finish(mmf_bpe *t, const char *dir) {
+    mmf_status s;
+    for (int64_t i = 0; i < t->n_tok; i++)
+        if (!t->tok[i]) { s = mmf_fail(MMF_ERR_FORMAT, "%s: vocabulary has no token with id %lld", dir, (long long)i); return s; }
+    t->bos = smap_get(&t->vocab, BOS_STR, strlen(BOS_STR));
+    t->eos = smap_get(&t->vocab, EOS_STR, strlen(EOS_STR));
+    if (t->bos < 0 || t->eos < 0) { s = mmf_fail(MMF_ERR_FORMAT, "%s: vocabulary lacks %s or %s", dir, BOS_STR, EOS_STR); return s; }
+    t->unk = t->eos;
+    int cps[256];
+    bytes_to_unicode(cps);
+    for (int b = 0; b < 256; b++) {
+        char u[16];
+        int n = (int)utf8proc_encode_char(cps[b], (utf8proc_uint8_t *)u);
+        memcpy(u + n, "</w>", 4);
+        t->byte_id[b] = smap_get(&t->vocab, u, (size_t)n);
+        t->byte_end_id[b] = smap_get(&t->vocab, u, (size_t)n + 4);
+        if (t->byte_id[b] < 0) t->byte_id[b] = t->unk;
+        if (t->byte_end_id[b] < 0) t->byte_end_id[b] = t->unk;
+    }
+    return MMF_OK;
+}
+
+mmf_status mmf_bpe_from_root(const cJSON *root, const char *file, mmf_bpe **out) {
+    *out = NULL;
+    mmf_bpe *t = calloc(1, sizeof *t);
+    if (!t) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
+    mmf_status s = from_root(t, root, file);
+    if (!s) s = finish(t, file);
+    if (s) { mmf_bpe_free(t); return s; }
+    t->max_len = 77;
+    *out = t;
+    return MMF_OK;
+}
+
 mmf_status mmf_bpe_load(const char *dir, mmf_bpe **out) {
     *out = NULL;
     mmf_bpe *t = calloc(1, sizeof *t);
@@ -184,30 +247,7 @@ mmf_status mmf_bpe_load(const char *dir, mmf_bpe **out) {
     struct stat sb;
     if (stat(path, &sb) == 0) {
         if ((s = load_json(path, &root))) goto fail;
-        const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
-        const cJSON *type = cJSON_GetObjectItemCaseSensitive(model, "type");
-        if (!cJSON_IsString(type) || strcmp(type->valuestring, "BPE")) {
-            s = mmf_fail(MMF_ERR_UNSUPPORTED, "%s: model.type should be \"BPE\" for a CLIP tokenizer", path);
-            goto fail;
-        }
-        if ((s = take_vocab(t, cJSON_GetObjectItemCaseSensitive(model, "vocab"), path))) goto fail;
-        const cJSON *mg = cJSON_GetObjectItemCaseSensitive(model, "merges");
-        if (!cJSON_IsArray(mg)) { s = mmf_fail(MMF_ERR_FORMAT, "%s: model.merges should be an array", path); goto fail; }
-        if (!pmap_init(&t->merges, (size_t)cJSON_GetArraySize(mg))) { s = mmf_fail(MMF_ERR_NOMEM, "out of memory"); goto fail; }
-        int32_t r = 0;
-        for (const cJSON *e = mg->child; e; e = e->next, r++) {
-            if (cJSON_IsString(e)) {
-                const char *sp = strchr(e->valuestring, ' ');
-                if (!sp) { s = mmf_fail(MMF_ERR_FORMAT, "%s: merge %d \"%.40s\" has no space", path, r, e->valuestring); goto fail; }
-                add_merge(t, e->valuestring, (size_t)(sp - e->valuestring), sp + 1, strlen(sp + 1), r);
-            } else if (cJSON_IsArray(e) && cJSON_GetArraySize(e) == 2 && cJSON_IsString(e->child) && cJSON_IsString(e->child->next)) {
-                add_merge(t, e->child->valuestring, strlen(e->child->valuestring), e->child->next->valuestring,
-                          strlen(e->child->next->valuestring), r);
-            } else {
-                s = mmf_fail(MMF_ERR_FORMAT, "%s: merge %d should be \"a b\" or [\"a\", \"b\"]", path, r);
-                goto fail;
-            }
-        }
+        if ((s = from_root(t, root, path))) goto fail;
         cJSON_Delete(root);
         root = NULL;
     } else {
@@ -236,23 +276,7 @@ mmf_status mmf_bpe_load(const char *dir, mmf_bpe **out) {
         }
         free(buf);
     }
-    for (int64_t i = 0; i < t->n_tok; i++)
-        if (!t->tok[i]) { s = mmf_fail(MMF_ERR_FORMAT, "%s: vocabulary has no token with id %lld", dir, (long long)i); goto fail; }
-    t->bos = smap_get(&t->vocab, BOS_STR, strlen(BOS_STR));
-    t->eos = smap_get(&t->vocab, EOS_STR, strlen(EOS_STR));
-    if (t->bos < 0 || t->eos < 0) { s = mmf_fail(MMF_ERR_FORMAT, "%s: vocabulary lacks %s or %s", dir, BOS_STR, EOS_STR); goto fail; }
-    t->unk = t->eos;
-    int cps[256];
-    bytes_to_unicode(cps);
-    for (int b = 0; b < 256; b++) {
-        char u[16];
-        int n = (int)utf8proc_encode_char(cps[b], (utf8proc_uint8_t *)u);
-        memcpy(u + n, "</w>", 4);
-        t->byte_id[b] = smap_get(&t->vocab, u, (size_t)n);
-        t->byte_end_id[b] = smap_get(&t->vocab, u, (size_t)n + 4);
-        if (t->byte_id[b] < 0) t->byte_id[b] = t->unk;
-        if (t->byte_end_id[b] < 0) t->byte_end_id[b] = t->unk;
-    }
+    if ((s = finish(t, dir))) goto fail;
     t->max_len = 77;
     snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
     if (stat(path, &sb) == 0 && load_json(path, &root) == MMF_OK) {
@@ -325,6 +349,8 @@ static size_t lower(const int32_t *cps, size_t n, int32_t *out) {
 
 typedef struct enc_state {
     const mmf_bpe *t;
+    mmf_i32vec *vec;     /* growable output (no cap), or NULL: ids[] with cap */
+    int oom;
     int32_t *ids;
     int n, cap;          /* content ids so far, content capacity */
     int32_t *work, *work2;
@@ -332,6 +358,7 @@ typedef struct enc_state {
 } enc_state;
 
 static void emit(enc_state *e, int32_t id) {
+    if (e->vec) { if (mmf_i32vec_push(e->vec, id)) e->oom = 1; return; }
     if (e->n < e->cap) e->ids[e->n] = id;
     e->n++;
 }
@@ -417,12 +444,18 @@ static void pretok(enc_state *e, const int32_t *low, size_t m) {
     }
 }
 
-/* normalise the whole text, split out the added tokens, pre-tokenise and BPE the rest */
-static mmf_status segment(enc_state *e, const char *s, size_t len) {
-    if (len == 0) return MMF_OK;
+/* NFC, whitespace runs -> one space, full lower-casing. *out is malloc'd. */
+static mmf_status normalize_cps(const int32_t *in, size_t nin, int32_t **out, size_t *nout) {
+    *out = NULL;
+    *nout = 0;
+    char *u8 = malloc(4 * nin + 1);
+    if (!u8) return mmf_fail(MMF_ERR_NOMEM, "tokenize: out of memory");
+    size_t len = 0;
+    for (size_t i = 0; i < nin; i++) len += (size_t)mmf_utf8_put(in[i], u8 + len);
     utf8proc_uint8_t *nfc = NULL;
-    utf8proc_ssize_t rn = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &nfc, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-    if (rn < 0) return mmf_fail(MMF_ERR_ARG, "tokenize: text is not valid UTF-8 (%s)", utf8proc_errmsg(rn));
+    utf8proc_ssize_t rn = len ? utf8proc_map((const utf8proc_uint8_t *)u8, (utf8proc_ssize_t)len, &nfc, UTF8PROC_STABLE | UTF8PROC_COMPOSE) : 0;
+    free(u8);
+    if (rn < 0) return mmf_fail(MMF_ERR_ARG, "tokenize: cannot normalise the text (%s)", utf8proc_errmsg(rn));
     size_t n = 0;
     int32_t *cps = malloc(sizeof(int32_t) * ((size_t)rn + 1)), *low = malloc(sizeof(int32_t) * 2 * ((size_t)rn + 1));
     if (!cps || !low) { free(nfc); free(cps); free(low); return mmf_fail(MMF_ERR_NOMEM, "tokenize: out of memory"); }
@@ -431,7 +464,6 @@ static mmf_status segment(enc_state *e, const char *s, size_t len) {
         utf8proc_ssize_t k = utf8proc_iterate(nfc + i, rn - i, &c);
         if (k <= 0) break;
         i += k;
-        /* whitespace runs -> one space */
         if (is_space(c)) {
             if (n && cps[n - 1] == ' ') continue;
             c = ' ';
@@ -439,14 +471,19 @@ static mmf_status segment(enc_state *e, const char *s, size_t len) {
         cps[n++] = c;
     }
     free(nfc);
-    size_t m = lower(cps, n, low);
+    *nout = lower(cps, n, low);
     free(cps);
-    /* scratch for BPE */
+    *out = low;
+    return MMF_OK;
+}
+
+/* Normalised code points -> ids: added tokens split out, pre-tokenised, BPE'd. */
+static mmf_status tokenize_cps(enc_state *e, const int32_t *low, size_t m) {
     size_t need = 4 * m + 8;
     if (need > MAX_WORD + 8) need = MAX_WORD + 8;
     e->work = malloc(sizeof(int32_t) * need);
     e->work2 = malloc(sizeof(int32_t) * need);
-    if (!e->work || !e->work2) { free(e->work); free(e->work2); free(low); return mmf_fail(MMF_ERR_NOMEM, "tokenize: out of memory"); }
+    if (!e->work || !e->work2) { free(e->work); free(e->work2); return mmf_fail(MMF_ERR_NOMEM, "tokenize: out of memory"); }
     /* The added tokens <|startoftext|> and <|endoftext|> are matched on the
      * normalised (lower-cased) text, as the reference does ("<|ENDOFTEXT|>"
      * is the end token too); the text between them is pre-tokenised. */
@@ -454,9 +491,8 @@ static mmf_status segment(enc_state *e, const char *s, size_t len) {
     for (size_t i = 0; i <= m && e->n < e->cap; i++) {
         int at = 0;
         if (i + 13 <= m && low[i] == '<') {
-            const int32_t *sp = i + 15 <= m ? bos_cps : NULL;
-            int eq = sp != NULL;
-            for (int j = 0; j < 15 && eq; j++) eq = low[i + j] == sp[j];
+            int eq = i + 15 <= m;
+            for (int j = 0; j < 15 && eq; j++) eq = low[i + j] == bos_cps[j];
             if (eq) at = 1;
             else {
                 eq = 1;
@@ -472,8 +508,23 @@ static mmf_status segment(enc_state *e, const char *s, size_t len) {
     free(e->work);
     free(e->work2);
     e->work = e->work2 = NULL;
+    return e->oom ? mmf_fail(MMF_ERR_NOMEM, "tokenize: out of memory") : MMF_OK;
+}
+
+mmf_status mmf_bpe_normalize(const int32_t *cp, size_t n, mmf_i32vec *out) {
+    int32_t *low;
+    size_t m;
+    mmf_status s = normalize_cps(cp, n, &low, &m);
+    if (s) return s;
+    s = mmf_i32vec_reserve(out, out->n + m);
+    if (!s) { memcpy(out->v + out->n, low, m * sizeof *low); out->n += m; }
     free(low);
-    return MMF_OK;
+    return s;
+}
+
+mmf_status mmf_bpe_tokenize(const mmf_bpe *t, const int32_t *cp, size_t n, mmf_i32vec *ids) {
+    enc_state e = {.t = t, .vec = ids, .cap = INT32_MAX};
+    return tokenize_cps(&e, cp, n);
 }
 
 mmf_status mmf_bpe_encode(const mmf_bpe *t, const char *text, size_t len, int32_t *ids, int max_len, int *n) {
@@ -488,7 +539,14 @@ mmf_status mmf_bpe_encode(const mmf_bpe *t, const char *text, size_t len, int32_
         i += (size_t)k;
     }
     enc_state e = {.t = t, .ids = ids + 1, .n = 0, .cap = max_len - 2};
-    mmf_status s = segment(&e, text, len);
+    int32_t *cp = malloc(sizeof(int32_t) * (len + 1)), *low;
+    if (!cp) return mmf_fail(MMF_ERR_NOMEM, "tokenize: out of memory");
+    size_t ncp = mmf_utf8_decode(text, len, cp, NULL), m;
+    mmf_status s = normalize_cps(cp, ncp, &low, &m);
+    free(cp);
+    if (s) return s;
+    s = tokenize_cps(&e, low, m);
+    free(low);
     if (s) return s;
     int k = e.n < e.cap ? e.n : e.cap;
     ids[0] = t->bos;

@@ -31,4 +31,13 @@ int64_t mmf_bpe_vocab_size(const mmf_bpe *t);
 mmf_status mmf_bpe_encode(const mmf_bpe *t, const char *text, size_t len, int32_t *ids, int max_len, int *n);
 /* The token string of an id (NULL if out of range); byte-level form. */
 const char *mmf_bpe_token(const mmf_bpe *t, int32_t id);
+
+/* Pieces for the common tokenizer (text/tokenizer.h): the normaliser, and
+ * normalised code points -> ids (added tokens, pre-tokeniser, BPE). */
+struct mmf_i32vec;
+struct cJSON;
+/* From a parsed tokenizer.json (model.vocab, model.merges). */
+mmf_status mmf_bpe_from_root(const struct cJSON *root, const char *file, mmf_bpe **out);
+mmf_status mmf_bpe_normalize(const int32_t *cp, size_t n, struct mmf_i32vec *out);
+mmf_status mmf_bpe_tokenize(const mmf_bpe *t, const int32_t *cp, size_t n, struct mmf_i32vec *ids);
 #endif

@@ -354,7 +354,8 @@ static mmf_status load_json(mmf_tokenizer *t, const char *path) {
     /* model families: WordPiece here; BPE (CLIP) registers beside it */
     if (!s) {
         if (!strcmp(type, "WordPiece")) s = mmf_wordpiece_from_json(t, root, path);
-        else s = mmf_fail(MMF_ERR_UNSUPPORTED, "%s: tokenizer model type \"%s\" is not supported (supported: WordPiece)", path, type);
+        else if (!strcmp(type, "BPE")) s = mmf_bpe_from_json(t, root, path);
+        else s = mmf_fail(MMF_ERR_UNSUPPORTED, "%s: tokenizer model type \"%s\" is not supported (supported: WordPiece, BPE)", path, type);
     }
     if (!s) s = parse_added_tokens(t, root, path);
     if (!s) s = parse_post_processor(t, root, path);
@@ -382,8 +383,11 @@ mmf_status mmf_tokenizer_load(const char *dir, mmf_tokenizer **out) {
         if (file_exists(path)) s = load_json(t, path);
         else {
             snprintf(path, sizeof path, "%s/vocab.txt", dir);
+            char merges[4096];
+            snprintf(merges, sizeof merges, "%s/merges.txt", dir);
             if (file_exists(path)) s = mmf_wordpiece_from_vocab(t, dir);
-            else s = mmf_fail(MMF_ERR_NOT_FOUND, "%s: no tokenizer.json and no vocab.txt in the folder", dir);
+            else if (file_exists(merges)) s = mmf_bpe_from_files(t, dir);
+            else s = mmf_fail(MMF_ERR_NOT_FOUND, "%s: no tokenizer.json, vocab.txt or vocab.json + merges.txt in the folder", dir);
         }
     }
     if (!s) s = read_config_max_length(t, dir);

@@ -54,6 +54,9 @@ struct mmf_tokenizer {
 /* Family loaders. */
 mmf_status mmf_wordpiece_from_json(mmf_tokenizer *t, const cJSON *root, const char *file);
 mmf_status mmf_wordpiece_from_vocab(mmf_tokenizer *t, const char *dir);
+/* CLIP byte-level BPE (text/bpe_tok.c): tokenizer.json, or vocab.json + merges.txt */
+mmf_status mmf_bpe_from_json(mmf_tokenizer *t, const cJSON *root, const char *file);
+mmf_status mmf_bpe_from_files(mmf_tokenizer *t, const char *dir);
 
 /* Helpers for loaders. */
 mmf_status mmf_tok_add_token(mmf_tokenizer *t, const char *content, int32_t id, int special, int normalized,
