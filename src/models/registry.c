@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 extern const mmf_encoder_ops mmf_bert_ops;
 
@@ -39,6 +40,9 @@ mmf_status mmf_encoder_load(const char *dir, const mmf_encoder_params *params, m
     if (p.max_batch < 1 || p.max_batch > 65536)
         return mmf_fail(MMF_ERR_ARG, "mmf_encoder_load: max_batch %d should be in [1, 65536]", p.max_batch);
     if (p.max_length < 0) return mmf_fail(MMF_ERR_ARG, "mmf_encoder_load: max_length %d should be >= 0", p.max_length);
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return mmf_fail(MMF_ERR_NOT_FOUND, "%s: no such model folder", dir);
     mmf_encoder *e = calloc(1, sizeof *e);
     if (!e) return mmf_fail(MMF_ERR_NOMEM, "encoder: out of memory");
     e->params = p;

@@ -1,0 +1,145 @@
+/* mmfuse embed: inputs -> an encoder -> OUT.safetensors.
+ * Inputs are gathered by kind (text lines now; the image encoders add an
+ * --image-list branch beside embed_texts, and --records later), each kind a
+ * function that adds its tensors to the writer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "cli_lines.h"
+
+static const char help[] =
+    "Usage: mmfuse embed --model DIR --text-file F --out OUT.safetensors [options]\n\n"
+    "Runs a pretrained encoder from a Hugging Face model folder (config.json,\n"
+    "model.safetensors or a sharded index, tokenizer files, optional\n"
+    "sentence-transformers modules.json + 1_Pooling) over every input and writes\n"
+    "tensor \"embeddings\" (F32, [N, D]) to OUT; with --pooling none, \"embeddings\"\n"
+    "is [N, T, D] (T = longest input) plus \"attention_mask\" (U8, [N, T]).\n"
+    "Inputs longer than the model allows are truncated, with a notice.\n\n"
+    "Options:\n"
+    "  --model DIR          model folder (required)\n"
+    "  --text-file F        one text per line (UTF-8; an empty line is an input too; - = stdin)\n"
+    "  --out OUT            output .safetensors (written atomically) (required)\n"
+    "  --pooling P          cls | mean | max | pooler | none | default (default: default =\n"
+    "                       the folder's 1_Pooling config, else mean)\n"
+    "  --normalize          L2-normalize each embedding (default: only if the folder has\n"
+    "                       a sentence-transformers Normalize module)\n"
+    "  --no-normalize       never normalize\n"
+    "  --batch N            sequences per forward pass (default 32)\n"
+    "  --threads N          CPU threads (default 1)\n"
+    "  --max-length N       tokens per input, specials included (default: the model's limit)\n\n"
+    "A progress bar goes to stderr when it is a terminal (or MMFUSE_PROGRESS=1).\n\n"
+    "Example:\n"
+    "  mmfuse embed --model models/all-MiniLM-L6-v2 --text-file captions.txt \\\n"
+    "               --out captions.safetensors --threads 2\n";
+
+typedef struct embed_opts {
+    const char *model, *text_file, *out;
+    mmf_pooling pooling;
+    int normalize;
+    long batch, threads, max_len;
+} embed_opts;
+
+static void progress(size_t done, size_t total, void *user) {
+    (void)user;
+    cli_progress("embed", (long)done, (long)total);
+}
+
+static int embed_texts(const embed_opts *o, mmf_encoder *enc, mmf_st_writer *w) {
+    char **lines, *buf;
+    size_t n;
+    int rc = cli_read_lines("embed", o->text_file, &lines, &n, &buf);
+    if (rc) return rc;
+    const char *const *texts = (const char *const *)lines;
+    mmf_status s;
+    if (o->pooling == MMF_POOL_NONE) {
+        int32_t *len = malloc((n ? n : 1) * sizeof *len);
+        int T = 1;
+        s = len ? mmf_encoder_text_lengths(enc, texts, n, len) : MMF_ERR_NOMEM;
+        for (size_t i = 0; !s && i < n; i++) if (len[i] > T) T = len[i];
+        free(len);
+        int D = mmf_encoder_dim(enc);
+        float *out = NULL;
+        uint8_t *mask = NULL;
+        if (!s) {
+            out = malloc((n ? n : 1) * (size_t)T * D * sizeof(float));
+            mask = malloc((n ? n : 1) * (size_t)T);
+            if (!out || !mask) { fprintf(stderr, "mmfuse embed: error: out of memory for %zu x %d x %d states\n", n, T, D); rc = MMF_EXIT_FAIL; }
+        }
+        if (!s && !rc) s = mmf_encoder_embed_text_tokens(enc, texts, n, T, out, mask);
+        int64_t sh[3] = {(int64_t)n, T, D};
+        if (!s && !rc) s = mmf_st_writer_add(w, "embeddings", MMF_DT_F32, 3, sh, out);
+        if (!s && !rc) s = mmf_st_writer_add(w, "attention_mask", MMF_DT_U8, 2, sh, mask);
+        free(out);
+        free(mask);
+    } else {
+        int D = mmf_encoder_dim(enc);
+        float *out = malloc((n ? n : 1) * (size_t)D * sizeof(float));
+        s = out ? mmf_encoder_embed_text(enc, texts, n, o->pooling, o->normalize, out) : MMF_ERR_NOMEM;
+        int64_t sh[2] = {(int64_t)n, D};
+        if (!s) s = mmf_st_writer_add(w, "embeddings", MMF_DT_F32, 2, sh, out);
+        free(out);
+    }
+    free(lines);
+    free(buf);
+    if (rc) return rc;
+    if (s) return cli_fail("embed", s, "embedding failed");
+    return MMF_EXIT_OK;
+}
+
+static int run(int argc, char **argv) {
+    embed_opts o = {.pooling = MMF_POOL_DEFAULT, .normalize = MMF_NORMALIZE_DEFAULT, .batch = 32, .threads = 1};
+    const char *v;
+    int bad = 0;
+    for (int i = 1; i < argc && !bad; i++) {
+        if (cli_opt(argc, argv, &i, "--model", &o.model, &bad)) continue;
+        if (cli_opt(argc, argv, &i, "--text-file", &o.text_file, &bad)) continue;
+        if (cli_opt(argc, argv, &i, "--out", &o.out, &bad)) continue;
+        if (cli_opt(argc, argv, &i, "--pooling", &v, &bad)) {
+            if (!bad && mmf_pooling_parse(v, &o.pooling)) return cli_usage("embed", "--pooling %s: expected cls, mean, max, pooler, none or default", v);
+            continue;
+        }
+        if (cli_flag(argv, i, "--normalize")) { o.normalize = 1; continue; }
+        if (cli_flag(argv, i, "--no-normalize")) { o.normalize = 0; continue; }
+        if (cli_opt(argc, argv, &i, "--batch", &v, &bad)) { if (!bad && !cli_int("--batch", v, 1, 65536, &o.batch)) bad = 1; continue; }
+        if (cli_opt(argc, argv, &i, "--threads", &v, &bad)) { if (!bad && !cli_int("--threads", v, 1, 1024, &o.threads)) bad = 1; continue; }
+        if (cli_opt(argc, argv, &i, "--max-length", &v, &bad)) { if (!bad && !cli_int("--max-length", v, 1, 1 << 20, &o.max_len)) bad = 1; continue; }
+        return cli_usage("embed", "unknown argument %s", argv[i]);
+    }
+    if (bad) return MMF_EXIT_USAGE;
+    if (!o.model) return cli_usage("embed", "--model DIR is required");
+    if (!o.out) return cli_usage("embed", "--out OUT.safetensors is required");
+    if (!o.text_file) return cli_usage("embed", "give the inputs: --text-file F");
+    if (o.pooling == MMF_POOL_NONE && o.normalize == 1) return cli_usage("embed", "--normalize applies to pooled embeddings, not --pooling none");
+
+    mmf_encoder_params p = mmf_encoder_params_default();
+    p.n_threads = (int)o.threads;
+    p.max_batch = (int)o.batch;
+    p.max_length = (int)o.max_len;
+    p.progress = progress;
+    mmf_encoder *enc;
+    mmf_status s = mmf_encoder_load(o.model, &p, &enc);
+    if (s) return cli_fail("embed", s, "cannot load the model");
+    mmf_st_writer *w = mmf_st_writer_new();
+    int rc = w ? MMF_EXIT_OK : MMF_EXIT_FAIL;
+    if (!rc) {
+        if (!(mmf_encoder_modalities(enc) & MMF_MODALITY_TEXT)) rc = cli_usage("embed", "%s is a %s model without a text tower", o.model, mmf_encoder_model_type(enc));
+        else rc = embed_texts(&o, enc, w);
+    }
+    if (!rc) {
+        mmf_pooling pool = o.pooling == MMF_POOL_DEFAULT ? mmf_encoder_default_pooling(enc) : o.pooling;
+        int norm = o.normalize == MMF_NORMALIZE_DEFAULT ? mmf_encoder_default_normalize(enc) : o.normalize;
+        if (pool == MMF_POOL_NONE) norm = 0;
+        mmf_st_writer_meta(w, "model", o.model);
+        mmf_st_writer_meta(w, "model_type", mmf_encoder_model_type(enc));
+        mmf_st_writer_meta(w, "pooling", mmf_pooling_name(pool));
+        mmf_st_writer_meta(w, "normalize", norm ? "true" : "false");
+        s = mmf_st_writer_finish(w, o.out);
+        if (s) rc = cli_fail("embed", s, "cannot write the output");
+    }
+    mmf_st_writer_free(w);
+    mmf_encoder_free(enc);
+    return rc;
+}
+
+const mmf_cli_command mmf_cmd_embed = {"embed", "embed text with a pretrained encoder into a safetensors file", run, help};
