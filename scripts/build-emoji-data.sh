@@ -24,11 +24,14 @@ hexcode (upper case, FE0F parts dropped). Apple art is never used.
 Writes DIR/{train,val,test}.jsonl (Google + Twitter art; about 10% of the
 concepts of each subgroup held out for test and 10% for val, by a stable hash of
 the hexcode), DIR/openmoji.jsonl (OpenMoji art of every concept: the style-shift
-split; "concept_split" tells which concepts were held out), DIR/img/<vendor>/,
-DIR/classes.json, DIR/LICENSES.md, DIR/licenses/ and DIR/STATS.md.
-Record: {"id", "hexcode", "emoji", "image" (relative to the JSONL file), "text"
-(CLDR label), "tags", "group", "subgroup", "label" (= subgroup), "vendor",
-"split", "concept_split"}. Progress goes to stderr.
+split; "concept_split" tells which concepts were held out), DIR/img-alpha/<vendor>/
+(the art as drawn, transparent background), DIR/img/<vendor>/ (the same
+flattened onto white, 8-bit RGB: what models read), DIR/classes.json,
+DIR/LICENSES.md, DIR/licenses/ and DIR/STATS.md.
+Record: {"id", "hexcode", "emoji", "image" (flattened PNG, path relative to the
+JSONL file), "image_alpha" (the original), "text" (CLDR label), "tags", "group",
+"subgroup", "label" (= subgroup), "vendor", "split", "concept_split"}.
+Progress goes to stderr.
 
 Options:
   --out DIR       output folder (default: data/emoji)
@@ -37,7 +40,7 @@ Options:
   --from-dir DIR  use packages already unpacked in DIR/<npm name>/ (the tarball's
                   package/ folder, e.g. DIR/openmoji/color/svg/); no npm, no network
   --jobs N        parallel rsvg-convert processes (default: 2)
-  --force         re-place and re-rasterise every image
+  --force         re-place, re-rasterise and re-flatten every image
 
 Needs: node, tar, rsvg-convert (Debian librsvg2-bin) and npm unless --from-dir:
   scripts/install-deps.sh demo
@@ -152,5 +155,5 @@ mkdir -p "$OUT/licenses"
 for f in emoji-datasource-google/LICENSE emoji-datasource-twitter/LICENSE emojibase-data/LICENSE openmoji/LICENSE.txt; do
   [ -f "$SRC/$f" ] && cp "$SRC/$f" "$OUT/licenses/${f%%/*}.txt"
 done
-node "$HERE/emoji-join.js" write "$SRC" "$OUT"
+node "$HERE/emoji-join.js" write "$SRC" "$OUT" $FORCE
 say "done in $((SECONDS - T0)) s: $OUT"

@@ -2,15 +2,18 @@
 // The JSON side of scripts/build-emoji-data.sh: joins emojibase metadata with
 // the vendor art on the hexcode and writes the records. Two phases, so that
 // the shell can run rsvg-convert in parallel between them:
-//   node emoji-join.js plan  SRC OUT   -> links vendor PNGs into OUT/img/, prints
-//                                         "SVG\0PNG\0" pairs still to rasterise
-//   node emoji-join.js write SRC OUT   -> checks every image, writes the JSONL,
-//                                         classes.json, LICENSES.md, STATS.md
+//   node emoji-join.js plan  SRC OUT   -> links vendor PNGs into OUT/img-alpha/,
+//                                         prints "SVG\0PNG\0" pairs still to rasterise
+//   node emoji-join.js write SRC OUT   -> checks every image, flattens it onto
+//                                         white into OUT/img/ (png-flatten.js),
+//                                         writes the JSONL, classes.json,
+//                                         LICENSES.md, STATS.md
 // SRC holds the unpacked packages (SRC/<npm name>/ = the tarball's package/).
 // Plain CommonJS, no dependencies: runs on Debian 12's node 18.
 'use strict';
 const fs = require('fs');
 const path = require('path');
+const png = require('./png-flatten.js');
 
 const VENDORS = ['google', 'twitter'];          // train/val/test art (never Apple)
 const PKG = {
@@ -152,6 +155,9 @@ function assignSplits(kept) {
   }
 }
 
+// img-alpha/: the art as drawn (transparent background); img/: the same
+// flattened onto white, 8-bit RGB, what models read (see png-flatten.js).
+const alphaRel = (vendor, hex) => `img-alpha/${vendor}/${hex}.png`;
 const imgRel = (vendor, hex) => `img/${vendor}/${hex}.png`;
 
 // Hard link (same file system) or copy; skipped when already there.
@@ -166,15 +172,15 @@ function placeVendorImage(srcFile, dst, force) {
 
 function plan(src, out, force) {
   const { kept } = concepts(src);
-  for (const v of [...VENDORS, 'openmoji']) fs.mkdirSync(path.join(out, 'img', v), { recursive: true });
+  for (const v of [...VENDORS, 'openmoji']) fs.mkdirSync(path.join(out, 'img-alpha', v), { recursive: true });
   let placed = 0;
-  for (const c of kept) for (const v of VENDORS) placed += placeVendorImage(c.art[v], path.join(out, imgRel(v, c.hex)), force);
+  for (const c of kept) for (const v of VENDORS) placed += placeVendorImage(c.art[v], path.join(out, alphaRel(v, c.hex)), force);
   log(`vendor art: ${placed} PNG placed, ${kept.length * VENDORS.length - placed} already there`);
   const jobs = [];
   for (const c of kept) {
-    const png = path.join(out, imgRel('openmoji', c.hex));
-    if (force || !fs.existsSync(png) || fs.statSync(png).mtimeMs < fs.statSync(c.art.openmoji).mtimeMs)
-      jobs.push(c.art.openmoji, png);
+    const dst = path.join(out, alphaRel('openmoji', c.hex));
+    if (force || !fs.existsSync(dst) || fs.statSync(dst).mtimeMs < fs.statSync(c.art.openmoji).mtimeMs)
+      jobs.push(c.art.openmoji, dst);
   }
   log(`OpenMoji: ${jobs.length / 2} of ${kept.length} SVG to rasterise`);
   if (jobs.length) process.stdout.write(jobs.join('\0') + '\0');
@@ -182,8 +188,13 @@ function plan(src, out, force) {
 
 // PNG header facts for STATS.md: size, bit depth, colour type, interlace, tRNS.
 const COLOR_TYPES = { 0: 'grey', 2: 'RGB', 3: 'palette', 4: 'grey+alpha', 6: 'RGBA' };
-function pngInfo(file) {
-  const b = fs.readFileSync(file);
+function pngInfo(file, headOnly) {
+  let b;
+  if (headOnly) {   // the first 33 bytes hold the signature and IHDR
+    b = Buffer.alloc(33);
+    const fd = fs.openSync(file, 'r');
+    try { b = b.subarray(0, fs.readSync(fd, b, 0, 33, 0)); } finally { fs.closeSync(fd); }
+  } else b = fs.readFileSync(file);
   const sig = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
   if (b.length < 33 || sig.some((x, i) => b[i] !== x) || b.toString('latin1', 12, 16) !== 'IHDR')
     return { bad: 'not a PNG (signature or IHDR missing)' };
@@ -204,7 +215,7 @@ function pngKind(i) {
 
 function record(c, vendor, split) {
   return {
-    id: `${vendor}/${c.hex}`, hexcode: c.hex, emoji: c.emoji, image: imgRel(vendor, c.hex),
+    id: `${vendor}/${c.hex}`, hexcode: c.hex, emoji: c.emoji, image: imgRel(vendor, c.hex), image_alpha: alphaRel(vendor, c.hex),
     text: c.label, tags: c.tags, group: c.group, subgroup: c.subgroup, label: c.subgroup,
     vendor, split, concept_split: c.split,
   };
@@ -215,12 +226,20 @@ function table(head, rows) {
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n') + '\n';
 }
 
-function write(src, out, versions) {
+// Flattened copy up to date? Newer than its source and already 8-bit RGB
+// (an older build kept the art itself under img/).
+function flatFresh(src, dst) {
+  if (!fs.existsSync(dst) || fs.statSync(dst).mtimeMs < fs.statSync(src).mtimeMs) return false;
+  const i = pngInfo(dst, true);
+  return !i.bad && i.color === 2 && i.depth === 8;
+}
+
+function write(src, out, versions, force) {
   const { kept, dropped, skins, meta } = concepts(src);
   // every image must be there and be a 64x64 PNG
   const census = {}, bad = [];
   for (const c of kept) for (const v of [...VENDORS, 'openmoji']) {
-    const file = path.join(out, imgRel(v, c.hex));
+    const file = path.join(out, alphaRel(v, c.hex));
     if (!fs.existsSync(file)) { bad.push(`${file}: missing`); continue; }
     const i = pngInfo(file);
     if (i.bad) { bad.push(`${file}: ${i.bad}`); continue; }
@@ -230,6 +249,20 @@ function write(src, out, versions) {
     census[v][k] = (census[v][k] || 0) + 1;
   }
   if (bad.length) die(`${bad.length} image(s) unusable, first: ${bad.slice(0, 5).join('; ')}`);
+
+  // flatten onto white what is new or changed
+  const todo = [];
+  for (const c of kept) for (const v of [...VENDORS, 'openmoji']) {
+    const from = path.join(out, alphaRel(v, c.hex)), to = path.join(out, imgRel(v, c.hex));
+    if (force || !flatFresh(from, to)) todo.push([from, to]);
+  }
+  for (const v of [...VENDORS, 'openmoji']) fs.mkdirSync(path.join(out, 'img', v), { recursive: true });
+  log(`flattening onto white: ${todo.length} of ${kept.length * 3} images`);
+  const step = Math.max(500, Math.ceil(todo.length / 10));
+  todo.forEach(([from, to], i) => {
+    try { png.flattenFile(from, to); } catch (e) { die(e instanceof png.PngError ? e.message : `${from}: ${e.message}`); }
+    if ((i + 1) % step === 0 && i + 1 < todo.length) log(`flattening onto white: ${i + 1}/${todo.length}`);
+  });
 
   const files = { train: [], val: [], test: [], openmoji: [] };
   for (const c of kept) {
@@ -265,13 +298,15 @@ committed to mmfuse. Redistributing this folder means honouring each licence:
 
 | source | npm package | what we use | licence |
 |---|---|---|---|
-| Noto Emoji (Google) | \`emoji-datasource-google@${v('google')}\` | \`img/google/\` PNG 64x64 | art: Apache License 2.0 (https://github.com/googlefonts/noto-emoji/blob/main/LICENSE); package code and emoji.json: MIT (Cal Henderson, iamcal/emoji-data) |
-| Twemoji (Twitter, jdecked fork) | \`emoji-datasource-twitter@${v('twitter')}\` | \`img/twitter/\` PNG 64x64 | art: Creative Commons Attribution 4.0 (CC BY 4.0, https://github.com/jdecked/twemoji/blob/main/LICENSE-GRAPHICS), attribution: "Twemoji by Twitter, Inc. and other contributors"; package code: MIT |
-| OpenMoji | \`openmoji@${v('openmoji')}\` | \`img/openmoji/\` rasterised from \`color/svg\` to 64x64 PNG with rsvg-convert (an adaptation) | art: Creative Commons Attribution-ShareAlike 4.0 (CC BY-SA 4.0), attribution: "OpenMoji, the open-source emoji and icon project, https://openmoji.org"; derived images must stay CC BY-SA 4.0 |
+| Noto Emoji (Google) | \`emoji-datasource-google@${v('google')}\` | \`img-alpha/google/\` PNG 64x64 as shipped, \`img/google/\` flattened onto white | art: Apache License 2.0 (https://github.com/googlefonts/noto-emoji/blob/main/LICENSE); package code and emoji.json: MIT (Cal Henderson, iamcal/emoji-data) |
+| Twemoji (Twitter, jdecked fork) | \`emoji-datasource-twitter@${v('twitter')}\` | \`img-alpha/twitter/\` PNG 64x64 as shipped, \`img/twitter/\` flattened onto white | art: Creative Commons Attribution 4.0 (CC BY 4.0, https://github.com/jdecked/twemoji/blob/main/LICENSE-GRAPHICS), attribution: "Twemoji by Twitter, Inc. and other contributors"; package code: MIT |
+| OpenMoji | \`openmoji@${v('openmoji')}\` | \`img-alpha/openmoji/\` rasterised from \`color/svg\` to 64x64 PNG with rsvg-convert, \`img/openmoji/\` flattened onto white (adaptations) | art: Creative Commons Attribution-ShareAlike 4.0 (CC BY-SA 4.0), attribution: "OpenMoji, the open-source emoji and icon project, https://openmoji.org"; derived images must stay CC BY-SA 4.0 |
 | emojibase | \`emojibase-data@${v('emojibase')}\` | labels (CLDR short names), tags, group and subgroup names (\`text\`, \`tags\`, \`group\`, \`subgroup\`) | MIT (Miles Johnson); the CLDR annotations it carries are under the Unicode License v3 |
 
 Apple art (\`emoji-datasource-apple\`) is never used: it is not licensed for
-this. The full licence texts that ship in the packages are in \`licenses/\`.
+this. \`img/\` holds every image flattened onto a white background (an
+adaptation; the licence of its source applies). The full licence texts that
+ship in the packages are in \`licenses/\`.
 `;
 }
 
@@ -302,8 +337,9 @@ Packages: ${Object.entries(versions).map(([k, v]) => `${PKG[k]}@${v}`).join(', '
     ...SPLITS.map((sp) => count((c) => c.subgroup === x && c.split === sp)), count((c) => c.subgroup === x)]));
   const small = subgroups.filter((x) => count((c) => c.subgroup === x) < 5);
   s += `\n${small.length} subgroups have fewer than 5 concepts (all in train): ${small.join(', ') || 'none'}.\n`;
-  s += '\n## Images: PNG header census\n\nAll images are 64x64. Decoders must handle every kind below ' +
-    '(composite alpha onto the background the image model expects).\n\n';
+  s += '\n## Images: PNG header census\n\nAll images are 64x64, the art as drawn in `img-alpha/` ' +
+    '(transparent background), counted below; `img/` holds the same images flattened onto white ' +
+    '(8-bit RGB, opaque), which is what the records\' `image` field names.\n\n';
   const rows = [];
   for (const [v, kinds] of Object.entries(census))
     for (const [k, n] of Object.entries(kinds).sort((a, b) => b[1] - a[1])) rows.push([v, k, n]);
@@ -329,7 +365,7 @@ function main() {
   if (!cmd || !src || !out) die('usage: emoji-join.js plan|write SRC OUT [--force]');
   const force = rest.includes('--force');
   if (cmd === 'plan') plan(src, out, force);
-  else if (cmd === 'write') write(src, out, packageVersions(src));
+  else if (cmd === 'write') write(src, out, packageVersions(src), force);
   else die(`unknown phase "${cmd}" (plan|write)`);
 }
 main();

@@ -75,7 +75,7 @@ const fs = require('fs'), path = require('path');
 const [out, testHex, valHex] = process.argv.slice(2);
 const bad = (m) => { console.error('FAIL: ' + m); process.exit(1); };
 const read = (f) => fs.readFileSync(path.join(out, f + '.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-const want = ['id', 'hexcode', 'emoji', 'image', 'text', 'tags', 'group', 'subgroup', 'label', 'vendor', 'split', 'concept_split'];
+const want = ['id', 'hexcode', 'emoji', 'image', 'image_alpha', 'text', 'tags', 'group', 'subgroup', 'label', 'vendor', 'split', 'concept_split'];
 const all = {};
 for (const f of ['train', 'val', 'test', 'openmoji']) {
   all[f] = read(f);
@@ -84,7 +84,9 @@ for (const f of ['train', 'val', 'test', 'openmoji']) {
     if (r.split !== f) bad(`${f}: ${r.id}: split is ${r.split}`);
     if (f !== 'openmoji' && r.concept_split !== f) bad(`${f}: ${r.id}: concept_split ${r.concept_split}`);
     if (r.image !== `img/${r.vendor}/${r.hexcode}.png`) bad(`${f}: ${r.id}: image path ${r.image}`);
-    if (path.isAbsolute(r.image) || !fs.existsSync(path.join(out, r.image))) bad(`${f}: ${r.id}: image not found relative to the JSONL file`);
+    if (r.image_alpha !== `img-alpha/${r.vendor}/${r.hexcode}.png`) bad(`${f}: ${r.id}: image_alpha path ${r.image_alpha}`);
+    for (const k of ['image', 'image_alpha'])
+      if (path.isAbsolute(r[k]) || !fs.existsSync(path.join(out, r[k]))) bad(`${f}: ${r.id}: ${k} not found relative to the JSONL file`);
     if (r.id !== `${r.vendor}/${r.hexcode}`) bad(`${f}: id ${r.id}`);
     if (!Array.isArray(r.tags)) bad(`${f}: ${r.id}: tags not an array`);
     if (r.label !== r.subgroup) bad(`${f}: ${r.id}: label should be the subgroup`);
@@ -106,11 +108,15 @@ const cls = JSON.parse(fs.readFileSync(path.join(out, 'classes.json'), 'utf8'));
 if (cls.groups.join() !== 'ga,gb' || cls.subgroups.join() !== 'sa,sb') bad('classes.json: ' + JSON.stringify(cls));
 EOF
 
-# vendor images are the packages' bytes; OpenMoji PNGs are 64x64 RGBA PNGs
-cmp -s "$OUT/img/google/2764.png" "$W/red.png" || fail "google image of 2764 is not the package's 2764-fe0f.png"
-cmp -s "$OUT/img/twitter/1F600.png" "$W/blue.png" || fail "twitter image of 1F600 differs from the package's"
-ihdr=$(od -An -tx1 -j12 -N14 "$OUT/img/openmoji/2764.png" | tr -d ' \n')
-[ "$ihdr" = "4948445200000040000000400806" ] || fail "openmoji PNG header $ihdr, expected IHDR 64x64 8-bit RGBA"
+# img-alpha/ holds the packages' bytes and the rasterised SVGs (64x64 RGBA);
+# img/ the same flattened: 64x64 8-bit RGB, no alpha (pixels: test_png_flatten)
+cmp -s "$OUT/img-alpha/google/2764.png" "$W/red.png" || fail "google image of 2764 is not the package's 2764-fe0f.png"
+cmp -s "$OUT/img-alpha/twitter/1F600.png" "$W/blue.png" || fail "twitter image of 1F600 differs from the package's"
+ihdr() { od -An -tx1 -j12 -N14 "$1" | tr -d ' \n'; }
+[ "$(ihdr "$OUT/img-alpha/openmoji/2764.png")" = "4948445200000040000000400806" ] || fail "openmoji PNG header $(ihdr "$OUT/img-alpha/openmoji/2764.png"), expected IHDR 64x64 8-bit RGBA"
+for v in google twitter openmoji; do
+  [ "$(ihdr "$OUT/img/$v/1F605.png")" = "4948445200000040000000400802" ] || fail "flattened $v PNG header $(ihdr "$OUT/img/$v/1F605.png"), expected IHDR 64x64 8-bit RGB"
+done
 grep -q "CC BY-SA 4.0" "$OUT/LICENSES.md" || fail "LICENSES.md lacks the OpenMoji licence"
 grep -q "Apple art" "$OUT/LICENSES.md" || fail "LICENSES.md should say Apple art is not used"
 [ -f "$OUT/licenses/openmoji.txt" ] || fail "licence text not copied"
@@ -120,12 +126,13 @@ grep -q "1 skin-tone variants" "$OUT/STATS.md" || fail "STATS.md skin-tone count
 
 # ---- re-run: nothing rasterised again, same records ----
 cp "$OUT/train.jsonl" "$W/train.first"
-m1=$(stat -c %y "$OUT/img/openmoji/1F600.png")
+m1=$(stat -c %y "$OUT/img-alpha/openmoji/1F600.png" "$OUT/img/google/1F600.png")
 "$CLI" data emoji --from-dir "$F" --out "$OUT" 2>"$W/log2" || { cat "$W/log2"; fail "second build failed"; }
 grep -q "0 of 12 SVG to rasterise" "$W/log2" || { cat "$W/log2"; fail "second run re-rasterised"; }
 grep -q "0 PNG placed" "$W/log2" || { cat "$W/log2"; fail "second run re-copied vendor art"; }
-m2=$(stat -c %y "$OUT/img/openmoji/1F600.png")
-[ "$m1" = "$m2" ] || fail "OpenMoji PNG rewritten on the second run"
+grep -q "flattening onto white: 0 of 36" "$W/log2" || { cat "$W/log2"; fail "second run re-flattened"; }
+m2=$(stat -c %y "$OUT/img-alpha/openmoji/1F600.png" "$OUT/img/google/1F600.png")
+[ "$m1" = "$m2" ] || fail "images rewritten on the second run"
 cmp -s "$OUT/train.jsonl" "$W/train.first" || fail "second run changed train.jsonl"
 
 # ---- bad input: clear errors, named files, no half-written records ----
