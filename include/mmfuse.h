@@ -307,6 +307,122 @@ mmf_status mmf_embfile_write(const char *path, const mmf_embfile_spec *spec);
 
 /* ------------------------------------------------------------ index, tasks */
 
+/* ---------------------------------------------- vector index (issue 7, index) */
+
+/* Similarity used by an index, k-means or retrieval evaluation.
+ * COSINE: vectors are L2-normalised on the way in; score = cosine similarity.
+ * DOT:    score = inner product.    L2: score = squared Euclidean distance.
+ * Results are always ordered best first (highest similarity, lowest distance). */
+typedef enum mmf_metric { MMF_METRIC_COSINE = 0, MMF_METRIC_DOT, MMF_METRIC_L2 } mmf_metric;
+typedef enum mmf_index_kind { MMF_INDEX_HNSW = 0, MMF_INDEX_FLAT } mmf_index_kind;
+/* INT8: per-vector symmetric int8 codes steer the HNSW walk (4x less memory
+ * traffic); the candidates are re-ranked with the exact float vectors. */
+typedef enum mmf_index_quant { MMF_QUANT_NONE = 0, MMF_QUANT_INT8 } mmf_index_quant;
+
+const char *mmf_metric_name(mmf_metric m);               /* "cosine", "dot", "l2" */
+mmf_status mmf_metric_parse(const char *s, mmf_metric *out);
+
+typedef struct mmf_index_params {
+    mmf_index_kind kind;    /* HNSW */
+    mmf_metric metric;      /* COSINE */
+    mmf_index_quant quant;  /* NONE */
+    int M;                  /* 16: links per node above level 0 (2*M on level 0) */
+    int ef_construction;    /* 200 */
+    int ef_search;          /* 64: default search breadth, stored in the file */
+    uint64_t seed;          /* 42: level draws are a function of seed and slot */
+    int n_threads;          /* 1: threads used by mmf_index_add */
+} mmf_index_params;
+mmf_index_params mmf_index_params_default(void);
+
+typedef struct mmf_search_params {
+    int ef;                 /* 0: the index's ef_search; raised to k when smaller */
+    int exact;              /* 1: brute force with BLAS even on an HNSW index */
+    int n_threads;          /* 1 */
+} mmf_search_params;
+mmf_search_params mmf_search_params_default(void);
+
+typedef struct mmf_index mmf_index;
+
+mmf_status mmf_index_new(int dim, const mmf_index_params *p, mmf_index **out);
+/* Add n vectors (n, dim). ids: n caller ids, or NULL for 0, 1, 2, ... after the
+ * largest id so far. An id already live in the index is an error (nothing added). */
+mmf_status mmf_index_add(mmf_index *ix, size_t n, const float *vecs, const int64_t *ids);
+/* Mark an id deleted: it is never returned again but still routes the graph
+ * walk. MMF_ERR_NOT_FOUND if the id is not live. */
+mmf_status mmf_index_delete(mmf_index *ix, int64_t id);
+/* k best live vectors for each of nq queries (nq, dim): ids (nq, k), scores
+ * (nq, k) or NULL. Slots beyond the live count get id -1 and score NaN.
+ * Safe to call from several threads at once, not concurrently with add/delete. */
+mmf_status mmf_index_search(const mmf_index *ix, size_t nq, const float *queries, int k,
+                            const mmf_search_params *sp, int64_t *ids, float *scores);
+/* Versioned, checksummed file, written atomically (the old file survives any failure). */
+mmf_status mmf_index_save(const mmf_index *ix, const char *path);
+/* Maps the file read-only and validates every field, offset, link and checksum.
+ * A later add/delete copies the mapped arrays into memory first. */
+mmf_status mmf_index_open(const char *path, mmf_index **out);
+void mmf_index_free(mmf_index *ix);
+
+typedef struct mmf_index_info {
+    int dim;
+    mmf_index_kind kind;
+    mmf_metric metric;
+    mmf_index_quant quant;
+    int M, ef_construction, ef_search;
+    size_t count;           /* live vectors */
+    size_t deleted;         /* tombstones */
+    int max_level;          /* HNSW top level (-1 when empty) */
+    size_t bytes;           /* memory held (or mapped) by the index */
+} mmf_index_info;
+void mmf_index_get_info(const mmf_index *ix, mmf_index_info *out);
+/* Change the default search breadth (kept in memory; saved by mmf_index_save). */
+void mmf_index_set_ef(mmf_index *ix, int ef_search);
+
+/* ------------------------------- clustering, retrieval metrics (issue 7) */
+
+typedef struct mmf_kmeans_params {
+    int k;                  /* required */
+    int max_iter;           /* 50 (mini-batch: number of batches, default 100 then) */
+    double tol;             /* 1e-4: stop when inertia improves by less (relative) */
+    int mini_batch;         /* 0: full Lloyd; > 0: mini-batch k-means with this batch size */
+    int init_plus_plus;     /* 1: k-means++ seeding; 0: k distinct random points */
+    uint64_t seed;          /* 42 */
+    int n_threads;          /* 1 */
+} mmf_kmeans_params;
+mmf_kmeans_params mmf_kmeans_params_default(void);
+
+typedef struct mmf_kmeans_result {
+    float *centroids;       /* (k, dim), malloc'd */
+    int32_t *assign;        /* (n), malloc'd */
+    double inertia;         /* sum of squared distances to the assigned centroid */
+    int iterations;
+} mmf_kmeans_result;
+/* Squared-Euclidean k-means over x (n, dim). Errors: k < 1, k > n, NaN input. */
+mmf_status mmf_kmeans(const float *x, size_t n, int dim, const mmf_kmeans_params *p,
+                      mmf_kmeans_result *out);
+void mmf_kmeans_result_free(mmf_kmeans_result *r);
+
+/* Agreement of a clustering `pred` with reference `truth` (n labels each, any
+ * non-negative or negative integers). NMI uses the arithmetic mean of the two
+ * entropies (scikit-learn's default); ARI is Hubert & Arabie's; purity is the
+ * share of points in their cluster's majority class. */
+typedef struct mmf_cluster_scores { double nmi, ari, purity; } mmf_cluster_scores;
+mmf_status mmf_cluster_scores_compute(const int64_t *truth, const int64_t *pred, size_t n,
+                                      mmf_cluster_scores *out);
+
+/* Cross-modal retrieval: each query (nq, dim) ranks the whole gallery (ng, dim)
+ * by `metric`; gallery items sharing the query's pair id are the relevant ones.
+ * R@K = share of queries with a relevant item in the top K; mAP = mean average
+ * precision over all relevant items. Queries with no relevant item are skipped
+ * (n_queries counts the ones used). */
+typedef struct mmf_retrieval_scores {
+    double r1, r5, r10, map;
+    size_t n_queries;
+} mmf_retrieval_scores;
+mmf_status mmf_retrieval_eval(const float *queries, const int64_t *query_ids, size_t nq,
+                              const float *gallery, const int64_t *gallery_ids, size_t ng,
+                              int dim, mmf_metric metric, int n_threads,
+                              mmf_retrieval_scores *out);
+
 #ifdef __cplusplus
 }
 #endif
