@@ -376,15 +376,20 @@ typedef struct mmf_index_info {
 void mmf_index_get_info(const mmf_index *ix, mmf_index_info *out);
 /* Change the default search breadth (kept in memory; saved by mmf_index_save). */
 void mmf_index_set_ef(mmf_index *ix, int ef_search);
+/* Threads used by later mmf_index_add calls (an opened index starts at 1). */
+void mmf_index_set_threads(mmf_index *ix, int n_threads);
 
 /* ------------------------------- clustering, retrieval metrics (issue 7) */
 
 typedef struct mmf_kmeans_params {
     int k;                  /* required */
-    int max_iter;           /* 50 (mini-batch: number of batches, default 100 then) */
-    double tol;             /* 1e-4: stop when inertia improves by less (relative) */
+    int max_iter;           /* 0: 50 Lloyd iterations, or 100 batches in mini-batch mode */
+    double tol;             /* 1e-4: stop when inertia improves by less (relative) or no
+                               point changes cluster; < 0: always run max_iter (Lloyd) */
     int mini_batch;         /* 0: full Lloyd; > 0: mini-batch k-means with this batch size */
-    int init_plus_plus;     /* 1: k-means++ seeding; 0: k distinct random points */
+    int init_plus_plus;     /* 1: greedy k-means++ seeding (2 + ln k trials per seed, as
+                               scikit-learn) over a uniform sample of at most 256*k
+                               points (FAISS's sample rule); 0: k distinct random points */
     uint64_t seed;          /* 42 */
     int n_threads;          /* 1 */
 } mmf_kmeans_params;

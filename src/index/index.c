@@ -377,6 +377,10 @@ void mmf_index_set_ef(mmf_index *ix, int ef_search) {
     if (ix && ef_search >= 1) ix->ef_search = ef_search;
 }
 
+void mmf_index_set_threads(mmf_index *ix, int n_threads) {
+    if (ix) ix->n_threads = n_threads < 1 ? 1 : n_threads;
+}
+
 void mmf_index_free(mmf_index *ix) {
     if (!ix) return;
     if (ix->mapped) {
