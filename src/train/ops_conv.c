@@ -1,0 +1,438 @@
+/* Convolution, batchnorm and pooling on the tape (declared in train/conv.h).
+ *
+ * conv2d is im2col + one GEMM per image, parallel over the images of the batch
+ * (each thread owns a column buffer and calls single-threaded BLAS): small
+ * images give GEMMs too small to split well, a batch gives plenty of
+ * independent work. Backward recomputes the columns instead of keeping them
+ * (memory: K*P floats per thread instead of per image):
+ *   dW += dY_n (OC,P) cols_n^T (P,K),  dcols = W^T (K,OC) dY_n (OC,P) -> col2im.
+ * dW goes to per-thread buffers summed in thread order, so results depend
+ * only on the thread count. */
+#include "train/conv.h"
+#include "core/error.h"
+#include "core/ops.h"
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#define TV(v) mmf_tape_var(tp, (v))
+
+/* ------------------------------------------------------------ im2col */
+
+/* cols (C*KH*KW, OH*OW) from one image (C,H,W). */
+static void im2col(float *cols, const float *img, int C, int H, int W, int KH, int KW, int stride, int pad, int OH, int OW) {
+    int rows = C * KH * KW;
+    for (int r = 0; r < rows; r++) {
+        int c = r / (KH * KW), kh = (r / KW) % KH, kw = r % KW;
+        float *dst = cols + (int64_t)r * OH * OW;
+        const float *src = img + (int64_t)c * H * W;
+        for (int oh = 0; oh < OH; oh++) {
+            int ih = oh * stride - pad + kh;
+            float *d = dst + (int64_t)oh * OW;
+            if (ih < 0 || ih >= H) { memset(d, 0, (size_t)OW * sizeof *d); continue; }
+            const float *s = src + (int64_t)ih * W;
+            if (stride == 1) {
+                /* contiguous run: [ow_lo, ow_hi) reads s[ow - pad + kw] */
+                int lo = pad - kw, hi = W + pad - kw;
+                if (lo < 0) lo = 0;
+                if (hi > OW) hi = OW;
+                for (int ow = 0; ow < lo && ow < OW; ow++) d[ow] = 0.0f;
+                if (hi > lo) memcpy(d + lo, s + lo - pad + kw, (size_t)(hi - lo) * sizeof *d);
+                for (int ow = hi > lo ? hi : lo; ow < OW; ow++) d[ow] = 0.0f;
+            } else {
+                for (int ow = 0; ow < OW; ow++) {
+                    int iw = ow * stride - pad + kw;
+                    d[ow] = (iw >= 0 && iw < W) ? s[iw] : 0.0f;
+                }
+            }
+        }
+    }
+}
+
+/* img (C,H,W) += col2im(cols) */
+static void col2im_add(float *img, const float *cols, int C, int H, int W, int KH, int KW, int stride, int pad, int OH, int OW) {
+    int rows = C * KH * KW;
+    for (int r = 0; r < rows; r++) {
+        int c = r / (KH * KW), kh = (r / KW) % KH, kw = r % KW;
+        const float *src = cols + (int64_t)r * OH * OW;
+        float *dst = img + (int64_t)c * H * W;
+        for (int oh = 0; oh < OH; oh++) {
+            int ih = oh * stride - pad + kh;
+            if (ih < 0 || ih >= H) continue;
+            const float *s = src + (int64_t)oh * OW;
+            float *d = dst + (int64_t)ih * W;
+            for (int ow = 0; ow < OW; ow++) {
+                int iw = ow * stride - pad + kw;
+                if (iw >= 0 && iw < W) d[iw] += s[ow];
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------ conv2d */
+
+/* i = {N, C, H, W, OC, KH, KW, stride, pad? } packed: i[0..7], pad in f[0] as int */
+static void conv2d_backward(mmf_tape *tp, const mmf_node *nd) {
+    mmf_tvar *x = TV(nd->in[0]), *w = TV(nd->in[1]), *b = TV(nd->in[2]), *y = TV(nd->out);
+    int N = (int)nd->i[0], C = (int)nd->i[1], H = (int)nd->i[2], W = (int)nd->i[3], OC = (int)nd->i[4];
+    int KH = (int)nd->i[5], KW = (int)nd->i[6], stride = (int)(nd->i[7] & 0xffff), pad = (int)(nd->i[7] >> 16);
+    int OH, OW;
+    mmf_conv2d_out_size(H, W, KH, KW, stride, pad, &OH, &OW);
+    int64_t P = (int64_t)OH * OW, K = (int64_t)C * KH * KW;
+    int nt = mmf_tape_threads(tp);
+    if (nt > N) nt = N > 0 ? N : 1;
+    if (b && b->g)
+        for (int n = 0; n < N; n++)
+            for (int oc = 0; oc < OC; oc++) {
+                const float *g = y->g + ((int64_t)n * OC + oc) * P;
+                float s = 0.0f;
+                for (int64_t p = 0; p < P; p++) s += g[p];
+                b->g[oc] += s;
+            }
+    if (!x->g && !w->g) return;
+    size_t per = (size_t)(2 * K * P + (w->g ? OC * K : 0));
+    float *buf = mmf_tape_scratch(tp, (size_t)nt * per * sizeof(float) + 64);
+    if (!buf) { mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "conv2d backward: out of memory")); return; }
+    mmf_threads_use(nt > 1 ? 1 : mmf_tape_threads(tp)); /* one image: let BLAS use the threads */
+    #pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int tid = omp_get_thread_num();
+        float *cols = buf + (size_t)tid * per, *dcols = cols + K * P, *dw = dcols + K * P;
+        if (w->g) memset(dw, 0, (size_t)(OC * K) * sizeof(float));
+        #pragma omp for schedule(static)
+        for (int n = 0; n < N; n++) {
+            const float *gy = y->g + (int64_t)n * OC * P;
+            if (w->g) {
+                im2col(cols, x->v + (int64_t)n * C * H * W, C, H, W, KH, KW, stride, pad, OH, OW);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, (int)K, (int)P, 1.0f, gy, (int)P, cols, (int)P,
+                            1.0f, dw, (int)K);
+            }
+            if (x->g) {
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)P, OC, 1.0f, w->v, (int)K, gy, (int)P,
+                            0.0f, dcols, (int)P);
+                col2im_add(x->g + (int64_t)n * C * H * W, dcols, C, H, W, KH, KW, stride, pad, OH, OW);
+            }
+        }
+    }
+    if (w->g)
+        for (int t = 0; t < nt; t++) {
+            const float *dw = buf + (size_t)t * per + 2 * K * P;
+            for (int64_t j = 0; j < OC * K; j++) w->g[j] += dw[j];
+        }
+    mmf_threads_use(mmf_tape_threads(tp));
+}
+
+mmf_var mmf_t_conv2d(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b, int stride, int pad) {
+    if (x < 0 || W < 0 || mmf_tape_status(tp)) return mmf_tape_fail(tp, mmf_tape_status(tp));
+    mmf_tvar *X = TV(x), *Wt = TV(W), *Bt = TV(b);
+    if (X->ndim != 4 || Wt->ndim != 4 || Wt->shape[1] != X->shape[1] || (Bt && (Bt->ndim != 1 || Bt->shape[0] != Wt->shape[0])))
+        return mmf_tape_fail(tp, mmf_fail(MMF_ERR_SHAPE, "conv2d: expected x [N,C,H,W], W [OC,C,KH,KW] with the same C, bias [OC]"));
+    if (stride < 1 || stride > 0xffff || pad < 0 || pad > 0xffff)
+        return mmf_tape_fail(tp, mmf_fail(MMF_ERR_ARG, "conv2d: stride %d / padding %d out of range", stride, pad));
+    int N = (int)X->shape[0], C = (int)X->shape[1], H = (int)X->shape[2], Wd = (int)X->shape[3];
+    int OC = (int)Wt->shape[0], KH = (int)Wt->shape[2], KW = (int)Wt->shape[3];
+    if (H + 2 * pad < KH || Wd + 2 * pad < KW)
+        return mmf_tape_fail(tp, mmf_fail(MMF_ERR_SHAPE, "conv2d: kernel %dx%d larger than the padded input %dx%d", KH, KW,
+                                          H + 2 * pad, Wd + 2 * pad));
+    int OH, OW;
+    mmf_conv2d_out_size(H, Wd, KH, KW, stride, pad, &OH, &OW);
+    int64_t P = (int64_t)OH * OW, K = (int64_t)C * KH * KW;
+    mmf_var in[3] = {x, W, b};
+    int ng = mmf_tape_needs_grad(tp, in, 3);
+    mmf_var y = mmf_tape_alloc(tp, 4, (int64_t[]){N, OC, OH, OW}, ng);
+    int nt = mmf_tape_threads(tp);
+    if (nt > N) nt = N > 0 ? N : 1;
+    float *cols = mmf_tape_scratch(tp, (size_t)nt * (size_t)(K * P) * sizeof(float) + 64);
+    if (y < 0 || !cols) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "conv2d: out of memory"));
+    X = TV(x); Wt = TV(W); Bt = TV(b);
+    float *Y = TV(y)->v;
+    const float *xv = X->v, *wv = Wt->v, *bv = Bt ? Bt->v : NULL;
+    mmf_threads_use(nt > 1 ? 1 : mmf_tape_threads(tp));
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int n = 0; n < N; n++) {
+        float *cb = cols + (size_t)omp_get_thread_num() * (size_t)(K * P);
+        float *o = Y + (int64_t)n * OC * P;
+        im2col(cb, xv + (int64_t)n * C * H * Wd, C, H, Wd, KH, KW, stride, pad, OH, OW);
+        if (bv)
+            for (int oc = 0; oc < OC; oc++)
+                for (int64_t p = 0; p < P; p++) o[oc * P + p] = bv[oc];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, (int)P, (int)K, 1.0f, wv, (int)K, cb, (int)P,
+                    bv ? 1.0f : 0.0f, o, (int)P);
+    }
+    mmf_threads_use(mmf_tape_threads(tp));
+    if (ng) {
+        mmf_node nd = {.backward = conv2d_backward, .name = "conv2d", .out = y, .in = {x, W, b}, .n_in = 3,
+                       .i = {N, C, H, Wd, OC, KH, KW, (int64_t)stride | ((int64_t)pad << 16)}};
+        mmf_tape_record(tp, &nd);
+    }
+    return y;
+}
+
+/* --------------------------------------------------------- batchnorm */
+
+/* i = {N, C, HW}; aux[0] = mean or running mean [C], aux[1] = rstd [C];
+ * i[3] = 1 when the batch statistics were used (training) */
+static void batchnorm_backward(mmf_tape *tp, const mmf_node *nd) {
+    mmf_tvar *x = TV(nd->in[0]), *gm = TV(nd->in[1]), *bt = TV(nd->in[2]), *y = TV(nd->out);
+    int64_t N = nd->i[0], C = nd->i[1], HW = nd->i[2];
+    int batch = (int)nd->i[3], nt = mmf_tape_threads(tp);
+    const float *mean = nd->aux[0], *rstd = nd->aux[1];
+    double M = (double)(N * HW);
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && C > 1 && N * HW * C > 16384)
+    for (int64_t c = 0; c < C; c++) {
+        float m = mean[c], rs = rstd[c], g = gm ? gm->v[c] : 1.0f;
+        double sdy = 0.0, sdyx = 0.0;
+        for (int64_t n = 0; n < N; n++) {
+            const float *xr = x->v + (n * C + c) * HW, *gr = y->g + (n * C + c) * HW;
+            for (int64_t i = 0; i < HW; i++) {
+                sdy += gr[i];
+                sdyx += (double)gr[i] * ((xr[i] - m) * rs);
+            }
+        }
+        if (gm && gm->g) gm->g[c] += (float)sdyx;
+        if (bt && bt->g) bt->g[c] += (float)sdy;
+        if (!x->g) continue;
+        /* batch stats: dx = g rs (dy - mean(dy) - xhat mean(dy xhat)); running stats: dx = g rs dy */
+        float a = batch ? (float)(sdy / M) : 0.0f, bb = batch ? (float)(sdyx / M) : 0.0f;
+        for (int64_t n = 0; n < N; n++) {
+            const float *xr = x->v + (n * C + c) * HW, *gr = y->g + (n * C + c) * HW;
+            float *dx = x->g + (n * C + c) * HW;
+            for (int64_t i = 0; i < HW; i++) dx[i] += g * rs * (gr[i] - a - ((xr[i] - m) * rs) * bb);
+        }
+    }
+}
+
+mmf_var mmf_t_batchnorm(mmf_tape *tp, mmf_var x, mmf_var gamma, mmf_var beta, float *running_mean,
+                        float *running_var, float momentum, float eps) {
+    if (x < 0 || mmf_tape_status(tp)) return mmf_tape_fail(tp, mmf_tape_status(tp));
+    mmf_tvar *X = TV(x);
+    if (X->ndim != 2 && X->ndim != 4)
+        return mmf_tape_fail(tp, mmf_fail(MMF_ERR_SHAPE, "batchnorm: expected x [N,C] or [N,C,H,W], got %d dims", X->ndim));
+    int64_t N = X->shape[0], C = X->shape[1], HW = X->ndim == 4 ? X->shape[2] * X->shape[3] : 1;
+    if ((gamma >= 0 && TV(gamma)->n != C) || (beta >= 0 && TV(beta)->n != C))
+        return mmf_tape_fail(tp, mmf_fail(MMF_ERR_SHAPE, "batchnorm: weight/bias size differs from the %lld channels", (long long)C));
+    int batch = mmf_tape_training(tp) || !running_mean || !running_var;
+    if (batch && N * HW < 2 && mmf_tape_training(tp))
+        return mmf_tape_fail(tp, mmf_fail(MMF_ERR_SHAPE, "batchnorm: training needs more than one value per channel"));
+    if (!(eps > 0.0f)) eps = 1e-5f;
+    mmf_var in[3] = {x, gamma, beta};
+    int ng = mmf_tape_needs_grad(tp, in, 3);
+    mmf_var y = mmf_tape_alloc(tp, X->ndim, X->shape, ng);
+    float *mean = mmf_tape_scratch(tp, (size_t)C * 2 * sizeof(float) + 64);
+    if (y < 0 || !mean) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "batchnorm: out of memory"));
+    float *rstd = mean + C;
+    X = TV(x);
+    mmf_tvar *Y = TV(y), *G = TV(gamma), *Bt = TV(beta);
+    int nt = mmf_tape_threads(tp);
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && C > 1 && N * HW * C > 16384)
+    for (int64_t c = 0; c < C; c++) {
+        double m, v;
+        if (batch) {
+            double s = 0.0, s2 = 0.0;
+            for (int64_t n = 0; n < N; n++) {
+                const float *xr = X->v + (n * C + c) * HW;
+                for (int64_t i = 0; i < HW; i++) s += xr[i];
+            }
+            m = s / (double)(N * HW);
+            for (int64_t n = 0; n < N; n++) {
+                const float *xr = X->v + (n * C + c) * HW;
+                for (int64_t i = 0; i < HW; i++) { double d = xr[i] - m; s2 += d * d; }
+            }
+            v = s2 / (double)(N * HW);
+            if (mmf_tape_training(tp) && running_mean && running_var) {
+                double cnt = (double)(N * HW);
+                running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * m);
+                running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * v * cnt / (cnt - 1.0));
+            }
+        } else {
+            m = running_mean[c];
+            v = running_var[c];
+        }
+        mean[c] = (float)m;
+        rstd[c] = (float)(1.0 / sqrt(v + eps));
+        float sc = rstd[c] * (G ? G->v[c] : 1.0f), sh = (Bt ? Bt->v[c] : 0.0f) - mean[c] * sc;
+        for (int64_t n = 0; n < N; n++) {
+            const float *xr = X->v + (n * C + c) * HW;
+            float *yr = Y->v + (n * C + c) * HW;
+            for (int64_t i = 0; i < HW; i++) yr[i] = xr[i] * sc + sh;
+        }
+    }
+    if (ng) {
+        mmf_node nd = {.backward = batchnorm_backward, .name = "batchnorm", .out = y, .in = {x, gamma, beta}, .n_in = 3,
+                       .i = {N, C, HW, batch}, .aux = {mean, rstd}};
+        mmf_tape_record(tp, &nd);
+    }
+    return y;
+}
+
+/* ------------------------------------------------------------ pooling */
+
+static mmf_status pool_check(mmf_tape *tp, mmf_var x, int k, int stride, int pad, const char *name, int *OH, int *OW) {
+    mmf_tvar *X = TV(x);
+    if (X->ndim != 4) return mmf_fail(MMF_ERR_SHAPE, "%s: expected x [N,C,H,W], got %d dims", name, X->ndim);
+    if (k < 1 || stride < 1 || pad < 0 || 2 * pad > k)
+        return mmf_fail(MMF_ERR_ARG, "%s: kernel %d, stride %d, padding %d (padding at most half the kernel)", name, k, stride, pad);
+    if (X->shape[2] + 2 * pad < k || X->shape[3] + 2 * pad < k)
+        return mmf_fail(MMF_ERR_SHAPE, "%s: kernel %d larger than the padded input", name, k);
+    mmf_pool2d_out_size((int)X->shape[2], (int)X->shape[3], k, stride, pad, OH, OW);
+    return MMF_OK;
+}
+
+/* aux[0] = argmax (int32, index inside the input plane; -1 if the window saw only padding) */
+static void maxpool_backward(mmf_tape *tp, const mmf_node *nd) {
+    mmf_tvar *x = TV(nd->in[0]), *y = TV(nd->out);
+    int64_t NC = nd->i[0], HWi = nd->i[1], HWo = nd->i[2];
+    const int32_t *am = nd->aux[0];
+    int nt = mmf_tape_threads(tp);
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && NC * HWo > 16384)
+    for (int64_t p = 0; p < NC; p++)
+        for (int64_t o = 0; o < HWo; o++)
+            if (am[p * HWo + o] >= 0) x->g[p * HWi + am[p * HWo + o]] += y->g[p * HWo + o];
+}
+
+mmf_var mmf_t_maxpool2d(mmf_tape *tp, mmf_var x, int k, int stride, int pad) {
+    if (x < 0 || mmf_tape_status(tp)) return mmf_tape_fail(tp, mmf_tape_status(tp));
+    int OH, OW;
+    mmf_status s = pool_check(tp, x, k, stride, pad, "maxpool2d", &OH, &OW);
+    if (s) return mmf_tape_fail(tp, s);
+    mmf_tvar *X = TV(x);
+    int64_t N = X->shape[0], C = X->shape[1], H = X->shape[2], W = X->shape[3];
+    int ng = X->g != NULL;
+    mmf_var y = mmf_tape_alloc(tp, 4, (int64_t[]){N, C, OH, OW}, ng);
+    int32_t *am = ng ? mmf_tape_scratch(tp, (size_t)(N * C * OH * OW) * sizeof(int32_t) + 64) : NULL;
+    if (y < 0 || (ng && !am)) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "maxpool2d: out of memory"));
+    X = TV(x);
+    float *Y = TV(y)->v;
+    int nt = mmf_tape_threads(tp);
+    int64_t NC = N * C;
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && NC > 1)
+    for (int64_t p = 0; p < NC; p++) {
+        const float *src = X->v + p * H * W;
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                float m = -INFINITY;
+                int32_t best = -1;
+                for (int i = 0; i < k; i++) {
+                    int ih = oh * stride - pad + i;
+                    if (ih < 0 || ih >= H) continue;
+                    for (int j = 0; j < k; j++) {
+                        int iw = ow * stride - pad + j;
+                        if (iw < 0 || iw >= W) continue;
+                        float v = src[ih * W + iw];
+                        if (best < 0 || v > m || isnan(v)) { m = v; best = (int32_t)(ih * W + iw); }
+                    }
+                }
+                Y[(p * OH + oh) * OW + ow] = m;
+                if (am) am[(p * OH + oh) * OW + ow] = best;
+            }
+    }
+    if (ng) {
+        mmf_node nd = {.backward = maxpool_backward, .name = "maxpool2d", .out = y, .in = {x}, .n_in = 1,
+                       .i = {NC, H * W, (int64_t)OH * OW}, .aux = {am}};
+        mmf_tape_record(tp, &nd);
+    }
+    return y;
+}
+
+/* window [h0,h1) x [w0,w1) clipped to the input, and its divisor */
+static inline void avg_window(int oh, int ow, int k, int stride, int pad, int H, int W, int cip, int *h0, int *h1, int *w0,
+                              int *w1, float *div) {
+    int a0 = oh * stride - pad, b0 = ow * stride - pad;
+    int a1 = a0 + k, b1 = b0 + k;
+    if (cip) {
+        int pa1 = a1 < H + pad ? a1 : H + pad, pb1 = b1 < W + pad ? b1 : W + pad;
+        *div = (float)((pa1 - a0) * (pb1 - b0));
+    }
+    *h0 = a0 < 0 ? 0 : a0; *h1 = a1 > H ? H : a1;
+    *w0 = b0 < 0 ? 0 : b0; *w1 = b1 > W ? W : b1;
+    if (!cip) *div = (float)((*h1 - *h0) * (*w1 - *w0));
+}
+
+/* i = {NC, H, W, OH, OW, k, stride, pad | cip << 16} */
+static void avgpool_backward(mmf_tape *tp, const mmf_node *nd) {
+    mmf_tvar *x = TV(nd->in[0]), *y = TV(nd->out);
+    int64_t NC = nd->i[0];
+    int H = (int)nd->i[1], W = (int)nd->i[2], OH = (int)nd->i[3], OW = (int)nd->i[4], k = (int)nd->i[5];
+    int stride = (int)nd->i[6], pad = (int)(nd->i[7] & 0xffff), cip = (int)(nd->i[7] >> 16);
+    int nt = mmf_tape_threads(tp);
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && NC > 1)
+    for (int64_t p = 0; p < NC; p++) {
+        float *dx = x->g + p * H * W;
+        const float *gy = y->g + p * OH * OW;
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                int h0, h1, w0, w1;
+                float div;
+                avg_window(oh, ow, k, stride, pad, H, W, cip, &h0, &h1, &w0, &w1, &div);
+                if (div <= 0.0f) continue;
+                float g = gy[oh * OW + ow] / div;
+                for (int ih = h0; ih < h1; ih++)
+                    for (int iw = w0; iw < w1; iw++) dx[ih * W + iw] += g;
+            }
+    }
+}
+
+mmf_var mmf_t_avgpool2d(mmf_tape *tp, mmf_var x, int k, int stride, int pad, int count_include_pad) {
+    if (x < 0 || mmf_tape_status(tp)) return mmf_tape_fail(tp, mmf_tape_status(tp));
+    int OH, OW;
+    mmf_status s = pool_check(tp, x, k, stride, pad, "avgpool2d", &OH, &OW);
+    if (s) return mmf_tape_fail(tp, s);
+    mmf_tvar *X = TV(x);
+    int64_t N = X->shape[0], C = X->shape[1];
+    int H = (int)X->shape[2], W = (int)X->shape[3], cip = count_include_pad ? 1 : 0;
+    int ng = X->g != NULL;
+    mmf_var y = mmf_tape_alloc(tp, 4, (int64_t[]){N, C, OH, OW}, ng);
+    if (y < 0) return -1;
+    X = TV(x);
+    float *Y = TV(y)->v;
+    int64_t NC = N * C;
+    int nt = mmf_tape_threads(tp);
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && NC > 1)
+    for (int64_t p = 0; p < NC; p++) {
+        const float *src = X->v + p * H * W;
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                int h0, h1, w0, w1;
+                float div, sum = 0.0f;
+                avg_window(oh, ow, k, stride, pad, H, W, cip, &h0, &h1, &w0, &w1, &div);
+                for (int ih = h0; ih < h1; ih++)
+                    for (int iw = w0; iw < w1; iw++) sum += src[ih * W + iw];
+                Y[(p * OH + oh) * OW + ow] = div > 0.0f ? sum / div : 0.0f;
+            }
+    }
+    if (ng) {
+        mmf_node nd = {.backward = avgpool_backward, .name = "avgpool2d", .out = y, .in = {x}, .n_in = 1,
+                       .i = {NC, H, W, OH, OW, k, stride, (int64_t)pad | ((int64_t)cip << 16)}};
+        mmf_tape_record(tp, &nd);
+    }
+    return y;
+}
+
+static void gap_backward(mmf_tape *tp, const mmf_node *nd) {
+    mmf_tvar *x = TV(nd->in[0]), *y = TV(nd->out);
+    int64_t NC = nd->i[0], HW = nd->i[1];
+    float inv = 1.0f / (float)HW;
+    for (int64_t p = 0; p < NC; p++) {
+        float g = y->g[p] * inv;
+        float *dx = x->g + p * HW;
+        for (int64_t i = 0; i < HW; i++) dx[i] += g;
+    }
+}
+
+mmf_var mmf_t_global_avgpool(mmf_tape *tp, mmf_var x) {
+    if (x < 0 || mmf_tape_status(tp)) return mmf_tape_fail(tp, mmf_tape_status(tp));
+    mmf_tvar *X = TV(x);
+    if (X->ndim != 4 || X->shape[2] * X->shape[3] < 1)
+        return mmf_tape_fail(tp, mmf_fail(MMF_ERR_SHAPE, "global_avgpool: expected x [N,C,H,W] with H, W >= 1"));
+    int64_t N = X->shape[0], C = X->shape[1], HW = X->shape[2] * X->shape[3];
+    int ng = X->g != NULL;
+    mmf_var y = mmf_tape_alloc(tp, 2, (int64_t[]){N, C}, ng);
+    if (y < 0) return -1;
+    mmf_global_avgpool(TV(y)->v, TV(x)->v, (int)N, (int)C, HW, mmf_tape_threads(tp));
+    if (ng) {
+        mmf_node nd = {.backward = gap_backward, .name = "global_avgpool", .out = y, .in = {x}, .n_in = 1, .i = {N * C, HW}};
+        mmf_tape_record(tp, &nd);
+    }
+    return y;
+}

@@ -1,0 +1,172 @@
+/* Convolution, batchnorm and pooling on the tape: finite-difference gradient
+ * checks (threads 1), forward values against naive loops written here
+ * independently, batchnorm running statistics against the PyTorch formulas,
+ * and the same numbers with 2 threads. */
+#include "grad_util.h"
+#include "train/conv.h"
+#include "core/ops.h"
+
+static mmf_gc_input gin4(int64_t a, int64_t b, int64_t c, int64_t d, float lo, float hi) {
+    mmf_gc_input g = gin(3, a, b, c * d, lo, hi, 0);
+    g.ndim = 4;
+    g.shape[2] = c;
+    g.shape[3] = d;
+    return g;
+}
+
+/* values with pairwise gaps >= 0.05 (shuffled grid) so max pooling has no ties
+ * within the finite-difference step */
+static mmf_gc_input gin4_spaced(int64_t a, int64_t b, int64_t c, int64_t d) {
+    mmf_gc_input g = gin4(a, b, c, d, 0, 1);
+    int64_t n = a * b * c * d;
+    int64_t *idx = malloc((size_t)n * sizeof *idx);
+    for (int64_t i = 0; i < n; i++) idx[i] = i;
+    mmf_rng_shuffle(&g_rng, idx, n);
+    for (int64_t i = 0; i < n; i++) g.data[i] = -2.0f + 0.05f * (float)idx[i];
+    free(idx);
+    return g;
+}
+
+typedef struct { int stride, pad, bias; } ccfg;
+static mmf_var b_conv(mmf_tape *tp, const mmf_var *v, void *u) {
+    ccfg *c = u;
+    return mmf_t_conv2d(tp, v[0], v[1], c->bias ? v[2] : -1, c->stride, c->pad);
+}
+
+static float rm[8], rv[8];
+static mmf_var b_bn(mmf_tape *tp, const mmf_var *v, void *u) {
+    for (int i = 0; i < 8; i++) { rm[i] = 0.1f * i; rv[i] = 0.5f + 0.25f * i; }
+    return mmf_t_batchnorm(tp, v[0], v[1], v[2], rm, rv, 0.1f, 1e-5f);
+}
+/* after a conv and a nonlinearity, so the batch-statistics paths see non-trivial inputs */
+static mmf_var b_conv_bn_relu_pool(mmf_tape *tp, const mmf_var *v, void *u) {
+    mmf_var y = mmf_t_conv2d(tp, v[0], v[1], -1, 1, 1);
+    y = mmf_t_batchnorm(tp, y, v[2], v[3], NULL, NULL, 0.1f, 1e-5f);
+    y = mmf_t_tanh(tp, y);
+    y = mmf_t_avgpool2d(tp, y, 2, 2, 0, 1);
+    return mmf_t_global_avgpool(tp, y);
+}
+
+typedef struct { int k, stride, pad, cip; } pcfg;
+static mmf_var b_max(mmf_tape *tp, const mmf_var *v, void *u) {
+    pcfg *c = u;
+    return mmf_t_maxpool2d(tp, v[0], c->k, c->stride, c->pad);
+}
+static mmf_var b_avg(mmf_tape *tp, const mmf_var *v, void *u) {
+    pcfg *c = u;
+    return mmf_t_avgpool2d(tp, v[0], c->k, c->stride, c->pad, c->cip);
+}
+static mmf_var b_gap(mmf_tape *tp, const mmf_var *v, void *u) { return mmf_t_global_avgpool(tp, v[0]); }
+
+/* naive direct convolution */
+static void conv_naive(float *y, const float *x, const float *w, const float *b, int N, int C, int H, int W, int OC,
+                       int K, int stride, int pad, int OH, int OW) {
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < OC; o++)
+            for (int i = 0; i < OH; i++)
+                for (int j = 0; j < OW; j++) {
+                    double s = b ? b[o] : 0.0;
+                    for (int c = 0; c < C; c++)
+                        for (int p = 0; p < K; p++)
+                            for (int q = 0; q < K; q++) {
+                                int ih = i * stride - pad + p, iw = j * stride - pad + q;
+                                if (ih >= 0 && ih < H && iw >= 0 && iw < W)
+                                    s += (double)x[((n * C + c) * H + ih) * W + iw] * w[((o * C + c) * K + p) * K + q];
+                            }
+                    y[((n * OC + o) * OH + i) * OW + j] = (float)s;
+                }
+}
+
+int main(void) {
+    mmf_rng_seed(&g_rng, 21);
+    { ccfg c = {1, 1, 1}; mmf_gc_input in[3] = {gin4(2, 3, 5, 4, -1, 1), gin4(4, 3, 3, 3, -0.5f, 0.5f), gin(1, 4, 0, 0, -1, 1, 0)};
+      GC("conv2d 3x3 s1 p1", b_conv, &c, in, 3, 0); }
+    { ccfg c = {2, 0, 0}; mmf_gc_input in[2] = {gin4(2, 2, 7, 6, -1, 1), gin4(3, 2, 3, 2, -0.5f, 0.5f)};
+      GC("conv2d 3x2 s2 p0", b_conv, &c, in, 2, 0); }
+    { ccfg c = {2, 2, 1}; mmf_gc_input in[3] = {gin4(3, 2, 5, 5, -1, 1), gin4(2, 2, 4, 4, -0.5f, 0.5f), gin(1, 2, 0, 0, -1, 1, 0)};
+      GC("conv2d 4x4 s2 p2", b_conv, &c, in, 3, 0); }
+    { mmf_gc_input in[3] = {gin4(3, 4, 3, 2, -2, 2), gin(1, 4, 0, 0, 0.5f, 1.5f, 0), gin(1, 4, 0, 0, -1, 1, 0)};
+      GC("batchnorm2d train", b_bn, NULL, in, 3, 1); }
+    { mmf_gc_input in[3] = {gin(2, 6, 5, 0, -2, 2, 0), gin(1, 5, 0, 0, 0.5f, 1.5f, 0), gin(1, 5, 0, 0, -1, 1, 0)};
+      GC("batchnorm1d train", b_bn, NULL, in, 3, 1); }
+    { mmf_gc_input in[3] = {gin4(2, 4, 3, 3, -2, 2), gin(1, 4, 0, 0, 0.5f, 1.5f, 0), gin(1, 4, 0, 0, -1, 1, 0)};
+      GC("batchnorm2d eval", b_bn, NULL, in, 3, 0); }
+    { mmf_gc_input in[4] = {gin4(3, 2, 4, 4, -1, 1), gin4(3, 2, 3, 3, -0.5f, 0.5f), gin(1, 3, 0, 0, 0.5f, 1.5f, 0),
+                            gin(1, 3, 0, 0, -1, 1, 0)};
+      GC("conv-bn-tanh-avgpool-gap", b_conv_bn_relu_pool, NULL, in, 4, 1); }
+    { pcfg c = {2, 2, 0, 1}; mmf_gc_input in[1] = {gin4_spaced(2, 2, 5, 4)}; GC("maxpool2d k2 s2", b_max, &c, in, 1, 0); }
+    { pcfg c = {3, 2, 1, 1}; mmf_gc_input in[1] = {gin4_spaced(2, 2, 5, 6)}; GC("maxpool2d k3 s2 p1", b_max, &c, in, 1, 0); }
+    { pcfg c = {3, 2, 1, 1}; mmf_gc_input in[1] = {gin4(2, 2, 5, 6, -1, 1)}; GC("avgpool2d k3 s2 p1 cip", b_avg, &c, in, 1, 0); }
+    { pcfg c = {3, 1, 1, 0}; mmf_gc_input in[1] = {gin4(1, 2, 4, 5, -1, 1)}; GC("avgpool2d k3 s1 p1 nocip", b_avg, &c, in, 1, 0); }
+    { mmf_gc_input in[1] = {gin4(2, 3, 3, 4, -1, 1)}; GC("global_avgpool", b_gap, NULL, in, 1, 0); }
+
+    /* forward values: conv vs the naive loop, at 1 and 2 threads */
+    for (int nt = 1; nt <= 2; nt++) {
+        int N = 3, C = 3, H = 9, W = 7, OC = 5, K = 3, stride = 2, pad = 1, OH, OW;
+        mmf_conv2d_out_size(H, W, K, K, stride, pad, &OH, &OW);
+        mmf_gc_input x = gin4(N, C, H, W, -1, 1), w = gin4(OC, C, K, K, -1, 1), b = gin(1, OC, 0, 0, -1, 1, 0);
+        float *ref = malloc(sizeof(float) * N * OC * OH * OW);
+        conv_naive(ref, x.data, w.data, b.data, N, C, H, W, OC, K, stride, pad, OH, OW);
+        mmf_tape *tp = mmf_tape_new(nt, 1);
+        mmf_var y = mmf_t_conv2d(tp, mmf_t_const(tp, x.data, 4, x.shape), mmf_t_const(tp, w.data, 4, w.shape),
+                                 mmf_t_const(tp, b.data, 1, b.shape), stride, pad);
+        CHECK_OK(mmf_tape_status(tp));
+        CHECK(mmf_tape_var(tp, y)->shape[2] == 5 && mmf_tape_var(tp, y)->shape[3] == 4);
+        t_allclose(mmf_tape_var(tp, y)->v, ref, (size_t)N * OC * OH * OW, 1e-5, 1e-5, "conv2d vs naive");
+        /* max pool vs the core kernel; global average pool by hand */
+        mmf_var xv = mmf_t_const(tp, x.data, 4, x.shape);
+        float *mp = malloc(sizeof(float) * N * C * 5 * 4);
+        mmf_maxpool2d(mp, x.data, N, C, H, W, 3, 2, 1, 1);
+        mmf_var m = mmf_t_maxpool2d(tp, xv, 3, 2, 1);
+        t_allclose(mmf_tape_var(tp, m)->v, mp, (size_t)N * C * 5 * 4, 0, 0, "maxpool2d vs core kernel");
+        mmf_var g = mmf_t_global_avgpool(tp, xv);
+        double s = 0;
+        for (int i = 0; i < H * W; i++) s += x.data[(1 * C + 2) * H * W + i];
+        CHECK_NEAR(mmf_tape_var(tp, g)->v[1 * C + 2], s / (H * W), 1e-6);
+        /* batchnorm running stats as torch: mean, unbiased var, momentum 0.1 */
+        float mean0[3] = {0, 0, 0}, var0[3] = {1, 1, 1};
+        mmf_tape_set_training(tp, 1);
+        mmf_var bn = mmf_t_batchnorm(tp, xv, -1, -1, mean0, var0, 0.1f, 1e-5f);
+        CHECK_OK(mmf_tape_status(tp));
+        double mu = 0, v2 = 0;
+        int cnt = N * H * W;
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < H * W; i++) mu += x.data[(n * C + 1) * H * W + i];
+        mu /= cnt;
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < H * W; i++) { double d = x.data[(n * C + 1) * H * W + i] - mu; v2 += d * d; }
+        CHECK_NEAR(mean0[1], 0.1 * mu, 1e-6);
+        CHECK_NEAR(var0[1], 0.9 + 0.1 * v2 / (cnt - 1), 1e-6);
+        CHECK_NEAR(mmf_tape_var(tp, bn)->v[(0 * C + 1) * H * W + 3], (x.data[(0 * C + 1) * H * W + 3] - mu) / sqrt(v2 / cnt + 1e-5), 1e-4);
+        /* eval mode uses the running statistics */
+        mmf_tape_set_training(tp, 0);
+        mmf_var be = mmf_t_batchnorm(tp, xv, -1, -1, mean0, var0, 0.1f, 1e-5f);
+        CHECK_NEAR(mmf_tape_var(tp, be)->v[(2 * C + 1) * H * W + 5], (x.data[(2 * C + 1) * H * W + 5] - mean0[1]) / sqrt(var0[1] + 1e-5), 1e-5);
+        /* bad shapes fail cleanly */
+        mmf_var bad = mmf_t_conv2d(tp, mmf_t_const(tp, x.data, 3, (int64_t[]){N, C, H * W}), mmf_t_const(tp, w.data, 4, w.shape), -1, 1, 0);
+        CHECK(bad < 0 && mmf_tape_status(tp) == MMF_ERR_SHAPE);
+        mmf_tape_free(tp);
+        free(ref); free(mp); free(x.data); free(w.data); free(b.data);
+    }
+    /* conv backward is the same with 1 and 2 threads (up to summation order of dW) */
+    {
+        mmf_gc_input x = gin4(4, 3, 8, 8, -1, 1), w = gin4(6, 3, 3, 3, -1, 1), r = gin4(4, 6, 8, 8, -1, 1);
+        float *gw[2], *gx[2];
+        for (int nt = 1; nt <= 2; nt++) {
+            mmf_tape *tp = mmf_tape_new(nt, 1);
+            mmf_var X = mmf_t_leaf(tp, x.data, 4, x.shape), W = mmf_t_leaf(tp, w.data, 4, w.shape);
+            mmf_var L = mmf_t_sum_all(tp, mmf_t_mul(tp, mmf_t_conv2d(tp, X, W, -1, 1, 1), mmf_t_const(tp, r.data, 4, r.shape)));
+            CHECK_OK(mmf_tape_backward(tp, L));
+            gw[nt - 1] = malloc(sizeof(float) * 6 * 27);
+            gx[nt - 1] = malloc(sizeof(float) * 4 * 3 * 64);
+            memcpy(gw[nt - 1], mmf_tape_var(tp, W)->g, sizeof(float) * 6 * 27);
+            memcpy(gx[nt - 1], mmf_tape_var(tp, X)->g, sizeof(float) * 4 * 3 * 64);
+            mmf_tape_free(tp);
+        }
+        t_allclose(gw[1], gw[0], 6 * 27, 1e-4, 1e-5, "conv dW threads 2 vs 1");
+        t_allclose(gx[1], gx[0], 4 * 3 * 64, 0, 0, "conv dX threads 2 vs 1");
+        free(gw[0]); free(gw[1]); free(gx[0]); free(gx[1]); free(x.data); free(w.data); free(r.data);
+    }
+    printf("%d checks, %d failures\n", t_checks, t_failures);
+    return t_failures ? 1 : 0;
+}
