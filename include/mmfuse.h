@@ -250,6 +250,33 @@ mmf_status mmf_image_processor_geometry(const mmf_image_processor *p, const mmf_
 /* Full pipeline: out is (3, H, W) float32, channels first, rescaled and normalised. */
 mmf_status mmf_image_processor_run(const mmf_image_processor *p, const mmf_image *in, float *out);
 
+/* Per-image failure report: index in the input list, its path, the message. */
+typedef void (*mmf_image_error_fn)(size_t index, const char *path, const char *message, void *user);
+/* Decode + preprocess n files into out (n, 3, H, W) using n_threads. A file
+ * that cannot be read, decoded or preprocessed: without skip_bad the call
+ * fails with the first such file's error (its path named); with skip_bad its
+ * row is zeros, failed[i] = 1 (failed may be NULL) and on_error (may be NULL)
+ * hears about it, in input order. */
+mmf_status mmf_image_processor_files(const mmf_image_processor *p, const char *const *paths, size_t n, int skip_bad,
+                                     int n_threads, uint8_t *failed, float *out, mmf_image_error_fn on_error, void *user);
+
+/* Image embeddings from an encoder loaded with mmf_encoder_load on a vit,
+ * clip or resnet folder (its preprocessor_config.json is the processor).
+ * Poolings: ViT pooler (default when the checkpoint has one) / cls / mean
+ * (patch tokens); CLIP the projected features (get_image_features; default);
+ * ResNet the pooled features (mean; default). normalize as for text. */
+const mmf_image_processor *mmf_encoder_image_processor(const mmf_encoder *enc);   /* NULL for text-only */
+/* CLIP: exp(logit_scale), the factor on cosine similarities; 0 for others. */
+float mmf_encoder_logit_scale(const mmf_encoder *enc);
+/* pixels (n, 3, H, W) as the processor makes them -> out (n, dim). */
+mmf_status mmf_encoder_embed_pixels(mmf_encoder *enc, const float *pixels, size_t n, mmf_pooling pooling,
+                                    int normalize, float *out);
+/* Image files -> out (n, dim), batched by params.max_batch, decoding in
+ * parallel. Failure semantics as mmf_image_processor_files (failed rows are zeros). */
+mmf_status mmf_encoder_embed_image_files(mmf_encoder *enc, const char *const *paths, size_t n, mmf_pooling pooling,
+                                         int normalize, int skip_bad, uint8_t *failed, float *out,
+                                         mmf_image_error_fn on_error, void *user);
+
 /* ---------------------------------------------------------- fusion, training */
 
 /* ---- Embedding files: the seam between encoders and fusion (docs/embedding-file.md).

@@ -287,3 +287,47 @@ mmf_status mmf_image_processor_run(const mmf_image_processor *p, const mmf_image
     mmf_image_free(&g);
     return MMF_OK;
 }
+
+/* ------------------------------------------------------- many files */
+#define MSG_CAP 512
+
+mmf_status mmf_image_processor_files(const mmf_image_processor *p, const char *const *paths, size_t n, int skip_bad,
+                                     int n_threads, uint8_t *failed, float *out, mmf_image_error_fn on_error, void *user) {
+    if (n == 0) return MMF_OK;
+    int C, H, W;
+    mmf_image_processor_size(p, &C, &H, &W);
+    size_t per = (size_t)C * H * W;
+    char *msgs = calloc(n, MSG_CAP);
+    mmf_status *st = calloc(n, sizeof *st);
+    if (!msgs || !st) { free(msgs); free(st); return mmf_fail(MMF_ERR_NOMEM, "preprocess: out of memory for %zu images", n); }
+    int nt = n_threads < 1 ? 1 : n_threads;
+    /* decode + preprocess in parallel: each thread keeps its own error message */
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (parallel: nt > 1 && n > 1)
+    for (size_t i = 0; i < n; i++) {
+        mmf_image img;
+        mmf_status s = paths[i] ? mmf_image_load(paths[i], NULL, &img) : mmf_fail(MMF_ERR_ARG, "image %zu: NULL path", i);
+        if (!s) {
+            s = mmf_image_processor_run(p, &img, out + i * per);
+            if (s) mmf_fail_wrap(s, "%s", paths[i]);
+            mmf_image_free(&img);
+        }
+        st[i] = s;
+        if (s) {
+            snprintf(msgs + i * MSG_CAP, MSG_CAP, "%s", mmf_last_error());
+            memset(out + i * per, 0, per * sizeof(float));
+        }
+    }
+    mmf_status ret = MMF_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (failed) failed[i] = st[i] != MMF_OK;
+        if (!st[i]) continue;
+        if (!skip_bad) {
+            ret = mmf_fail(st[i], "%s", msgs + i * MSG_CAP);
+            break;
+        }
+        if (on_error) on_error(i, paths[i] ? paths[i] : "(null)", msgs + i * MSG_CAP, user);
+    }
+    free(msgs);
+    free(st);
+    return ret;
+}

@@ -28,7 +28,10 @@ typedef struct mmf_encoder_ops {
      * hidden states (B,T,C) when tokens != NULL. */
     mmf_status (*text_forward)(mmf_encoder *enc, const int32_t *ids, const int32_t *types, const uint8_t *keep,
                                int B, int T, mmf_pooling pool, float *pooled, float *tokens);
-    /* Image families add their entry points here (e.g. embed_images). */
+    /* Image forward (image families, encoder_image.c drives it): pixels
+     * (B,3,H,W) as enc->proc makes them, B <= params.max_batch; writes
+     * pooled (B,dim) with `pool` (never DEFAULT). */
+    mmf_status (*image_forward)(mmf_encoder *enc, const float *pixels, int B, mmf_pooling pool, float *pooled);
 } mmf_encoder_ops;
 
 struct mmf_encoder {
@@ -43,6 +46,8 @@ struct mmf_encoder {
     int def_norm;
     int max_length;       /* tokens per sequence, specials included */
     mmf_tokenizer *tok;   /* text families */
+    mmf_image_processor *proc;   /* image families: preprocessor_config.json */
+    float logit_scale;    /* CLIP: exp(logit_scale); 0 otherwise */
 };
 
 const mmf_encoder_ops *mmf_encoder_ops_find(const char *model_type);

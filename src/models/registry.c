@@ -8,10 +8,14 @@
 #include <sys/stat.h>
 
 extern const mmf_encoder_ops mmf_bert_ops;
+extern const mmf_encoder_ops mmf_vit_ops, mmf_clip_ops, mmf_resnet_ops;
 
 /* One line per family; the image families add vit, clip, resnet here. */
 static const mmf_encoder_ops *const families[] = {
     &mmf_bert_ops,
+    &mmf_vit_ops,
+    &mmf_clip_ops,
+    &mmf_resnet_ops,
 };
 
 const mmf_encoder_ops *mmf_encoder_ops_find(const char *model_type) {
@@ -71,6 +75,7 @@ void mmf_encoder_free(mmf_encoder *e) {
     if (!e) return;
     if (e->ops && e->ops->free_impl) e->ops->free_impl(e);
     mmf_tokenizer_free(e->tok);
+    mmf_image_processor_free(e->proc);
     free(e->dir);
     free(e);
 }

@@ -356,3 +356,40 @@ mmf_status mmf_resnet_forward(mmf_resnet *m, const float *pixels, int B, int H, 
     m->buf[0] = x; m->buf[3] = t3;
     return MMF_OK;
 }
+
+/* ------------------------------------------------ the encoder family */
+#include "models/encoder.h"
+
+static mmf_status resnet_enc_load(mmf_encoder *e) {
+    mmf_resnet *m;
+    mmf_status s = mmf_image_processor_load(e->dir, &e->proc);
+    if (s) return s;
+    if ((s = mmf_resnet_load(e->dir, &m))) return s;
+    e->impl = m;
+    e->dim = e->token_dim = m->out_c;
+    e->def_pool = MMF_POOL_MEAN;
+    e->def_norm = 0;
+    return MMF_OK;
+}
+
+static void resnet_enc_free(mmf_encoder *e) {
+    mmf_resnet_free(e->impl);
+    e->impl = NULL;
+}
+
+static mmf_status resnet_image_forward(mmf_encoder *e, const float *pixels, int B, mmf_pooling pool, float *out) {
+    if (pool != MMF_POOL_MEAN && pool != MMF_POOL_POOLER)
+        return mmf_fail(MMF_ERR_UNSUPPORTED, "ResNet embeddings are the pooled features (pooling \"mean\"/\"pooler\"/default), not \"%s\"",
+                        mmf_pooling_name(pool));
+    int c, h, w;
+    mmf_image_processor_size(e->proc, &c, &h, &w);
+    return mmf_resnet_forward(e->impl, pixels, B, h, w, out, NULL, e->params.n_threads);
+}
+
+const mmf_encoder_ops mmf_resnet_ops = {
+    .model_type = "resnet",
+    .modalities = MMF_MODALITY_IMAGE,
+    .load = resnet_enc_load,
+    .free_impl = resnet_enc_free,
+    .image_forward = resnet_image_forward,
+};

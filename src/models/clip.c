@@ -1,0 +1,258 @@
+/* CLIP (Hugging Face CLIPModel semantics): both towers, projections and
+ * logit_scale.
+ *  vision: vision_model.* (models/vit.h tower with pre_layrnorm), pooled =
+ *    post_layernorm(h[:, 0]), image_embeds = visual_projection(pooled);
+ *  text: text_model.embeddings.{token,position}_embedding, causal pre-norm
+ *    layers with the padding mask, final_layer_norm, pooled at the EOS token:
+ *    configs with eos_token_id == 2 (the original openai files) take
+ *    argmax(input_ids) (the end token has the largest id), others the first
+ *    position holding eos_token_id, as transformers does;
+ *    text_embeds = text_projection(pooled).
+ * Embeddings are the projected features (get_image_features /
+ * get_text_features); the encoder's dim is projection_dim. */
+#include "models/clip.h"
+#include "models/encoder.h"
+#include "models/vit.h"
+#include "core/arena.h"
+#include "core/error.h"
+#include "core/ops.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define TRY(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
+
+typedef struct clip {
+    mmf_wbag bag;
+    mmf_vis_tower vis;
+    /* text tower */
+    int V, Ct, Lt, Ft, Pt;
+    float eps_t;
+    float *tok_emb, *pos_emb, *fin_w, *fin_b;
+    mmf_tf_layer_w *tlayers;
+    mmf_tf_spec tspec;
+    int64_t eos_id;
+    /* heads */
+    int D;
+    float *vproj, *tproj;   /* (D, Cv), (D, Ct) */
+    float logit_scale;      /* the raw parameter */
+    /* activations */
+    mmf_arena arena;
+    float *vx, *vscratch, *tx, *tscratch, *tmp;
+    int tT;                 /* text length the arena was sized for */
+    int nt_sized;
+} clip;
+
+static void clip_free(mmf_encoder *e) {
+    clip *m = e->impl;
+    if (!m) return;
+    mmf_wbag_free(&m->bag);
+    mmf_arena_free(&m->arena);
+    free(m);
+    e->impl = NULL;
+}
+
+static mmf_status clip_size(mmf_encoder *e, clip *m, int nt) {
+    mmf_arena_free(&m->arena);
+    size_t B = (size_t)e->params.max_batch, Tv = (size_t)m->vis.T, Cv = (size_t)m->vis.C;
+    size_t Tt = (size_t)m->tT, Ct = (size_t)m->Ct;
+    size_t vs = mmf_vis_tower_scratch(&m->vis, (int)B, nt), ts = mmf_tf_layer_scratch(&m->tspec, (int)B, (int)Tt, nt);
+    size_t cmax = Cv > Ct ? Cv : Ct;
+    size_t bytes = mmf_arena_need(B * Tv * Cv * 4) + mmf_arena_need(vs * 4) + mmf_arena_need(B * Tt * Ct * 4) +
+                   mmf_arena_need(ts * 4) + mmf_arena_need(B * cmax * 4);
+    TRY(mmf_arena_init(&m->arena, bytes));
+    m->vx = mmf_arena_floats(&m->arena, B * Tv * Cv);
+    m->vscratch = mmf_arena_floats(&m->arena, vs);
+    m->tx = mmf_arena_floats(&m->arena, B * Tt * Ct);
+    m->tscratch = mmf_arena_floats(&m->arena, ts);
+    m->tmp = mmf_arena_floats(&m->arena, B * cmax);
+    if (!m->vx || !m->vscratch || !m->tx || !m->tscratch || !m->tmp)
+        return mmf_fail(MMF_ERR_NOMEM, "%s: activation arena too small", e->dir);
+    m->nt_sized = nt;
+    return MMF_OK;
+}
+
+static mmf_status clip_set_threads(mmf_encoder *e, int nt) {
+    clip *m = e->impl;
+    return nt == m->nt_sized ? MMF_OK : clip_size(e, m, nt);
+}
+
+static mmf_status load_text(clip *m, const mmf_tf_config *c, mmf_wbag *w) {
+    m->V = (int)c->vocab_size;
+    m->Ct = (int)c->hidden_size;
+    m->Lt = (int)c->num_layers;
+    m->Ft = (int)c->intermediate_size;
+    m->Pt = (int)c->max_positions;
+    m->eps_t = (float)c->layer_norm_eps;
+    m->eos_id = c->eos_token_id;
+    if (m->V < 1 || m->Pt < 2) return mmf_fail(MMF_ERR_FORMAT, "%s/config.json: text_config needs vocab_size and max_position_embeddings", w->dir);
+    m->tspec = (mmf_tf_spec){.hidden = m->Ct, .heads = (int)c->num_heads, .ffn = m->Ft, .eps = m->eps_t, .act = c->act,
+                             .pre_norm = 1, .causal = 1, .attn_scale = 0.0f};
+    const int64_t C = m->Ct, F = m->Ft;
+    strcpy(w->prefix, "text_model.");
+    TRY(mmf_wbag_take(w, "embeddings.token_embedding.weight", m->V, C, 0, 0, "text_config vocab_size x hidden_size", &m->tok_emb));
+    TRY(mmf_wbag_take(w, "embeddings.position_embedding.weight", m->Pt, C, 0, 0, "text_config max_position_embeddings x hidden_size", &m->pos_emb));
+    m->tlayers = (mmf_tf_layer_w *)mmf_wbag_zeros(w, sizeof(mmf_tf_layer_w) * (size_t)(m->Lt ? m->Lt : 1) / sizeof(float) + 1);
+    if (!m->tlayers) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
+    for (int l = 0; l < m->Lt; l++) {
+        mmf_tf_layer_w *ly = &m->tlayers[l];
+        char n[6][160];
+        const char *parts[6] = {"q_proj.weight", "k_proj.weight", "v_proj.weight", "q_proj.bias", "k_proj.bias", "v_proj.bias"};
+        for (int i = 0; i < 6; i++) snprintf(n[i], sizeof n[i], "encoder.layers.%d.self_attn.%s", l, parts[i]);
+        TRY(mmf_wbag_qkv(w, n[0], n[1], n[2], n[3], n[4], n[5], C, ly));
+        char b[160];
+        float *p;
+#define T2(fmt, d0, d1, dst) do { snprintf(b, sizeof b, "encoder.layers.%d." fmt, l); \
+        TRY(mmf_wbag_take(w, b, d0, d1, 0, 0, "text_config hidden_size / intermediate_size", &p)); dst = p; } while (0)
+        T2("self_attn.out_proj.weight", C, C, ly->o_w);
+        T2("self_attn.out_proj.bias", C, 0, ly->o_b);
+        T2("layer_norm1.weight", C, 0, ly->ln1_w);
+        T2("layer_norm1.bias", C, 0, ly->ln1_b);
+        T2("layer_norm2.weight", C, 0, ly->ln2_w);
+        T2("layer_norm2.bias", C, 0, ly->ln2_b);
+        T2("mlp.fc1.weight", F, C, ly->fc1_w);
+        T2("mlp.fc1.bias", F, 0, ly->fc1_b);
+        T2("mlp.fc2.weight", C, F, ly->fc2_w);
+        T2("mlp.fc2.bias", C, 0, ly->fc2_b);
+#undef T2
+    }
+    char extra[200];
+    snprintf(extra, sizeof extra, "text_model.encoder.layers.%d.layer_norm1.weight", m->Lt);
+    if (mmf_st_find(w->st, extra))
+        return mmf_fail(MMF_ERR_SHAPE, "%s: text_config num_hidden_layers = %d but the checkpoint has \"%s\"", w->dir, m->Lt, extra);
+    TRY(mmf_wbag_take(w, "final_layer_norm.weight", C, 0, 0, 0, "text_config hidden_size", &m->fin_w));
+    TRY(mmf_wbag_take(w, "final_layer_norm.bias", C, 0, 0, 0, "text_config hidden_size", &m->fin_b));
+    return MMF_OK;
+}
+
+static int file_exists(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static mmf_status clip_load(mmf_encoder *e) {
+    clip *m = calloc(1, sizeof *m);
+    if (!m) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
+    e->impl = m;
+    TRY(mmf_image_processor_load(e->dir, &e->proc));
+    TRY(mmf_open_checkpoint(e->dir, &m->bag.st));
+    mmf_wbag *w = &m->bag;
+    w->dir = e->dir;
+    strcpy(w->prefix, "vision_model.");
+    mmf_status s = mmf_vis_tower_load_clip(&m->vis, &e->cfg.vision, w);
+    if (!s) s = load_text(m, &e->cfg.text, w);
+    m->D = (int)e->cfg.projection_dim;
+    w->prefix[0] = 0;
+    if (!s) s = mmf_wbag_take(w, "visual_projection.weight", m->D, m->vis.C, 0, 0, "projection_dim x vision hidden_size", &m->vproj);
+    if (!s) s = mmf_wbag_take(w, "text_projection.weight", m->D, m->Ct, 0, 0, "projection_dim x text hidden_size", &m->tproj);
+    float *ls = NULL;
+    if (!s) s = mmf_wbag_take(w, "logit_scale", 1, 0, 0, 0, "a scalar", &ls);
+    mmf_st_close(w->st);
+    w->st = NULL;
+    if (s) return s;
+    m->logit_scale = ls[0];
+    e->logit_scale = expf(ls[0]);
+    int c, h, wd;
+    mmf_image_processor_size(e->proc, &c, &h, &wd);
+    if (h != m->vis.S || wd != m->vis.S)
+        return mmf_fail(MMF_ERR_SHAPE, "%s: preprocessor_config.json makes %dx%d images but vision_config image_size is %d", e->dir, wd, h, m->vis.S);
+    /* the tokenizer (optional: a vision-only use needs none) */
+    char p1[4096], p2[4096];
+    snprintf(p1, sizeof p1, "%s/tokenizer.json", e->dir);
+    snprintf(p2, sizeof p2, "%s/merges.txt", e->dir);
+    if (file_exists(p1) || file_exists(p2)) TRY(mmf_tokenizer_load(e->dir, &e->tok));
+    else mmf_log(MMF_LOG_INFO, "%s: no tokenizer files; CLIP text embedding needs tokenizer.json or vocab.json + merges.txt", e->dir);
+    int ml = e->tok ? mmf_tokenizer_max_length(e->tok) : 0;
+    e->max_length = ml > 0 && ml < m->Pt ? ml : m->Pt;
+    if (e->params.max_length > 0 && e->params.max_length < e->max_length) e->max_length = e->params.max_length;
+    m->tT = e->max_length;
+    e->dim = m->D;
+    e->token_dim = m->Ct;
+    e->def_pool = MMF_POOL_POOLER;
+    e->def_norm = 0;
+    return clip_size(e, m, e->params.n_threads);
+}
+
+/* image_embeds (B,D); last (B,T,Cv) or NULL */
+static void vision(clip *m, const float *pixels, int B, float *embeds, float *last, int nt) {
+    const int C = m->vis.C, T = m->vis.T;
+    mmf_threads_use(nt);
+    mmf_vis_tower_forward(&m->vis, pixels, B, m->vx, m->vscratch, nt);
+    if (last) memcpy(last, m->vx, sizeof(float) * (size_t)B * T * C);
+    for (int b = 0; b < B; b++) memcpy(m->tmp + (size_t)b * C, m->vx + (size_t)b * T * C, sizeof(float) * (size_t)C);
+    mmf_layernorm(m->tmp, m->tmp, m->vis.post_w, m->vis.post_b, B, C, m->vis.eps, nt);
+    mmf_linear(embeds, m->tmp, m->vproj, NULL, B, C, m->D, nt);
+}
+
+static mmf_status text(clip *m, const int32_t *ids, const uint8_t *keep, int B, int T, float *embeds, float *last, int nt) {
+    const int C = m->Ct;
+    if (T > m->tT || T > m->Pt) return mmf_fail(MMF_ERR_ARG, "clip: %d tokens > the %d this model takes", T, m->tT);
+    mmf_threads_use(nt);
+    TRY(mmf_embedding(m->tx, m->tok_emb, ids, (int64_t)B * T, C, m->V));
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            float *r = m->tx + ((size_t)b * T + t) * C;
+            const float *p = m->pos_emb + (size_t)t * C;
+            for (int j = 0; j < C; j++) r[j] += p[j];
+        }
+    mmf_tf_stack_forward(&m->tspec, m->tlayers, m->Lt, m->tx, keep, B, T, m->tscratch, nt);
+    mmf_layernorm(m->tx, m->tx, m->fin_w, m->fin_b, (int64_t)B * T, C, m->eps_t, nt);
+    if (last) memcpy(last, m->tx, sizeof(float) * (size_t)B * T * C);
+    if (embeds) {
+        for (int b = 0; b < B; b++) {
+            const int32_t *row = ids + (size_t)b * T;
+            int pos = 0;
+            if (m->eos_id == 2) {
+                for (int t = 1; t < T; t++) if (row[t] > row[pos]) pos = t;   /* first maximum, as torch.argmax */
+            } else {
+                for (int t = 0; t < T; t++) if (row[t] == m->eos_id) { pos = t; break; }
+            }
+            memcpy(m->tmp + (size_t)b * C, m->tx + ((size_t)b * T + pos) * C, sizeof(float) * (size_t)C);
+        }
+        mmf_linear(embeds, m->tmp, m->tproj, NULL, B, C, m->D, nt);
+    }
+    return MMF_OK;
+}
+
+static mmf_status clip_image_forward(mmf_encoder *e, const float *pixels, int B, mmf_pooling pool, float *out) {
+    if (pool != MMF_POOL_POOLER)
+        return mmf_fail(MMF_ERR_UNSUPPORTED, "CLIP image embeddings are the projected features (pooling \"pooler\"/default), not \"%s\"",
+                        mmf_pooling_name(pool));
+    vision(e->impl, pixels, B, out, NULL, e->params.n_threads);
+    return MMF_OK;
+}
+
+static mmf_status clip_text_forward(mmf_encoder *e, const int32_t *ids, const int32_t *types, const uint8_t *keep,
+                                    int B, int T, mmf_pooling pool, float *pooled, float *tokens) {
+    (void)types;
+    if (pooled && pool != MMF_POOL_POOLER)
+        return mmf_fail(MMF_ERR_UNSUPPORTED, "CLIP text embeddings are the projected features (pooling \"pooler\"/default), not \"%s\"",
+                        mmf_pooling_name(pool));
+    return text(e->impl, ids, keep, B, T, pooled, tokens, e->params.n_threads);
+}
+
+mmf_status mmf_clip_vision(mmf_encoder *e, const float *pixels, int B, float *image_embeds, float *last_hidden) {
+    if (strcmp(e->cfg.model_type, "clip")) return mmf_fail(MMF_ERR_ARG, "not a CLIP encoder");
+    if (B > e->params.max_batch) return mmf_fail(MMF_ERR_ARG, "clip: batch %d > max_batch %d", B, e->params.max_batch);
+    vision(e->impl, pixels, B, image_embeds, last_hidden, e->params.n_threads);
+    return MMF_OK;
+}
+
+mmf_status mmf_clip_text_ids(mmf_encoder *e, const int32_t *ids, const uint8_t *keep, int B, int T, float *text_embeds,
+                             float *last_hidden) {
+    if (strcmp(e->cfg.model_type, "clip")) return mmf_fail(MMF_ERR_ARG, "not a CLIP encoder");
+    if (B > e->params.max_batch) return mmf_fail(MMF_ERR_ARG, "clip: batch %d > max_batch %d", B, e->params.max_batch);
+    return text(e->impl, ids, keep, B, T, text_embeds, last_hidden, e->params.n_threads);
+}
+
+const mmf_encoder_ops mmf_clip_ops = {
+    .model_type = "clip",
+    .modalities = MMF_MODALITY_TEXT | MMF_MODALITY_IMAGE,
+    .load = clip_load,
+    .free_impl = clip_free,
+    .set_threads = clip_set_threads,
+    .text_forward = clip_text_forward,
+    .image_forward = clip_image_forward,
+};

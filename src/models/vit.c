@@ -1,0 +1,365 @@
+/* ViT (Hugging Face ViTModel semantics) and the vision tower it shares with
+ * CLIP. Names: [vit.]embeddings.{cls_token, position_embeddings,
+ * patch_embeddings.projection.*}, encoder.layer.L.{layernorm_before,
+ * attention.attention.{query,key,value}, attention.output.dense,
+ * layernorm_after, intermediate.dense, output.dense}, layernorm, pooler.dense.
+ * Poolings: pooler (tanh(dense(h0)), when the checkpoint has one: the
+ * default), cls (h0 after the final layernorm), mean (patch tokens, CLS
+ * excluded, as timm's "avg"). */
+#include "models/vit.h"
+#include "models/encoder.h"
+#include "core/arena.h"
+#include "core/error.h"
+#include "core/ops.h"
+#include "core/tensor.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TRY(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
+
+/* ------------------------------------------------------------ weight bag */
+
+static float *bag_alloc(mmf_wbag *w, size_t n) {
+    if (w->n == w->cap) {
+        int cap = w->cap ? 2 * w->cap : 64;
+        float **p = realloc(w->ptrs, sizeof *p * (size_t)cap);
+        if (!p) return NULL;
+        w->ptrs = p;
+        w->cap = cap;
+    }
+    float *a = malloc(sizeof(float) * (n ? n : 1));
+    if (a) w->ptrs[w->n++] = a;
+    return a;
+}
+
+float *mmf_wbag_zeros(mmf_wbag *w, size_t n) {
+    float *a = bag_alloc(w, n);
+    if (a) memset(a, 0, sizeof(float) * n);
+    return a;
+}
+
+void mmf_wbag_free(mmf_wbag *w) {
+    for (int i = 0; i < w->n; i++) free(w->ptrs[i]);
+    free(w->ptrs);
+    w->ptrs = NULL;
+    w->n = w->cap = 0;
+}
+
+static mmf_status take(mmf_wbag *w, const char *name, const int64_t *d, const char *why, float **out, int optional) {
+    char full[256];
+    snprintf(full, sizeof full, "%s%s", w->prefix, name);
+    *out = NULL;
+    const mmf_tensor_info *t = mmf_st_find(w->st, full);
+    if (!t) {
+        if (optional) return MMF_OK;
+        return mmf_fail(MMF_ERR_NOT_FOUND, "%s: tensor \"%s\" is missing from the checkpoint", w->dir, full);
+    }
+    int nd = 0;
+    int64_t numel = 1;
+    while (nd < 4 && d[nd]) numel *= d[nd++];
+    int same = t->ndim == nd;
+    for (int i = 0; same && i < nd; i++) same = t->shape[i] == d[i];
+    /* a scalar stored as shape [] or [1] */
+    if (!same && nd == 1 && d[0] == 1 && t->numel == 1) same = 1;
+    if (!same) {
+        char got[96], want[96];
+        mmf_shape_str(t->ndim, t->shape, got, sizeof got);
+        mmf_shape_str(nd, d, want, sizeof want);
+        return mmf_fail(MMF_ERR_SHAPE, "%s: tensor \"%s\" has shape %s but config.json (%s) implies %s", w->dir, full, got,
+                        why, want);
+    }
+    float *a = bag_alloc(w, (size_t)numel);
+    if (!a) return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory reading \"%s\"", w->dir, full);
+    TRY(mmf_st_read_f32(w->st, full, a, (size_t)numel));
+    *out = a;
+    return MMF_OK;
+}
+
+mmf_status mmf_wbag_take(mmf_wbag *w, const char *name, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
+                         const char *why, float **out) {
+    int64_t d[5] = {d0, d1, d2, d3, 0};
+    return take(w, name, d, why, out, 0);
+}
+
+mmf_status mmf_wbag_take_opt(mmf_wbag *w, const char *name, int64_t d0, int64_t d1, const char *why, float **out) {
+    int64_t d[5] = {d0, d1, 0, 0, 0};
+    return take(w, name, d, why, out, 1);
+}
+
+mmf_status mmf_wbag_qkv(mmf_wbag *w, const char *q, const char *k, const char *v, const char *qb, const char *kb,
+                        const char *vb, int64_t C, mmf_tf_layer_w *ly) {
+    float *qw, *kw, *vw, *qbb, *kbb, *vbb;
+    TRY(mmf_wbag_take(w, q, C, C, 0, 0, "hidden_size", &qw));
+    TRY(mmf_wbag_take(w, k, C, C, 0, 0, "hidden_size", &kw));
+    TRY(mmf_wbag_take(w, v, C, C, 0, 0, "hidden_size", &vw));
+    TRY(mmf_wbag_take_opt(w, qb, C, 0, "hidden_size", &qbb));
+    TRY(mmf_wbag_take_opt(w, kb, C, 0, "hidden_size", &kbb));
+    TRY(mmf_wbag_take_opt(w, vb, C, 0, "hidden_size", &vbb));
+    float *fw = bag_alloc(w, (size_t)(3 * C * C)), *fb = bag_alloc(w, (size_t)(3 * C));
+    if (!fw || !fb) return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", w->dir);
+    mmf_tf_fuse_qkv(fw, fb, qw, kw, vw, qbb, kbb, vbb, (int)C);
+    ly->qkv_w = fw;
+    ly->qkv_b = fb;
+    return MMF_OK;
+}
+
+/* ----------------------------------------------------------- the tower */
+
+static mmf_status tower_dims(mmf_vis_tower *t, const mmf_tf_config *c, const char *dir) {
+    t->C = (int)c->hidden_size;
+    t->L = (int)c->num_layers;
+    t->F = (int)c->intermediate_size;
+    t->P = (int)c->patch_size;
+    t->S = (int)c->image_size;
+    if (t->P < 1 || t->S < t->P)
+        return mmf_fail(MMF_ERR_FORMAT, "%s/config.json: image_size %d and patch_size %d do not make patches", dir, t->S, t->P);
+    if (c->num_channels != 3)
+        return mmf_fail(MMF_ERR_UNSUPPORTED, "%s/config.json: num_channels %lld (mmfuse feeds RGB images: 3)", dir, (long long)c->num_channels);
+    t->N = (t->S / t->P) * (t->S / t->P);
+    t->T = t->N + 1;
+    t->eps = (float)c->layer_norm_eps;
+    t->spec = (mmf_tf_spec){.hidden = t->C, .heads = (int)c->num_heads, .ffn = t->F, .eps = t->eps, .act = c->act,
+                            .pre_norm = 1, .causal = 0, .attn_scale = 0.0f};
+    return MMF_OK;
+}
+
+/* One extra layer in the checkpoint means config and weights disagree. */
+static mmf_status no_extra_layer(mmf_wbag *w, const char *fmt, int L) {
+    char n[200], full[264];
+    snprintf(n, sizeof n, fmt, L);
+    snprintf(full, sizeof full, "%s%s", w->prefix, n);
+    if (mmf_st_find(w->st, full))
+        return mmf_fail(MMF_ERR_SHAPE, "%s: config.json says num_hidden_layers = %d but the checkpoint has \"%s\"", w->dir, L, full);
+    return MMF_OK;
+}
+
+mmf_status mmf_vis_tower_load_vit(mmf_vis_tower *t, const mmf_tf_config *c, mmf_wbag *w) {
+    TRY(tower_dims(t, c, w->dir));
+    const int64_t C = t->C, F = t->F, P = t->P;
+    float *cls;
+    TRY(mmf_wbag_take(w, "embeddings.cls_token", 1, 1, C, 0, "hidden_size", &cls));
+    t->cls = cls;
+    TRY(mmf_wbag_take(w, "embeddings.position_embeddings", 1, t->T, C, 0, "(image_size/patch_size)^2 + 1 x hidden_size", &t->pos));
+    TRY(mmf_wbag_take(w, "embeddings.patch_embeddings.projection.weight", C, 3, P, P, "hidden_size x 3 x patch x patch", &t->patch_w));
+    TRY(mmf_wbag_take_opt(w, "embeddings.patch_embeddings.projection.bias", C, 0, "hidden_size", &t->patch_b));
+    t->layers = (mmf_tf_layer_w *)mmf_wbag_zeros(w, sizeof(mmf_tf_layer_w) * (size_t)(t->L ? t->L : 1) / sizeof(float) + 1);
+    if (!t->layers) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
+    for (int l = 0; l < t->L; l++) {
+        mmf_tf_layer_w *ly = &t->layers[l];
+        char n[6][160];
+        const char *parts[6] = {"query.weight", "key.weight", "value.weight", "query.bias", "key.bias", "value.bias"};
+        for (int i = 0; i < 6; i++) snprintf(n[i], sizeof n[i], "encoder.layer.%d.attention.attention.%s", l, parts[i]);
+        TRY(mmf_wbag_qkv(w, n[0], n[1], n[2], n[3], n[4], n[5], C, ly));
+        char b[160];
+        float *p;
+#define T2(fmt, d0, d1, dst) do { snprintf(b, sizeof b, "encoder.layer.%d." fmt, l); \
+        TRY(mmf_wbag_take(w, b, d0, d1, 0, 0, "hidden_size / intermediate_size", &p)); dst = p; } while (0)
+        T2("attention.output.dense.weight", C, C, ly->o_w);
+        T2("attention.output.dense.bias", C, 0, ly->o_b);
+        T2("layernorm_before.weight", C, 0, ly->ln1_w);
+        T2("layernorm_before.bias", C, 0, ly->ln1_b);
+        T2("layernorm_after.weight", C, 0, ly->ln2_w);
+        T2("layernorm_after.bias", C, 0, ly->ln2_b);
+        T2("intermediate.dense.weight", F, C, ly->fc1_w);
+        T2("intermediate.dense.bias", F, 0, ly->fc1_b);
+        T2("output.dense.weight", C, F, ly->fc2_w);
+        T2("output.dense.bias", C, 0, ly->fc2_b);
+#undef T2
+    }
+    TRY(no_extra_layer(w, "encoder.layer.%d.layernorm_before.weight", t->L));
+    TRY(mmf_wbag_take(w, "layernorm.weight", C, 0, 0, 0, "hidden_size", &t->post_w));
+    TRY(mmf_wbag_take(w, "layernorm.bias", C, 0, 0, 0, "hidden_size", &t->post_b));
+    t->post_all_tokens = 1;
+    return MMF_OK;
+}
+
+mmf_status mmf_vis_tower_load_clip(mmf_vis_tower *t, const mmf_tf_config *c, mmf_wbag *w) {
+    TRY(tower_dims(t, c, w->dir));
+    const int64_t C = t->C, F = t->F, P = t->P;
+    TRY(mmf_wbag_take(w, "embeddings.class_embedding", C, 0, 0, 0, "vision hidden_size", &t->cls));
+    TRY(mmf_wbag_take(w, "embeddings.position_embedding.weight", t->T, C, 0, 0, "(image_size/patch_size)^2 + 1 x hidden_size", &t->pos));
+    TRY(mmf_wbag_take(w, "embeddings.patch_embedding.weight", C, 3, P, P, "hidden_size x 3 x patch x patch", &t->patch_w));
+    t->patch_b = NULL;
+    TRY(mmf_wbag_take(w, "pre_layrnorm.weight", C, 0, 0, 0, "hidden_size", &t->pre_w));
+    TRY(mmf_wbag_take(w, "pre_layrnorm.bias", C, 0, 0, 0, "hidden_size", &t->pre_b));
+    t->layers = (mmf_tf_layer_w *)mmf_wbag_zeros(w, sizeof(mmf_tf_layer_w) * (size_t)(t->L ? t->L : 1) / sizeof(float) + 1);
+    if (!t->layers) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
+    for (int l = 0; l < t->L; l++) {
+        mmf_tf_layer_w *ly = &t->layers[l];
+        char n[6][160];
+        const char *parts[6] = {"q_proj.weight", "k_proj.weight", "v_proj.weight", "q_proj.bias", "k_proj.bias", "v_proj.bias"};
+        for (int i = 0; i < 6; i++) snprintf(n[i], sizeof n[i], "encoder.layers.%d.self_attn.%s", l, parts[i]);
+        TRY(mmf_wbag_qkv(w, n[0], n[1], n[2], n[3], n[4], n[5], C, ly));
+        char b[160];
+        float *p;
+#define T2(fmt, d0, d1, dst) do { snprintf(b, sizeof b, "encoder.layers.%d." fmt, l); \
+        TRY(mmf_wbag_take(w, b, d0, d1, 0, 0, "hidden_size / intermediate_size", &p)); dst = p; } while (0)
+        T2("self_attn.out_proj.weight", C, C, ly->o_w);
+        T2("self_attn.out_proj.bias", C, 0, ly->o_b);
+        T2("layer_norm1.weight", C, 0, ly->ln1_w);
+        T2("layer_norm1.bias", C, 0, ly->ln1_b);
+        T2("layer_norm2.weight", C, 0, ly->ln2_w);
+        T2("layer_norm2.bias", C, 0, ly->ln2_b);
+        T2("mlp.fc1.weight", F, C, ly->fc1_w);
+        T2("mlp.fc1.bias", F, 0, ly->fc1_b);
+        T2("mlp.fc2.weight", C, F, ly->fc2_w);
+        T2("mlp.fc2.bias", C, 0, ly->fc2_b);
+#undef T2
+    }
+    TRY(no_extra_layer(w, "encoder.layers.%d.layer_norm1.weight", t->L));
+    TRY(mmf_wbag_take(w, "post_layernorm.weight", C, 0, 0, 0, "hidden_size", &t->post_w));
+    TRY(mmf_wbag_take(w, "post_layernorm.bias", C, 0, 0, 0, "hidden_size", &t->post_b));
+    t->post_all_tokens = 0;
+    return MMF_OK;
+}
+
+size_t mmf_vis_tower_scratch(const mmf_vis_tower *t, int B, int nt) {
+    size_t patches = (size_t)B * t->N * 3 * t->P * t->P;
+    size_t layer = mmf_tf_layer_scratch(&t->spec, B, t->T, nt);
+    return (patches > layer ? patches : layer) + 64;
+}
+
+void mmf_vis_tower_forward(const mmf_vis_tower *t, const float *pixels, int B, float *x, float *scratch, int nt) {
+    const int C = t->C, P = t->P, S = t->S, G = S / P, N = t->N, T = t->T, K = 3 * P * P;
+    /* unfold: row (b, gy, gx) = pixels[b, c, gy*P + ky, gx*P + kx] ordered (c, ky, kx) like the conv weight */
+    float *patches = scratch;
+#pragma omp parallel for num_threads(nt) schedule(static) if (parallel: nt > 1)
+    for (int r = 0; r < B * N; r++) {
+        int b = r / N, n = r % N, gy = n / G, gx = n % G;
+        float *d = patches + (size_t)r * K;
+        for (int c = 0; c < 3; c++)
+            for (int ky = 0; ky < P; ky++)
+                memcpy(d + (c * P + ky) * P, pixels + (((size_t)b * 3 + c) * S + (size_t)gy * P + ky) * S + (size_t)gx * P,
+                       sizeof(float) * (size_t)P);
+    }
+    /* patch tokens go to rows 1..N of each image: one GEMM per image keeps the layout */
+    for (int b = 0; b < B; b++) {
+        float *xb = x + (size_t)b * T * C;
+        mmf_gemm(0, 1, N, C, K, 1.0f, patches + (size_t)b * N * K, K, t->patch_w, K, 0.0f, xb + C, C, nt);
+        memcpy(xb, t->cls, sizeof(float) * (size_t)C);
+        for (int i = 0; i < T; i++) {
+            float *row = xb + (size_t)i * C;
+            const float *pos = t->pos + (size_t)i * C;
+            if (i > 0 && t->patch_b)
+                for (int j = 0; j < C; j++) row[j] += t->patch_b[j] + pos[j];
+            else
+                for (int j = 0; j < C; j++) row[j] += pos[j];
+        }
+    }
+    if (t->pre_w) mmf_layernorm(x, x, t->pre_w, t->pre_b, (int64_t)B * T, C, t->eps, nt);
+    mmf_tf_stack_forward(&t->spec, t->layers, t->L, x, NULL, B, T, scratch, nt);
+    if (t->post_all_tokens) mmf_layernorm(x, x, t->post_w, t->post_b, (int64_t)B * T, C, t->eps, nt);
+}
+
+/* ------------------------------------------------------- ViT encoder */
+
+typedef struct vit {
+    mmf_wbag bag;
+    mmf_vis_tower tw;
+    float *pool_w, *pool_b;   /* (C,C), (C) or NULL */
+    mmf_arena arena;
+    float *x, *scratch, *tmp;
+    int nt_sized;
+} vit;
+
+static void vit_free(mmf_encoder *e) {
+    vit *m = e->impl;
+    if (!m) return;
+    mmf_wbag_free(&m->bag);
+    mmf_arena_free(&m->arena);
+    free(m);
+    e->impl = NULL;
+}
+
+static mmf_status vit_size(mmf_encoder *e, vit *m, int nt) {
+    mmf_arena_free(&m->arena);
+    size_t B = (size_t)e->params.max_batch, T = (size_t)m->tw.T, C = (size_t)m->tw.C;
+    size_t sc = mmf_vis_tower_scratch(&m->tw, (int)B, nt);
+    TRY(mmf_arena_init(&m->arena, mmf_arena_need(B * T * C * 4) + mmf_arena_need(sc * 4) + mmf_arena_need(B * C * 4)));
+    m->x = mmf_arena_floats(&m->arena, B * T * C);
+    m->scratch = mmf_arena_floats(&m->arena, sc);
+    m->tmp = mmf_arena_floats(&m->arena, B * C);
+    if (!m->x || !m->scratch || !m->tmp) return mmf_fail(MMF_ERR_NOMEM, "%s: activation arena too small", e->dir);
+    m->nt_sized = nt;
+    return MMF_OK;
+}
+
+static mmf_status vit_set_threads(mmf_encoder *e, int nt) {
+    vit *m = e->impl;
+    return nt == m->nt_sized ? MMF_OK : vit_size(e, m, nt);
+}
+
+static mmf_status vit_load(mmf_encoder *e) {
+    vit *m = calloc(1, sizeof *m);
+    if (!m) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
+    e->impl = m;
+    TRY(mmf_image_processor_load(e->dir, &e->proc));
+    TRY(mmf_open_checkpoint(e->dir, &m->bag.st));
+    m->bag.dir = e->dir;
+    strcpy(m->bag.prefix, mmf_st_find(m->bag.st, "vit.embeddings.cls_token") ? "vit." : "");
+    mmf_status s = mmf_vis_tower_load_vit(&m->tw, &e->cfg.tf, &m->bag);
+    if (!s) s = mmf_wbag_take_opt(&m->bag, "pooler.dense.weight", m->tw.C, m->tw.C, "hidden_size", &m->pool_w);
+    if (!s && m->pool_w) s = mmf_wbag_take(&m->bag, "pooler.dense.bias", m->tw.C, 0, 0, 0, "hidden_size", &m->pool_b);
+    mmf_st_close(m->bag.st);
+    m->bag.st = NULL;
+    if (s) return s;
+    int c, h, w;
+    mmf_image_processor_size(e->proc, &c, &h, &w);
+    if (h != m->tw.S || w != m->tw.S)
+        return mmf_fail(MMF_ERR_SHAPE, "%s: preprocessor_config.json makes %dx%d images but config.json's image_size is %d", e->dir, w, h, m->tw.S);
+    e->dim = e->token_dim = m->tw.C;
+    e->def_pool = m->pool_w ? MMF_POOL_POOLER : MMF_POOL_CLS;
+    e->def_norm = 0;
+    return vit_size(e, m, e->params.n_threads);
+}
+
+static mmf_status vit_image_forward(mmf_encoder *e, const float *pixels, int B, mmf_pooling pool, float *out) {
+    vit *m = e->impl;
+    const int C = m->tw.C, T = m->tw.T, nt = e->params.n_threads;
+    if (pool == MMF_POOL_POOLER && !m->pool_w)
+        return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: this ViT checkpoint has no pooler (use cls or mean)", e->dir);
+    if (pool != MMF_POOL_POOLER && pool != MMF_POOL_CLS && pool != MMF_POOL_MEAN)
+        return mmf_fail(MMF_ERR_UNSUPPORTED, "ViT pooling \"%s\": use pooler, cls or mean", mmf_pooling_name(pool));
+    mmf_threads_use(nt);
+    mmf_vis_tower_forward(&m->tw, pixels, B, m->x, m->scratch, nt);
+    for (int b = 0; b < B; b++) {
+        const float *h = m->x + (size_t)b * T * C;
+        float *o = out + (size_t)b * C;
+        if (pool == MMF_POOL_MEAN) {
+            for (int j = 0; j < C; j++) {
+                float s = 0.0f;
+                for (int t = 1; t < T; t++) s += h[(size_t)t * C + j];
+                o[j] = s / (float)(T - 1);
+            }
+        } else {
+            memcpy(o, h, sizeof(float) * (size_t)C);
+        }
+    }
+    if (pool == MMF_POOL_POOLER) {
+        memcpy(m->tmp, out, sizeof(float) * (size_t)B * C);
+        mmf_linear(out, m->tmp, m->pool_w, m->pool_b, B, C, C, nt);
+        mmf_tanh(out, (int64_t)B * C, nt);
+    }
+    return MMF_OK;
+}
+
+/* Token states for tests: x (B,T,C) after the final layernorm. */
+mmf_status mmf_vit_tokens(mmf_encoder *e, const float *pixels, int B, float *x) {
+    vit *m = e->impl;
+    if (B > e->params.max_batch) return mmf_fail(MMF_ERR_ARG, "vit: batch %d > max_batch %d", B, e->params.max_batch);
+    mmf_threads_use(e->params.n_threads);
+    mmf_vis_tower_forward(&m->tw, pixels, B, m->x, m->scratch, e->params.n_threads);
+    memcpy(x, m->x, sizeof(float) * (size_t)B * m->tw.T * m->tw.C);
+    return MMF_OK;
+}
+
+const mmf_encoder_ops mmf_vit_ops = {
+    .model_type = "vit",
+    .modalities = MMF_MODALITY_IMAGE,
+    .load = vit_load,
+    .free_impl = vit_free,
+    .set_threads = vit_set_threads,
+    .image_forward = vit_image_forward,
+};

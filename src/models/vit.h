@@ -1,0 +1,55 @@
+/* The vision transformer tower shared by ViT and CLIP's vision model:
+ * patch embedding (a stride = kernel conv, done as one GEMM over unfolded
+ * patches), a CLS token, position embeddings, optional pre-layernorm (CLIP),
+ * pre-norm transformer layers (models/transformer.h), then
+ *   ViT:  a final layernorm over every token (sequence_output);
+ *   CLIP: nothing on the tokens (last_hidden_state), post_layernorm on CLS.
+ * Also used by clip.c; the ViT encoder family lives in vit.c. */
+#ifndef MMF_MODELS_VIT_H
+#define MMF_MODELS_VIT_H
+#include "models/transformer.h"
+#include "mmfuse.h"
+
+typedef struct mmf_wbag {
+    mmf_safetensors *st;
+    const char *dir;       /* for messages */
+    char prefix[64];
+    float **ptrs;          /* every allocation, freed together */
+    int n, cap;
+} mmf_wbag;
+
+/* Read prefix+name with shape (d0), (d0,d1) or (d0,d1,d2,d3) (dims of 0 end the shape) into a new
+ * float array. `why` names the config fields that imply the shape. */
+mmf_status mmf_wbag_take(mmf_wbag *w, const char *name, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
+                         const char *why, float **out);
+/* As take, but *out = NULL (and MMF_OK) when the tensor is absent. */
+mmf_status mmf_wbag_take_opt(mmf_wbag *w, const char *name, int64_t d0, int64_t d1, const char *why, float **out);
+/* A zero-filled array of n floats owned by the bag. */
+float *mmf_wbag_zeros(mmf_wbag *w, size_t n);
+void mmf_wbag_free(mmf_wbag *w);
+/* Fuse q/k/v weights (and biases, zeros when absent) of one layer into a (3C,C) block. */
+mmf_status mmf_wbag_qkv(mmf_wbag *w, const char *q, const char *k, const char *v, const char *qb, const char *kb,
+                        const char *vb, int64_t C, mmf_tf_layer_w *ly);
+
+typedef struct mmf_vis_tower {
+    int C, L, F, P, S, N, T;   /* hidden, layers, ffn, patch, image size, patches, tokens (N + 1) */
+    float eps;
+    float *patch_w, *patch_b;  /* (C, 3*P*P), (C) or NULL */
+    float *cls, *pos;          /* (C), (T, C) */
+    float *pre_w, *pre_b;      /* CLIP pre_layrnorm, or NULL */
+    float *post_w, *post_b;    /* ViT final layernorm / CLIP post_layernorm */
+    int post_all_tokens;       /* 1 = ViT */
+    mmf_tf_layer_w *layers;
+    mmf_tf_spec spec;
+} mmf_vis_tower;
+
+/* From a ViT (embeddings.*, encoder.layer.*, layernorm.*) or CLIP
+ * (vision_model.*) checkpoint; w->prefix already set ("vit.", "", "vision_model."). */
+mmf_status mmf_vis_tower_load_vit(mmf_vis_tower *t, const mmf_tf_config *c, mmf_wbag *w);
+mmf_status mmf_vis_tower_load_clip(mmf_vis_tower *t, const mmf_tf_config *c, mmf_wbag *w);
+/* Floats of scratch for a batch of B images. */
+size_t mmf_vis_tower_scratch(const mmf_vis_tower *t, int B, int nt);
+/* pixels (B,3,S,S) -> x (B,T,C): tokens after the layers (ViT: after the final
+ * layernorm). */
+void mmf_vis_tower_forward(const mmf_vis_tower *t, const float *pixels, int B, float *x, float *scratch, int nt);
+#endif
