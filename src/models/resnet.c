@@ -108,7 +108,11 @@ mmf_status mmf_resnet_load(const char *dir, mmf_resnet **out) {
     if (!m) return mmf_fail(MMF_ERR_NOMEM, "resnet: out of memory");
     mmf_status s = mmf_hf_config_load(dir, &m->cfg);
     if (s) { free(m); return s; }
-    if (strcmp(m->cfg.model_type, "resnet")) { free(m); return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: model_type \"%s\" is not resnet", dir, m->cfg.model_type); }
+    if (strcmp(m->cfg.model_type, "resnet")) {
+        s = mmf_fail(MMF_ERR_UNSUPPORTED, "%s: model_type \"%s\" is not resnet", dir, m->cfg.model_type);
+        free(m);
+        return s;
+    }
     if (m->cfg.tf.act != MMF_ACT_RELU) { free(m); return mmf_fail(MMF_ERR_UNSUPPORTED, "%s/config.json: hidden_act must be relu", dir); }
     char path[4096];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
