@@ -9,7 +9,8 @@
 #include "cli_lines.h"
 
 static const char help[] =
-    "Usage: mmfuse embed --model DIR --text-file F --out OUT.safetensors [options]\n\n"
+    "Usage: mmfuse embed --model DIR --text-file F --out OUT.safetensors [options]\n"
+    "       mmfuse embed --model DIR --image-list F --out OUT.safetensors [options]\n\n"
     "Runs a pretrained encoder from a Hugging Face model folder (config.json,\n"
     "model.safetensors or a sharded index, tokenizer files, optional\n"
     "sentence-transformers modules.json + 1_Pooling) over every input and writes\n"
@@ -27,14 +28,26 @@ static const char help[] =
     "  --no-normalize       never normalize\n"
     "  --batch N            sequences per forward pass (default 32)\n"
     "  --threads N          CPU threads (default 1)\n"
-    "  --max-length N       tokens per input, specials included (default: the model's limit)\n\n"
+    "  --max-length N       tokens per input, specials included (default: the model's limit)\n"
+    "  --image-list F       images instead of text: one PNG/JPEG path per line (blank lines\n"
+    "                       skipped; - = stdin), preprocessed as the folder's\n"
+    "                       preprocessor_config.json says. vit: --pooling pooler (default when\n"
+    "                       the checkpoint has one) | cls | mean (patch tokens); clip: the\n"
+    "                       projected image features; resnet: the pooled features\n"
+    "  --skip-bad           with --image-list: an image that cannot be read is reported,\n"
+    "                       its row left zero, and the rest embedded; the output then holds\n"
+    "                       \"failed\" (U8, [N], 1 = failed) and the messages in the\n"
+    "                       metadata key \"failures\" (default: the first bad image stops the run)\n\n"
     "A progress bar goes to stderr when it is a terminal (or MMFUSE_PROGRESS=1).\n\n"
-    "Example:\n"
+    "Examples:\n"
     "  mmfuse embed --model models/all-MiniLM-L6-v2 --text-file captions.txt \\\n"
-    "               --out captions.safetensors --threads 2\n";
+    "               --out captions.safetensors --threads 2\n"
+    "  mmfuse embed --model models/clip-vit-base-patch32 --image-list photos.txt \\\n"
+    "               --out photos.safetensors --normalize --skip-bad\n";
 
 typedef struct embed_opts {
-    const char *model, *text_file, *out;
+    const char *model, *text_file, *out, *image_list;
+    int skip_bad;
     mmf_pooling pooling;
     int normalize;
     long batch, threads, max_len;
@@ -87,6 +100,58 @@ static int embed_texts(const embed_opts *o, mmf_encoder *enc, mmf_st_writer *w) 
     return MMF_EXIT_OK;
 }
 
+/* --image-list: paths -> "embeddings" [N, D] (+ "failed" [N] with --skip-bad) */
+typedef struct fail_log { char *text; size_t len, cap; size_t n; } fail_log;
+
+static void on_image_error(size_t index, const char *path, const char *message, void *user) {
+    fail_log *f = user;
+    fprintf(stderr, "mmfuse embed: image %zu (%s) skipped: %s\n", index, path, message);
+    size_t need = strlen(message) + 32;
+    if (f->len + need + 1 > f->cap) {
+        size_t cap = (f->cap + need + 1) * 2;
+        char *t = realloc(f->text, cap);
+        if (!t) return;
+        f->text = t;
+        f->cap = cap;
+    }
+    f->len += (size_t)snprintf(f->text + f->len, f->cap - f->len, "%s%zu: %s", f->n ? "\n" : "", index, message);
+    f->n++;
+}
+
+static int embed_images(const embed_opts *o, mmf_encoder *enc, mmf_st_writer *w) {
+    char **lines, *buf;
+    size_t n0, n = 0;
+    int rc = cli_read_lines("embed", o->image_list, &lines, &n0, &buf);
+    if (rc) return rc;
+    for (size_t i = 0; i < n0; i++)
+        if (lines[i][0]) lines[n++] = lines[i];
+    if (n == 0) { free(lines); free(buf); fprintf(stderr, "mmfuse embed: error: %s lists no images\n", o->image_list); return MMF_EXIT_FAIL; }
+    int D = mmf_encoder_dim(enc);
+    float *out = malloc(n * (size_t)D * sizeof(float));
+    uint8_t *failed = calloc(n, 1);
+    fail_log fl = {0};
+    mmf_status s = out && failed ? mmf_encoder_embed_image_files(enc, (const char *const *)lines, n, o->pooling, o->normalize,
+                                                                o->skip_bad, failed, out, on_image_error, &fl)
+                                 : MMF_ERR_NOMEM;
+    int64_t sh[2] = {(int64_t)n, D};
+    if (!s) s = mmf_st_writer_add(w, "embeddings", MMF_DT_F32, 2, sh, out);
+    if (!s && o->skip_bad) s = mmf_st_writer_add(w, "failed", MMF_DT_U8, 1, sh, failed);
+    if (!s && o->skip_bad) {
+        char cnt[32];
+        snprintf(cnt, sizeof cnt, "%zu", fl.n);
+        s = mmf_st_writer_meta(w, "failed_count", cnt);
+        if (!s && fl.n) s = mmf_st_writer_meta(w, "failures", fl.text);
+        if (fl.n) fprintf(stderr, "mmfuse embed: %zu of %zu images failed (recorded in \"failed\")\n", fl.n, n);
+    }
+    free(fl.text);
+    free(out);
+    free(failed);
+    free(lines);
+    free(buf);
+    if (s) return cli_fail("embed", s, "embedding failed");
+    return MMF_EXIT_OK;
+}
+
 static int run(int argc, char **argv) {
     embed_opts o = {.pooling = MMF_POOL_DEFAULT, .normalize = MMF_NORMALIZE_DEFAULT, .batch = 32, .threads = 1};
     const char *v;
@@ -95,6 +160,8 @@ static int run(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "--model", &o.model, &bad)) continue;
         if (cli_opt(argc, argv, &i, "--text-file", &o.text_file, &bad)) continue;
         if (cli_opt(argc, argv, &i, "--out", &o.out, &bad)) continue;
+        if (cli_opt(argc, argv, &i, "--image-list", &o.image_list, &bad)) continue;
+        if (cli_flag(argv, i, "--skip-bad")) { o.skip_bad = 1; continue; }
         if (cli_opt(argc, argv, &i, "--pooling", &v, &bad)) {
             if (!bad && mmf_pooling_parse(v, &o.pooling)) return cli_usage("embed", "--pooling %s: expected cls, mean, max, pooler, none or default", v);
             continue;
@@ -109,7 +176,10 @@ static int run(int argc, char **argv) {
     if (bad) return MMF_EXIT_USAGE;
     if (!o.model) return cli_usage("embed", "--model DIR is required");
     if (!o.out) return cli_usage("embed", "--out OUT.safetensors is required");
-    if (!o.text_file) return cli_usage("embed", "give the inputs: --text-file F");
+    if (!o.text_file && !o.image_list) return cli_usage("embed", "give the inputs: --text-file F or --image-list F");
+    if (o.text_file && o.image_list) return cli_usage("embed", "--text-file and --image-list go in separate runs");
+    if (o.skip_bad && !o.image_list) return cli_usage("embed", "--skip-bad applies to --image-list");
+    if (o.image_list && o.pooling == MMF_POOL_NONE) return cli_usage("embed", "--pooling none is for text; images need a pooling");
     if (o.pooling == MMF_POOL_NONE && o.normalize == 1) return cli_usage("embed", "--normalize applies to pooled embeddings, not --pooling none");
 
     mmf_encoder_params p = mmf_encoder_params_default();
@@ -123,7 +193,10 @@ static int run(int argc, char **argv) {
     mmf_st_writer *w = mmf_st_writer_new();
     int rc = w ? MMF_EXIT_OK : MMF_EXIT_FAIL;
     if (!rc) {
-        if (!(mmf_encoder_modalities(enc) & MMF_MODALITY_TEXT)) rc = cli_usage("embed", "%s is a %s model without a text tower", o.model, mmf_encoder_model_type(enc));
+        if (o.image_list) {
+            if (!(mmf_encoder_modalities(enc) & MMF_MODALITY_IMAGE)) rc = cli_usage("embed", "%s is a %s model without an image tower", o.model, mmf_encoder_model_type(enc));
+            else rc = embed_images(&o, enc, w);
+        } else if (!(mmf_encoder_modalities(enc) & MMF_MODALITY_TEXT)) rc = cli_usage("embed", "%s is a %s model without a text tower", o.model, mmf_encoder_model_type(enc));
         else rc = embed_texts(&o, enc, w);
     }
     if (!rc) {

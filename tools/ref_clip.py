@@ -190,6 +190,72 @@ def make_ids(g, eos_rule, B, T):
     return ids, am
 
 
+ZS_LABELS = ['a photo of a cat', 'A Photo Of A DOG', 'the quick brown fox jumps over the lazy dog', 'Hello, world!']
+ZS_IMAGES = ['photo400x300.jpg', 'tall190x257.png', 'rgb8.png', 'cmyk.jpg', 'exif6.jpg']
+
+
+def zeroshot_case(g):
+    """clip_zs/: the real CLIP vocabulary size (49408, tiny text width so the
+    committed file stays small, token embedding stored as F16) for an
+    end-to-end `mmfuse zeroshot` test with the shared tokenizer files. Label
+    ids come from the @huggingface/tokenizers reference (clip_bpe_cases.jsonl),
+    pixels from the Pillow pipeline of ref_image_preprocess.py."""
+    import numpy as np
+    from PIL import Image, ImageOps
+    import ref_image_preprocess as rip
+    c = {'model_type': 'clip', 'projection_dim': 8, 'logit_scale_init_value': 2.6592,
+         'text_config': {'vocab_size': 49408, 'hidden_size': 4, 'intermediate_size': 8, 'num_hidden_layers': 1,
+                         'num_attention_heads': 1, 'max_position_embeddings': 77, 'hidden_act': 'quick_gelu',
+                         'layer_norm_eps': 1e-5, 'bos_token_id': 0, 'eos_token_id': 2, 'pad_token_id': 1},
+         'vision_config': dict(VIS, hidden_size=16, intermediate_size=32, num_attention_heads=2, num_hidden_layers=1)}
+    m = CLIPModel(c)
+    randomize(m, g)
+    with torch.no_grad():   # round the big table through float16, as it is stored
+        m.text_model.embeddings.token_embedding.weight.data = (m.text_model.embeddings.token_embedding.weight * 8).half().float()
+        m.logit_scale.data = torch.tensor(2.0)
+    m.eval()
+    d = os.path.join(OUT, 'clip_zs')
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, 'config.json'), 'w') as f:
+        json.dump(dict(c, architectures=['CLIPModel']), f, indent=1)
+    proc = {'image_processor_type': 'CLIPImageProcessor', 'do_resize': True, 'size': {'shortest_edge': 32},
+            'do_center_crop': True, 'crop_size': {'height': 32, 'width': 32}, 'resample': 3, 'do_rescale': True,
+            'rescale_factor': 1 / 255, 'do_normalize': True, 'image_mean': [0.48145466, 0.4578275, 0.40821073],
+            'image_std': [0.26862954, 0.26130258, 0.27577711]}
+    with open(os.path.join(d, 'preprocessor_config.json'), 'w') as f:
+        json.dump(proc, f, indent=1)
+    sd = dict(m.state_dict())
+    sd['text_model.embeddings.token_embedding.weight'] = sd['text_model.embeddings.token_embedding.weight'].numpy().astype(np.float16)
+    write_safetensors(os.path.join(d, 'model.safetensors'), sd, metadata={'format': 'pt'})
+    cases = {}
+    with open(os.path.join(OUT, 'clip_bpe_cases.jsonl')) as f:
+        for line in f:
+            j = json.loads(line)
+            cases[j['text']] = j['ids']
+    ids_list = [cases[t] for t in ZS_LABELS]
+    T = max(len(i) for i in ids_list)
+    ids = torch.full((len(ids_list), T), 49407, dtype=torch.long)
+    am = torch.zeros(len(ids_list), T, dtype=torch.uint8)
+    for k, row in enumerate(ids_list):
+        ids[k, :len(row)] = torch.tensor(row)
+        am[k, :len(row)] = 1
+    px = []
+    for name in ZS_IMAGES:
+        im = ImageOps.exif_transpose(Image.open(os.path.join(OUT, name))).convert('RGB')
+        px.append(rip.pixel_values(proc, rip.geometry(proc, np.asarray(im))))
+    x = torch.from_numpy(np.stack(px))
+    with torch.no_grad():
+        img = m.visual_projection(m.vision_model(x)[1])
+        txt = m.text_projection(m.text_model(ids, am)[1])
+        logits = m.logit_scale.exp() * (img / img.norm(dim=-1, keepdim=True)) @ (txt / txt.norm(dim=-1, keepdim=True)).t()
+        probs = logits.softmax(dim=1)
+    with open(os.path.join(d, 'labels.txt'), 'w') as f:
+        f.write('\n'.join(ZS_LABELS) + '\n')
+    with open(os.path.join(d, 'expected_probs.tsv'), 'w') as f:
+        for name, row in zip(ZS_IMAGES, probs.tolist()):
+            f.write(name + '\t' + '\t'.join(f'{p:.7f}' for p in row) + '\n')
+
+
 def main():
     g = torch.Generator().manual_seed(5)
     ex = {}
@@ -224,6 +290,7 @@ def main():
                    f'{name}/input_ids': ids.to(torch.int32), f'{name}/attention_mask': am,
                    f'{name}/text_last_hidden': th, f'{name}/text_embeds': txt, f'{name}/logits_per_image': logits,
                    f'{name}/logit_scale_exp': ls.reshape(1)})
+    zeroshot_case(g)
     write_safetensors(os.path.join(OUT, 'clip_expected.safetensors'), ex,
                       metadata={'generator': 'tools/ref_clip.py', 'torch': torch.__version__})
     print('wrote', ', '.join(CASES))
