@@ -12,6 +12,7 @@
 #include "core/tensor.h"
 #include "core/ops.h"
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,8 @@
 typedef struct bert {
     int V, C, L, H, F, P, TV;
     float eps;
-    float *params;
+    mmf_safetensors *st;   /* kept open: F32 tensors are used in place (zero copy) */
+    float *params;         /* fused QKV and converted (F16/BF16) tensors */
     const float *wte, *wpe, *wtt, *eln_w, *eln_b, *pool_w, *pool_b;
     mmf_tf_layer_w *layers;
     mmf_tf_spec spec;
@@ -57,6 +59,16 @@ static mmf_status wread(wload *w, const char *name, float *dst, int64_t d0, int6
 }
 
 static mmf_status wtake(wload *w, const char *name, int64_t d0, int64_t d1, const char *why, const float **out) {
+    char full[256];
+    snprintf(full, sizeof full, "%s%s", w->prefix, name);
+    const mmf_tensor_info *t = mmf_st_find(w->st, full);
+    if (t && t->dtype == MMF_DT_F32 && ((uintptr_t)t->data % sizeof(float)) == 0 &&
+        t->ndim == (d1 ? 2 : 1) && t->shape[0] == d0 && (!d1 || t->shape[1] == d1)) {
+        /* little-endian F32 in the read-only mapping: use it where it lies, so
+         * start-up reads only the pages a forward touches and RSS holds one copy */
+        *out = t->data;
+        return MMF_OK;
+    }
     float *dst = w->next;
     TRY(wread(w, name, dst, d0, d1, why));
     w->next += d0 * (d1 ? d1 : 1);
@@ -160,6 +172,7 @@ static void bert_free(mmf_encoder *e) {
     if (!m) return;
     free(m->params);
     free(m->layers);
+    mmf_st_close(m->st);
     mmf_arena_free(&m->arena);
     free(m);
     e->impl = NULL;
@@ -178,11 +191,8 @@ static mmf_status bert_load(mmf_encoder *e) {
     m->spec = (mmf_tf_spec){.hidden = m->C, .heads = m->H, .ffn = m->F, .eps = m->eps, .act = c->act};
     e->dim = e->token_dim = m->C;
 
-    mmf_safetensors *st;
-    TRY(mmf_open_checkpoint(e->dir, &st));
-    mmf_status s = load_weights(e, m, st);
-    mmf_st_close(st);
-    if (s) return s;
+    TRY(mmf_open_checkpoint(e->dir, &m->st));
+    TRY(load_weights(e, m, m->st));
 
     TRY(mmf_tokenizer_load(e->dir, &e->tok));
     e->def_pool = MMF_POOL_MEAN;
