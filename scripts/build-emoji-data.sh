@@ -26,8 +26,9 @@ concepts of each subgroup held out for test and 10% for val, by a stable hash of
 the hexcode), DIR/openmoji.jsonl (OpenMoji art of every concept: the style-shift
 split; "concept_split" tells which concepts were held out), DIR/img-alpha/<vendor>/
 (the art as drawn, transparent background), DIR/img/<vendor>/ (the same
-flattened onto white, 8-bit RGB: what models read), DIR/classes.json,
-DIR/LICENSES.md, DIR/licenses/ and DIR/STATS.md.
+flattened onto white, 8-bit RGB: what models read), DIR/vqa_<split>.jsonl
+(four generated questions per image), DIR/classes.json, DIR/LICENSES.md,
+DIR/licenses/ and DIR/STATS.md.
 Record: {"id", "hexcode", "emoji", "image" (flattened PNG, path relative to the
 JSONL file), "image_alpha" (the original), "text" (CLDR label), "tags", "group",
 "subgroup", "label" (= subgroup), "vendor", "split", "concept_split"}.

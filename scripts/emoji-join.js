@@ -14,6 +14,7 @@
 const fs = require('fs');
 const path = require('path');
 const png = require('./png-flatten.js');
+const vqaGen = require('./emoji-vqa.js');
 
 const VENDORS = ['google', 'twitter'];          // train/val/test art (never Apple)
 const PKG = {
@@ -282,8 +283,14 @@ function write(src, out, versions, force) {
   for (const c of kept) parent[c.subgroup] = c.group;
   writeAtomic(path.join(out, 'classes.json'), JSON.stringify({ groups, subgroups, subgroup_group: parent }, null, 1) + '\n');
 
+  // VQA: four questions per image (scripts/emoji-vqa.js)
+  const { vqa, computed } = vqaGen.build(out, files);
+  if (computed) log(`VQA: main colour computed for ${computed} images`);
+  for (const [name, recs] of Object.entries(vqa))
+    writeAtomic(path.join(out, `vqa_${name}.jsonl`), recs.map((r) => JSON.stringify(r)).join('\n') + (recs.length ? '\n' : ''));
+
   writeAtomic(path.join(out, 'LICENSES.md'), licenses(versions));
-  writeAtomic(path.join(out, 'STATS.md'), stats(kept, dropped, skins, files, census, groups, subgroups, parent, versions));
+  writeAtomic(path.join(out, 'STATS.md'), stats(kept, dropped, skins, files, census, groups, subgroups, parent, versions) + vqaStats(vqa));
   const n = (s) => kept.filter((c) => c.split === s).length;
   log(`wrote ${out}: ${kept.length} concepts (train ${n('train')}, val ${n('val')}, test ${n('test')}); ` +
     `records train ${files.train.length}, val ${files.val.length}, test ${files.test.length}, openmoji ${files.openmoji.length}`);
@@ -308,6 +315,20 @@ this. \`img/\` holds every image flattened onto a white background (an
 adaptation; the licence of its source applies). The full licence texts that
 ship in the packages are in \`licenses/\`.
 `;
+}
+
+function vqaStats(vqa) {
+  let s = '\n## VQA (vqa_<split>.jsonl)\n\n';
+  const types = ['group', 'subgroup', 'yesno', 'colour'];
+  s += table(['file', 'questions', ...types.map((t) => `${t}: distinct answers`)], Object.entries(vqa).map(([k, recs]) =>
+    [`vqa_${k}.jsonl`, recs.length, ...types.map((t) => new Set(recs.filter((r) => r.qtype === t).map((r) => r.answer)).size)]));
+  const dist = (t) => {
+    const c = {};
+    for (const r of vqa.train.filter((x) => x.qtype === t)) c[r.answer] = (c[r.answer] || 0) + 1;
+    return Object.entries(c).sort((a, b) => b[1] - a[1]).map(([a, n]) => `${a} ${n}`).join(', ');
+  };
+  s += `\nTrain answers, yes/no: ${dist('yesno')}.\nTrain answers, colour: ${dist('colour')}.\n`;
+  return s;
 }
 
 function stats(kept, dropped, skins, files, census, groups, subgroups, parent, versions) {

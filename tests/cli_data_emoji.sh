@@ -21,7 +21,7 @@ svg 'rect x="6" y="6" width="60" height="60" fill="#00f"' >"$W/blue.svg"
 rsvg-convert -w 64 -h 64 -f png -o "$W/red.png" "$W/red.svg"
 rsvg-convert -w 64 -h 64 -f png -o "$W/blue.png" "$W/blue.svg"
 
-# concepts: ten in subgroup "sa" (1F600..1F609), two in "sb" (one written with
+# concepts: ten in subgroup "face-smiling" (1F600..1F609), two in "flag" (one written with
 # FE0F by emojibase and the vendors, without it by OpenMoji), plus four that
 # must be left out: a component, one without Twitter art, a regional indicator
 # (no group) and a skin-tone variant.
@@ -49,7 +49,7 @@ for h in 2764-fe0f 2764-fe0f-1f3ff 2b50 1f3fb 1f680; do cp "$W/red.png" "$G/img/
 for h in 2764 2764-1F3FF 2B50 1F3FB 1F680; do svg 'rect x="20" y="20" width="30" height="30" fill="#0f0"' >"$O/color/svg/$h.svg"; done
 echo "$eb" >"$E/en/data.json"
 echo "$ds" >"$G/emoji.json"; echo "$ds" >"$T/emoji.json"
-echo '{"groups":{"0":"ga","1":"gb","2":"component"},"subgroups":{"0":"sa","1":"sb","2":"skin-tone"},"hierarchy":{}}' >"$E/meta/groups.json"
+echo '{"groups":{"0":"smileys-emotion","1":"flags","2":"component"},"subgroups":{"0":"face-smiling","1":"flag","2":"skin-tone"},"hierarchy":{}}' >"$E/meta/groups.json"
 for p in "$G" "$T" "$E" "$O"; do echo "{\"name\":\"$(basename "$p")\",\"version\":\"0.0.1\"}" >"$p/package.json"; done
 echo "fixture licence" >"$O/LICENSE.txt"
 
@@ -98,14 +98,33 @@ if (hexes('test') !== testHex) bad(`test concepts ${hexes('test')}, expected ${t
 if (hexes('val') !== valHex) bad(`val concepts ${hexes('val')}, expected ${valHex}`);
 const heart = all.train.find((r) => r.hexcode === '2764' && r.vendor === 'twitter');
 if (!heart) bad('red heart (2764-FE0F joined with OpenMoji 2764) missing from train');
-if (heart.text !== 'red heart' || heart.group !== 'gb' || heart.subgroup !== 'sb' || heart.tags.join() !== 'heart,love' || heart.emoji !== 'h')
+if (heart.text !== 'red heart' || heart.group !== 'flags' || heart.subgroup !== 'flag' || heart.tags.join() !== 'heart,love' || heart.emoji !== 'h')
   bad('red heart fields: ' + JSON.stringify(heart));
 const om = all.openmoji.find((r) => r.hexcode === testHex);
 if (!om || om.concept_split !== 'test') bad('openmoji record of the test concept should carry concept_split "test"');
 const everything = Object.values(all).flat().map((r) => r.hexcode);
 for (const h of ['1F1E6', '1F3FB', '1F680', '2764-1F3FF']) if (everything.includes(h)) bad(`${h} should be left out`);
 const cls = JSON.parse(fs.readFileSync(path.join(out, 'classes.json'), 'utf8'));
-if (cls.groups.join() !== 'ga,gb' || cls.subgroups.join() !== 'sa,sb') bad('classes.json: ' + JSON.stringify(cls));
+if (cls.groups.join() !== 'smileys-emotion,flags' || cls.subgroups.join() !== 'face-smiling,flag') bad('classes.json: ' + JSON.stringify(cls));
+// VQA: four questions per image, answers from the fixture's construction
+const yesIf = { 'is this a flag?': (r) => r.group === 'flags', 'is this a face?': (r) => r.subgroup === 'face-smiling',
+  'is this a smiley or an emotion?': (r) => r.group === 'smileys-emotion' };
+const colourOf = { google: 'red', twitter: 'blue', openmoji: 'green' };   // red circle, blue square, green shapes
+for (const f of ['train', 'val', 'test', 'openmoji']) {
+  const v = fs.readFileSync(path.join(out, `vqa_${f}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  if (v.length !== 4 * all[f].length) bad(`vqa_${f}: ${v.length} questions for ${all[f].length} images`);
+  let yes = 0, no = 0;
+  for (const q of v) {
+    const r = all[f].find((x) => `${x.id}#${q.qtype}` === q.id);
+    if (!r) bad(`vqa_${f}: ${q.id} has no image record`);
+    if (q.image !== r.image || q.split !== f || q.text !== q.question || q.label !== q.answer) bad(`vqa_${f}: ${q.id} fields: ${JSON.stringify(q)}`);
+    const want = q.qtype === 'group' ? r.group : q.qtype === 'subgroup' ? r.subgroup : q.qtype === 'colour' ? colourOf[r.vendor]
+      : (yesIf[q.question] || (() => false))(r) ? 'yes' : 'no';
+    if (q.answer !== want) bad(`vqa_${f}: ${q.id}: "${q.question}" answered ${q.answer}, expected ${want}`);
+    if (q.qtype === 'yesno') q.answer === 'yes' ? yes++ : no++;
+  }
+  if (f === 'train' && (yes < 4 || no < 4)) bad(`vqa_train: yes/no unbalanced (${yes} yes, ${no} no)`);
+}
 EOF
 
 # img-alpha/ holds the packages' bytes and the rasterised SVGs (64x64 RGBA);
