@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "mmfuse.h"
+#include "io/json.h"
 #include "fuzz_entry.h"
 
 #define PROMISE(c) do { if (!(c)) __builtin_trap(); } while (0)
@@ -36,6 +37,7 @@ int mmf_fuzz_safetensors(const uint8_t *data, size_t size) {
         covered += t->nbytes;
         PROMISE(mmf_st_find(st, t->name) == t);
         size_t len = strlen(t->name);
+        PROMISE(mmf_utf8_valid(t->name, len));
         for (size_t b = 0; b < len; b++) sum += (unsigned char)t->name[b];
         if (t->dtype == MMF_DT_F32 || t->dtype == MMF_DT_F16 || t->dtype == MMF_DT_BF16 || t->dtype == MMF_DT_F64) {
             float *f = malloc(t->numel ? (size_t)t->numel * sizeof(float) : 1);
@@ -50,7 +52,7 @@ int mmf_fuzz_safetensors(const uint8_t *data, size_t size) {
     for (size_t i = 0; i < mmf_st_metadata_count(st); i++) {
         const char *k, *v;
         mmf_st_metadata_at(st, i, &k, &v);
-        PROMISE(k && v);
+        PROMISE(k && v && mmf_utf8_valid(k, strlen(k)) && mmf_utf8_valid(v, strlen(v)));
         sum += (unsigned)strlen(k) + (unsigned)strlen(v);
         PROMISE(mmf_st_metadata(st, k) != NULL);
     }
