@@ -27,7 +27,8 @@ the hexcode), DIR/openmoji.jsonl (OpenMoji art of every concept: the style-shift
 split; "concept_split" tells which concepts were held out), DIR/img-alpha/<vendor>/
 (the art as drawn, transparent background), DIR/img/<vendor>/ (the same
 flattened onto white, 8-bit RGB: what models read), DIR/vqa_<split>.jsonl
-(four generated questions per image), DIR/classes.json, DIR/LICENSES.md,
+(four generated questions per image), DIR/lists/ (the records as line files:
+images, texts, tags, class ids), DIR/classes.json, DIR/LICENSES.md,
 DIR/licenses/ and DIR/STATS.md.
 Record: {"id", "hexcode", "emoji", "image" (flattened PNG, path relative to the
 JSONL file), "image_alpha" (the original), "text" (CLDR label), "tags", "group",

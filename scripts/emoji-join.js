@@ -281,13 +281,16 @@ function write(src, out, versions, force) {
   for (const s of order(meta.subgroups)) if (usedS.has(meta.subgroups[s])) subgroups.push(meta.subgroups[s]);
   const parent = {};
   for (const c of kept) parent[c.subgroup] = c.group;
-  writeAtomic(path.join(out, 'classes.json'), JSON.stringify({ groups, subgroups, subgroup_group: parent }, null, 1) + '\n');
-
   // VQA: four questions per image (scripts/emoji-vqa.js)
   const { vqa, computed } = vqaGen.build(out, files);
   if (computed) log(`VQA: main colour computed for ${computed} images`);
   for (const [name, recs] of Object.entries(vqa))
     writeAtomic(path.join(out, `vqa_${name}.jsonl`), recs.map((r) => JSON.stringify(r)).join('\n') + (recs.length ? '\n' : ''));
+  // VQA answer classes: every answer of the training questions, sorted
+  const answers = [...new Set(vqa.train.map((r) => r.answer))].sort();
+  writeAtomic(path.join(out, 'classes.json'),
+    JSON.stringify({ groups, subgroups, subgroup_group: parent, vqa_answers: answers }, null, 1) + '\n');
+  writeLists(out, files, vqa, groups, subgroups, answers);
 
   writeAtomic(path.join(out, 'LICENSES.md'), licenses(versions));
   writeAtomic(path.join(out, 'STATS.md'), stats(kept, dropped, skins, files, census, groups, subgroups, parent, versions) + vqaStats(vqa));
@@ -315,6 +318,30 @@ this. \`img/\` holds every image flattened onto a white background (an
 adaptation; the licence of its source applies). The full licence texts that
 ship in the packages are in \`licenses/\`.
 `;
+}
+
+// lists/: the same records as plain line files, line i = record i of the
+// JSONL, for tools that take one input per line (mmfuse embed --image-list,
+// --text-file). Image paths are relative to OUT, like the records' "image":
+// run such tools from inside OUT. Class ids index classes.json's lists.
+function writeLists(out, files, vqa, groups, subgroups, answers) {
+  const dir = path.join(out, 'lists');
+  fs.mkdirSync(dir, { recursive: true });
+  const put = (name, lines) => writeAtomic(path.join(dir, name), lines.map((l) => `${l}\n`).join(''));
+  const idOf = (list) => { const m = new Map(list.map((x, i) => [x, i])); return (x) => (m.has(x) ? m.get(x) : -1); };
+  const gId = idOf(groups), sId = idOf(subgroups), aId = idOf(answers);
+  for (const [split, recs] of Object.entries(files)) {
+    put(`${split}.images.txt`, recs.map((r) => r.image));
+    put(`${split}.texts.txt`, recs.map((r) => r.text));
+    put(`${split}.tags.txt`, recs.map((r) => r.tags.join(' ')));
+    put(`${split}.group_ids.txt`, recs.map((r) => gId(r.group)));
+    put(`${split}.subgroup_ids.txt`, recs.map((r) => sId(r.subgroup)));
+    put(`${split}.hexcodes.txt`, recs.map((r) => r.hexcode));
+    const q = vqa[split];
+    put(`vqa_${split}.images.txt`, q.map((r) => r.image));
+    put(`vqa_${split}.questions.txt`, q.map((r) => r.question));
+    put(`vqa_${split}.answer_ids.txt`, q.map((r) => aId(r.answer)));   // -1: answer unseen in training
+  }
 }
 
 function vqaStats(vqa) {

@@ -106,6 +106,19 @@ const everything = Object.values(all).flat().map((r) => r.hexcode);
 for (const h of ['1F1E6', '1F3FB', '1F680', '2764-1F3FF']) if (everything.includes(h)) bad(`${h} should be left out`);
 const cls = JSON.parse(fs.readFileSync(path.join(out, 'classes.json'), 'utf8'));
 if (cls.groups.join() !== 'smileys-emotion,flags' || cls.subgroups.join() !== 'face-smiling,flag') bad('classes.json: ' + JSON.stringify(cls));
+// VQA answer classes: the training answers, sorted (colours: red google, blue twitter art)
+if (cls.vqa_answers.join() !== [...cls.vqa_answers].sort().join()
+    || !['blue', 'red', 'flag', 'flags', 'face-smiling', 'smileys-emotion', 'no'].every((x) => cls.vqa_answers.includes(x))) bad('classes.json vqa_answers: ' + cls.vqa_answers);
+// lists/: line i = record i
+const lines = (n) => fs.readFileSync(path.join(out, 'lists', n), 'utf8').split('\n').slice(0, -1);
+for (const f of ['train', 'val', 'test', 'openmoji']) {
+  const im = lines(`${f}.images.txt`), tx = lines(`${f}.texts.txt`), tg = lines(`${f}.tags.txt`), sg = lines(`${f}.subgroup_ids.txt`), gr = lines(`${f}.group_ids.txt`);
+  if (im.length !== all[f].length) bad(`lists/${f}.images.txt: ${im.length} lines for ${all[f].length} records`);
+  all[f].forEach((r, i) => {
+    if (im[i] !== r.image || tx[i] !== r.text || tg[i] !== r.tags.join(' ') || cls.subgroups[+sg[i]] !== r.subgroup || cls.groups[+gr[i]] !== r.group)
+      bad(`lists/${f}.*: line ${i + 1} does not match record ${r.id}`);
+  });
+}
 // VQA: four questions per image, answers from the fixture's construction
 const yesIf = { 'is this a flag?': (r) => r.group === 'flags', 'is this a face?': (r) => r.subgroup === 'face-smiling',
   'is this a smiley or an emotion?': (r) => r.group === 'smileys-emotion' };
@@ -123,6 +136,11 @@ for (const f of ['train', 'val', 'test', 'openmoji']) {
     if (q.answer !== want) bad(`vqa_${f}: ${q.id}: "${q.question}" answered ${q.answer}, expected ${want}`);
     if (q.qtype === 'yesno') q.answer === 'yes' ? yes++ : no++;
   }
+  const qi = lines(`vqa_${f}.questions.txt`), ai = lines(`vqa_${f}.answer_ids.txt`);
+  v.forEach((q, i) => {
+    if (qi[i] !== q.question || (cls.vqa_answers[+ai[i]] ?? null) !== (cls.vqa_answers.includes(q.answer) ? q.answer : null))
+      bad(`lists/vqa_${f}.*: line ${i + 1} does not match ${q.id}`);
+  });
   if (f === 'train' && (yes < 4 || no < 4)) bad(`vqa_train: yes/no unbalanced (${yes} yes, ${no} no)`);
 }
 EOF
