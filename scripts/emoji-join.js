@@ -11,6 +11,7 @@
 // SRC holds the unpacked packages (SRC/<npm name>/ = the tarball's package/).
 // Plain CommonJS, no dependencies: runs on Debian 12's node 18.
 'use strict';
+const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
 const png = require('./png-flatten.js');
@@ -293,7 +294,8 @@ function write(src, out, versions, force) {
   writeLists(out, files, vqa, groups, subgroups, answers);
 
   writeAtomic(path.join(out, 'LICENSES.md'), licenses(versions));
-  writeAtomic(path.join(out, 'STATS.md'), stats(kept, dropped, skins, files, census, groups, subgroups, parent, versions) + vqaStats(vqa));
+  writeAtomic(path.join(out, 'STATS.md'), stats(kept, dropped, skins, files, census, groups, subgroups, parent, versions) +
+    duplicateStats(out, kept) + vqaStats(vqa));
   const n = (s) => kept.filter((c) => c.split === s).length;
   log(`wrote ${out}: ${kept.length} concepts (train ${n('train')}, val ${n('val')}, test ${n('test')}); ` +
     `records train ${files.train.length}, val ${files.val.length}, test ${files.test.length}, openmoji ${files.openmoji.length}`);
@@ -342,6 +344,27 @@ function writeLists(out, files, vqa, groups, subgroups, answers) {
     put(`vqa_${split}.questions.txt`, q.map((r) => r.question));
     put(`vqa_${split}.answer_ids.txt`, q.map((r) => aId(r.answer)));   // -1: answer unseen in training
   }
+}
+
+// Different concepts drawn identically (same flattened pixels: our encoder is
+// deterministic, so same file bytes): e.g. the flags of France, Clipperton and
+// Saint Martin. They cap retrieval R@1 and blur classification; listed here.
+function duplicateStats(out, kept) {
+  let s = '\n## Identical images of different concepts\n\n';
+  const rows = [];
+  for (const v of [...VENDORS, 'openmoji']) {
+    const byHash = new Map();
+    for (const c of kept) {
+      const h = crypto.createHash('sha1').update(fs.readFileSync(path.join(out, imgRel(v, c.hex)))).digest('hex');
+      if (!byHash.has(h)) byHash.set(h, []);
+      byHash.get(h).push(c);
+    }
+    const sets = [...byHash.values()].filter((l) => l.length > 1);
+    rows.push([v, sets.reduce((a, l) => a + l.length, 0), sets.length,
+      sets.map((l) => l.map((c) => `${c.hex} (${c.label})`).join(' = ')).join('; ')]);
+  }
+  s += table(['vendor', 'concepts sharing an image', 'sets', 'which'], rows);
+  return s;
 }
 
 function vqaStats(vqa) {
