@@ -82,6 +82,11 @@ done
 
 mkdir -p "$OUT" || die "$OUT: cannot create the output folder"
 OUT=$(cd "$OUT" && pwd)
+# temp files of an interrupted run, only where this script writes
+find "$OUT" -maxdepth 1 -name '*.tmp.*' -type f -delete 2>/dev/null || true
+for d in img img-alpha lists; do
+  [ -d "$OUT/$d" ] && find "$OUT/$d" -name '*.tmp.*' -type f -delete 2>/dev/null || true
+done
 [ -n "$CACHE" ] || CACHE="$(dirname "$OUT")/.cache/emoji-npm"
 T0=$SECONDS
 
@@ -95,6 +100,8 @@ if [ -n "$FROM" ]; then
 else
   mkdir -p "$CACHE/tgz" "$CACHE/src"
   SRC="$CACHE/src"
+  # leftovers of an interrupted run (temp folders are renamed into place only when complete)
+  rm -rf "$CACHE"/tgz/.pack.* "$SRC"/.unpack.*
   for p in "${PACKAGES[@]}"; do
     name=${p%@*} ver=${p#*@}
     tgz="$CACHE/tgz/$name-$ver.tgz"
