@@ -8,7 +8,7 @@ for group in "$@"; do
     build) ;;
     test)  ;;
     fuzz)  want+=(clang libclang-rt-dev libomp-dev) ;;   # libomp: OpenMP for clang
-    refs) want+=(python3-torch python3-torchvision python3-pil python3-numpy) ;;
+    refs) want+=(python3-torch python3-torchvision python3-pil python3-numpy nodejs npm) ;;
     bench) want+=(python3-torch python3-torchvision python3-pil python3-numpy python3-hnswlib python3-faiss) ;;
     demo)  want+=(librsvg2-bin npm nodejs) ;;
     report) want+=(chromium) ;;
