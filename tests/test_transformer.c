@@ -49,6 +49,10 @@ int main(void) {
         free(xx);
         free(scratch);
     }
+    float *owned[] = {q, k, v, qb, kb, vb, qkv, qkvb, (float *)w.o_w, (float *)w.o_b, (float *)w.ln1_w,
+                      (float *)w.ln1_b, (float *)w.fc1_w, (float *)w.fc1_b, (float *)w.fc2_w, (float *)w.fc2_b,
+                      (float *)w.ln2_w, (float *)w.ln2_b, x, want};
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) free(owned[i]);   /* clean under ASan */
     mmf_st_close(st);
     return t_done("test_transformer");
 }
