@@ -455,6 +455,34 @@ mmf_status mmf_retrieval_eval(const float *queries, const int64_t *query_ids, si
                               int dim, mmf_metric metric, int n_threads,
                               mmf_retrieval_scores *out);
 
+/* ------------------------------------ captioning, VQA (issue 7, caption) */
+/* docs/caption.md. Caption words: ASCII letters lower-cased; a word is a run of
+ * ASCII letters, digits, apostrophes and non-ASCII bytes; anything else separates. */
+
+/* Vocabulary built from training captions: 0 <unk>, 1 <bos>, 2 <eos>, then the
+ * words seen at least min_count times, most frequent first (ties by bytes),
+ * at most max_words of them (0 = no cap). */
+typedef struct mmf_caption_vocab mmf_caption_vocab;
+mmf_status mmf_caption_vocab_build(const char *const *captions, size_t n, int min_count, int max_words,
+                                   mmf_caption_vocab **out);
+void mmf_caption_vocab_free(mmf_caption_vocab *v);
+int32_t mmf_caption_vocab_size(const mmf_caption_vocab *v);
+const char *mmf_caption_vocab_word(const mmf_caption_vocab *v, int32_t id);   /* NULL if out of range */
+int32_t mmf_caption_vocab_id(const mmf_caption_vocab *v, const char *word);    /* -1 if absent */
+
+/* Corpus scores of n candidate captions against their references:
+ * refs[ref_off[i] .. ref_off[i+1]) belong to candidate i (ref_off has n+1 entries,
+ * ref_off[0] = 0; every candidate needs >= 1 reference). */
+typedef struct mmf_caption_scores {
+    double bleu[4];          /* corpus BLEU-1..4 in [0,1] (Papineni et al. 2002; no smoothing) */
+    double brevity_penalty;  /* exp(1 - r/c) when c < r, else 1 */
+    double cider_d;          /* CIDEr-D as coco-caption reports "CIDEr" (x10) */
+    double cider;            /* CIDEr of Vedantam et al. (mean cosine of tf-idf vectors, n = 1..4) */
+    int64_t n;
+} mmf_caption_scores;
+mmf_status mmf_caption_score(const char *const *hyps, size_t n, const char *const *refs, const size_t *ref_off,
+                             mmf_caption_scores *out);
+
 #ifdef __cplusplus
 }
 #endif
