@@ -332,6 +332,95 @@ typedef struct mmf_embfile_spec {
 
 mmf_status mmf_embfile_write(const char *path, const mmf_embfile_spec *spec);
 
+/* ---- Fusion heads (docs/fusion.md): an operator over the modality embeddings,
+ * then an output layer. The layer before the output is the multimodal embedding. */
+typedef enum mmf_task {
+    MMF_TASK_CLASSIFY = 0,  /* softmax cross-entropy over class ids */
+    MMF_TASK_MULTILABEL,    /* sigmoid + binary cross-entropy over multi-hot labels */
+    MMF_TASK_ALIGN          /* CLIP-style symmetric InfoNCE between the first two modalities */
+} mmf_task;
+
+typedef struct mmf_head mmf_head;
+
+/* The operator zoo (for listings): name, one-line summary, cost formula, absent-modality rule. */
+int mmf_fusion_count(void);
+const char *mmf_fusion_name(int i);
+const char *mmf_fusion_summary(int i);
+const char *mmf_fusion_cost(int i);
+const char *mmf_fusion_absent(int i);
+
+typedef struct mmf_train_params {
+    const char *fusion;         /* operator name, default "concat" */
+    mmf_task task;
+    int hidden;                 /* common size H, default 128 */
+    int heads, layers;          /* transformer fusion: 4 heads, 1 layer */
+    int rank;                   /* LMF rank / MFB factors, default 4 */
+    int proj;                   /* TFN per-modality size, default 16 */
+    int sketch;                 /* compact bilinear size (power of two), default 1024 */
+    int64_t budget;             /* full bilinear/TFN weight budget, default 16M */
+    int epochs;                 /* default 20 */
+    int batch;                  /* default 64 */
+    float lr;                   /* default 1e-3 (AdamW) */
+    float weight_decay;         /* default 0.01 */
+    float dropout;              /* on the fused embedding, default 0.1 */
+    float label_smoothing;      /* default 0 */
+    float clip_norm;            /* default 1.0; 0 = off */
+    int cosine;                 /* cosine schedule with 5% warmup (default 1) */
+    float modality_dropout[MMF_EMB_MAX_MODALITIES]; /* per modality, in the train file's order */
+    int patience;               /* early stopping: epochs without val improvement, default 5 */
+    uint64_t seed;              /* default 1 */
+    int n_threads;              /* default 1 */
+    /* progress: called after every batch and epoch (may be NULL) */
+    void (*progress)(void *user, int epoch, int epochs, int64_t batch, int64_t batches, double train_loss,
+                     const double *val_metrics /* NULL mid-epoch; else loss, accuracy, macro-F1 */);
+    void *progress_user;
+} mmf_train_params;
+
+mmf_train_params mmf_train_params_default(void);
+
+/* Train on `train`, select the epoch with the best validation score (val may be
+ * NULL: the last epoch is kept). Fails on NaN/Inf loss or gradients, naming the
+ * epoch and step; labels out of range; val files that differ in modalities/dims. */
+mmf_status mmf_head_train(const mmf_embfile *train, const mmf_embfile *val, const mmf_train_params *p, mmf_head **out);
+/* safetensors with the parameters + __metadata__ "mmfuse.head" (JSON config); atomic. */
+mmf_status mmf_head_save(const mmf_head *h, const char *path);
+mmf_status mmf_head_load(const char *path, mmf_head **out);
+void mmf_head_free(mmf_head *h);
+const char *mmf_head_fusion(const mmf_head *h);
+mmf_task mmf_head_task(const mmf_head *h);
+int64_t mmf_head_param_count(const mmf_head *h);
+int64_t mmf_head_flops(const mmf_head *h);      /* forward FLOPs per sample */
+int64_t mmf_head_emb_dim(const mmf_head *h);
+int64_t mmf_head_out_dim(const mmf_head *h);
+/* Writes a JSON object describing the head into buf. */
+const char *mmf_head_describe(const mmf_head *h, char *buf, size_t cap);
+
+typedef struct mmf_eval_opts {
+    const char *drop;           /* a modality name forced absent, or NULL */
+    float drop_rate;            /* each modality of each row absent with this probability (one kept) */
+    float noise;                /* Gaussian noise, sigma relative to each feature's std */
+    uint64_t seed;
+    int n_threads;
+    int batch;                  /* rows per forward, default 256 */
+} mmf_eval_opts;
+mmf_eval_opts mmf_eval_opts_default(void);
+
+typedef struct mmf_eval_result {
+    int64_t n;
+    double loss;
+    double accuracy;            /* classify: top-1; multilabel: exact match */
+    double macro_f1;            /* classify / multilabel (threshold 0.5) */
+    double recall[3];           /* align: recall@1, @5, @10 (first modality -> second) */
+} mmf_eval_result;
+
+/* Data must carry the head's modalities (by name, any order; a modality missing
+ * from the file counts as absent) with the same dimensions. */
+mmf_status mmf_head_eval(mmf_head *h, const mmf_embfile *data, const mmf_eval_opts *o, mmf_eval_result *r);
+/* Multimodal embeddings [N, emb_dim] and outputs [N, out_dim] (either may be NULL). */
+mmf_status mmf_head_predict(mmf_head *h, const mmf_embfile *data, const mmf_eval_opts *o, float *emb, float *out);
+/* Write the embeddings to an embedding file with one modality "fused" (+ labels, ids). */
+mmf_status mmf_head_fuse(mmf_head *h, const mmf_embfile *data, const char *out_path, int n_threads);
+
 /* ------------------------------------------------------------ index, tasks */
 
 /* ---------------------------------------------- vector index (issue 7, index) */

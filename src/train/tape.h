@@ -95,7 +95,7 @@ typedef enum mmf_init {
     MMF_INIT_LINEAR        /* PyTorch nn.Linear default: U(-1/sqrt(fan_in), +) with fan_in = last dim */
 } mmf_init;
 
-#define MMF_PARAM_NAME 64
+#define MMF_PARAM_NAME 128
 typedef struct mmf_param_info {
     char name[MMF_PARAM_NAME];
     int ndim;

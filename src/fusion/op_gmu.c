@@ -1,0 +1,41 @@
+/* Gated multimodal unit (Arevalo et al. 2017), M-modality form:
+ * h_m = tanh(W_m x_m), z_m = sigmoid(G_m [x_1; ...; x_M]), h = sum_m present_m z_m h_m. */
+#include "fusion/fusion.h"
+#include <stdio.h>
+
+static mmf_status gmu_decl(mmf_head *h, int64_t *E) {
+    *E = h->cfg.hidden;
+    mmf_status s = fz_absent_decl(h);
+    for (int m = 0; m < h->cfg.M && !s; m++) {
+        char nm[MMF_PARAM_NAME];
+        snprintf(nm, sizeof nm, "f.h.%s", h->cfg.names[m]);
+        s = fz_linear_decl(h, nm, h->cfg.dims[m], h->cfg.hidden, 0);
+        snprintf(nm, sizeof nm, "f.z.%s", h->cfg.names[m]);
+        if (!s) s = fz_linear_decl(h, nm, fz_sum_dims(h), h->cfg.hidden, 0);
+    }
+    return s;
+}
+
+static mmf_var gmu_fwd(fz_ctx *c) {
+    mmf_var xs = fz_concat_filled(c), out = -1;
+    for (int m = 0; m < c->h->cfg.M; m++) {
+        char nm[MMF_PARAM_NAME];
+        snprintf(nm, sizeof nm, "f.h.%s", c->h->cfg.names[m]);
+        mmf_var hm = mmf_t_tanh(c->tp, fz_lin(c, nm, c->x[m]));
+        snprintf(nm, sizeof nm, "f.z.%s", c->h->cfg.names[m]);
+        mmf_var zm = mmf_t_sigmoid(c->tp, fz_lin(c, nm, xs));
+        mmf_var t = mmf_t_mul(c->tp, mmf_t_mul(c->tp, zm, hm), c->m[m]);
+        out = m ? mmf_t_add(c->tp, out, t) : t;
+    }
+    return out;
+}
+
+static int64_t gmu_flops(const mmf_head *h) {
+    return 2 * fz_sum_dims(h) * h->cfg.hidden * (1 + h->cfg.M);
+}
+
+const fz_op fz_op_gmu = {
+    "gmu", "gated multimodal unit: h_m = tanh(W_m x_m), z_m = sigmoid(G_m [x]), z = sum_m z_m * h_m",
+    "params: sum(D_m)*H*(1+M) + sum(D_m); FLOPs: 2*sum(D_m)*H*(1+M)",
+    "absent h_m is dropped from the sum; the gates see the learned absent embedding", 2, FZ_MAXM,
+    gmu_decl, gmu_fwd, gmu_flops};

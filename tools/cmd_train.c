@@ -1,0 +1,160 @@
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+
+static const char help[] =
+    "Usage: mmfuse train --train TRAIN.safetensors [--val VAL.safetensors] --out HEAD.safetensors\n"
+    "                    [--fusion NAME] [--task classify|multilabel|align] [options]\n\n"
+    "Trains a fusion head on embedding files (docs/embedding-file.md) with AdamW and\n"
+    "keeps the epoch with the best validation score (accuracy for classify, macro-F1\n"
+    "for multilabel, loss for align); stops early after --patience epochs without\n"
+    "improvement. The head is written atomically as safetensors with its JSON config\n"
+    "in the metadata; nothing is written when training fails (NaN/Inf, bad labels...).\n\n"
+    "Options (defaults in brackets):\n"
+    "  --train FILE            training embeddings (required)\n"
+    "  --val FILE              validation embeddings (same modalities and dims)\n"
+    "  --out FILE              where to write the head (required)\n"
+    "  --fusion NAME           operator, see `mmfuse fusions` [concat]\n"
+    "  --task T                classify | multilabel | align [classify]\n"
+    "  --hidden N              common size H of the operator [128]\n"
+    "  --epochs N              [20]\n"
+    "  --batch N               [64]\n"
+    "  --lr X                  peak learning rate [0.001]\n"
+    "  --weight-decay X        AdamW decoupled weight decay [0.01]\n"
+    "  --dropout P             dropout on the fused embedding [0.1]\n"
+    "  --label-smoothing X     classify only [0]\n"
+    "  --clip X                gradient-norm clipping, 0 = off [1]\n"
+    "  --constant-lr           no cosine schedule (default: cosine with 5% warmup)\n"
+    "  --modality-dropout P    drop each modality of each training row with\n"
+    "                          probability P (one always kept); or per modality:\n"
+    "                          text=0.3,image=0.1 [0]\n"
+    "  --patience N            early-stopping patience in epochs, 0 = off [5]\n"
+    "  --heads N, --layers N   transformer fusion [4, 1]\n"
+    "  --rank N                LMF rank / MFB factors [4]\n"
+    "  --proj N                TFN per-modality size [16]\n"
+    "  --sketch N              compact bilinear size, a power of two [1024]\n"
+    "  --budget N              max weights of the full bilinear/TFN layer [16777216]\n"
+    "  --seed S                [1]\n"
+    "  --threads N             [1]\n"
+    "  --quiet                 no per-epoch lines\n\n"
+    "Example:\n"
+    "  mmfuse train --train train.safetensors --val val.safetensors --fusion gmu \\\n"
+    "        --hidden 256 --epochs 30 --modality-dropout 0.2 --out gmu.head.safetensors\n";
+
+typedef struct prog { int quiet; mmf_task task; } prog;
+
+static void on_progress(void *user, int epoch, int epochs, int64_t batch, int64_t batches, double loss, const double *vm) {
+    prog *p = user;
+    char label[64];
+    snprintf(label, sizeof label, "epoch %d/%d loss %.4f", epoch, epochs, loss);
+    if (!vm) { cli_progress(label, (long)batch, (long)batches); return; }
+    if (p->quiet) return;
+    if (p->task == MMF_TASK_ALIGN)
+        printf("epoch %3d  train loss %.4f  val loss %.4f  R@1 %.4f  R@5 %.4f\n", epoch, loss, vm[0], vm[1], vm[2]);
+    else
+        printf("epoch %3d  train loss %.4f  val loss %.4f  acc %.4f  macro-F1 %.4f\n", epoch, loss, vm[0], vm[1], vm[2]);
+    fflush(stdout);
+}
+
+static int parse_mdrop(const char *s, mmf_train_params *p, const mmf_embfile *f) {
+    if (!strchr(s, '=')) {
+        double v;
+        if (!cli_float("--modality-dropout", s, &v) || v < 0 || v >= 1) { fprintf(stderr, "mmfuse train: --modality-dropout must be in [0, 1)\n"); return 0; }
+        for (int m = 0; m < MMF_EMB_MAX_MODALITIES; m++) p->modality_dropout[m] = (float)v;
+        return 1;
+    }
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        char *eq = strchr(tok, '=');
+        if (!eq) { fprintf(stderr, "mmfuse train: --modality-dropout: expected NAME=P, got \"%s\"\n", tok); return 0; }
+        *eq = 0;
+        int m = mmf_embfile_find(f, tok);
+        double v;
+        if (m < 0) { fprintf(stderr, "mmfuse train: --modality-dropout: no modality \"%s\" in %s\n", tok, mmf_embfile_path(f)); return 0; }
+        if (!cli_float("--modality-dropout", eq + 1, &v) || v < 0 || v >= 1) { fprintf(stderr, "mmfuse train: --modality-dropout must be in [0, 1)\n"); return 0; }
+        p->modality_dropout[m] = (float)v;
+    }
+    return 1;
+}
+
+static int run(int argc, char **argv) {
+    mmf_train_params p = mmf_train_params_default();
+    const char *train = NULL, *val = NULL, *out = NULL, *task = "classify", *mdrop = NULL, *v;
+    int bad = 0, quiet = 0;
+    long n;
+    double x;
+    for (int i = 1; i < argc && !bad; i++) {
+        if (cli_opt(argc, argv, &i, "--train", &train, &bad)) continue;
+        if (cli_opt(argc, argv, &i, "--val", &val, &bad)) continue;
+        if (cli_opt(argc, argv, &i, "--out", &out, &bad)) continue;
+        if (cli_opt(argc, argv, &i, "--fusion", &p.fusion, &bad)) continue;
+        if (cli_opt(argc, argv, &i, "--task", &task, &bad)) continue;
+        if (cli_opt(argc, argv, &i, "--modality-dropout", &mdrop, &bad)) continue;
+        if (cli_flag(argv, i, "--quiet")) { quiet = 1; continue; }
+        if (cli_flag(argv, i, "--constant-lr")) { p.cosine = 0; continue; }
+#define INTOPT(name, field, lo, hi) if (cli_opt(argc, argv, &i, name, &v, &bad)) { if (bad || !cli_int(name, v, lo, hi, &n)) return MMF_EXIT_USAGE; p.field = n; continue; }
+#define FLTOPT(name, field) if (cli_opt(argc, argv, &i, name, &v, &bad)) { if (bad || !cli_float(name, v, &x)) return MMF_EXIT_USAGE; p.field = (float)x; continue; }
+        INTOPT("--hidden", hidden, 1, 65536)
+        INTOPT("--epochs", epochs, 1, 100000)
+        INTOPT("--batch", batch, 1, 1 << 20)
+        INTOPT("--patience", patience, 0, 100000)
+        INTOPT("--heads", heads, 1, 256)
+        INTOPT("--layers", layers, 1, 12)
+        INTOPT("--rank", rank, 1, 64)
+        INTOPT("--proj", proj, 1, 4096)
+        INTOPT("--sketch", sketch, 1, 65536)
+        INTOPT("--budget", budget, 1, 2000000000L)
+        INTOPT("--threads", n_threads, 1, 1024)
+        FLTOPT("--lr", lr)
+        FLTOPT("--weight-decay", weight_decay)
+        FLTOPT("--dropout", dropout)
+        FLTOPT("--label-smoothing", label_smoothing)
+        FLTOPT("--clip", clip_norm)
+        if (cli_opt(argc, argv, &i, "--seed", &v, &bad)) {
+            char *end;
+            p.seed = strtoull(v, &end, 10);
+            if (*end || !*v) return cli_usage("train", "--seed expects a non-negative integer, got \"%s\"", v);
+            continue;
+        }
+        return cli_usage("train", "unknown argument %s", argv[i]);
+    }
+    if (bad) return MMF_EXIT_USAGE;
+    if (!train) return cli_usage("train", "missing --train FILE");
+    if (!out) return cli_usage("train", "missing --out FILE");
+    if (!strcmp(task, "classify")) p.task = MMF_TASK_CLASSIFY;
+    else if (!strcmp(task, "multilabel")) p.task = MMF_TASK_MULTILABEL;
+    else if (!strcmp(task, "align")) p.task = MMF_TASK_ALIGN;
+    else return cli_usage("train", "--task must be classify, multilabel or align (got \"%s\")", task);
+    int known = p.task == MMF_TASK_ALIGN;
+    for (int i = 0; i < mmf_fusion_count(); i++) known |= !strcmp(mmf_fusion_name(i), p.fusion);
+    if (!known) return cli_usage("train", "unknown fusion \"%s\" (see `mmfuse fusions`)", p.fusion);
+    if (!(p.lr > 0) || !isfinite(p.lr)) return cli_usage("train", "--lr must be > 0");
+    if (p.dropout < 0 || p.dropout >= 1) return cli_usage("train", "--dropout must be in [0, 1)");
+    mmf_embfile *tr = NULL, *va = NULL;
+    mmf_status s = mmf_embfile_open(train, &tr);
+    if (s) return cli_fail("train", s, "cannot use the training file");
+    if (val && (s = mmf_embfile_open(val, &va))) { mmf_embfile_close(tr); return cli_fail("train", s, "cannot use the validation file"); }
+    if (mdrop && !parse_mdrop(mdrop, &p, tr)) { mmf_embfile_close(tr); mmf_embfile_close(va); return MMF_EXIT_USAGE; }
+    prog pr = {quiet, p.task};
+    p.progress = on_progress;
+    p.progress_user = &pr;
+    mmf_head *h = NULL;
+    s = mmf_head_train(tr, va, &p, &h);
+    int rc = MMF_EXIT_OK;
+    if (s) rc = cli_fail("train", s, "training failed (no head written)");
+    else {
+        char desc[512];
+        fprintf(stderr, "head: %s\n", mmf_head_describe(h, desc, sizeof desc));
+        if ((s = mmf_head_save(h, out))) rc = cli_fail("train", s, "cannot write the head");
+        else if (!quiet) printf("wrote %s\n", out);
+    }
+    mmf_head_free(h);
+    mmf_embfile_close(tr);
+    mmf_embfile_close(va);
+    return rc;
+}
+
+const mmf_cli_command mmf_cmd_train = {"train", "train a fusion head on embedding files", run, help};
