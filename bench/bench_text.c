@@ -2,7 +2,7 @@
  *
  *   bench_text make DIR base|minilm     write a random-weight model folder
  *                                       (config.json, model.safetensors F32, vocab.txt)
- *   bench_text run DIR BATCH THREADS ITERS
+ *   bench_text run DIR BATCH THREADS ITERS [fp32|bf16]
  *                                       embed BATCH texts of exactly 128 tokens
  *                                       ITERS times (after one warm-up); prints one
  *                                       JSON line: ms per batch, sequences/s, GFLOP/s
@@ -109,11 +109,12 @@ static int make(const char *dir, const char *which) {
     return bad;
 }
 
-static int run(const char *dir, int batch, int threads, int iters) {
+static int run(const char *dir, int batch, int threads, int iters, int bf16) {
     mmf_encoder_params p = mmf_encoder_params_default();
     p.n_threads = threads;
     p.max_batch = batch;
     p.max_length = 128;
+    p.precision = bf16 ? MMF_PRECISION_BF16 : MMF_PRECISION_F32;
     mmf_encoder *e;
     if (mmf_encoder_load(dir, &p, &e)) { fprintf(stderr, "%s\n", mmf_last_error()); return 1; }
     /* 126 words + [CLS] + [SEP] = 128 tokens */
@@ -138,9 +139,12 @@ static int run(const char *dir, int batch, int threads, int iters) {
     (void)cfg_dim;
     double T = 128, C = D, F = 4 * C, L = C == 768 ? 12 : 6;
     double flops = L * (2 * T * (4 * C * C + 2 * C * F) + 4 * T * T * C) * batch;
-    printf("{\"impl\": \"mmfuse\", \"batch\": %d, \"threads\": %d, \"iters\": %d, \"ms_best\": %.2f, \"ms_mean\": %.2f, "
-           "\"seq_per_s\": %.2f, \"gflops\": %.2f, \"checksum\": %.6f}\n",
-           batch, threads, iters, best * 1e3, total / iters * 1e3, batch / best, flops / best / 1e9, out[0] + out[D - 1]);
+    printf("{\"impl\": \"mmfuse\", \"precision\": \"%s\", \"batch\": %d, \"threads\": %d, \"iters\": %d, \"ms_best\": %.2f, \"ms_mean\": %.2f, "
+           "\"seq_per_s\": %.2f, \"gflops\": %.2f, \"checksum\": %.6f, \"emb0\": [",
+           bf16 ? "bf16" : "fp32", batch, threads, iters, best * 1e3, total / iters * 1e3, batch / best, flops / best / 1e9, out[0] + out[D - 1]);
+    /* the first embedding in full, for the driver's bf16-vs-fp32 cosine */
+    for (int c = 0; c < D; c++) printf(c ? ", %.7g" : "%.7g", out[c]);
+    printf("]}\n");
     free(out);
     free(texts);
     mmf_encoder_free(e);
@@ -149,13 +153,14 @@ static int run(const char *dir, int batch, int threads, int iters) {
 
 int main(int argc, char **argv) {
     if (argc == 4 && !strcmp(argv[1], "make")) return make(argv[2], argv[3]);
-    if (argc == 6 && !strcmp(argv[1], "run")) return run(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+    if ((argc == 6 || argc == 7) && !strcmp(argv[1], "run"))
+        return run(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), argc == 7 && !strcmp(argv[6], "bf16"));
     if (argc == 1) {
         /* bench/run.sh runs every bench_* without arguments: the comparison is
          * driven by bench/text_torch.py, which run.sh also runs */
         fprintf(stderr, "bench_text: driven by bench/text_torch.py BUILD_DIR (see bench/run.sh)\n");
         return 0;
     }
-    fprintf(stderr, "usage: bench_text make DIR base|minilm\n       bench_text run DIR BATCH THREADS ITERS\n");
+    fprintf(stderr, "usage: bench_text make DIR base|minilm\n       bench_text run DIR BATCH THREADS ITERS [fp32|bf16]\n");
     return 2;
 }

@@ -145,27 +145,32 @@ def drive(build):
             subprocess.check_call([bench, "make", os.path.join(work, g), g])
     load0 = os.getloadavg()
     t_start = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    iters = {("minilm", 1): 20, ("minilm", 32): 3, ("base", 1): 8, ("base", 32): 2}
+    iters = {("minilm", 1): 20, ("minilm", 32): 3, ("base", 1): 8, ("base", 32): 1}
+    impls = ("mmfuse", "mmfuse-bf16", "torch")
     rows = []
-    for g in ("minilm", "base"):
+    quick = os.environ.get("MMF_BENCH_QUICK") == "1"   # a smoke run of the driver itself
+    for g in (("minilm",) if quick else ("minilm", "base")):
         d = os.path.join(work, g)
-        for t in (1, 2):
-            for b in (1, 32):
+        for t in ((1,) if quick else (1, 2)):
+            for b in ((1,) if quick else (1, 32)):
                 it = str(iters[(g, b)])
-                best = {"mmfuse": None, "torch": None}
-                rss = {"mmfuse": 0.0, "torch": 0.0}
-                for rnd in range(2):
-                    order = ["mmfuse", "torch"] if rnd % 2 == 0 else ["torch", "mmfuse"]
+                best = {k: None for k in impls}
+                rss = {k: 0.0 for k in impls}
+                for rnd in range(1 if quick else 2):
+                    order = list(impls) if rnd % 2 == 0 else list(reversed(impls))
                     for impl in order:
-                        cmd = [bench, "run", d, str(b), str(t), it] if impl == "mmfuse" else \
-                            [py, me, "run", d, str(b), str(t), it]
+                        if impl == "torch":
+                            cmd = [py, me, "run", d, str(b), str(t), it]
+                        else:
+                            cmd = [bench, "run", d, str(b), str(t), it, "bf16" if impl.endswith("bf16") else "fp32"]
                         r, _, m = measure(cmd)
                         rss[impl] = max(rss[impl], m)
                         if best[impl] is None or r["ms_best"] < best[impl]["ms_best"]:
                             best[impl] = r
                 rows.append((g, t, b, best, rss))
-                print("text bench: %s threads %d batch %d: mmfuse %.1f ms, torch %.1f ms" % (
-                    g, t, b, best["mmfuse"]["ms_best"], best["torch"]["ms_best"]), file=sys.stderr)
+                print("text bench: %s threads %d batch %d: mmfuse %.1f ms, bf16 %.1f ms, torch %.1f ms" % (
+                    g, t, b, best["mmfuse"]["ms_best"], best["mmfuse-bf16"]["ms_best"], best["torch"]["ms_best"]),
+                    file=sys.stderr)
     # process start to first embedding (MiniLM-L6 geometry), 3 interleaved rounds
     one = os.path.join(work, "one.txt")
     with open(one, "w") as f:
@@ -181,6 +186,11 @@ def drive(build):
             first[impl].append(wall)
             frss[impl] = max(frss[impl], m)
     write_fragment(root, rows, first, frss, load0, os.getloadavg(), t_start)
+
+
+def cosine(a, b):
+    d = sum(x * y for x, y in zip(a, b))
+    return d / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
 
 
 def cpu_name():
@@ -213,14 +223,18 @@ def write_fragment(root, rows, first, frss, load0, load1, t_start):
              "shapes, and GEMMs are ~80% of either side's time, so at fp32 the two can differ only by the "
              "non-GEMM remainder.")
     L.append("")
-    L.append("| geometry | threads | batch | precision | mmfuse ms/batch | PyTorch ms/batch | speed-up (PyTorch time / ours) "
-             "| mmfuse GFLOP/s | PyTorch GFLOP/s | mmfuse peak RSS MiB | PyTorch peak RSS MiB |")
-    L.append("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    L.append("| geometry | threads | batch | mmfuse precision | mmfuse ms/batch | PyTorch fp32 ms/batch | "
+             "speed-up (PyTorch time / ours) | mmfuse GFLOP/s | PyTorch GFLOP/s | cosine to fp32 | "
+             "mmfuse peak RSS MiB | PyTorch peak RSS MiB |")
+    L.append("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for g, t, b, best, rss in rows:
-        m, p = best["mmfuse"], best["torch"]
-        L.append("| %s | %d | %d | fp32 | %.1f | %.1f | %.2fx | %.1f | %.1f | %.0f | %.0f |" % (
-            geo[g], t, b, m["ms_best"], p["ms_best"], p["ms_best"] / m["ms_best"], m["gflops"], p["gflops"],
-            rss["mmfuse"], rss["torch"]))
+        p = best["torch"]
+        for impl, prec in (("mmfuse", "fp32"), ("mmfuse-bf16", "bf16")):
+            m = best[impl]
+            L.append("| %s | %d | %d | %s | %.1f | %.1f | %.2fx | %.1f | %.1f | %s | %.0f | %.0f |" % (
+                geo[g], t, b, prec, m["ms_best"], p["ms_best"], p["ms_best"] / m["ms_best"], m["gflops"], p["gflops"],
+                "%.6f" % cosine(m["emb0"], best["mmfuse"]["emb0"]) if prec == "bf16" else "1 (parity)",
+                rss[impl], rss["torch"]))
     L.append("")
     fm, ft = min(first["mmfuse"]), min(first["torch"])
     L.append("Process start to first embedding, MiniLM-L6 geometry (one 128-token input, 1 thread; "

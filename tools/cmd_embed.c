@@ -29,6 +29,8 @@ static const char help[] =
     "  --batch N            sequences per forward pass (default 32)\n"
     "  --threads N          CPU threads (default 1)\n"
     "  --max-length N       tokens per input, specials included (default: the model's limit)\n"
+    "  --precision P        fp32 | bf16 (default fp32; bf16 runs the projections and FFN\n"
+    "                       with AVX512-BF16, about twice the GEMM rate, ~3 significant digits)\n"
     "  --image-list F       images instead of text: one PNG/JPEG path per line (blank lines\n"
     "                       skipped; - = stdin), preprocessed as the folder's\n"
     "                       preprocessor_config.json says. vit: --pooling pooler (default when\n"
@@ -51,6 +53,7 @@ typedef struct embed_opts {
     mmf_pooling pooling;
     int normalize;
     long batch, threads, max_len;
+    int bf16;
 } embed_opts;
 
 static void progress(size_t done, size_t total, void *user) {
@@ -171,6 +174,13 @@ static int run(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "--batch", &v, &bad)) { if (!bad && !cli_int("--batch", v, 1, 65536, &o.batch)) bad = 1; continue; }
         if (cli_opt(argc, argv, &i, "--threads", &v, &bad)) { if (!bad && !cli_int("--threads", v, 1, 1024, &o.threads)) bad = 1; continue; }
         if (cli_opt(argc, argv, &i, "--max-length", &v, &bad)) { if (!bad && !cli_int("--max-length", v, 1, 1 << 20, &o.max_len)) bad = 1; continue; }
+        if (cli_opt(argc, argv, &i, "--precision", &v, &bad)) {
+            if (bad) continue;
+            if (!strcmp(v, "fp32")) o.bf16 = 0;
+            else if (!strcmp(v, "bf16")) o.bf16 = 1;
+            else return cli_usage("embed", "--precision %s: expected fp32 or bf16", v);
+            continue;
+        }
         return cli_usage("embed", "unknown argument %s", argv[i]);
     }
     if (bad) return MMF_EXIT_USAGE;
@@ -186,6 +196,7 @@ static int run(int argc, char **argv) {
     p.n_threads = (int)o.threads;
     p.max_batch = (int)o.batch;
     p.max_length = (int)o.max_len;
+    p.precision = o.bf16 ? MMF_PRECISION_BF16 : MMF_PRECISION_F32;
     p.progress = progress;
     mmf_encoder *enc;
     mmf_status s = mmf_encoder_load(o.model, &p, &enc);

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "core/ops.h"
+#include "core/gemm_bf16.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@ typedef struct bert {
     float eps;
     mmf_safetensors *st;   /* kept open: F32 tensors are used in place (zero copy) */
     float *params;         /* fused QKV and converted (F16/BF16) tensors */
+    uint16_t *packed;      /* bf16 matrices when params.precision is BF16 */
     const float *wte, *wpe, *wtt, *eln_w, *eln_b, *pool_w, *pool_b;
     mmf_tf_layer_w *layers;
     mmf_tf_spec spec;
@@ -171,6 +173,7 @@ static void bert_free(mmf_encoder *e) {
     bert *m = e->impl;
     if (!m) return;
     free(m->params);
+    free(m->packed);
     free(m->layers);
     mmf_st_close(m->st);
     mmf_arena_free(&m->arena);
@@ -193,6 +196,15 @@ static mmf_status bert_load(mmf_encoder *e) {
 
     TRY(mmf_open_checkpoint(e->dir, &m->st));
     TRY(load_weights(e, m, m->st));
+    if (e->params.precision == MMF_PRECISION_BF16) {
+        if (!mmf_bf16_gemm_supported())
+            return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: bf16 precision needs a CPU with AVX512-BF16; this one has none (use fp32)", e->dir);
+        m->spec.bf16 = 1;
+        m->packed = mmf_tf_pack_bf16(&m->spec, m->layers, m->L);
+        if (!m->packed) return mmf_fail(MMF_ERR_NOMEM, "%s: cannot allocate the bf16 weights", e->dir);
+    } else if (e->params.precision != MMF_PRECISION_F32) {
+        return mmf_fail(MMF_ERR_ARG, "mmf_encoder_load: unknown precision %d", (int)e->params.precision);
+    }
 
     TRY(mmf_tokenizer_load(e->dir, &e->tok));
     e->def_pool = MMF_POOL_MEAN;

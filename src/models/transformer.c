@@ -1,6 +1,10 @@
 #include "models/transformer.h"
 #include "core/ops.h"
+#include "core/gemm_bf16.h"
+#include <stdlib.h>
+#include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 size_t mmf_tf_layer_scratch(const mmf_tf_spec *s, int B, int T, int nt) {
@@ -8,8 +12,9 @@ size_t mmf_tf_layer_scratch(const mmf_tf_spec *s, int B, int T, int nt) {
     /* qkv (rows,3C) + attention out (rows,C) + ln/ffn input (rows,C) + ffn hidden (rows,F)
      * + attention scores; each block padded so the next stays 64-byte aligned. */
     size_t pad = 16;
+    size_t bf = s->bf16 ? (mmf_bf16_scratch_bytes((int64_t)rows, (int)(C > F ? C : F)) + 3) / 4 + pad : 0;
     return rows * 3 * C + pad + rows * C + pad + rows * C + pad + rows * F + pad +
-           (size_t)mmf_attention_scratch(T, T, nt) + pad;
+           (size_t)mmf_attention_scratch(T, T, nt) + pad + bf;
 }
 
 void mmf_act_apply(mmf_act a, float *x, int64_t n, int nt) {
@@ -43,15 +48,43 @@ static float *carve(float **p, size_t n) {
 }
 
 /* y (rows, OC) = (accumulate ? y : 0) + bias + x @ W^T. Accumulating folds the
- * residual add into the GEMM (beta = 1) so no extra pass over the rows. */
+ * residual add into the GEMM (beta = 1) so no extra pass over the rows.
+ * With nt > 1 the output columns are split across threads, each running a
+ * single-threaded GEMM on its slice: for one sequence (rows = T) OpenBLAS's
+ * own threading barely scales, the split does, and for big batches it is no
+ * worse. Slices are multiples of 16 columns (the kernel's width). */
 static void dense(float *y, const float *x, const float *W, const float *b, int64_t rows, int IC, int OC,
                   int accumulate, int nt) {
-    if (b) {
-        if (accumulate) mmf_add_bias(y, b, rows, OC, nt);
-        else
-            for (int64_t i = 0; i < rows; i++) memcpy(y + i * OC, b, (size_t)OC * sizeof(float));
+    int chunks = nt;
+    while (chunks > 1 && OC / chunks < 64) chunks--;
+    if (chunks <= 1) {
+        if (b) {
+            if (accumulate) mmf_add_bias(y, b, rows, OC, 1 < nt ? nt : 1);
+            else
+                for (int64_t i = 0; i < rows; i++) memcpy(y + i * OC, b, (size_t)OC * sizeof(float));
+        }
+        mmf_gemm(0, 1, (int)rows, OC, IC, 1.0f, x, IC, W, IC, (b || accumulate) ? 1.0f : 0.0f, y, OC, nt);
+        return;
     }
-    mmf_gemm(0, 1, (int)rows, OC, IC, 1.0f, x, IC, W, IC, (b || accumulate) ? 1.0f : 0.0f, y, OC, nt);
+    mmf_threads_use(1);   /* GEMMs inside the region run single threaded */
+#pragma omp parallel num_threads(chunks)
+    {
+        int t = omp_get_thread_num();
+        int n0 = (int)(((int64_t)OC * t / chunks) & ~15), n1 = t == chunks - 1 ? OC : (int)(((int64_t)OC * (t + 1) / chunks) & ~15);
+        int w = n1 - n0;
+        if (w > 0) {
+            if (b) {
+                for (int64_t i = 0; i < rows; i++) {
+                    float *yr = y + i * OC + n0;
+                    if (accumulate) for (int c = 0; c < w; c++) yr[c] += b[n0 + c];
+                    else memcpy(yr, b + n0, (size_t)w * sizeof(float));
+                }
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, w, IC, 1.0f, x, IC, W + (size_t)n0 * IC, IC,
+                        (b || accumulate) ? 1.0f : 0.0f, y + n0, OC);
+        }
+    }
+    mmf_threads_use(nt);
 }
 
 void mmf_tf_layer_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *x,
@@ -64,6 +97,10 @@ void mmf_tf_layer_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *
     float *tmp = carve(&p, (size_t)rows * C);
     float *hid = carve(&p, (size_t)rows * F);
     float *sc = carve(&p, (size_t)mmf_attention_scratch(T, T, nt));
+    void *bfs = s->bf16 ? carve(&p, (mmf_bf16_scratch_bytes(rows, C > F ? C : F) + 3) / 4) : NULL;
+#define DENSE(y, xin, W, Wp, b, ic, oc, acc) \
+    do { if (bfs && (Wp)) mmf_bf16_linear(y, xin, Wp, b, rows, ic, oc, acc, bfs, nt); \
+         else dense(y, xin, W, b, rows, ic, oc, acc, nt); } while (0)
     float scale = s->attn_scale > 0 ? s->attn_scale : 1.0f / sqrtf((float)D);
 
     /* attention block */
@@ -72,10 +109,10 @@ void mmf_tf_layer_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *
         mmf_layernorm(tmp, x, w->ln1_w, w->ln1_b, rows, C, s->eps, nt);
         ain = tmp;
     }
-    dense(qkv, ain, w->qkv_w, w->qkv_b, rows, C, 3 * C, 0, nt);
+    DENSE(qkv, ain, w->qkv_w, w->qkv_wp, w->qkv_b, C, 3 * C, 0);
     mmf_attention(att, C, qkv, 3 * C, qkv + C, 3 * C, qkv + 2 * C, 3 * C, B, H, T, T, D, keep, s->causal,
                   scale, sc, nt);
-    dense(x, att, w->o_w, w->o_b, rows, C, C, 1, nt);   /* x += proj(att) */
+    DENSE(x, att, w->o_w, w->o_wp, w->o_b, C, C, 1);   /* x += proj(att) */
     if (!s->pre_norm) mmf_layernorm(x, x, w->ln1_w, w->ln1_b, rows, C, s->eps, nt);
 
     /* feed-forward block */
@@ -84,10 +121,28 @@ void mmf_tf_layer_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *
         mmf_layernorm(tmp, x, w->ln2_w, w->ln2_b, rows, C, s->eps, nt);
         fin = tmp;
     }
-    dense(hid, fin, w->fc1_w, w->fc1_b, rows, C, F, 0, nt);
+    DENSE(hid, fin, w->fc1_w, w->fc1_wp, w->fc1_b, C, F, 0);
     mmf_act_apply(s->act, hid, rows * F, nt);
-    dense(x, hid, w->fc2_w, w->fc2_b, rows, F, C, 1, nt);  /* x += fc2(act(fc1)) */
+    DENSE(x, hid, w->fc2_w, w->fc2_wp, w->fc2_b, F, C, 1);  /* x += fc2(act(fc1)) */
     if (!s->pre_norm) mmf_layernorm(x, x, w->ln2_w, w->ln2_b, rows, C, s->eps, nt);
+#undef DENSE
+}
+
+uint16_t *mmf_tf_pack_bf16(const mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers) {
+    const int C = s->hidden, F = s->ffn;
+    size_t per = mmf_bf16_packed_size(3 * C, C) + mmf_bf16_packed_size(C, C) + mmf_bf16_packed_size(F, C) +
+                 mmf_bf16_packed_size(C, F);
+    uint16_t *block = malloc((per * (size_t)(n_layers > 0 ? n_layers : 1)) * sizeof(uint16_t));
+    if (!block) return NULL;
+    uint16_t *p = block;
+    for (int l = 0; l < n_layers; l++) {
+        mmf_tf_layer_w *w = &layers[l];
+        mmf_bf16_pack(p, w->qkv_w, 3 * C, C); w->qkv_wp = p; p += mmf_bf16_packed_size(3 * C, C);
+        mmf_bf16_pack(p, w->o_w, C, C); w->o_wp = p; p += mmf_bf16_packed_size(C, C);
+        mmf_bf16_pack(p, w->fc1_w, F, C); w->fc1_wp = p; p += mmf_bf16_packed_size(F, C);
+        mmf_bf16_pack(p, w->fc2_w, C, F); w->fc2_wp = p; p += mmf_bf16_packed_size(C, F);
+    }
+    return block;
 }
 
 void mmf_tf_stack_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *layers, int n_layers,

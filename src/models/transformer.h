@@ -32,6 +32,9 @@ typedef struct mmf_tf_layer_w {
     const float *fc1_w, *fc1_b;  /* (F, C), (F) or NULL */
     const float *fc2_w, *fc2_b;  /* (C, F), (C) or NULL */
     const float *ln2_w, *ln2_b;  /* post-norm: after FFN; pre-norm: before FFN */
+    /* bf16 copies of the four matrices (core/gemm_bf16.h layout), used when
+     * spec.bf16 is set; filled by mmf_tf_pack_bf16 */
+    const uint16_t *qkv_wp, *o_wp, *fc1_wp, *fc2_wp;
 } mmf_tf_layer_w;
 
 typedef struct mmf_tf_spec {
@@ -43,6 +46,7 @@ typedef struct mmf_tf_spec {
     int pre_norm;      /* 0 = BERT arrangement, 1 = CLIP/ViT arrangement */
     int causal;        /* 1 = token t attends to keys <= t (CLIP text) */
     float attn_scale;  /* 0 = 1/sqrt(D) */
+    int bf16;          /* 1 = projections and FFN in bf16 (AVX512-BF16; opt-in, ~3 digits) */
 } mmf_tf_spec;
 
 /* Floats of scratch one layer (or a whole stack) needs for B x T tokens with
@@ -57,6 +61,11 @@ void mmf_tf_layer_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *
 /* n_layers layers in sequence (same spec), in place; same scratch. */
 void mmf_tf_stack_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *layers, int n_layers,
                           float *x, const uint8_t *keep, int B, int T, float *scratch, int nt);
+
+/* Pack the four matrices of n layers to bf16 (one allocation, returned for
+ * the caller to free; NULL when out of memory) and point the layers' *_wp
+ * at it. Attention scores and softmax stay fp32. */
+uint16_t *mmf_tf_pack_bf16(const mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers);
 
 /* x = act(x) over n values. */
 void mmf_act_apply(mmf_act a, float *x, int64_t n, int nt);

@@ -1,0 +1,130 @@
+#include "core/gemm_bf16.h"
+#include "core/tensor.h"
+#include <immintrin.h>
+#include <omp.h>
+#include <string.h>
+
+#define MR 12   /* rows per micro-tile: 12 x 2 accumulators of the 32 zmm registers */
+#define NB 16   /* columns per packed block (one zmm of fp32 outputs) */
+
+int mmf_bf16_gemm_supported(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+#else
+    return 0;
+#endif
+}
+
+static int pad2(int k) { return (k + 1) & ~1; }
+static int pad16(int n) { return (n + 15) & ~15; }
+
+size_t mmf_bf16_packed_size(int N, int K) { return (size_t)pad16(N) * (size_t)pad2(K); }
+
+void mmf_bf16_pack(uint16_t *dst, const float *W, int N, int K) {
+    int Kp = pad2(K), Np = pad16(N);
+    for (int nb = 0; nb < Np; nb += NB)
+        for (int p = 0; p < Kp / 2; p++)
+            for (int j = 0; j < NB; j++)
+                for (int h = 0; h < 2; h++) {
+                    int n = nb + j, k = 2 * p + h;
+                    float v = (n < N && k < K) ? W[(size_t)n * K + k] : 0.0f;
+                    dst[(((size_t)nb / NB * (Kp / 2) + p) * NB + j) * 2 + h] = mmf_f32_to_bf16(v);
+                }
+}
+
+static int64_t pad_rows(int64_t M) { return (M + MR - 1) / MR * MR; }
+
+size_t mmf_bf16_scratch_bytes(int64_t M, int K) { return (size_t)pad_rows(M) * (size_t)pad2(K) * 2 + 64; }
+
+#define TGT __attribute__((target("avx512f,avx512bw,avx512bf16")))
+
+/* rows [r0, r1) of x -> bf16 rows of Kp (zero padded) */
+TGT static void convert_rows(uint16_t *xb, const float *x, int64_t r0, int64_t r1, int64_t M, int K, int Kp) {
+    for (int64_t r = r0; r < r1; r++) {
+        uint16_t *d = xb + r * Kp;
+        if (r >= M) { memset(d, 0, (size_t)Kp * 2); continue; }
+        const float *s = x + r * K;
+        int k = 0;
+        for (; k + 32 <= K; k += 32) {
+            __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + k + 16), _mm512_loadu_ps(s + k));
+            _mm512_storeu_si512((void *)(d + k), (__m512i)v);
+        }
+        for (; k < K; k++) d[k] = mmf_f32_to_bf16(s[k]);
+        for (; k < Kp; k++) d[k] = 0;
+    }
+}
+
+/* One MR x 32 tile (two column blocks; the second may be absent). */
+TGT static void tile(float *y, int64_t ldy, const uint16_t *xb, int Kp, const uint16_t *b0, const uint16_t *b1,
+                     const float *bias, int n0, int w0, int w1, int rows, int accumulate) {
+    __m512 acc[MR][2];
+    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    const int P = Kp / 2;
+    for (int p = 0; p < P; p++) {
+        __m512bh B0 = (__m512bh)_mm512_loadu_si512((const void *)(b0 + (size_t)p * 32));
+        __m512bh B1 = b1 ? (__m512bh)_mm512_loadu_si512((const void *)(b1 + (size_t)p * 32)) : B0;
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; i++) {
+            int32_t pairv;
+            memcpy(&pairv, xb + (size_t)i * Kp + 2 * p, 4);
+            __m512bh A = (__m512bh)_mm512_set1_epi32(pairv);
+            acc[i][0] = _mm512_dpbf16_ps(acc[i][0], A, B0);
+            acc[i][1] = _mm512_dpbf16_ps(acc[i][1], A, B1);
+        }
+    }
+    __mmask16 m0 = (__mmask16)(w0 >= 16 ? 0xFFFF : ((1u << w0) - 1));
+    __mmask16 m1 = (__mmask16)(w1 >= 16 ? 0xFFFF : ((1u << (w1 > 0 ? w1 : 0)) - 1));
+    __m512 bv0 = bias ? _mm512_maskz_loadu_ps(m0, bias + n0) : _mm512_setzero_ps();
+    __m512 bv1 = (bias && w1 > 0) ? _mm512_maskz_loadu_ps(m1, bias + n0 + 16) : _mm512_setzero_ps();
+    for (int i = 0; i < rows; i++) {
+        float *yr = y + (int64_t)i * ldy + n0;
+        __m512 v0 = _mm512_add_ps(acc[i][0], bv0);
+        if (accumulate) v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, yr));
+        _mm512_mask_storeu_ps(yr, m0, v0);
+        if (w1 > 0) {
+            __m512 v1 = _mm512_add_ps(acc[i][1], bv1);
+            if (accumulate) v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, yr + 16));
+            _mm512_mask_storeu_ps(yr + 16, m1, v1);
+        }
+    }
+}
+
+TGT void mmf_bf16_linear(float *y, const float *x, const uint16_t *Wp, const float *bias, int64_t M, int K, int N,
+                         int accumulate, void *scratch, int nt) {
+    if (M <= 0 || N <= 0) return;
+    if (nt < 1) nt = 1;
+    const int Kp = pad2(K), P = Kp / 2;
+    const int64_t Mp = pad_rows(M);
+    uint16_t *xb = (uint16_t *)scratch;
+    const int n_pairs = (pad16(N) / NB + 1) / 2;        /* column pairs of blocks (32 columns) */
+    const int64_t m_tiles = Mp / MR;
+    /* row blocks of ~8 tiles keep the bf16 rows of a block in L2 while every
+     * column panel streams past them */
+    const int64_t tiles_per_block = 8;
+    const int64_t m_blocks = (m_tiles + tiles_per_block - 1) / tiles_per_block;
+    const int64_t units = m_blocks * n_pairs;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < Mp; r += MR) convert_rows(xb, x, r, r + MR, M, K, Kp);
+        /* big M: split rows; one sequence: split column panels */
+        int by_rows = m_blocks >= nt;
+#pragma omp for schedule(static)
+        for (int64_t u = 0; u < units; u++) {
+            int64_t mb = by_rows ? u / n_pairs : u % m_blocks;
+            int np = (int)(by_rows ? u % n_pairs : u / m_blocks);
+            int n0 = np * 32;
+            const uint16_t *b0 = Wp + (size_t)(n0 / NB) * P * 32;
+            const uint16_t *b1 = n0 + 16 < N ? b0 + (size_t)P * 32 : NULL;
+            int w0 = N - n0 < 16 ? N - n0 : 16;
+            int w1 = b1 ? (N - n0 - 16 < 16 ? N - n0 - 16 : 16) : 0;
+            int64_t t1 = (mb + 1) * tiles_per_block < m_tiles ? (mb + 1) * tiles_per_block : m_tiles;
+            for (int64_t t = mb * tiles_per_block; t < t1; t++) {
+                int64_t r0 = t * MR;
+                int rows = M - r0 < MR ? (int)(M - r0) : MR;
+                tile(y + r0 * N, N, xb + r0 * Kp, Kp, b0, b1, bias, n0, w0, w1, rows, accumulate);
+            }
+        }
+    }
+}

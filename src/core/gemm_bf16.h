@@ -1,0 +1,26 @@
+/* BF16 GEMM for inference: y (M,N) = [y +] bias + x (M,K) @ W^T, with W (N,K)
+ * packed once into bf16 panels and x rounded to bf16 per call (round to
+ * nearest even), products accumulated in fp32 with AVX512-BF16 (vdpbf16ps),
+ * twice the fp32 FMA rate on CPUs that have it. Opt-in: results differ from
+ * fp32 by bf16 rounding (~3 significant digits per operand).
+ *
+ * Packed layout: for each block of 16 output columns, for each pair of K
+ * positions, 16 x 2 bf16 (column-major pairs): one 64-byte load feeds one
+ * vdpbf16ps. N is padded to 16 and K to 2 with zeros. */
+#ifndef MMF_CORE_GEMM_BF16_H
+#define MMF_CORE_GEMM_BF16_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* 1 if this CPU runs the bf16 kernels. */
+int mmf_bf16_gemm_supported(void);
+/* uint16 elements of a packed (N,K) weight. */
+size_t mmf_bf16_packed_size(int N, int K);
+void mmf_bf16_pack(uint16_t *dst, const float *W, int N, int K);
+/* bytes of scratch mmf_bf16_linear needs for M rows of K inputs */
+size_t mmf_bf16_scratch_bytes(int64_t M, int K);
+/* y (M,N) = (accumulate ? y : 0) + bias + x @ W^T; bias (N) or NULL.
+ * scratch: mmf_bf16_scratch_bytes(M, K) bytes, 64-byte aligned. */
+void mmf_bf16_linear(float *y, const float *x, const uint16_t *Wp, const float *bias, int64_t M, int K, int N,
+                     int accumulate, void *scratch, int nt);
+#endif

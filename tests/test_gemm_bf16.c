@@ -1,0 +1,44 @@
+/* The bf16 GEMM against a double-precision product of the same bf16-rounded
+ * operands (so only fp32 accumulation order may differ), over shapes with
+ * row, column and K tails, with bias, accumulation and 1-2 threads. */
+#include "test_util.h"
+#include "core/gemm_bf16.h"
+#include "core/tensor.h"
+#include <stdint.h>
+
+static float rnd(uint32_t *s) { *s = *s * 1664525u + 1013904223u; return (float)((*s >> 8) & 0xFFFF) / 65536.0f - 0.5f; }
+static float bf(float v) { return mmf_bf16_to_f32(mmf_f32_to_bf16(v)); }
+
+int main(void) {
+    if (!mmf_bf16_gemm_supported()) return t_skip("this CPU has no AVX512-BF16");
+    const int shapes[][3] = {{1, 1, 1}, {37, 24, 50}, {12, 32, 2}, {13, 33, 3}, {128, 96, 64}, {25, 1152, 384}, {7, 17, 1537}};
+    uint32_t seed = 1;
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
+        float *x = malloc((size_t)M * K * 4), *W = malloc((size_t)N * K * 4), *b = malloc((size_t)N * 4);
+        float *y = malloc((size_t)M * N * 4);
+        double *ref = malloc((size_t)M * N * sizeof(double));
+        for (int i = 0; i < M * K; i++) x[i] = rnd(&seed);
+        for (int i = 0; i < N * K; i++) W[i] = rnd(&seed);
+        for (int i = 0; i < N; i++) b[i] = rnd(&seed);
+        uint16_t *Wp = aligned_alloc(64, (mmf_bf16_packed_size(N, K) * 2 + 63) / 64 * 64);
+        void *sc = aligned_alloc(64, (mmf_bf16_scratch_bytes(M, K) + 63) / 64 * 64);
+        mmf_bf16_pack(Wp, W, N, K);
+        for (int acc = 0; acc <= 1; acc++)
+            for (int nt = 1; nt <= 2; nt++) {
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < N; j++) {
+                        double s = (acc ? 0.25 : 0.0) + b[j];
+                        for (int k = 0; k < K; k++) s += (double)bf(x[i * K + k]) * bf(W[j * K + k]);
+                        ref[i * N + j] = s;
+                        y[i * N + j] = 0.25f;
+                    }
+                mmf_bf16_linear(y, x, Wp, b, M, K, N, acc, sc, nt);
+                double worst = 0;
+                for (int i = 0; i < M * N; i++) { double d = fabs(y[i] - ref[i]); if (d > worst) worst = d; }
+                CHECK_MSG(worst <= 2e-6 * (K + 1), "M=%d N=%d K=%d acc=%d nt=%d: max abs diff %g", M, N, K, acc, nt, worst);
+            }
+        free(x); free(W); free(b); free(y); free(ref); free(Wp); free(sc);
+    }
+    return t_done("test_gemm_bf16");
+}
