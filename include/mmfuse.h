@@ -578,6 +578,84 @@ typedef struct mmf_caption_scores {
 mmf_status mmf_caption_score(const char *const *hyps, size_t n, const char *const *refs, const size_t *ref_off,
                              mmf_caption_scores *out);
 
+/* Caption decoders (docs/caption.md): the modality embeddings of a sample go
+ * through a fusion operator from the zoo (docs/fusion.md; with one modality the
+ * embedding itself) to z; a GRU or LSTM conditioned on z writes the caption. */
+typedef struct mmf_captioner mmf_captioner;
+typedef enum mmf_rnn_cell { MMF_CELL_GRU = 0, MMF_CELL_LSTM = 1 } mmf_rnn_cell;
+#define MMF_INJECT_INIT 1    /* h0 (and LSTM c0) = tanh(W z + b) */
+#define MMF_INJECT_INPUT 2   /* every step's input is [word embedding; W' z + b'] */
+
+typedef struct mmf_caption_train_params {
+    const char *fusion;         /* operator from the zoo, default "concat" (ignored with one modality) */
+    int fusion_hidden;          /* its common size H, default 128 (other operator settings: mmf_train_params_default) */
+    mmf_rnn_cell cell;          /* default GRU */
+    int inject;                 /* MMF_INJECT_* bits, default both */
+    int hidden;                 /* decoder state size, default 256 */
+    int embed;                  /* word embedding size, default 128 */
+    int min_count;              /* vocabulary: words seen fewer times become <unk> (default 1) */
+    int max_words;              /* vocabulary cap, 0 = none (default) */
+    int max_len;                /* words per caption kept for training and generated at most (default 20) */
+    int epochs;                 /* default 20 */
+    int batch;                  /* captions per step, default 64 */
+    float lr;                   /* AdamW, cosine schedule with 5% warm-up; default 2e-3 */
+    float weight_decay;         /* default 0 */
+    float clip_norm;            /* global gradient norm clip, default 5; 0 = off */
+    float dropout;              /* on z, word embeddings and states (training only), default 0.1 */
+    float modality_dropout[MMF_EMB_MAX_MODALITIES]; /* per modality of the train file (keeps >= 1) */
+    int patience;               /* early stopping on the validation loss, default 5 */
+    uint64_t seed;              /* default 1 */
+    int n_threads;              /* default 1 */
+    /* called after every epoch (val_loss NaN without validation data); may be NULL */
+    void (*progress)(void *user, int epoch, int epochs, double train_loss, double val_loss);
+    void *progress_user;
+} mmf_caption_train_params;
+mmf_caption_train_params mmf_caption_train_params_default(void);
+
+/* Captions of row i of `train` are caps[cap_off[i] .. cap_off[i+1]) (cap_off has
+ * N+1 entries; rows without captions are skipped). The vocabulary comes from these
+ * captions. val (may be NULL) selects the epoch with the lowest teacher-forced loss. */
+mmf_status mmf_captioner_train(const mmf_embfile *train, const char *const *caps, const size_t *cap_off,
+                               const mmf_embfile *val, const char *const *val_caps, const size_t *val_off,
+                               const mmf_caption_train_params *p, mmf_captioner **out);
+/* safetensors: parameters + __metadata__ "mmfuse.caption" (JSON config with the vocabulary); atomic. */
+mmf_status mmf_captioner_save(const mmf_captioner *c, const char *path);
+mmf_status mmf_captioner_load(const char *path, mmf_captioner **out);
+void mmf_captioner_free(mmf_captioner *c);
+int mmf_captioner_n_modalities(const mmf_captioner *c);
+const char *mmf_captioner_modality(const mmf_captioner *c, int m);
+int64_t mmf_captioner_dim(const mmf_captioner *c, int m);
+/* Encoder folder recorded for a modality ("" if none); set before saving. */
+const char *mmf_captioner_encoder(const mmf_captioner *c, int m);
+mmf_status mmf_captioner_set_encoder(mmf_captioner *c, const char *modality, const char *dir);
+const mmf_caption_vocab *mmf_captioner_vocab(const mmf_captioner *c);
+const char *mmf_captioner_describe(const mmf_captioner *c, char *buf, size_t cap);   /* JSON */
+
+typedef struct mmf_caption_gen_params {
+    int beam;                   /* beam width 1..32; 1 = greedy (default) */
+    float length_penalty;       /* GNMT alpha: score / ((5 + len) / 6)^alpha; default 0 */
+    int max_len;                /* 0 = the model's max_len */
+    const char *prefix;         /* words every caption starts with, or NULL; unknown words become
+                                 * <unk> with a notice through the log */
+    const char *drop;           /* generate_file: a modality forced absent, or NULL */
+    int n_threads;              /* default 1 */
+} mmf_caption_gen_params;
+mmf_caption_gen_params mmf_caption_gen_params_default(void);
+
+/* B samples: xs[m] [B, dim_m] for the captioner's modalities (NULL = absent in
+ * every row), mask [B, M] (NULL = present where xs[m] is given). captions[b] is
+ * malloc'd (free each). Errors on a modality of the wrong size are the caller's
+ * to avoid: dims are the captioner's. */
+mmf_status mmf_captioner_generate(mmf_captioner *c, int64_t B, const float *const *xs, const uint8_t *mask,
+                                  const mmf_caption_gen_params *g, char **captions);
+/* Every row of an embedding file; modalities matched by name (missing = absent;
+ * another dimension = MMF_ERR_SHAPE naming file, modality and both sizes). */
+mmf_status mmf_captioner_generate_file(mmf_captioner *c, const mmf_embfile *f, const mmf_caption_gen_params *g,
+                                       char **captions);
+/* Teacher-forced mean cross-entropy per word over the captions of f (as for training). */
+mmf_status mmf_captioner_loss(mmf_captioner *c, const mmf_embfile *f, const char *const *caps, const size_t *cap_off,
+                              int n_threads, double *loss);
+
 #ifdef __cplusplus
 }
 #endif
