@@ -197,6 +197,7 @@ static int load_encoder(const embed_opts *o, const char *dir, const char *label,
     p.max_length = (int)o->max_len;
     p.progress = progress_labelled;
     p.progress_user = (void *)label;
+    p.precision = o->bf16 ? MMF_PRECISION_BF16 : MMF_PRECISION_F32;
     mmf_status s = mmf_encoder_load(dir, &p, enc);
     if (s) return cli_fail("embed", s, "cannot load the model");
     return MMF_EXIT_OK;
