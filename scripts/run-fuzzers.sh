@@ -27,6 +27,7 @@ for bin in "${fuzzers[@]}"; do
   case "$name" in
     fuzz_safetensors) max_len=65536; extra=("$ROOT/tests/data/safetensors_bad") ;;
     fuzz_config)      max_len=32768; extra=() ;;   # config.json files are small
+    fuzz_index)       max_len=4096; extra=("$ROOT/tests/data/fuzz/fuzz_config") ;;
     *)                max_len=65536; extra=() ;;
   esac
   seeds=()

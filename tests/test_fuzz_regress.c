@@ -1,9 +1,10 @@
 /* Replays the fuzzing regression corpus (tests/data/fuzz_regress/: every
- * input that once crashed a harness) and the seed corpora through both fuzz
- * targets, in the normal and the ASan test runs. A broken promise traps. */
+ * input that once crashed a harness) and the seed corpora through every fuzz
+ * target, in the normal and the ASan test runs. A broken promise traps. */
 #define MMF_FUZZ_NO_MAIN
 #include "../fuzz/fuzz_safetensors.c"
 #include "../fuzz/fuzz_config.c"
+#include "../fuzz/fuzz_index.c"
 #include "test_util.h"
 #include "io/json.h"
 #include <dirent.h>
@@ -32,6 +33,7 @@ static int replay_dir(const char *rel, int required) {
         fprintf(stderr, "replay %s\n", path);
         mmf_fuzz_safetensors(exact, len);
         mmf_fuzz_config(exact, len);
+        mmf_fuzz_index(exact, len);
         free(exact);
         n++;
     }
@@ -44,7 +46,7 @@ int main(void) {
     int n = replay_dir("tests/data/fuzz_regress", 1);
     CHECK_MSG(n >= 1, "the regression corpus is empty");
     int seeds = replay_dir("tests/data/fuzz/fuzz_safetensors", 1) + replay_dir("tests/data/fuzz/fuzz_config", 1) +
-                replay_dir("tests/data/safetensors_bad", 1);
-    printf("replayed %d regression inputs and %d seeds through both harnesses\n", n, seeds);
+                replay_dir("tests/data/fuzz/fuzz_index", 1) + replay_dir("tests/data/safetensors_bad", 1);
+    printf("replayed %d regression inputs and %d seeds through every harness\n", n, seeds);
     return t_done("test_fuzz_regress");
 }
