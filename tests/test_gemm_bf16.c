@@ -1,4 +1,4 @@
-/* The bf16 GEMM against a double-precision product of the same bf16-rounded
+/* The bf16 GEMM (and the fp32 pre-packed one) against a double-precision product of the same bf16-rounded
  * operands (so only fp32 accumulation order may differ), over shapes with
  * row, column and K tails, with bias, accumulation and 1-2 threads. */
 #include "test_util.h"
@@ -38,6 +38,25 @@ int main(void) {
                 for (int i = 0; i < M * N; i++) { double d = fabs(y[i] - ref[i]); if (d > worst) worst = d; }
                 CHECK_MSG(worst <= 2e-6 * (K + 1), "M=%d N=%d K=%d acc=%d nt=%d: max abs diff %g", M, N, K, acc, nt, worst);
             }
+        /* the fp32 pre-packed kernel on the same shapes, against double */
+        if (mmf_f32p_supported()) {
+            float *Wf = aligned_alloc(64, (mmf_f32p_packed_size(N, K) * 4 + 63) / 64 * 64);
+            mmf_f32p_pack(Wf, W, N, K);
+            for (int nt = 1; nt <= 2; nt++) {
+                for (int i = 0; i < M * N; i++) y[i] = 0.25f;
+                mmf_f32p_linear(y, x, Wf, b, M, K, N, 1, nt);
+                double worst = 0;
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < N; j++) {
+                        double s = 0.25 + b[j];
+                        for (int k = 0; k < K; k++) s += (double)x[i * K + k] * W[j * K + k];
+                        double d = fabs(y[i * N + j] - s);
+                        if (d > worst) worst = d;
+                    }
+                CHECK_MSG(worst <= 2e-6 * (K + 1), "f32p M=%d N=%d K=%d nt=%d: max abs diff %g", M, N, K, nt, worst);
+            }
+            free(Wf);
+        }
         free(x); free(W); free(b); free(y); free(ref); free(Wp); free(sc);
     }
     return t_done("test_gemm_bf16");

@@ -128,3 +128,98 @@ TGT void mmf_bf16_linear(float *y, const float *x, const uint16_t *Wp, const flo
         }
     }
 }
+
+/* ---------------------------------------------------------------- fp32 packed
+ * The same tiling in fp32 with the weights packed once at load time
+ * ([N/16][K][16] floats): OpenBLAS repacks the weight matrix on every call,
+ * which for one sequence (M = T rows) costs as much as a sixth of the GEMM. */
+
+#define TGT32 __attribute__((target("avx512f")))
+
+int mmf_f32p_supported(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
+
+size_t mmf_f32p_packed_size(int N, int K) { return (size_t)pad16(N) * (size_t)K; }
+
+void mmf_f32p_pack(float *dst, const float *W, int N, int K) {
+    int Np = pad16(N);
+    for (int nb = 0; nb < Np; nb += NB)
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < NB; j++) {
+                int n = nb + j;
+                dst[((size_t)nb / NB * K + k) * NB + j] = n < N ? W[(size_t)n * K + k] : 0.0f;
+            }
+}
+
+#define KC 256
+
+TGT32 static void tile32(float *y, int64_t ldy, const float *x, int64_t ldx, const float *b0, const float *b1, int kc,
+                         const float *bias, int n0, int w0, int w1, int rows, int accumulate) {
+    __m512 acc[MR][2];
+    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    const float *xr[MR];
+    for (int i = 0; i < MR; i++) xr[i] = x + (int64_t)(i < rows ? i : rows - 1) * ldx;
+    for (int k = 0; k < kc; k++) {
+        __m512 B0 = _mm512_loadu_ps(b0 + (size_t)k * 16);
+        __m512 B1 = _mm512_loadu_ps(b1 + (size_t)k * 16);
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; i++) {
+            __m512 A = _mm512_set1_ps(xr[i][k]);
+            acc[i][0] = _mm512_fmadd_ps(A, B0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(A, B1, acc[i][1]);
+        }
+    }
+    __mmask16 m0 = (__mmask16)(w0 >= 16 ? 0xFFFF : ((1u << w0) - 1));
+    __mmask16 m1 = (__mmask16)(w1 >= 16 ? 0xFFFF : ((1u << (w1 > 0 ? w1 : 0)) - 1));
+    __m512 bv0 = bias ? _mm512_maskz_loadu_ps(m0, bias + n0) : _mm512_setzero_ps();
+    __m512 bv1 = (bias && w1 > 0) ? _mm512_maskz_loadu_ps(m1, bias + n0 + 16) : _mm512_setzero_ps();
+    for (int i = 0; i < rows; i++) {
+        float *yr = y + (int64_t)i * ldy + n0;
+        __m512 v0 = _mm512_add_ps(acc[i][0], bv0);
+        if (accumulate) v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, yr));
+        _mm512_mask_storeu_ps(yr, m0, v0);
+        if (w1 > 0) {
+            __m512 v1 = _mm512_add_ps(acc[i][1], bv1);
+            if (accumulate) v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, yr + 16));
+            _mm512_mask_storeu_ps(yr + 16, m1, v1);
+        }
+    }
+}
+
+TGT32 void mmf_f32p_linear(float *y, const float *x, const float *Wp, const float *bias, int64_t M, int K, int N,
+                           int accumulate, int nt) {
+    if (M <= 0 || N <= 0) return;
+    if (nt < 1) nt = 1;
+    const int n_pairs = (pad16(N) / NB + 1) / 2;
+    const int64_t m_tiles = (M + MR - 1) / MR, tiles_per_block = 8;
+    const int64_t m_blocks = (m_tiles + tiles_per_block - 1) / tiles_per_block;
+    const int64_t units = m_blocks * n_pairs;
+    const int by_rows = m_blocks >= nt;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t u = 0; u < units; u++) {
+        int64_t mb = by_rows ? u / n_pairs : u % m_blocks;
+        int np = (int)(by_rows ? u % n_pairs : u / m_blocks);
+        int n0 = np * 32;
+        const float *p0 = Wp + (size_t)(n0 / NB) * K * 16;
+        int has1 = n0 + 16 < N;
+        const float *p1 = has1 ? p0 + (size_t)K * 16 : p0;
+        int w0 = N - n0 < 16 ? N - n0 : 16;
+        int w1 = has1 ? (N - n0 - 16 < 16 ? N - n0 - 16 : 16) : 0;
+        int64_t t1 = (mb + 1) * tiles_per_block < m_tiles ? (mb + 1) * tiles_per_block : m_tiles;
+        for (int k0 = 0; k0 < K; k0 += KC) {
+            int kc = K - k0 < KC ? K - k0 : KC;
+            for (int64_t t = mb * tiles_per_block; t < t1; t++) {
+                int64_t r0 = t * MR;
+                int rows = M - r0 < MR ? (int)(M - r0) : MR;
+                tile32(y + r0 * N, N, x + r0 * K + k0, K, p0 + (size_t)k0 * 16, p1 + (size_t)k0 * 16, kc,
+                       k0 ? NULL : bias, n0, w0, w1, rows, k0 ? 1 : accumulate);
+            }
+        }
+    }
+}

@@ -24,3 +24,15 @@ size_t mmf_bf16_scratch_bytes(int64_t M, int K);
 void mmf_bf16_linear(float *y, const float *x, const uint16_t *Wp, const float *bias, int64_t M, int K, int N,
                      int accumulate, void *scratch, int nt);
 #endif
+
+/* fp32 with weights packed once ([N/16][K][16] floats, AVX-512F): saves the
+ * per-call weight packing a BLAS does, which matters for short inputs. */
+#ifndef MMF_CORE_GEMM_F32P
+#define MMF_CORE_GEMM_F32P
+int mmf_f32p_supported(void);
+size_t mmf_f32p_packed_size(int N, int K);
+void mmf_f32p_pack(float *dst, const float *W, int N, int K);
+/* y (M,N) = (accumulate ? y : 0) + bias + x @ W^T */
+void mmf_f32p_linear(float *y, const float *x, const float *Wp, const float *bias, int64_t M, int K, int N,
+                     int accumulate, int nt);
+#endif

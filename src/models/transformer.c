@@ -12,7 +12,7 @@ size_t mmf_tf_layer_scratch(const mmf_tf_spec *s, int B, int T, int nt) {
     /* qkv (rows,3C) + attention out (rows,C) + ln/ffn input (rows,C) + ffn hidden (rows,F)
      * + attention scores; each block padded so the next stays 64-byte aligned. */
     size_t pad = 16;
-    size_t bf = s->bf16 ? (mmf_bf16_scratch_bytes((int64_t)rows, (int)(C > F ? C : F)) + 3) / 4 + pad : 0;
+    size_t bf = s->packed == MMF_TF_PACK_BF16 ? (mmf_bf16_scratch_bytes((int64_t)rows, (int)(C > F ? C : F)) + 3) / 4 + pad : 0;
     return rows * 3 * C + pad + rows * C + pad + rows * C + pad + rows * F + pad +
            (size_t)mmf_attention_scratch(T, T, nt) + pad + bf;
 }
@@ -97,9 +97,10 @@ void mmf_tf_layer_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *
     float *tmp = carve(&p, (size_t)rows * C);
     float *hid = carve(&p, (size_t)rows * F);
     float *sc = carve(&p, (size_t)mmf_attention_scratch(T, T, nt));
-    void *bfs = s->bf16 ? carve(&p, (mmf_bf16_scratch_bytes(rows, C > F ? C : F) + 3) / 4) : NULL;
+    void *bfs = s->packed == MMF_TF_PACK_BF16 ? carve(&p, (mmf_bf16_scratch_bytes(rows, C > F ? C : F) + 3) / 4) : NULL;
 #define DENSE(y, xin, W, Wp, b, ic, oc, acc) \
-    do { if (bfs && (Wp)) mmf_bf16_linear(y, xin, Wp, b, rows, ic, oc, acc, bfs, nt); \
+    do { if (s->packed == MMF_TF_PACK_BF16 && (Wp)) mmf_bf16_linear(y, xin, (const uint16_t *)(Wp), b, rows, ic, oc, acc, bfs, nt); \
+         else if (s->packed == MMF_TF_PACK_F32 && (Wp)) mmf_f32p_linear(y, xin, (const float *)(Wp), b, rows, ic, oc, acc, nt); \
          else dense(y, xin, W, b, rows, ic, oc, acc, nt); } while (0)
     float scale = s->attn_scale > 0 ? s->attn_scale : 1.0f / sqrtf((float)D);
 
@@ -109,10 +110,10 @@ void mmf_tf_layer_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *
         mmf_layernorm(tmp, x, w->ln1_w, w->ln1_b, rows, C, s->eps, nt);
         ain = tmp;
     }
-    DENSE(qkv, ain, w->qkv_w, w->qkv_wp, w->qkv_b, C, 3 * C, 0);
+    DENSE(qkv, ain, w->qkv_w, w->qkv_p, w->qkv_b, C, 3 * C, 0);
     mmf_attention(att, C, qkv, 3 * C, qkv + C, 3 * C, qkv + 2 * C, 3 * C, B, H, T, T, D, keep, s->causal,
                   scale, sc, nt);
-    DENSE(x, att, w->o_w, w->o_wp, w->o_b, C, C, 1);   /* x += proj(att) */
+    DENSE(x, att, w->o_w, w->o_p, w->o_b, C, C, 1);   /* x += proj(att) */
     if (!s->pre_norm) mmf_layernorm(x, x, w->ln1_w, w->ln1_b, rows, C, s->eps, nt);
 
     /* feed-forward block */
@@ -121,27 +122,40 @@ void mmf_tf_layer_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *
         mmf_layernorm(tmp, x, w->ln2_w, w->ln2_b, rows, C, s->eps, nt);
         fin = tmp;
     }
-    DENSE(hid, fin, w->fc1_w, w->fc1_wp, w->fc1_b, C, F, 0);
+    DENSE(hid, fin, w->fc1_w, w->fc1_p, w->fc1_b, C, F, 0);
     mmf_act_apply(s->act, hid, rows * F, nt);
-    DENSE(x, hid, w->fc2_w, w->fc2_wp, w->fc2_b, F, C, 1);  /* x += fc2(act(fc1)) */
+    DENSE(x, hid, w->fc2_w, w->fc2_p, w->fc2_b, F, C, 1);  /* x += fc2(act(fc1)) */
     if (!s->pre_norm) mmf_layernorm(x, x, w->ln2_w, w->ln2_b, rows, C, s->eps, nt);
 #undef DENSE
 }
 
-uint16_t *mmf_tf_pack_bf16(const mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers) {
+void *mmf_tf_pack(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers, int how) {
     const int C = s->hidden, F = s->ffn;
-    size_t per = mmf_bf16_packed_size(3 * C, C) + mmf_bf16_packed_size(C, C) + mmf_bf16_packed_size(F, C) +
-                 mmf_bf16_packed_size(C, F);
-    uint16_t *block = malloc((per * (size_t)(n_layers > 0 ? n_layers : 1)) * sizeof(uint16_t));
+    const int shapes[4][2] = {{3 * C, C}, {C, C}, {F, C}, {C, F}};   /* (N, K) of qkv, o, fc1, fc2 */
+    size_t per = 0, esz = how == MMF_TF_PACK_BF16 ? sizeof(uint16_t) : sizeof(float);
+    for (int i = 0; i < 4; i++)
+        per += how == MMF_TF_PACK_BF16 ? mmf_bf16_packed_size(shapes[i][0], shapes[i][1])
+                                       : mmf_f32p_packed_size(shapes[i][0], shapes[i][1]);
+    unsigned char *block = malloc(per * esz * (size_t)(n_layers > 0 ? n_layers : 1));
     if (!block) return NULL;
-    uint16_t *p = block;
+    unsigned char *p = block;
     for (int l = 0; l < n_layers; l++) {
         mmf_tf_layer_w *w = &layers[l];
-        mmf_bf16_pack(p, w->qkv_w, 3 * C, C); w->qkv_wp = p; p += mmf_bf16_packed_size(3 * C, C);
-        mmf_bf16_pack(p, w->o_w, C, C); w->o_wp = p; p += mmf_bf16_packed_size(C, C);
-        mmf_bf16_pack(p, w->fc1_w, F, C); w->fc1_wp = p; p += mmf_bf16_packed_size(F, C);
-        mmf_bf16_pack(p, w->fc2_w, C, F); w->fc2_wp = p; p += mmf_bf16_packed_size(C, F);
+        const float *src[4] = {w->qkv_w, w->o_w, w->fc1_w, w->fc2_w};
+        const void **dst[4] = {&w->qkv_p, &w->o_p, &w->fc1_p, &w->fc2_p};
+        for (int i = 0; i < 4; i++) {
+            int N = shapes[i][0], K = shapes[i][1];
+            if (how == MMF_TF_PACK_BF16) {
+                mmf_bf16_pack((uint16_t *)p, src[i], N, K);
+                p += mmf_bf16_packed_size(N, K) * esz;
+            } else {
+                mmf_f32p_pack((float *)p, src[i], N, K);
+                p += mmf_f32p_packed_size(N, K) * esz;
+            }
+            *dst[i] = p - (how == MMF_TF_PACK_BF16 ? mmf_bf16_packed_size(N, K) : mmf_f32p_packed_size(N, K)) * esz;
+        }
     }
+    s->packed = how;
     return block;
 }
 

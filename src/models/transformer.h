@@ -32,9 +32,9 @@ typedef struct mmf_tf_layer_w {
     const float *fc1_w, *fc1_b;  /* (F, C), (F) or NULL */
     const float *fc2_w, *fc2_b;  /* (C, F), (C) or NULL */
     const float *ln2_w, *ln2_b;  /* post-norm: after FFN; pre-norm: before FFN */
-    /* bf16 copies of the four matrices (core/gemm_bf16.h layout), used when
-     * spec.bf16 is set; filled by mmf_tf_pack_bf16 */
-    const uint16_t *qkv_wp, *o_wp, *fc1_wp, *fc2_wp;
+    /* packed copies of the four matrices (core/gemm_bf16.h layouts), used
+     * when spec.packed is set; filled by mmf_tf_pack */
+    const void *qkv_p, *o_p, *fc1_p, *fc2_p;
 } mmf_tf_layer_w;
 
 typedef struct mmf_tf_spec {
@@ -46,7 +46,7 @@ typedef struct mmf_tf_spec {
     int pre_norm;      /* 0 = BERT arrangement, 1 = CLIP/ViT arrangement */
     int causal;        /* 1 = token t attends to keys <= t (CLIP text) */
     float attn_scale;  /* 0 = 1/sqrt(D) */
-    int bf16;          /* 1 = projections and FFN in bf16 (AVX512-BF16; opt-in, ~3 digits) */
+    int packed;        /* MMF_TF_PACK_*: how the four matrices run (set by mmf_tf_pack) */
 } mmf_tf_spec;
 
 /* Floats of scratch one layer (or a whole stack) needs for B x T tokens with
@@ -62,10 +62,16 @@ void mmf_tf_layer_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *
 void mmf_tf_stack_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *layers, int n_layers,
                           float *x, const uint8_t *keep, int B, int T, float *scratch, int nt);
 
-/* Pack the four matrices of n layers to bf16 (one allocation, returned for
- * the caller to free; NULL when out of memory) and point the layers' *_wp
- * at it. Attention scores and softmax stay fp32. */
-uint16_t *mmf_tf_pack_bf16(const mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers);
+enum {
+    MMF_TF_PACK_NONE = 0,  /* BLAS on the plain (out, in) matrices */
+    MMF_TF_PACK_F32 = 1,   /* fp32, pre-packed panels (AVX-512): no per-call weight packing */
+    MMF_TF_PACK_BF16 = 2   /* bf16 panels, AVX512-BF16: ~2x GEMM rate, ~3 significant digits */
+};
+/* Pack the four matrices of n layers (one allocation, returned for the
+ * caller to free; NULL when out of memory), point the layers' *_p at it and
+ * set s->packed. `how` is MMF_TF_PACK_F32 or _BF16; check the CPU first
+ * (mmf_f32p_supported / mmf_bf16_gemm_supported). Attention stays fp32. */
+void *mmf_tf_pack(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers, int how);
 
 /* x = act(x) over n values. */
 void mmf_act_apply(mmf_act a, float *x, int64_t n, int nt);
