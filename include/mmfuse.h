@@ -656,6 +656,44 @@ mmf_status mmf_captioner_generate_file(mmf_captioner *c, const mmf_embfile *f, c
 mmf_status mmf_captioner_loss(mmf_captioner *c, const mmf_embfile *f, const char *const *caps, const size_t *cap_off,
                               int n_threads, double *loss);
 
+/* Visual question answering (docs/caption.md): a fusion head (classify) over
+ * (image, question) embeddings with a softmax over the top-K training answers.
+ * Answers are normalised to caption words joined by one space ("Two." -> "two"). */
+typedef struct mmf_vqa mmf_vqa;
+typedef struct mmf_vqa_train_params {
+    int top_k;                  /* answers kept (most frequent; ties by bytes), default 1000 */
+    mmf_train_params fusion;    /* operator, sizes, optimiser (mmf_train_params_default, fusion "mlb") */
+} mmf_vqa_train_params;
+mmf_vqa_train_params mmf_vqa_train_params_default(void);
+/* answers[i] is row i's answer. Rows whose answer is not among the K are left out
+ * of training (and count as wrong in accuracy). val (may be NULL) picks the epoch
+ * with the best accuracy (early stopping with the fusion patience). */
+mmf_status mmf_vqa_train(const mmf_embfile *train, const char *const *answers, const mmf_embfile *val,
+                         const char *const *val_answers, const mmf_vqa_train_params *p, mmf_vqa **out);
+/* Exact-match accuracy of the top answer over every row; drop: a modality forced absent or NULL. */
+mmf_status mmf_vqa_accuracy(mmf_vqa *v, const mmf_embfile *f, const char *const *answers, const char *drop,
+                            int n_threads, double *acc);
+/* xs[m] [B, dim_m] or NULL (absent); answer[b] in [0, K), prob[b] its softmax probability (may be NULL). */
+mmf_status mmf_vqa_predict(mmf_vqa *v, int64_t B, const float *const *xs, const uint8_t *mask, int n_threads,
+                           int32_t *answer, float *prob);
+/* The fusion head file plus __metadata__ "mmfuse.vqa" (answers, encoders, bag of words); atomic. */
+mmf_status mmf_vqa_save(const mmf_vqa *v, const char *path);
+mmf_status mmf_vqa_load(const char *path, mmf_vqa **out);
+void mmf_vqa_free(mmf_vqa *v);
+int mmf_vqa_n_answers(const mmf_vqa *v);
+const char *mmf_vqa_answer(const mmf_vqa *v, int k);
+int mmf_vqa_n_modalities(const mmf_vqa *v);
+const char *mmf_vqa_modality(const mmf_vqa *v, int m);
+int64_t mmf_vqa_dim(const mmf_vqa *v, int m);
+const char *mmf_vqa_encoder(const mmf_vqa *v, int m);            /* folder, "bow", or "" */
+mmf_status mmf_vqa_set_encoder(mmf_vqa *v, const char *modality, const char *dir);
+/* A bag-of-words question featuriser: vocabulary from mmf_caption_vocab_build over
+ * the training questions; the vector (size = vocabulary size) counts each word
+ * (unknown words in the <unk> slot, counted in *n_unknown) and is L2-normalised. */
+mmf_status mmf_bow_encode(const mmf_caption_vocab *v, const char *text, float *out, int *n_unknown);
+mmf_status mmf_vqa_set_bow(mmf_vqa *v, const char *modality, const mmf_caption_vocab *bow);
+const mmf_caption_vocab *mmf_vqa_bow(const mmf_vqa *v, int m);   /* NULL unless modality m is a bag of words */
+
 #ifdef __cplusplus
 }
 #endif
