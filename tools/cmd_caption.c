@@ -1,0 +1,409 @@
+/* mmfuse caption: train a caption decoder on an embedding file, caption one
+ * image (+ text) through the encoders, or caption and score a whole file. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "cli_lines.h"
+#include "cli_texts.h"
+
+static const char help[] =
+    "Usage: mmfuse caption train --train EMB.safetensors --captions CAPS.jsonl --out CAP.safetensors [options]\n"
+    "       mmfuse caption run CAP.safetensors [--image PATH] [--text STR] [options]\n"
+    "       mmfuse caption eval CAP.safetensors --data EMB.safetensors [--captions CAPS.jsonl] [options]\n\n"
+    "A GRU or LSTM decoder conditioned on the fused embedding of a sample: its\n"
+    "modality embeddings (e.g. an image and its accompanying text) go through a\n"
+    "fusion operator from `mmfuse fusions`; either modality may be absent. The\n"
+    "vocabulary comes from the training captions. See docs/caption.md.\n\n"
+    "Captions: JSONL records joined to the embedding file's rows by id, as `mmfuse\n"
+    "embed --records` assigns ids (the same records file works): one caption per\n"
+    "record in --caption-field; several records with one id are several references.\n\n"
+    "train options:\n"
+    "  --train F            embedding file (required)\n"
+    "  --captions F         JSONL with the captions (required)\n"
+    "  --val F --val-captions F   validation data: keeps the epoch with the lowest loss\n"
+    "  --caption-field K    record field holding the caption (default caption)\n"
+    "  --id-field K         record field of the id (default: line number = row number)\n"
+    "  --out F              the captioner (.safetensors, atomic) (required)\n"
+    "  --cell C             gru | lstm (default gru)\n"
+    "  --inject I           init | input | both: z sets the initial state, is fed at\n"
+    "                       every step, or both (default both)\n"
+    "  --fusion OP          fusion operator (default concat; ignored with one modality)\n"
+    "  --fusion-hidden H    operator size (default 128)\n"
+    "  --hidden H           decoder state size (default 256)\n"
+    "  --embed E            word embedding size (default 128)\n"
+    "  --min-count N        words seen fewer times become <unk> (default 1)\n"
+    "  --max-words N        vocabulary cap, 0 = none (default 0)\n"
+    "  --max-len N          words per caption (training cut and generation limit; default 20)\n"
+    "  --epochs N           (default 20)   --batch N (default 64)   --lr X (default 0.002)\n"
+    "  --dropout P          on z, word embeddings, states (default 0.1)\n"
+    "  --modality-dropout P or NAME=P,NAME=P   hide modalities at random while training\n"
+    "                       (teaches captioning with partial data; default 0)\n"
+    "  --patience N         early stopping with --val (default 5)\n"
+    "  --encoder NAME=DIR   record the encoder folder of a modality (used by `run`); repeatable\n"
+    "  --seed S (default 1)   --threads N (default 1)\n\n"
+    "run options (one sample through the recorded encoders):\n"
+    "  --image PATH         image file for the image modality\n"
+    "  --text STR           accompanying text for the text modality\n"
+    "  --encoder NAME=DIR   override a recorded encoder folder\n\n"
+    "eval options (every row of an embedding file):\n"
+    "  --data F             embedding file (required)\n"
+    "  --captions F         references: prints BLEU-1..4, CIDEr-D and CIDEr over the rows that have some\n"
+    "  --caption-field K, --id-field K   as for train\n"
+    "  --drop NAME          caption with this modality absent in every row\n"
+    "  --out F              write the captions as JSONL {\"row\", \"id\", \"caption\"}\n\n"
+    "run and eval options:\n"
+    "  --beam K             beam width (default 1 = greedy)\n"
+    "  --length-penalty A   GNMT alpha: score / ((5 + len) / 6)^A (default 0)\n"
+    "  --max-len N          at most N words (default: the captioner's)\n"
+    "  --prefix STR         every caption starts with these words (unknown ones become <unk>)\n"
+    "  --threads N          (default 1)\n\n"
+    "Examples:\n"
+    "  mmfuse embed --records data/emoji/train.jsonl --text-field tags --image-model models/resnet \\\n"
+    "               --text-model models/minilm --out train.safetensors\n"
+    "  mmfuse caption train --train train.safetensors --captions data/emoji/train.jsonl --caption-field text \\\n"
+    "               --fusion gmu --modality-dropout text=0.3 --encoder image=models/resnet \\\n"
+    "               --encoder text=models/minilm --out emoji.caption.safetensors\n"
+    "  mmfuse caption run emoji.caption.safetensors --image cat.png --text \"cat pet whiskers\" --beam 3\n"
+    "  mmfuse caption eval emoji.caption.safetensors --data test.safetensors \\\n"
+    "               --captions data/emoji/test.jsonl --caption-field text --drop text\n";
+
+#define NAME "caption"
+
+static void progress(void *u, int ep, int eps, double tl, double vl) {
+    (void)u;
+    if (isnan(vl)) fprintf(stderr, "epoch %d/%d  train loss %.4f\n", ep, eps, tl);
+    else fprintf(stderr, "epoch %d/%d  train loss %.4f  val loss %.4f\n", ep, eps, tl, vl);
+}
+
+/* "0.3" (every modality) or "text=0.3,image=0.1" against the file's modalities */
+static int parse_mod_drop(const char *v, const mmf_embfile *f, float *out) {
+    char *end;
+    double d = strtod(v, &end);
+    if (*v && !*end) {
+        if (!(d >= 0 && d < 1)) return cli_usage(NAME, "--modality-dropout %s: expected [0, 1)", v);
+        for (int m = 0; m < mmf_embfile_n_modalities(f); m++) out[m] = (float)d;
+        return 0;
+    }
+    const char *p = v;
+    while (*p) {
+        const char *eq = strchr(p, '='), *comma = strchr(p, ',');
+        if (!eq || (comma && comma < eq)) return cli_usage(NAME, "--modality-dropout: expected P or NAME=P,... got \"%s\"", v);
+        char name[80];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - p) < 79 ? (int)(eq - p) : 79, p);
+        int m = mmf_embfile_find(f, name);
+        if (m < 0) return cli_usage(NAME, "--modality-dropout: %s has no modality \"%s\"", mmf_embfile_path(f), name);
+        d = strtod(eq + 1, &end);
+        if (end == eq + 1 || !(d >= 0 && d < 1) || (*end && *end != ',')) return cli_usage(NAME, "--modality-dropout: bad value for %s", name);
+        out[m] = (float)d;
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+static int gen_opt(int argc, char **argv, int *i, mmf_caption_gen_params *g, int *bad, int *matched) {
+    const char *v;
+    long iv;
+    double dv;
+    *matched = 1;
+    if (cli_opt(argc, argv, i, "--beam", &v, bad)) {
+        if (*bad || !cli_int("--beam", v, 1, 32, &iv)) return MMF_EXIT_USAGE;
+        g->beam = (int)iv;
+    } else if (cli_opt(argc, argv, i, "--length-penalty", &v, bad)) {
+        if (*bad || !cli_float("--length-penalty", v, &dv)) return MMF_EXIT_USAGE;
+        g->length_penalty = (float)dv;
+    } else if (cli_opt(argc, argv, i, "--max-len", &v, bad)) {
+        if (*bad || !cli_int("--max-len", v, 1, 256, &iv)) return MMF_EXIT_USAGE;
+        g->max_len = (int)iv;
+    } else if (cli_opt(argc, argv, i, "--prefix", &v, bad)) g->prefix = v;
+    else if (cli_opt(argc, argv, i, "--threads", &v, bad)) {
+        if (*bad || !cli_int("--threads", v, 1, 1024, &iv)) return MMF_EXIT_USAGE;
+        g->n_threads = (int)iv;
+    } else *matched = 0;
+    return *bad ? MMF_EXIT_USAGE : 0;
+}
+
+/* ---------------------------------------------------------------- train */
+
+static int do_train(int argc, char **argv) {
+    const char *train = NULL, *caps = NULL, *val = NULL, *vcaps = NULL, *field = "caption", *idf = NULL, *out = NULL,
+               *moddrop = NULL, *v;
+    const char *enc[16];
+    int n_enc = 0, bad = 0;
+    long iv;
+    double dv;
+    mmf_caption_train_params p = mmf_caption_train_params_default();
+    for (int i = 2; i < argc; i++) {
+        if (cli_opt(argc, argv, &i, "--train", &v, &bad)) train = v;
+        else if (cli_opt(argc, argv, &i, "--captions", &v, &bad)) caps = v;
+        else if (cli_opt(argc, argv, &i, "--val", &v, &bad)) val = v;
+        else if (cli_opt(argc, argv, &i, "--val-captions", &v, &bad)) vcaps = v;
+        else if (cli_opt(argc, argv, &i, "--caption-field", &v, &bad)) field = v;
+        else if (cli_opt(argc, argv, &i, "--id-field", &v, &bad)) idf = v;
+        else if (cli_opt(argc, argv, &i, "--out", &v, &bad)) out = v;
+        else if (cli_opt(argc, argv, &i, "--fusion", &v, &bad)) p.fusion = v;
+        else if (cli_opt(argc, argv, &i, "--modality-dropout", &v, &bad)) moddrop = v;
+        else if (cli_opt(argc, argv, &i, "--encoder", &v, &bad)) {
+            if (n_enc == 16) return cli_usage(NAME, "at most 16 --encoder options");
+            enc[n_enc++] = v;
+        } else if (cli_opt(argc, argv, &i, "--cell", &v, &bad)) {
+            if (!bad && !strcmp(v, "gru")) p.cell = MMF_CELL_GRU;
+            else if (!bad && !strcmp(v, "lstm")) p.cell = MMF_CELL_LSTM;
+            else if (!bad) return cli_usage(NAME, "--cell expects gru or lstm, got \"%s\"", v);
+        } else if (cli_opt(argc, argv, &i, "--inject", &v, &bad)) {
+            if (!bad && !strcmp(v, "init")) p.inject = MMF_INJECT_INIT;
+            else if (!bad && !strcmp(v, "input")) p.inject = MMF_INJECT_INPUT;
+            else if (!bad && !strcmp(v, "both")) p.inject = MMF_INJECT_INIT | MMF_INJECT_INPUT;
+            else if (!bad) return cli_usage(NAME, "--inject expects init, input or both, got \"%s\"", v);
+        }
+#define INTOPT(opt, field_, lo, hi) else if (cli_opt(argc, argv, &i, opt, &v, &bad)) { \
+            if (bad || !cli_int(opt, v, lo, hi, &iv)) { return MMF_EXIT_USAGE; } field_ = (int)iv; }
+#define FLTOPT(opt, field_) else if (cli_opt(argc, argv, &i, opt, &v, &bad)) { \
+            if (bad || !cli_float(opt, v, &dv)) { return MMF_EXIT_USAGE; } field_ = (float)dv; }
+        INTOPT("--fusion-hidden", p.fusion_hidden, 1, 65536)
+        INTOPT("--hidden", p.hidden, 1, 8192)
+        INTOPT("--embed", p.embed, 1, 8192)
+        INTOPT("--min-count", p.min_count, 1, 1000000000)
+        INTOPT("--max-words", p.max_words, 0, 10000000)
+        INTOPT("--max-len", p.max_len, 1, 256)
+        INTOPT("--epochs", p.epochs, 1, 100000)
+        INTOPT("--batch", p.batch, 1, 1000000)
+        INTOPT("--patience", p.patience, 0, 100000)
+        INTOPT("--threads", p.n_threads, 1, 1024)
+        FLTOPT("--lr", p.lr)
+        FLTOPT("--dropout", p.dropout)
+        else if (cli_opt(argc, argv, &i, "--seed", &v, &bad)) {
+            if (bad || !cli_int("--seed", v, 0, 2147483647L, &iv)) return MMF_EXIT_USAGE;
+            p.seed = (uint64_t)iv;
+        } else if (argv[i][0] == '-') return cli_usage(NAME, "unknown option %s for caption train", argv[i]);
+        else return cli_usage(NAME, "unexpected argument %s", argv[i]);
+        if (bad) return MMF_EXIT_USAGE;
+    }
+    if (!train || !caps || !out) return cli_usage(NAME, "caption train needs --train, --captions and --out");
+    if (!!val != !!vcaps) return cli_usage(NAME, "--val and --val-captions go together");
+    int rc = MMF_EXIT_FAIL;
+    mmf_embfile *ft = NULL, *fv = NULL;
+    cli_texts tt = {0}, tv = {0};
+    mmf_captioner *c = NULL;
+    mmf_status s = mmf_embfile_open(train, &ft);
+    if (s) return cli_fail(NAME, s, "cannot read the training file");
+    if (moddrop && (rc = parse_mod_drop(moddrop, ft, p.modality_dropout))) goto done;
+    rc = MMF_EXIT_FAIL;
+    if (val && (s = mmf_embfile_open(val, &fv))) { cli_fail(NAME, s, "cannot read the validation file"); goto done; }
+    if (cli_texts_load(NAME, ft, caps, field, idf, &tt)) goto done;
+    if (fv && cli_texts_load(NAME, fv, vcaps, field, idf, &tv)) goto done;
+    p.progress = progress;
+    s = mmf_captioner_train(ft, tt.texts, tt.off, fv, fv ? tv.texts : NULL, fv ? tv.off : NULL, &p, &c);
+    if (s) { cli_fail(NAME, s, "training failed"); goto done; }
+    for (int e = 0; e < n_enc; e++) {
+        const char *eq = strchr(enc[e], '=');
+        if (!eq) { rc = cli_usage(NAME, "--encoder expects NAME=DIR, got \"%s\"", enc[e]); goto done; }
+        char name[80];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - enc[e]) < 79 ? (int)(eq - enc[e]) : 79, enc[e]);
+        if ((s = mmf_captioner_set_encoder(c, name, eq + 1))) { cli_fail(NAME, s, "--encoder"); goto done; }
+    }
+    if ((s = mmf_captioner_save(c, out))) { cli_fail(NAME, s, "cannot write the captioner"); goto done; }
+    char buf[512];
+    printf("%s\n", mmf_captioner_describe(c, buf, sizeof buf));
+    rc = MMF_EXIT_OK;
+done:
+    mmf_captioner_free(c);
+    cli_texts_free(&tt);
+    cli_texts_free(&tv);
+    mmf_embfile_close(ft);
+    mmf_embfile_close(fv);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- run */
+
+static int do_run(int argc, char **argv) {
+    const char *path = NULL, *image = NULL, *text = NULL, *v;
+    const char *enc[16];
+    int n_enc = 0, bad = 0, matched;
+    mmf_caption_gen_params g = mmf_caption_gen_params_default();
+    for (int i = 2; i < argc; i++) {
+        int r = gen_opt(argc, argv, &i, &g, &bad, &matched);
+        if (r) return r;
+        if (matched) continue;
+        if (cli_opt(argc, argv, &i, "--image", &v, &bad)) image = v;
+        else if (cli_opt(argc, argv, &i, "--text", &v, &bad)) text = v;
+        else if (cli_opt(argc, argv, &i, "--encoder", &v, &bad)) {
+            if (n_enc == 16) return cli_usage(NAME, "at most 16 --encoder options");
+            enc[n_enc++] = v;
+        } else if (argv[i][0] == '-') return cli_usage(NAME, "unknown option %s for caption run", argv[i]);
+        else if (!path) path = argv[i];
+        else return cli_usage(NAME, "one captioner at a time (got %s and %s)", path, argv[i]);
+        if (bad) return MMF_EXIT_USAGE;
+    }
+    if (!path) return cli_usage(NAME, "caption run needs the captioner file");
+    if (!image && !text) return cli_usage(NAME, "caption run needs --image PATH and/or --text STR");
+    mmf_captioner *c;
+    mmf_status s = mmf_captioner_load(path, &c);
+    if (s) return cli_fail(NAME, s, "cannot load the captioner");
+    int M = mmf_captioner_n_modalities(c), rc = MMF_EXIT_FAIL, used_image = 0, used_text = 0;
+    float *xs[8] = {0};
+    char *cap = NULL;
+    for (int m = 0; m < M; m++) {
+        const char *name = mmf_captioner_modality(c, m), *dir = mmf_captioner_encoder(c, m);
+        for (int e = 0; e < n_enc; e++) {
+            size_t l = strlen(name);
+            if (!strncmp(enc[e], name, l) && enc[e][l] == '=') dir = enc[e] + l + 1;
+        }
+        if (!dir || !dir[0]) continue;
+        mmf_encoder_params ep = mmf_encoder_params_default();
+        ep.n_threads = g.n_threads;
+        mmf_encoder *en;
+        if ((s = mmf_encoder_load(dir, &ep, &en))) { cli_fail(NAME, s, "cannot load an encoder"); goto done; }
+        int bits = mmf_encoder_modalities(en);
+        /* a two-tower folder (CLIP) serves the modality its name says */
+        int is_text = (bits == MMF_MODALITY_TEXT) || ((bits & MMF_MODALITY_TEXT) && strstr(name, "text"));
+        const char *input = is_text ? text : image;
+        if (input) {
+            if (mmf_encoder_dim(en) != mmf_captioner_dim(c, m)) {
+                fprintf(stderr, "mmfuse caption: error: encoder %s gives %d-dim embeddings; the captioner's modality \"%s\" has %lld\n",
+                        dir, mmf_encoder_dim(en), name, (long long)mmf_captioner_dim(c, m));
+                mmf_encoder_free(en);
+                goto done;
+            }
+            xs[m] = malloc((size_t)mmf_encoder_dim(en) * sizeof(float));
+            if (!xs[m]) { mmf_encoder_free(en); goto done; }
+            if (is_text) s = mmf_encoder_embed_text(en, &input, 1, MMF_POOL_DEFAULT, MMF_NORMALIZE_DEFAULT, xs[m]);
+            else s = mmf_encoder_embed_image_files(en, &input, 1, MMF_POOL_DEFAULT, MMF_NORMALIZE_DEFAULT, 0, NULL, xs[m], NULL, NULL);
+            if (s) { cli_fail(NAME, s, is_text ? "cannot embed the text" : "cannot embed the image"); mmf_encoder_free(en); goto done; }
+            if (is_text) used_text = 1; else used_image = 1;
+        }
+        mmf_encoder_free(en);
+    }
+    if (image && !used_image) fprintf(stderr, "mmfuse caption: notice: no image encoder recorded in %s (give --encoder NAME=DIR): --image ignored\n", path);
+    if (text && !used_text) fprintf(stderr, "mmfuse caption: notice: no text encoder recorded in %s (give --encoder NAME=DIR): --text ignored\n", path);
+    if (!used_image && !used_text) { fprintf(stderr, "mmfuse caption: error: no input could be embedded\n"); goto done; }
+    if ((s = mmf_captioner_generate(c, 1, (const float *const *)xs, NULL, &g, &cap))) { cli_fail(NAME, s, "captioning failed"); goto done; }
+    printf("%s\n", cap);
+    rc = MMF_EXIT_OK;
+done:
+    free(cap);
+    for (int m = 0; m < 8; m++) free(xs[m]);
+    mmf_captioner_free(c);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- eval */
+
+typedef struct sbuf { char *p; size_t n, cap; } sbuf;
+static int sb_add(sbuf *b, const char *s, size_t n) {
+    if (b->n + n + 1 > b->cap) {
+        size_t nc = (b->cap + n) * 2 + 4096;
+        char *np = realloc(b->p, nc);
+        if (!np) return 0;
+        b->p = np; b->cap = nc;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = 0;
+    return 1;
+}
+
+static int json_str(sbuf *b, const char *s) {
+    int ok = sb_add(b, "\"", 1);
+    for (; *s && ok; s++) {
+        char esc[8];
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') { esc[0] = '\\'; esc[1] = (char)c; ok = sb_add(b, esc, 2); }
+        else if (c < 0x20) { snprintf(esc, sizeof esc, "\\u%04x", c); ok = sb_add(b, esc, 6); }
+        else ok = sb_add(b, (const char *)&c, 1);
+    }
+    return ok && sb_add(b, "\"", 1);
+}
+
+static int do_eval(int argc, char **argv) {
+    const char *path = NULL, *data = NULL, *caps = NULL, *field = "caption", *idf = NULL, *out = NULL, *v;
+    int bad = 0, matched;
+    mmf_caption_gen_params g = mmf_caption_gen_params_default();
+    for (int i = 2; i < argc; i++) {
+        int r = gen_opt(argc, argv, &i, &g, &bad, &matched);
+        if (r) return r;
+        if (matched) continue;
+        if (cli_opt(argc, argv, &i, "--data", &v, &bad)) data = v;
+        else if (cli_opt(argc, argv, &i, "--captions", &v, &bad)) caps = v;
+        else if (cli_opt(argc, argv, &i, "--caption-field", &v, &bad)) field = v;
+        else if (cli_opt(argc, argv, &i, "--id-field", &v, &bad)) idf = v;
+        else if (cli_opt(argc, argv, &i, "--drop", &v, &bad)) g.drop = v;
+        else if (cli_opt(argc, argv, &i, "--out", &v, &bad)) out = v;
+        else if (argv[i][0] == '-') return cli_usage(NAME, "unknown option %s for caption eval", argv[i]);
+        else if (!path) path = argv[i];
+        else return cli_usage(NAME, "one captioner at a time (got %s and %s)", path, argv[i]);
+        if (bad) return MMF_EXIT_USAGE;
+    }
+    if (!path || !data) return cli_usage(NAME, "caption eval needs the captioner file and --data");
+    mmf_captioner *c = NULL;
+    mmf_embfile *f = NULL;
+    cli_texts tt = {0};
+    char **hyp = NULL;
+    int rc = MMF_EXIT_FAIL;
+    mmf_status s = mmf_captioner_load(path, &c);
+    if (s) return cli_fail(NAME, s, "cannot load the captioner");
+    if ((s = mmf_embfile_open(data, &f))) { cli_fail(NAME, s, "cannot read the data"); goto done; }
+    int64_t N = mmf_embfile_rows(f);
+    if (caps && cli_texts_load(NAME, f, caps, field, idf, &tt)) goto done;
+    if (!(hyp = calloc((size_t)(N ? N : 1), sizeof *hyp))) goto done;
+    if ((s = mmf_captioner_generate_file(c, f, &g, hyp))) { cli_fail(NAME, s, "captioning failed"); goto done; }
+    if (out) {
+        sbuf b = {0};
+        const int64_t *ids = mmf_embfile_ids(f);
+        int ok = 1;
+        for (int64_t i = 0; i < N && ok; i++) {
+            char head[96];
+            int n = snprintf(head, sizeof head, "{\"row\": %lld, \"id\": %lld, \"caption\": ", (long long)i, ids ? (long long)ids[i] : (long long)i);
+            ok = sb_add(&b, head, (size_t)n) && json_str(&b, hyp[i]) && sb_add(&b, "}\n", 2);
+        }
+        if (!ok) { fprintf(stderr, "mmfuse caption: out of memory\n"); free(b.p); goto done; }
+        s = mmf_write_file_atomic(out, b.p ? b.p : "", b.n);
+        free(b.p);
+        if (s) { cli_fail(NAME, s, "cannot write the captions"); goto done; }
+    }
+    if (caps) {
+        /* score the rows that have references */
+        const char **h = malloc((size_t)(N ? N : 1) * sizeof *h);
+        size_t *off = malloc((size_t)(N + 1) * sizeof *off), k = 0;
+        const char **refs = malloc((tt.off[N] ? tt.off[N] : 1) * sizeof *refs);
+        if (!h || !off || !refs) { free(h); free(off); free(refs); goto done; }
+        off[0] = 0;
+        for (int64_t i = 0; i < N; i++) {
+            if (tt.off[i + 1] == tt.off[i]) continue;
+            h[k] = hyp[i];
+            for (size_t j = tt.off[i]; j < tt.off[i + 1]; j++) refs[off[k] + (j - tt.off[i])] = tt.texts[j];
+            off[k + 1] = off[k] + (tt.off[i + 1] - tt.off[i]);
+            k++;
+        }
+        mmf_caption_scores sc;
+        s = mmf_caption_score(h, k, refs, off, &sc);
+        free(h); free(off); free(refs);
+        if (s) { cli_fail(NAME, s, "cannot score"); goto done; }
+        printf("{\"n\": %lld, \"bleu1\": %.4f, \"bleu2\": %.4f, \"bleu3\": %.4f, \"bleu4\": %.4f, \"brevity_penalty\": %.4f, "
+               "\"cider_d\": %.4f, \"cider\": %.4f, \"beam\": %d, \"drop\": %s%s%s}\n",
+               (long long)sc.n, sc.bleu[0], sc.bleu[1], sc.bleu[2], sc.bleu[3], sc.brevity_penalty, sc.cider_d, sc.cider, g.beam,
+               g.drop ? "\"" : "", g.drop ? g.drop : "null", g.drop ? "\"" : "");
+    } else if (!out) {
+        for (int64_t i = 0; i < N; i++) printf("%s\n", hyp[i]);
+    }
+    rc = MMF_EXIT_OK;
+done:
+    for (int64_t i = 0; hyp && f && i < mmf_embfile_rows(f); i++) free(hyp[i]);
+    free(hyp);
+    cli_texts_free(&tt);
+    mmf_embfile_close(f);
+    mmf_captioner_free(c);
+    return rc;
+}
+
+static int run(int argc, char **argv) {
+    if (argc < 2 || cli_wants_help(argc, argv)) { fputs(help, argc < 2 ? stderr : stdout); return argc < 2 ? MMF_EXIT_USAGE : MMF_EXIT_OK; }
+    if (!strcmp(argv[1], "train")) return do_train(argc, argv);
+    if (!strcmp(argv[1], "run")) return do_run(argc, argv);
+    if (!strcmp(argv[1], "eval")) return do_eval(argc, argv);
+    return cli_usage(NAME, "unknown action \"%s\" (train, run or eval)", argv[1]);
+}
+
+const mmf_cli_command mmf_cmd_caption = {"caption", "train caption decoders, caption images (+ text), BLEU/CIDEr", run, help};
