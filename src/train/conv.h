@@ -19,6 +19,10 @@ mmf_var mmf_t_conv2d(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b, int stride, 
 mmf_var mmf_t_batchnorm(mmf_tape *tp, mmf_var x, mmf_var gamma, mmf_var beta, float *running_mean,
                         float *running_var, float momentum, float eps);
 
+/* max(0, batchnorm(x)) in one pass (the common conv-BN-ReLU block). */
+mmf_var mmf_t_batchnorm_relu(mmf_tape *tp, mmf_var x, mmf_var gamma, mmf_var beta, float *running_mean,
+                             float *running_var, float momentum, float eps);
+
 /* Pooling over x [N,C,H,W] with a k x k window; max pads with -inf, average
  * counts padding iff count_include_pad (nn.AvgPool2d's default is 1). */
 mmf_var mmf_t_maxpool2d(mmf_tape *tp, mmf_var x, int k, int stride, int pad);

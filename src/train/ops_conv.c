@@ -171,40 +171,64 @@ mmf_var mmf_t_conv2d(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b, int stride, 
 
 /* --------------------------------------------------------- batchnorm */
 
-/* i = {N, C, HW}; aux[0] = mean or running mean [C], aux[1] = rstd [C];
- * i[3] = 1 when the batch statistics were used (training) */
+/* sums over one channel plane in float (vectorised), combined in double */
+static inline float plane_sum(const float *x, int64_t n) {
+    float s = 0.0f;
+    #pragma omp simd reduction(+:s)
+    for (int64_t i = 0; i < n; i++) s += x[i];
+    return s;
+}
+static inline float plane_sqdev(const float *x, int64_t n, float m) {
+    float s = 0.0f;
+    #pragma omp simd reduction(+:s)
+    for (int64_t i = 0; i < n; i++) { float d = x[i] - m; s += d * d; }
+    return s;
+}
+
+/* i = {N, C, HW, batch, relu}; aux[0] = mean used [C], aux[1] = rstd [C].
+ * With relu, y holds max(0, bn(x)) and the incoming gradient is masked by y > 0. */
 static void batchnorm_backward(mmf_tape *tp, const mmf_node *nd) {
     mmf_tvar *x = TV(nd->in[0]), *gm = TV(nd->in[1]), *bt = TV(nd->in[2]), *y = TV(nd->out);
     int64_t N = nd->i[0], C = nd->i[1], HW = nd->i[2];
-    int batch = (int)nd->i[3], nt = mmf_tape_threads(tp);
+    int batch = (int)nd->i[3], relu = (int)nd->i[4], nt = mmf_tape_threads(tp);
     const float *mean = nd->aux[0], *rstd = nd->aux[1];
     double M = (double)(N * HW);
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && C > 1 && N * HW * C > 16384)
     for (int64_t c = 0; c < C; c++) {
         float m = mean[c], rs = rstd[c], g = gm ? gm->v[c] : 1.0f;
         double sdy = 0.0, sdyx = 0.0;
+        if (relu) /* mask this channel's gradient in place: it is the output's, read by no one after us */
+            for (int64_t n = 0; n < N; n++) {
+                const float *yr = y->v + (n * C + c) * HW;
+                float *gr = y->g + (n * C + c) * HW;
+                #pragma omp simd
+                for (int64_t i = 0; i < HW; i++) gr[i] = yr[i] > 0.0f ? gr[i] : 0.0f;
+            }
         for (int64_t n = 0; n < N; n++) {
             const float *xr = x->v + (n * C + c) * HW, *gr = y->g + (n * C + c) * HW;
-            for (int64_t i = 0; i < HW; i++) {
-                sdy += gr[i];
-                sdyx += (double)gr[i] * ((xr[i] - m) * rs);
-            }
+            float a = 0.0f, b = 0.0f;
+            #pragma omp simd reduction(+:a, b)
+            for (int64_t i = 0; i < HW; i++) { a += gr[i]; b += gr[i] * (xr[i] - m); }
+            sdy += a;
+            sdyx += (double)b * rs;
         }
         if (gm && gm->g) gm->g[c] += (float)sdyx;
         if (bt && bt->g) bt->g[c] += (float)sdy;
         if (!x->g) continue;
         /* batch stats: dx = g rs (dy - mean(dy) - xhat mean(dy xhat)); running stats: dx = g rs dy */
         float a = batch ? (float)(sdy / M) : 0.0f, bb = batch ? (float)(sdyx / M) : 0.0f;
+        float k1 = g * rs, k2 = k1 * rs * bb;
         for (int64_t n = 0; n < N; n++) {
             const float *xr = x->v + (n * C + c) * HW, *gr = y->g + (n * C + c) * HW;
             float *dx = x->g + (n * C + c) * HW;
-            for (int64_t i = 0; i < HW; i++) dx[i] += g * rs * (gr[i] - a - ((xr[i] - m) * rs) * bb);
+            #pragma omp simd
+            for (int64_t i = 0; i < HW; i++) dx[i] += k1 * (gr[i] - a) - k2 * (xr[i] - m);
         }
     }
 }
 
-mmf_var mmf_t_batchnorm(mmf_tape *tp, mmf_var x, mmf_var gamma, mmf_var beta, float *running_mean,
-                        float *running_var, float momentum, float eps) {
+static mmf_var batchnorm(mmf_tape *tp, mmf_var x, mmf_var gamma, mmf_var beta, float *running_mean,
+                         float *running_var, float momentum, float eps, int relu) {
     if (x < 0 || mmf_tape_status(tp)) return mmf_tape_fail(tp, mmf_tape_status(tp));
     mmf_tvar *X = TV(x);
     if (X->ndim != 2 && X->ndim != 4)
@@ -212,9 +236,10 @@ mmf_var mmf_t_batchnorm(mmf_tape *tp, mmf_var x, mmf_var gamma, mmf_var beta, fl
     int64_t N = X->shape[0], C = X->shape[1], HW = X->ndim == 4 ? X->shape[2] * X->shape[3] : 1;
     if ((gamma >= 0 && TV(gamma)->n != C) || (beta >= 0 && TV(beta)->n != C))
         return mmf_tape_fail(tp, mmf_fail(MMF_ERR_SHAPE, "batchnorm: weight/bias size differs from the %lld channels", (long long)C));
-    int batch = mmf_tape_training(tp) || !running_mean || !running_var;
-    if (batch && N * HW < 2 && mmf_tape_training(tp))
-        return mmf_tape_fail(tp, mmf_fail(MMF_ERR_SHAPE, "batchnorm: training needs more than one value per channel"));
+    int train = mmf_tape_training(tp);
+    int batch = train || !running_mean || !running_var;
+    if (batch && N * HW < 2)
+        return mmf_tape_fail(tp, mmf_fail(MMF_ERR_SHAPE, "batchnorm: batch statistics need more than one value per channel"));
     if (!(eps > 0.0f)) eps = 1e-5f;
     mmf_var in[3] = {x, gamma, beta};
     int ng = mmf_tape_needs_grad(tp, in, 3);
@@ -230,17 +255,11 @@ mmf_var mmf_t_batchnorm(mmf_tape *tp, mmf_var x, mmf_var gamma, mmf_var beta, fl
         double m, v;
         if (batch) {
             double s = 0.0, s2 = 0.0;
-            for (int64_t n = 0; n < N; n++) {
-                const float *xr = X->v + (n * C + c) * HW;
-                for (int64_t i = 0; i < HW; i++) s += xr[i];
-            }
+            for (int64_t n = 0; n < N; n++) s += plane_sum(X->v + (n * C + c) * HW, HW);
             m = s / (double)(N * HW);
-            for (int64_t n = 0; n < N; n++) {
-                const float *xr = X->v + (n * C + c) * HW;
-                for (int64_t i = 0; i < HW; i++) { double d = xr[i] - m; s2 += d * d; }
-            }
+            for (int64_t n = 0; n < N; n++) s2 += plane_sqdev(X->v + (n * C + c) * HW, HW, (float)m);
             v = s2 / (double)(N * HW);
-            if (mmf_tape_training(tp) && running_mean && running_var) {
+            if (train && running_mean && running_var) {
                 double cnt = (double)(N * HW);
                 running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * m);
                 running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * v * cnt / (cnt - 1.0));
@@ -255,15 +274,31 @@ mmf_var mmf_t_batchnorm(mmf_tape *tp, mmf_var x, mmf_var gamma, mmf_var beta, fl
         for (int64_t n = 0; n < N; n++) {
             const float *xr = X->v + (n * C + c) * HW;
             float *yr = Y->v + (n * C + c) * HW;
-            for (int64_t i = 0; i < HW; i++) yr[i] = xr[i] * sc + sh;
+            if (relu) {
+                #pragma omp simd
+                for (int64_t i = 0; i < HW; i++) { float t = xr[i] * sc + sh; yr[i] = t > 0.0f ? t : 0.0f; }
+            } else {
+                #pragma omp simd
+                for (int64_t i = 0; i < HW; i++) yr[i] = xr[i] * sc + sh;
+            }
         }
     }
     if (ng) {
-        mmf_node nd = {.backward = batchnorm_backward, .name = "batchnorm", .out = y, .in = {x, gamma, beta}, .n_in = 3,
-                       .i = {N, C, HW, batch}, .aux = {mean, rstd}};
+        mmf_node nd = {.backward = batchnorm_backward, .name = relu ? "batchnorm_relu" : "batchnorm", .out = y,
+                       .in = {x, gamma, beta}, .n_in = 3, .i = {N, C, HW, batch, relu}, .aux = {mean, rstd}};
         mmf_tape_record(tp, &nd);
     }
     return y;
+}
+
+mmf_var mmf_t_batchnorm(mmf_tape *tp, mmf_var x, mmf_var gamma, mmf_var beta, float *running_mean,
+                        float *running_var, float momentum, float eps) {
+    return batchnorm(tp, x, gamma, beta, running_mean, running_var, momentum, eps, 0);
+}
+
+mmf_var mmf_t_batchnorm_relu(mmf_tape *tp, mmf_var x, mmf_var gamma, mmf_var beta, float *running_mean,
+                             float *running_var, float momentum, float eps) {
+    return batchnorm(tp, x, gamma, beta, running_mean, running_var, momentum, eps, 1);
 }
 
 /* ------------------------------------------------------------ pooling */
@@ -306,6 +341,28 @@ mmf_var mmf_t_maxpool2d(mmf_tape *tp, mmf_var x, int k, int stride, int pad) {
     float *Y = TV(y)->v;
     int nt = mmf_tape_threads(tp);
     int64_t NC = N * C;
+    if (k == 2 && stride == 2 && pad == 0) {
+        /* the common case, without bounds checks: every window lies inside */
+        #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && NC > 1)
+        for (int64_t p = 0; p < NC; p++) {
+            const float *src = X->v + p * H * W;
+            float *dst = Y + p * OH * OW;
+            int32_t *a = am ? am + p * OH * OW : NULL;
+            for (int oh = 0; oh < OH; oh++) {
+                const float *r0 = src + (int64_t)(2 * oh) * W, *r1 = r0 + W;
+                for (int ow = 0; ow < OW; ow++) {
+                    int j = 2 * ow;
+                    float m = r0[j];
+                    int32_t bi = 2 * oh * (int32_t)W + j;
+                    if (r0[j + 1] > m) { m = r0[j + 1]; bi = 2 * oh * (int32_t)W + j + 1; }
+                    if (r1[j] > m) { m = r1[j]; bi = (2 * oh + 1) * (int32_t)W + j; }
+                    if (r1[j + 1] > m) { m = r1[j + 1]; bi = (2 * oh + 1) * (int32_t)W + j + 1; }
+                    dst[oh * OW + ow] = m;
+                    if (a) a[oh * OW + ow] = bi;
+                }
+            }
+        }
+    } else
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && NC > 1)
     for (int64_t p = 0; p < NC; p++) {
         const float *src = X->v + p * H * W;

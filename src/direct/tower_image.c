@@ -1,0 +1,228 @@
+/* Training the CNN image tower on labelled records (mmf_train_image_tower).
+ * Images are decoded once and kept as the processor's uint8 geometry output
+ * (S x S x 3); batches are normalised on the fly exactly as the saved
+ * preprocessor_config.json does it, with an optional random shift (edge pixels
+ * repeated) as the only augmentation. */
+#include "direct/cnn.h"
+#include "direct/tower.h"
+#include "core/error.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct img_set {
+    int64_t n;
+    int S;
+    uint8_t *px;      /* n x S x S x 3 */
+    int64_t *y;       /* n */
+} img_set;
+
+static void img_set_free(img_set *s) { free(s->px); free(s->y); memset(s, 0, sizeof *s); }
+
+static mmf_status load_set(const mmf_records *rs, const int64_t *ids, const mmf_image_processor *proc, int S, img_set *out) {
+    memset(out, 0, sizeof *out);
+    int64_t n = 0;
+    for (size_t i = 0; i < rs->n; i++) n += ids[i] >= 0 && rs->r[i].image;
+    if (n == 0) return mmf_fail(MMF_ERR_FORMAT, "%s: no record has both an image and a known label", rs->path);
+    out->S = S;
+    out->px = malloc((size_t)n * S * S * 3);
+    out->y = malloc((size_t)n * sizeof(int64_t));
+    if (!out->px || !out->y) { img_set_free(out); return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory for %lld images", rs->path, (long long)n); }
+    for (size_t i = 0; i < rs->n; i++) {
+        if (ids[i] < 0 || !rs->r[i].image) continue;
+        mmf_image im, g;
+        mmf_status s = mmf_image_load(rs->r[i].image, NULL, &im);
+        if (!s) {
+            s = mmf_image_processor_geometry(proc, &im, &g);
+            mmf_image_free(&im);
+        }
+        if (!s && (g.width != S || g.height != S)) {
+            mmf_image_free(&g);
+            s = mmf_fail(MMF_ERR_SHAPE, "%s: preprocessing gave %dx%d, expected %dx%d", rs->r[i].image, g.width, g.height, S, S);
+        }
+        if (s) { img_set_free(out); return s; }
+        memcpy(out->px + (size_t)out->n * S * S * 3, g.rgb, (size_t)S * S * 3);
+        out->y[out->n++] = ids[i];
+        mmf_image_free(&g);
+    }
+    return MMF_OK;
+}
+
+/* the processor's rescale + normalise as a table (mean = std = 0.5) */
+static void make_lut(float *lut) {
+    for (int v = 0; v < 256; v++) {
+        float x = (float)((double)v * (1.0 / 255.0));
+        lut[v] = (x - 0.5f) / 0.5f;
+    }
+}
+
+/* batch [B,3,S,S] from samples idx[0..B) shifted by (dy, dx) each */
+static void fill_batch(const img_set *d, const int64_t *idx, int B, const float *lut, const int *shift, float *out) {
+    int S = d->S;
+    for (int b = 0; b < B; b++) {
+        const uint8_t *px = d->px + (size_t)idx[b] * S * S * 3;
+        int dy = shift ? shift[2 * b] : 0, dx = shift ? shift[2 * b + 1] : 0;
+        for (int c = 0; c < 3; c++) {
+            float *o = out + ((size_t)b * 3 + c) * S * S;
+            for (int y = 0; y < S; y++) {
+                int sy = y + dy;
+                sy = sy < 0 ? 0 : sy >= S ? S - 1 : sy;
+                for (int x = 0; x < S; x++) {
+                    int sx = x + dx;
+                    sx = sx < 0 ? 0 : sx >= S ? S - 1 : sx;
+                    o[y * S + x] = lut[px[((size_t)sy * S + sx) * 3 + c]];
+                }
+            }
+        }
+    }
+}
+
+static double accuracy(mmf_tape *tp, cnn_model *m, const img_set *d, const float *lut, float *buf, int bs) {
+    int64_t correct = 0;
+    int S = d->S, C = m->cfg.n_classes;
+    int64_t *idx = malloc((size_t)bs * sizeof *idx);
+    mmf_tape_set_training(tp, 0);
+    for (int64_t s = 0; s < d->n; s += bs) {
+        int B = (int)(d->n - s < bs ? d->n - s : bs);
+        for (int b = 0; b < B; b++) idx[b] = s + b;
+        fill_batch(d, idx, B, lut, NULL, buf);
+        mmf_tape_reset(tp);
+        mmf_var x = mmf_t_const(tp, buf, 4, (int64_t[]){B, 3, S, S});
+        mmf_var lg = cnn_forward(tp, m, x, NULL);
+        if (mmf_tape_status(tp)) break;
+        const float *L = mmf_tape_var(tp, lg)->v;
+        for (int b = 0; b < B; b++) {
+            int best = 0;
+            for (int c = 1; c < C; c++) if (L[b * C + c] > L[b * C + best]) best = c;
+            correct += best == d->y[s + b];
+        }
+    }
+    free(idx);
+    return d->n ? (double)correct / (double)d->n : 0.0;
+}
+
+mmf_status mmf_train_image_tower(const char *train_jsonl, const char *val_jsonl, const char *out_dir, const mmf_tower_params *pp) {
+    mmf_tower_params p = pp ? *pp : mmf_tower_params_default();
+    if (p.epochs <= 0) p.epochs = 10;
+    if (p.batch < 2 || p.batch > 4096) return mmf_fail(MMF_ERR_ARG, "image tower: batch %d should be in [2, 4096]", p.batch);
+    if (p.image_size < 8 || p.image_size > 512) return mmf_fail(MMF_ERR_ARG, "image tower: image size %d should be in [8, 512]", p.image_size);
+    if (p.dim < 8 || p.dim > 4096) return mmf_fail(MMF_ERR_ARG, "image tower: dim %d should be in [8, 4096]", p.dim);
+    if (p.n_threads < 1) p.n_threads = 1;
+    mmf_records tr = {0}, va = {0};
+    const char **labels = NULL;
+    int n_labels = 0;
+    int64_t *ids = NULL, *vids = NULL;
+    img_set dt = {0}, dv = {0};
+    cnn_model m = {0};
+    mmf_tape *tp = NULL;
+    mmf_optim opt = {0};
+    mmf_image_processor *proc = NULL;
+    float *buf = NULL, *best = NULL;
+    int64_t *idx = NULL;
+    int *shift = NULL;
+    mmf_status s = mmf_records_load(train_jsonl, p.label_field, &tr);
+    if (!s && val_jsonl) s = mmf_records_load(val_jsonl, p.label_field, &va);
+    if (!s) s = mmf_records_label_set(&tr, &labels, &n_labels);
+    if (!s && n_labels < 2)
+        s = mmf_fail(MMF_ERR_FORMAT, "%s: %d distinct values of \"%s\"; classification needs at least 2", train_jsonl, n_labels,
+                     p.label_field ? p.label_field : "label");
+    if (!s) s = mmf_mkdirs(out_dir);
+    cnn_config cfg = cnn_config_default(n_labels);
+    cfg.image_size = p.image_size;
+    cfg.channels[3] = p.dim;
+    if (!s) s = cnn_init(&m, &cfg, p.seed);
+    /* the processor the saved folder will carry: save first, load it back */
+    if (!s) s = cnn_save(&m, out_dir, labels);
+    if (!s) s = mmf_image_processor_load(out_dir, &proc);
+    if (!s) {
+        ids = malloc(tr.n * sizeof *ids);
+        vids = malloc((va.n + 1) * sizeof *vids);
+        if (!ids || !vids) s = mmf_fail(MMF_ERR_NOMEM, "out of memory");
+    }
+    if (!s) {
+        mmf_records_class_ids(&tr, labels, n_labels, ids);
+        s = load_set(&tr, ids, proc, p.image_size, &dt);
+    }
+    if (!s && val_jsonl) {
+        int64_t k = mmf_records_class_ids(&va, labels, n_labels, vids);
+        if (k < (int64_t)va.n)
+            mmf_log(MMF_LOG_WARN, "%s: %lld of %zu records have a label absent from the training records; left out of validation",
+                    val_jsonl, (long long)(va.n - k), va.n);
+        if (k > 0) s = load_set(&va, vids, proc, p.image_size, &dv);
+    }
+    int S = p.image_size, bs = p.batch;
+    int64_t steps_per_epoch = dt.n / bs + (dt.n % bs >= 2);
+    if (!s) {
+        mmf_optim_params op = mmf_tower_optim(&p, steps_per_epoch * p.epochs);
+        s = mmf_optim_init(&opt, &m.ps, &op);
+    }
+    if (!s) {
+        tp = mmf_tape_new(p.n_threads, p.seed);
+        buf = malloc((size_t)bs * 3 * S * S * sizeof(float));
+        idx = malloc((size_t)(dt.n > bs ? dt.n : bs) * sizeof *idx);
+        shift = malloc((size_t)bs * 2 * sizeof *shift);
+        best = malloc(((size_t)m.ps.total + (size_t)(2 * 4 * 4096)) * sizeof(float));
+        if (!tp || !buf || !idx || !shift || !best) s = mmf_fail(MMF_ERR_NOMEM, "image tower: out of memory");
+    }
+    float lut[256];
+    make_lut(lut);
+    mmf_rng rng;
+    mmf_rng_seed(&rng, p.seed ^ 0x5eedULL);
+    double best_acc = -1.0;
+    int64_t run_n = 0;
+    for (int i = 0; i < cfg.n_stages; i++) run_n += 2 * cfg.channels[i];
+    int amax = p.augment ? S / 16 : 0;
+    for (int ep = 0; !s && ep < p.epochs; ep++) {
+        for (int64_t i = 0; i < dt.n; i++) idx[i] = i;
+        mmf_rng_shuffle(&rng, idx, dt.n);
+        double loss_sum = 0.0;
+        int64_t seen = 0, correct = 0;
+        for (int64_t st = 0; !s && st + 2 <= dt.n; st += bs) {
+            int B = (int)(dt.n - st < bs ? dt.n - st : bs);
+            for (int b = 0; b < 2 * B; b++) shift[b] = amax ? (int)mmf_rng_below(&rng, (uint32_t)(2 * amax + 1)) - amax : 0;
+            fill_batch(&dt, idx + st, B, lut, shift, buf);
+            int64_t y[4096];
+            for (int b = 0; b < B; b++) y[b] = dt.y[idx[st + b]];
+            mmf_tape_reset(tp);
+            mmf_tape_set_training(tp, 1);
+            mmf_var x = mmf_t_const(tp, buf, 4, (int64_t[]){B, 3, S, S});
+            mmf_var lg = cnn_forward(tp, &m, x, NULL);
+            mmf_var loss = mmf_t_cross_entropy(tp, lg, y, 0.1f, NULL);
+            s = mmf_tape_status(tp);
+            if (!s) s = mmf_tape_backward(tp, loss);
+            if (!s) s = mmf_optim_step(&opt, &m.ps);
+            if (s) break;
+            const float *L = mmf_tape_var(tp, lg)->v;
+            for (int b = 0; b < B; b++) {
+                int bc = 0;
+                for (int c = 1; c < n_labels; c++) if (L[b * n_labels + c] > L[b * n_labels + bc]) bc = c;
+                correct += bc == y[b];
+            }
+            loss_sum += mmf_tape_var(tp, loss)->v[0] * B;
+            seen += B;
+        }
+        if (s) break;
+        double va_acc = dv.n ? accuracy(tp, &m, &dv, lut, buf, bs) : -1.0;
+        if ((s = mmf_tape_status(tp))) break;
+        if (p.progress) p.progress(p.progress_user, ep + 1, p.epochs, loss_sum / (seen ? seen : 1), seen ? (double)correct / seen : 0, va_acc);
+        if (!dv.n || va_acc > best_acc) {
+            best_acc = va_acc;
+            memcpy(best, m.ps.data, (size_t)m.ps.total * sizeof(float));
+            memcpy(best + m.ps.total, m.running, (size_t)run_n * sizeof(float));
+        }
+    }
+    if (!s && best_acc > -1.0 + 1e-9 ) {
+        memcpy(m.ps.data, best, (size_t)m.ps.total * sizeof(float));
+        memcpy(m.running, best + m.ps.total, (size_t)run_n * sizeof(float));
+    }
+    if (!s) s = cnn_save(&m, out_dir, labels);
+    free(buf); free(best); free(idx); free(shift); free(ids); free(vids); free(labels);
+    mmf_tape_free(tp);
+    mmf_optim_free(&opt);
+    mmf_image_processor_free(proc);
+    img_set_free(&dt); img_set_free(&dv);
+    cnn_free(&m);
+    mmf_records_free(&tr); mmf_records_free(&va);
+    return s;
+}
