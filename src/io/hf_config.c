@@ -151,6 +151,13 @@ mmf_status mmf_hf_config_parse(const cJSON *root, const char *file, mmf_hf_confi
         bert_defaults(&c->tf);
         return parse_tower(root, file, "", &c->tf);
     }
+    /* mmfuse's own from-scratch towers (docs/direct.md): the text tower has the
+     * BERT layout; the CNN's fields are read by its family (models/mmfuse_cnn.c) */
+    if (!strcmp(mt, "mmfuse_text")) {
+        bert_defaults(&c->tf);
+        return parse_tower(root, file, "", &c->tf);
+    }
+    if (!strcmp(mt, "mmfuse_cnn")) return MMF_OK;
     if (!strcmp(mt, "vit")) {
         vit_defaults(&c->tf);
         return parse_tower(root, file, "", &c->tf);

@@ -9,6 +9,7 @@
 
 extern const mmf_encoder_ops mmf_bert_ops;
 extern const mmf_encoder_ops mmf_vit_ops, mmf_clip_ops, mmf_resnet_ops;
+extern const mmf_encoder_ops mmf_mmfuse_text_ops, mmf_mmfuse_cnn_ops; /* from-scratch towers (docs/direct.md) */
 
 /* One line per family; the image families add vit, clip, resnet here. */
 static const mmf_encoder_ops *const families[] = {
@@ -16,6 +17,8 @@ static const mmf_encoder_ops *const families[] = {
     &mmf_vit_ops,
     &mmf_clip_ops,
     &mmf_resnet_ops,
+    &mmf_mmfuse_text_ops,
+    &mmf_mmfuse_cnn_ops,
 };
 
 const mmf_encoder_ops *mmf_encoder_ops_find(const char *model_type) {
