@@ -17,14 +17,14 @@ static int add(textnet *m, const char *name, int ndim, int64_t d0, int64_t d1, m
 
 /* BERT initialisation: N(0, 0.02) weights, zero biases, LN (1, 0) */
 static mmf_status decl_linear(textnet *m, const char *name, int64_t out, int64_t in) {
-    char n[256];
+    char n[300];
     snprintf(n, sizeof n, "%s.weight", name);
     if (add(m, n, 2, out, in, MMF_INIT_NORMAL, 0.02f) < 0) return MMF_ERR_ARG;
     snprintf(n, sizeof n, "%s.bias", name);
     return add(m, n, 1, out, 0, MMF_INIT_ZERO, 0) < 0 ? MMF_ERR_ARG : MMF_OK;
 }
 static mmf_status decl_ln(textnet *m, const char *name, int64_t C) {
-    char n[256];
+    char n[300];
     snprintf(n, sizeof n, "%s.weight", name);
     if (add(m, n, 1, C, 0, MMF_INIT_ONE, 0) < 0) return MMF_ERR_ARG;
     snprintf(n, sizeof n, "%s.bias", name);
@@ -72,14 +72,14 @@ static mmf_var P(mmf_tape *tp, textnet *m, const char *name) {
 }
 
 static mmf_var lin(mmf_tape *tp, textnet *m, const char *name, mmf_var x) {
-    char w[256], b[256];
+    char w[300], b[300];
     snprintf(w, sizeof w, "%s.weight", name);
     snprintf(b, sizeof b, "%s.bias", name);
     return mmf_t_linear(tp, x, P(tp, m, w), P(tp, m, b));
 }
 
 static mmf_var ln(mmf_tape *tp, textnet *m, const char *name, mmf_var x) {
-    char w[256], b[256];
+    char w[300], b[300];
     snprintf(w, sizeof w, "%s.weight", name);
     snprintf(b, sizeof b, "%s.bias", name);
     return mmf_t_layernorm(tp, x, P(tp, m, w), P(tp, m, b), m->cfg.eps);

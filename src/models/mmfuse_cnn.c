@@ -7,6 +7,7 @@
 #include "models/encoder.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/tensor.h"
 #include "io/json.h"
 #include <omp.h>
 #include <stdio.h>
