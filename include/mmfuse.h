@@ -427,6 +427,43 @@ mmf_status mmf_head_predict(mmf_head *h, const mmf_embfile *data, const mmf_eval
 /* Write the embeddings to an embedding file with one modality "fused" (+ labels, ids). */
 mmf_status mmf_head_fuse(mmf_head *h, const mmf_embfile *data, const char *out_path, int n_threads);
 
+/* ------------------------------------ from-scratch models (issue 6, direct) */
+
+/* Small encoders trained from scratch on JSONL records ("id", "text", "image"
+ * relative to the JSONL file, a label field), saved as a model folder that
+ * mmf_encoder_load opens like any Hugging Face folder (docs/direct.md):
+ *   image: model_type "mmfuse_cnn" (conv3x3-BN-ReLU-maxpool stages, global
+ *          average pool = the embedding), preprocessor_config.json;
+ *   text:  model_type "mmfuse_text" (BERT layout, word-level WordPiece vocab.txt
+ *          learned from the training texts, mean pooling = the embedding).
+ * Both are trained to classify the label field (softmax cross-entropy). */
+typedef struct mmf_tower_params {
+    int epochs;               /* 0 = per modality (image 10, text 40) */
+    int batch;                /* default 64 */
+    float lr;                 /* AdamW, cosine with 5% warmup; default 2e-3 */
+    float weight_decay;       /* default 1e-4 */
+    int dim;                  /* embedding size: image last stage channels, text hidden size; default 128 */
+    int image_size;           /* image: input side (resized), default 64 */
+    int layers, heads;        /* text: 2 layers, 4 heads */
+    int max_length;           /* text: tokens incl. [CLS]/[SEP], default 32 */
+    int min_count;            /* text: words seen fewer times are left to characters, default 1 */
+    int augment;              /* image: random shifts up to 1/16 of the side, default 1 */
+    const char *label_field;  /* default "label" */
+    uint64_t seed;            /* default 1 */
+    int n_threads;            /* default 1 */
+    /* after every epoch (val_accuracy < 0 without validation records); may be NULL */
+    void (*progress)(void *user, int epoch, int epochs, double train_loss, double train_accuracy, double val_accuracy);
+    void *progress_user;
+} mmf_tower_params;
+
+mmf_tower_params mmf_tower_params_default(void);
+/* Train on train_jsonl, keep the epoch with the best accuracy on val_jsonl (may be
+ * NULL: the last), write the model folder out_dir (created if needed). */
+mmf_status mmf_train_image_tower(const char *train_jsonl, const char *val_jsonl, const char *out_dir,
+                                 const mmf_tower_params *p);
+mmf_status mmf_train_text_tower(const char *train_jsonl, const char *val_jsonl, const char *out_dir,
+                                const mmf_tower_params *p);
+
 /* ------------------------------------------------------------ index, tasks */
 
 /* ---------------------------------------------- vector index (issue 7, index) */
@@ -693,43 +730,6 @@ mmf_status mmf_vqa_set_encoder(mmf_vqa *v, const char *modality, const char *dir
 mmf_status mmf_bow_encode(const mmf_caption_vocab *v, const char *text, float *out, int *n_unknown);
 mmf_status mmf_vqa_set_bow(mmf_vqa *v, const char *modality, const mmf_caption_vocab *bow);
 const mmf_caption_vocab *mmf_vqa_bow(const mmf_vqa *v, int m);   /* NULL unless modality m is a bag of words */
-
-/* ------------------------------------ from-scratch models (issue 6, direct) */
-
-/* Small encoders trained from scratch on JSONL records ("id", "text", "image"
- * relative to the JSONL file, a label field), saved as a model folder that
- * mmf_encoder_load opens like any Hugging Face folder (docs/direct.md):
- *   image: model_type "mmfuse_cnn" (conv3x3-BN-ReLU-maxpool stages, global
- *          average pool = the embedding), preprocessor_config.json;
- *   text:  model_type "mmfuse_text" (BERT layout, word-level WordPiece vocab.txt
- *          learned from the training texts, mean pooling = the embedding).
- * Both are trained to classify the label field (softmax cross-entropy). */
-typedef struct mmf_tower_params {
-    int epochs;               /* 0 = per modality (image 10, text 40) */
-    int batch;                /* default 64 */
-    float lr;                 /* AdamW, cosine with 5% warmup; default 2e-3 */
-    float weight_decay;       /* default 1e-4 */
-    int dim;                  /* embedding size: image last stage channels, text hidden size; default 128 */
-    int image_size;           /* image: input side (resized), default 64 */
-    int layers, heads;        /* text: 2 layers, 4 heads */
-    int max_length;           /* text: tokens incl. [CLS]/[SEP], default 32 */
-    int min_count;            /* text: words seen fewer times are left to characters, default 1 */
-    int augment;              /* image: random shifts up to 1/16 of the side, default 1 */
-    const char *label_field;  /* default "label" */
-    uint64_t seed;            /* default 1 */
-    int n_threads;            /* default 1 */
-    /* after every epoch (val_accuracy < 0 without validation records); may be NULL */
-    void (*progress)(void *user, int epoch, int epochs, double train_loss, double train_accuracy, double val_accuracy);
-    void *progress_user;
-} mmf_tower_params;
-
-mmf_tower_params mmf_tower_params_default(void);
-/* Train on train_jsonl, keep the epoch with the best accuracy on val_jsonl (may be
- * NULL: the last), write the model folder out_dir (created if needed). */
-mmf_status mmf_train_image_tower(const char *train_jsonl, const char *val_jsonl, const char *out_dir,
-                                 const mmf_tower_params *p);
-mmf_status mmf_train_text_tower(const char *train_jsonl, const char *val_jsonl, const char *out_dir,
-                                const mmf_tower_params *p);
 
 #ifdef __cplusplus
 }
