@@ -702,12 +702,13 @@ typedef struct mmf_vqa_train_params {
     mmf_train_params fusion;    /* operator, sizes, optimiser (mmf_train_params_default, fusion "mlb") */
 } mmf_vqa_train_params;
 mmf_vqa_train_params mmf_vqa_train_params_default(void);
-/* answers[i] is row i's answer. Rows whose answer is not among the K are left out
+/* answers[i] is row i's answer (NULL or "" = none). Rows whose answer is not among the K are left out
  * of training (and count as wrong in accuracy). val (may be NULL) picks the epoch
  * with the best accuracy (early stopping with the fusion patience). */
 mmf_status mmf_vqa_train(const mmf_embfile *train, const char *const *answers, const mmf_embfile *val,
                          const char *const *val_answers, const mmf_vqa_train_params *p, mmf_vqa **out);
-/* Exact-match accuracy of the top answer over every row; drop: a modality forced absent or NULL. */
+/* Exact-match accuracy of the top answer over the rows with an answer (answers[i]
+ * NULL = none); drop: a modality forced absent or NULL. */
 mmf_status mmf_vqa_accuracy(mmf_vqa *v, const mmf_embfile *f, const char *const *answers, const char *drop,
                             int n_threads, double *acc);
 /* xs[m] [B, dim_m] or NULL (absent); answer[b] in [0, K), prob[b] its softmax probability (may be NULL). */

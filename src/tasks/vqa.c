@@ -212,7 +212,7 @@ static mmf_status accuracy(mmf_vqa *v, mmf_tape *tp, const mmf_embfile *f, const
         if (dm < 0) return mmf_fail(MMF_ERR_ARG, "vqa: cannot drop \"%s\": no such modality", drop);
         bd.col[dm] = -1;
     }
-    int64_t N = mmf_embfile_rows(f), CH = 256, correct = 0;
+    int64_t N = mmf_embfile_rows(f), CH = 256, correct = 0, counted = 0;
     vbuf b;
     if ((s = vbuf_init(&b, v, CH))) return s;
     for (int64_t i0 = 0; i0 < N && !s; i0 += CH) {
@@ -222,14 +222,16 @@ static mmf_status accuracy(mmf_vqa *v, mmf_tape *tp, const mmf_embfile *f, const
         for (int64_t r = 0; !s && r < B; r++) {
             int best = 0;
             for (int k = 1; k < v->K; k++) if (b.logits[r * v->K + k] > b.logits[r * v->K + best]) best = k;
+            if (!answers[i0 + r]) continue;   /* a row without an answer is not scored */
             char *a = norm_answer(answers[i0 + r]);
             if (!a) { s = mmf_fail(MMF_ERR_NOMEM, "vqa: out of memory"); break; }
+            counted++;
             correct += !strcmp(a, v->answers[best]);
             free(a);
         }
     }
     vbuf_free(&b);
-    *acc = N ? (double)correct / (double)N : 0.0;
+    *acc = counted ? (double)correct / (double)counted : 0.0;
     return s;
 }
 
