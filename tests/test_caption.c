@@ -6,8 +6,10 @@
  *   - beam 3 with length penalty: BLEU-4 >= 0.90
  *   - text absent at test time: still captions, BLEU-4 lower than with text
  *     (the place word is a guess) but >= 0.55 (colour and shape still right)
- * Also: the plain (BLAS) decoder equals the tape's teacher-forced loss, save/load
- * round trip, and bad input (dimension mismatch, unknown prefix words, bad files). */
+ *   - inject init only (GRU, mlp fusion) and input only (LSTM): BLEU-4 >= 0.90
+ * Also: the plain (BLAS) decoder equals the tape's teacher-forced loss; beam search
+ * equals exhaustive search where the beam cannot prune; save/load round trip; bad
+ * input (dimension mismatch, unknown prefix words, corrupt files). */
 #include "test_util.h"
 #include "tasks/caption_model.h"
 #include "train/rng.h"
@@ -240,6 +242,110 @@ static void run_cell(mmf_rnn_cell cell, const char *fusion, const char *dir, mmf
     mmf_captioner_free(c);
 }
 
+
+/* Beam search against exhaustive search: with 3 words and max_len 3 there are
+ * 1 + 3 + 9 = 13 finished captions (0..2 words + <eos>); a beam of 32 never prunes
+ * (at most 9 alive, 36 candidates <= 2K), so it must return the caption with the
+ * best length-normalised log-probability, computed here by the plain decoder for
+ * every caption. */
+static void test_beam_exhaustive(const char *dir) {
+    enum { N = 200 };
+    set s;
+    memset(&s, 0, sizeof s);
+    s.n = N;
+    s.img = calloc(N * DI, sizeof(float));
+    s.txt = calloc(N * DT, sizeof(float));
+    s.mask = malloc(N * 2);
+    s.caps = malloc(N * sizeof(char *));
+    s.off = malloc((N + 1) * sizeof(size_t));
+    mmf_rng r;
+    mmf_rng_seed(&r, 5);
+    const char *w[3] = {"x", "y", "z"};
+    for (int i = 0; i < N; i++) {
+        for (int d = 0; d < DI; d++) s.img[i * DI + d] = mmf_rng_normal(&r);
+        for (int d = 0; d < DT; d++) s.txt[i * DT + d] = mmf_rng_normal(&r);
+        s.mask[2 * i] = s.mask[2 * i + 1] = 1;
+        char buf[32];
+        /* length 1 or 2 and the words follow the inputs, with some noise, so that the
+         * optimum varies in length and words across rows */
+        int n = 1 + (s.img[i * DI + 2] > 0), w1 = (s.img[i * DI] > 0) + (s.img[i * DI + 1] > 0), w2 = s.txt[i * DT] > 0 ? 2 : 0;
+        if (mmf_rng_uniform(&r) < 0.2f) w1 = (int)mmf_rng_below(&r, 3);
+        snprintf(buf, sizeof buf, n == 1 ? "%s" : "%s %s", w[w1], w[w2]);
+        s.caps[i] = strdup(buf);
+        s.off[i] = (size_t)i;
+    }
+    s.off[N] = N;
+    mmf_embfile *f = write_open(dir, "beam.safetensors", &s, "image", DI);
+    mmf_caption_train_params p = mmf_caption_train_params_default();
+    p.hidden = 16; p.embed = 8; p.fusion_hidden = 8; p.epochs = 30; p.lr = 1e-2f; p.batch = 32; p.max_len = 3; p.cell = MMF_CELL_LSTM;
+    p.inject = MMF_INJECT_INIT;
+    mmf_captioner *c = NULL;
+    CHECK_OK(mmf_captioner_train(f, (const char *const *)s.caps, s.off, NULL, NULL, NULL, &p, &c));
+    if (!c) return;
+    CHECK(c->vocab->n == 6);
+    float *xs[2] = {s.img, s.txt};
+    float z[8 * 64];
+    mmf_tape *tp = mmf_tape_new(1, 1);
+    CHECK(c->E <= 64);
+    CHECK_OK(cap_condition_values(c, tp, 8, xs, s.mask, z));
+    mmf_tape_free(tp);
+    float alphas[2] = {0.0f, 1.0f};
+    int agree = 0, total = 0, lengths[3] = {0, 0, 0};
+    for (int a = 0; a < 2; a++)
+        for (int i = 0; i < 8; i++) {
+            /* exhaustive: ids 3..5, lengths 0..2 */
+            double best = -INFINITY;
+            int32_t best_ids[2];
+            int best_n = -1;
+            for (int n = 0; n <= 2; n++)
+                for (int code = 0; code < (n == 0 ? 1 : n == 1 ? 3 : 9); code++) {
+                    int32_t ids[2] = {3 + code % 3, 3 + code / 3};
+                    double lp;
+                    CHECK_OK(cap_sequence_logprob(c, z + i * c->E, ids, n, &lp));
+                    double sc = lp / pow((5.0 + n + 1) / 6.0, alphas[a]);
+                    if (sc > best) { best = sc; best_n = n; memcpy(best_ids, ids, sizeof ids); }
+                }
+            mmf_caption_gen_params g = mmf_caption_gen_params_default();
+            g.beam = 32;
+            g.length_penalty = alphas[a];
+            int32_t out[8];
+            int n_out = -1;
+            CHECK_OK(cap_beam_search(c, z + i * c->E, NULL, 0, &g, out, &n_out));
+            total++;
+            lengths[best_n]++;
+            if (getenv("CAP_DEBUG")) fprintf(stderr, "alpha %g row %d: best n %d, beam n %d\n", alphas[a], i, best_n, n_out);
+            agree += n_out == best_n && (n_out < 1 || out[0] == best_ids[0]) && (n_out < 2 || out[1] == best_ids[1]);
+        }
+    CHECK_MSG(agree == total, "beam 32 matched the exhaustive optimum in %d of %d cases", agree, total);
+    CHECK_MSG(lengths[1] > 0 && lengths[2] > 0, "the optima should vary in length (%d, %d, %d)", lengths[0], lengths[1], lengths[2]);
+    mmf_captioner_free(c);
+    mmf_embfile_close(f);
+    free_set(&s);
+}
+
+/* The other conditioning variants: z only as the initial state, or only as a
+ * per-step input (LSTM c0 then starts at 0). Same data and target. */
+static void test_inject_variants(mmf_embfile *ftr, mmf_embfile *fte, const set *te) {
+    struct { mmf_rnn_cell cell; int inject; const char *fusion; } v[2] = {
+        {MMF_CELL_GRU, MMF_INJECT_INIT, "mlp"}, {MMF_CELL_LSTM, MMF_INJECT_INPUT, "concat"}};
+    for (int k = 0; k < 2; k++) {
+        mmf_caption_train_params p = mmf_caption_train_params_default();
+        p.cell = v[k].cell; p.inject = v[k].inject; p.fusion = v[k].fusion;
+        p.fusion_hidden = 32; p.hidden = 64; p.embed = 32; p.epochs = 25; p.batch = 32; p.lr = 5e-3f; p.dropout = 0.0f;
+        p.seed = 11;
+        mmf_captioner *c = NULL;
+        CHECK_OK(mmf_captioner_train(ftr, (const char *const *)g_train.caps, g_train.off, NULL, NULL, NULL, &p, &c));
+        if (!c) continue;
+        mmf_caption_gen_params g = mmf_caption_gen_params_default();
+        char **h = gen(c, fte, &g);
+        mmf_caption_scores sc = score(h, te);
+        printf("%s inject %s (%s): BLEU-4 %.3f\n", k ? "lstm" : "gru", k ? "input" : "init", v[k].fusion, sc.bleu[3]);
+        CHECK_MSG(sc.bleu[3] >= 0.90, "variant %d: BLEU-4 %.3f", k, sc.bleu[3]);
+        free_caps(h, te->n);
+        mmf_captioner_free(c);
+    }
+}
+
 int main(void) {
     char dir[256];
     t_tmpdir(dir, sizeof dir);
@@ -256,6 +362,8 @@ int main(void) {
     if (!ftr || !fte) return 1;
     run_cell(MMF_CELL_GRU, "concat", dir, ftr, fte, &te);
     run_cell(MMF_CELL_LSTM, "gmu", dir, ftr, fte, &te);
+    test_inject_variants(ftr, fte, &te);
+    test_beam_exhaustive(dir);
 
     /* corrupt and truncated captioner files */
     char path[512], bad[512];
