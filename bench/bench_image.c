@@ -4,7 +4,7 @@
  *
  *   bench_image model vit|resnet BATCH THREADS ITERS   -> JSON line, ms per batch (median)
  *   bench_image preprocess LIST_FILE THREADS REPEATS   -> JSON line, images per second
- *   bench_image                                        -> runs bench/image_torch.py (make bench)
+ *   bench_image                                        -> nothing (bench/run.sh runs bench/image_torch.py)
  *
  * Model folders with the ViT-B/16 and ResNet-50 geometries and random weights
  * (F16 storage to keep them small) are written once under
@@ -230,12 +230,9 @@ static int bench_preprocess(const char *list, int nt, int repeats) {
 int main(int argc, char **argv) {
     if (argc >= 6 && !strcmp(argv[1], "model")) return bench_model(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
     if (argc >= 5 && !strcmp(argv[1], "preprocess")) return bench_preprocess(argv[2], atoi(argv[3]), atoi(argv[4]));
-    if (argc == 1) {
-        /* make bench: the Python driver interleaves both sides and writes the fragment */
-        const char *bin = getenv("MMFUSE_BIN");
-        if (!bin) { fprintf(stderr, "bench_image: run through bench/run.sh (or give arguments)\n"); return 0; }
-        return 0;   /* bench/image_torch.py is run by bench/run.sh itself */
-    }
+    /* bench/run.sh runs every bench_* without arguments: the measurement itself is
+     * driven (and interleaved with PyTorch) by bench/image_torch.py, which run.sh runs next */
+    if (argc == 1) return 0;
     fprintf(stderr, "usage: bench_image model vit|resnet BATCH THREADS ITERS | preprocess LIST THREADS REPEATS\n");
     return 2;
 }

@@ -4,6 +4,7 @@
  * logits_per_image; threads 1 and 2; max abs diff <= 1e-4. */
 #include "test_util.h"
 #include "models/clip.h"
+#include "io/hf_config.h"
 
 static double worst = 0;
 
@@ -132,5 +133,14 @@ int main(void) {
     mmf_st_close(vx);
     mmf_st_close(cx);
     printf("vit/clip worst diff %.3g\n", worst);
+    /* older CLIP configs keep the towers in *_config_dict */
+    const char *old = "{\"model_type\": \"clip\", \"projection_dim\": 16, \"text_config\": null,"
+                      " \"text_config_dict\": {\"hidden_size\": 64, \"num_attention_heads\": 4, \"eos_token_id\": 2},"
+                      " \"vision_config_dict\": {\"hidden_size\": 96, \"num_attention_heads\": 6, \"patch_size\": 16}}";
+    cJSON *j = cJSON_Parse(old);
+    mmf_hf_config hc;
+    CHECK_OK(mmf_hf_config_parse(j, "old.json", &hc));
+    CHECK(hc.text.hidden_size == 64 && hc.text.eos_token_id == 2 && hc.vision.hidden_size == 96 && hc.vision.patch_size == 16);
+    cJSON_Delete(j);
     return t_done("test_vit_clip");
 }

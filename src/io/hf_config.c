@@ -168,6 +168,11 @@ mmf_status mmf_hf_config_parse(const cJSON *root, const char *file, mmf_hf_confi
         clip_vision_defaults(&c->vision);
         const cJSON *tc = cJSON_GetObjectItemCaseSensitive(root, "text_config");
         const cJSON *vc = cJSON_GetObjectItemCaseSensitive(root, "vision_config");
+        /* older transformers wrote the towers as *_config_dict (with *_config null) */
+        if (!tc || cJSON_IsNull(tc)) tc = cJSON_GetObjectItemCaseSensitive(root, "text_config_dict");
+        if (!vc || cJSON_IsNull(vc)) vc = cJSON_GetObjectItemCaseSensitive(root, "vision_config_dict");
+        if (cJSON_IsNull(tc)) tc = NULL;
+        if (cJSON_IsNull(vc)) vc = NULL;
         if (tc && !cJSON_IsObject(tc)) return mmf_fail(MMF_ERR_FORMAT, "%s: field \"text_config\" should be an object", file);
         if (vc && !cJSON_IsObject(vc)) return mmf_fail(MMF_ERR_FORMAT, "%s: field \"vision_config\" should be an object", file);
         TRY(parse_tower(tc, file, "text_config.", &c->text));
