@@ -199,6 +199,13 @@ static void run_cell(mmf_rnn_cell cell, const char *fusion, const char *dir, mmf
         int same = 1;
         for (int64_t i = 0; i < te->n; i++) same &= !strcmp(a[i], b[i]);
         CHECK(same);
+        g.n_threads = 2;   /* rows spread over threads: the same captions */
+        char **t2 = gen(c2, fte, &g);
+        same = 1;
+        for (int64_t i = 0; i < te->n; i++) same &= !strcmp(a[i], t2[i]);
+        CHECK(same);
+        free_caps(t2, te->n);
+        g.n_threads = 1;
         free_caps(a, te->n);
         free_caps(b, te->n);
         g.beam = 1;
@@ -346,6 +353,68 @@ static void test_inject_variants(mmf_embfile *ftr, mmf_embfile *fte, const set *
     }
 }
 
+/* Copy a captioner file with one change: a text substitution in the config, a
+ * tensor dropped, a NaN written into a tensor, or an extra tensor. */
+static void rewrite(const char *in, const char *out, const char *from, const char *to, const char *drop,
+                    const char *nan_in, int extra) {
+    mmf_safetensors *st;
+    CHECK_OK(mmf_st_open(in, &st));
+    mmf_st_writer *w = mmf_st_writer_new();
+    for (size_t i = 0; i < mmf_st_metadata_count(st); i++) {
+        const char *k, *v;
+        mmf_st_metadata_at(st, i, &k, &v);
+        char *nv = strdup(v);
+        char *at = from ? strstr(nv, from) : NULL;
+        if (at) {
+            size_t n = strlen(nv) - strlen(from) + strlen(to) + 1;
+            char *r = malloc(n);
+            snprintf(r, n, "%.*s%s%s", (int)(at - nv), nv, to, at + strlen(from));
+            free(nv);
+            nv = r;
+        }
+        CHECK_OK(mmf_st_writer_meta(w, k, nv));
+        free(nv);
+    }
+    for (size_t i = 0; i < mmf_st_count(st); i++) {
+        const mmf_tensor_info *t = mmf_st_at(st, i);
+        if (drop && !strcmp(t->name, drop)) continue;
+        float *d = malloc(t->nbytes);
+        memcpy(d, t->data, t->nbytes);
+        if (nan_in && !strcmp(t->name, nan_in)) d[0] = NAN;
+        CHECK_OK(mmf_st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, d));
+        free(d);
+    }
+    if (extra) CHECK_OK(mmf_st_writer_add(w, "junk", MMF_DT_F32, 1, (int64_t[]){1}, (float[]){1.0f}));
+    CHECK_OK(mmf_st_writer_finish(w, out));
+    mmf_st_writer_free(w);
+    mmf_st_close(st);
+}
+
+static void test_bad_files(const char *dir) {
+    char good[512], bad[512];
+    snprintf(good, sizeof good, "%s/gru.caption.safetensors", dir);
+    snprintf(bad, sizeof bad, "%s/bad.caption.safetensors", dir);
+    struct { const char *from, *to, *drop, *nan; int extra; const char *want; } cases[] = {
+        {"\"cell\":\"gru\"", "\"cell\":\"rnn\"", NULL, NULL, 0, "\"cell\""},
+        {"\"<eos>\",", "\"<eos>\",\"<eos>\",", NULL, NULL, 0, "vocabulary entry 3"},
+        {"\"hidden\":64", "\"hidden\":65", NULL, NULL, 0, "has another shape"},
+        {"\"op\":\"concat\"", "\"op\":\"nope\"", NULL, NULL, 0, "nope"},
+        {"\"format\":\"mmfuse.caption/1\"", "\"format\":\"mmfuse.caption/9\"", NULL, NULL, 0, "format"},
+        {"\"dim\":16", "\"dim\":17", NULL, NULL, 0, "shape"},
+        {NULL, NULL, "dec.out.b", NULL, 0, "is missing"},
+        {NULL, NULL, NULL, "dec.rnn.whh", 0, "NaN"},
+        {NULL, NULL, NULL, NULL, 1, "tensors, the config declares"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        rewrite(good, bad, cases[i].from, cases[i].to, cases[i].drop, cases[i].nan, cases[i].extra);
+        mmf_captioner *c = NULL;
+        mmf_status s = mmf_captioner_load(bad, &c);
+        CHECK_MSG(s != MMF_OK && !c && strstr(mmf_last_error(), "bad.caption.safetensors") && strstr(mmf_last_error(), cases[i].want),
+                  "case %zu: status %d, message: %s", i, (int)s, mmf_last_error());
+        mmf_captioner_free(c);
+    }
+}
+
 int main(void) {
     char dir[256];
     t_tmpdir(dir, sizeof dir);
@@ -365,6 +434,7 @@ int main(void) {
     test_inject_variants(ftr, fte, &te);
     test_beam_exhaustive(dir);
 
+    test_bad_files(dir);
     /* corrupt and truncated captioner files */
     char path[512], bad[512];
     snprintf(path, sizeof path, "%s/gru.caption.safetensors", dir);

@@ -379,11 +379,26 @@ static mmf_status generate_rows(mmf_captioner *c, mmf_tape *tp, int64_t B, float
     int32_t *words = malloc((size_t)(CAP_MAX_LEN + 1) * sizeof(int32_t));
     mmf_status s = (z && words) ? MMF_OK : mmf_fail(MMF_ERR_NOMEM, "caption: out of memory");
     if (!s) s = cap_condition_values(c, tp, B, x, mask, z);
-    for (int64_t b = 0; b < B && !s; b++) {
-        int n;
-        s = cap_beam_search(c, z + b * c->E, prefix, n_prefix, g, words, &n);
-        if (!s && !(captions[b] = cap_decode(c->vocab, words, n))) s = mmf_fail(MMF_ERR_NOMEM, "caption: out of memory");
+    if (s) { free(z); free(words); return s; }
+    /* rows are independent: one beam per row, rows spread over the threads (each
+     * beam's BLAS calls single threaded); the first failing row's status wins */
+    mmf_caption_gen_params g1 = *g;
+    g1.n_threads = 1;
+    int nt = g->n_threads;
+    mmf_status first = MMF_OK;
+    int64_t first_row = B;
+    #pragma omp parallel for num_threads(nt) schedule(dynamic, 4) if (nt > 1 && B > 1)
+    for (int64_t b = 0; b < B; b++) {
+        int32_t buf[CAP_MAX_LEN + 1];
+        int n = 0;
+        mmf_status r = cap_beam_search(c, z + b * c->E, prefix, n_prefix, nt > 1 ? &g1 : g, buf, &n);
+        if (!r && !(captions[b] = cap_decode(c->vocab, buf, n))) r = MMF_ERR_NOMEM;
+        if (r) {
+            #pragma omp critical(cap_gen_status)
+            if (b < first_row) { first_row = b; first = r; }
+        }
     }
+    if (first) s = mmf_fail(first, "caption: generation failed at row %lld (out of memory)", (long long)first_row);
     free(z);
     free(words);
     return s;
