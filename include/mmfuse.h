@@ -464,6 +464,34 @@ mmf_status mmf_train_image_tower(const char *train_jsonl, const char *val_jsonl,
 mmf_status mmf_train_text_tower(const char *train_jsonl, const char *val_jsonl, const char *out_dir,
                                 const mmf_tower_params *p);
 
+/* Direct multimodal models over embedding files (docs/direct.md), written as
+ * fusion heads (mmf_head_save / mmf_head_load, `mmfuse eval` / `mmfuse fuse`):
+ *   "bimodal-ae": Ngiam et al.'s bimodal deep autoencoder, trained unsupervised
+ *   (reconstruct every modality from inputs with all but one modality zeroed for
+ *   single_fraction of the samples); with labels, a linear classifier on the
+ *   shared code becomes the output layer. The code is the fused embedding. */
+typedef struct mmf_direct_params {
+    const char *model;        /* "bimodal-ae" (default) */
+    int hidden;               /* per-modality layer and code size, default 128 */
+    int epochs;               /* default 40 */
+    int batch;                /* default 64 */
+    float lr;                 /* AdamW, cosine with 5% warmup; default 2e-3 */
+    float weight_decay;       /* default 1e-4 */
+    float single_fraction;    /* samples fed one modality only, default 2/3 (Ngiam: 1/3 each modality) */
+    int probe_epochs;         /* linear classifier on the code, default 100 (0 = none) */
+    uint64_t seed;            /* default 1 */
+    int n_threads;            /* default 1 */
+    /* after every epoch (phase 0: autoencoder, loss = reconstruction MSE; phase 1:
+     * classifier, loss = cross-entropy); val_accuracy < 0 when not measured */
+    void (*progress)(void *user, int phase, int epoch, int epochs, double loss, double val_accuracy);
+    void *progress_user;
+} mmf_direct_params;
+
+mmf_direct_params mmf_direct_params_default(void);
+/* train may lack labels (then no output layer is fitted: the head's outputs are
+ * meaningless, its embeddings are not). val may be NULL. */
+mmf_status mmf_direct_train(const mmf_embfile *train, const mmf_embfile *val, const mmf_direct_params *p, mmf_head **out);
+
 /* ------------------------------------------------------------ index, tasks */
 
 /* ---------------------------------------------- vector index (issue 7, index) */

@@ -1,0 +1,277 @@
+/* Unsupervised training of the bimodal deep autoencoder (mmf_direct_train),
+ * the operator itself being fusion/op_bimodal_ae.c so that the result is an
+ * ordinary fusion head.
+ *
+ * 1. standardisation statistics of every modality from the present rows;
+ * 2. autoencoder: each batch feeds, for single_fraction of the rows that have
+ *    two or more modalities, one of them only (chosen uniformly), and asks for
+ *    the reconstruction of every modality the row has (Ngiam et al.'s
+ *    augmentation: the code must be inferable from either modality alone);
+ * 3. with labels, a linear classifier (softmax) on the frozen code, written
+ *    into the head's output layer "out". */
+#include "fusion/head.h"
+#include "fusion/bimodal_ae.h"
+#include "core/error.h"
+#include "train/optim.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+mmf_direct_params mmf_direct_params_default(void) {
+    mmf_direct_params p;
+    memset(&p, 0, sizeof p);
+    p.model = "bimodal-ae";
+    p.hidden = 128;
+    p.epochs = 40;
+    p.batch = 64;
+    p.lr = 2e-3f;
+    p.weight_decay = 1e-4f;
+    p.single_fraction = 2.0f / 3.0f;
+    p.probe_epochs = 100;
+    p.seed = 1;
+    p.n_threads = 1;
+    return p;
+}
+
+static float *param(mmf_head *h, const char *fmt, const char *name) {
+    char nm[MMF_PARAM_NAME];
+    snprintf(nm, sizeof nm, fmt, name);
+    int i = mmf_params_find(&h->ps, nm);
+    return i < 0 ? NULL : mmf_params_value(&h->ps, i);
+}
+
+static mmf_status set_stats(mmf_head *h, const mmf_embfile *f) {
+    int64_t N = mmf_embfile_rows(f);
+    int FM = mmf_embfile_n_modalities(f);
+    const uint8_t *mk = mmf_embfile_mask(f);
+    for (int m = 0; m < h->cfg.M; m++) {
+        int64_t D = h->cfg.dims[m], n = 0;
+        const float *x = mmf_embfile_data(f, m);
+        float *mean = param(h, "f.norm.%s.mean", h->cfg.names[m]), *sd = param(h, "f.norm.%s.std", h->cfg.names[m]);
+        double *acc = calloc((size_t)D * 2, sizeof(double));
+        if (!acc || !mean || !sd) { free(acc); return mmf_fail(MMF_ERR_NOMEM, "bimodal-ae: out of memory"); }
+        for (int64_t r = 0; r < N; r++) {
+            if (!mk[r * FM + m]) continue;
+            n++;
+            for (int64_t j = 0; j < D; j++) acc[j] += x[r * D + j];
+        }
+        if (!n) { free(acc); return mmf_fail(MMF_ERR_FORMAT, "%s: modality \"%s\" is absent in every row", mmf_embfile_path(f), h->cfg.names[m]); }
+        for (int64_t j = 0; j < D; j++) acc[j] /= (double)n;
+        for (int64_t r = 0; r < N; r++) {
+            if (!mk[r * FM + m]) continue;
+            for (int64_t j = 0; j < D; j++) { double d = x[r * D + j] - acc[j]; acc[D + j] += d * d; }
+        }
+        /* one scale per modality (the mean feature variance) keeps rare features
+         * (bag-of-words) from being blown up by a per-feature std */
+        double v = 0.0;
+        for (int64_t j = 0; j < D; j++) v += acc[D + j];
+        v /= (double)(n * D);
+        float s = (float)sqrt(v > 1e-12 ? v : 1e-12);
+        for (int64_t j = 0; j < D; j++) { mean[j] = (float)acc[j]; sd[j] = s; }
+        free(acc);
+    }
+    return MMF_OK;
+}
+
+/* batch: xs[m] rows (absent rows zero), data mask dm, input mask im */
+typedef struct aebatch { float *x[FZ_MAXM]; uint8_t *dm, *im; float *mf; } aebatch;
+
+static mmf_var ae_step_loss(mmf_head *h, mmf_tape *tp, int64_t B, aebatch *bb) {
+    int M = h->cfg.M;
+    fz_ctx ci = {.tp = tp, .h = h, .B = B, .mask = bb->im, .logits = -1, .aux_loss = -1};
+    fz_ctx ct = {.tp = tp, .h = h, .B = B, .mask = bb->dm, .logits = -1, .aux_loss = -1};
+    float *mf = mmf_tape_scratch(tp, (size_t)(B * M) * 2 * sizeof(float) + 64);
+    if (!mf) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "bimodal-ae: out of memory"));
+    for (int m = 0; m < M; m++) {
+        float *pi = mf + (size_t)(2 * m) * B, *pd = pi + B;
+        for (int64_t b = 0; b < B; b++) { pi[b] = bb->im[b * M + m] ? 1.0f : 0.0f; pd[b] = bb->dm[b * M + m] ? 1.0f : 0.0f; }
+        ci.x[m] = ct.x[m] = mmf_t_const(tp, bb->x[m], 2, (int64_t[]){B, h->cfg.dims[m]});
+        ci.m[m] = mmf_t_const(tp, pi, 2, (int64_t[]){B, 1});
+        ct.m[m] = mmf_t_const(tp, pd, 2, (int64_t[]){B, 1});
+    }
+    mmf_var z[FZ_MAXM], target[FZ_MAXM];
+    mmf_var code = fz_bimodal_ae_code(&ci, z);
+    for (int m = 0; m < M; m++) target[m] = fz_bimodal_ae_input(&ct, m);
+    return fz_bimodal_ae_recon(&ci, code, target, bb->dm);
+}
+
+static mmf_status fit_probe(mmf_head *h, const mmf_embfile *train, const mmf_embfile *val, const mmf_direct_params *p) {
+    int64_t N = mmf_embfile_rows(train), E = h->emb_dim, C = h->cfg.n_out;
+    const int64_t *y = mmf_embfile_labels(train);
+    mmf_eval_opts eo = mmf_eval_opts_default();
+    eo.n_threads = p->n_threads;
+    float *code = malloc((size_t)(N * E + 1) * sizeof(float));
+    float *vcode = NULL;
+    int64_t NV = val && mmf_embfile_label_kind(val) == MMF_LABELS_CLASS ? mmf_embfile_rows(val) : 0;
+    if (NV) vcode = malloc((size_t)(NV * E + 1) * sizeof(float));
+    mmf_params ps;
+    mmf_params_init(&ps);
+    int W = mmf_params_add(&ps, "w", 2, (int64_t[]){C, E}, MMF_INIT_LINEAR, 0);
+    int b = mmf_params_add(&ps, "b", 1, (int64_t[]){C}, MMF_INIT_ZERO, 0);
+    mmf_rng r;
+    mmf_rng_seed(&r, p->seed + 17);
+    mmf_status s = (!code || (NV && !vcode) || W < 0 || b < 0) ? mmf_fail(MMF_ERR_NOMEM, "bimodal-ae: out of memory") : MMF_OK;
+    if (!s) s = mmf_params_alloc(&ps, &r);
+    if (!s) s = mmf_head_predict(h, train, &eo, code, NULL);
+    if (!s && NV) s = mmf_head_predict(h, val, &eo, vcode, NULL);
+    int64_t bs = 256, steps = (N + bs - 1) / bs;
+    mmf_optim opt = {0};
+    mmf_optim_params op = mmf_optim_params_default();
+    op.lr = 1e-2f;
+    op.weight_decay = 1e-4f;
+    op.sched = MMF_SCHED_COSINE;
+    op.total_steps = steps * p->probe_epochs;
+    op.warmup_steps = 1;
+    if (!s) s = mmf_optim_init(&opt, &ps, &op);
+    mmf_tape *tp = s ? NULL : mmf_tape_new(p->n_threads, p->seed);
+    int64_t *idx = malloc((size_t)(N + 1) * sizeof *idx);
+    float *bx = malloc((size_t)(bs * E) * sizeof(float));
+    int64_t by[256];
+    if (!s && (!tp || !idx || !bx)) s = mmf_fail(MMF_ERR_NOMEM, "bimodal-ae: out of memory");
+    mmf_rng_seed(&r, p->seed + 18);
+    for (int ep = 0; !s && ep < p->probe_epochs; ep++) {
+        for (int64_t i = 0; i < N; i++) idx[i] = i;
+        mmf_rng_shuffle(&r, idx, N);
+        double ls = 0;
+        for (int64_t st = 0; !s && st < N; st += bs) {
+            int64_t B = N - st < bs ? N - st : bs;
+            for (int64_t k = 0; k < B; k++) {
+                memcpy(bx + k * E, code + idx[st + k] * E, (size_t)E * sizeof(float));
+                by[k] = y[idx[st + k]];
+            }
+            mmf_tape_reset(tp);
+            mmf_var lg = mmf_t_linear(tp, mmf_t_const(tp, bx, 2, (int64_t[]){B, E}), mmf_t_param(tp, &ps, W), mmf_t_param(tp, &ps, b));
+            mmf_var L = mmf_t_cross_entropy(tp, lg, by, 0.0f, NULL);
+            s = mmf_tape_status(tp);
+            if (!s) s = mmf_tape_backward(tp, L);
+            if (!s) s = mmf_optim_step(&opt, &ps);
+            if (!s) ls += mmf_tape_var(tp, L)->v[0] * (double)B;
+        }
+        if (s || !p->progress) continue;
+        double vacc = -1.0;
+        if (NV && (ep + 1 == p->probe_epochs || (ep + 1) % 10 == 0)) {
+            const int64_t *vy = mmf_embfile_labels(val);
+            const float *w = mmf_params_value(&ps, W), *bb = mmf_params_value(&ps, b);
+            int64_t ok = 0;
+            for (int64_t i = 0; i < NV; i++) {
+                int64_t best = 0;
+                double bv = -INFINITY;
+                for (int64_t c = 0; c < C; c++) {
+                    double v = bb[c];
+                    for (int64_t e = 0; e < E; e++) v += (double)w[c * E + e] * vcode[i * E + e];
+                    if (v > bv) { bv = v; best = c; }
+                }
+                ok += best == vy[i];
+            }
+            vacc = (double)ok / (double)NV;
+        }
+        p->progress(p->progress_user, 1, ep + 1, p->probe_epochs, ls / (double)N, vacc);
+    }
+    if (!s) {
+        float *ow = param(h, "%s.w", "out"), *ob = param(h, "%s.b", "out");
+        if (!ow || !ob) s = mmf_fail(MMF_ERR_ARG, "bimodal-ae: the head has no output layer");
+        else {
+            memcpy(ow, mmf_params_value(&ps, W), (size_t)(C * E) * sizeof(float));
+            memcpy(ob, mmf_params_value(&ps, b), (size_t)C * sizeof(float));
+        }
+    }
+    mmf_tape_free(tp);
+    mmf_optim_free(&opt);
+    mmf_params_free(&ps);
+    free(code); free(vcode); free(idx); free(bx);
+    return s;
+}
+
+mmf_status mmf_direct_train(const mmf_embfile *train, const mmf_embfile *val, const mmf_direct_params *pp, mmf_head **out) {
+    *out = NULL;
+    mmf_direct_params p = pp ? *pp : mmf_direct_params_default();
+    if (!p.model) p.model = "bimodal-ae";
+    if (strcmp(p.model, "bimodal-ae"))
+        return mmf_fail(MMF_ERR_UNSUPPORTED, "direct model \"%s\": expected bimodal-ae", p.model);
+    if (p.batch < 2 || p.epochs < 1 || p.hidden < 2 || !(p.lr > 0) || p.single_fraction < 0 || p.single_fraction > 1)
+        return mmf_fail(MMF_ERR_ARG, "bimodal-ae: batch %d, epochs %d, hidden %d, lr %g or single_fraction %g out of range", p.batch,
+                        p.epochs, p.hidden, p.lr, p.single_fraction);
+    if (p.n_threads < 1) p.n_threads = 1;
+    int M = mmf_embfile_n_modalities(train);
+    if (M < 2 || M > FZ_MAXM)
+        return mmf_fail(MMF_ERR_FORMAT, "%s: %d modalities; the bimodal autoencoder needs 2..%d", mmf_embfile_path(train), M, FZ_MAXM);
+    int labelled = mmf_embfile_label_kind(train) == MMF_LABELS_CLASS && mmf_embfile_n_classes(train) >= 2;
+    fz_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    snprintf(cfg.op, sizeof cfg.op, "bimodal-ae");
+    cfg.task = MMF_TASK_CLASSIFY;
+    cfg.M = M;
+    for (int m = 0; m < M; m++) {
+        snprintf(cfg.names[m], sizeof cfg.names[m], "%s", mmf_embfile_modality(train, m));
+        cfg.dims[m] = mmf_embfile_dim(train, m);
+    }
+    cfg.n_out = labelled ? mmf_embfile_n_classes(train) : 2;
+    cfg.hidden = p.hidden;
+    cfg.heads = 4; cfg.layers = 1; cfg.rank = 4; cfg.proj = 16; cfg.sketch = 1024; cfg.budget = 1 << 24;
+    cfg.seed = p.seed;
+    mmf_head *h;
+    mmf_status s = fz_head_new(&cfg, &h);
+    if (s) return s;
+    s = set_stats(h, train);
+    int64_t N = mmf_embfile_rows(train), bs = p.batch;
+    int FM = M;
+    const uint8_t *fmask = mmf_embfile_mask(train);
+    aebatch bb = {0};
+    for (int m = 0; m < M && !s; m++)
+        if (!(bb.x[m] = malloc((size_t)(bs * cfg.dims[m]) * sizeof(float)))) s = mmf_fail(MMF_ERR_NOMEM, "bimodal-ae: out of memory");
+    bb.dm = malloc((size_t)(bs * M));
+    bb.im = malloc((size_t)(bs * M));
+    int64_t *idx = malloc((size_t)(N + 1) * sizeof *idx);
+    if (!s && (!bb.dm || !bb.im || !idx)) s = mmf_fail(MMF_ERR_NOMEM, "bimodal-ae: out of memory");
+    mmf_optim opt = {0};
+    mmf_optim_params op = mmf_optim_params_default();
+    op.lr = p.lr;
+    op.weight_decay = p.weight_decay;
+    op.clip_norm = 5.0f;
+    op.sched = MMF_SCHED_COSINE;
+    op.total_steps = ((N + bs - 1) / bs) * p.epochs;
+    op.warmup_steps = op.total_steps / 20 > 0 ? op.total_steps / 20 : 1;
+    if (!s) s = mmf_optim_init(&opt, &h->ps, &op);
+    mmf_tape *tp = s ? NULL : mmf_tape_new(p.n_threads, p.seed);
+    if (!s && !tp) s = mmf_fail(MMF_ERR_NOMEM, "bimodal-ae: out of memory");
+    mmf_rng r;
+    mmf_rng_seed(&r, p.seed + 3);
+    for (int ep = 0; !s && ep < p.epochs; ep++) {
+        for (int64_t i = 0; i < N; i++) idx[i] = i;
+        mmf_rng_shuffle(&r, idx, N);
+        double ls = 0;
+        int64_t nb = 0;
+        for (int64_t st = 0; !s && st < N; st += bs) {
+            int64_t B = N - st < bs ? N - st : bs;
+            for (int64_t k = 0; k < B; k++) {
+                int64_t row = idx[st + k];
+                int present[FZ_MAXM], np = 0;
+                for (int m = 0; m < M; m++) {
+                    bb.dm[k * M + m] = fmask[row * FM + m];
+                    if (bb.dm[k * M + m]) present[np++] = m;
+                    memcpy(bb.x[m] + k * cfg.dims[m], mmf_embfile_data(train, m) + row * cfg.dims[m], (size_t)cfg.dims[m] * sizeof(float));
+                }
+                int keep_one = np >= 2 && mmf_rng_uniform(&r) < p.single_fraction ? present[mmf_rng_below(&r, (uint32_t)np)] : -1;
+                for (int m = 0; m < M; m++) bb.im[k * M + m] = bb.dm[k * M + m] && (keep_one < 0 || keep_one == m);
+            }
+            mmf_tape_reset(tp);
+            mmf_tape_set_training(tp, 1);
+            mmf_var L = ae_step_loss(h, tp, B, &bb);
+            s = mmf_tape_status(tp);
+            if (!s && L < 0) continue;   /* a batch with nothing to reconstruct */
+            if (!s) s = mmf_tape_backward(tp, L);
+            if (!s) s = mmf_optim_step(&opt, &h->ps);
+            if (!s) { ls += mmf_tape_var(tp, L)->v[0]; nb++; }
+        }
+        if (!s && p.progress) p.progress(p.progress_user, 0, ep + 1, p.epochs, nb ? ls / (double)nb : 0.0, -1.0);
+    }
+    if (!s && labelled && p.probe_epochs > 0) s = fit_probe(h, train, val, &p);
+    for (int m = 0; m < M; m++) free(bb.x[m]);
+    free(bb.dm); free(bb.im); free(idx);
+    mmf_tape_free(tp);
+    mmf_optim_free(&opt);
+    if (s) { mmf_head_free(h); return s; }
+    *out = h;
+    return MMF_OK;
+}
