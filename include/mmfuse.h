@@ -74,7 +74,11 @@ typedef struct mmf_tensor_info {
 } mmf_tensor_info;
 
 /* A validated, read-only, memory-mapped safetensors file, or a sharded
- * checkpoint opened through its `*.safetensors.index.json`. */
+ * checkpoint opened through its `*.safetensors.index.json`. Everything is
+ * checked at open (header <= 100 MB, JSON, dtypes, shape x dtype = span with
+ * overflow checks, offsets sorted, in range, tiling the data exactly, unique
+ * UTF-8 names, string-only __metadata__); after that, tensor data is used in
+ * place. As with any mapping, the file must not be truncated while open. */
 typedef struct mmf_safetensors mmf_safetensors;
 
 mmf_status mmf_st_open(const char *path, mmf_safetensors **out);

@@ -82,6 +82,7 @@ mmf_status mmf_st_writer_add(mmf_st_writer *w, const char *name, mmf_dtype dtype
 }
 
 mmf_status mmf_st_writer_meta(mmf_st_writer *w, const char *key, const char *value) {
+    if (!w) return mmf_fail(MMF_ERR_ARG, "safetensors writer: NULL writer");
     if (!key || !value || !mmf_utf8_valid(key, strlen(key)) || !mmf_utf8_valid(value, strlen(value)))
         return mmf_fail(MMF_ERR_ARG, "safetensors writer: metadata key and value must be UTF-8 strings");
     if (!w->meta && !(w->meta = cJSON_CreateObject())) return mmf_fail(MMF_ERR_NOMEM, "safetensors writer: out of memory");
@@ -130,6 +131,7 @@ static char *build_header(const mmf_st_writer *w, const size_t *order, size_t *h
 }
 
 mmf_status mmf_st_writer_finish(mmf_st_writer *w, const char *path) {
+    if (!w || !path) return mmf_fail(MMF_ERR_ARG, "safetensors writer: NULL writer or path");
     size_t hlen;
     size_t *order = file_order(w);
     char *hdr = order ? build_header(w, order, &hlen) : NULL;
