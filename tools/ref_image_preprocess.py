@@ -154,6 +154,13 @@ def make_images():
     b = io.BytesIO()
     Image.fromarray(content(257, 190).astype(np.uint8)).save(b, 'PNG')
     files['tall190x257.png'] = b.getvalue()
+    # PNG with an eXIf chunk: exif_transpose honours it for PNG too
+    for o in (3, 6):
+        ex = Image.Exif()
+        ex[0x0112] = o
+        b = io.BytesIO()
+        Image.fromarray(content(10, 14).astype(np.uint8)).save(b, 'PNG', exif=ex.tobytes())
+        files[f'exif{o}.png'] = b.getvalue()
     return files
 
 

@@ -13,6 +13,7 @@
  *    One deliberate difference: Pillow 9.4 opens 16-bit greyscale PNG as mode
  *    "I" and convert("RGB") then clips every value above 255 to white; we take
  *    the high byte like every other 16-bit case (a usable image, not a white one).
+ *  - EXIF orientation (JPEG APP1 or PNG eXIf) is applied as ImageOps.exif_transpose.
  *  - JPEG CMYK/YCCK: Pillow assumes Adobe's inverted CMYK and converts with
  *    R = 255 - K' - C'*(255-K')/255 (rounded as its MULDIV255).
  * Gamma (gAMA/iCCP) is ignored, as Pillow does. */
@@ -51,6 +52,8 @@ static mmf_status check_dims(const char *name, uint64_t w, uint64_t h, const mmf
     return MMF_OK;
 }
 
+static int exif_orientation(const unsigned char *d, size_t n);
+
 /* ------------------------------------------------------------------ PNG */
 
 typedef struct png_ctx {
@@ -76,7 +79,7 @@ static void png_read_mem(png_structp png, png_bytep dst, png_size_t n) {
 }
 
 static mmf_status decode_png(const unsigned char *buf, size_t len, const char *name,
-                             const mmf_image_decode_params *p, mmf_image *out) {
+                             const mmf_image_decode_params *p, mmf_image *out, int *orientation) {
     png_ctx c = {.buf = buf, .len = len, .name = name};
     /* budget check straight from IHDR, before libpng allocates or reads on */
     if (len >= 24 && !memcmp(buf + 12, "IHDR", 4)) {
@@ -123,7 +126,14 @@ static mmf_status decode_png(const unsigned char *buf, size_t len, const char *n
     if (!pix || !rows) png_error(png, "out of memory for the pixels");
     for (png_uint_32 y = 0; y < h; y++) rows[y] = pix + (size_t)y * w * 3;
     png_read_image(png, rows);
-    png_read_end(png, NULL);
+    png_read_end(png, info);
+    /* eXIf (before or after the image data): Pillow's exif_transpose honours it too */
+    *orientation = 1;
+#ifdef PNG_eXIf_SUPPORTED
+    png_bytep exif = NULL;
+    png_uint_32 exif_len = 0;
+    if (png_get_eXIf_1(png, info, &exif_len, &exif) && exif && exif_len) *orientation = exif_orientation(exif, exif_len);
+#endif
     free(rows);
     png_destroy_read_struct(&png, &info, NULL);
     out->width = (int)w;
@@ -157,8 +167,8 @@ static void jpg_emit(j_common_ptr ci, int level) {
 
 /* EXIF orientation (tag 0x0112 in IFD0 of the APP1 "Exif" block), 1 if absent. */
 static int exif_orientation(const unsigned char *d, size_t n) {
-    if (n < 14 || memcmp(d, "Exif\0\0", 6)) return 1;
-    d += 6; n -= 6;
+    if (n >= 6 && !memcmp(d, "Exif\0\0", 6)) { d += 6; n -= 6; }   /* JPEG APP1; PNG eXIf has the bare TIFF block */
+    if (n < 8) return 1;
     int le;
     if (d[0] == 'I' && d[1] == 'I') le = 1;
     else if (d[0] == 'M' && d[1] == 'M') le = 0;
@@ -301,7 +311,13 @@ mmf_status mmf_image_decode_memory(const void *bytes, size_t len, const char *na
     if (!name) name = "<memory>";
     if (!b || len == 0) return mmf_fail(MMF_ERR_FORMAT, "%s: empty file", name);
     static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    if (len >= 8 && memcmp(b, png_sig, 8) == 0) return decode_png(b, len, name, p, out);
+    if (len >= 8 && memcmp(b, png_sig, 8) == 0) {
+        int o = 1;
+        mmf_status s = decode_png(b, len, name, p, out, &o);
+        if (s) return s;
+        if (p->exif_orientation && o > 1 && (s = apply_orientation(out, o, name))) { mmf_image_free(out); return s; }
+        return MMF_OK;
+    }
     if (len >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) {
         int o = 1;
         mmf_status s = decode_jpeg(b, len, name, p, out, &o);
