@@ -249,6 +249,10 @@ def zeroshot_case(g):
         txt = m.text_projection(m.text_model(ids, am)[1])
         logits = m.logit_scale.exp() * (img / img.norm(dim=-1, keepdim=True)) @ (txt / txt.norm(dim=-1, keepdim=True)).t()
         probs = logits.softmax(dim=1)
+    write_safetensors(os.path.join(d, 'expected.safetensors'),
+                      {'text_embeds': txt, 'image_embeds': img, 'logits_per_image': logits, 'probs': probs},
+                      metadata={'generator': 'tools/ref_clip.py', 'labels': json.dumps(ZS_LABELS),
+                                'images': json.dumps(ZS_IMAGES)})
     with open(os.path.join(d, 'labels.txt'), 'w') as f:
         f.write('\n'.join(ZS_LABELS) + '\n')
     with open(os.path.join(d, 'expected_probs.tsv'), 'w') as f:
