@@ -42,41 +42,65 @@ float mmf_optim_lr(const mmf_optim *o, int64_t step) {
     return (float)(p->lr * 0.5 * (1.0 + cos(M_PI * t)));
 }
 
-mmf_status mmf_optim_step(mmf_optim *o, mmf_params *ps) {
-    const mmf_optim_params *p = &o->p;
-    double norm2 = 0.0;
+/* The first non-finite gradient, for the message (only called when the norm is not finite). */
+static mmf_status report_bad(const mmf_optim *o, const mmf_params *ps) {
     for (int i = 0; i < ps->n; i++) {
         const float *g = ps->grad + ps->p[i].offset;
-        for (int64_t j = 0; j < ps->p[i].n; j++) {
+        for (int64_t j = 0; j < ps->p[i].n; j++)
             if (!isfinite(g[j]))
                 return mmf_fail(MMF_ERR_NUMERIC, "training step %lld: gradient of parameter \"%s\" is %s (element %lld)",
                                 (long long)o->step + 1, ps->p[i].name, isnan(g[j]) ? "NaN" : "Inf", (long long)j);
-            norm2 += (double)g[j] * g[j];
-        }
     }
+    return mmf_fail(MMF_ERR_NUMERIC, "training step %lld: the gradient norm overflows", (long long)o->step + 1);
+}
+
+mmf_status mmf_optim_step(mmf_optim *o, mmf_params *ps) {
+    const mmf_optim_params *p = &o->p;
+    /* one pass for the norm; NaN/Inf anywhere makes it non-finite */
+    double norm2 = 0.0;
+    for (int i = 0; i < ps->n; i++) {
+        const float *g = ps->grad + ps->p[i].offset;
+        int64_t n = ps->p[i].n;
+        /* 16 float lanes (vectorisable, fixed order), summed in double */
+        float lane[16] = {0};
+        int64_t j = 0;
+        for (; j + 16 <= n; j += 16)
+            for (int k = 0; k < 16; k++) lane[k] += g[j + k] * g[j + k];
+        double acc = 0.0;
+        for (; j < n; j++) acc += (double)g[j] * g[j];
+        for (int k = 0; k < 16; k++) acc += lane[k];
+        norm2 += acc;
+    }
+    if (!isfinite(norm2)) return report_bad(o, ps);
     float gnorm = (float)sqrt(norm2), clip = 1.0f;
     o->last_grad_norm = gnorm;
     if (p->clip_norm > 0.0f && gnorm > p->clip_norm) clip = p->clip_norm / (gnorm + 1e-6f);
     float lr = mmf_optim_lr(o, o->step);
     o->last_lr = lr;
     o->step++;
-    double bc1 = 1.0 - pow(p->beta1, (double)o->step), bc2 = 1.0 - pow(p->beta2, (double)o->step);
+    /* PyTorch's Adam: x -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps) */
+    float step_size = (float)(lr / (1.0 - pow(p->beta1, (double)o->step)));
+    float inv_sqrt_bc2 = (float)(1.0 / sqrt(1.0 - pow(p->beta2, (double)o->step)));
+    float b1 = p->beta1, b2 = p->beta2, eps = p->eps, mom = p->momentum;
     for (int i = 0; i < ps->n; i++) {
         const mmf_param_info *pi = &ps->p[i];
-        float *x = ps->data + pi->offset, *g = ps->grad + pi->offset, *m = o->m + pi->offset, *v = o->v + pi->offset;
+        float *restrict x = ps->data + pi->offset, *restrict g = ps->grad + pi->offset;
+        float *restrict m = o->m + pi->offset, *restrict v = o->v + pi->offset;
         float wd = pi->no_decay ? 0.0f : p->weight_decay;
-        for (int64_t j = 0; j < pi->n; j++) {
-            float gj = g[j] * clip;
-            if (p->kind != MMF_OPT_ADAMW) gj += wd * x[j];
-            if (p->kind == MMF_OPT_SGD) {
-                m[j] = p->momentum * m[j] + gj;
+        int64_t n = pi->n;
+        if (p->kind == MMF_OPT_SGD) {
+            for (int64_t j = 0; j < n; j++) {
+                float gj = g[j] * clip + wd * x[j];
+                m[j] = mom * m[j] + gj;
                 x[j] -= lr * m[j];
-            } else {
-                m[j] = p->beta1 * m[j] + (1.0f - p->beta1) * gj;
-                v[j] = p->beta2 * v[j] + (1.0f - p->beta2) * gj * gj;
-                float mh = (float)(m[j] / bc1), vh = (float)(v[j] / bc2);
-                if (p->kind == MMF_OPT_ADAMW) x[j] -= lr * wd * x[j];
-                x[j] -= lr * mh / (sqrtf(vh) + p->eps);
+            }
+        } else {
+            float l2 = p->kind == MMF_OPT_ADAM ? wd : 0.0f, decay = p->kind == MMF_OPT_ADAMW ? 1.0f - lr * wd : 1.0f;
+            for (int64_t j = 0; j < n; j++) {
+                float gj = g[j] * clip + l2 * x[j];
+                m[j] = b1 * m[j] + (1.0f - b1) * gj;
+                v[j] = b2 * v[j] + (1.0f - b2) * gj * gj;
+                x[j] = x[j] * decay - step_size * m[j] / (sqrtf(v[j]) * inv_sqrt_bc2 + eps);
             }
         }
     }
