@@ -70,8 +70,12 @@ mmf_status fz_absent_decl(mmf_head *h) {
 }
 
 /* x_m where present, the learned absent embedding e_m elsewhere:
- * x + (1 - m) * e  (absent rows of x are zero). */
+ * x + (1 - m) * e  (absent rows of x are zero). A batch where the modality is
+ * present in every row skips the arithmetic: x + 0 * e is x, and e's gradient is 0. */
 mmf_var fz_fill(fz_ctx *c, int m) {
+    int all = 1;
+    for (int64_t b = 0; b < c->B && all; b++) all = c->mask[b * c->h->cfg.M + m] != 0;
+    if (all) return c->x[m];
     char nm[MMF_PARAM_NAME];
     snprintf(nm, sizeof nm, "absent.%s", c->h->cfg.names[m]);
     return mmf_t_add(c->tp, c->x[m], mmf_t_mul(c->tp, c->inv_m[m], fz_p(c, nm)));

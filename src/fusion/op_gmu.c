@@ -24,7 +24,10 @@ static mmf_var gmu_fwd(fz_ctx *c) {
         mmf_var hm = mmf_t_tanh(c->tp, fz_lin(c, nm, c->x[m]));
         snprintf(nm, sizeof nm, "f.z.%s", c->h->cfg.names[m]);
         mmf_var zm = mmf_t_sigmoid(c->tp, fz_lin(c, nm, xs));
-        mmf_var t = mmf_t_mul(c->tp, mmf_t_mul(c->tp, zm, hm), c->m[m]);
+        mmf_var t = mmf_t_mul(c->tp, zm, hm);
+        int all = 1;
+        for (int64_t b = 0; b < c->B && all; b++) all = c->mask[b * c->h->cfg.M + m] != 0;
+        if (!all) t = mmf_t_mul(c->tp, t, c->m[m]);   /* drop absent rows' h_m */
         out = m ? mmf_t_add(c->tp, out, t) : t;
     }
     return out;

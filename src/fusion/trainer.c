@@ -305,7 +305,7 @@ static mmf_status align_recall(float *a, float *b, int64_t N, int64_t E, int nt,
 
 /* One pass over `rows`: loss and metrics into r; embeddings/outputs optional. */
 static mmf_status run_eval(mmf_head *h, binding *bd, const int64_t *rows, int64_t N, const mmf_eval_opts *o,
-                           mmf_eval_result *r, float *emb_all, float *out_all) {
+                           mmf_eval_result *r, float *emb_all, float *out_all, int metrics) {
     memset(r, 0, sizeof *r);
     r->n = N;
     int M = h->cfg.M;
@@ -342,7 +342,9 @@ static mmf_status run_eval(mmf_head *h, binding *bd, const int64_t *rows, int64_
         s = fz_head_forward(h, tp, B, bb.x, bb.mask, NULL, &fo);
         if (s) break;
         mmf_var L = -1;
-        if (h->cfg.task != MMF_TASK_ALIGN && (mmf_embfile_labels(bd->f) || mmf_embfile_multihot(bd->f)))
+        if (!metrics)
+            ;
+        else if (h->cfg.task != MMF_TASK_ALIGN && (mmf_embfile_labels(bd->f) || mmf_embfile_multihot(bd->f)))
             L = batch_loss(h, tp, &fo, &bb, 0.0f);
         else if (h->cfg.task == MMF_TASK_ALIGN && B > 1)
             L = batch_loss(h, tp, &fo, &bb, 0.0f);
@@ -356,9 +358,9 @@ static mmf_status run_eval(mmf_head *h, binding *bd, const int64_t *rows, int64_
             memcpy(outs + i0 * C, mmf_tape_var(tp, fo.out)->v, (size_t)(B * C) * sizeof(float));
         }
     }
-    if (!s) {
+    if (!s && out_all) memcpy(out_all, outs, (size_t)(N * C) * sizeof(float));
+    if (!s && metrics) {
         r->loss = N ? loss / N : 0.0;
-        if (out_all) memcpy(out_all, outs, (size_t)(N * C) * sizeof(float));
         if (h->cfg.task == MMF_TASK_CLASSIFY && mmf_embfile_labels(bd->f)) {
             int64_t *y = malloc((size_t)(N ? N : 1) * sizeof(int64_t));
             if (!y) s = mmf_fail(MMF_ERR_NOMEM, "out of memory");
@@ -391,7 +393,7 @@ mmf_status mmf_head_eval(mmf_head *h, const mmf_embfile *data, const mmf_eval_op
     if (!s) s = check_labels(h, data);
     int64_t N = 0, *rows = NULL;
     if (!s && !(rows = usable_rows(h, &bd, &N))) s = mmf_fail(MMF_ERR_NOMEM, "out of memory");
-    if (!s) s = run_eval(h, &bd, rows, N, o, r, NULL, NULL);
+    if (!s) s = run_eval(h, &bd, rows, N, o, r, NULL, NULL, 1);
     free(rows);
     unbind(&bd);
     return s;
@@ -405,8 +407,8 @@ mmf_status mmf_head_predict(mmf_head *h, const mmf_embfile *data, const mmf_eval
     if (!rows) s = s ? s : mmf_fail(MMF_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; rows && i < N; i++) rows[i] = i;
     mmf_eval_result r;
-    /* labels are not needed to predict: evaluate as if unlabelled when they do not fit */
-    if (!s) s = run_eval(h, &bd, rows, N, o, &r, emb, out);
+    /* labels are not needed to predict (they may even name classes the head lacks) */
+    if (!s) s = run_eval(h, &bd, rows, N, o, &r, emb, out, 0);
     free(rows);
     unbind(&bd);
     return s;
@@ -560,7 +562,7 @@ mmf_status mmf_head_train(const mmf_embfile *train, const mmf_embfile *val, cons
         double sc = -vm[0];
         if (val) {
             mmf_eval_result r;
-            if ((s = run_eval(h, &bv, vrows, NV, &eo, &r, NULL, NULL))) break;
+            if ((s = run_eval(h, &bv, vrows, NV, &eo, &r, NULL, NULL, 1))) break;
             if (!isfinite(r.loss)) { s = mmf_fail(MMF_ERR_NUMERIC, "train: epoch %d: validation loss is not finite", ep + 1); break; }
             vm[0] = r.loss;
             vm[1] = h->cfg.task == MMF_TASK_ALIGN ? r.recall[0] : r.accuracy;

@@ -102,6 +102,19 @@ mmf_var mmf_t_matmul(mmf_tape *tp, mmf_var a, mmf_var b, int ta, int tb) {
 
 enum { BIN_ADD, BIN_SUB, BIN_MUL };
 
+/* One innermost row, strides 0 or 1 on each side: separate loops so each vectorises. */
+static void bin_row(float *o, const float *a, int64_t ia, const float *b, int64_t ib, int64_t n, int op) {
+#define BIN_LOOPS(EXPR) \
+    if (ia && ib) for (int64_t i = 0; i < n; i++) { float x = a[i], z = b[i]; o[i] = EXPR; } \
+    else if (ia) { float z = b[0]; for (int64_t i = 0; i < n; i++) { float x = a[i]; o[i] = EXPR; } } \
+    else if (ib) { float x = a[0]; for (int64_t i = 0; i < n; i++) { float z = b[i]; o[i] = EXPR; } } \
+    else { float x = a[0], z = b[0]; for (int64_t i = 0; i < n; i++) o[i] = EXPR; }
+    if (op == BIN_ADD) { BIN_LOOPS(x + z) }
+    else if (op == BIN_SUB) { BIN_LOOPS(x - z) }
+    else { BIN_LOOPS(x * z) }
+#undef BIN_LOOPS
+}
+
 /* Right-align shapes to 4 dims; stride 0 on broadcast dims. */
 static int bcast(const mmf_tvar *a, const mmf_tvar *b, int64_t *os, int64_t *sa, int64_t *sb) {
     int64_t as[4], bs[4];
@@ -176,16 +189,13 @@ static mmf_var binary(mmf_tape *tp, mmf_var a, mmf_var b, int op) {
         #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n > 65536)
         for (int64_t i = 0; i < n; i++) out[i] = op == BIN_ADD ? x[i] + z[i] : op == BIN_SUB ? x[i] - z[i] : x[i] * z[i];
     } else {
-        int64_t k = 0;
+        int64_t k = 0, n3 = os[3];
         for (int64_t i0 = 0; i0 < os[0]; i0++)
             for (int64_t i1 = 0; i1 < os[1]; i1++)
-                for (int64_t i2 = 0; i2 < os[2]; i2++) {
+                for (int64_t i2 = 0; i2 < os[2]; i2++, k += n3) {
                     const float *pa = A->v + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];
                     const float *pb = B->v + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];
-                    for (int64_t i3 = 0; i3 < os[3]; i3++, k++) {
-                        float x = pa[i3 * sa[3]], z = pb[i3 * sb[3]];
-                        out[k] = op == BIN_ADD ? x + z : op == BIN_SUB ? x - z : x * z;
-                    }
+                    bin_row(out + k, pa, sa[3], pb, sb[3], n3, op);
                 }
     }
     if (ng) {
