@@ -248,10 +248,12 @@ def main(build):
     exe = os.path.join(build, "bench_fusion")
     if not os.access(exe, os.X_OK):
         raise SystemExit("fusion_torch.py: %s missing (cmake --build BUILD --target benches)" % exe)
+    # MMFUSE_BENCH_ROUNDS (default 3), MMFUSE_BENCH_TWO_THREADS=0 skips the 2-thread rows
     batch, rounds = 64, int(os.environ.get("MMFUSE_BENCH_ROUNDS", "3"))
     rows = []
     for op, hidden, N, epochs in CASES:
-        for threads in ([1, 2] if op in TWO_THREADS else [1]):
+        two = os.environ.get("MMFUSE_BENCH_TWO_THREADS", "1") != "0"
+        for threads in ([1, 2] if two and op in TWO_THREADS else [1]):
             args = [op, str(threads), str(batch), str(hidden), str(N), str(epochs)]
             ours, ref, ours_c, ref_c = 0.0, 0.0, 0.0, 0.0
             params = None
