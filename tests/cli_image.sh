@@ -65,6 +65,12 @@ if [ -f "$TOK/tokenizer.json" ]; then
   echo "zeroshot: max |p - p_ref| = $worst"
   check 'awk "BEGIN { exit !($worst <= 1e-4) }"' "zeroshot probabilities within 1e-4 (worst $worst)"
   check '[ $(tail -n +2 "$T/zs.out" | wc -l) -eq 5 ]' "one line per image"
+  # the text side of a CLIP folder: projected text features, and tokenize
+  check '"$CLI" embed --model "$T/zs" --text-file "$D/clip_zs/labels.txt" --out "$T/t.safetensors" 2>/dev/null' "embed --text-file on CLIP"
+  out=$("$CLI" inspect --json "$T/t.safetensors")
+  check '[[ "$out" == *"\"embeddings\", \"dtype\": \"F32\", \"shape\": [4, 8]"* ]]' "CLIP text embed shape: $out"
+  out=$("$CLI" tokenize --model "$T/zs" --text "Hello, world!")
+  check '[[ "$out" == "{\"ids\": [49406, 3306, 267, 1002, 256, 49407],"* ]]' "tokenize on a CLIP folder: $out"
 else
   echo "zeroshot end-to-end skipped: no CLIP tokenizer under \$MMFUSE_SHARED"
 fi
