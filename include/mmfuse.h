@@ -496,6 +496,21 @@ mmf_direct_params mmf_direct_params_default(void);
  * meaningless, its embeddings are not). val may be NULL. */
 mmf_status mmf_direct_train(const mmf_embfile *train, const mmf_embfile *val, const mmf_direct_params *p, mmf_head **out);
 
+/* Raw features of JSONL records as an embedding file with modalities "image"
+ * (the picture resized to image_side^2, RGB / 255, channels first) and "text"
+ * (binary bag of words), labels from label_field, ids = line order. The folder
+ * `dir` holds vocab.txt (words, most frequent first) and classes.txt (sorted
+ * labels): learned from `records` when absent, reused when present, so the
+ * training split must be featurised first. */
+typedef struct mmf_featurize_params {
+    int image_side;           /* default 16 */
+    int max_words;            /* default 2000 */
+    int min_count;            /* default 1 */
+    const char *label_field;  /* default "label" */
+} mmf_featurize_params;
+mmf_featurize_params mmf_featurize_params_default(void);
+mmf_status mmf_records_features(const char *records, const char *dir, const mmf_featurize_params *p, const char *out);
+
 /* ------------------------------------------------------------ index, tasks */
 
 /* ---------------------------------------------- vector index (issue 7, index) */

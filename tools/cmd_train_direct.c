@@ -7,7 +7,9 @@
 
 static const char help[] =
     "Usage: mmfuse train-direct --model bimodal-ae --train TRAIN.safetensors [--val VAL.safetensors]\n"
-    "                           --out HEAD.safetensors [options]\n\n"
+    "                           --out HEAD.safetensors [options]\n"
+    "       mmfuse train-direct --model bimodal-ae --records TRAIN.jsonl [--val VAL.jsonl]\n"
+    "                           [--featurize OTHER.jsonl ...] --out DIR [options]\n\n"
     "Trains Ngiam et al.'s bimodal deep autoencoder (2011) without labels on an\n"
     "embedding file (docs/embedding-file.md; pretrained embeddings, or raw features\n"
     "such as pixels and bags of words written as modalities): per-modality ReLU\n"
@@ -17,11 +19,21 @@ static const char help[] =
     "the code becomes the head's output layer. The output is a fusion head (fusion\n"
     "\"bimodal-ae\"): `mmfuse eval` and `mmfuse fuse` work on it; the fused embedding\n"
     "is the shared code.\n\n"
+    "With --records the inputs are raw features of JSONL records (\"image\" path\n"
+    "relative to the file, \"text\", label field): the image resized to SIDE x SIDE\n"
+    "RGB in [0, 1] and a binary bag of words over the training vocabulary. DIR gets\n"
+    "vocab.txt, classes.txt, the features of every records file as an embedding\n"
+    "file named after it (train.jsonl -> DIR/train.safetensors) and DIR/head.safetensors.\n\n"
     "Options (defaults in brackets):\n"
     "  --model M            bimodal-ae [bimodal-ae]\n"
     "  --train FILE         training embeddings (required; 2 or more modalities)\n"
     "  --val FILE           validation embeddings: accuracy of the classifier is reported\n"
-    "  --out FILE           the head to write (required)\n"
+    "  --out FILE|DIR       the head to write; with --records a folder (required)\n"
+    "  --records F          training records, JSONL (instead of --train)\n"
+    "  --featurize F        with --records: also write the features of F (up to 8 times)\n"
+    "  --image-side N       with --records: image side in pixels [16]\n"
+    "  --max-words N        with --records: bag-of-words vocabulary size [2000]\n"
+    "  --label-field K      with --records [label]\n"
     "  --hidden N           per-modality layer and code size [128]\n"
     "  --epochs N           autoencoder epochs [40]\n"
     "  --batch N            [64]\n"
@@ -35,8 +47,11 @@ static const char help[] =
     "Example:\n"
     "  mmfuse train-direct --model bimodal-ae --train train.safetensors --val val.safetensors \\\n"
     "      --out ae.safetensors\n"
-    "  mmfuse eval --head ae.safetensors --data test.safetensors\n"
-    "  mmfuse fuse --head ae.safetensors --data test.safetensors --out test.fused.safetensors\n";
+    "  mmfuse eval ae.safetensors --data test.safetensors\n"
+    "  mmfuse fuse ae.safetensors --data test.safetensors --out test.fused.safetensors\n"
+    "  mmfuse train-direct --model bimodal-ae --records data/emoji/train.jsonl \\\n"
+    "      --val data/emoji/val.jsonl --featurize data/emoji/test.jsonl --out runs/ae\n"
+    "  mmfuse eval runs/ae/head.safetensors --data runs/ae/test.safetensors\n";
 
 static void progress(void *user, int phase, int epoch, int epochs, double loss, double val) {
     (void)user;
@@ -50,7 +65,9 @@ static void progress(void *user, int phase, int epoch, int epochs, double loss, 
 
 static int run(int argc, char **argv) {
     mmf_direct_params p = mmf_direct_params_default();
-    const char *train = NULL, *val = NULL, *out = NULL, *v;
+    const char *train = NULL, *val = NULL, *out = NULL, *records = NULL, *v, *extra[8];
+    int n_extra = 0;
+    mmf_featurize_params fp = mmf_featurize_params_default();
     int bad = 0, quiet = 0;
     long n;
     double d;
@@ -59,6 +76,13 @@ static int run(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "--train", &train, &bad)) continue;
         if (cli_opt(argc, argv, &i, "--val", &val, &bad)) continue;
         if (cli_opt(argc, argv, &i, "--out", &out, &bad)) continue;
+        if (cli_opt(argc, argv, &i, "--records", &records, &bad)) continue;
+        if (cli_opt(argc, argv, &i, "--label-field", &fp.label_field, &bad)) continue;
+        if (cli_opt(argc, argv, &i, "--featurize", &v, &bad)) {
+            if (!bad && n_extra == 8) return cli_usage("train-direct", "--featurize: at most 8 files");
+            if (!bad) extra[n_extra++] = v;
+            continue;
+        }
 #define INTOPT(name, lo, hi, field) \
         if (cli_opt(argc, argv, &i, name, &v, &bad)) { if (!bad && cli_int(name, v, lo, hi, &n)) field = (int)n; else bad = 1; continue; }
         INTOPT("--hidden", 2, 65536, p.hidden)
@@ -66,6 +90,8 @@ static int run(int argc, char **argv) {
         INTOPT("--batch", 2, 65536, p.batch)
         INTOPT("--probe-epochs", 0, 100000, p.probe_epochs)
         INTOPT("--threads", 1, 1024, p.n_threads)
+        INTOPT("--image-side", 1, 256, fp.image_side)
+        INTOPT("--max-words", 1, 1000000, fp.max_words)
 #undef INTOPT
         if (cli_opt(argc, argv, &i, "--seed", &v, &bad)) { if (!bad && cli_int("--seed", v, 0, 2147483647L, &n)) p.seed = (uint64_t)n; else bad = 1; continue; }
 #define FLOPT(name, lo, hi, field) \
@@ -83,9 +109,39 @@ static int run(int argc, char **argv) {
     if (bad) return MMF_EXIT_USAGE;
     if (strcmp(p.model, "bimodal-ae"))
         return cli_usage("train-direct", "--model %s: only bimodal-ae is available (the cross-modal transformer is not built yet)", p.model);
-    if (!train) return cli_usage("train-direct", "--train TRAIN.safetensors is required");
-    if (!out) return cli_usage("train-direct", "--out HEAD.safetensors is required");
+    if (!train && !records) return cli_usage("train-direct", "--train TRAIN.safetensors or --records TRAIN.jsonl is required");
+    if (train && records) return cli_usage("train-direct", "give --train or --records, not both");
+    if (!out) return cli_usage("train-direct", "--out is required");
+    if (n_extra && !records) return cli_usage("train-direct", "--featurize goes with --records");
     if (!quiet) p.progress = progress;
+    char trpath[4096], vapath[4096], headpath[4096];
+    if (records) {
+        /* featurise every records file into OUT/<name>.safetensors (train first: it defines the vocabulary) */
+        const char *files[10];
+        int nf = 0;
+        files[nf++] = records;
+        if (val) files[nf++] = val;
+        for (int k = 0; k < n_extra; k++) files[nf++] = extra[k];
+        for (int k = 0; k < nf; k++) {
+            const char *base = strrchr(files[k], '/');
+            base = base ? base + 1 : files[k];
+            char stem[1024];
+            snprintf(stem, sizeof stem, "%s", base);
+            char *dot = strrchr(stem, '.');
+            if (dot && dot != stem) *dot = 0;
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s.safetensors", out, stem);
+            if (k == 0) snprintf(trpath, sizeof trpath, "%s", path);
+            if (k == 1 && val) snprintf(vapath, sizeof vapath, "%s", path);
+            mmf_status fs = mmf_records_features(files[k], out, &fp, path);
+            if (fs) return cli_fail("train-direct", fs, "cannot featurise the records");
+            if (!quiet) fprintf(stderr, "train-direct: features of %s -> %s\n", files[k], path);
+        }
+        train = trpath;
+        if (val) val = vapath;
+        snprintf(headpath, sizeof headpath, "%s/head.safetensors", out);
+        out = headpath;
+    }
     mmf_embfile *tr = NULL, *va = NULL;
     mmf_status s = mmf_embfile_open(train, &tr);
     if (s) return cli_fail("train-direct", s, "cannot read the training embeddings");
