@@ -67,4 +67,10 @@ grep -q '"fusion": "bimodal-ae"' "$tmp/eval" || fail "eval does not name the bim
 # embedding-file mode on the features just written
 "$CLI" train-direct --train "$tmp/ae/train.safetensors" --out "$tmp/ae2.safetensors" --hidden 8 --epochs 2 --quiet || fail "train-direct --train"
 
+# cross-modal transformer on the same features (classification + alignment), then eval
+"$CLI" train-direct --model xmodal --records "$tmp/train.jsonl" --val "$tmp/val.jsonl" --out "$tmp/xm" \
+    --hidden 16 --epochs 3 --quiet || fail "train-direct --model xmodal"
+"$CLI" eval "$tmp/xm/head.safetensors" --data "$tmp/xm/val.safetensors" >"$tmp/eval" 2>&1 || fail "eval xmodal: $(cat "$tmp/eval")"
+grep -q '"fusion": "xmodal"' "$tmp/eval" || fail "eval does not name the xmodal head"
+
 [ $fails -eq 0 ] && echo "cli_direct: ok" || exit 1

@@ -107,8 +107,8 @@ static int run(int argc, char **argv) {
         return cli_usage("train-direct", "unknown argument %s", argv[i]);
     }
     if (bad) return MMF_EXIT_USAGE;
-    if (strcmp(p.model, "bimodal-ae"))
-        return cli_usage("train-direct", "--model %s: only bimodal-ae is available (the cross-modal transformer is not built yet)", p.model);
+    if (strcmp(p.model, "bimodal-ae") && strcmp(p.model, "xmodal"))
+        return cli_usage("train-direct", "--model %s: expected bimodal-ae or xmodal", p.model);
     if (!train && !records) return cli_usage("train-direct", "--train TRAIN.safetensors or --records TRAIN.jsonl is required");
     if (train && records) return cli_usage("train-direct", "give --train or --records, not both");
     if (!out) return cli_usage("train-direct", "--out is required");

@@ -183,12 +183,45 @@ static mmf_status fit_probe(mmf_head *h, const mmf_embfile *train, const mmf_emb
     return s;
 }
 
+/* The cross-modal transformer (fusion/op_xmodal.c) is trained end to end by
+ * the fusion trainer: classification + the operator's InfoNCE alignment term. */
+typedef struct xm_prog { const mmf_direct_params *p; } xm_prog;
+static void xm_progress(void *user, int epoch, int epochs, int64_t batch, int64_t batches, double loss, const double *val) {
+    const mmf_direct_params *p = ((xm_prog *)user)->p;
+    (void)batch; (void)batches;
+    if (val || batch == batches) p->progress(p->progress_user, 1, epoch, epochs, loss, val ? val[1] : -1.0);
+}
+
+static mmf_status train_xmodal(const mmf_embfile *train, const mmf_embfile *val, const mmf_direct_params *p, mmf_head **out) {
+    if (mmf_embfile_label_kind(train) != MMF_LABELS_CLASS)
+        return mmf_fail(MMF_ERR_FORMAT, "%s: xmodal trains for classification and needs class labels", mmf_embfile_path(train));
+    mmf_train_params tp = mmf_train_params_default();
+    tp.fusion = "xmodal";
+    tp.hidden = p->hidden;
+    tp.heads = 4;
+    tp.layers = 1;
+    tp.epochs = p->epochs;
+    tp.batch = p->batch;
+    tp.lr = p->lr;
+    tp.weight_decay = p->weight_decay;
+    tp.patience = 0;
+    /* each modality dropped from a quarter of the rows (one always kept), so
+     * that either stream alone still gives a usable embedding */
+    for (int m = 0; m < mmf_embfile_n_modalities(train) && m < MMF_EMB_MAX_MODALITIES; m++) tp.modality_dropout[m] = 0.25f;
+    tp.seed = p->seed;
+    tp.n_threads = p->n_threads;
+    xm_prog xp = {p};
+    if (p->progress) { tp.progress = xm_progress; tp.progress_user = &xp; }
+    return mmf_head_train(train, val, &tp, out);
+}
+
 mmf_status mmf_direct_train(const mmf_embfile *train, const mmf_embfile *val, const mmf_direct_params *pp, mmf_head **out) {
     *out = NULL;
     mmf_direct_params p = pp ? *pp : mmf_direct_params_default();
     if (!p.model) p.model = "bimodal-ae";
+    if (!strcmp(p.model, "xmodal")) return train_xmodal(train, val, &p, out);
     if (strcmp(p.model, "bimodal-ae"))
-        return mmf_fail(MMF_ERR_UNSUPPORTED, "direct model \"%s\": expected bimodal-ae", p.model);
+        return mmf_fail(MMF_ERR_UNSUPPORTED, "direct model \"%s\": expected bimodal-ae or xmodal", p.model);
     if (p.batch < 2 || p.epochs < 1 || p.hidden < 2 || !(p.lr > 0) || p.single_fraction < 0 || p.single_fraction > 1)
         return mmf_fail(MMF_ERR_ARG, "bimodal-ae: batch %d, epochs %d, hidden %d, lr %g or single_fraction %g out of range", p.batch,
                         p.epochs, p.hidden, p.lr, p.single_fraction);

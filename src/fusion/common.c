@@ -8,12 +8,12 @@
 
 extern const fz_op fz_op_concat, fz_op_mlp, fz_op_wsum, fz_op_attnsum, fz_op_late, fz_op_gmu,
     fz_op_transformer, fz_op_attngru, fz_op_bilinear, fz_op_compact, fz_op_mlb, fz_op_mfb, fz_op_tfn,
-    fz_op_lmf, fz_op_centralnet, fz_op_bimodal_ae;
+    fz_op_lmf, fz_op_centralnet, fz_op_bimodal_ae, fz_op_xmodal;
 
 static const fz_op *const registry[] = {
     &fz_op_concat, &fz_op_mlp, &fz_op_wsum, &fz_op_attnsum, &fz_op_late, &fz_op_gmu, &fz_op_transformer,
     &fz_op_attngru, &fz_op_bilinear, &fz_op_compact, &fz_op_mlb, &fz_op_mfb, &fz_op_tfn, &fz_op_lmf,
-    &fz_op_centralnet, &fz_op_bimodal_ae,
+    &fz_op_centralnet, &fz_op_bimodal_ae, &fz_op_xmodal,
 };
 
 int fz_count(void) { return (int)(sizeof registry / sizeof *registry); }
