@@ -46,22 +46,32 @@ static mmf_var ln(fz_ctx *c, const char *name, mmf_var x) {
     return mmf_t_layernorm(c->tp, x, fz_p(c, w), fz_p(c, b), 1e-5f);
 }
 
+/* raw mode: "image" pixels -> patch tokens, "text" bag of words -> word tokens;
+ * otherwise (any two embedding vectors) each modality is one token */
+static int raw_mode(const mmf_head *h) {
+    int mi = find_mod(h, "image"), mt = find_mod(h, "text");
+    return h->cfg.M == 2 && mi >= 0 && mt >= 0 && side_of(h, mi) > 0;
+}
+
 static mmf_status xm_decl(mmf_head *h, int64_t *E) {
     int H = h->cfg.hidden, mi = find_mod(h, "image"), mt = find_mod(h, "text");
     *E = H;
-    if (h->cfg.M != 2 || mi < 0 || mt < 0)
-        return mmf_fail(MMF_ERR_ARG, "fusion xmodal: needs exactly the modalities \"image\" (pixels) and \"text\" (bag of words), "
-                        "as `train-direct --records` writes them");
-    int S = side_of(h, mi);
-    if (S < 0)
-        return mmf_fail(MMF_ERR_ARG, "fusion xmodal: modality \"image\" has %lld values; expected 3 x S x S pixels with S a multiple of %d",
-                        (long long)h->cfg.dims[mi], XM_GRID);
+    if (h->cfg.M != 2) return mmf_fail(MMF_ERR_ARG, "fusion xmodal: takes exactly 2 modalities, the data has %d", h->cfg.M);
     if (h->cfg.heads < 1 || H % h->cfg.heads)
         return mmf_fail(MMF_ERR_ARG, "fusion xmodal: %d heads do not divide hidden size %d", h->cfg.heads, H);
-    int P = S / XM_GRID;
-    mmf_status s = fz_linear_decl(h, "f.patch", 3 * P * P, H, 1);
-    if (!s && fz_param(h, "f.ppos", 2, (int64_t[]){XM_GRID * XM_GRID, H}, MMF_INIT_NORMAL, 0.02f) < 0) s = MMF_ERR_ARG;
-    if (!s && fz_param(h, "f.word", 2, (int64_t[]){h->cfg.dims[mt], H}, MMF_INIT_NORMAL, 0.02f) < 0) s = MMF_ERR_ARG;
+    mmf_status s = MMF_OK;
+    if (raw_mode(h)) {
+        int P = side_of(h, mi) / XM_GRID;
+        s = fz_linear_decl(h, "f.patch", 3 * P * P, H, 1);
+        if (!s && fz_param(h, "f.ppos", 2, (int64_t[]){XM_GRID * XM_GRID, H}, MMF_INIT_NORMAL, 0.02f) < 0) s = MMF_ERR_ARG;
+        if (!s && fz_param(h, "f.word", 2, (int64_t[]){h->cfg.dims[mt], H}, MMF_INIT_NORMAL, 0.02f) < 0) s = MMF_ERR_ARG;
+    } else {
+        for (int m = 0; m < 2 && !s; m++) {
+            char nm[MMF_PARAM_NAME];
+            snprintf(nm, sizeof nm, "f.tok.%s", h->cfg.names[m]);
+            s = fz_linear_decl(h, nm, h->cfg.dims[m], H, 1);
+        }
+    }
     if (!s && fz_param(h, "f.logit_scale", 1, (int64_t[]){1}, MMF_INIT_CONST, logf(1.0f / 0.07f)) < 0) s = MMF_ERR_ARG;
     for (int l = 0; l < h->cfg.layers && !s; l++) {
         static const char *parts[] = {"t2i.q", "t2i.k", "t2i.v", "t2i.o", "i2t.q", "i2t.k", "i2t.v", "i2t.o"};
@@ -94,34 +104,59 @@ static mmf_var masked_mean(fz_ctx *c, mmf_var x, const uint8_t *keep, int64_t B,
 static mmf_var xm_fwd(fz_ctx *c) {
     mmf_head *h = c->h;
     mmf_tape *tp = c->tp;
-    int H = h->cfg.hidden, mi = find_mod(h, "image"), mt = find_mod(h, "text"), M = h->cfg.M;
-    int S = side_of(h, mi), P = S / XM_GRID, NP = XM_GRID * XM_GRID;
-    int64_t B = c->B, V = h->cfg.dims[mt], PD = 3 * (int64_t)P * P;
-    /* constant token inputs: patches [B, NP, 3PP]; word ids [B, XM_T] + keep masks */
-    float *patch = mmf_tape_scratch(tp, (size_t)(B * NP * PD) * sizeof(float) + 64);
-    int32_t *ids = mmf_tape_scratch(tp, (size_t)(B * XM_T) * sizeof(int32_t) + 64);
-    uint8_t *tkeep = mmf_tape_scratch(tp, (size_t)(B * XM_T) + 64), *ikeep = mmf_tape_scratch(tp, (size_t)(B * NP) + 64);
-    if (!patch || !ids || !tkeep || !ikeep) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "xmodal: out of memory"));
-    const float *xi = mmf_tape_var(tp, c->x[mi])->v, *xt = mmf_tape_var(tp, c->x[mt])->v;
-    for (int64_t b = 0; b < B; b++) {
-        const float *img = xi + b * 3 * S * S;
-        for (int gy = 0; gy < XM_GRID; gy++)
-            for (int gx = 0; gx < XM_GRID; gx++) {
-                float *o = patch + (b * NP + gy * XM_GRID + gx) * PD;
-                for (int ch = 0; ch < 3; ch++)
-                    for (int y = 0; y < P; y++)
-                        for (int x = 0; x < P; x++) *o++ = img[(int64_t)ch * S * S + (gy * P + y) * S + gx * P + x];
-            }
-        for (int p = 0; p < NP; p++) ikeep[b * NP + p] = c->mask[b * M + mi];
-        int n = 0;
-        if (c->mask[b * M + mt])
-            for (int64_t v = 0; v < V && n < XM_T; v++)
-                if (xt[b * V + v] > 0.0f) { ids[b * XM_T + n] = (int32_t)v; tkeep[b * XM_T + n] = 1; n++; }
-        for (; n < XM_T; n++) { ids[b * XM_T + n] = 0; tkeep[b * XM_T + n] = 0; }
+    int H = h->cfg.hidden, M = h->cfg.M;
+    int64_t B = c->B, NT, NP;
+    mmf_var T, I;
+    uint8_t *tkeep, *ikeep;
+    int ms, mi;   /* the modalities of the "t" and "i" streams */
+    if (raw_mode(h)) {
+        mi = find_mod(h, "image");
+        int mt = find_mod(h, "text");
+        ms = mt;
+        int S = side_of(h, mi), P = S / XM_GRID;
+        int64_t V = h->cfg.dims[mt], PD = 3 * (int64_t)P * P;
+        NP = XM_GRID * XM_GRID;
+        NT = XM_T;
+        /* constant token inputs: patches [B, NP, 3PP]; word ids [B, XM_T] + keep masks */
+        float *patch = mmf_tape_scratch(tp, (size_t)(B * NP * PD) * sizeof(float) + 64);
+        int32_t *ids = mmf_tape_scratch(tp, (size_t)(B * XM_T) * sizeof(int32_t) + 64);
+        tkeep = mmf_tape_scratch(tp, (size_t)(B * XM_T) + 64);
+        ikeep = mmf_tape_scratch(tp, (size_t)(B * NP) + 64);
+        if (!patch || !ids || !tkeep || !ikeep) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "xmodal: out of memory"));
+        const float *xi = mmf_tape_var(tp, c->x[mi])->v, *xt = mmf_tape_var(tp, c->x[mt])->v;
+        for (int64_t b = 0; b < B; b++) {
+            const float *img = xi + b * 3 * S * S;
+            for (int gy = 0; gy < XM_GRID; gy++)
+                for (int gx = 0; gx < XM_GRID; gx++) {
+                    float *o = patch + (b * NP + gy * XM_GRID + gx) * PD;
+                    for (int ch = 0; ch < 3; ch++)
+                        for (int y = 0; y < P; y++)
+                            for (int x = 0; x < P; x++) *o++ = img[(int64_t)ch * S * S + (gy * P + y) * S + gx * P + x];
+                }
+            for (int p = 0; p < NP; p++) ikeep[b * NP + p] = c->mask[b * M + mi];
+            int n = 0;
+            if (c->mask[b * M + mt])
+                for (int64_t v = 0; v < V && n < XM_T; v++)
+                    if (xt[b * V + v] > 0.0f) { ids[b * XM_T + n] = (int32_t)v; tkeep[b * XM_T + n] = 1; n++; }
+            for (; n < XM_T; n++) { ids[b * XM_T + n] = 0; tkeep[b * XM_T + n] = 0; }
+        }
+        I = fz_lin(c, "f.patch", mmf_t_const(tp, patch, 3, (int64_t[]){B, NP, PD}));
+        I = mmf_t_add(tp, I, fz_p(c, "f.ppos"));
+        T = mmf_t_reshape(tp, mmf_t_embedding(tp, fz_p(c, "f.word"), ids, B * XM_T), 3, (int64_t[]){B, XM_T, H});
+    } else {
+        ms = 0;
+        mi = 1;
+        NT = NP = 1;
+        tkeep = mmf_tape_scratch(tp, (size_t)B + 64);
+        ikeep = mmf_tape_scratch(tp, (size_t)B + 64);
+        if (!tkeep || !ikeep) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "xmodal: out of memory"));
+        for (int64_t b = 0; b < B; b++) { tkeep[b] = c->mask[b * M + ms]; ikeep[b] = c->mask[b * M + mi]; }
+        char nm[MMF_PARAM_NAME];
+        snprintf(nm, sizeof nm, "f.tok.%s", h->cfg.names[ms]);
+        T = mmf_t_reshape(tp, fz_lin(c, nm, c->x[ms]), 3, (int64_t[]){B, 1, H});
+        snprintf(nm, sizeof nm, "f.tok.%s", h->cfg.names[mi]);
+        I = mmf_t_reshape(tp, fz_lin(c, nm, c->x[mi]), 3, (int64_t[]){B, 1, H});
     }
-    mmf_var I = fz_lin(c, "f.patch", mmf_t_const(tp, patch, 3, (int64_t[]){B, NP, PD}));
-    I = mmf_t_add(tp, I, fz_p(c, "f.ppos"));
-    mmf_var T = mmf_t_reshape(tp, mmf_t_embedding(tp, fz_p(c, "f.word"), ids, B * XM_T), 3, (int64_t[]){B, XM_T, H});
     for (int l = 0; l < h->cfg.layers; l++) {
         char a[MMF_PARAM_NAME], b2[MMF_PARAM_NAME], q[MMF_PARAM_NAME], k[MMF_PARAM_NAME], v[MMF_PARAM_NAME], o[MMF_PARAM_NAME];
         snprintf(a, sizeof a, "f.l%d.ln_t", l);
@@ -146,16 +181,10 @@ static mmf_var xm_fwd(fz_ctx *c) {
         I = mmf_t_add(tp, I, fz_lin(c, k, mmf_t_gelu(tp, fz_lin(c, q, ln(c, a, I)))));
     }
     /* means over present tokens; an absent stream contributes zeros */
-    uint8_t *tk1 = mmf_tape_scratch(tp, (size_t)(B * XM_T) + 64), *ik1 = mmf_tape_scratch(tp, (size_t)(B * NP) + 64);
-    if (!tk1 || !ik1) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "xmodal: out of memory"));
-    int all_both = 1;
-    for (int64_t b = 0; b < B; b++) {
-        all_both &= c->mask[b * M + mi] && c->mask[b * M + mt] && tkeep[b * XM_T];
-        for (int t = 0; t < XM_T; t++) tk1[b * XM_T + t] = tkeep[b * XM_T + t];
-        for (int p = 0; p < NP; p++) ik1[b * NP + p] = ikeep[b * NP + p];
-    }
-    mmf_var pt = masked_mean(c, T, tk1, B, XM_T), pi = masked_mean(c, I, ik1, B, NP);
-    if (mmf_tape_training(tp) && all_both && B > 1)
+    int all_both = B > 1;
+    for (int64_t b = 0; b < B; b++) all_both &= c->mask[b * M + mi] && c->mask[b * M + ms] && tkeep[b * NT];
+    mmf_var pt = masked_mean(c, T, tkeep, B, NT), pi = masked_mean(c, I, ikeep, B, NP);
+    if (mmf_tape_training(tp) && all_both)
         c->aux_loss = mmf_t_scale(tp, mmf_t_infonce(tp, pt, pi, fz_p(c, "f.logit_scale")), 0.5f, 0.0f);
     mmf_var both[2] = {pt, pi};
     return fz_lin(c, "f.pool", mmf_t_concat(tp, both, 2, 1));
@@ -163,14 +192,14 @@ static mmf_var xm_fwd(fz_ctx *c) {
 
 static int64_t xm_flops(const mmf_head *h) {
     int64_t H = h->cfg.hidden, NP = XM_GRID * XM_GRID, T = XM_T, L = h->cfg.layers;
-    int mi = find_mod(h, "image");
-    return 2 * h->cfg.dims[mi] * H + L * ((NP + T) * (8 * H * H + 8 * H * H) + 4 * NP * T * H * 2) + 4 * H * H;
+    if (!raw_mode(h)) { NP = 1; T = 1; }
+    return 2 * fz_sum_dims(h) * H + L * ((NP + T) * (8 * H * H + 8 * H * H) + 4 * NP * T * H * 2) + 4 * H * H;
 }
 
 const fz_op fz_op_xmodal = {
     "xmodal",
     "cross-modal attention transformer: image patch tokens and word tokens attend to each other (both directions), "
-    "+ InfoNCE alignment of the stream means while training; needs modalities image (pixels) and text (bag of words)",
+    "+ InfoNCE alignment of the stream means while training; patches/words on train-direct --records features, else one token per modality",
     "params: 3P^2*H + 16H + V*H + L*(16H^2 + 4H^2*2 + 12H) + 2H^2; FLOPs per sample: 2*3S^2*H + L*(32H^2 (16+T) + 8*16*T*H), T <= 16",
     "an absent modality's tokens are masked out of the other stream's cross-attention and of the means (zeros)",
     2, 2, xm_decl, xm_fwd, xm_flops};
