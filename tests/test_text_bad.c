@@ -104,6 +104,11 @@ int main(void) {
     put(d, "config.json", c2, strlen(c2));
     free(c2);
     expect_fail(d, MMF_ERR_NOT_FOUND, "encoder.layer.2");
+    d = copy_model("relative_pos", NULL);
+    c2 = replace(cfg, "\"absolute\"", "\"relative_key\"");
+    put(d, "config.json", c2, strlen(c2));
+    free(c2);
+    expect_fail(d, MMF_ERR_UNSUPPORTED, "relative_key");
     d = copy_model("bad_json", NULL);
     put(d, "config.json", "{\"model_type\": \"bert\", ", 23);
     expect_fail(d, MMF_ERR_FORMAT, "config.json");
@@ -121,6 +126,35 @@ int main(void) {
     expect_fail(d, MMF_ERR_UNSUPPORTED, "Unigram");
     put(d, "tokenizer.json", "not json", 8);
     expect_fail(d, MMF_ERR_FORMAT, "tokenizer.json");
+
+    /* a checkpoint without pooler weights loads; "pooler" pooling then fails clearly */
+    d = copy_model("no_pooler", "|model.safetensors|");
+    {
+        mmf_safetensors *st;
+        char sp[1400], dp[1400];
+        snprintf(sp, sizeof sp, "%s/model.safetensors", src);
+        snprintf(dp, sizeof dp, "%s/model.safetensors", d);
+        CHECK_OK(mmf_st_open(sp, &st));
+        mmf_st_writer *wr = mmf_st_writer_new();
+        for (size_t i = 0; st && i < mmf_st_count(st); i++) {
+            const mmf_tensor_info *t = mmf_st_at(st, i);
+            if (strstr(t->name, "pooler")) continue;
+            CHECK_OK(mmf_st_writer_add(wr, t->name, t->dtype, t->ndim, t->shape, t->data));
+        }
+        CHECK_OK(mmf_st_writer_finish(wr, dp));
+        mmf_st_writer_free(wr);
+        mmf_st_close(st);
+        mmf_encoder *e = NULL;
+        CHECK_OK(mmf_encoder_load(d, NULL, &e));
+        if (e) {
+            const char *one[] = {"hello"};
+            float o[24];
+            CHECK(mmf_encoder_embed_text(e, one, 1, MMF_POOL_POOLER, 0, o) == MMF_ERR_UNSUPPORTED);
+            CHECK(strstr(mmf_last_error(), "pooler") != NULL);
+            CHECK_OK(mmf_encoder_embed_text(e, one, 1, MMF_POOL_CLS, 0, o));
+            mmf_encoder_free(e);
+        }
+    }
 
     /* a good folder: runtime misuse and odd text */
     mmf_encoder_params prm = mmf_encoder_params_default();

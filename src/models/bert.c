@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "core/ops.h"
+#include "io/json.h"
 #include "core/gemm_bf16.h"
 #include <math.h>
 #include <stdint.h>
@@ -191,6 +192,19 @@ static mmf_status bert_load(mmf_encoder *e) {
     m->eps = (float)c->layer_norm_eps;
     if (m->V < 1 || m->P < 1)
         return mmf_fail(MMF_ERR_FORMAT, "%s/config.json: vocab_size (%d) and max_position_embeddings (%d) should be >= 1", e->dir, m->V, m->P);
+    {
+        /* relative position schemes change the attention scores: refuse them */
+        char cp[4096];
+        cJSON *root;
+        snprintf(cp, sizeof cp, "%s/config.json", e->dir);
+        TRY(mmf_json_load(cp, &root));
+        const char *pet = NULL;
+        mmf_status s = mmf_json_str(root, "position_embedding_type", "absolute", cp, &pet);
+        if (!s && strcmp(pet, "absolute"))
+            s = mmf_fail(MMF_ERR_UNSUPPORTED, "%s: position_embedding_type \"%s\" is not supported (only \"absolute\")", cp, pet);
+        cJSON_Delete(root);
+        if (s) return s;
+    }
     m->spec = (mmf_tf_spec){.hidden = m->C, .heads = m->H, .ffn = m->F, .eps = m->eps, .act = c->act};
     e->dim = e->token_dim = m->C;
 
