@@ -57,7 +57,7 @@ static const char help[] =
     "  --beam K             beam width (default 1 = greedy)\n"
     "  --length-penalty A   GNMT alpha: score / ((5 + len) / 6)^A (default 0)\n"
     "  --max-len N          at most N words (default: the captioner's)\n"
-    "  --prefix STR         every caption starts with these words (unknown ones become <unk>)\n"
+    "  --prefix STR         every caption starts with these words (each must be in the vocabulary)\n"
     "  --threads N          (default 1)\n\n"
     "Examples:\n"
     "  mmfuse embed --records data/emoji/train.jsonl --text-field tags --image-model models/resnet \\\n"

@@ -351,15 +351,16 @@ static mmf_status encode_prefix(const mmf_captioner *c, const char *prefix, int3
     int unk = 0;
     cap_encode(c->vocab, prefix, ids, CAP_MAX_LEN, n, &unk);
     if (unk) {
-        /* name the words: the caller asked for them and gets <unk> instead */
+        /* name the words the caller asked for */
         char list[512] = "", buf[CAP_MAX_WORD + 1];
         const char *p = prefix;
         size_t len;
         while ((len = cap_next_word(&p, buf)) > 0)
             if (mmf_vocab_get(&c->vocab->map, buf, len) < 0 && strlen(list) + len + 4 < sizeof list)
                 snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%s\"", list[0] ? ", " : "", buf);
-        mmf_log(MMF_LOG_WARN, "caption: %d prefix word%s not in the captioner's vocabulary, used as <unk>: %s", unk,
-                unk == 1 ? " is" : "s are", list);
+        /* a caption cannot honestly start with a word the decoder never learned */
+        return mmf_fail(MMF_ERR_ARG, "caption: %d prefix word%s not in the captioner's vocabulary: %s", unk,
+                        unk == 1 ? " is" : "s are", list);
     }
     return MMF_OK;
 }
@@ -412,7 +413,7 @@ mmf_status mmf_captioner_generate(mmf_captioner *c, int64_t B, const float *cons
     int M = c->cfg.M;
     int32_t prefix[CAP_MAX_LEN];
     int n_prefix;
-    encode_prefix(c, g->prefix, prefix, &n_prefix);
+    if ((s = encode_prefix(c, g->prefix, prefix, &n_prefix))) return s;
     float *x[FZ_MAXM] = {0};
     uint8_t *mk = malloc((size_t)(B * M) + 1);
     int ok = mk != NULL;
@@ -452,7 +453,7 @@ mmf_status mmf_captioner_generate_file(mmf_captioner *c, const mmf_embfile *f, c
     if (s) return s;
     int32_t prefix[CAP_MAX_LEN];
     int n_prefix;
-    encode_prefix(c, g->prefix, prefix, &n_prefix);
+    if ((s = encode_prefix(c, g->prefix, prefix, &n_prefix))) return s;
     const int64_t CH = 256;
     float *x[FZ_MAXM] = {0};
     uint8_t *mk = malloc((size_t)(CH * c->cfg.M));
