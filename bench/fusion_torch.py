@@ -50,7 +50,7 @@ if len(sys.argv) > 2:
                 self.own_logits = True
             elif op == "gmu":
                 self.hm = nn.ModuleList([L(d, H, False) for d in dims])
-                self.zm = nn.ModuleList([L(S, H, False) for d in dims])
+                self.zm = L(S, M * H, False)  # all gates in one matrix, as mmfuse
             elif op == "transformer":
                 self.tok = nn.ModuleList([L(d, H) for d in dims])
                 self.cls = nn.Parameter(torch.randn(H) * 0.02)
@@ -125,7 +125,8 @@ if len(sys.argv) > 2:
                 logits = sum(self.o[m](hs[m]) * w[:, m:m + 1] for m in range(M))
             elif op == "gmu":
                 xc = torch.cat([self.fill(xs, mask, m) for m in range(M)], 1)
-                z = sum(torch.sigmoid(self.zm[m](xc)) * torch.tanh(self.hm[m](xs[m])) * mask[:, m:m + 1] for m in range(M))
+                g = torch.sigmoid(self.zm(xc)).split(self.H, 1)
+                z = sum(g[m] * torch.tanh(self.hm[m](xs[m])) * mask[:, m:m + 1] for m in range(M))
             elif op == "transformer":
                 t = torch.stack([self.cls.expand(B, -1)] + [self.tok[m](xs[m]) for m in range(M)], 1)
                 pad = torch.cat([torch.zeros(B, 1, dtype=torch.bool), mask == 0], 1)
@@ -297,6 +298,9 @@ def main(build):
         "threads). On this oversubscribed machine a process gets a varying share of a core, so with 1 thread "
         "the CPU-time figure measures the work itself and its ratio is the one to read; with 2 threads "
         "CPU time also counts spinning, so read the wall-clock ratio (and expect noise).",
+        *([] if os.environ.get("MMFUSE_BENCH_TWO_THREADS", "1") != "0" else
+          ["- 2-thread rows skipped (MMFUSE_BENCH_TWO_THREADS=0): with the machine's load average around 20 on 2 "
+           "cores, both sides' OpenMP threads mostly wait for a core and the 2-thread timings say nothing."]),
         "- Target (issue 5): >= 3x for concat/MLP/GMU-sized heads, >= 1x for transformer fusion "
         "(judged on the 1-thread CPU-time ratio).",
         "",

@@ -10,20 +10,19 @@ static mmf_status gmu_decl(mmf_head *h, int64_t *E) {
         char nm[MMF_PARAM_NAME];
         snprintf(nm, sizeof nm, "f.h.%s", h->cfg.names[m]);
         s = fz_linear_decl(h, nm, h->cfg.dims[m], h->cfg.hidden, 0);
-        snprintf(nm, sizeof nm, "f.z.%s", h->cfg.names[m]);
-        if (!s) s = fz_linear_decl(h, nm, fz_sum_dims(h), h->cfg.hidden, 0);
     }
-    return s;
+    /* all M gates in one [M*H, sum D] matrix: one GEMM instead of M over the same input */
+    return s ? s : fz_linear_decl(h, "f.z", fz_sum_dims(h), (int64_t)h->cfg.M * h->cfg.hidden, 0);
 }
 
 static mmf_var gmu_fwd(fz_ctx *c) {
-    mmf_var xs = fz_concat_filled(c), out = -1;
+    int64_t H = c->h->cfg.hidden;
+    mmf_var gates = mmf_t_sigmoid(c->tp, fz_lin(c, "f.z", fz_concat_filled(c))), out = -1;
     for (int m = 0; m < c->h->cfg.M; m++) {
         char nm[MMF_PARAM_NAME];
         snprintf(nm, sizeof nm, "f.h.%s", c->h->cfg.names[m]);
         mmf_var hm = mmf_t_tanh(c->tp, fz_lin(c, nm, c->x[m]));
-        snprintf(nm, sizeof nm, "f.z.%s", c->h->cfg.names[m]);
-        mmf_var zm = mmf_t_sigmoid(c->tp, fz_lin(c, nm, xs));
+        mmf_var zm = mmf_t_slice(c->tp, gates, 1, m * H, (m + 1) * H);
         mmf_var t = mmf_t_mul(c->tp, zm, hm);
         int all = 1;
         for (int64_t b = 0; b < c->B && all; b++) all = c->mask[b * c->h->cfg.M + m] != 0;
