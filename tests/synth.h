@@ -6,8 +6,20 @@
  * (one always kept); drop_all = index of a modality absent in every row, or -1. */
 #ifndef MMF_TEST_SYNTH_H
 #define MMF_TEST_SYNTH_H
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* nftw */
+#endif
+#include <ftw.h>
+#include <unistd.h>
 #include "test_util.h"
 #include "train/rng.h"
+
+static int synth_rm1(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb; (void)flag; (void)ftw;
+    return remove(path);
+}
+/* remove the test's temp folder (tests leave nothing behind in $TMPDIR) */
+__attribute__((unused)) static void synth_cleanup(const char *dir) { nftw(dir, synth_rm1, 16, FTW_DEPTH | FTW_PHYS); }
 
 enum { SYN_XOR, SYN_SUM };
 

@@ -80,5 +80,6 @@ int main(void) {
     CHECK(sh("%s train --train %s/missing.safetensors --out %s/x", cli, dir, dir) == 1);
     CHECK(sh("%s train --train %s/tr.safetensors --modality-dropout audio=0.2 --out %s/x", cli, dir, dir) == 2);
     CHECK(strstr(slurp("err.txt"), "audio"));
+    synth_cleanup(dir);
     return t_done("test_fusion_cli");
 }

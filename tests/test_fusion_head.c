@@ -246,5 +246,6 @@ int main(void) {
     }
     mmf_embfile_close(tr);
     mmf_embfile_close(te);
+    synth_cleanup(dir);
     return t_done("test_fusion_head");
 }

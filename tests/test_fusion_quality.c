@@ -84,5 +84,6 @@ int main(void) {
         CHECK_MSG(l1 < l0 - 0.1, "%s: modality dropout did not reduce the missing-image loss (%.3f vs %.3f)", dops[k], l1, l0);
     }
     mmf_embfile_close(tr); mmf_embfile_close(va); mmf_embfile_close(te);
+    synth_cleanup(dir);
     return t_done("test_fusion_quality");
 }
