@@ -20,6 +20,7 @@ import io
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -36,9 +37,16 @@ BENCH = os.path.join(BUILD, 'bench_image')
 CACHE = os.environ.get('MMFUSE_BENCH_CACHE', '/tmp/mmfuse-bench-models')
 
 
+def cpu_s():
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
+
+
 def ours_model(model, B, nt, iters):
+    """(best wall ms, best process-CPU ms) of `iters` forward passes"""
     out = subprocess.run([BENCH, 'model', model, str(B), str(nt), str(iters)], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])['best_ms']
+    j = json.loads(out.stdout.strip().splitlines()[-1])
+    return j['best_ms'], j['cpu_ms']
 
 
 def torch_model(model, B, nt, iters, cache={}):
@@ -50,12 +58,13 @@ def torch_model(model, B, nt, iters, cache={}):
     x = torch.randn(B, 3, 224, 224)
     with torch.inference_mode():
         m(x)
-        best = 1e30
+        best, best_cpu = 1e30, 1e30
         for _ in range(iters):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), cpu_s()
             m(x)
             best = min(best, time.perf_counter() - t)
-    return best * 1e3
+            best_cpu = min(best_cpu, cpu_s() - c)
+    return best * 1e3, best_cpu * 1e3
 
 
 def make_images(d):
@@ -128,9 +137,11 @@ def main():
                 for _ in range(rounds):
                     ours.append(ours_model(model, B, nt, iters))
                     ref.append(torch_model(model, B, nt, iters))
-                o, r = min(ours), min(ref)
-                rows.append((model, B, nt, o, r))
-                print(f'{model} B={B} threads={nt}: ours {o:.1f} ms, torch {r:.1f} ms, x{r / o:.2f}', flush=True)
+                o, r = min(w for w, _ in ours), min(w for w, _ in ref)
+                oc, rc = min(c for _, c in ours), min(c for _, c in ref)
+                rows.append((model, B, nt, o, r, oc, rc))
+                print(f'{model} B={B} threads={nt}: ours {o:.1f} ms ({oc:.1f} CPU), torch {r:.1f} ms ({rc:.1f} CPU), '
+                      f'x{r / o:.2f} wall, x{rc / oc:.2f} CPU', flush=True)
     paths, lst = make_images(os.path.join(CACHE, 'images'))
     pre = []
     for nt in (1, 2):
@@ -154,11 +165,15 @@ def main():
         '`torch.inference_mode()`, `torch.set_num_threads(threads)`; models `torchvision.models.vit_b_16()` and '
         '`resnet50()` with random weights. Ours: `mmf_encoder_embed_pixels` on random-weight folders of the same '
         'geometry (ViTModel incl. pooler; ResNetModel, batchnorm folded). fp32, 224 x 224 input.', '',
-        '| model | batch | threads | precision | mmfuse ms/batch | PyTorch ms/batch | mmfuse img/s | PyTorch img/s | speed-up (PyTorch time / ours) |',
-        '|---|---:|---:|---|---:|---:|---:|---:|---:|',
+        'Columns: wall-clock ms per batch (best round), images per second from it, the wall-clock speed-up, and for '
+        '1 thread also the process CPU time per batch and its ratio: with one thread, CPU time counts only the time '
+        'each side actually ran, so it is the fairest figure on a loaded machine.', '',
+        '| model | batch | threads | precision | mmfuse ms/batch | PyTorch ms/batch | mmfuse img/s | PyTorch img/s | speed-up (wall) | mmfuse CPU ms | PyTorch CPU ms | speed-up (CPU time) |',
+        '|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ]
-    for model, B, nt, o, r in rows:
-        md.append(f'| {names[model]} | {B} | {nt} | fp32 | {o:.1f} | {r:.1f} | {1e3 * B / o:.2f} | {1e3 * B / r:.2f} | {r / o:.2f} |')
+    for model, B, nt, o, r, oc, rc in rows:
+        cpu = f'{oc:.1f} | {rc:.1f} | {rc / oc:.2f}' if nt == 1 else '- | - | -'
+        md.append(f'| {names[model]} | {B} | {nt} | fp32 | {o:.1f} | {r:.1f} | {1e3 * B / o:.2f} | {1e3 * B / r:.2f} | {r / o:.2f} | {cpu} |')
     md += ['', 'Targets (issue 4): ViT-B/16 batch-16 throughput >= 1.5x PyTorch; ResNet-50 >= 2x. Where the 2-thread rows '
            'are slower than the 1-thread rows on both sides, the second core was taken by other jobs and those rows say '
            'little; rerun `make bench` on a quiet machine for them. Profile (perf, ResNet-50 and ViT-B/16, 1 thread): '
