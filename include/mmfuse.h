@@ -594,8 +594,8 @@ typedef struct mmf_kmeans_params {
                                point changes cluster; < 0: always run max_iter (Lloyd) */
     int mini_batch;         /* 0: full Lloyd; > 0: mini-batch k-means with this batch size */
     int init_plus_plus;     /* 1: greedy k-means++ seeding (2 + ln k trials per seed, as
-                               scikit-learn) over a uniform sample of at most 256*k
-                               points (FAISS's sample rule); 0: k distinct random points */
+                               scikit-learn) over a uniform sample of at most 40*k
+                               points; 0: k distinct random points */
     uint64_t seed;          /* 42 */
     int n_threads;          /* 1 */
 } mmf_kmeans_params;

@@ -88,7 +88,9 @@ static double assign_rows(const float *x, const float *xn, const size_t *idx, si
 static mmf_status seed_plus_plus(const float *x, const float *xn, size_t n, int d, int k, rng *r,
                                  float *C, int nt) {
     size_t m = n;
-    size_t cap = (size_t)k * 256;
+    /* 40 points per centroid are plenty to place seeds, and the sample
+     * (40*k*d floats) stays cache-sized: each seed step re-reads all of it */
+    size_t cap = (size_t)k * 40;
     size_t *sample = NULL;
     int L = 2 + (int)log((double)k);
     if (n > cap) {
