@@ -137,6 +137,44 @@ int main(void) {
     snprintf(a, sizeof a, "retrieval %s --a text --b embeddings --b-file %s", p_emb, p_bad);
     CHECK_MSG(cli(a) == 1 && strstr(out_buf, "dimension mismatch"), "%s", out_buf);
 
+    /* an embedding file (docs/embedding-file.md): modalities, mask, ids, labels */
+    {
+        char p_ef[256];
+        snprintf(p_ef, sizeof p_ef, "%s/ef.safetensors", dir);
+        uint8_t *mask = malloc(np * 2);
+        int64_t *eids = malloc(np * sizeof *eids), *elab = malloc(np * sizeof *elab);
+        for (size_t i = 0; i < np; i++) {
+            mask[2 * i] = 1;
+            mask[2 * i + 1] = i % 10 != 3;   /* 5 samples lack the image */
+            eids[i] = 5000 + (int64_t)i;
+            elab[i] = (int64_t)(i % 2);
+        }
+        const char *names[2] = {"text", "image"};
+        int64_t dims[2] = {d, d};
+        const float *data[2] = {text, image};
+        mmf_embfile_spec sp;
+        memset(&sp, 0, sizeof sp);
+        sp.n_rows = (int64_t)np; sp.n_modalities = 2; sp.names = names; sp.dims = dims; sp.data = data;
+        sp.mask = mask; sp.labels = elab; sp.ids = eids;
+        CHECK_OK(mmf_embfile_write(p_ef, &sp));
+        snprintf(a, sizeof a, "index build %s --out %s/ef.mmfidx", p_ef, dir);
+        CHECK_MSG(cli(a) == 1 && strstr(out_buf, "several modalities") && strstr(out_buf, "text image"), "%s", out_buf);
+        snprintf(a, sizeof a, "index build %s --tensor image --out %s/ef.mmfidx", p_ef, dir);
+        CHECK_MSG(cli(a) == 0 && strstr(out_buf, "5 of 50 samples lack \"image\""), "%s", out_buf);
+        snprintf(a, sizeof a, "index info %s/ef.mmfidx --json", dir);
+        CHECK(cli(a) == 0 && strstr(out_buf, "\"count\": 45"));
+        /* text queries against the image index: sample 13 lacks its image */
+        snprintf(a, sizeof a, "search %s/ef.mmfidx --vector-file %s --tensor text -k 1 --json", dir, p_ef);
+        CHECK_MSG(cli(a) == 0 && strstr(out_buf, "{\"query\": 5012, \"results\": [{\"id\": 5012,") &&
+                  !strstr(out_buf, "[{\"id\": 5013,"), "%s", out_buf);
+        snprintf(a, sizeof a, "retrieval %s --json", p_ef);
+        CHECK_MSG(cli(a) == 0 && strstr(out_buf, "\"text->image\": {\"r1\": 1.000000") &&
+                  strstr(out_buf, "\"queries\": 45}"), "%s", out_buf);
+        snprintf(a, sizeof a, "cluster %s --tensor text -k 2 --labels labels --out %s/ef.json", p_ef, dir);
+        CHECK_MSG(cli(a) == 0 && strstr(out_buf, "NMI"), "%s", out_buf);
+        free(mask); free(eids); free(elab);
+    }
+
     free(lab); free(ids); free(pid); free(x); free(text); free(image);
     return t_done("test_index_cli");
 }

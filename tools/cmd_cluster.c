@@ -17,9 +17,12 @@ static const char help[] =
     "Options:\n"
     "  -k K, --k K          number of clusters (required, 1..N)\n"
     "  --out FILE           assignments as JSON (required)\n"
-    "  --tensor NAME        embedding tensor (default: embeddings)\n"
+    "  --tensor NAME        modality / tensor (default: the only modality of an\n"
+    "                       embedding file, else \"embeddings\"); samples where the\n"
+    "                       modality is absent are left out\n"
     "  --ids NAME|none      id tensor (default: ids if present, else row numbers)\n"
-    "  --labels NAME        integer tensor [N] of reference classes: print NMI, ARI, purity\n"
+    "  --labels NAME        integer tensor [N] of reference classes (\"labels\" of an\n"
+    "                       embedding file): print NMI, ARI, purity\n"
     "  --iters N            Lloyd iterations, or batches with --mini-batch\n"
     "                       (default: 50, or 100 batches)\n"
     "  --tol X              stop when inertia improves by less than X (relative;\n"
@@ -33,7 +36,7 @@ static const char help[] =
     "         [\"scores\": {\"nmi\": .., \"ari\": .., \"purity\": ..},]\n"
     "         \"assignments\": [{\"id\": ID, \"cluster\": C}, ...]}\n\n"
     "Example:\n"
-    "  mmfuse cluster emb.safetensors -k 98 --labels subgroup --out clusters.json --threads 2\n";
+    "  mmfuse cluster train.safetensors --tensor image -k 98 --labels labels --out clusters.json\n";
 
 typedef struct sbuf { char *p; size_t n, cap; int oom; } sbuf;
 static void sb_printf(sbuf *b, const char *fmt, ...) {
@@ -53,7 +56,7 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
 }
 
 static int run(int argc, char **argv) {
-    const char *emb = NULL, *out = NULL, *tensor = "embeddings", *ids_name = NULL, *labels = NULL, *cent = NULL, *v;
+    const char *emb = NULL, *out = NULL, *tensor = NULL, *ids_name = NULL, *labels = NULL, *cent = NULL, *v;
     mmf_kmeans_params p = mmf_kmeans_params_default();
     int bad = 0;
     long iv;
@@ -95,17 +98,16 @@ static int run(int argc, char **argv) {
     if (!emb) return cli_usage("cluster", "missing EMB.safetensors");
     if (!p.k) return cli_usage("cluster", "missing -k K");
     if (!out) return cli_usage("cluster", "missing --out ASSIGN.json");
-    float *x;
-    size_t n;
-    int d;
-    if (!cli_read_matrix("cluster", emb, tensor, &x, &n, &d)) return MMF_EXIT_FAIL;
-    int64_t *ids = NULL, *lab = NULL;
+    cli_emb e;
+    if (!cli_load_emb("cluster", emb, tensor, ids_name, &e)) return MMF_EXIT_FAIL;
+    float *x = e.x;
+    size_t n = e.n;
+    int d = e.d;
+    int64_t *ids = e.ids, *lab = NULL;
     int rc = MMF_EXIT_FAIL;
     mmf_kmeans_result r = {0};
     sbuf b = {0};
-    if (ids_name && !strcmp(ids_name, "none")) ids_name = NULL;
-    else if (!cli_read_ids("cluster", emb, ids_name ? ids_name : "ids", n, ids_name == NULL, &ids)) goto done;
-    if (labels && !cli_read_ids("cluster", emb, labels, n, 0, &lab)) goto done;
+    if (labels && !cli_load_labels("cluster", &e, labels, &lab)) goto done;
     if ((size_t)p.k > n) {
         fprintf(stderr, "mmfuse cluster: -k %d is larger than the number of vectors in %s (%zu)\n", p.k, emb, n);
         goto done;
@@ -127,7 +129,7 @@ static int run(int argc, char **argv) {
     }
     sb_printf(&b, ", \"assignments\": [");
     for (size_t i = 0; i < n; i++)
-        sb_printf(&b, "%s{\"id\": %lld, \"cluster\": %d}", i ? ", " : "", ids ? (long long)ids[i] : (long long)i, r.assign[i]);
+        sb_printf(&b, "%s{\"id\": %lld, \"cluster\": %d}", i ? ", " : "", (long long)ids[i], r.assign[i]);
     sb_printf(&b, "]}\n");
     if (b.oom) { fprintf(stderr, "mmfuse cluster: out of memory\n"); goto done; }
     s = mmf_write_file_atomic(out, b.p, b.n);
@@ -144,7 +146,7 @@ static int run(int argc, char **argv) {
             n, p.k, r.iterations, r.inertia, out);
     rc = MMF_EXIT_OK;
 done:
-    free(x); free(ids); free(lab); free(b.p);
+    cli_emb_free(&e); free(lab); free(b.p);
     mmf_kmeans_result_free(&r);
     return rc;
 }

@@ -14,11 +14,15 @@ static const char help[] =
     "Builds a vector index over the rows of an embedding tensor (F32/F16/BF16,\n"
     "[N, D]) and saves it as one checksummed file, written atomically: a failed\n"
     "build or update leaves any previous file untouched. Searches open the file\n"
-    "by mmap (see `mmfuse search`). Ids come from an integer tensor [N] in the\n"
-    "same file (default \"ids\" when present, else 0..N-1).\n\n"
+    "by mmap (see `mmfuse search`).\n"
+    "EMB is an embedding file (docs/embedding-file.md: the tensor is a modality,\n"
+    "the only one by default; samples where it is absent are left out; ids from\n"
+    "its \"ids\") or any safetensors file with a float tensor [N, D] and\n"
+    "optionally an integer id tensor [N]. Without ids, the row number is the id.\n\n"
     "build options:\n"
     "  --out IDX              index file to write (required)\n"
-    "  --tensor NAME          embedding tensor (default: embeddings)\n"
+    "  --tensor NAME          modality / tensor (default: the only modality, or\n"
+    "                         \"embeddings\" in a plain safetensors file)\n"
     "  --ids NAME|none        id tensor (default: ids, if the file has one)\n"
     "  --metric M             cosine | dot | l2 (default: cosine; cosine\n"
     "                         normalises vectors, scores are similarities)\n"
@@ -33,7 +37,7 @@ static const char help[] =
     "add/delete write the updated index back to IDX (or to --out IDX2).\n"
     "Deleted ids are never returned again; their slots keep routing the graph.\n\n"
     "Examples:\n"
-    "  mmfuse index build emb.safetensors --tensor image --out images.mmfidx --threads 2\n"
+    "  mmfuse index build train.safetensors --tensor image --out images.mmfidx --threads 2\n"
     "  mmfuse index info images.mmfidx\n"
     "  mmfuse index delete images.mmfidx --id 17\n";
 
@@ -43,14 +47,8 @@ static double now_s(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* Default ids: the "ids" tensor when present, "none" forces 0..N-1. */
-static int load_ids(const char *file, const char *ids_name, size_t n, int64_t **ids) {
-    if (ids_name && !strcmp(ids_name, "none")) { *ids = NULL; return 1; }
-    return cli_read_ids("index", file, ids_name ? ids_name : "ids", n, ids_name == NULL, ids);
-}
-
 static int do_build(int argc, char **argv) {
-    const char *emb = NULL, *out = NULL, *tensor = "embeddings", *ids_name = NULL, *v;
+    const char *emb = NULL, *out = NULL, *tensor = NULL, *ids_name = NULL, *v;
     mmf_index_params p = mmf_index_params_default();
     int bad = 0;
     long iv;
@@ -93,15 +91,15 @@ static int do_build(int argc, char **argv) {
     if (bad) return MMF_EXIT_USAGE;
     if (!emb) return cli_usage("index", "build: missing EMB.safetensors");
     if (!out) return cli_usage("index", "build: missing --out IDX");
-    float *x;
-    size_t n;
-    int d;
-    if (!cli_read_matrix("index", emb, tensor, &x, &n, &d)) return MMF_EXIT_FAIL;
-    int64_t *ids = NULL;
-    if (!load_ids(emb, ids_name, n, &ids)) { free(x); return MMF_EXIT_FAIL; }
+    cli_emb e;
+    if (!cli_load_emb("index", emb, tensor, ids_name, &e)) return MMF_EXIT_FAIL;
+    float *x = e.x;
+    size_t n = e.n;
+    int d = e.d;
+    int64_t *ids = e.ids;
     mmf_index *ix;
     mmf_status s = mmf_index_new(d, &p, &ix);
-    if (s) { free(x); free(ids); return cli_fail("index", s, "cannot create the index"); }
+    if (s) { cli_emb_free(&e); return cli_fail("index", s, "cannot create the index"); }
     double t0 = now_s();
     /* add in chunks so the progress bar moves; the graph is the same */
     size_t chunk = n / 50 + 1;
@@ -111,7 +109,7 @@ static int do_build(int argc, char **argv) {
         cli_progress("index", (long)(at + m), (long)n);
     }
     double t1 = now_s();
-    free(x); free(ids);
+    cli_emb_free(&e);
     if (s) { mmf_index_free(ix); return cli_fail("index", s, "cannot add the vectors"); }
     s = mmf_index_save(ix, out);
     mmf_index_free(ix);
@@ -153,7 +151,7 @@ static int do_info(int argc, char **argv) {
 }
 
 static int do_update(int argc, char **argv, int is_add) {
-    const char *path = NULL, *emb = NULL, *out = NULL, *tensor = "embeddings", *ids_name = NULL, *v;
+    const char *path = NULL, *emb = NULL, *out = NULL, *tensor = NULL, *ids_name = NULL, *v;
     int bad = 0, nt = 1;
     long iv;
     int64_t *del = NULL;
@@ -188,22 +186,20 @@ static int do_update(int argc, char **argv, int is_add) {
     mmf_status s = mmf_index_open(path, &ix);
     if (s) { free(del); return cli_fail("index", s, "cannot open the index"); }
     if (is_add) {
-        float *x;
-        size_t n;
-        int d;
         mmf_index_info in;
         mmf_index_get_info(ix, &in);
-        if (!cli_read_matrix("index", emb, tensor, &x, &n, &d)) { mmf_index_free(ix); return MMF_EXIT_FAIL; }
-        if (d != in.dim) {
-            fprintf(stderr, "mmfuse index: %s tensor \"%s\" has dimension %d, the index %s has %d\n", emb, tensor, d, path, in.dim);
-            free(x); mmf_index_free(ix);
+        cli_emb e;
+        if (!cli_load_emb("index", emb, tensor, ids_name, &e)) { mmf_index_free(ix); return MMF_EXIT_FAIL; }
+        if (e.d != in.dim) {
+            fprintf(stderr, "mmfuse index: dimension mismatch: %s tensor \"%s\" has dimension %d, the index %s has %d\n",
+                    emb, e.tensor, e.d, path, in.dim);
+            cli_emb_free(&e); mmf_index_free(ix);
             return MMF_EXIT_FAIL;
         }
-        int64_t *ids = NULL;
-        if (!load_ids(emb, ids_name, n, &ids)) { free(x); mmf_index_free(ix); return MMF_EXIT_FAIL; }
         mmf_index_set_threads(ix, nt);
-        s = mmf_index_add(ix, n, x, ids);
-        free(x); free(ids);
+        s = mmf_index_add(ix, e.n, e.x, e.ids);
+        size_t n = e.n;
+        cli_emb_free(&e);
         if (s) { mmf_index_free(ix); return cli_fail("index", s, "cannot add the vectors"); }
         fprintf(stderr, "mmfuse index: added %zu vectors\n", n);
     } else {

@@ -16,37 +16,37 @@ static const char help[] =
     "  --a NAME          first tensor [N, D] (default: text)\n"
     "  --b NAME          second tensor [M, D] (default: image)\n"
     "  --b-file F        read B (and its ids) from another safetensors file\n"
-    "  --a-ids NAME      pair ids of A, integer [N] (default: A_ids, else ids, else\n"
-    "                    row numbers)\n"
-    "  --b-ids NAME      pair ids of B (default: B_ids, else ids, else row numbers)\n"
+    "  --a-ids NAME      pair ids of A, integer [N] (default: an embedding file's ids,\n"
+    "                    else <A>_ids, else ids, else row numbers)\n"
+    "  --b-ids NAME      pair ids of B (same defaults)\n"
+    "In an embedding file (docs/embedding-file.md) A and B are modalities of the\n"
+    "same samples; samples missing either side are left out of that side.\n"
     "  --metric M        cosine | dot | l2 (default: cosine)\n"
     "  --threads N       threads (default: 1)\n"
     "  --json            one JSON object instead of a table\n\n"
     "Example:\n"
-    "  mmfuse retrieval clip_emb.safetensors --a text --b image --threads 2\n";
+    "  mmfuse retrieval test.safetensors --a text --b image --threads 2\n";
 
-/* ids: explicit name, else "<tensor>_ids", else "ids", else row numbers */
-static int pair_ids(const char *file, const char *tensor, const char *name, size_t n, int64_t **ids) {
-    if (name) return cli_read_ids("retrieval", file, name, n, 0, ids);
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s_ids", tensor);
-    if (!cli_read_ids("retrieval", file, buf, n, 1, ids)) return 0;
-    if (!*ids) {
-        mmf_safetensors *st;
-        int has = 0;
-        if (mmf_st_open(file, &st) == MMF_OK) {
-            const mmf_tensor_info *t = mmf_st_find(st, "ids");
-            has = t && t->numel == (int64_t)n;
-            mmf_st_close(st);
+/* Pair ids: explicit name; else an embedding file's ids (or row numbers,
+ * which pair row i of one modality with row i of the other); else in a plain
+ * file "<tensor>_ids", then "ids" when it has one entry per row, then rows. */
+static const char *auto_ids(const char *file, const char *tensor, const char *name, char *buf, size_t cap) {
+    if (name) return name;
+    mmf_safetensors *st;
+    const char *pick = "none";
+    if (mmf_st_open(file, &st) != MMF_OK) return NULL;   /* cli_load_emb reports it */
+    const mmf_tensor_info *t = mmf_st_find(st, tensor);
+    if (mmf_st_metadata(st, "modalities")) pick = NULL;
+    else {
+        snprintf(buf, cap, "%s_ids", tensor);
+        if (mmf_st_find(st, buf)) pick = buf;
+        else {
+            const mmf_tensor_info *ids = mmf_st_find(st, "ids");
+            if (ids && t && t->ndim >= 1 && ids->numel == t->shape[0]) pick = "ids";
         }
-        if (has && !cli_read_ids("retrieval", file, "ids", n, 1, ids)) return 0;
     }
-    if (!*ids) {
-        *ids = malloc((n ? n : 1) * sizeof **ids);
-        if (!*ids) return 0;
-        for (size_t i = 0; i < n; i++) (*ids)[i] = (int64_t)i;
-    }
-    return 1;
+    mmf_st_close(st);
+    return pick;
 }
 
 static int run(int argc, char **argv) {
@@ -73,37 +73,35 @@ static int run(int argc, char **argv) {
     }
     if (!file) return cli_usage("retrieval", "missing EMB.safetensors");
     if (!bfile) bfile = file;
-    float *A = NULL, *B = NULL;
-    int64_t *ia = NULL, *ib = NULL;
-    size_t na, nb;
-    int da, db, rc = MMF_EXIT_FAIL;
-    if (!cli_read_matrix("retrieval", file, a, &A, &na, &da)) goto done;
-    if (!cli_read_matrix("retrieval", bfile, b, &B, &nb, &db)) goto done;
-    if (da != db) {
-        fprintf(stderr, "mmfuse retrieval: dimension mismatch: %s \"%s\" has %d, %s \"%s\" has %d\n", file, a, da, bfile, b, db);
+    cli_emb A = {0}, B = {0};
+    int rc = MMF_EXIT_FAIL;
+    char ba[160], bb[160];
+    if (!cli_load_emb("retrieval", file, a, auto_ids(file, a, aid, ba, sizeof ba), &A)) goto done;
+    if (!cli_load_emb("retrieval", bfile, b, auto_ids(bfile, b, bid, bb, sizeof bb), &B)) goto done;
+    if (A.d != B.d) {
+        fprintf(stderr, "mmfuse retrieval: dimension mismatch: %s \"%s\" has %d, %s \"%s\" has %d\n", file, a, A.d, bfile, b, B.d);
         goto done;
     }
-    if (!pair_ids(file, a, aid, na, &ia) || !pair_ids(bfile, b, bid, nb, &ib)) goto done;
-    mmf_retrieval_scores ab, ba;
-    mmf_status s = mmf_retrieval_eval(A, ia, na, B, ib, nb, da, metric, nt, &ab);
-    if (!s) s = mmf_retrieval_eval(B, ib, nb, A, ia, na, da, metric, nt, &ba);
+    mmf_retrieval_scores ab, ba2;
+    mmf_status s = mmf_retrieval_eval(A.x, A.ids, A.n, B.x, B.ids, B.n, A.d, metric, nt, &ab);
+    if (!s) s = mmf_retrieval_eval(B.x, B.ids, B.n, A.x, A.ids, A.n, A.d, metric, nt, &ba2);
     if (s) { cli_fail("retrieval", s, "evaluation failed"); goto done; }
     if (json) {
         printf("{\"metric\": \"%s\", \"%s->%s\": {\"r1\": %.6f, \"r5\": %.6f, \"r10\": %.6f, \"map\": %.6f, \"queries\": %zu}, "
                "\"%s->%s\": {\"r1\": %.6f, \"r5\": %.6f, \"r10\": %.6f, \"map\": %.6f, \"queries\": %zu}}\n",
                mmf_metric_name(metric), a, b, ab.r1, ab.r5, ab.r10, ab.map, ab.n_queries,
-               b, a, ba.r1, ba.r5, ba.r10, ba.map, ba.n_queries);
+               b, a, ba2.r1, ba2.r5, ba2.r10, ba2.map, ba2.n_queries);
     } else {
         printf("%-24s %8s %8s %8s %8s %8s\n", "direction", "R@1", "R@5", "R@10", "mAP", "queries");
         char dir[128];
         snprintf(dir, sizeof dir, "%s -> %s", a, b);
         printf("%-24s %8.4f %8.4f %8.4f %8.4f %8zu\n", dir, ab.r1, ab.r5, ab.r10, ab.map, ab.n_queries);
         snprintf(dir, sizeof dir, "%s -> %s", b, a);
-        printf("%-24s %8.4f %8.4f %8.4f %8.4f %8zu\n", dir, ba.r1, ba.r5, ba.r10, ba.map, ba.n_queries);
+        printf("%-24s %8.4f %8.4f %8.4f %8.4f %8zu\n", dir, ba2.r1, ba2.r5, ba2.r10, ba2.map, ba2.n_queries);
     }
     rc = MMF_EXIT_OK;
 done:
-    free(A); free(B); free(ia); free(ib);
+    cli_emb_free(&A); cli_emb_free(&B);
     return rc;
 }
 

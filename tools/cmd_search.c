@@ -19,7 +19,8 @@ static const char help[] =
     "align head).\n\n"
     "Options:\n"
     "  --vector-file F    safetensors file with the query vectors (required)\n"
-    "  --tensor NAME      query tensor, [N, D] or [D] (default: embeddings)\n"
+    "  --tensor NAME      query modality / tensor, [N, D] or [D] (default: the only\n"
+    "                     modality of an embedding file, else \"embeddings\")\n"
     "  --query-ids NAME   integer tensor [N] in F naming the queries in the output\n"
     "                     (default: ids if present, else the row number)\n"
     "  -k N, --k N        results per query (default: 10)\n"
@@ -31,12 +32,12 @@ static const char help[] =
     "Example:\n"
     "  mmfuse search images.mmfidx --vector-file text.safetensors --tensor text -k 5 --json\n";
 
-static int query_vectors(const char *vector_file, const char *tensor, float **q, size_t *nq, int *d) {
-    return cli_read_matrix("search", vector_file, tensor, q, nq, d);
+static int query_vectors(const char *vector_file, const char *tensor, const char *ids_name, cli_emb *q) {
+    return cli_load_emb("search", vector_file, tensor, ids_name, q);
 }
 
 static int run(int argc, char **argv) {
-    const char *idx = NULL, *vf = NULL, *tensor = "embeddings", *qids_name = NULL, *v;
+    const char *idx = NULL, *vf = NULL, *tensor = NULL, *qids_name = NULL, *v;
     int bad = 0, json = 0, k = 10;
     long iv;
     mmf_search_params sp = mmf_search_params_default();
@@ -71,26 +72,25 @@ static int run(int argc, char **argv) {
     if (s) return cli_fail("search", s, "cannot open the index");
     mmf_index_info in;
     mmf_index_get_info(ix, &in);
-    float *q = NULL;
-    size_t nq;
-    int d;
-    int64_t *qids = NULL, *ids = NULL;
+    cli_emb qe = {0};
+    int64_t *ids = NULL;
     float *scores = NULL;
     int rc = MMF_EXIT_FAIL;
-    if (!query_vectors(vf, tensor, &q, &nq, &d)) goto out;
-    if (d != in.dim) {
+    size_t nq = 0;
+    if (!query_vectors(vf, tensor, qids_name, &qe)) goto out;
+    nq = qe.n;
+    if (qe.d != in.dim) {
         fprintf(stderr, "mmfuse search: dimension mismatch: %s tensor \"%s\" has dimension %d, the index %s has %d\n",
-                vf, tensor, d, idx, in.dim);
+                vf, qe.tensor, qe.d, idx, in.dim);
         goto out;
     }
-    if (!cli_read_ids("search", vf, qids_name ? qids_name : "ids", nq, qids_name == NULL, &qids)) goto out;
-    ids = malloc(nq * (size_t)k * sizeof *ids);
-    scores = malloc(nq * (size_t)k * sizeof *scores);
+    ids = malloc((nq ? nq : 1) * (size_t)k * sizeof *ids);
+    scores = malloc((nq ? nq : 1) * (size_t)k * sizeof *scores);
     if (!ids || !scores) { fprintf(stderr, "mmfuse search: out of memory\n"); goto out; }
-    s = mmf_index_search(ix, nq, q, k, &sp, ids, scores);
+    s = mmf_index_search(ix, nq, qe.x, k, &sp, ids, scores);
     if (s) { cli_fail("search", s, "search failed"); goto out; }
     for (size_t i = 0; i < nq; i++) {
-        long long qid = qids ? (long long)qids[i] : (long long)i;
+        long long qid = (long long)qe.ids[i];
         if (json) printf("{\"query\": %lld, \"results\": [", qid);
         else printf("query %lld:\n", qid);
         int first = 1;
@@ -105,7 +105,7 @@ static int run(int argc, char **argv) {
     }
     rc = MMF_EXIT_OK;
 out:
-    free(q); free(qids); free(ids); free(scores);
+    cli_emb_free(&qe); free(ids); free(scores);
     mmf_index_free(ix);
     return rc;
 }
