@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Vector index and k-means benchmark: mmfuse against hnswlib and FAISS.
 
-    /usr/bin/python3 bench/index.py BUILD_DIR [--n 100000] [--threads 1] [--efc 200]
+    /usr/bin/python3 bench/index.py BUILD_DIR [--n 100000] [--threads 1] [--efc 100]
                                     [--part ours|int8|hnswlib|faiss_hnsw|kmeans|report]...
 
 Without --part it runs ours, hnswlib, int8, kmeans and writes the report.
@@ -19,7 +19,7 @@ import json, os, struct, subprocess, sys, time
 N_DEFAULT, D, NQ, K = 100000, 512, 1000, 10
 N_CENTRES, LOCAL_DIM = 1000, 32
 EFS = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256]
-M, EFC, BUILD_THREADS, QUERY_THREADS = 16, 200, 1, 1
+M, EFC, BUILD_THREADS, QUERY_THREADS = 16, 100, 1, 1   # efc 100 keeps a 100k run to minutes on 2 cores
 KM_K, KM_ITERS = 100, 20
 
 
