@@ -508,6 +508,11 @@ typedef struct mmf_featurize_params {
     int min_count;            /* default 1 */
     const char *label_field;  /* default "label" */
 } mmf_featurize_params;
+/* An "xmodal" head's attention maps over data (raw --records features): writes
+ * "attention" F32 [N, 16 word slots, 16 patches (4 x 4, row-major)] (the last
+ * layer's word -> patch attention, mean over heads), "words" I32 [N, 16] (the
+ * vocabulary line of each word token, -1 = empty slot) and "ids". */
+mmf_status mmf_xmodal_attention(mmf_head *h, const mmf_embfile *data, const char *out_path);
 mmf_featurize_params mmf_featurize_params_default(void);
 mmf_status mmf_records_features(const char *records, const char *dir, const mmf_featurize_params *p, const char *out);
 

@@ -72,5 +72,9 @@ grep -q '"fusion": "bimodal-ae"' "$tmp/eval" || fail "eval does not name the bim
     --hidden 16 --epochs 3 --quiet || fail "train-direct --model xmodal"
 "$CLI" eval "$tmp/xm/head.safetensors" --data "$tmp/xm/val.safetensors" >"$tmp/eval" 2>&1 || fail "eval xmodal: $(cat "$tmp/eval")"
 grep -q '"fusion": "xmodal"' "$tmp/eval" || fail "eval does not name the xmodal head"
+"$CLI" attention "$tmp/xm/head.safetensors" --data "$tmp/xm/val.safetensors" --out "$tmp/attn.safetensors" >/dev/null 2>&1 || fail "attention"
+"$CLI" inspect "$tmp/attn.safetensors" | grep -Eq '^attention +F32 +\[12, 16, 16\]' || fail "attention maps shape"
+"$CLI" attention "$tmp/ae/head.safetensors" --data "$tmp/ae/val.safetensors" --out "$tmp/a2.safetensors" 2>"$tmp/err" >/dev/null
+[ $? -eq 1 ] && grep -q "not an xmodal head" "$tmp/err" || fail "attention on a bimodal-ae head should fail clearly: $(cat "$tmp/err")"
 
 [ $fails -eq 0 ] && echo "cli_direct: ok" || exit 1

@@ -12,6 +12,7 @@
  * Absent modality: its tokens are masked out of attention (the other stream then
  * gets zeros from that sub-layer) and out of the means. */
 #include "fusion/fusion.h"
+#include "fusion/xmodal.h"
 #include "core/error.h"
 #include <math.h>
 #include <stdio.h>
@@ -101,6 +102,39 @@ static mmf_var masked_mean(fz_ctx *c, mmf_var x, const uint8_t *keep, int64_t B,
     return mmf_t_reshape(c->tp, mmf_t_matmul(c->tp, wv, x, 0, 0), 2, (int64_t[]){B, c->h->cfg.hidden});
 }
 
+/* attention-map capture (fz_xmodal_capture): the last layer's word -> patch
+ * probabilities, averaged over heads, written while the forward runs */
+static struct { float *maps; int32_t *words; const int32_t *ids; } g_cap;
+
+void fz_xmodal_capture(float *maps, int32_t *words) { g_cap.maps = maps; g_cap.words = words; g_cap.ids = NULL; }
+
+static void capture(fz_ctx *c, mmf_var qv, mmf_var kv, const uint8_t *tkeep, const uint8_t *ikeep, int64_t B, int64_t NT, int64_t NP) {
+    const float *Q = mmf_tape_var(c->tp, qv)->v, *K = mmf_tape_var(c->tp, kv)->v;
+    int H = c->h->cfg.hidden, nh = c->h->cfg.heads, D = H / nh;
+    float sc = 1.0f / sqrtf((float)D), pr[XM_GRID * XM_GRID];
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t t = 0; t < XM_T; t++) {
+            float *o = g_cap.maps + (b * XM_T + t) * XM_GRID * XM_GRID;
+            memset(o, 0, sizeof(float) * XM_GRID * XM_GRID);
+            g_cap.words[b * XM_T + t] = (t < NT && tkeep[b * NT + t] && g_cap.ids) ? g_cap.ids[b * XM_T + t] : -1;
+            if (t >= NT || !tkeep[b * NT + t] || NP != XM_GRID * XM_GRID) continue;
+            for (int hh = 0; hh < nh; hh++) {
+                float mx = -INFINITY, sum = 0.0f;
+                for (int64_t p = 0; p < NP; p++) {
+                    pr[p] = -INFINITY;
+                    if (!ikeep[b * NP + p]) continue;
+                    float d = 0.0f;
+                    for (int j = 0; j < D; j++) d += Q[(b * NT + t) * H + hh * D + j] * K[(b * NP + p) * H + hh * D + j];
+                    pr[p] = d * sc;
+                    if (pr[p] > mx) mx = pr[p];
+                }
+                if (mx == -INFINITY) continue;
+                for (int64_t p = 0; p < NP; p++) { pr[p] = pr[p] == -INFINITY ? 0.0f : expf(pr[p] - mx); sum += pr[p]; }
+                for (int64_t p = 0; p < NP; p++) o[p] += pr[p] / sum / (float)nh;
+            }
+        }
+}
+
 static mmf_var xm_fwd(fz_ctx *c) {
     mmf_head *h = c->h;
     mmf_tape *tp = c->tp;
@@ -140,6 +174,7 @@ static mmf_var xm_fwd(fz_ctx *c) {
                     if (xt[b * V + v] > 0.0f) { ids[b * XM_T + n] = (int32_t)v; tkeep[b * XM_T + n] = 1; n++; }
             for (; n < XM_T; n++) { ids[b * XM_T + n] = 0; tkeep[b * XM_T + n] = 0; }
         }
+        g_cap.ids = ids;
         I = fz_lin(c, "f.patch", mmf_t_const(tp, patch, 3, (int64_t[]){B, NP, PD}));
         I = mmf_t_add(tp, I, fz_p(c, "f.ppos"));
         T = mmf_t_reshape(tp, mmf_t_embedding(tp, fz_p(c, "f.word"), ids, B * XM_T), 3, (int64_t[]){B, XM_T, H});
@@ -167,7 +202,9 @@ static mmf_var xm_fwd(fz_ctx *c) {
         mmf_var iq = ln(c, a, I), tk = ln(c, b2, T);
         snprintf(q, sizeof q, "f.l%d.t2i.q", l); snprintf(k, sizeof k, "f.l%d.t2i.k", l);
         snprintf(v, sizeof v, "f.l%d.t2i.v", l); snprintf(o, sizeof o, "f.l%d.t2i.o", l);
-        mmf_var t2i = fz_lin(c, o, mmf_t_attention(tp, fz_lin(c, q, tq), fz_lin(c, k, ik), fz_lin(c, v, ik), h->cfg.heads, ikeep, 0));
+        mmf_var qv = fz_lin(c, q, tq), kv = fz_lin(c, k, ik);
+        if (g_cap.maps && l == h->cfg.layers - 1) capture(c, qv, kv, tkeep, ikeep, B, NT, NP);
+        mmf_var t2i = fz_lin(c, o, mmf_t_attention(tp, qv, kv, fz_lin(c, v, ik), h->cfg.heads, ikeep, 0));
         snprintf(q, sizeof q, "f.l%d.i2t.q", l); snprintf(k, sizeof k, "f.l%d.i2t.k", l);
         snprintf(v, sizeof v, "f.l%d.i2t.v", l); snprintf(o, sizeof o, "f.l%d.i2t.o", l);
         mmf_var i2t = fz_lin(c, o, mmf_t_attention(tp, fz_lin(c, q, iq), fz_lin(c, k, tk), fz_lin(c, v, tk), h->cfg.heads, tkeep, 0));
