@@ -22,7 +22,8 @@ static const char *task_name(mmf_task t) {
 
 mmf_status fz_head_new(const fz_config *cfg, mmf_head **out) {
     *out = NULL;
-    if (cfg->M < 2 || cfg->M > FZ_MAXM) return mmf_fail(MMF_ERR_ARG, "fusion head: %d modalities, expected 2..%d", cfg->M, FZ_MAXM);
+    if (cfg->M < 1 || cfg->M > FZ_MAXM || (cfg->task == MMF_TASK_ALIGN && cfg->M < 2))
+        return mmf_fail(MMF_ERR_ARG, "fusion head: %d modalities, expected %d..%d", cfg->M, cfg->task == MMF_TASK_ALIGN ? 2 : 1, FZ_MAXM);
     if (cfg->hidden < 1 || cfg->hidden > 65536) return mmf_fail(MMF_ERR_ARG, "fusion head: hidden size %d out of range", cfg->hidden);
     if (cfg->n_out < 1 || cfg->n_out > 1000000) return mmf_fail(MMF_ERR_ARG, "fusion head: output size %lld out of range", (long long)cfg->n_out);
     if (cfg->task == MMF_TASK_CLASSIFY && cfg->n_out < 2)
@@ -204,8 +205,8 @@ static mmf_status parse_config(const char *path, const char *text, fz_config *c)
         else s = mmf_fail(MMF_ERR_FORMAT, "%s: field \"task\": expected classify, multilabel or align", file);
     }
     const cJSON *mods = cJSON_GetObjectItemCaseSensitive(o, "modalities");
-    if (!s && (!cJSON_IsArray(mods) || cJSON_GetArraySize(mods) < 2 || cJSON_GetArraySize(mods) > FZ_MAXM))
-        s = mmf_fail(MMF_ERR_FORMAT, "%s: field \"modalities\": expected an array of 2..%d objects", file, FZ_MAXM);
+    if (!s && (!cJSON_IsArray(mods) || cJSON_GetArraySize(mods) < 1 || cJSON_GetArraySize(mods) > FZ_MAXM))
+        s = mmf_fail(MMF_ERR_FORMAT, "%s: field \"modalities\": expected an array of 1..%d objects", file, FZ_MAXM);
     for (int m = 0; !s && m < cJSON_GetArraySize(mods); m++) {
         const cJSON *e = cJSON_GetArrayItem(mods, m);
         const char *nm;

@@ -13,7 +13,7 @@ static int64_t concat_flops(const mmf_head *h) { return 0; }
 const fz_op fz_op_concat = {
     "concat", "concatenate the modality embeddings; the output layer is linear on top",
     "params: sum(D_m) (absent embeddings); FLOPs: 0 (+ output 2*sum(D_m)*C)",
-    "learned absent embedding e_m in place of x_m", 2, FZ_MAXM, concat_decl, concat_fwd, concat_flops};
+    "learned absent embedding e_m in place of x_m", 1, FZ_MAXM, concat_decl, concat_fwd, concat_flops};
 
 static mmf_status mlp_decl(mmf_head *h, int64_t *E) {
     *E = h->cfg.hidden;
@@ -26,4 +26,4 @@ static int64_t mlp_flops(const mmf_head *h) { return 2 * fz_sum_dims(h) * h->cfg
 const fz_op fz_op_mlp = {
     "mlp", "MLP over the concatenation: z = ReLU(W [x_1; ...; x_M] + b)",
     "params: sum(D_m)*(H+1) + H; FLOPs: 2*sum(D_m)*H",
-    "learned absent embedding e_m in place of x_m", 2, FZ_MAXM, mlp_decl, mlp_fwd, mlp_flops};
+    "learned absent embedding e_m in place of x_m", 1, FZ_MAXM, mlp_decl, mlp_fwd, mlp_flops};

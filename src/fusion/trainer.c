@@ -461,7 +461,8 @@ mmf_status mmf_head_train(const mmf_embfile *train, const mmf_embfile *val, cons
     if (p->epochs < 1 || p->batch < 1 || !(p->lr > 0.0f) || p->dropout < 0.0f || p->dropout >= 1.0f || p->n_threads < 1)
         return mmf_fail(MMF_ERR_ARG, "train: epochs %d, batch %d, lr %g, dropout %g or threads %d out of range",
                         p->epochs, p->batch, p->lr, p->dropout, p->n_threads);
-    if (M < 2) return mmf_fail(MMF_ERR_ARG, "%s: fusion needs at least 2 modalities, the file has %d", tpath, M);
+    /* the operator checks its own range (concat/mlp take one: the unimodal baselines) */
+    if (M < 1) return mmf_fail(MMF_ERR_ARG, "%s: the file has no modality", tpath);
     fz_config cfg;
     memset(&cfg, 0, sizeof cfg);
     snprintf(cfg.op, sizeof cfg.op, "%s", p->task == MMF_TASK_ALIGN ? "align" : (p->fusion ? p->fusion : "concat"));
