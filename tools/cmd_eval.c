@@ -20,6 +20,9 @@ static const char help[] =
     "  --json           one JSON object per line instead of a table\n"
     "  --no-table       only the main result, no robustness table\n"
     "  --seed S         seed for drops and noise [1]\n"
+    "  --predictions F  classify: also write each row's predicted class, top-5 classes\n"
+    "                   and true label as JSON (atomically): {\"n\", \"classes\",\n"
+    "                   \"rows\": [{\"id\", \"label\", \"pred\", \"top5\"}, ...]}\n"
     "  --threads N      [1]\n\n"
     "Example:\n"
     "  mmfuse eval gmu.head.safetensors --data test.safetensors\n";
@@ -39,8 +42,44 @@ static void row(const char *label, const mmf_eval_result *r, mmf_task task, int 
     }
 }
 
+/* --predictions: argmax and top-5 of the outputs under the same options as the main row */
+static int write_predictions(mmf_head *h, const mmf_embfile *f, const mmf_eval_opts *o, const char *path) {
+    int64_t N = mmf_embfile_rows(f), C = mmf_head_out_dim(h);
+    const int64_t *lab = mmf_embfile_labels(f), *ids = mmf_embfile_ids(f);
+    float *out = malloc((size_t)(N * C + 1) * sizeof(float));
+    size_t cap = (size_t)N * 160 + 64, n = 0;
+    char *buf = malloc(cap);
+    if (!out || !buf) { free(out); free(buf); return cli_fail("eval", MMF_ERR_NOMEM, "out of memory for the predictions"); }
+    mmf_status s = mmf_head_predict(h, f, o, NULL, out);
+    if (s) { free(out); free(buf); return cli_fail("eval", s, "prediction failed"); }
+    n += (size_t)snprintf(buf + n, cap - n, "{\"n\": %lld, \"classes\": %lld, \"rows\": [", (long long)N, (long long)C);
+    for (int64_t i = 0; i < N; i++) {
+        const float *y = out + i * C;
+        int64_t top[5];
+        int k = 0;
+        for (; k < 5 && k < C; k++) {
+            int64_t best = -1;
+            for (int64_t c = 0; c < C; c++) {
+                int used = 0;
+                for (int j = 0; j < k; j++) used |= top[j] == c;
+                if (!used && (best < 0 || y[c] > y[best])) best = c;
+            }
+            top[k] = best;
+        }
+        n += (size_t)snprintf(buf + n, cap - n, "%s\n{\"id\": %lld, \"label\": %lld, \"pred\": %lld, \"top5\": [", i ? "," : "",
+                              (long long)(ids ? ids[i] : i), (long long)(lab ? lab[i] : -1), (long long)top[0]);
+        for (int j = 0; j < k; j++) n += (size_t)snprintf(buf + n, cap - n, "%s%lld", j ? ", " : "", (long long)top[j]);
+        n += (size_t)snprintf(buf + n, cap - n, "]}");
+    }
+    n += (size_t)snprintf(buf + n, cap - n, "\n]}\n");
+    s = mmf_write_file_atomic(path, buf, n);
+    free(out);
+    free(buf);
+    return s ? cli_fail("eval", s, "cannot write the predictions") : MMF_EXIT_OK;
+}
+
 static int run(int argc, char **argv) {
-    const char *head = NULL, *data = NULL, *drop = NULL, *v;
+    const char *head = NULL, *data = NULL, *drop = NULL, *pred = NULL, *v;
     double noise = 0.0;
     int as_json = 0, table = 1, bad = 0;
     long threads = 1;
@@ -48,6 +87,7 @@ static int run(int argc, char **argv) {
     for (int i = 1; i < argc && !bad; i++) {
         if (cli_opt(argc, argv, &i, "--data", &data, &bad)) continue;
         if (cli_opt(argc, argv, &i, "--drop", &drop, &bad)) continue;
+        if (cli_opt(argc, argv, &i, "--predictions", &pred, &bad)) continue;
         if (cli_opt(argc, argv, &i, "--noise", &v, &bad)) { if (bad || !cli_float("--noise", v, &noise) || noise < 0) return MMF_EXIT_USAGE; continue; }
         if (cli_opt(argc, argv, &i, "--threads", &v, &bad)) { if (bad || !cli_int("--threads", v, 1, 1024, &threads)) return MMF_EXIT_USAGE; continue; }
         if (cli_opt(argc, argv, &i, "--seed", &v, &bad)) { if (bad) return MMF_EXIT_USAGE; seed = strtoull(v, NULL, 10); continue; }
@@ -83,6 +123,8 @@ static int run(int argc, char **argv) {
     char label[96];
     snprintf(label, sizeof label, "%s%s%s", drop ? "without " : "as given", drop ? drop : "", noise > 0 ? " +noise" : "");
     row(label, &r, task, as_json);
+    if (pred && task != MMF_TASK_CLASSIFY) { rc = cli_usage("eval", "--predictions is for classify heads"); goto done; }
+    if (pred && (rc = write_predictions(h, f, &o, pred))) goto done;
     if (table && !drop && noise == 0.0) {
         if (!as_json) printf("-- robustness --\n");
         for (int m = 0; m < mmf_embfile_n_modalities(f) && !s; m++) {
