@@ -1,0 +1,395 @@
+#!/usr/bin/env node
+// Writes report/index.html from the outputs of scripts/demo.sh (data/demo/):
+// static and offline, plots as inline SVG drawn here, emoji images copied
+// under report/img/. A stage without outputs is shown as missing, never
+// filled in. Also writes report/summary.json (the headline numbers) and
+// prints them. Usage:
+//   node scripts/demo-report.js --demo data/demo --data data/emoji --out report [--total SECONDS]
+"use strict";
+const fs = require("fs"), path = require("path");
+
+const args = {};
+for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, "")] = process.argv[i + 1];
+const DEMO = args.demo || "data/demo", DATA = args.data || "data/emoji", OUT = args.out || "report";
+fs.mkdirSync(path.join(OUT, "img"), {recursive: true});
+
+// ------------------------------------------------------------ reading
+const exists = f => fs.existsSync(f);
+const text = f => (exists(f) ? fs.readFileSync(f, "utf8") : "");
+const jsonOr = (f, d) => { try { return JSON.parse(fs.readFileSync(f, "utf8")); } catch (e) { return d; } };
+// ids are 63-bit: keep every integer of 16+ digits as a string
+const parseBig = s => JSON.parse(s.replace(/(:\s*|\[\s*|,\s*)(-?\d{16,})/g, '$1"$2"'));
+const jsonl = f => text(f).split("\n").filter(l => l.trim()).map(l => { try { return parseBig(l); } catch (e) { return null; } }).filter(Boolean);
+const D = (...p) => path.join(DEMO, ...p);
+const esc = s => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+const pct = x => (x == null || isNaN(x) ? "–" : (100 * x).toFixed(1));
+const num = (x, d = 3) => (x == null || isNaN(x) ? "–" : (+x).toFixed(d));
+
+function fnv63(s) {   // the id `mmfuse embed --id-field` gives a string
+  let h = 14695981039346656037n;
+  for (const b of Buffer.from(s, "utf8")) { h ^= BigInt(b); h = (h * 1099511628211n) & 0xffffffffffffffffn; }
+  return (h & 0x7fffffffffffffffn).toString();
+}
+
+function readSafetensors(f) {
+  const b = fs.readFileSync(f), n = Number(b.readBigUInt64LE(0)), hdr = JSON.parse(b.slice(8, 8 + n).toString("utf8"));
+  const out = {meta: hdr.__metadata__ || {}, t: {}};
+  for (const [k, v] of Object.entries(hdr)) {
+    if (k === "__metadata__") continue;
+    const [a, z] = v.data_offsets, raw = b.slice(8 + n + a, 8 + n + z);
+    const ab = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length);
+    const arr = v.dtype === "F32" ? new Float32Array(ab) : v.dtype === "I64" ? new BigInt64Array(ab) : v.dtype === "U8" ? new Uint8Array(ab) : null;
+    out.t[k] = {shape: v.shape, data: arr};
+  }
+  return out;
+}
+
+const classes = jsonOr(path.join(DATA, "classes.json"), {groups: [], subgroups: [], subgroup_group: {}});
+const groupOfSub = i => classes.groups.indexOf(classes.subgroup_group[classes.subgroups[i]]);
+const readRecords = f => text(path.join(DATA, f)).split("\n").filter(Boolean).map(JSON.parse);
+const testRecs = readRecords("test.jsonl"), omRecs = readRecords("openmoji.jsonl");
+
+const statuses = {};
+for (const f of exists(D("status")) ? fs.readdirSync(D("status")) : []) {
+  const s = jsonOr(D("status", f), null);
+  if (s) statuses[s.stage] = s;
+}
+const ok = st => statuses[st] && statuses[st].status === "ok";
+const machine = jsonOr(D("machine.json"), {});
+const setupTimes = text(D("setup_times.txt")).split("\n").filter(Boolean).map(l => l.split(" "));
+
+// images: copied under report/img/<vendor>/<hex>.png
+function img(rec, cls = "emo") {
+  if (!rec || !rec.image) return "";
+  const src = path.join(DATA, rec.image_alpha || rec.image), rel = path.join("img", rec.vendor || "x", path.basename(src));
+  if (exists(src) && !exists(path.join(OUT, rel))) {
+    fs.mkdirSync(path.dirname(path.join(OUT, rel)), {recursive: true});
+    fs.copyFileSync(src, path.join(OUT, rel));
+  }
+  return `<img class="${cls}" src="${esc(rel)}" alt="${esc(rec.text || "")}" title="${esc(rec.text || "")}">`;
+}
+
+// ------------------------------------------------------------ SVG plots
+const PAL = ["#4269d0", "#efb118", "#ff725c", "#6cc5b0", "#3ca951", "#ff8ab7", "#a463f2", "#97bbf5", "#9c6b4e", "#9498a0",
+  "#1b7837", "#c51b7d", "#5e3c99", "#e66101", "#0571b0", "#b2182b"];
+
+function lineChart(series, {w = 460, h = 260, ylab = "", xlab = "epoch", ymin = null, ymax = null} = {}) {
+  const pts = series.flatMap(s => s.points);
+  if (!pts.length) return "<p class=missing>no data</p>";
+  const L = 44, R = 130, T = 10, B = 34, xs = pts.map(p => p[0]), ys = pts.map(p => p[1]);
+  const x0 = Math.min(...xs), x1 = Math.max(...xs, x0 + 1);
+  const y0 = ymin != null ? ymin : Math.min(...ys), y1 = ymax != null ? ymax : Math.max(...ys, y0 + 1e-6);
+  const X = x => L + (x - x0) / (x1 - x0) * (w - L - R), Y = y => h - B - (y - y0) / (y1 - y0) * (h - T - B);
+  let g = `<svg class=plot viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img">`;
+  for (let k = 0; k <= 4; k++) {
+    const v = y0 + (y1 - y0) * k / 4;
+    g += `<line x1=${L} x2=${w - R} y1=${Y(v)} y2=${Y(v)} class=grid /><text x=${L - 4} y=${Y(v) + 4} class=tick text-anchor=end>${v.toFixed(2)}</text>`;
+  }
+  for (let x = Math.ceil(x0); x <= x1; x += Math.max(1, Math.ceil((x1 - x0) / 8)))
+    g += `<text x=${X(x)} y=${h - B + 14} class=tick text-anchor=middle>${x}</text>`;
+  g += `<text x=${(L + w - R) / 2} y=${h - 4} class=axis text-anchor=middle>${esc(xlab)}</text>`;
+  g += `<text x=12 y=${(T + h - B) / 2} class=axis text-anchor=middle transform="rotate(-90 12 ${(T + h - B) / 2})">${esc(ylab)}</text>`;
+  series.forEach((s, i) => {
+    const c = s.color || PAL[i % PAL.length];
+    g += `<polyline fill=none stroke="${c}" stroke-width=1.8 ${s.dash ? 'stroke-dasharray="4 3"' : ""} points="${s.points.map(p => X(p[0]).toFixed(1) + "," + Y(p[1]).toFixed(1)).join(" ")}" />`;
+    const ly = T + 10 + i * 13;
+    g += `<line x1=${w - R + 8} x2=${w - R + 22} y1=${ly - 4} y2=${ly - 4} stroke="${c}" stroke-width=2 ${s.dash ? 'stroke-dasharray="4 3"' : ""}/><text x=${w - R + 26} y=${ly} class=leg>${esc(s.name)}</text>`;
+  });
+  return g + "</svg>";
+}
+
+function barChart(groups, keys, {w = 900, h = 280, ymax = 1, refs = []} = {}) {
+  // groups: [{name, values: {key: v}}]; keys: [{key, name, color}]
+  if (!groups.length) return "<p class=missing>no data</p>";
+  const L = 40, R = 10, T = 24, B = 80, gw = (w - L - R) / groups.length, bw = Math.min(16, (gw - 6) / keys.length);
+  const Y = v => h - B - v / ymax * (h - T - B);
+  let g = `<svg class=plot viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img">`;
+  for (let k = 0; k <= 5; k++) {
+    const v = ymax * k / 5;
+    g += `<line x1=${L} x2=${w - R} y1=${Y(v)} y2=${Y(v)} class=grid /><text x=${L - 4} y=${Y(v) + 4} class=tick text-anchor=end>${(100 * v).toFixed(0)}</text>`;
+  }
+  groups.forEach((gr, i) => {
+    const gx = L + i * gw + (gw - bw * keys.length) / 2;
+    keys.forEach((k, j) => {
+      const v = gr.values[k.key];
+      if (v == null) return;
+      g += `<rect x=${(gx + j * bw).toFixed(1)} y=${Y(v).toFixed(1)} width=${(bw - 1).toFixed(1)} height=${(Y(0) - Y(v)).toFixed(1)} fill="${k.color}"><title>${esc(gr.name + " " + k.name + ": " + pct(v) + "%")}</title></rect>`;
+    });
+    const cx = L + i * gw + gw / 2;
+    g += `<text x=${cx} y=${h - B + 10} class=tick text-anchor=end transform="rotate(-40 ${cx} ${h - B + 10})">${esc(gr.name)}</text>`;
+  });
+  refs.forEach(r => {
+    g += `<line x1=${L} x2=${w - R} y1=${Y(r.v)} y2=${Y(r.v)} stroke="${r.color}" stroke-dasharray="5 4" stroke-width=1.5 /><text x=${w - R - 4} y=${Y(r.v) - 3} class=leg text-anchor=end fill="${r.color}">${esc(r.name)} ${pct(r.v)}</text>`;
+  });
+  keys.forEach((k, j) => {
+    g += `<rect x=${L + 8 + j * 150} y=4 width=10 height=10 fill="${k.color}"/><text x=${L + 22 + j * 150} y=13 class=leg>${esc(k.name)}</text>`;
+  });
+  return g + "</svg>";
+}
+
+function heatmap(M, names, {cell = 34} = {}) {
+  const n = names.length, L = 150, T = 120, w = L + n * cell + 10, h = T + n * cell + 30;
+  let g = `<svg class=plot viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img">`;
+  for (let i = 0; i < n; i++) {
+    const tot = M[i].reduce((a, b) => a + b, 0) || 1;
+    g += `<text x=${L - 6} y=${T + i * cell + cell / 2 + 4} class=tick text-anchor=end>${esc(names[i])}</text>`;
+    g += `<text x=${L + i * cell + cell / 2} y=${T - 6} class=tick transform="rotate(-45 ${L + i * cell + cell / 2} ${T - 6})">${esc(names[i])}</text>`;
+    for (let j = 0; j < n; j++) {
+      const f = M[i][j] / tot, shade = Math.round(255 - 200 * f);
+      g += `<rect x=${L + j * cell} y=${T + i * cell} width=${cell - 1} height=${cell - 1} fill="rgb(${shade},${shade},255)"><title>${esc(names[i] + " -> " + names[j] + ": " + M[i][j])}</title></rect>`;
+      if (M[i][j]) g += `<text x=${L + j * cell + cell / 2} y=${T + i * cell + cell / 2 + 4} class=cell text-anchor=middle fill="${f > 0.5 ? "#fff" : "#222"}">${M[i][j]}</text>`;
+    }
+  }
+  g += `<text x=${L + n * cell / 2} y=${h - 6} class=axis text-anchor=middle>predicted group</text>`;
+  return g + "</svg>";
+}
+
+function pca2(X, n, d) {   // top-2 principal components by power iteration on the covariance
+  const mu = new Float64Array(d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mu[j] += X[i * d + j] / n;
+  const C = new Float64Array(d * d);
+  for (let i = 0; i < n; i++) for (let a = 0; a < d; a++) {
+    const xa = X[i * d + a] - mu[a];
+    for (let b = 0; b < d; b++) C[a * d + b] += xa * (X[i * d + b] - mu[b]);
+  }
+  const comps = [];
+  for (let c = 0; c < 2; c++) {
+    let v = new Float64Array(d).map((_, j) => Math.sin(j * 12.9898 + c * 78.233) + 0.01);
+    for (let it = 0; it < 200; it++) {
+      const u = new Float64Array(d);
+      for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) u[a] += C[a * d + b] * v[b];
+      for (const p of comps) { const dot = u.reduce((s, x, j) => s + x * p[j], 0); for (let j = 0; j < d; j++) u[j] -= dot * p[j]; }
+      const nr = Math.hypot(...u) || 1;
+      v = u.map(x => x / nr);
+    }
+    comps.push(v);
+  }
+  const P = [];
+  for (let i = 0; i < n; i++) P.push(comps.map(p => { let s = 0; for (let j = 0; j < d; j++) s += (X[i * d + j] - mu[j]) * p[j]; return s; }));
+  return P;
+}
+
+function scatter(P, colorIdx, names, {w = 620, h = 440} = {}) {
+  const L = 10, R = 170, T = 10, B = 10, xs = P.map(p => p[0]), ys = P.map(p => p[1]);
+  const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
+  const X = x => L + (x - x0) / (x1 - x0 || 1) * (w - L - R), Y = y => h - B - (y - y0) / (y1 - y0 || 1) * (h - T - B);
+  let g = `<svg class=plot viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img"><rect x=${L} y=${T} width=${w - L - R} height=${h - T - B} fill="#fafafa" stroke="#ddd"/>`;
+  P.forEach((p, i) => { g += `<circle cx=${X(p[0]).toFixed(1)} cy=${Y(p[1]).toFixed(1)} r=3.2 fill="${PAL[colorIdx[i] % PAL.length]}" fill-opacity=0.8 />`; });
+  names.forEach((nm, i) => { g += `<circle cx=${w - R + 14} cy=${T + 12 + i * 16} r=5 fill="${PAL[i % PAL.length]}"/><text x=${w - R + 24} y=${T + 16 + i * 16} class=leg>${esc(nm)}</text>`; });
+  return g + "</svg>";
+}
+
+// ------------------------------------------------------------ sections
+const summary = {machine: machine.machine || "unknown", cpus: machine.cpus, threads: machine.threads, date: machine.date};
+const sections = [];
+const missing = (st, what) => {
+  const s = statuses[st];
+  const why = !s ? "this stage did not run" : s.status === "unavailable" ? "unavailable in this build: " + s.reason : "failed: " + s.reason;
+  return `<p class=missing>${esc(what)}: <b>missing</b> — ${esc(why)}.</p>`;
+};
+
+// encoders
+{
+  let h = "<h2>1. Unimodal encoders</h2>";
+  if (ok("encoders")) {
+    const curves = [], descr = [];
+    for (const m of ["text", "image"]) {
+      const p = text(D("encoders", m + ".path")).trim();
+      const log = text(D("encoders", m + ".log"));
+      const ep = [...log.matchAll(/epoch (\d+)\/\d+\s+loss ([0-9.]+)\s+train acc ([0-9.]+)(?:\s+val acc ([0-9.]+))?/g)];
+      if (ep.length) {
+        curves.push({name: m + " train", points: ep.map(e => [+e[1], +e[3]]), color: m === "text" ? PAL[0] : PAL[2], dash: true});
+        curves.push({name: m + " val", points: ep.filter(e => e[4]).map(e => [+e[1], +e[4]]), color: m === "text" ? PAL[0] : PAL[2]});
+        descr.push(`<li><b>${m}</b>: trained from scratch on the train split (${ep.length} epochs, final validation accuracy on held-out concepts ${pct(+(ep[ep.length - 1][4] || NaN))}%)</li>`);
+      } else descr.push(`<li><b>${m}</b>: pretrained folder <code>${esc(p)}</code></li>`);
+    }
+    h += `<ul>${descr.join("")}</ul>`;
+    if (curves.length) h += `<figure>${lineChart(curves, {ylab: "subgroup accuracy", ymin: 0, ymax: 1})}<figcaption>Encoder training curves: subgroup accuracy on the train split (dashed) and on the validation split's held-out concepts (solid).</figcaption></figure>`;
+  } else h += missing("encoders", "Encoders");
+  sections.push(h);
+}
+
+// fusion
+const fusion = {ops: [], only: {}};
+{
+  let h = "<h2>2. Fusion operators: subgroup classification (98 classes) on held-out concepts</h2>";
+  if (ok("fusion")) {
+    const ops = text(D("fusion", "operators.txt")).split("\n").filter(Boolean);
+    const first = f => jsonl(f)[0] || {};
+    const setting = (rows, name) => (rows.find(r => r.setting === name) || {}).accuracy;
+    for (const m of ["text", "image"]) {
+      fusion.only[m] = {test: first(D("fusion", `only_${m}.test.jsonl`)).accuracy, f1: first(D("fusion", `only_${m}.test.jsonl`)).macro_f1,
+        openmoji: (jsonl(D("fusion", `only_${m}.openmoji.jsonl`))[0] || {}).accuracy};
+    }
+    for (const op of ops) {
+      const log = text(D("fusion", op + ".train.log"));
+      const headLine = (log.match(/^head: (\{.*\})$/m) || [])[1];
+      const t = jsonl(D("fusion", op + ".test.jsonl")), o = jsonl(D("fusion", op + ".openmoji.jsonl"));
+      if (!headLine || !t.length) { fusion.ops.push({op, failed: true, err: text(D("fusion", op + ".err")).trim().split("\n").pop()}); continue; }
+      const head = JSON.parse(headLine);
+      fusion.ops.push({
+        op, params: head.parameters, flops: head.flops_per_sample, acc: setting(t, "as given"), f1: (t[0] || {}).macro_f1,
+        noText: setting(t, "without text"), noImage: setting(t, "without image"), drop50: setting(t, "drop rate 0.50"),
+        noise1: setting(t, "noise sigma 1.00"), om: setting(o, "as given"), omNoText: setting(o, "without text"),
+        secs: +text(D("fusion", op + ".seconds")) || null,
+        curve: [...log.matchAll(/epoch\s+(\d+)\s+train loss ([0-9.]+)\s+val loss ([0-9.]+)\s+acc ([0-9.]+)/g)].map(e => [+e[1], +e[4]]),
+      });
+    }
+    const good = fusion.ops.filter(o => !o.failed), bestU = Math.max(fusion.only.text.test || 0, fusion.only.image.test || 0);
+    const best = good.reduce((a, b) => (b.acc > (a ? a.acc : -1) ? b : a), null);
+    const bestTxt = (text(D("fusion", "best.txt")).trim());
+    h += `<p>Heads trained on the train split's embeddings (Google + Twitter art), selected on the validation split, tested on the <b>${testRecs.length}</b> test images of <b>${new Set(testRecs.map(r => r.hexcode)).size}</b> held-out concepts and on the OpenMoji art of the same concepts (an unseen drawing style). Every fused head was trained with modality dropout. Image-only and text-only heads are MLPs over one embedding.</p>`;
+    h += `<table><tr><th>head</th><th>params</th><th>FLOPs/sample</th><th>test acc %</th><th>macro-F1</th><th>OpenMoji acc %</th><th>without text %</th><th>without image %</th><th>50% drop %</th><th>noise σ=1 %</th><th>train+eval s</th></tr>`;
+    for (const m of ["image", "text"]) h += `<tr class=ref><td>${m} only (mlp)</td><td></td><td></td><td>${pct(fusion.only[m].test)}</td><td>${num(fusion.only[m].f1)}</td><td>${pct(fusion.only[m].openmoji)}</td><td colspan=5></td></tr>`;
+    for (const o of fusion.ops) {
+      if (o.failed) { h += `<tr><td>${esc(o.op)}</td><td colspan=10 class=missing>training failed: ${esc(o.err || "")}</td></tr>`; continue; }
+      const cls = o === best ? " class=best" : "";
+      h += `<tr${cls}><td>${esc(o.op)}${o.op === bestTxt ? " ★" : ""}</td><td>${o.params}</td><td>${o.flops}</td><td>${pct(o.acc)}${o.acc > bestU ? " ▲" : ""}</td><td>${num(o.f1)}</td><td>${pct(o.om)}</td><td>${pct(o.noText)}</td><td>${pct(o.noImage)}</td><td>${pct(o.drop50)}</td><td>${pct(o.noise1)}</td><td>${o.secs != null ? o.secs.toFixed(1) : "–"}</td></tr>`;
+    }
+    h += `</table><p class=note>▲ beats the best unimodal head (${pct(bestU)}%). ★ best on validation (used for clustering and the map). Without text / image: that modality removed from every test row.</p>`;
+    h += `<figure>${barChart(good.map(o => ({name: o.op, values: {acc: o.acc, om: o.om, nt: o.noText, ni: o.noImage}})),
+      [{key: "acc", name: "test (held-out concepts)", color: PAL[0]}, {key: "om", name: "OpenMoji art", color: PAL[3]}, {key: "nt", name: "without text", color: PAL[1]}, {key: "ni", name: "without image", color: PAL[2]}],
+      {refs: [{name: "text only", v: fusion.only.text.test, color: "#555"}, {name: "image only", v: fusion.only.image.test, color: "#a33"}]})}
+      <figcaption>Accuracy (%) of every fusion operator, and its robustness when one modality is missing at test time; dashed lines: unimodal heads.</figcaption></figure>`;
+    h += `<figure>${lineChart(good.map(o => ({name: o.op, points: o.curve})), {ylab: "validation accuracy", w: 620, h: 300})}<figcaption>Fusion head training curves: validation accuracy per epoch (early stopping keeps the best).</figcaption></figure>`;
+    // confusion matrix (groups) of the best operator
+    const bop = bestTxt || (best && best.op), pred = bop && jsonOr(D("fusion", bop + ".test.pred.json"), null);
+    if (pred && classes.groups.length) {
+      const G = classes.groups.length, M = Array.from({length: G}, () => new Array(G).fill(0));
+      let ok9 = 0;
+      for (const r of pred.rows) { const a = groupOfSub(r.label), b = groupOfSub(r.pred); if (a >= 0 && b >= 0) { M[a][b]++; ok9 += a === b; } }
+      fusion.groupAcc = ok9 / pred.rows.length;
+      h += `<figure>${heatmap(M, classes.groups)}<figcaption>Confusion matrix of ${esc(bop)} on the test split, subgroup predictions folded into their 9 groups (rows: true group). Group accuracy ${pct(fusion.groupAcc)}%.</figcaption></figure>`;
+      // examples: test images with fused and image-only predictions
+      const po = jsonOr(D("fusion", "only_image.test.pred.json"), null);
+      let ex = "";
+      for (let i = 0; i < testRecs.length && i < pred.rows.length; i += Math.max(1, Math.floor(testRecs.length / 12))) {
+        const r = testRecs[i], p = pred.rows[i];
+        ex += `<div class=card>${img(r, "emo big")}<div class=cap>“${esc(r.text)}”</div><div class=small>true: ${esc(r.subgroup)}</div>
+          <div class="small ${p.pred === p.label ? "hit" : "miss"}">fused: ${esc(classes.subgroups[p.pred] || p.pred)}</div>
+          ${po ? `<div class="small ${po.rows[i].pred === po.rows[i].label ? "hit" : "miss"}">image only: ${esc(classes.subgroups[po.rows[i].pred] || "")}</div>` : ""}</div>`;
+      }
+      h += `<h3>Examples (held-out concepts)</h3><div class=cards>${ex}</div>`;
+    }
+    summary.fusion = {best_unimodal: bestU, text_only: fusion.only.text.test, image_only: fusion.only.image.test,
+      ops: Object.fromEntries(good.map(o => [o.op, {acc: o.acc, openmoji: o.om, without_text: o.noText, without_image: o.noImage}])), best_val_op: bestTxt};
+    if (best) summary.fusion.best = {op: best.op, acc: best.acc, without_text: best.noText, without_image: best.noImage, openmoji: best.om};
+  } else h += missing("fusion", "Fusion results");
+  sections.push(h);
+}
+
+// retrieval
+{
+  let h = "<h2>3. Text → image retrieval (OpenMoji art as the gallery)</h2>";
+  if (ok("retrieval")) {
+    const raw = text(D("retrieval", "retrieval.json"));
+    const dirs = [...raw.matchAll(/"[^"]*->[^"]*":\s*\{"r1":\s*([0-9.]+),\s*"r5":\s*([0-9.]+),\s*"r10":\s*([0-9.]+),\s*"map":\s*([0-9.]+),\s*"queries":\s*(\d+)\}/g)];
+    const t2i = dirs[0];
+    const hashToRec = new Map(omRecs.map(r => [fnv63(r.hexcode), r]));
+    if (t2i) {
+      summary.retrieval = {r1: +t2i[1], r5: +t2i[2], r10: +t2i[3], map: +t2i[4], queries: +t2i[5], gallery: omRecs.length};
+      h += `<p>Queries: the name of each of the ${t2i[5]} held-out concepts; gallery: all ${omRecs.length} OpenMoji images (a style never seen in training); a hit is the image of the same concept. Text and image embeddings are projected into one space by an <code>align</code> head (symmetric InfoNCE) trained on the train split. Chance R@10 ≈ ${pct(10 / omRecs.length)}%.</p>
+        <table><tr><th>R@1 %</th><th>R@5 %</th><th>R@10 %</th><th>mAP</th></tr><tr><td>${pct(+t2i[1])}</td><td>${pct(+t2i[2])}</td><td>${pct(+t2i[3])}</td><td>${num(+t2i[4])}</td></tr></table>`;
+    }
+    const qs = jsonl(path.join(DEMO, "records", "queries.jsonl"));
+    const res = jsonl(D("retrieval", "search.jsonl"));
+    let ex = "";
+    res.slice(0, 200).filter((_, i) => i % Math.max(1, Math.floor(res.length / 10)) === 0).slice(0, 10).forEach(r => {
+      const q = qs.find(x => fnv63(x.hexcode) === String(r.query));
+      if (!q) return;
+      ex += `<tr><td class=q>“${esc(q.text)}”<br>${img(omRecs.find(o => o.hexcode === q.hexcode))}</td>` +
+        r.results.map(x => { const g = hashToRec.get(String(x.id)); return `<td class="${g && g.hexcode === q.hexcode ? "hit" : ""}">${img(g)}<div class=small>${esc(g ? g.text : x.id)}</div></td>`; }).join("") + "</tr>";
+    });
+    if (ex) h += `<h3>Examples: top 5 for some queries (green: the right concept; left: the query and its OpenMoji image)</h3><table class=ret>${ex}</table>`;
+  } else h += missing("retrieval", "Retrieval");
+  sections.push(h);
+}
+
+// clustering + map
+{
+  let h = "<h2>4. Clustering against the subgroups</h2>";
+  if (ok("cluster")) {
+    const rows = ["fused", "text", "image"].map(m => [m, jsonOr(D("cluster", m + ".json"), {})]);
+    const fop = text(D("cluster", "fused_op.txt")).trim();
+    h += `<p>k-means (k = number of subgroups among the test concepts) on the test embeddings; scores against the true subgroups.</p><table><tr><th>embedding</th><th>k</th><th>NMI</th><th>ARI</th><th>purity</th></tr>`;
+    summary.cluster = {};
+    for (const [m, c] of rows) {
+      const s = c.scores || {};
+      summary.cluster[m] = {nmi: s.nmi, ari: s.ari};
+      h += `<tr><td>${m === "fused" ? "fused (" + esc(fop) + ")" : m + " only"}</td><td>${c.k || "–"}</td><td>${num(s.nmi)}</td><td>${num(s.ari)}</td><td>${num(s.purity)}</td></tr>`;
+    }
+    h += "</table>";
+    const f = D("cluster", "test.fused.safetensors");
+    if (exists(f)) {
+      const st = readSafetensors(f), t = st.t.fused, lab = st.t.labels;
+      if (t && lab) {
+        const [n, d] = t.shape, P = pca2(t.data, n, d);
+        const col = Array.from(lab.data, x => groupOfSub(Number(x)));
+        h += `<figure>${scatter(P, col, classes.groups)}<figcaption>The fused embeddings (${esc(fop)}) of the ${n} test images, projected on their first two principal components (PCA computed here), coloured by group.</figcaption></figure>`;
+      }
+    }
+  } else h += missing("cluster", "Clustering");
+  sections.push(h);
+}
+
+// caption, vqa
+for (const [st, title, what] of [["caption", "5. Captioning", "Captioning BLEU with and without the accompanying text"], ["vqa", "6. Visual question answering", "VQA demonstration"]]) {
+  let h = `<h2>${title}</h2>`;
+  const res = jsonOr(D(st, "result.json"), null);
+  if (ok(st) && res) {
+    h += `<pre>${esc(JSON.stringify(res, null, 1)).slice(0, 4000)}</pre>`;
+    summary[st] = res.summary || res;
+  } else h += missing(st, what);
+  sections.push(h);
+}
+
+// timings
+{
+  let h = `<h2>Run</h2><p>Machine: ${esc(machine.machine || "unknown")}, ${machine.cpus || "?"} CPUs, ${machine.threads || "?"} threads per command, load average at start ${esc(machine.load || "?")}; ${esc(machine.date || "")}.${args.total ? " Total wall time of this run: " + (+args.total).toFixed(0) + " s (cached stages are not rerun)." : ""}</p><table><tr><th>step</th><th>status</th><th>seconds</th><th></th></tr>`;
+  for (const [n, s] of setupTimes) h += `<tr><td>${esc(n)}</td><td>ok</td><td>${esc(s)}</td><td></td></tr>`;
+  summary.stages = {};
+  for (const st of ["records", "encoders", "embed", "fusion", "retrieval", "cluster", "caption", "vqa"]) {
+    const s = statuses[st] || {status: "not run", seconds: 0, reason: ""};
+    summary.stages[st] = {status: s.status, seconds: s.seconds};
+    h += `<tr class="${s.status === "ok" ? "" : "missingrow"}"><td>${esc(s.title || st)}</td><td>${esc(s.status)}</td><td>${s.status === "ok" ? num(s.seconds, 1) : ""}</td><td>${esc(s.reason || "")}</td></tr>`;
+  }
+  sections.push(h + "</table>");
+}
+
+// ------------------------------------------------------------ page
+const headline = [];
+if (summary.fusion && summary.fusion.best) {
+  const b = summary.fusion.best;
+  headline.push(`best fusion <b>${esc(b.op)}</b> ${pct(b.acc)}% vs best unimodal ${pct(summary.fusion.best_unimodal)}% (text only ${pct(summary.fusion.text_only)}%, image only ${pct(summary.fusion.image_only)}%)`);
+  headline.push(`without text ${pct(b.without_text)}%, without image ${pct(b.without_image)}%`);
+}
+if (summary.retrieval) headline.push(`text → image R@10 ${pct(summary.retrieval.r10)}% over ${summary.retrieval.gallery} OpenMoji images`);
+if (summary.cluster && summary.cluster.fused) headline.push(`clustering NMI ${num(summary.cluster.fused.nmi)}`);
+const css = `body{font:15px/1.45 system-ui,sans-serif;max-width:1000px;margin:24px auto;padding:0 16px;color:#222}
+h1{font-size:26px;margin-bottom:4px}h2{margin-top:36px;border-bottom:1px solid #ddd;padding-bottom:4px}
+table{border-collapse:collapse;margin:10px 0;font-size:13px}td,th{border:1px solid #ddd;padding:3px 7px;text-align:right}
+td:first-child,th:first-child{text-align:left}tr.ref td{background:#f4f4f4}tr.best td{background:#eaf5ea}
+.missing{color:#a33;background:#fdf0f0;padding:8px 10px;border-left:4px solid #a33}.missingrow td{color:#a33}
+.note,figcaption{color:#666;font-size:13px}figure{margin:14px 0}.plot{max-width:100%;height:auto}
+.plot .grid{stroke:#eee}.plot .tick{font-size:10px;fill:#666}.plot .axis{font-size:11px;fill:#444}.plot .leg{font-size:11px;fill:#333}.plot .cell{font-size:10px}
+.headline{background:#f3f6fd;border-left:4px solid #4269d0;padding:8px 14px}.headline li{margin:3px 0}
+img.emo{width:40px;height:40px;image-rendering:auto}img.big{width:56px;height:56px}
+.cards{display:flex;flex-wrap:wrap;gap:8px}.card{border:1px solid #ddd;border-radius:6px;padding:6px;width:140px;text-align:center}
+.cap{font-size:12px;margin:2px 0}.small{font-size:11px;color:#555}.hit{color:#1a7f37;font-weight:600}td.hit{background:#e6f4ea}.miss{color:#a33}
+table.ret td{text-align:center;vertical-align:top;width:110px}table.ret td.q{text-align:left;width:170px}`;
+const html = `<!doctype html><html lang=en><head><meta charset=utf-8><title>mmfuse: emoji demo report</title><style>${css}</style></head><body>
+<h1>mmfuse — emoji demo report</h1>
+<p>Image + text fusion on the emoji data set (Google, Twitter and OpenMoji art of ${omRecs.length} concepts, names and categories from emojibase; <code>docs/data-emoji.md</code>). Produced by <code>make demo</code>; every number below was measured in this run.</p>
+${headline.length ? `<ul class=headline>${headline.map(x => `<li>${x}</li>`).join("")}</ul>` : `<p class=missing>No results yet.</p>`}
+${sections.join("\n")}
+<p class=note>Art: Noto Emoji (Apache-2.0), Twemoji (CC BY 4.0), OpenMoji (CC BY-SA 4.0); text: emojibase (MIT) / CLDR (Unicode License). See data/emoji/LICENSES.md.</p>
+</body></html>`;
+fs.writeFileSync(path.join(OUT, "index.html.tmp"), html);
+fs.renameSync(path.join(OUT, "index.html.tmp"), path.join(OUT, "index.html"));
+fs.writeFileSync(path.join(OUT, "summary.json"), JSON.stringify(summary, null, 1) + "\n");
+
+// terminal summary
+const lines = ["", "Headline (" + (summary.machine || "") + ", " + (summary.threads || "?") + " threads):"];
+for (const l of headline) lines.push("  " + l.replace(/<[^>]+>/g, ""));
+for (const [st, s] of Object.entries(summary.stages)) lines.push(`  ${st.padEnd(10)} ${String(s.status).padEnd(12)} ${s.status === "ok" ? (+s.seconds).toFixed(1) + " s" : ""}`);
+console.log(lines.join("\n"));

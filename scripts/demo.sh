@@ -1,0 +1,273 @@
+#!/usr/bin/env bash
+# make demo: the main job end to end on the emoji data set (docs/demo.md).
+# Installs the Debian packages, builds, builds data/emoji, then runs the stages
+# through the mmfuse CLI, each caching its outputs in data/demo/<stage>/, and
+# writes report/index.html. A stage whose command is not in this build says so
+# and is shown as missing in the report: no number is ever made up.
+#
+# Environment:
+#   MMFUSE_TEXT_MODEL / MMFUSE_IMAGE_MODEL  Hugging Face folders to use as the
+#       encoders (default: small towers trained here on the train split)
+#   MMFUSE_THREADS   threads per command (default: nproc)
+#   BUILD, JOBS      build folder (build) and parallel build jobs (nproc)
+#   DEMO_FRESH=1     forget the cached stage outputs
+#   DEMO_SKIP_DEPS=1 do not call scripts/install-deps.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD=${BUILD:-build}
+JOBS=${JOBS:-$(nproc)}
+THREADS=${MMFUSE_THREADS:-$(nproc)}
+DATA=$ROOT/data/emoji
+OUT=$ROOT/data/demo
+REPORT=$ROOT/report
+MMF=$ROOT/$BUILD/mmfuse
+# Tunables (part of the cache key). Sized for 10 minutes on 2 cores.
+IMG_EPOCHS=${DEMO_IMG_EPOCHS:-8}
+IMG_SIZE=${DEMO_IMG_SIZE:-32}
+TXT_EPOCHS=${DEMO_TXT_EPOCHS:-15}
+HEAD_EPOCHS=${DEMO_HEAD_EPOCHS:-12}
+HEAD_PATIENCE=${DEMO_HEAD_PATIENCE:-3}
+MOD_DROPOUT=${DEMO_MODALITY_DROPOUT:-0.3}
+T_START=$(date +%s.%N)
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
+json_str() { node -e 'process.stdout.write(JSON.stringify(process.argv[1]))' "$1"; }
+
+# ---------------------------------------------------------------- setup
+mkdir -p "$OUT/status"
+step_times=()
+t=$(now)
+if [ "${DEMO_SKIP_DEPS:-0}" != 1 ]; then
+  say "install Debian packages (scripts/install-deps.sh build demo)"
+  scripts/install-deps.sh build demo || { echo "demo: installing packages failed" >&2; exit 1; }
+fi
+step_times+=("deps $(secs "$t")")
+t=$(now)
+say "build ($BUILD, -j$JOBS)"
+{ [ -f "$BUILD/Makefile" ] || cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null; } &&
+  cmake --build "$BUILD" -j "$JOBS" 2>&1 | grep -E "error|warning|Built target mmfuse$" || true
+[ -x "$MMF" ] || { echo "demo: build failed ($MMF missing)" >&2; exit 1; }
+step_times+=("build $(secs "$t")")
+t=$(now)
+say "data set (mmfuse data emoji --out data/emoji)"
+"$MMF" data emoji --out "$DATA" || { echo "demo: building the data set failed" >&2; exit 1; }
+step_times+=("data $(secs "$t")")
+
+# Cached outputs are valid for one binary and one configuration.
+KEY="$(cksum <"$MMF" | cut -d' ' -f1) text=${MMFUSE_TEXT_MODEL:-} image=${MMFUSE_IMAGE_MODEL:-} img=$IMG_EPOCHS/$IMG_SIZE txt=$TXT_EPOCHS head=$HEAD_EPOCHS/$HEAD_PATIENCE/$MOD_DROPOUT threads=$THREADS v=1"
+if [ "${DEMO_FRESH:-0}" = 1 ] || [ "$(cat "$OUT/KEY" 2>/dev/null)" != "$KEY" ]; then
+  rm -rf "$OUT"
+  mkdir -p "$OUT/status"
+  printf '%s\n' "$KEY" >"$OUT/KEY"
+fi
+{
+  printf '{"machine": %s, "cpus": %s, "threads": %s, "date": %s, "key": %s,' \
+    "$(json_str "$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)")" "$(nproc)" "$THREADS" \
+    "$(json_str "$(date -u +%Y-%m-%dT%H:%MZ)")" "$(json_str "$KEY")"
+  printf ' "load": %s}\n' "$(json_str "$(cut -d' ' -f1-3 /proc/loadavg)")"
+} >"$OUT/machine.json"
+
+has_cmd() { "$MMF" "$1" --help >/dev/null 2>&1; }
+status_of() { node -e 'try{process.stdout.write(require(process.argv[1]).status)}catch(e){process.stdout.write("none")}' "$OUT/status/$1.json"; }
+write_status() {   # name title status seconds reason
+  printf '{"stage": "%s", "title": %s, "status": "%s", "seconds": %s, "reason": %s}\n' \
+    "$1" "$(json_str "$2")" "$3" "$4" "$(json_str "$5")" >"$OUT/status/$1.json"
+}
+
+# run_stage NAME TITLE FUNCTION "COMMANDS" "STAGES IT NEEDS"
+run_stage() {
+  local name=$1 title=$2 fn=$3 cmds=$4 deps=$5 miss=() c d dir=$OUT/$1
+  for c in $cmds; do has_cmd "$c" || miss+=("$c"); done
+  if [ ${#miss[@]} -gt 0 ]; then
+    say "[$name] $title: UNAVAILABLE in this build (no 'mmfuse ${miss[*]}' yet)"
+    write_status "$name" "$title" unavailable 0 "mmfuse ${miss[*]}: not in this build yet"
+    return
+  fi
+  for d in $deps; do
+    if [ "$(status_of "$d")" != ok ]; then
+      say "[$name] $title: UNAVAILABLE (needs stage '$d', which did not run)"
+      write_status "$name" "$title" unavailable 0 "needs stage $d, which did not run"
+      return
+    fi
+  done
+  if [ -f "$dir/.done" ] && [ "$(status_of "$name")" = ok ]; then
+    say "[$name] $title: cached in data/demo/$name (first run took $(node -p "require('$OUT/status/$name.json').seconds") s)"
+    return
+  fi
+  say "[$name] $title"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  local t0 rc
+  t0=$(now)
+  (set -e; cd "$dir"; "$fn") 2>&1 | tee "$dir/stage.log"
+  rc=${PIPESTATUS[0]}
+  if [ "$rc" = 0 ]; then
+    write_status "$name" "$title" ok "$(secs "$t0")" ""
+    touch "$dir/.done"
+    echo "-- $name done in $(secs "$t0") s"
+  else
+    write_status "$name" "$title" failed "$(secs "$t0")" "exit $rc; see data/demo/$name/stage.log"
+    echo "-- $name FAILED (exit $rc); see data/demo/$name/stage.log" >&2
+  fi
+}
+
+# ---------------------------------------------------------------- stages
+# Each runs in its own folder data/demo/<stage>/ with set -e.
+
+# Records the stages need besides the data set's own files: held-out concepts
+# in OpenMoji art, and one retrieval query per test concept.
+st_records() {
+  node - "$DATA" <<'EOF'
+const fs = require("fs"), path = require("path");
+const data = process.argv[2], rel = path.relative(".", data);
+const read = f => fs.readFileSync(path.join(data, f), "utf8").trim().split("\n").map(JSON.parse);
+const fix = r => Object.assign({}, r, {image: path.join(rel, r.image)});
+const om = read("openmoji.jsonl").filter(r => r.concept_split === "test").map(fix);
+fs.writeFileSync("openmoji_test.jsonl", om.map(r => JSON.stringify(r)).join("\n") + "\n");
+const seen = new Set(), q = [];
+for (const r of read("test.jsonl")) if (!seen.has(r.hexcode)) { seen.add(r.hexcode); q.push({id: r.hexcode, hexcode: r.hexcode, text: r.text, label: r.label}); }
+fs.writeFileSync("queries.jsonl", q.map(r => JSON.stringify(r)).join("\n") + "\n");
+console.log(`openmoji_test.jsonl: ${om.length} records; queries.jsonl: ${q.length} texts`);
+EOF
+}
+
+st_encoders() {
+  if [ -n "${MMFUSE_TEXT_MODEL:-}" ]; then
+    echo "text encoder: $MMFUSE_TEXT_MODEL (MMFUSE_TEXT_MODEL)"
+    printf '%s\n' "$MMFUSE_TEXT_MODEL" >text.path
+  else
+    echo "text encoder: a small transformer trained from scratch on the train split ($TXT_EPOCHS epochs)"
+    "$MMF" train-encoder --modality text --records "$DATA/train.jsonl" --val "$DATA/val.jsonl" --out text \
+      --epochs "$TXT_EPOCHS" --threads "$THREADS" 2> >(tee text.log >&2)
+    printf '%s\n' "$PWD/text" >text.path
+  fi
+  if [ -n "${MMFUSE_IMAGE_MODEL:-}" ]; then
+    echo "image encoder: $MMFUSE_IMAGE_MODEL (MMFUSE_IMAGE_MODEL)"
+    printf '%s\n' "$MMFUSE_IMAGE_MODEL" >image.path
+  else
+    echo "image encoder: a small CNN trained from scratch on the train split ($IMG_EPOCHS epochs, ${IMG_SIZE}px)"
+    "$MMF" train-encoder --modality image --records "$DATA/train.jsonl" --val "$DATA/val.jsonl" --out image \
+      --epochs "$IMG_EPOCHS" --image-size "$IMG_SIZE" --threads "$THREADS" 2> >(tee image.log >&2)
+    printf '%s\n' "$PWD/image" >image.path
+  fi
+}
+
+st_embed() {
+  local TM IM R=$OUT/records s
+  TM=$(cat "$OUT/encoders/text.path")
+  IM=$(cat "$OUT/encoders/image.path")
+  local common=(--id-field hexcode --classes "$DATA/classes.json" --classes-key subgroups --threads "$THREADS")
+  for s in train val test; do
+    echo "-- $s: text + image, text only, image only"
+    "$MMF" embed --records "$DATA/$s.jsonl" --text-model "$TM" --image-model "$IM" "${common[@]}" --out "$s.safetensors"
+    "$MMF" embed --records "$DATA/$s.jsonl" --text-model "$TM" "${common[@]}" --out "$s.text.safetensors"
+    "$MMF" embed --records "$DATA/$s.jsonl" --image-model "$IM" "${common[@]}" --out "$s.image.safetensors"
+  done
+  echo "-- OpenMoji art of the held-out concepts (style shift)"
+  "$MMF" embed --records "$R/openmoji_test.jsonl" --text-model "$TM" --image-model "$IM" "${common[@]}" --out openmoji_test.safetensors
+  echo "-- retrieval: one query text per test concept; gallery: all OpenMoji art"
+  "$MMF" embed --records "$R/queries.jsonl" --text-model "$TM" "${common[@]}" --out queries.safetensors
+  "$MMF" embed --records "$DATA/openmoji.jsonl" --image-model "$IM" "${common[@]}" --out gallery.safetensors
+}
+
+st_fusion() {
+  local E=$OUT/embed op ops
+  ops=$("$MMF" fusions | sed -n 's/^\([a-z_][a-z0-9_]*\) .*/\1/p')
+  echo "operators: $(echo $ops)"
+  printf '%s\n' $ops >operators.txt
+  local train=(--epochs "$HEAD_EPOCHS" --patience "$HEAD_PATIENCE" --threads "$THREADS" --seed 1)
+  for m in text image; do
+    echo "-- $m-only head (mlp over the $m embedding alone)"
+    "$MMF" train --train "$E/train.$m.safetensors" --val "$E/val.$m.safetensors" --fusion mlp "${train[@]}" \
+      --out "only_$m.head.safetensors" >"only_$m.train.log"
+    tail -n 2 "only_$m.train.log" | head -1
+    "$MMF" eval "only_$m.head.safetensors" --data "$E/test.$m.safetensors" --json --no-table --predictions "only_$m.test.pred.json" >"only_$m.test.jsonl"
+    "$MMF" eval "only_$m.head.safetensors" --data "$E/openmoji_test.safetensors" --json --no-table >"only_$m.openmoji.jsonl" 2>/dev/null
+    cat "only_$m.test.jsonl"
+  done
+  for op in $ops; do
+    local t0
+    t0=$(now)
+    echo "-- $op"
+    if ! "$MMF" train --train "$E/train.safetensors" --val "$E/val.safetensors" --fusion "$op" "${train[@]}" \
+        --modality-dropout "$MOD_DROPOUT" --out "$op.head.safetensors" >"$op.train.log" 2>"$op.err"; then
+      echo "   training $op failed: $(tail -n 1 "$op.err")"
+      continue
+    fi
+    "$MMF" eval "$op.head.safetensors" --data "$E/test.safetensors" --json --predictions "$op.test.pred.json" >"$op.test.jsonl"
+    "$MMF" eval "$op.head.safetensors" --data "$E/openmoji_test.safetensors" --json >"$op.openmoji.jsonl"
+    printf '%s\n' "$(secs "$t0")" >"$op.seconds"
+    echo "   $(grep -m1 '^head:' "$op.train.log" | cut -c1-160)"
+    echo "   test: $(head -n 1 "$op.test.jsonl")  ($(cat "$op.seconds") s)"
+  done
+  # the operator with the best validation accuracy feeds clustering and the map
+  node -e '
+    const fs = require("fs"); let best = null;
+    for (const op of fs.readFileSync("operators.txt", "utf8").trim().split("\n")) {
+      if (!fs.existsSync(op + ".train.log")) continue;
+      const acc = fs.readFileSync(op + ".train.log", "utf8").split("\n").map(l => /acc ([0-9.]+)/.exec(l)).filter(Boolean).map(m => +m[1]);
+      const v = Math.max(...acc);
+      if (!best || v > best.v) best = {op, v};
+    }
+    if (!best) process.exit(1);
+    fs.writeFileSync("best.txt", best.op + "\n");
+    console.log("best on validation: " + best.op + " (acc " + best.v + ")");'
+}
+
+st_retrieval() {
+  local E=$OUT/embed
+  echo "-- align head (CLIP-style InfoNCE) from text and image embeddings of the train split"
+  "$MMF" train --task align --train "$E/train.safetensors" --val "$E/val.safetensors" --epochs 20 --patience 4 \
+    --threads "$THREADS" --out align.head.safetensors >align.train.log
+  "$MMF" fuse align.head.safetensors --data "$E/queries.safetensors" --out queries.fused.safetensors --threads "$THREADS"
+  "$MMF" fuse align.head.safetensors --data "$E/gallery.safetensors" --out gallery.fused.safetensors --threads "$THREADS"
+  "$MMF" retrieval queries.fused.safetensors --a fused --b fused --b-file gallery.fused.safetensors --json --threads "$THREADS" | tee retrieval.json
+  "$MMF" index build gallery.fused.safetensors --tensor fused --type flat --out gallery.mmfidx >/dev/null
+  "$MMF" search gallery.mmfidx --vector-file queries.fused.safetensors --tensor fused -k 5 --exact --json >search.jsonl
+}
+
+st_cluster() {
+  local E=$OUT/embed F=$OUT/fusion best k
+  best=$(cat "$F/best.txt")
+  "$MMF" fuse "$F/$best.head.safetensors" --data "$E/test.safetensors" --out test.fused.safetensors --threads "$THREADS"
+  k=$(node -e 'const fs=require("fs");const s=new Set(fs.readFileSync(process.argv[1],"utf8").trim().split("\n").map(l=>JSON.parse(l).subgroup));console.log(s.size)' "$DATA/test.jsonl")
+  echo "k = $k (subgroups among the test concepts); fused = $best"
+  "$MMF" cluster test.fused.safetensors --tensor fused --labels labels -k "$k" --threads "$THREADS" --out fused.json
+  "$MMF" cluster "$E/test.safetensors" --tensor text --labels labels -k "$k" --threads "$THREADS" --out text.json
+  "$MMF" cluster "$E/test.safetensors" --tensor image --labels labels -k "$k" --threads "$THREADS" --out image.json
+  printf '%s\n' "$best" >fused_op.txt
+}
+
+st_caption() {
+  "$MMF" caption --help >help.txt
+  echo "the caption command is in this build, but this driver does not know its options yet" >&2
+  return 1
+}
+
+st_vqa() {
+  "$MMF" vqa --help >help.txt
+  echo "the vqa command is in this build, but this driver does not know its options yet" >&2
+  return 1
+}
+
+# ---------------------------------------------------------------- run
+run_stage records   "records for the stages (OpenMoji test concepts, retrieval queries)" st_records "" ""
+if [ -n "${MMFUSE_TEXT_MODEL:-}" ] && [ -n "${MMFUSE_IMAGE_MODEL:-}" ]; then enc_cmds=""; else enc_cmds="train-encoder"; fi
+run_stage encoders  "unimodal encoders" st_encoders "$enc_cmds" ""
+run_stage embed     "unimodal embeddings of every split" st_embed "embed" "records encoders"
+run_stage fusion    "fusion operators vs image-only and text-only heads" st_fusion "fusions train eval" "embed"
+run_stage retrieval "text -> image retrieval, OpenMoji art as the gallery" st_retrieval "train fuse retrieval index search" "embed"
+run_stage cluster   "clustering vs subgroups (NMI, ARI)" st_cluster "fuse cluster" "fusion"
+run_stage caption   "captioning (BLEU) on held-out images, with and without tags" st_caption "caption" "embed"
+run_stage vqa       "visual question answering on generated questions" st_vqa "vqa" "embed"
+
+say "report (scripts/demo-report.js -> report/index.html)"
+t=$(now)
+printf '%s\n' "${step_times[@]}" >"$OUT/setup_times.txt"
+node scripts/demo-report.js --demo "$OUT" --data "$DATA" --out "$REPORT" --total "$(secs "$T_START")" ||
+  { echo "demo: writing the report failed" >&2; exit 1; }
+echo "report written in $(secs "$t") s: file://$REPORT/index.html"
+echo "total $(secs "$T_START") s"
