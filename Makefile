@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 30
 PREFIX     ?= /usr/local
 CTEST_ARGS ?= -LE slow
 
-.PHONY: all deps build test test-asan test-slow fuzz bench refs data install clean
+.PHONY: all deps build test test-asan test-slow fuzz bench refs data demo install clean
 
 all: build
 
@@ -57,6 +57,12 @@ bench: build
 data: build
 	@scripts/install-deps.sh demo
 	@$(BUILD)/mmfuse data emoji --out data/emoji
+
+## make demo: the main job end to end on the emoji data (scripts/demo.sh): packages,
+## build, data set, encoders, every fusion operator, retrieval, clustering, captioning,
+## VQA; outputs cached in data/demo/, the report in report/index.html
+demo:
+	@JOBS=$(JOBS) BUILD=$(BUILD) scripts/demo.sh
 
 install: build
 	@cmake --install $(BUILD)

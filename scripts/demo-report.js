@@ -212,7 +212,7 @@ const missing = (st, what) => {
 // fusion
 const fusion = {ops: [], only: {}};
 {
-  let h = "<h2>2. Fusion operators: subgroup classification (98 classes) on held-out concepts</h2>";
+  let h = "<h2>2. Fusion operators: subgroup classification (" + classes.subgroups.length + " classes) on held-out concepts</h2>";
   if (ok("fusion")) {
     const ops = text(D("fusion", "operators.txt")).split("\n").filter(Boolean);
     const first = f => jsonl(f)[0] || {};
@@ -288,7 +288,7 @@ const fusion = {ops: [], only: {}};
     const hashToRec = new Map(omRecs.map(r => [fnv63(r.hexcode), r]));
     if (t2i) {
       summary.retrieval = {r1: +t2i[1], r5: +t2i[2], r10: +t2i[3], map: +t2i[4], queries: +t2i[5], gallery: omRecs.length};
-      h += `<p>Queries: the name of each of the ${t2i[5]} held-out concepts; gallery: all ${omRecs.length} OpenMoji images (a style never seen in training); a hit is the image of the same concept. Text and image embeddings are projected into one space by an <code>align</code> head (symmetric InfoNCE) trained on the train split. Chance R@10 ≈ ${pct(10 / omRecs.length)}%.</p>
+      h += `<p>Queries: the name of each of the ${t2i[5]} held-out concepts; gallery: all ${omRecs.length} OpenMoji images (a style never seen in training); a hit is the image of the same concept. Text and image embeddings are projected into one space by an <code>align</code> head (symmetric InfoNCE) trained on the train split. Chance R@10 ≈ ${pct(Math.min(1, 10 / omRecs.length))}%.</p>
         <table><tr><th>R@1 %</th><th>R@5 %</th><th>R@10 %</th><th>mAP</th></tr><tr><td>${pct(+t2i[1])}</td><td>${pct(+t2i[2])}</td><td>${pct(+t2i[3])}</td><td>${num(+t2i[4])}</td></tr></table>`;
     }
     const qs = jsonl(path.join(DEMO, "records", "queries.jsonl"));
@@ -345,13 +345,13 @@ for (const [st, title, what] of [["caption", "5. Captioning", "Captioning BLEU w
 
 // timings
 {
-  let h = `<h2>Run</h2><p>Machine: ${esc(machine.machine || "unknown")}, ${machine.cpus || "?"} CPUs, ${machine.threads || "?"} threads per command, load average at start ${esc(machine.load || "?")}; ${esc(machine.date || "")}.${args.total ? " Total wall time of this run: " + (+args.total).toFixed(0) + " s (cached stages are not rerun)." : ""}</p><table><tr><th>step</th><th>status</th><th>seconds</th><th></th></tr>`;
-  for (const [n, s] of setupTimes) h += `<tr><td>${esc(n)}</td><td>ok</td><td>${esc(s)}</td><td></td></tr>`;
+  let h = `<h2>Run</h2><p>Machine: ${esc(machine.machine || "unknown")}, ${machine.cpus || "?"} CPUs, ${machine.threads || "?"} threads per command, load average at start ${esc(machine.load || "?")}; ${esc(machine.date || "")}.${args.total ? " Total wall time of this run: " + (+args.total).toFixed(0) + " s (cached stages are not rerun)." : ""}</p><table><tr><th>step</th><th>status</th><th>wall s</th><th>CPU s</th><th></th></tr>`;
+  for (const [n, s] of setupTimes) h += `<tr><td>${esc(n)}</td><td>ok</td><td>${esc(s)}</td><td></td><td></td></tr>`;
   summary.stages = {};
   for (const st of ["records", "encoders", "embed", "fusion", "retrieval", "cluster", "caption", "vqa"]) {
     const s = statuses[st] || {status: "not run", seconds: 0, reason: ""};
-    summary.stages[st] = {status: s.status, seconds: s.seconds};
-    h += `<tr class="${s.status === "ok" ? "" : "missingrow"}"><td>${esc(s.title || st)}</td><td>${esc(s.status)}</td><td>${s.status === "ok" ? num(s.seconds, 1) : ""}</td><td>${esc(s.reason || "")}</td></tr>`;
+    summary.stages[st] = {status: s.status, seconds: s.seconds, cpu_seconds: s.cpu_seconds};
+    h += `<tr class="${s.status === "ok" ? "" : "missingrow"}"><td>${esc(s.title || st)}</td><td>${esc(s.status)}</td><td>${s.status === "ok" ? num(s.seconds, 1) : ""}</td><td>${s.status === "ok" && s.cpu_seconds != null ? num(s.cpu_seconds, 1) : ""}</td><td>${esc(s.reason || "")}</td></tr>`;
   }
   sections.push(h + "</table>");
 }
@@ -391,5 +391,5 @@ fs.writeFileSync(path.join(OUT, "summary.json"), JSON.stringify(summary, null, 1
 // terminal summary
 const lines = ["", "Headline (" + (summary.machine || "") + ", " + (summary.threads || "?") + " threads):"];
 for (const l of headline) lines.push("  " + l.replace(/<[^>]+>/g, ""));
-for (const [st, s] of Object.entries(summary.stages)) lines.push(`  ${st.padEnd(10)} ${String(s.status).padEnd(12)} ${s.status === "ok" ? (+s.seconds).toFixed(1) + " s" : ""}`);
+for (const [st, s] of Object.entries(summary.stages)) lines.push(`  ${st.padEnd(10)} ${String(s.status).padEnd(12)} ${s.status === "ok" ? (+s.seconds).toFixed(1) + " s wall" + (s.cpu_seconds != null ? ", " + (+s.cpu_seconds).toFixed(1) + " s CPU" : "") : ""}`);
 console.log(lines.join("\n"));

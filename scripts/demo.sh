@@ -13,6 +13,8 @@
 #   DEMO_FRESH=1     forget the cached stage outputs
 #   DEMO_SKIP_DEPS=1 do not call scripts/install-deps.sh
 set -uo pipefail
+{ # the whole script is one block: bash reads it all before running, so editing
+  # the file during a run cannot change the run
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BUILD=${BUILD:-build}
@@ -29,6 +31,8 @@ TXT_EPOCHS=${DEMO_TXT_EPOCHS:-15}
 HEAD_EPOCHS=${DEMO_HEAD_EPOCHS:-12}
 HEAD_PATIENCE=${DEMO_HEAD_PATIENCE:-3}
 MOD_DROPOUT=${DEMO_MODALITY_DROPOUT:-0.3}
+CAP_EPOCHS=${DEMO_CAP_EPOCHS:-12}
+VQA_EPOCHS=${DEMO_VQA_EPOCHS:-8}
 T_START=$(date +%s.%N)
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -57,7 +61,7 @@ say "data set (mmfuse data emoji --out data/emoji)"
 step_times+=("data $(secs "$t")")
 
 # Cached outputs are valid for one binary and one configuration.
-KEY="$(cksum <"$MMF" | cut -d' ' -f1) text=${MMFUSE_TEXT_MODEL:-} image=${MMFUSE_IMAGE_MODEL:-} img=$IMG_EPOCHS/$IMG_SIZE txt=$TXT_EPOCHS head=$HEAD_EPOCHS/$HEAD_PATIENCE/$MOD_DROPOUT threads=$THREADS v=1"
+KEY="$(cksum <"$MMF" | cut -d' ' -f1) text=${MMFUSE_TEXT_MODEL:-} image=${MMFUSE_IMAGE_MODEL:-} img=$IMG_EPOCHS/$IMG_SIZE txt=$TXT_EPOCHS head=$HEAD_EPOCHS/$HEAD_PATIENCE/$MOD_DROPOUT cap=$CAP_EPOCHS vqa=$VQA_EPOCHS threads=$THREADS v=1"
 if [ "${DEMO_FRESH:-0}" = 1 ] || [ "$(cat "$OUT/KEY" 2>/dev/null)" != "$KEY" ]; then
   rm -rf "$OUT"
   mkdir -p "$OUT/status"
@@ -72,9 +76,9 @@ fi
 
 has_cmd() { "$MMF" "$1" --help >/dev/null 2>&1; }
 status_of() { node -e 'try{process.stdout.write(require(process.argv[1]).status)}catch(e){process.stdout.write("none")}' "$OUT/status/$1.json"; }
-write_status() {   # name title status seconds reason
-  printf '{"stage": "%s", "title": %s, "status": "%s", "seconds": %s, "reason": %s}\n' \
-    "$1" "$(json_str "$2")" "$3" "$4" "$(json_str "$5")" >"$OUT/status/$1.json"
+write_status() {   # name title status seconds reason [cpu-seconds]
+  printf '{"stage": "%s", "title": %s, "status": "%s", "seconds": %s, "cpu_seconds": %s, "reason": %s}\n' \
+    "$1" "$(json_str "$2")" "$3" "$4" "${6:-null}" "$(json_str "$5")" >"$OUT/status/$1.json"
 }
 
 # run_stage NAME TITLE FUNCTION "COMMANDS" "STAGES IT NEEDS"
@@ -102,12 +106,14 @@ run_stage() {
   mkdir -p "$dir"
   local t0 rc
   t0=$(now)
-  (set -e; cd "$dir"; "$fn") 2>&1 | tee "$dir/stage.log"
+  # `times` (last line: CPU of the finished children) gives the stage's CPU seconds,
+  # which say more than wall time on a shared machine
+  (set -e; cd "$dir"; "$fn"; times >"$dir/.times"; tail -n 1 "$dir/.times" >"$dir/.cpu") 2>&1 | tee "$dir/stage.log"
   rc=${PIPESTATUS[0]}
   if [ "$rc" = 0 ]; then
-    write_status "$name" "$title" ok "$(secs "$t0")" ""
+    write_status "$name" "$title" ok "$(secs "$t0")" "" "$(awk '{n=split($0,a," "); s=0; for(i=1;i<=n;i++){split(a[i],b,"m"); sub("s","",b[2]); s+=b[1]*60+b[2]} printf "%.1f", s}' "$dir/.cpu")"
     touch "$dir/.done"
-    echo "-- $name done in $(secs "$t0") s"
+    echo "-- $name done in $(secs "$t0") s wall, $(node -p "require('$OUT/status/$name.json').cpu_seconds") s CPU"
   else
     write_status "$name" "$title" failed "$(secs "$t0")" "exit $rc; see data/demo/$name/stage.log"
     echo "-- $name FAILED (exit $rc); see data/demo/$name/stage.log" >&2
@@ -241,16 +247,61 @@ st_cluster() {
   printf '%s\n' "$best" >fused_op.txt
 }
 
+# Captioning: image + tags (the accompanying text) -> the concept's name.
 st_caption() {
-  "$MMF" caption --help >help.txt
-  echo "the caption command is in this build, but this driver does not know its options yet" >&2
-  return 1
+  local TM IM s
+  TM=$(cat "$OUT/encoders/text.path")
+  IM=$(cat "$OUT/encoders/image.path")
+  for s in train val test; do   # ids = row numbers, which is how the captions join
+    "$MMF" embed --records "$DATA/$s.jsonl" --text-field tags --text-model "$TM" --image-model "$IM" \
+      --label-field none --threads "$THREADS" --out "$s.tags.safetensors"
+  done
+  "$MMF" caption train --train train.tags.safetensors --captions "$DATA/train.jsonl" --caption-field text \
+    --val val.tags.safetensors --val-captions "$DATA/val.jsonl" --fusion concat --modality-dropout text=0.3 \
+    --epochs "$CAP_EPOCHS" --patience 3 --threads "$THREADS" --out captioner.safetensors 2> >(tee train.log >&2)
+  for drop in none text image; do
+    local d=()
+    [ "$drop" != none ] && d=(--drop "$drop")
+    "$MMF" caption eval captioner.safetensors --data test.tags.safetensors --captions "$DATA/test.jsonl" \
+      --caption-field text "${d[@]}" --beam 3 --threads "$THREADS" | tee "eval.$drop.json"
+    "$MMF" caption eval captioner.safetensors --data test.tags.safetensors "${d[@]}" --beam 3 \
+      --threads "$THREADS" --out "captions.$drop.jsonl"
+  done
 }
 
+# VQA: image + question -> answer, on the questions generated from the metadata.
 st_vqa() {
-  "$MMF" vqa --help >help.txt
-  echo "the vqa command is in this build, but this driver does not know its options yet" >&2
-  return 1
+  local TM IM s
+  TM=$(cat "$OUT/encoders/text.path")
+  IM=$(cat "$OUT/encoders/image.path")
+  for s in train val test; do
+    "$MMF" embed --records "$DATA/vqa_$s.jsonl" --text-field question --text-model "$TM" --image-model "$IM" \
+      --label-field none --threads "$THREADS" --out "vqa_$s.safetensors"
+  done
+  "$MMF" vqa train --train vqa_train.safetensors --answers "$DATA/vqa_train.jsonl" --val vqa_val.safetensors \
+    --val-answers "$DATA/vqa_val.jsonl" --fusion mlb --top-k 200 --epochs "$VQA_EPOCHS" --patience 3 \
+    --encoder "text=$TM" --encoder "image=$IM" --threads "$THREADS" --out vqa.safetensors 2> >(tee train.log >&2)
+  for drop in none text image; do
+    local d=()
+    [ "$drop" != none ] && d=(--drop "$drop")
+    "$MMF" vqa eval vqa.safetensors --data vqa_test.safetensors --answers "$DATA/vqa_test.jsonl" "${d[@]}" \
+      --threads "$THREADS" | tee "eval.$drop.json"
+  done
+  # a demonstration: a few test images, one question of each kind, answered one at a time
+  node -e '
+    const fs = require("fs"), L = fs.readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
+    const out = [], kinds = ["group", "subgroup", "yesno", "colour"];
+    for (let i = 0; out.length < 8 && i < L.length; i += 97) { const r = L[i]; if (r.qtype === kinds[out.length % 4]) out.push(r); else { const q = L.slice(i).find(x => x.qtype === kinds[out.length % 4]); if (q) out.push(q); } }
+    fs.writeFileSync("samples.jsonl", out.map(r => JSON.stringify(r)).join("\n") + "\n");' "$DATA/vqa_test.jsonl"
+  : >demo.jsonl
+  while IFS= read -r line; do
+    local im q a
+    im=$(node -e 'const r=JSON.parse(process.argv[1]);process.stdout.write(r.image)' "$line")
+    q=$(node -e 'const r=JSON.parse(process.argv[1]);process.stdout.write(r.question)' "$line")
+    a=$("$MMF" vqa run vqa.safetensors --image "$DATA/$im" --question "$q" --threads "$THREADS")
+    printf '{"record": %s, "predicted": %s}\n' "$line" "$a" >>demo.jsonl
+    echo "  $q -> $a"
+  done <samples.jsonl
 }
 
 # ---------------------------------------------------------------- run
@@ -261,8 +312,8 @@ run_stage embed     "unimodal embeddings of every split" st_embed "embed" "recor
 run_stage fusion    "fusion operators vs image-only and text-only heads" st_fusion "fusions train eval" "embed"
 run_stage retrieval "text -> image retrieval, OpenMoji art as the gallery" st_retrieval "train fuse retrieval index search" "embed"
 run_stage cluster   "clustering vs subgroups (NMI, ARI)" st_cluster "fuse cluster" "fusion"
-run_stage caption   "captioning (BLEU) on held-out images, with and without tags" st_caption "caption" "embed"
-run_stage vqa       "visual question answering on generated questions" st_vqa "vqa" "embed"
+run_stage caption   "captioning (BLEU) on held-out images, with and without tags" st_caption "caption embed" "encoders"
+run_stage vqa       "visual question answering on generated questions" st_vqa "vqa embed" "encoders"
 
 say "report (scripts/demo-report.js -> report/index.html)"
 t=$(now)
@@ -271,3 +322,5 @@ node scripts/demo-report.js --demo "$OUT" --data "$DATA" --out "$REPORT" --total
   { echo "demo: writing the report failed" >&2; exit 1; }
 echo "report written in $(secs "$t") s: file://$REPORT/index.html"
 echo "total $(secs "$T_START") s"
+exit 0
+}
