@@ -181,7 +181,7 @@ st_embed() {
 
 st_fusion() {
   local E=$OUT/embed op ops
-  ops=$("$MMF" fusions | sed -n 's/^\([a-z_][a-z0-9_]*\) .*/\1/p')
+  ops=$("$MMF" fusions | sed -n 's/^\([a-z_][a-z0-9_-]*\) .*/\1/p')
   echo "operators: $(echo $ops)"
   printf '%s\n' $ops >operators.txt
   local train=(--epochs "$HEAD_EPOCHS" --patience "$HEAD_PATIENCE" --threads "$THREADS" --seed 1)
