@@ -60,13 +60,18 @@ say "data set (mmfuse data emoji --out data/emoji)"
 "$MMF" data emoji --out "$DATA" || { echo "demo: building the data set failed" >&2; exit 1; }
 step_times+=("data $(secs "$t")")
 
-# Cached outputs are valid for one binary and one configuration.
-KEY="$(cksum <"$MMF" | cut -d' ' -f1) text=${MMFUSE_TEXT_MODEL:-} image=${MMFUSE_IMAGE_MODEL:-} img=$IMG_EPOCHS/$IMG_SIZE txt=$TXT_EPOCHS head=$HEAD_EPOCHS/$HEAD_PATIENCE/$MOD_DROPOUT cap=$CAP_EPOCHS vqa=$VQA_EPOCHS threads=$THREADS v=1"
-if [ "${DEMO_FRESH:-0}" = 1 ] || [ "$(cat "$OUT/KEY" 2>/dev/null)" != "$KEY" ]; then
-  rm -rf "$OUT"
-  mkdir -p "$OUT/status"
-  printf '%s\n' "$KEY" >"$OUT/KEY"
-fi
+# Cached outputs: a stage is skipped when its .done file holds the same key:
+# the binary, the threads, the stage's own settings and the keys of the stages
+# it uses (so changing the fusion settings does not retrain the encoders).
+BASEKEY="bin=$(cksum <"$MMF" | cut -d' ' -f1) threads=$THREADS v=2"
+if [ "${DEMO_FRESH:-0}" = 1 ]; then rm -rf "$OUT"; fi
+mkdir -p "$OUT/status"
+declare -A SETTINGS=(
+  [records]=""
+  [encoders]="text=${MMFUSE_TEXT_MODEL:-} image=${MMFUSE_IMAGE_MODEL:-} img=$IMG_EPOCHS/$IMG_SIZE txt=$TXT_EPOCHS"
+  [embed]="" [fusion]="head=$HEAD_EPOCHS/$HEAD_PATIENCE/$MOD_DROPOUT" [retrieval]="" [cluster]=""
+  [caption]="cap=$CAP_EPOCHS" [vqa]="vqa=$VQA_EPOCHS")
+KEY=$BASEKEY
 {
   printf '{"machine": %s, "cpus": %s, "threads": %s, "date": %s, "key": %s,' \
     "$(json_str "$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)")" "$(nproc)" "$THREADS" \
@@ -97,7 +102,9 @@ run_stage() {
       return
     fi
   done
-  if [ -f "$dir/.done" ] && [ "$(status_of "$name")" = ok ]; then
+  local key="$BASEKEY ${SETTINGS[$name]:-}"
+  for d in $deps; do key="$key | $d: $(cat "$OUT/$d/.done" 2>/dev/null)"; done
+  if [ -f "$dir/.done" ] && [ "$(cat "$dir/.done")" = "$key" ] && [ "$(status_of "$name")" = ok ]; then
     say "[$name] $title: cached in data/demo/$name (first run took $(node -p "require('$OUT/status/$name.json').seconds") s)"
     return
   fi
@@ -112,7 +119,7 @@ run_stage() {
   rc=${PIPESTATUS[0]}
   if [ "$rc" = 0 ]; then
     write_status "$name" "$title" ok "$(secs "$t0")" "" "$(awk '{n=split($0,a," "); s=0; for(i=1;i<=n;i++){split(a[i],b,"m"); sub("s","",b[2]); s+=b[1]*60+b[2]} printf "%.1f", s}' "$dir/.cpu")"
-    touch "$dir/.done"
+    printf '%s\n' "$key" >"$dir/.done"
     echo "-- $name done in $(secs "$t0") s wall, $(node -p "require('$OUT/status/$name.json').cpu_seconds") s CPU"
   else
     write_status "$name" "$title" failed "$(secs "$t0")" "exit $rc; see data/demo/$name/stage.log"
