@@ -223,7 +223,7 @@ const fusion = {ops: [], only: {}};
     }
     for (const op of ops) {
       const log = text(D("fusion", op + ".train.log"));
-      const headLine = (log.match(/^head: (\{.*\})$/m) || [])[1];
+      const headLine = ((log + "\n" + text(D("fusion", op + ".err"))).match(/^head: (\{.*\})$/m) || [])[1];
       const t = jsonl(D("fusion", op + ".test.jsonl")), o = jsonl(D("fusion", op + ".openmoji.jsonl"));
       if (!headLine || !t.length) { fusion.ops.push({op, failed: true, err: text(D("fusion", op + ".err")).trim().split("\n").pop()}); continue; }
       const head = JSON.parse(headLine);

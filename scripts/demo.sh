@@ -207,13 +207,13 @@ st_fusion() {
     echo "-- $op"
     if ! "$MMF" train --train "$E/train.safetensors" --val "$E/val.safetensors" --fusion "$op" "${train[@]}" \
         --modality-dropout "$MOD_DROPOUT" --out "$op.head.safetensors" >"$op.train.log" 2>"$op.err"; then
-      echo "   training $op failed: $(tail -n 1 "$op.err")"
+      echo "   training $op failed: $(tr '\r' '\n' <"$op.err" | grep -v '^epoch' | tail -n 1)"
       continue
     fi
     "$MMF" eval "$op.head.safetensors" --data "$E/test.safetensors" --json --predictions "$op.test.pred.json" >"$op.test.jsonl"
     "$MMF" eval "$op.head.safetensors" --data "$E/openmoji_test.safetensors" --json >"$op.openmoji.jsonl"
     printf '%s\n' "$(secs "$t0")" >"$op.seconds"
-    echo "   $(grep -m1 '^head:' "$op.train.log" | cut -c1-160)"
+    echo "   $(cat "$op.train.log" "$op.err" | grep -m1 '^head:' | cut -c1-160)"
     echo "   test: $(head -n 1 "$op.test.jsonl")  ($(cat "$op.seconds") s)"
   done
   # the operator with the best validation accuracy feeds clustering and the map
