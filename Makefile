@@ -64,7 +64,10 @@ data: build
 demo:
 	@JOBS=$(JOBS) BUILD=$(BUILD) scripts/demo.sh
 
+## make install PREFIX=DIR: library (static + shared), header, CLI, pkg-config file
 install: build
+	@cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
 	@cmake --install $(BUILD)
 
 clean:
