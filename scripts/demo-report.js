@@ -332,14 +332,43 @@ const fusion = {ops: [], only: {}};
   sections.push(h);
 }
 
-// caption, vqa
-for (const [st, title, what] of [["caption", "5. Captioning", "Captioning BLEU with and without the accompanying text"], ["vqa", "6. Visual question answering", "VQA demonstration"]]) {
-  let h = `<h2>${title}</h2>`;
-  const res = jsonOr(D(st, "result.json"), null);
-  if (ok(st) && res) {
-    h += `<pre>${esc(JSON.stringify(res, null, 1)).slice(0, 4000)}</pre>`;
-    summary[st] = res.summary || res;
-  } else h += missing(st, what);
+// captioning
+{
+  let h = "<h2>5. Captioning held-out images (name from image + tags)</h2>";
+  const ev = {};
+  for (const d of ["none", "text", "image"]) ev[d] = jsonl(D("caption", `eval.${d}.json`))[0];
+  if (ok("caption") && ev.none) {
+    const lab = {none: "image + tags", text: "image only (tags dropped)", image: "tags only (image dropped)"};
+    h += `<p>A GRU decoder over the fused image and tag embeddings generates the emoji's name for the ${ev.none.n} test images (held-out concepts), beam 3.</p><table><tr><th>input</th><th>BLEU-1</th><th>BLEU-2</th><th>BLEU-3</th><th>BLEU-4</th><th>CIDEr-D</th></tr>`;
+    for (const d of ["none", "text", "image"]) if (ev[d]) h += `<tr><td>${lab[d]}</td><td>${num(ev[d].bleu1)}</td><td>${num(ev[d].bleu2)}</td><td>${num(ev[d].bleu3)}</td><td>${num(ev[d].bleu4)}</td><td>${num(ev[d].cider_d)}</td></tr>`;
+    h += "</table>";
+    const cw = jsonl(D("caption", "captions.none.jsonl")), co = jsonl(D("caption", "captions.text.jsonl"));
+    let ex = "";
+    for (let i = 0; i < testRecs.length && i < cw.length; i += Math.max(1, Math.floor(testRecs.length / 12))) {
+      const r = testRecs[i];
+      ex += `<div class=card>${img(r, "emo big")}<div class=cap>true: “${esc(r.text)}”</div><div class=small>tags: ${esc((r.tags || []).slice(0, 5).join(", "))}</div><div class=small><b>with tags:</b> ${esc(cw[i].caption)}</div><div class=small><b>image only:</b> ${esc(co[i] ? co[i].caption : "")}</div></div>`;
+    }
+    h += `<h3>Sample captions</h3><div class=cards>${ex}</div>`;
+    summary.caption = {bleu1: ev.none.bleu1, bleu4: ev.none.bleu4, bleu1_without_text: ev.text && ev.text.bleu1, bleu1_without_image: ev.image && ev.image.bleu1, cider_d: ev.none.cider_d};
+  } else h += missing("caption", "Captioning BLEU with and without the accompanying text");
+  sections.push(h);
+}
+// VQA
+{
+  let h = "<h2>6. Visual question answering</h2>";
+  const ev = {};
+  for (const d of ["none", "text", "image"]) ev[d] = jsonl(D("vqa", `eval.${d}.json`))[0];
+  if (ok("vqa") && ev.none) {
+    h += `<p>Questions generated from the metadata and the pixels (group, subgroup, yes/no, main colour; <code>docs/data-emoji.md</code>) about the ${ev.none.n / 4} test images; an MLB head over the image and question embeddings answers with one of ${ev.none.answers} answers.</p>
+      <table><tr><th>input</th><th>accuracy %</th></tr><tr><td>image + question</td><td>${pct(ev.none.accuracy)}</td></tr>${ev.text ? `<tr><td>image only (question dropped)</td><td>${pct(ev.text.accuracy)}</td></tr>` : ""}${ev.image ? `<tr><td>question only (image dropped)</td><td>${pct(ev.image.accuracy)}</td></tr>` : ""}</table>`;
+    let ex = "";
+    for (const x of jsonl(D("vqa", "demo.jsonl"))) {
+      const r = x.record, a = x.predicted || {}, right = String(a.answer).replace(/ /g, "-") === String(r.answer).replace(/ /g, "-");
+      ex += `<div class=card>${img(r, "emo big")}<div class=cap>${esc(r.question)}</div><div class=small>true: ${esc(r.answer)}</div><div class="small ${right ? "hit" : "miss"}">answer: ${esc(a.answer)} (${num(a.probability, 2)})</div></div>`;
+    }
+    if (ex) h += `<h3>Demonstration (<code>mmfuse vqa run</code> on single test images)</h3><div class=cards>${ex}</div>`;
+    summary.vqa = {accuracy: ev.none.accuracy, without_question: ev.text && ev.text.accuracy, without_image: ev.image && ev.image.accuracy};
+  } else h += missing("vqa", "VQA demonstration");
   sections.push(h);
 }
 
@@ -364,6 +393,8 @@ if (summary.fusion && summary.fusion.best) {
   headline.push(`without text ${pct(b.without_text)}%, without image ${pct(b.without_image)}%`);
 }
 if (summary.retrieval) headline.push(`text → image R@10 ${pct(summary.retrieval.r10)}% over ${summary.retrieval.gallery} OpenMoji images`);
+if (summary.caption) headline.push(`captioning BLEU-1 ${num(summary.caption.bleu1)} with tags, ${num(summary.caption.bleu1_without_text)} from the image alone`);
+if (summary.vqa) headline.push(`VQA accuracy ${pct(summary.vqa.accuracy)}% (question only ${pct(summary.vqa.without_image)}%)`);
 if (summary.cluster && summary.cluster.fused) headline.push(`clustering NMI ${num(summary.cluster.fused.nmi)}`);
 const css = `body{font:15px/1.45 system-ui,sans-serif;max-width:1000px;margin:24px auto;padding:0 16px;color:#222}
 h1{font-size:26px;margin-bottom:4px}h2{margin-top:36px;border-bottom:1px solid #ddd;padding-bottom:4px}
