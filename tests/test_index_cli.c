@@ -90,13 +90,13 @@ int main(void) {
     CHECK(cli(a) == 0 && !strstr(out_buf, "\"id\": 103,"));
     snprintf(a, sizeof a, "index delete %s --id 103", p_idx);
     CHECK(cli(a) == 1 && strstr(out_buf, "not in the index"));
-    /* bad input: dimension mismatch, missing tensor, unavailable encoders */
+    /* bad input: dimension mismatch, missing tensor, a --model folder that is not there */
     snprintf(a, sizeof a, "search %s --vector-file %s", p_idx, p_bad);
     CHECK_MSG(cli(a) == 1 && strstr(out_buf, "dimension mismatch"), "%s", out_buf);
     snprintf(a, sizeof a, "index build %s --tensor nope --out %s/x.mmfidx", p_emb, dir);
     CHECK(cli(a) == 1 && strstr(out_buf, "no tensor \"nope\""));
-    snprintf(a, sizeof a, "search %s --text hello --model m", p_idx);
-    CHECK(cli(a) == 2 && strstr(out_buf, "encoders"));
+    snprintf(a, sizeof a, "search %s --text hello --model %s/no_such_model", p_idx, dir);
+    CHECK_MSG(cli(a) == 1 && strstr(out_buf, "no_such_model"), "%s", out_buf);
     snprintf(a, sizeof a, "index add %s %s --tensor text", p_idx, p_emb);
     CHECK_MSG(cli(a) == 1 && strstr(out_buf, "must be [50]"), "%s", out_buf);   /* "ids" is [600] */
     snprintf(a, sizeof a, "index add %s %s --tensor text --ids text_ids", p_idx, p_emb);

@@ -6,19 +6,21 @@
 #include "cli.h"
 #include "cli_embfile.h"
 
-/* --text/--image with --model will join --vector-file as query sources once
- * the encoders are in the public API: they produce the same (nq, dim) float
- * matrix through the embedding call, and everything after query_vectors()
- * stays as it is. They are left out of the help until then. */
 static const char help[] =
-    "Usage: mmfuse search IDX --vector-file Q.safetensors [options]\n\n"
+    "Usage: mmfuse search IDX --vector-file Q.safetensors [options]\n"
+    "       mmfuse search IDX --text STR --model DIR [options]\n"
+    "       mmfuse search IDX --image PATH --model DIR [options]\n\n"
     "Finds the k nearest stored vectors for each query row, best first, using\n"
     "the index's metric (cosine and dot: higher score is better; l2: the score\n"
     "is the squared distance, lower is better). Text -> image and image -> text\n"
     "search work when queries and index share an embedding space (CLIP, or an\n"
     "align head).\n\n"
     "Options:\n"
-    "  --vector-file F    safetensors file with the query vectors (required)\n"
+    "  --vector-file F    safetensors file with the query vectors\n"
+    "  --text STR         embed STR with the --model folder and search with it\n"
+    "  --image PATH       embed the image with the --model folder and search with it\n"
+    "  --model DIR        encoder folder for --text / --image (e.g. a CLIP folder;\n"
+    "                     its default pooling and normalisation are used)\n"
     "  --tensor NAME      query modality / tensor, [N, D] or [D] (default: the only\n"
     "                     modality of an embedding file, else \"embeddings\")\n"
     "  --query-ids NAME   integer tensor [N] in F naming the queries in the output\n"
@@ -26,18 +28,53 @@ static const char help[] =
     "  -k N, --k N        results per query (default: 10)\n"
     "  --ef N             HNSW beam width (default: the index's ef_search, at least k)\n"
     "  --exact            brute-force scan with BLAS instead of the graph\n"
-    "  --threads N        search threads (default: 1)\n"
+    "  --threads N        search and encoder threads (default: 1)\n"
     "  --json             one JSON object per query:\n"
     "                     {\"query\": ID, \"results\": [{\"id\": ID, \"score\": S}, ...]}\n\n"
-    "Example:\n"
-    "  mmfuse search images.mmfidx --vector-file text.safetensors --tensor text -k 5 --json\n";
+    "Examples:\n"
+    "  mmfuse search images.mmfidx --vector-file text.safetensors --tensor text -k 5 --json\n"
+    "  mmfuse search images.mmfidx --text \"a red heart\" --model models/clip-vit-base-patch32\n";
 
-static int query_vectors(const char *vector_file, const char *tensor, const char *ids_name, cli_emb *q) {
-    return cli_load_emb("search", vector_file, tensor, ids_name, q);
+/* One query row embedded by an encoder folder (text or image). */
+static int encode_query(const char *model, const char *text, const char *image, int threads, cli_emb *q) {
+    mmf_encoder_params ep = mmf_encoder_params_default();
+    ep.n_threads = threads;
+    mmf_encoder *enc;
+    mmf_status s = mmf_encoder_load(model, &ep, &enc);
+    if (s) { cli_fail("search", s, "cannot load the encoder"); return 0; }
+    int want = text ? MMF_MODALITY_TEXT : MMF_MODALITY_IMAGE;
+    if (!(mmf_encoder_modalities(enc) & want)) {
+        fprintf(stderr, "mmfuse search: %s (model_type %s) has no %s encoder\n", model,
+                mmf_encoder_model_type(enc), text ? "text" : "image");
+        mmf_encoder_free(enc);
+        return 0;
+    }
+    int d = mmf_encoder_dim(enc);
+    q->x = malloc((size_t)d * sizeof *q->x);
+    q->ids = calloc(1, sizeof *q->ids);
+    q->rows = calloc(1, sizeof *q->rows);
+    if (!q->x || !q->ids || !q->rows) { fprintf(stderr, "mmfuse search: out of memory\n"); mmf_encoder_free(enc); return 0; }
+    if (text) {
+        const char *t[1] = {text};
+        s = mmf_encoder_embed_text(enc, t, 1, MMF_POOL_DEFAULT, MMF_NORMALIZE_DEFAULT, q->x);
+    } else {
+        const char *p[1] = {image};
+        uint8_t failed = 0;
+        s = mmf_encoder_embed_image_files(enc, p, 1, MMF_POOL_DEFAULT, MMF_NORMALIZE_DEFAULT, 0, &failed, q->x, NULL, NULL);
+    }
+    mmf_encoder_free(enc);
+    if (s) { cli_fail("search", s, text ? "cannot embed the text" : "cannot embed the image"); return 0; }
+    q->n = 1;
+    q->d = d;
+    q->n_file = 1;
+    snprintf(q->tensor, sizeof q->tensor, "%s", text ? "text" : "image");
+    snprintf(q->file, sizeof q->file, "%s", model);
+    return 1;
 }
 
 static int run(int argc, char **argv) {
     const char *idx = NULL, *vf = NULL, *tensor = NULL, *qids_name = NULL, *v;
+    const char *qtext = NULL, *qimage = NULL, *model = NULL;
     int bad = 0, json = 0, k = 10;
     long iv;
     mmf_search_params sp = mmf_search_params_default();
@@ -56,17 +93,19 @@ static int run(int argc, char **argv) {
             sp.n_threads = (int)iv;
         } else if (cli_flag(argv, i, "--exact")) sp.exact = 1;
         else if (cli_flag(argv, i, "--json")) json = 1;
-        else if (!strcmp(argv[i], "--text") || !strcmp(argv[i], "--image") || !strcmp(argv[i], "--model")) {
-            fprintf(stderr, "mmfuse search: %s needs the encoders, which this build does not have yet; "
-                            "embed the queries first and pass them with --vector-file\n", argv[i]);
-            return MMF_EXIT_USAGE;
-        } else if (argv[i][0] == '-' && argv[i][1]) return cli_usage("search", "unknown option %s", argv[i]);
+        else if (cli_opt(argc, argv, &i, "--text", &v, &bad)) qtext = v;
+        else if (cli_opt(argc, argv, &i, "--image", &v, &bad)) qimage = v;
+        else if (cli_opt(argc, argv, &i, "--model", &v, &bad)) model = v;
+        else if (argv[i][0] == '-' && argv[i][1]) return cli_usage("search", "unknown option %s", argv[i]);
         else if (!idx) idx = argv[i];
         else return cli_usage("search", "one index at a time (got %s and %s)", idx, argv[i]);
         if (bad) return MMF_EXIT_USAGE;
     }
     if (!idx) return cli_usage("search", "missing IDX");
-    if (!vf) return cli_usage("search", "missing --vector-file Q.safetensors");
+    if (!!vf + !!qtext + !!qimage != 1)
+        return cli_usage("search", "give exactly one query: --vector-file F, --text STR or --image PATH");
+    if ((qtext || qimage) && !model) return cli_usage("search", "--text and --image need --model DIR");
+    if (vf && model) return cli_usage("search", "--model is for --text / --image, not --vector-file");
     mmf_index *ix;
     mmf_status s = mmf_index_open(idx, &ix);
     if (s) return cli_fail("search", s, "cannot open the index");
@@ -77,11 +116,12 @@ static int run(int argc, char **argv) {
     float *scores = NULL;
     int rc = MMF_EXIT_FAIL;
     size_t nq = 0;
-    if (!query_vectors(vf, tensor, qids_name, &qe)) goto out;
+    if (vf ? !cli_load_emb("search", vf, tensor, qids_name, &qe)
+           : !encode_query(model, qtext, qimage, sp.n_threads, &qe)) goto out;
     nq = qe.n;
     if (qe.d != in.dim) {
         fprintf(stderr, "mmfuse search: dimension mismatch: %s tensor \"%s\" has dimension %d, the index %s has %d\n",
-                vf, qe.tensor, qe.d, idx, in.dim);
+                qe.file, qe.tensor, qe.d, idx, in.dim);
         goto out;
     }
     ids = malloc((nq ? nq : 1) * (size_t)k * sizeof *ids);
