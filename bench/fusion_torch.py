@@ -238,7 +238,12 @@ TARGET = {"concat": 3.0, "mlp": 3.0, "gmu": 3.0, "transformer": 1.0}
 
 
 def run(cmd):
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    # Debian's torch calls the system BLAS (OpenBLAS), whose own thread pool
+    # ignores torch.set_num_threads: pin it so "threads" means the same on both sides.
+    env = dict(os.environ)
+    threads = cmd[cmd.index("run") + 2]
+    env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(threads)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
     if out.returncode:
         raise RuntimeError("%s failed: %s" % (" ".join(cmd), out.stderr.strip()[-500:]))
     return json.loads(out.stdout.strip().splitlines()[-1])
