@@ -292,11 +292,11 @@ def main(build):
         "",
         "- Machine: %s, %d logical CPUs visible; measured %s UTC by `bench/fusion_torch.py`." %
         (cpu, os.cpu_count(), time.strftime("%Y-%m-%d %H:%M", time.gmtime())),
-        "- **Measured on a shared 2-core VM while other jobs ran** (load average well above 2): absolute "
-        "numbers are noisy; the two sides alternate, each run in its own process, best of %d rounds." % rounds,
+        "- Load average at the end of the run: %.2f (1 min), %.2f (5 min); the two sides alternate, each run in "
+        "its own process, best of %d rounds." % (os.getloadavg()[0], os.getloadavg()[1], rounds),
         "- Reference: PyTorch %s (Debian), the same heads written with torch.nn (TransformerEncoderLayer for "
         "transformer fusion, GRUCell, torch.fft for compact bilinear), AdamW + cosine/warm-up + clip_grad_norm_ + "
-        "dropout 0.1, `torch.set_num_threads(threads)`." % _t.__version__,
+        "dropout 0.1, `torch.set_num_threads(threads)` and OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = threads." % _t.__version__,
         "- Data: 384-d text + 512-d image embeddings (MiniLM / CLIP sizes), all present, 10 classes; batch %d; "
         "fp32 everywhere; samples/s = rows x epochs / training wall time (data shuffling and batching included)." % batch,
         "- Two throughputs: per wall-clock second, and per CPU second of the process (user + system, all "
