@@ -94,34 +94,7 @@ static mmf_status load_text(clip *m, const mmf_tf_config *c, mmf_wbag *w) {
     strcpy(w->prefix, "text_model.");
     TRY(mmf_wbag_take(w, "embeddings.token_embedding.weight", m->V, C, 0, 0, "text_config vocab_size x hidden_size", &m->tok_emb));
     TRY(mmf_wbag_take(w, "embeddings.position_embedding.weight", m->Pt, C, 0, 0, "text_config max_position_embeddings x hidden_size", &m->pos_emb));
-    m->tlayers = (mmf_tf_layer_w *)mmf_wbag_zeros(w, sizeof(mmf_tf_layer_w) * (size_t)(m->Lt ? m->Lt : 1) / sizeof(float) + 1);
-    if (!m->tlayers) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
-    for (int l = 0; l < m->Lt; l++) {
-        mmf_tf_layer_w *ly = &m->tlayers[l];
-        char n[6][160];
-        const char *parts[6] = {"q_proj.weight", "k_proj.weight", "v_proj.weight", "q_proj.bias", "k_proj.bias", "v_proj.bias"};
-        for (int i = 0; i < 6; i++) snprintf(n[i], sizeof n[i], "encoder.layers.%d.self_attn.%s", l, parts[i]);
-        TRY(mmf_wbag_qkv(w, n[0], n[1], n[2], n[3], n[4], n[5], C, ly));
-        char b[160];
-        float *p;
-#define T2(fmt, d0, d1, dst) do { snprintf(b, sizeof b, "encoder.layers.%d." fmt, l); \
-        TRY(mmf_wbag_take(w, b, d0, d1, 0, 0, "text_config hidden_size / intermediate_size", &p)); dst = p; } while (0)
-        T2("self_attn.out_proj.weight", C, C, ly->o_w);
-        T2("self_attn.out_proj.bias", C, 0, ly->o_b);
-        T2("layer_norm1.weight", C, 0, ly->ln1_w);
-        T2("layer_norm1.bias", C, 0, ly->ln1_b);
-        T2("layer_norm2.weight", C, 0, ly->ln2_w);
-        T2("layer_norm2.bias", C, 0, ly->ln2_b);
-        T2("mlp.fc1.weight", F, C, ly->fc1_w);
-        T2("mlp.fc1.bias", F, 0, ly->fc1_b);
-        T2("mlp.fc2.weight", C, F, ly->fc2_w);
-        T2("mlp.fc2.bias", C, 0, ly->fc2_b);
-#undef T2
-    }
-    char extra[200];
-    snprintf(extra, sizeof extra, "text_model.encoder.layers.%d.layer_norm1.weight", m->Lt);
-    if (mmf_st_find(w->st, extra))
-        return mmf_fail(MMF_ERR_SHAPE, "%s: text_config num_hidden_layers = %d but the checkpoint has \"%s\"", w->dir, m->Lt, extra);
+    TRY(mmf_wbag_layers(w, &mmf_clip_layer_names, m->Lt, C, F, "text_config ", &m->tlayers));
     TRY(mmf_wbag_take(w, "final_layer_norm.weight", C, 0, 0, 0, "text_config hidden_size", &m->fin_w));
     TRY(mmf_wbag_take(w, "final_layer_norm.bias", C, 0, 0, 0, "text_config hidden_size", &m->fin_b));
     return MMF_OK;

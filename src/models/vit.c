@@ -125,13 +125,63 @@ static mmf_status tower_dims(mmf_vis_tower *t, const mmf_tf_config *c, const cha
     return MMF_OK;
 }
 
-/* One extra layer in the checkpoint means config and weights disagree. */
-static mmf_status no_extra_layer(mmf_wbag *w, const char *fmt, int L) {
+const mmf_tf_layer_names mmf_vit_layer_names = {
+    "encoder.layer.%d.attention.attention.query.weight", "encoder.layer.%d.attention.attention.key.weight",
+    "encoder.layer.%d.attention.attention.value.weight", "encoder.layer.%d.attention.attention.query.bias",
+    "encoder.layer.%d.attention.attention.key.bias", "encoder.layer.%d.attention.attention.value.bias",
+    "encoder.layer.%d.attention.output.dense.weight", "encoder.layer.%d.attention.output.dense.bias",
+    "encoder.layer.%d.layernorm_before.weight", "encoder.layer.%d.layernorm_before.bias",
+    "encoder.layer.%d.layernorm_after.weight", "encoder.layer.%d.layernorm_after.bias",
+    "encoder.layer.%d.intermediate.dense.weight", "encoder.layer.%d.intermediate.dense.bias",
+    "encoder.layer.%d.output.dense.weight", "encoder.layer.%d.output.dense.bias",
+};
+
+const mmf_tf_layer_names mmf_clip_layer_names = {
+    "encoder.layers.%d.self_attn.q_proj.weight", "encoder.layers.%d.self_attn.k_proj.weight",
+    "encoder.layers.%d.self_attn.v_proj.weight", "encoder.layers.%d.self_attn.q_proj.bias",
+    "encoder.layers.%d.self_attn.k_proj.bias", "encoder.layers.%d.self_attn.v_proj.bias",
+    "encoder.layers.%d.self_attn.out_proj.weight", "encoder.layers.%d.self_attn.out_proj.bias",
+    "encoder.layers.%d.layer_norm1.weight", "encoder.layers.%d.layer_norm1.bias",
+    "encoder.layers.%d.layer_norm2.weight", "encoder.layers.%d.layer_norm2.bias",
+    "encoder.layers.%d.mlp.fc1.weight", "encoder.layers.%d.mlp.fc1.bias",
+    "encoder.layers.%d.mlp.fc2.weight", "encoder.layers.%d.mlp.fc2.bias",
+};
+
+mmf_status mmf_wbag_layers(mmf_wbag *w, const mmf_tf_layer_names *nm, int L, int64_t C, int64_t F,
+                           const char *cfg, mmf_tf_layer_w **out) {
+    mmf_tf_layer_w *layers = (mmf_tf_layer_w *)mmf_wbag_zeros(w, sizeof(mmf_tf_layer_w) * (size_t)(L ? L : 1) / sizeof(float) + 1);
+    if (!layers) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
+    char why[96];
+    snprintf(why, sizeof why, "%shidden_size / intermediate_size", cfg);
+    for (int l = 0; l < L; l++) {
+        mmf_tf_layer_w *ly = &layers[l];
+        char n[6][160];
+        const char *qkv[6] = {nm->q_w, nm->k_w, nm->v_w, nm->q_b, nm->k_b, nm->v_b};
+        for (int i = 0; i < 6; i++) snprintf(n[i], sizeof n[i], qkv[i], l);
+        TRY(mmf_wbag_qkv(w, n[0], n[1], n[2], n[3], n[4], n[5], C, ly));
+        const struct { const char *fmt; int64_t d0, d1; const float **dst; } rest[] = {
+            {nm->o_w, C, C, &ly->o_w}, {nm->o_b, C, 0, &ly->o_b},
+            {nm->ln1_w, C, 0, &ly->ln1_w}, {nm->ln1_b, C, 0, &ly->ln1_b},
+            {nm->ln2_w, C, 0, &ly->ln2_w}, {nm->ln2_b, C, 0, &ly->ln2_b},
+            {nm->fc1_w, F, C, &ly->fc1_w}, {nm->fc1_b, F, 0, &ly->fc1_b},
+            {nm->fc2_w, C, F, &ly->fc2_w}, {nm->fc2_b, C, 0, &ly->fc2_b},
+        };
+        for (size_t i = 0; i < sizeof rest / sizeof rest[0]; i++) {
+            char b[160];
+            float *p;
+            snprintf(b, sizeof b, rest[i].fmt, l);
+            TRY(mmf_wbag_take(w, b, rest[i].d0, rest[i].d1, 0, 0, why, &p));
+            *rest[i].dst = p;
+        }
+    }
+    /* one extra layer in the checkpoint means config and weights disagree */
     char n[200], full[264];
-    snprintf(n, sizeof n, fmt, L);
+    snprintf(n, sizeof n, nm->ln1_w, L);
     snprintf(full, sizeof full, "%s%s", w->prefix, n);
     if (mmf_st_find(w->st, full))
-        return mmf_fail(MMF_ERR_SHAPE, "%s: config.json says num_hidden_layers = %d but the checkpoint has \"%s\"", w->dir, L, full);
+        return mmf_fail(MMF_ERR_SHAPE, "%s: config.json says %snum_hidden_layers = %d but the checkpoint has \"%s\"",
+                        w->dir, cfg, L, full);
+    *out = layers;
     return MMF_OK;
 }
 
@@ -144,31 +194,7 @@ mmf_status mmf_vis_tower_load_vit(mmf_vis_tower *t, const mmf_tf_config *c, mmf_
     TRY(mmf_wbag_take(w, "embeddings.position_embeddings", 1, t->T, C, 0, "(image_size/patch_size)^2 + 1 x hidden_size", &t->pos));
     TRY(mmf_wbag_take(w, "embeddings.patch_embeddings.projection.weight", C, 3, P, P, "hidden_size x 3 x patch x patch", &t->patch_w));
     TRY(mmf_wbag_take_opt(w, "embeddings.patch_embeddings.projection.bias", C, 0, "hidden_size", &t->patch_b));
-    t->layers = (mmf_tf_layer_w *)mmf_wbag_zeros(w, sizeof(mmf_tf_layer_w) * (size_t)(t->L ? t->L : 1) / sizeof(float) + 1);
-    if (!t->layers) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
-    for (int l = 0; l < t->L; l++) {
-        mmf_tf_layer_w *ly = &t->layers[l];
-        char n[6][160];
-        const char *parts[6] = {"query.weight", "key.weight", "value.weight", "query.bias", "key.bias", "value.bias"};
-        for (int i = 0; i < 6; i++) snprintf(n[i], sizeof n[i], "encoder.layer.%d.attention.attention.%s", l, parts[i]);
-        TRY(mmf_wbag_qkv(w, n[0], n[1], n[2], n[3], n[4], n[5], C, ly));
-        char b[160];
-        float *p;
-#define T2(fmt, d0, d1, dst) do { snprintf(b, sizeof b, "encoder.layer.%d." fmt, l); \
-        TRY(mmf_wbag_take(w, b, d0, d1, 0, 0, "hidden_size / intermediate_size", &p)); dst = p; } while (0)
-        T2("attention.output.dense.weight", C, C, ly->o_w);
-        T2("attention.output.dense.bias", C, 0, ly->o_b);
-        T2("layernorm_before.weight", C, 0, ly->ln1_w);
-        T2("layernorm_before.bias", C, 0, ly->ln1_b);
-        T2("layernorm_after.weight", C, 0, ly->ln2_w);
-        T2("layernorm_after.bias", C, 0, ly->ln2_b);
-        T2("intermediate.dense.weight", F, C, ly->fc1_w);
-        T2("intermediate.dense.bias", F, 0, ly->fc1_b);
-        T2("output.dense.weight", C, F, ly->fc2_w);
-        T2("output.dense.bias", C, 0, ly->fc2_b);
-#undef T2
-    }
-    TRY(no_extra_layer(w, "encoder.layer.%d.layernorm_before.weight", t->L));
+    TRY(mmf_wbag_layers(w, &mmf_vit_layer_names, t->L, C, F, "", &t->layers));
     TRY(mmf_wbag_take(w, "layernorm.weight", C, 0, 0, 0, "hidden_size", &t->post_w));
     TRY(mmf_wbag_take(w, "layernorm.bias", C, 0, 0, 0, "hidden_size", &t->post_b));
     t->post_all_tokens = 1;
@@ -184,31 +210,7 @@ mmf_status mmf_vis_tower_load_clip(mmf_vis_tower *t, const mmf_tf_config *c, mmf
     t->patch_b = NULL;
     TRY(mmf_wbag_take(w, "pre_layrnorm.weight", C, 0, 0, 0, "hidden_size", &t->pre_w));
     TRY(mmf_wbag_take(w, "pre_layrnorm.bias", C, 0, 0, 0, "hidden_size", &t->pre_b));
-    t->layers = (mmf_tf_layer_w *)mmf_wbag_zeros(w, sizeof(mmf_tf_layer_w) * (size_t)(t->L ? t->L : 1) / sizeof(float) + 1);
-    if (!t->layers) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
-    for (int l = 0; l < t->L; l++) {
-        mmf_tf_layer_w *ly = &t->layers[l];
-        char n[6][160];
-        const char *parts[6] = {"q_proj.weight", "k_proj.weight", "v_proj.weight", "q_proj.bias", "k_proj.bias", "v_proj.bias"};
-        for (int i = 0; i < 6; i++) snprintf(n[i], sizeof n[i], "encoder.layers.%d.self_attn.%s", l, parts[i]);
-        TRY(mmf_wbag_qkv(w, n[0], n[1], n[2], n[3], n[4], n[5], C, ly));
-        char b[160];
-        float *p;
-#define T2(fmt, d0, d1, dst) do { snprintf(b, sizeof b, "encoder.layers.%d." fmt, l); \
-        TRY(mmf_wbag_take(w, b, d0, d1, 0, 0, "hidden_size / intermediate_size", &p)); dst = p; } while (0)
-        T2("self_attn.out_proj.weight", C, C, ly->o_w);
-        T2("self_attn.out_proj.bias", C, 0, ly->o_b);
-        T2("layer_norm1.weight", C, 0, ly->ln1_w);
-        T2("layer_norm1.bias", C, 0, ly->ln1_b);
-        T2("layer_norm2.weight", C, 0, ly->ln2_w);
-        T2("layer_norm2.bias", C, 0, ly->ln2_b);
-        T2("mlp.fc1.weight", F, C, ly->fc1_w);
-        T2("mlp.fc1.bias", F, 0, ly->fc1_b);
-        T2("mlp.fc2.weight", C, F, ly->fc2_w);
-        T2("mlp.fc2.bias", C, 0, ly->fc2_b);
-#undef T2
-    }
-    TRY(no_extra_layer(w, "encoder.layers.%d.layer_norm1.weight", t->L));
+    TRY(mmf_wbag_layers(w, &mmf_clip_layer_names, t->L, C, F, "vision_config ", &t->layers));
     TRY(mmf_wbag_take(w, "post_layernorm.weight", C, 0, 0, 0, "hidden_size", &t->post_w));
     TRY(mmf_wbag_take(w, "post_layernorm.bias", C, 0, 0, 0, "hidden_size", &t->post_b));
     t->post_all_tokens = 0;

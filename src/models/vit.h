@@ -31,6 +31,20 @@ void mmf_wbag_free(mmf_wbag *w);
 mmf_status mmf_wbag_qkv(mmf_wbag *w, const char *q, const char *k, const char *v, const char *qb, const char *kb,
                         const char *vb, int64_t C, mmf_tf_layer_w *ly);
 
+/* Tensor names of one transformer layer, each a printf format with one %d for
+ * the layer index (relative to the bag's prefix), in mmf_tf_layer_w order. */
+typedef struct mmf_tf_layer_names {
+    const char *q_w, *k_w, *v_w, *q_b, *k_b, *v_b;
+    const char *o_w, *o_b, *ln1_w, *ln1_b, *ln2_w, *ln2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+} mmf_tf_layer_names;
+extern const mmf_tf_layer_names mmf_vit_layer_names;   /* ViTModel: encoder.layer.%d.attention... */
+extern const mmf_tf_layer_names mmf_clip_layer_names;  /* CLIP towers: encoder.layers.%d.self_attn... */
+/* Map L layers (hidden C, ffn F) into a new array owned by the bag; fails when
+ * the checkpoint holds a layer L (config and weights disagree). `cfg` prefixes
+ * the config field names in messages ("" or "text_config "). */
+mmf_status mmf_wbag_layers(mmf_wbag *w, const mmf_tf_layer_names *nm, int L, int64_t C, int64_t F,
+                           const char *cfg, mmf_tf_layer_w **out);
+
 typedef struct mmf_vis_tower {
     int C, L, F, P, S, N, T;   /* hidden, layers, ffn, patch, image size, patches, tokens (N + 1) */
     float eps;
