@@ -24,6 +24,7 @@ import time
 
 if len(sys.argv) > 2:
     import torch
+    from torch_threads import set_threads
     import torch.nn as nn
     import torch.nn.functional as F
 
@@ -192,7 +193,7 @@ if len(sys.argv) > 2:
             return loss + aux if aux is not None else loss
 
     def worker(op, threads, batch, hidden, N, epochs):
-        torch.set_num_threads(threads)
+        set_threads(threads)
         torch.manual_seed(0)
         dims = [384, 512]
         X = [torch.rand(N, d) * 2 - 1 for d in dims]

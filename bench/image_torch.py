@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 import torch
+from torch_threads import set_threads
 import torchvision
 from PIL import Image, ImageOps
 
@@ -50,7 +51,7 @@ def ours_model(model, B, nt, iters):
 
 
 def torch_model(model, B, nt, iters, cache={}):
-    torch.set_num_threads(nt)
+    set_threads(nt)
     if model not in cache:
         m = torchvision.models.vit_b_16() if model == 'vit' else torchvision.models.resnet50()
         cache[model] = m.eval()
@@ -157,12 +158,13 @@ def main():
     md = [
         '## Image encoders and preprocessing: mmfuse vs PyTorch/torchvision and Pillow', '',
         f'- Machine: {cpu_name()}, {os.cpu_count()} logical CPUs visible; measured {now} by `bench/image_torch.py` '
-        f'(driving `bench_image`). **Shared 2-core VM with other jobs running (1-minute load average {load0:.1f} at the '
-        f'start, {load1:.1f} at the end)**: '
-        'absolute times are inflated and noisy; the two sides ran interleaved, round by round, and the best round of '
-        'each is reported, so the ratio is the meaningful figure.',
+        f'(driving `bench_image`). ' + (
+            f'**Shared machine with other jobs running (1-minute load average {load0:.1f} at the start, {load1:.1f} at '
+            'the end)**: absolute times are inflated and noisy; ' if max(load0, load1) > 1.5 else
+            f'Quiet machine (1-minute load average {load0:.1f} at the start, {load1:.1f} at the end); ') +
+        'the two sides ran interleaved, round by round, and the best round of each is reported.',
         f'- Reference: PyTorch {torch.__version__} / torchvision {torchvision.__version__} (Debian), '
-        '`torch.inference_mode()`, `torch.set_num_threads(threads)`; models `torchvision.models.vit_b_16()` and '
+        '`torch.inference_mode()`, `torch.set_num_threads(threads)` with its OpenBLAS pool pinned to the same count (bench/torch_threads.py); models `torchvision.models.vit_b_16()` and '
         '`resnet50()` with random weights. Ours: `mmf_encoder_embed_pixels` on random-weight folders of the same '
         'geometry (ViTModel incl. pooler; ResNetModel, batchnorm folded). fp32, 224 x 224 input.', '',
         'Columns: wall-clock ms per batch (best round), images per second from it, the wall-clock speed-up, and for '
@@ -174,9 +176,7 @@ def main():
     for model, B, nt, o, r, oc, rc in rows:
         cpu = f'{oc:.1f} | {rc:.1f} | {rc / oc:.2f}' if nt == 1 else '- | - | -'
         md.append(f'| {names[model]} | {B} | {nt} | fp32 | {o:.1f} | {r:.1f} | {1e3 * B / o:.2f} | {1e3 * B / r:.2f} | {r / o:.2f} | {cpu} |')
-    md += ['', 'Targets (issue 4): ViT-B/16 batch-16 throughput >= 1.5x PyTorch; ResNet-50 >= 2x. Where the 2-thread rows '
-           'are slower than the 1-thread rows on both sides, the second core was taken by other jobs and those rows say '
-           'little; rerun `make bench` on a quiet machine for them. Profile (perf, ResNet-50 and ViT-B/16, 1 thread): '
+    md += ['', 'Targets (issue 4): ViT-B/16 batch-16 throughput >= 1.5x PyTorch; ResNet-50 >= 2x.  Profile (perf, ResNet-50 and ViT-B/16, 1 thread): '
            'about 75% of our time is OpenBLAS sgemm (kernel + packing), so the remaining gap to 2x on ResNet-50 is '
            'convolution algorithm (im2col + GEMM against oneDNN\'s direct convolutions), not overhead.',
            '', 'Decode + preprocess (CLIPImageProcessor at 224: decode, RGB, shortest-edge bicubic resize, center crop, '

@@ -28,6 +28,7 @@ import subprocess
 
 if len(sys.argv) != 2:   # workers import torch; the driver stays light
     import torch
+    from torch_threads import set_threads
     import torch.nn.functional as F
 
 
@@ -98,7 +99,7 @@ def main():
         print(json.dumps({"impl": "torch", "checksum": float(out[0, 0])}))
         return
     batch, threads, iters = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-    torch.set_num_threads(threads)
+    set_threads(threads)
     cfg, model = load(d)
     ids = torch.tensor([[2] + [5] * 126 + [3]] * batch)
     mask = torch.ones_like(ids)
@@ -210,12 +211,14 @@ def write_fragment(root, rows, first, frss, load0, load1, t_start):
     L.append("")
     L.append("- Machine: %s, %d logical CPUs; measured %s by `bench/text_torch.py` (`bench/run.sh`)." % (
         cpu_name(), os.cpu_count(), t_start))
-    L.append("- **Shared 2-core VM, other jobs running** (load average %.1f at the start, %.1f at the end): "
-             "absolute times are noisy; both sides ran in the same session, interleaved (alternating order, "
-             "best of 2 rounds), so the ratios are the meaningful figures." % (load0[0], load1[0]))
+    busy = max(load0[0], load1[0]) > 1.5
+    L.append("- %s (load average %.1f at the start, %.1f at the end); both sides ran in the same session, "
+             "interleaved (alternating order, best of 2 rounds)%s." % (
+                 "**Shared machine, other jobs running**" if busy else "Quiet machine", load0[0], load1[0],
+                 ": absolute times are noisy, the ratios are the meaningful figures" if busy else ""))
     L.append("- Random weights, seq 128 (every token real), fp32 on both sides. PyTorch: Debian's torch 1.13 "
              "under `torch.inference_mode()`, Hugging Face's eager BertModel computation, OpenBLAS "
-             "(pthread build) for its GEMMs; mmfuse: OpenBLAS (OpenMP build), fused QKV GEMM, attention on "
+             "(pthread build) for its GEMMs with its pool pinned to the thread count (bench/torch_threads.py); mmfuse: OpenBLAS (OpenMP build), fused QKV GEMM, attention on "
              "the interleaved layout, activations from one arena. mmfuse times include tokenizing the batch; "
              "PyTorch gets token ids.")
     L.append("- GFLOP/s counts 2T(4C^2 + 2CF) + 4T^2C per layer and sequence. Peak fp32 on this machine "
