@@ -26,11 +26,32 @@ int cli_flag(char **argv, int i, const char *name);
 /* Parse integers/floats with range checks; print a usage error on failure. */
 int cli_int(const char *opt, const char *s, long lo, long hi, long *out);
 int cli_float(const char *opt, const char *s, double *out);
+/* A numeric option that fills one field of a params struct: an int within
+ * [lo, hi] (i32 set) or a float (f32 set). Subcommands with many such options
+ * list them in a table instead of one parsing branch each. */
+typedef struct cli_num {
+    const char *name;
+    int *i32;
+    float *f32;
+    long lo, hi;
+} cli_num;
+/* Returns 1 when argv[*i] is one of the N options of TABLE, parsing its value
+ * into the field (a missing or bad value prints why and sets *bad); 0 if none. */
+int cli_num_opt(int argc, char **argv, int *i, const cli_num *table, int n, int *bad);
 /* Print "mmfuse NAME: error: <msg>" plus mmf_last_error() if status != OK. */
 int cli_fail(const char *cmd, mmf_status s, const char *what);
 int cli_usage(const char *cmd, const char *fmt, ...);
 /* Wants --help? */
 int cli_wants_help(int argc, char **argv);
+/* Subcommands made of actions (`mmfuse CMD ACTION [options]`): no action prints
+ * HELP to stderr (usage error), --help prints it to stdout, an unknown action is
+ * a usage error listing NAMES ("train, run or eval"); else the action runs with
+ * argv[1] its name. */
+typedef struct cli_action {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} cli_action;
+int cli_run_action(const char *cmd, const char *help, const cli_action *acts, int n, const char *names, int argc, char **argv);
 /* A progress bar on stderr (only when stderr is a terminal or MMFUSE_PROGRESS=1). */
 void cli_progress(const char *label, long done, long total);
 #endif

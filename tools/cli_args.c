@@ -47,6 +47,26 @@ int cli_float(const char *opt, const char *s, double *out) {
     return 1;
 }
 
+int cli_num_opt(int argc, char **argv, int *i, const cli_num *table, int n, int *bad) {
+    for (int k = 0; k < n; k++) {
+        const cli_num *o = &table[k];
+        const char *v;
+        if (!cli_opt(argc, argv, i, o->name, &v, bad)) continue;
+        if (*bad) return 1;
+        long iv;
+        double dv;
+        if (o->i32) {
+            if (cli_int(o->name, v, o->lo, o->hi, &iv)) *o->i32 = (int)iv;
+            else *bad = 1;
+        } else {
+            if (cli_float(o->name, v, &dv)) *o->f32 = (float)dv;
+            else *bad = 1;
+        }
+        return 1;
+    }
+    return 0;
+}
+
 int cli_fail(const char *cmd, mmf_status s, const char *what) {
     const char *msg = mmf_last_error();
     if (msg && *msg) fprintf(stderr, "mmfuse %s: %s: %s\n", cmd, what, msg);
@@ -68,6 +88,16 @@ int cli_wants_help(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return 1;
     return 0;
+}
+
+int cli_run_action(const char *cmd, const char *help, const cli_action *acts, int n, const char *names, int argc, char **argv) {
+    if (argc < 2 || cli_wants_help(argc, argv)) {
+        fputs(help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? MMF_EXIT_USAGE : MMF_EXIT_OK;
+    }
+    for (int k = 0; k < n; k++)
+        if (!strcmp(argv[1], acts[k].name)) return acts[k].run(argc, argv);
+    return cli_usage(cmd, "unknown action \"%s\" (%s)", argv[1], names);
 }
 
 void cli_progress(const char *label, long done, long total) {

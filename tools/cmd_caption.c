@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "cli_encoders.h"
 #include "cli_lines.h"
 #include "cli_texts.h"
 
@@ -126,14 +127,29 @@ static int gen_opt(int argc, char **argv, int *i, mmf_caption_gen_params *g, int
 
 /* ---------------------------------------------------------------- train */
 
+static mmf_status set_encoder(void *c, const char *name, const char *dir) { return mmf_captioner_set_encoder(c, name, dir); }
+
 static int do_train(int argc, char **argv) {
     const char *train = NULL, *caps = NULL, *val = NULL, *vcaps = NULL, *field = "caption", *idf = NULL, *out = NULL,
                *moddrop = NULL, *v;
-    const char *enc[16];
-    int n_enc = 0, bad = 0;
+    cli_encoders enc = {0};
+    int bad = 0;
     long iv;
-    double dv;
     mmf_caption_train_params p = mmf_caption_train_params_default();
+    const cli_num nums[] = {
+        {"--fusion-hidden", &p.fusion_hidden, NULL, 1, 65536},
+        {"--hidden", &p.hidden, NULL, 1, 8192},
+        {"--embed", &p.embed, NULL, 1, 8192},
+        {"--min-count", &p.min_count, NULL, 1, 1000000000},
+        {"--max-words", &p.max_words, NULL, 0, 10000000},
+        {"--max-len", &p.max_len, NULL, 1, 256},
+        {"--epochs", &p.epochs, NULL, 1, 100000},
+        {"--batch", &p.batch, NULL, 1, 1000000},
+        {"--patience", &p.patience, NULL, 0, 100000},
+        {"--threads", &p.n_threads, NULL, 1, 1024},
+        {"--lr", NULL, &p.lr, 0, 0},
+        {"--dropout", NULL, &p.dropout, 0, 0},
+    };
     for (int i = 2; i < argc; i++) {
         if (cli_opt(argc, argv, &i, "--train", &v, &bad)) train = v;
         else if (cli_opt(argc, argv, &i, "--captions", &v, &bad)) caps = v;
@@ -145,8 +161,8 @@ static int do_train(int argc, char **argv) {
         else if (cli_opt(argc, argv, &i, "--fusion", &v, &bad)) p.fusion = v;
         else if (cli_opt(argc, argv, &i, "--modality-dropout", &v, &bad)) moddrop = v;
         else if (cli_opt(argc, argv, &i, "--encoder", &v, &bad)) {
-            if (n_enc == 16) return cli_usage(NAME, "at most 16 --encoder options");
-            enc[n_enc++] = v;
+            int r = cli_encoders_add(NAME, &enc, bad ? NULL : v);
+            if (r) return r;
         } else if (cli_opt(argc, argv, &i, "--cell", &v, &bad)) {
             if (!bad && !strcmp(v, "gru")) p.cell = MMF_CELL_GRU;
             else if (!bad && !strcmp(v, "lstm")) p.cell = MMF_CELL_LSTM;
@@ -156,24 +172,9 @@ static int do_train(int argc, char **argv) {
             else if (!bad && !strcmp(v, "input")) p.inject = MMF_INJECT_INPUT;
             else if (!bad && !strcmp(v, "both")) p.inject = MMF_INJECT_INIT | MMF_INJECT_INPUT;
             else if (!bad) return cli_usage(NAME, "--inject expects init, input or both, got \"%s\"", v);
-        }
-#define INTOPT(opt, field_, lo, hi) else if (cli_opt(argc, argv, &i, opt, &v, &bad)) { \
-            if (bad || !cli_int(opt, v, lo, hi, &iv)) { return MMF_EXIT_USAGE; } field_ = (int)iv; }
-#define FLTOPT(opt, field_) else if (cli_opt(argc, argv, &i, opt, &v, &bad)) { \
-            if (bad || !cli_float(opt, v, &dv)) { return MMF_EXIT_USAGE; } field_ = (float)dv; }
-        INTOPT("--fusion-hidden", p.fusion_hidden, 1, 65536)
-        INTOPT("--hidden", p.hidden, 1, 8192)
-        INTOPT("--embed", p.embed, 1, 8192)
-        INTOPT("--min-count", p.min_count, 1, 1000000000)
-        INTOPT("--max-words", p.max_words, 0, 10000000)
-        INTOPT("--max-len", p.max_len, 1, 256)
-        INTOPT("--epochs", p.epochs, 1, 100000)
-        INTOPT("--batch", p.batch, 1, 1000000)
-        INTOPT("--patience", p.patience, 0, 100000)
-        INTOPT("--threads", p.n_threads, 1, 1024)
-        FLTOPT("--lr", p.lr)
-        FLTOPT("--dropout", p.dropout)
-        else if (cli_opt(argc, argv, &i, "--seed", &v, &bad)) {
+        } else if (cli_num_opt(argc, argv, &i, nums, (int)(sizeof nums / sizeof nums[0]), &bad)) {
+            /* parsed into p */
+        } else if (cli_opt(argc, argv, &i, "--seed", &v, &bad)) {
             if (bad || !cli_int("--seed", v, 0, 2147483647L, &iv)) return MMF_EXIT_USAGE;
             p.seed = (uint64_t)iv;
         } else if (argv[i][0] == '-') return cli_usage(NAME, "unknown option %s for caption train", argv[i]);
@@ -196,13 +197,8 @@ static int do_train(int argc, char **argv) {
     p.progress = progress;
     s = mmf_captioner_train(ft, tt.texts, tt.off, fv, fv ? tv.texts : NULL, fv ? tv.off : NULL, &p, &c);
     if (s) { cli_fail(NAME, s, "training failed"); goto done; }
-    for (int e = 0; e < n_enc; e++) {
-        const char *eq = strchr(enc[e], '=');
-        if (!eq) { rc = cli_usage(NAME, "--encoder expects NAME=DIR, got \"%s\"", enc[e]); goto done; }
-        char name[80];
-        snprintf(name, sizeof name, "%.*s", (int)(eq - enc[e]) < 79 ? (int)(eq - enc[e]) : 79, enc[e]);
-        if ((s = mmf_captioner_set_encoder(c, name, eq + 1))) { cli_fail(NAME, s, "--encoder"); goto done; }
-    }
+    int r = cli_encoders_record(NAME, &enc, set_encoder, c);
+    if (r) { rc = r; goto done; }
     if ((s = mmf_captioner_save(c, out))) { cli_fail(NAME, s, "cannot write the captioner"); goto done; }
     char buf[512];
     printf("%s\n", mmf_captioner_describe(c, buf, sizeof buf));
@@ -220,8 +216,8 @@ done:
 
 static int do_run(int argc, char **argv) {
     const char *path = NULL, *image = NULL, *text = NULL, *v;
-    const char *enc[16];
-    int n_enc = 0, bad = 0, matched;
+    cli_encoders enc = {0};
+    int bad = 0, matched;
     mmf_caption_gen_params g = mmf_caption_gen_params_default();
     for (int i = 2; i < argc; i++) {
         int r = gen_opt(argc, argv, &i, &g, &bad, &matched);
@@ -230,8 +226,7 @@ static int do_run(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "--image", &v, &bad)) image = v;
         else if (cli_opt(argc, argv, &i, "--text", &v, &bad)) text = v;
         else if (cli_opt(argc, argv, &i, "--encoder", &v, &bad)) {
-            if (n_enc == 16) return cli_usage(NAME, "at most 16 --encoder options");
-            enc[n_enc++] = v;
+            if ((r = cli_encoders_add(NAME, &enc, bad ? NULL : v))) return r;
         } else if (argv[i][0] == '-') return cli_usage(NAME, "unknown option %s for caption run", argv[i]);
         else if (!path) path = argv[i];
         else return cli_usage(NAME, "one captioner at a time (got %s and %s)", path, argv[i]);
@@ -245,36 +240,15 @@ static int do_run(int argc, char **argv) {
     int M = mmf_captioner_n_modalities(c), rc = MMF_EXIT_FAIL, used_image = 0, used_text = 0;
     float *xs[8] = {0};
     char *cap = NULL;
+    const cli_sample in = {image, text, "text", "captioner", g.n_threads};
     for (int m = 0; m < M; m++) {
-        const char *name = mmf_captioner_modality(c, m), *dir = mmf_captioner_encoder(c, m);
-        for (int e = 0; e < n_enc; e++) {
-            size_t l = strlen(name);
-            if (!strncmp(enc[e], name, l) && enc[e][l] == '=') dir = enc[e] + l + 1;
-        }
+        const char *name = mmf_captioner_modality(c, m);
+        const char *dir = cli_encoders_dir(&enc, name, mmf_captioner_encoder(c, m));
         if (!dir || !dir[0]) continue;
-        mmf_encoder_params ep = mmf_encoder_params_default();
-        ep.n_threads = g.n_threads;
-        mmf_encoder *en;
-        if ((s = mmf_encoder_load(dir, &ep, &en))) { cli_fail(NAME, s, "cannot load an encoder"); goto done; }
-        int bits = mmf_encoder_modalities(en);
-        /* a two-tower folder (CLIP) serves the modality its name says */
-        int is_text = (bits == MMF_MODALITY_TEXT) || ((bits & MMF_MODALITY_TEXT) && strstr(name, "text"));
-        const char *input = is_text ? text : image;
-        if (input) {
-            if (mmf_encoder_dim(en) != mmf_captioner_dim(c, m)) {
-                fprintf(stderr, "mmfuse caption: error: encoder %s gives %d-dim embeddings; the captioner's modality \"%s\" has %lld\n",
-                        dir, mmf_encoder_dim(en), name, (long long)mmf_captioner_dim(c, m));
-                mmf_encoder_free(en);
-                goto done;
-            }
-            xs[m] = malloc((size_t)mmf_encoder_dim(en) * sizeof(float));
-            if (!xs[m]) { mmf_encoder_free(en); goto done; }
-            if (is_text) s = mmf_encoder_embed_text(en, &input, 1, MMF_POOL_DEFAULT, MMF_NORMALIZE_DEFAULT, xs[m]);
-            else s = mmf_encoder_embed_image_files(en, &input, 1, MMF_POOL_DEFAULT, MMF_NORMALIZE_DEFAULT, 0, NULL, xs[m], NULL, NULL);
-            if (s) { cli_fail(NAME, s, is_text ? "cannot embed the text" : "cannot embed the image"); mmf_encoder_free(en); goto done; }
-            if (is_text) used_text = 1; else used_image = 1;
-        }
-        mmf_encoder_free(en);
+        int is_text;
+        if (cli_sample_embed(NAME, &in, name, strstr(name, "text") != NULL, mmf_captioner_dim(c, m), dir, &xs[m], &is_text)) goto done;
+        if (xs[m] && is_text) used_text = 1;
+        else if (xs[m]) used_image = 1;
     }
     if (image && !used_image) fprintf(stderr, "mmfuse caption: notice: no image encoder recorded in %s (give --encoder NAME=DIR): --image ignored\n", path);
     if (text && !used_text) fprintf(stderr, "mmfuse caption: notice: no text encoder recorded in %s (give --encoder NAME=DIR): --text ignored\n", path);
@@ -399,11 +373,8 @@ done:
 }
 
 static int run(int argc, char **argv) {
-    if (argc < 2 || cli_wants_help(argc, argv)) { fputs(help, argc < 2 ? stderr : stdout); return argc < 2 ? MMF_EXIT_USAGE : MMF_EXIT_OK; }
-    if (!strcmp(argv[1], "train")) return do_train(argc, argv);
-    if (!strcmp(argv[1], "run")) return do_run(argc, argv);
-    if (!strcmp(argv[1], "eval")) return do_eval(argc, argv);
-    return cli_usage(NAME, "unknown action \"%s\" (train, run or eval)", argv[1]);
+    static const cli_action actions[] = {{"train", do_train}, {"run", do_run}, {"eval", do_eval}};
+    return cli_run_action(NAME, help, actions, 3, "train, run or eval", argc, argv);
 }
 
 const mmf_cli_command mmf_cmd_caption = {"caption", "train caption decoders, caption images (+ text), BLEU/CIDEr", run, help};

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "cli_encoders.h"
 #include "cli_texts.h"
 
 static const char help[] =
@@ -61,14 +62,27 @@ static const char **row_answers(const cli_texts *t) {
     return a;
 }
 
+static mmf_status set_encoder(void *q, const char *name, const char *dir) { return mmf_vqa_set_encoder(q, name, dir); }
+
 static int do_train(int argc, char **argv) {
     const char *train = NULL, *ans = NULL, *val = NULL, *vans = NULL, *field = "answer", *idf = NULL, *out = NULL, *v;
-    const char *enc[16];
-    int n_enc = 0, bad = 0;
+    cli_encoders enc = {0};
+    int bad = 0;
     long iv;
-    double dv, md = 0;
+    double md = 0;
     mmf_vqa_train_params p = mmf_vqa_train_params_default();
     mmf_train_params *f = &p.fusion;
+    const cli_num nums[] = {
+        {"--top-k", &p.top_k, NULL, 2, 10000000},
+        {"--hidden", &f->hidden, NULL, 1, 65536},
+        {"--rank", &f->rank, NULL, 1, 64},
+        {"--epochs", &f->epochs, NULL, 1, 100000},
+        {"--batch", &f->batch, NULL, 1, 1000000},
+        {"--patience", &f->patience, NULL, 0, 100000},
+        {"--threads", &f->n_threads, NULL, 1, 1024},
+        {"--lr", NULL, &f->lr, 0, 0},
+        {"--dropout", NULL, &f->dropout, 0, 0},
+    };
     for (int i = 2; i < argc; i++) {
         if (cli_opt(argc, argv, &i, "--train", &v, &bad)) train = v;
         else if (cli_opt(argc, argv, &i, "--answers", &v, &bad)) ans = v;
@@ -79,23 +93,11 @@ static int do_train(int argc, char **argv) {
         else if (cli_opt(argc, argv, &i, "--out", &v, &bad)) out = v;
         else if (cli_opt(argc, argv, &i, "--fusion", &v, &bad)) f->fusion = v;
         else if (cli_opt(argc, argv, &i, "--encoder", &v, &bad)) {
-            if (n_enc == 16) return cli_usage(NAME, "at most 16 --encoder options");
-            enc[n_enc++] = v;
-        }
-#define INTOPT(opt, field_, lo, hi) else if (cli_opt(argc, argv, &i, opt, &v, &bad)) { \
-            if (bad || !cli_int(opt, v, lo, hi, &iv)) { return MMF_EXIT_USAGE; } field_ = (int)iv; }
-#define FLTOPT(opt, field_) else if (cli_opt(argc, argv, &i, opt, &v, &bad)) { \
-            if (bad || !cli_float(opt, v, &dv)) { return MMF_EXIT_USAGE; } field_ = (float)dv; }
-        INTOPT("--top-k", p.top_k, 2, 10000000)
-        INTOPT("--hidden", f->hidden, 1, 65536)
-        INTOPT("--rank", f->rank, 1, 64)
-        INTOPT("--epochs", f->epochs, 1, 100000)
-        INTOPT("--batch", f->batch, 1, 1000000)
-        INTOPT("--patience", f->patience, 0, 100000)
-        INTOPT("--threads", f->n_threads, 1, 1024)
-        FLTOPT("--lr", f->lr)
-        FLTOPT("--dropout", f->dropout)
-        else if (cli_opt(argc, argv, &i, "--modality-dropout", &v, &bad)) {
+            int r = cli_encoders_add(NAME, &enc, bad ? NULL : v);
+            if (r) return r;
+        } else if (cli_num_opt(argc, argv, &i, nums, (int)(sizeof nums / sizeof nums[0]), &bad)) {
+            /* parsed into p */
+        } else if (cli_opt(argc, argv, &i, "--modality-dropout", &v, &bad)) {
             if (bad || !cli_float("--modality-dropout", v, &md) || !(md >= 0 && md < 1)) return cli_usage(NAME, "--modality-dropout expects [0, 1)");
         } else if (cli_opt(argc, argv, &i, "--seed", &v, &bad)) {
             if (bad || !cli_int("--seed", v, 0, 2147483647L, &iv)) return MMF_EXIT_USAGE;
@@ -120,13 +122,8 @@ static int do_train(int argc, char **argv) {
     if (!(at = row_answers(&tt)) || (fv && !(av = row_answers(&tv)))) goto done;
     f->progress = progress;
     if ((s = mmf_vqa_train(ft, at, fv, av, &p, &q))) { cli_fail(NAME, s, "training failed"); goto done; }
-    for (int e = 0; e < n_enc; e++) {
-        const char *eq = strchr(enc[e], '=');
-        if (!eq) { rc = cli_usage(NAME, "--encoder expects NAME=DIR, got \"%s\"", enc[e]); goto done; }
-        char name[80];
-        snprintf(name, sizeof name, "%.*s", (int)(eq - enc[e]) < 79 ? (int)(eq - enc[e]) : 79, enc[e]);
-        if ((s = mmf_vqa_set_encoder(q, name, eq + 1))) { cli_fail(NAME, s, "--encoder"); goto done; }
-    }
+    int r = cli_encoders_record(NAME, &enc, set_encoder, q);
+    if (r) { rc = r; goto done; }
     if ((s = mmf_vqa_save(q, out))) { cli_fail(NAME, s, "cannot write the model"); goto done; }
     double acc = 0;
     if ((s = mmf_vqa_accuracy(q, fv ? fv : ft, fv ? av : at, NULL, f->n_threads, &acc))) { cli_fail(NAME, s, "cannot evaluate"); goto done; }
@@ -184,15 +181,15 @@ done:
 
 static int do_run(int argc, char **argv) {
     const char *path = NULL, *image = NULL, *question = NULL, *v;
-    const char *enc[16];
-    int n_enc = 0, bad = 0, nt = 1;
+    cli_encoders enc = {0};
+    int bad = 0, nt = 1;
     long iv;
     for (int i = 2; i < argc; i++) {
         if (cli_opt(argc, argv, &i, "--image", &v, &bad)) image = v;
         else if (cli_opt(argc, argv, &i, "--question", &v, &bad)) question = v;
         else if (cli_opt(argc, argv, &i, "--encoder", &v, &bad)) {
-            if (n_enc == 16) return cli_usage(NAME, "at most 16 --encoder options");
-            enc[n_enc++] = v;
+            int r = cli_encoders_add(NAME, &enc, bad ? NULL : v);
+            if (r) return r;
         } else if (cli_opt(argc, argv, &i, "--threads", &v, &bad)) {
             if (bad || !cli_int("--threads", v, 1, 1024, &iv)) return MMF_EXIT_USAGE;
             nt = (int)iv;
@@ -207,41 +204,23 @@ static int do_run(int argc, char **argv) {
     if (s) return cli_fail(NAME, s, "cannot load the model");
     int M = mmf_vqa_n_modalities(q), rc = MMF_EXIT_FAIL, used = 0;
     float *xs[8] = {0};
+    const cli_sample in = {image, question, "question", "model", nt};
     for (int m = 0; m < M; m++) {
-        const char *name = mmf_vqa_modality(q, m), *dir = mmf_vqa_encoder(q, m);
-        for (int e = 0; e < n_enc; e++) {
-            size_t l = strlen(name);
-            if (!strncmp(enc[e], name, l) && enc[e][l] == '=') dir = enc[e] + l + 1;
-        }
+        const char *name = mmf_vqa_modality(q, m), *dir = cli_encoders_dir(&enc, name, mmf_vqa_encoder(q, m));
         if (!dir || !dir[0]) continue;
-        if (!(xs[m] = malloc((size_t)mmf_vqa_dim(q, m) * sizeof(float)))) goto done;
         if (!strcmp(dir, "bow") && mmf_vqa_bow(q, m)) {
-            if (!question) { free(xs[m]); xs[m] = NULL; continue; }
+            /* the question as the model's own bag of words: no encoder folder */
+            if (!question) continue;
+            if (!(xs[m] = malloc((size_t)mmf_vqa_dim(q, m) * sizeof(float)))) goto done;
             int unk = 0;
             mmf_bow_encode(mmf_vqa_bow(q, m), question, xs[m], &unk);
             if (unk) fprintf(stderr, "mmfuse vqa: notice: %d question word%s not in the model's vocabulary (counted as <unk>)\n", unk, unk == 1 ? " is" : "s are");
             used++;
             continue;
         }
-        mmf_encoder_params ep = mmf_encoder_params_default();
-        ep.n_threads = nt;
-        mmf_encoder *en;
-        if ((s = mmf_encoder_load(dir, &ep, &en))) { cli_fail(NAME, s, "cannot load an encoder"); goto done; }
-        int bits = mmf_encoder_modalities(en);
-        int is_text = (bits == MMF_MODALITY_TEXT) || ((bits & MMF_MODALITY_TEXT) && (strstr(name, "text") || strstr(name, "question")));
-        const char *input = is_text ? question : image;
-        if (!input) { mmf_encoder_free(en); free(xs[m]); xs[m] = NULL; continue; }
-        if (mmf_encoder_dim(en) != mmf_vqa_dim(q, m)) {
-            fprintf(stderr, "mmfuse vqa: error: encoder %s gives %d-dim embeddings; the model's modality \"%s\" has %lld\n", dir,
-                    mmf_encoder_dim(en), name, (long long)mmf_vqa_dim(q, m));
-            mmf_encoder_free(en);
-            goto done;
-        }
-        if (is_text) s = mmf_encoder_embed_text(en, &input, 1, MMF_POOL_DEFAULT, MMF_NORMALIZE_DEFAULT, xs[m]);
-        else s = mmf_encoder_embed_image_files(en, &input, 1, MMF_POOL_DEFAULT, MMF_NORMALIZE_DEFAULT, 0, NULL, xs[m], NULL, NULL);
-        mmf_encoder_free(en);
-        if (s) { cli_fail(NAME, s, is_text ? "cannot embed the question" : "cannot embed the image"); goto done; }
-        used++;
+        int is_text, says_text = strstr(name, "text") || strstr(name, "question");
+        if (cli_sample_embed(NAME, &in, name, says_text, mmf_vqa_dim(q, m), dir, &xs[m], &is_text)) goto done;
+        if (xs[m]) used++;
     }
     if (!used) { fprintf(stderr, "mmfuse vqa: error: no encoder recorded in %s for the inputs given (use --encoder NAME=DIR)\n", path); goto done; }
     int32_t a;
@@ -256,11 +235,8 @@ done:
 }
 
 static int run(int argc, char **argv) {
-    if (argc < 2 || cli_wants_help(argc, argv)) { fputs(help, argc < 2 ? stderr : stdout); return argc < 2 ? MMF_EXIT_USAGE : MMF_EXIT_OK; }
-    if (!strcmp(argv[1], "train")) return do_train(argc, argv);
-    if (!strcmp(argv[1], "run")) return do_run(argc, argv);
-    if (!strcmp(argv[1], "eval")) return do_eval(argc, argv);
-    return cli_usage(NAME, "unknown action \"%s\" (train, run or eval)", argv[1]);
+    static const cli_action actions[] = {{"train", do_train}, {"run", do_run}, {"eval", do_eval}};
+    return cli_run_action(NAME, help, actions, 3, "train, run or eval", argc, argv);
 }
 
 const mmf_cli_command mmf_cmd_vqa = {"vqa", "visual question answering: train, answer, accuracy", run, help};
