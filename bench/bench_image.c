@@ -2,7 +2,9 @@
  * bench/image_torch.py can interleave ours with PyTorch's and write the
  * fragment bench/results/image.md).
  *
- *   bench_image model vit|resnet BATCH THREADS ITERS   -> JSON line, ms per batch (median)
+ *   bench_image model vit|resnet BATCH THREADS ITERS [fp32|bf16] [EMB_OUT]
+ *                                                      -> JSON line, ms per batch (median); EMB_OUT:
+ *                                                         the embeddings of the timed input, raw float32
  *   bench_image preprocess LIST_FILE THREADS REPEATS   -> JSON line, images per second
  *   bench_image                                        -> nothing (bench/run.sh runs bench/image_torch.py)
  *
@@ -157,7 +159,7 @@ static int cmpd(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static int bench_model(const char *which, int B, int nt, int iters) {
+static int bench_model(const char *which, int B, int nt, int iters, const char *prec, const char *emb_out) {
     const char *cache = getenv("MMFUSE_BENCH_CACHE");
     char dir[1024], p[1100];
     snprintf(dir, sizeof dir, "%s", cache ? cache : "/tmp/mmfuse-bench-models");
@@ -172,6 +174,8 @@ static int bench_model(const char *which, int B, int nt, int iters) {
     mmf_encoder_params ep = mmf_encoder_params_default();
     ep.n_threads = nt;
     ep.max_batch = B;
+    int bf16 = prec && !strcmp(prec, "bf16");
+    ep.precision = bf16 ? MMF_PRECISION_BF16 : MMF_PRECISION_F32;
     mmf_encoder *e;
     double t0 = now();
     if (mmf_encoder_load(dir, &ep, &e)) { fprintf(stderr, "bench_image: %s\n", mmf_last_error()); return 1; }
@@ -180,6 +184,7 @@ static int bench_model(const char *which, int B, int nt, int iters) {
     mmf_image_processor_size(mmf_encoder_image_processor(e), &C, &H, &W);
     size_t per = (size_t)C * H * W;
     float *px = malloc(sizeof(float) * per * B), *out = malloc(sizeof(float) * (size_t)mmf_encoder_dim(e) * B);
+    rng = 88172645463325252ULL;   /* the same input for fp32 and bf16 runs */
     for (size_t i = 0; i < per * B; i++) px[i] = frand();
     mmf_encoder_embed_pixels(e, px, (size_t)B, MMF_POOL_DEFAULT, 0, out);   /* warm-up */
     double *t = malloc(sizeof(double) * iters), cpu_best = 1e30;
@@ -191,8 +196,14 @@ static int bench_model(const char *which, int B, int nt, int iters) {
         if (c < cpu_best) cpu_best = c;
     }
     qsort(t, (size_t)iters, sizeof *t, cmpd);
-    printf("{\"impl\": \"mmfuse\", \"model\": \"%s\", \"batch\": %d, \"threads\": %d, \"ms\": %.3f, \"best_ms\": %.3f, \"cpu_ms\": %.3f, \"load_s\": %.3f, \"sum\": %.6g}\n",
-           which, B, nt, 1e3 * t[iters / 2], 1e3 * t[0], 1e3 * cpu_best, load_s, (double)out[0]);
+    if (emb_out) {
+        FILE *f = fopen(emb_out, "wb");
+        size_t n = (size_t)mmf_encoder_dim(e) * B;
+        if (!f || fwrite(out, sizeof(float), n, f) != n) { fprintf(stderr, "bench_image: cannot write %s\n", emb_out); return 1; }
+        fclose(f);
+    }
+    printf("{\"impl\": \"mmfuse\", \"model\": \"%s\", \"precision\": \"%s\", \"batch\": %d, \"threads\": %d, \"ms\": %.3f, \"best_ms\": %.3f, \"cpu_ms\": %.3f, \"load_s\": %.3f, \"sum\": %.6g}\n",
+           which, bf16 ? "bf16" : "fp32", B, nt, 1e3 * t[iters / 2], 1e3 * t[0], 1e3 * cpu_best, load_s, (double)out[0]);
     free(t); free(px); free(out);
     mmf_encoder_free(e);
     return 0;
@@ -239,11 +250,12 @@ static int bench_preprocess(const char *list, int nt, int repeats) {
 }
 
 int main(int argc, char **argv) {
-    if (argc >= 6 && !strcmp(argv[1], "model")) return bench_model(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+    if (argc >= 6 && !strcmp(argv[1], "model"))
+        return bench_model(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), argc > 6 ? argv[6] : NULL, argc > 7 ? argv[7] : NULL);
     if (argc >= 5 && !strcmp(argv[1], "preprocess")) return bench_preprocess(argv[2], atoi(argv[3]), atoi(argv[4]));
     /* bench/run.sh runs every bench_* without arguments: the measurement itself is
      * driven (and interleaved with PyTorch) by bench/image_torch.py, which run.sh runs next */
     if (argc == 1) return 0;
-    fprintf(stderr, "usage: bench_image model vit|resnet BATCH THREADS ITERS | preprocess LIST THREADS REPEATS\n");
+    fprintf(stderr, "usage: bench_image model vit|resnet BATCH THREADS ITERS [fp32|bf16] [EMB_OUT] | preprocess LIST THREADS REPEATS\n");
     return 2;
 }

@@ -25,6 +25,19 @@ check '"$CLI" embed --model "$D/clip_legacy" --image-list "$T/good.txt" --out "$
 out=$("$CLI" inspect --json "$T/c.safetensors")
 check '[[ "$out" == *"[3, 20]"* ]]' "clip embed shape: $out"
 
+# --precision bf16 on the image encoders (numbers checked in tests/test_image_bf16.c): runs where
+# the CPU has AVX512-BF16 and gives a different file than fp32; refused with a clear error elsewhere
+for m in resnet_bottleneck vit_pooler clip_legacy; do
+  "$CLI" embed --model "$D/$m" --image-list "$T/good.txt" --out "$T/b16.safetensors" --precision bf16 2>"$T/err"; rc=$?
+  if grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null; then
+    check '[ $rc -eq 0 ]' "embed $m --precision bf16 (rc $rc): $(cat "$T/err")"
+    "$CLI" embed --model "$D/$m" --image-list "$T/good.txt" --out "$T/f32.safetensors" 2>/dev/null
+    check '! cmp -s "$T/b16.safetensors" "$T/f32.safetensors"' "$m: bf16 output differs from fp32"
+  else
+    check '[ $rc -ne 0 ] && grep -q "AVX512-BF16" "$T/err"' "bf16 refused on this CPU for $m (rc $rc): $(cat "$T/err")"
+  fi
+done
+
 # bad images: without --skip-bad the run stops naming the file; with it, failures are recorded
 head -c 300 "$D/baseline420.jpg" > "$T/truncated.jpg"
 printf 'GIF89a' > "$T/anim.gif"

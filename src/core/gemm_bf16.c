@@ -10,7 +10,8 @@
 int mmf_bf16_gemm_supported(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
 #else
     return 0;
 #endif
@@ -37,7 +38,7 @@ static int64_t pad_rows(int64_t M) { return (M + MR - 1) / MR * MR; }
 
 size_t mmf_bf16_scratch_bytes(int64_t M, int K) { return (size_t)pad_rows(M) * (size_t)pad2(K) * 2 + 64; }
 
-#define TGT __attribute__((target("avx512f,avx512bw,avx512bf16")))
+#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
 /* rows [r0, r1) of x -> bf16 rows of Kp (zero padded) */
 TGT static void convert_rows(uint16_t *xb, const float *x, int64_t r0, int64_t r1, int64_t M, int K, int Kp) {
@@ -55,11 +56,25 @@ TGT static void convert_rows(uint16_t *xb, const float *x, int64_t r0, int64_t r
     }
 }
 
-/* One MR x 32 tile (two column blocks; the second may be absent). */
-TGT static void tile(float *y, int64_t ldy, const uint16_t *xb, int Kp, const uint16_t *b0, const uint16_t *b1,
-                     const float *bias, int n0, int w0, int w1, int rows, int accumulate) {
+/* The epilogue of one row segment of 16 columns (mask m, columns n0..). */
+TGT static inline void epi_store(const mmf_gemm_epi *e, int64_t r, int n0, __mmask16 m, __m512 v) {
+    if (e->bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->bias + n0));
+    if (e->accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->y + r * e->ldy + n0));
+    if (e->res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->res + r * e->ldr + n0));
+    if (e->relu) v = _mm512_max_ps(_mm512_setzero_ps(), v);   /* NaN stays NaN (second operand) */
+    if (e->y) _mm512_mask_storeu_ps(e->y + r * e->ldy + n0, m, v);
+    if (e->yb) _mm256_mask_storeu_epi16(e->yb + r * e->ldyb + n0, m, (__m256i)_mm512_cvtneps_pbh(v));
+}
+
+/* One MR x 32 tile (two column blocks; the second may be absent) of rows
+ * r0..r0+rows-1. Rows past `rows` repeat the last one (their sums are
+ * dropped), so inputs need no row padding. */
+TGT static void tile(const uint16_t *xb, int64_t ldx, int Kp, const uint16_t *b0, const uint16_t *b1, int64_t r0,
+                     int n0, int w0, int w1, int rows, const mmf_gemm_epi *e) {
     __m512 acc[MR][2];
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    const uint16_t *xr[MR];
+    for (int i = 0; i < MR; i++) xr[i] = xb + (i < rows ? i : rows - 1) * ldx;
     const int P = Kp / 2;
     for (int p = 0; p < P; p++) {
         __m512bh B0 = (__m512bh)_mm512_loadu_si512((const void *)(b0 + (size_t)p * 32));
@@ -67,7 +82,7 @@ TGT static void tile(float *y, int64_t ldy, const uint16_t *xb, int Kp, const ui
 #pragma GCC unroll 12
         for (int i = 0; i < MR; i++) {
             int32_t pairv;
-            memcpy(&pairv, xb + (size_t)i * Kp + 2 * p, 4);
+            memcpy(&pairv, xr[i] + 2 * p, 4);
             __m512bh A = (__m512bh)_mm512_set1_epi32(pairv);
             acc[i][0] = _mm512_dpbf16_ps(acc[i][0], A, B0);
             acc[i][1] = _mm512_dpbf16_ps(acc[i][1], A, B1);
@@ -75,57 +90,74 @@ TGT static void tile(float *y, int64_t ldy, const uint16_t *xb, int Kp, const ui
     }
     __mmask16 m0 = (__mmask16)(w0 >= 16 ? 0xFFFF : ((1u << w0) - 1));
     __mmask16 m1 = (__mmask16)(w1 >= 16 ? 0xFFFF : ((1u << (w1 > 0 ? w1 : 0)) - 1));
-    __m512 bv0 = bias ? _mm512_maskz_loadu_ps(m0, bias + n0) : _mm512_setzero_ps();
-    __m512 bv1 = (bias && w1 > 0) ? _mm512_maskz_loadu_ps(m1, bias + n0 + 16) : _mm512_setzero_ps();
     for (int i = 0; i < rows; i++) {
-        float *yr = y + (int64_t)i * ldy + n0;
-        __m512 v0 = _mm512_add_ps(acc[i][0], bv0);
-        if (accumulate) v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, yr));
-        _mm512_mask_storeu_ps(yr, m0, v0);
-        if (w1 > 0) {
-            __m512 v1 = _mm512_add_ps(acc[i][1], bv1);
-            if (accumulate) v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, yr + 16));
-            _mm512_mask_storeu_ps(yr + 16, m1, v1);
+        epi_store(e, r0 + i, n0, m0, acc[i][0]);
+        if (w1 > 0) epi_store(e, r0 + i, n0 + 16, m1, acc[i][1]);
+    }
+}
+
+/* The tiles, shared among the threads of the enclosing parallel region
+ * (orphaned omp for; serial when there is none). */
+TGT static void gemm_units(const uint16_t *xb, int64_t ldx, const uint16_t *Wp, int64_t M, int K, int N,
+                           const mmf_gemm_epi *e, int nt) {
+    const int Kp = pad2(K), P = Kp / 2;
+    const int n_pairs = (pad16(N) / NB + 1) / 2;        /* column pairs of blocks (32 columns) */
+    const int64_t m_tiles = (M + MR - 1) / MR;
+    /* row blocks of ~8 tiles keep the bf16 rows of a block in L2 while every
+     * column panel streams past them */
+    const int64_t tiles_per_block = 8;
+    const int64_t m_blocks = (m_tiles + tiles_per_block - 1) / tiles_per_block;
+    const int64_t units = m_blocks * n_pairs;
+    /* big M: split rows; one sequence: split column panels */
+    int by_rows = m_blocks >= nt;
+#pragma omp for schedule(static)
+    for (int64_t u = 0; u < units; u++) {
+        int64_t mb = by_rows ? u / n_pairs : u % m_blocks;
+        int np = (int)(by_rows ? u % n_pairs : u / m_blocks);
+        int n0 = np * 32;
+        const uint16_t *b0 = Wp + (size_t)(n0 / NB) * P * 32;
+        const uint16_t *b1 = n0 + 16 < N ? b0 + (size_t)P * 32 : NULL;
+        int w0 = N - n0 < 16 ? N - n0 : 16;
+        int w1 = b1 ? (N - n0 - 16 < 16 ? N - n0 - 16 : 16) : 0;
+        int64_t t1 = (mb + 1) * tiles_per_block < m_tiles ? (mb + 1) * tiles_per_block : m_tiles;
+        for (int64_t t = mb * tiles_per_block; t < t1; t++) {
+            int64_t r0 = t * MR;
+            int rows = M - r0 < MR ? (int)(M - r0) : MR;
+            tile(xb + r0 * ldx, ldx, Kp, b0, b1, r0, n0, w0, w1, rows, e);
         }
     }
+}
+
+int mmf_bf16_kpad(int K) { return pad2(K); }
+
+TGT void mmf_bf16_convert(uint16_t *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows, int K, int nt) {
+    const int Kp = pad2(K);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && rows >= 64)
+    for (int64_t r = 0; r < rows; r++) convert_rows(dst + r * ldd, src + r * lds, 0, 1, 1, K, Kp);
+}
+
+TGT void mmf_bf16_gemm(const uint16_t *xb, int64_t ldx, const uint16_t *Wp, int64_t M, int K, int N, const mmf_gemm_epi *e,
+                       int nt) {
+    if (M <= 0 || N <= 0) return;
+    if (nt < 1) nt = 1;
+    if (omp_in_parallel()) { gemm_units(xb, ldx, Wp, M, K, N, e, omp_get_num_threads()); return; }
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    gemm_units(xb, ldx, Wp, M, K, N, e, nt);
 }
 
 TGT void mmf_bf16_linear(float *y, const float *x, const uint16_t *Wp, const float *bias, int64_t M, int K, int N,
                          int accumulate, void *scratch, int nt) {
     if (M <= 0 || N <= 0) return;
     if (nt < 1) nt = 1;
-    const int Kp = pad2(K), P = Kp / 2;
+    const int Kp = pad2(K);
     const int64_t Mp = pad_rows(M);
     uint16_t *xb = (uint16_t *)scratch;
-    const int n_pairs = (pad16(N) / NB + 1) / 2;        /* column pairs of blocks (32 columns) */
-    const int64_t m_tiles = Mp / MR;
-    /* row blocks of ~8 tiles keep the bf16 rows of a block in L2 while every
-     * column panel streams past them */
-    const int64_t tiles_per_block = 8;
-    const int64_t m_blocks = (m_tiles + tiles_per_block - 1) / tiles_per_block;
-    const int64_t units = m_blocks * n_pairs;
+    mmf_gemm_epi e = {.bias = bias, .accumulate = accumulate, .y = y, .ldy = N};
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
 #pragma omp for schedule(static)
         for (int64_t r = 0; r < Mp; r += MR) convert_rows(xb, x, r, r + MR, M, K, Kp);
-        /* big M: split rows; one sequence: split column panels */
-        int by_rows = m_blocks >= nt;
-#pragma omp for schedule(static)
-        for (int64_t u = 0; u < units; u++) {
-            int64_t mb = by_rows ? u / n_pairs : u % m_blocks;
-            int np = (int)(by_rows ? u % n_pairs : u / m_blocks);
-            int n0 = np * 32;
-            const uint16_t *b0 = Wp + (size_t)(n0 / NB) * P * 32;
-            const uint16_t *b1 = n0 + 16 < N ? b0 + (size_t)P * 32 : NULL;
-            int w0 = N - n0 < 16 ? N - n0 : 16;
-            int w1 = b1 ? (N - n0 - 16 < 16 ? N - n0 - 16 : 16) : 0;
-            int64_t t1 = (mb + 1) * tiles_per_block < m_tiles ? (mb + 1) * tiles_per_block : m_tiles;
-            for (int64_t t = mb * tiles_per_block; t < t1; t++) {
-                int64_t r0 = t * MR;
-                int rows = M - r0 < MR ? (int)(M - r0) : MR;
-                tile(y + r0 * N, N, xb + r0 * Kp, Kp, b0, b1, bias, n0, w0, w1, rows, accumulate);
-            }
-        }
+        gemm_units(xb, Kp, Wp, M, K, N, &e, nt);
     }
 }
 
@@ -159,8 +191,16 @@ void mmf_f32p_pack(float *dst, const float *W, int N, int K) {
 
 #define KC 256
 
-TGT32 static void tile32(float *y, int64_t ldy, const float *x, int64_t ldx, const float *b0, const float *b1, int kc,
-                         const float *bias, int n0, int w0, int w1, int rows, int accumulate) {
+TGT32 static inline void epi_store32(const mmf_gemm_epi *e, int64_t r, int n0, __mmask16 m, __m512 v) {
+    if (e->bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->bias + n0));
+    if (e->accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->y + r * e->ldy + n0));
+    if (e->res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->res + r * e->ldr + n0));
+    if (e->relu) v = _mm512_max_ps(_mm512_setzero_ps(), v);
+    _mm512_mask_storeu_ps(e->y + r * e->ldy + n0, m, v);
+}
+
+TGT32 static void tile32(const float *x, int64_t ldx, const float *b0, const float *b1, int kc, int64_t r0,
+                         int n0, int w0, int w1, int rows, const mmf_gemm_epi *e) {
     __m512 acc[MR][2];
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     const float *xr[MR];
@@ -177,23 +217,14 @@ TGT32 static void tile32(float *y, int64_t ldy, const float *x, int64_t ldx, con
     }
     __mmask16 m0 = (__mmask16)(w0 >= 16 ? 0xFFFF : ((1u << w0) - 1));
     __mmask16 m1 = (__mmask16)(w1 >= 16 ? 0xFFFF : ((1u << (w1 > 0 ? w1 : 0)) - 1));
-    __m512 bv0 = bias ? _mm512_maskz_loadu_ps(m0, bias + n0) : _mm512_setzero_ps();
-    __m512 bv1 = (bias && w1 > 0) ? _mm512_maskz_loadu_ps(m1, bias + n0 + 16) : _mm512_setzero_ps();
     for (int i = 0; i < rows; i++) {
-        float *yr = y + (int64_t)i * ldy + n0;
-        __m512 v0 = _mm512_add_ps(acc[i][0], bv0);
-        if (accumulate) v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, yr));
-        _mm512_mask_storeu_ps(yr, m0, v0);
-        if (w1 > 0) {
-            __m512 v1 = _mm512_add_ps(acc[i][1], bv1);
-            if (accumulate) v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, yr + 16));
-            _mm512_mask_storeu_ps(yr + 16, m1, v1);
-        }
+        epi_store32(e, r0 + i, n0, m0, acc[i][0]);
+        if (w1 > 0) epi_store32(e, r0 + i, n0 + 16, m1, acc[i][1]);
     }
 }
 
-TGT32 void mmf_f32p_linear(float *y, const float *x, const float *Wp, const float *bias, int64_t M, int K, int N,
-                           int accumulate, int nt) {
+TGT32 void mmf_f32p_gemm(const float *x, int64_t ldx, const float *Wp, int64_t M, int K, int N, const mmf_gemm_epi *e,
+                         int nt) {
     if (M <= 0 || N <= 0) return;
     if (nt < 1) nt = 1;
     const int n_pairs = (pad16(N) / NB + 1) / 2;
@@ -201,6 +232,12 @@ TGT32 void mmf_f32p_linear(float *y, const float *x, const float *Wp, const floa
     const int64_t m_blocks = (m_tiles + tiles_per_block - 1) / tiles_per_block;
     const int64_t units = m_blocks * n_pairs;
     const int by_rows = m_blocks >= nt;
+    /* K in blocks of KC: the first block applies the bias (and the caller's
+     * accumulate), later ones add onto y, the last one the residual and ReLU */
+    mmf_gemm_epi first = {.bias = e->bias, .accumulate = e->accumulate, .y = e->y, .ldy = e->ldy};
+    mmf_gemm_epi mid = {.accumulate = 1, .y = e->y, .ldy = e->ldy};
+    mmf_gemm_epi last = *e;
+    if (K > KC) last.bias = NULL, last.accumulate = 1;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t u = 0; u < units; u++) {
         int64_t mb = by_rows ? u / n_pairs : u % m_blocks;
@@ -214,12 +251,18 @@ TGT32 void mmf_f32p_linear(float *y, const float *x, const float *Wp, const floa
         int64_t t1 = (mb + 1) * tiles_per_block < m_tiles ? (mb + 1) * tiles_per_block : m_tiles;
         for (int k0 = 0; k0 < K; k0 += KC) {
             int kc = K - k0 < KC ? K - k0 : KC;
+            const mmf_gemm_epi *ep = k0 + kc >= K ? &last : k0 ? &mid : &first;
             for (int64_t t = mb * tiles_per_block; t < t1; t++) {
                 int64_t r0 = t * MR;
                 int rows = M - r0 < MR ? (int)(M - r0) : MR;
-                tile32(y + r0 * N, N, x + r0 * K + k0, K, p0 + (size_t)k0 * 16, p1 + (size_t)k0 * 16, kc,
-                       k0 ? NULL : bias, n0, w0, w1, rows, k0 ? 1 : accumulate);
+                tile32(x + r0 * ldx + k0, ldx, p0 + (size_t)k0 * 16, p1 + (size_t)k0 * 16, kc, r0, n0, w0, w1, rows, ep);
             }
         }
     }
+}
+
+TGT32 void mmf_f32p_linear(float *y, const float *x, const float *Wp, const float *bias, int64_t M, int K, int N,
+                           int accumulate, int nt) {
+    mmf_gemm_epi e = {.bias = bias, .accumulate = accumulate, .y = y, .ldy = N};
+    mmf_f32p_gemm(x, K, Wp, M, K, N, &e, nt);
 }

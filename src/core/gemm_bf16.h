@@ -23,6 +23,31 @@ size_t mmf_bf16_scratch_bytes(int64_t M, int K);
  * scratch: mmf_bf16_scratch_bytes(M, K) bytes, 64-byte aligned. */
 void mmf_bf16_linear(float *y, const float *x, const uint16_t *Wp, const float *bias, int64_t M, int K, int N,
                      int accumulate, void *scratch, int nt);
+
+/* What happens to each fp32 sum s = x_row . W_col before it is stored
+ * (convolutions fuse their batchnorm bias, residual and ReLU here):
+ *   v = s + bias[j] (+ y[i,j] if accumulate) (+ res[i,j]); v = relu ? max(v, 0) : v
+ * then v goes to y (fp32) and/or yb (bf16, round to nearest even). */
+typedef struct mmf_gemm_epi {
+    const float *bias;               /* (N) or NULL */
+    const float *res; int64_t ldr;   /* residual rows, or NULL */
+    int relu;
+    int accumulate;                  /* add the old y */
+    float *y; int64_t ldy;           /* fp32 output rows, or NULL */
+    uint16_t *yb; int64_t ldyb;      /* bf16 output rows (N values each), or NULL */
+} mmf_gemm_epi;
+
+/* K rounded up to the pair the packed layout works in: a bf16 input row
+ * holds this many values, the last one 0 when K is odd. */
+int mmf_bf16_kpad(int K);
+/* rows of fp32 src (stride lds, K values) -> bf16 dst (stride ldd >= kpad(K)),
+ * the pad value zeroed. */
+void mmf_bf16_convert(uint16_t *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows, int K, int nt);
+/* rows (M, K) of bf16 x already converted (row stride ldx >= mmf_bf16_kpad(K),
+ * values K..kpad-1 zero) times the packed W, through the epilogue. Call from
+ * outside or inside an OpenMP parallel region (nt is ignored inside one). */
+void mmf_bf16_gemm(const uint16_t *xb, int64_t ldx, const uint16_t *Wp, int64_t M, int K, int N, const mmf_gemm_epi *e,
+                   int nt);
 #endif
 
 /* fp32 with weights packed once ([N/16][K][16] floats, AVX-512F): saves the
@@ -35,4 +60,7 @@ void mmf_f32p_pack(float *dst, const float *W, int N, int K);
 /* y (M,N) = (accumulate ? y : 0) + bias + x @ W^T */
 void mmf_f32p_linear(float *y, const float *x, const float *Wp, const float *bias, int64_t M, int K, int N,
                      int accumulate, int nt);
+/* x (M, K) rows with stride ldx, times the packed W, through the epilogue
+ * (e->yb must be NULL; e->y required). */
+void mmf_f32p_gemm(const float *x, int64_t ldx, const float *Wp, int64_t M, int K, int N, const mmf_gemm_epi *e, int nt);
 #endif

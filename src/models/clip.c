@@ -43,6 +43,7 @@ typedef struct clip {
     float *vx, *vscratch, *tx, *tscratch, *tmp;
     int tT;                 /* text length the arena was sized for */
     int nt_sized;
+    void *vpacked, *tpacked;/* bf16 layer matrices of each tower, or NULL */
 } clip;
 
 static void clip_free(mmf_encoder *e) {
@@ -50,6 +51,8 @@ static void clip_free(mmf_encoder *e) {
     if (!m) return;
     mmf_wbag_free(&m->bag);
     mmf_arena_free(&m->arena);
+    free(m->vpacked);
+    free(m->tpacked);
     free(m);
     e->impl = NULL;
 }
@@ -145,6 +148,9 @@ static mmf_status clip_load(mmf_encoder *e) {
     e->token_dim = m->Ct;
     e->def_pool = MMF_POOL_POOLER;
     e->def_norm = 0;
+    /* bf16: both towers' layer matrices; embeddings, attention and projections stay fp32 */
+    TRY(mmf_tf_use_precision(&m->vis.spec, m->vis.layers, m->vis.L, (int)e->params.precision, e->dir, &m->vpacked));
+    TRY(mmf_tf_use_precision(&m->tspec, m->tlayers, m->Lt, (int)e->params.precision, e->dir, &m->tpacked));
     return clip_size(e, m, e->params.n_threads);
 }
 

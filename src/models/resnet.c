@@ -6,10 +6,20 @@
  * Convolutions have no bias; each BatchNorm (eps 1e-5) is folded into its
  * convolution at load. Activations are NHWC: a convolution is im2col (rows =
  * output pixels, K = KH*KW*C) + one GEMM against W reordered to (OC,KH,KW,C);
- * bias, residual and ReLU are fused in one pass. */
+ * bias, residual and ReLU are fused in one pass.
+ *
+ * bf16 precision (mmf_resnet_use_bf16, opt-in): every convolution is a bf16
+ * GEMM (core/gemm_bf16.h) against weights packed once, accumulating in fp32;
+ * the folded bias, residual and ReLU are applied in fp32 in the GEMM's
+ * epilogue. Activations that only feed another convolution are stored in
+ * bf16 straight from that epilogue (the next GEMM would round them to bf16
+ * anyway, so this costs no accuracy); block outputs are kept in fp32 as well,
+ * since they are the next block's residual. im2col copies bf16. */
 #include "models/resnet.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/gemm_bf16.h"
+#include "core/tensor.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +29,7 @@ typedef struct conv_bn {
     int ic, oc, k, stride, pad;
     float *w;   /* (OC, K, K, IC), BN folded */
     float *b;   /* (OC) */
+    uint16_t *wp;   /* bf16 precision: w packed (core/gemm_bf16.h), else NULL */
 } conv_bn;
 
 typedef struct rn_block {
@@ -39,6 +50,11 @@ struct mmf_resnet {
     size_t buf_cap;
     float *scratch;
     size_t scratch_cap;
+    int bf16;          /* convolutions in bf16 (mmf_resnet_use_bf16) */
+    uint16_t *bbuf[4]; /* bf16 activations, rows of pad2(C) values */
+    size_t bbuf_cap;
+    uint16_t *bscratch;/* bf16 im2col */
+    size_t bscratch_cap;
 };
 
 #define BN_EPS 1e-5f
@@ -85,7 +101,7 @@ done:
     return s;
 }
 
-static void free_conv(conv_bn *c) { free(c->w); free(c->b); c->w = c->b = NULL; }
+static void free_conv(conv_bn *c) { free(c->w); free(c->b); free(c->wp); c->w = c->b = NULL; c->wp = NULL; }
 
 void mmf_resnet_free(mmf_resnet *m) {
     if (!m) return;
@@ -97,6 +113,8 @@ void mmf_resnet_free(mmf_resnet *m) {
     free(m->blocks);
     for (int i = 0; i < 5; i++) free(m->buf[i]);
     free(m->scratch);
+    for (int i = 0; i < 4; i++) free(m->bbuf[i]);
+    free(m->bscratch);
     free(m);
 }
 
@@ -173,6 +191,36 @@ fail:
     return s;
 }
 
+static mmf_status pack_conv(conv_bn *c) {
+    int K = c->k * c->k * c->ic;
+    c->wp = malloc(mmf_bf16_packed_size(c->oc, K) * sizeof(uint16_t));
+    if (!c->wp) return mmf_fail(MMF_ERR_NOMEM, "resnet: cannot allocate the bf16 weights");
+    mmf_bf16_pack(c->wp, c->w, c->oc, K);
+    return MMF_OK;
+}
+
+mmf_status mmf_resnet_use_bf16(mmf_resnet *m, const char *dir) {
+    if (m->bf16) return MMF_OK;
+    if (!mmf_bf16_gemm_supported())
+        return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: bf16 precision needs a CPU with AVX512-BF16; this one has none (use fp32)", dir);
+    mmf_status s = pack_conv(&m->stem);
+    for (int i = 0; !s && i < m->nblocks; i++) {
+        rn_block *b = &m->blocks[i];
+        for (int j = 0; !s && j < b->nconv; j++) s = pack_conv(&b->c[j]);
+        if (!s && b->has_sc) s = pack_conv(&b->sc);
+    }
+    if (s) return s;
+    /* the fp32 copies are no longer used */
+    free(m->stem.w); m->stem.w = NULL;
+    for (int i = 0; i < m->nblocks; i++) {
+        rn_block *b = &m->blocks[i];
+        for (int j = 0; j < b->nconv; j++) { free(b->c[j].w); b->c[j].w = NULL; }
+        if (b->has_sc) { free(b->sc.w); b->sc.w = NULL; }
+    }
+    m->bf16 = 1;
+    return MMF_OK;
+}
+
 static void out_hw(const conv_bn *c, int H, int W, int *oh, int *ow) {
     *oh = (H + 2 * c->pad - c->k) / c->stride + 1;
     *ow = (W + 2 * c->pad - c->k) / c->stride + 1;
@@ -245,6 +293,61 @@ static void conv_fwd(mmf_resnet *m, const conv_bn *c, const float *in, int B, in
     }
 }
 
+static int pad2(int c) { return (c + 1) & ~1; }
+
+/* bf16 rows (nb*OH*OW, kpad(K*K*IC)) from nb NHWC bf16 images with rows of ldi values */
+static void im2col_bf16(uint16_t *cols, const uint16_t *in, int64_t ldi, int nb, int H, int W, int IC, int k, int stride,
+                        int pad, int OH, int OW, int nt) {
+    int64_t rows = (int64_t)nb * OH * OW;
+    const int K = k * k * IC, Kp = pad2(K);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t r = 0; r < rows; r++) {
+        int n = (int)(r / ((int64_t)OH * OW)), p = (int)(r % ((int64_t)OH * OW));
+        int oh = p / OW, ow = p % OW;
+        uint16_t *d = cols + (size_t)r * Kp;
+        for (int kh = 0; kh < k; kh++) {
+            int ih = oh * stride - pad + kh;
+            for (int kw = 0; kw < k; kw++, d += IC) {
+                int iw = ow * stride - pad + kw;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) { memset(d, 0, sizeof(uint16_t) * (size_t)IC); continue; }
+                const uint16_t *src = in + (((size_t)n * H + ih) * W + iw) * ldi;
+                if (IC < 8) for (int j = 0; j < IC; j++) d[j] = src[j];   /* the stem: 3 channels */
+                else memcpy(d, src, sizeof(uint16_t) * (size_t)IC);
+            }
+        }
+        if (Kp > K) *d = 0;
+    }
+}
+
+/* bf16 convolution: in (B*H*W, pad2(IC)) bf16 -> out (B*OH*OW, OC) fp32 and/or
+ * outb (B*OH*OW, pad2(OC)) bf16, = relu?(conv(in) + bias (+ residual)) */
+static void conv_bf16(mmf_resnet *m, const conv_bn *c, const uint16_t *in, int B, int H, int W, float *out,
+                      uint16_t *outb, const float *residual, int relu, int nt) {
+    int OH, OW;
+    out_hw(c, H, W, &OH, &OW);
+    const int K = c->k * c->k * c->ic, OC = c->oc, ldo = pad2(OC);
+    const int64_t P = (int64_t)OH * OW;
+    if (c->k == 1 && c->stride == 1) {
+        mmf_gemm_epi e = {.bias = c->b, .res = residual, .ldr = OC, .relu = relu, .y = out, .ldy = OC, .yb = outb, .ldyb = ldo};
+        mmf_bf16_gemm(in, pad2(c->ic), c->wp, (int64_t)B * P, K, OC, &e, nt);
+    } else {
+        size_t per = (size_t)P * pad2(K);
+        int chunk = (int)(m->bscratch_cap / per);
+        if (chunk < 1) chunk = 1;
+        for (int n0 = 0; n0 < B; n0 += chunk) {
+            int nb = B - n0 < chunk ? B - n0 : chunk;
+            size_t r0 = (size_t)n0 * P;
+            im2col_bf16(m->bscratch, in + (size_t)n0 * H * W * pad2(c->ic), pad2(c->ic), nb, H, W, c->ic, c->k, c->stride,
+                        c->pad, OH, OW, nt);
+            mmf_gemm_epi e = {.bias = c->b, .res = residual ? residual + r0 * OC : NULL, .ldr = OC, .relu = relu,
+                              .y = out ? out + r0 * OC : NULL, .ldy = OC, .yb = outb ? outb + r0 * ldo : NULL, .ldyb = ldo};
+            mmf_bf16_gemm(m->bscratch, pad2(K), c->wp, nb * P, K, OC, &e, nt);
+        }
+    }
+    if (outb && ldo > OC)   /* an odd channel count: the pad value the next GEMM reads must be 0 */
+        for (int64_t r = 0; r < (int64_t)B * P; r++) outb[r * ldo + OC] = 0;
+}
+
 /* 3x3 stride-2 pad-1 max pool, NHWC */
 static void maxpool_nhwc(float *out, const float *in, int B, int H, int W, int C, int OH, int OW, int nt) {
     int64_t rows = (int64_t)B * OH * OW;
@@ -267,12 +370,16 @@ static void maxpool_nhwc(float *out, const float *in, int B, int H, int W, int C
 }
 
 /* Largest activation (floats) and im2col need for one pass at B x H x W. */
-static void plan(const mmf_resnet *m, int B, int H, int W, size_t *act, size_t *cols1) {
-    size_t a = (size_t)B * H * W * 3, c1 = 0;
+/* bf16 (values): the largest activation with rows of pad2(C), the largest
+ * per-image im2col with rows of pad2(K). */
+static void plan(const mmf_resnet *m, int B, int H, int W, size_t *act, size_t *cols1, size_t *actb, size_t *colsb1) {
+    size_t a = (size_t)B * H * W * 3, c1 = 0, ab = (size_t)B * H * W * 4, cb = 0;
     int h, w;
 #define ACC(c, hh, ww) do { int oh_, ow_; out_hw(c, hh, ww, &oh_, &ow_); \
         size_t o_ = (size_t)B * oh_ * ow_ * (c)->oc; if (o_ > a) a = o_; \
-        size_t k_ = (size_t)oh_ * ow_ * (c)->k * (c)->k * (c)->ic; if (k_ > c1) c1 = k_; } while (0)
+        size_t ob_ = (size_t)B * oh_ * ow_ * pad2((c)->oc); if (ob_ > ab) ab = ob_; \
+        size_t k_ = (size_t)oh_ * ow_ * (c)->k * (c)->k * (c)->ic; if (k_ > c1) c1 = k_; \
+        size_t kb_ = (size_t)oh_ * ow_ * pad2((c)->k * (c)->k * (c)->ic); if (kb_ > cb) cb = kb_; } while (0)
     ACC(&m->stem, H, W);
     out_hw(&m->stem, H, W, &h, &w);
     h = (h + 2 - 3) / 2 + 1;
@@ -285,6 +392,8 @@ static void plan(const mmf_resnet *m, int B, int H, int W, size_t *act, size_t *
 #undef ACC
     *act = a;
     *cols1 = c1;
+    *actb = ab;
+    *colsb1 = cb;
 }
 
 mmf_status mmf_resnet_forward(mmf_resnet *m, const float *pixels, int B, int H, int W,
@@ -292,8 +401,8 @@ mmf_status mmf_resnet_forward(mmf_resnet *m, const float *pixels, int B, int H, 
     if (B < 1 || H < 8 || W < 8 || H > 8192 || W > 8192)
         return mmf_fail(MMF_ERR_SHAPE, "resnet: input %d x 3 x %d x %d is out of range", B, H, W);
     mmf_threads_use(nt);
-    size_t act, cols1;
-    plan(m, B, H, W, &act, &cols1);
+    size_t act, cols1, actb, colsb1;
+    plan(m, B, H, W, &act, &cols1, &actb, &colsb1);
     if (act > m->buf_cap) {
         for (int i = 0; i < 5; i++) {
             free(m->buf[i]);
@@ -302,44 +411,101 @@ mmf_status mmf_resnet_forward(mmf_resnet *m, const float *pixels, int B, int H, 
         }
         m->buf_cap = act;
     }
-    /* im2col: at least one image, up to 8M floats to batch the small late stages */
-    size_t want = cols1 > ((size_t)8 << 20) ? cols1 : ((size_t)8 << 20);
-    if (want > m->scratch_cap) {
-        free(m->scratch);
-        m->scratch = malloc(want * sizeof(float));
-        if (!m->scratch) { m->scratch_cap = 0; return mmf_fail(MMF_ERR_NOMEM, "resnet: cannot allocate im2col scratch"); }
-        m->scratch_cap = want;
+    /* im2col: at least one image, up to 8M values to batch the small late stages */
+    if (m->bf16) {
+        if (actb > m->bbuf_cap) {
+            for (int i = 0; i < 4; i++) {
+                free(m->bbuf[i]);
+                m->bbuf[i] = malloc(actb * sizeof(uint16_t));
+                if (!m->bbuf[i]) { m->bbuf_cap = 0; return mmf_fail(MMF_ERR_NOMEM, "resnet: cannot allocate %zu bf16 activations", actb); }
+            }
+            m->bbuf_cap = actb;
+        }
+        size_t want = colsb1 > ((size_t)8 << 20) ? colsb1 : ((size_t)8 << 20);
+        if (want > m->bscratch_cap) {
+            free(m->bscratch);
+            m->bscratch = malloc(want * sizeof(uint16_t));
+            if (!m->bscratch) { m->bscratch_cap = 0; return mmf_fail(MMF_ERR_NOMEM, "resnet: cannot allocate im2col scratch"); }
+            m->bscratch_cap = want;
+        }
+    } else {
+        size_t want = cols1 > ((size_t)8 << 20) ? cols1 : ((size_t)8 << 20);
+        if (want > m->scratch_cap) {
+            free(m->scratch);
+            m->scratch = malloc(want * sizeof(float));
+            if (!m->scratch) { m->scratch_cap = 0; return mmf_fail(MMF_ERR_NOMEM, "resnet: cannot allocate im2col scratch"); }
+            m->scratch_cap = want;
+        }
     }
     float *x = m->buf[0], *t1 = m->buf[1], *t2 = m->buf[2], *t3 = m->buf[3], *sc = m->buf[4];
-    /* NCHW -> NHWC */
     int C0 = m->stem.ic;
-    for (int n = 0; n < B; n++)
-        for (int c = 0; c < C0; c++)
-            for (int p = 0; p < H * W; p++) x[((size_t)n * H * W + p) * C0 + c] = pixels[((size_t)n * C0 + c) * H * W + p];
     int h, w;
-    conv_fwd(m, &m->stem, x, B, H, W, t1, NULL, 1, nt);
-    out_hw(&m->stem, H, W, &h, &w);
-    int ph = (h + 2 - 3) / 2 + 1, pw = (w + 2 - 3) / 2 + 1;
-    maxpool_nhwc(x, t1, B, h, w, m->stem.oc, ph, pw, nt);
-    h = ph; w = pw;
-    for (int i = 0; i < m->nblocks; i++) {
-        const rn_block *b = &m->blocks[i];
-        const float *res = x;
-        if (b->has_sc) { conv_fwd(m, &b->sc, x, B, h, w, sc, NULL, 0, nt); res = sc; }
-        int h1, w1, h2, w2;
-        out_hw(&b->c[0], h, w, &h1, &w1);
-        if (b->nconv == 3) {
-            conv_fwd(m, &b->c[0], x, B, h, w, t1, NULL, 1, nt);
-            out_hw(&b->c[1], h1, w1, &h2, &w2);
-            conv_fwd(m, &b->c[1], t1, B, h1, w1, t2, NULL, 1, nt);
-            conv_fwd(m, &b->c[2], t2, B, h2, w2, t3, res, 1, nt);
-            out_hw(&b->c[2], h2, w2, &h, &w);
-        } else {
-            conv_fwd(m, &b->c[0], x, B, h, w, t1, NULL, 1, nt);
-            conv_fwd(m, &b->c[1], t1, B, h1, w1, t3, res, 1, nt);
-            out_hw(&b->c[1], h1, w1, &h, &w);
+    if (m->bf16) {
+        uint16_t *xb = m->bbuf[0], *xnb = m->bbuf[1], *t1b = m->bbuf[2], *t2b = m->bbuf[3];
+        /* NCHW fp32 -> NHWC bf16 rows of pad2(C0) */
+        const int l0 = pad2(C0);
+        for (int n = 0; n < B; n++)
+            for (int p = 0; p < H * W; p++)
+                for (int c = 0; c < l0; c++)
+                    xb[((size_t)n * H * W + p) * l0 + c] = c < C0 ? mmf_f32_to_bf16(pixels[((size_t)n * C0 + c) * H * W + p]) : 0;
+        conv_bf16(m, &m->stem, xb, B, H, W, t1, NULL, NULL, 1, nt);
+        out_hw(&m->stem, H, W, &h, &w);
+        int ph = (h + 2 - 3) / 2 + 1, pw = (w + 2 - 3) / 2 + 1;
+        maxpool_nhwc(x, t1, B, h, w, m->stem.oc, ph, pw, nt);
+        h = ph; w = pw;
+        mmf_bf16_convert(xb, pad2(m->stem.oc), x, m->stem.oc, (int64_t)B * h * w, m->stem.oc, nt);
+        for (int i = 0; i < m->nblocks; i++) {
+            const rn_block *b = &m->blocks[i];
+            const float *res = x;
+            /* the last block's output is only pooled: no bf16 copy */
+            uint16_t *ob = i + 1 < m->nblocks ? xnb : NULL;
+            if (b->has_sc) { conv_bf16(m, &b->sc, xb, B, h, w, sc, NULL, NULL, 0, nt); res = sc; }
+            int h1, w1, h2, w2;
+            out_hw(&b->c[0], h, w, &h1, &w1);
+            if (b->nconv == 3) {
+                conv_bf16(m, &b->c[0], xb, B, h, w, NULL, t1b, NULL, 1, nt);
+                out_hw(&b->c[1], h1, w1, &h2, &w2);
+                conv_bf16(m, &b->c[1], t1b, B, h1, w1, NULL, t2b, NULL, 1, nt);
+                conv_bf16(m, &b->c[2], t2b, B, h2, w2, t3, ob, res, 1, nt);
+                out_hw(&b->c[2], h2, w2, &h, &w);
+            } else {
+                conv_bf16(m, &b->c[0], xb, B, h, w, NULL, t1b, NULL, 1, nt);
+                conv_bf16(m, &b->c[1], t1b, B, h1, w1, t3, ob, res, 1, nt);
+                out_hw(&b->c[1], h1, w1, &h, &w);
+            }
+            float *tmp = x; x = t3; t3 = tmp;
+            uint16_t *tb = xb; xb = xnb; xnb = tb;
         }
-        float *tmp = x; x = t3; t3 = tmp;
+        m->bbuf[0] = xb; m->bbuf[1] = xnb;
+    } else {
+        /* NCHW -> NHWC */
+        for (int n = 0; n < B; n++)
+            for (int c = 0; c < C0; c++)
+                for (int p = 0; p < H * W; p++) x[((size_t)n * H * W + p) * C0 + c] = pixels[((size_t)n * C0 + c) * H * W + p];
+        conv_fwd(m, &m->stem, x, B, H, W, t1, NULL, 1, nt);
+        out_hw(&m->stem, H, W, &h, &w);
+        int ph = (h + 2 - 3) / 2 + 1, pw = (w + 2 - 3) / 2 + 1;
+        maxpool_nhwc(x, t1, B, h, w, m->stem.oc, ph, pw, nt);
+        h = ph; w = pw;
+        for (int i = 0; i < m->nblocks; i++) {
+            const rn_block *b = &m->blocks[i];
+            const float *res = x;
+            if (b->has_sc) { conv_fwd(m, &b->sc, x, B, h, w, sc, NULL, 0, nt); res = sc; }
+            int h1, w1, h2, w2;
+            out_hw(&b->c[0], h, w, &h1, &w1);
+            if (b->nconv == 3) {
+                conv_fwd(m, &b->c[0], x, B, h, w, t1, NULL, 1, nt);
+                out_hw(&b->c[1], h1, w1, &h2, &w2);
+                conv_fwd(m, &b->c[1], t1, B, h1, w1, t2, NULL, 1, nt);
+                conv_fwd(m, &b->c[2], t2, B, h2, w2, t3, res, 1, nt);
+                out_hw(&b->c[2], h2, w2, &h, &w);
+            } else {
+                conv_fwd(m, &b->c[0], x, B, h, w, t1, NULL, 1, nt);
+                conv_fwd(m, &b->c[1], t1, B, h1, w1, t3, res, 1, nt);
+                out_hw(&b->c[1], h1, w1, &h, &w);
+            }
+            float *tmp = x; x = t3; t3 = tmp;
+        }
     }
     int C = m->out_c;
     size_t hw = (size_t)h * w;
@@ -364,12 +530,17 @@ mmf_status mmf_resnet_forward(mmf_resnet *m, const float *pixels, int B, int H, 
 /* ------------------------------------------------ the encoder family */
 #include "models/encoder.h"
 
+#define TRY_RN(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
+
 static mmf_status resnet_enc_load(mmf_encoder *e) {
     mmf_resnet *m;
     mmf_status s = mmf_image_processor_load(e->dir, &e->proc);
     if (s) return s;
     if ((s = mmf_resnet_load(e->dir, &m))) return s;
     e->impl = m;
+    if (e->params.precision == MMF_PRECISION_BF16) TRY_RN(mmf_resnet_use_bf16(m, e->dir));
+    else if (e->params.precision != MMF_PRECISION_F32)
+        return mmf_fail(MMF_ERR_ARG, "mmf_encoder_load: unknown precision %d", (int)e->params.precision);
     e->dim = e->token_dim = m->out_c;
     e->def_pool = MMF_POOL_MEAN;
     e->def_norm = 0;

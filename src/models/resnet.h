@@ -13,6 +13,10 @@ typedef struct mmf_resnet mmf_resnet;
 mmf_status mmf_resnet_load(const char *dir, mmf_resnet **out);
 void mmf_resnet_free(mmf_resnet *m);
 int mmf_resnet_out_dim(const mmf_resnet *m);
+/* Switch to bf16 precision: every convolution a bf16 GEMM with fp32
+ * accumulation (weights packed now, fp32 copies freed). MMF_ERR_UNSUPPORTED
+ * on a CPU without AVX512-BF16; dir names the model in messages. */
+mmf_status mmf_resnet_use_bf16(mmf_resnet *m, const char *dir);
 /* pixels (B,3,H,W) NCHW -> pooled (B, C_last). last_hidden (B, C, h, w) NCHW, or NULL. */
 mmf_status mmf_resnet_forward(mmf_resnet *m, const float *pixels, int B, int H, int W,
                               float *pooled, float *last_hidden, int nt);

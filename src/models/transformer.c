@@ -1,6 +1,7 @@
 #include "models/transformer.h"
 #include "core/ops.h"
 #include "core/gemm_bf16.h"
+#include "mmfuse.h"
 #include <stdlib.h>
 #include <cblas.h>
 #include <math.h>
@@ -157,6 +158,18 @@ void *mmf_tf_pack(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers, int how)
     }
     s->packed = how;
     return block;
+}
+
+mmf_status mmf_tf_use_precision(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers, int precision, const char *dir,
+                                void **packed) {
+    *packed = NULL;
+    if (precision == MMF_PRECISION_F32) return MMF_OK;
+    if (precision != MMF_PRECISION_BF16) return mmf_fail(MMF_ERR_ARG, "mmf_encoder_load: unknown precision %d", precision);
+    if (!mmf_bf16_gemm_supported())
+        return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: bf16 precision needs a CPU with AVX512-BF16; this one has none (use fp32)", dir);
+    *packed = mmf_tf_pack(s, layers, n_layers, MMF_TF_PACK_BF16);
+    if (!*packed) return mmf_fail(MMF_ERR_NOMEM, "%s: cannot allocate the bf16 weights", dir);
+    return MMF_OK;
 }
 
 void mmf_tf_stack_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *layers, int n_layers,

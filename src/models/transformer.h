@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "io/hf_config.h"
+#include "core/error.h"
 
 typedef struct mmf_tf_layer_w {
     const float *qkv_w;          /* (3C, C): rows [0,C) query, [C,2C) key, [2C,3C) value */
@@ -72,6 +73,12 @@ enum {
  * set s->packed. `how` is MMF_TF_PACK_F32 or _BF16; check the CPU first
  * (mmf_f32p_supported / mmf_bf16_gemm_supported). Attention stays fp32. */
 void *mmf_tf_pack(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers, int how);
+/* The encoder precision (mmfuse.h mmf_precision) applied to a stack: fp32
+ * leaves it alone (*packed = NULL); bf16 checks the CPU (MMF_ERR_UNSUPPORTED
+ * naming dir when it lacks AVX512-BF16) and packs (*packed to free). Call
+ * before sizing the scratch (mmf_tf_layer_scratch depends on it). */
+mmf_status mmf_tf_use_precision(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers, int precision, const char *dir,
+                                void **packed);
 
 /* x = act(x) over n values. */
 void mmf_act_apply(mmf_act a, float *x, int64_t n, int nt);

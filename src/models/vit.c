@@ -264,6 +264,7 @@ typedef struct vit {
     mmf_arena arena;
     float *x, *scratch, *tmp;
     int nt_sized;
+    void *packed;             /* bf16 layer matrices, or NULL */
 } vit;
 
 static void vit_free(mmf_encoder *e) {
@@ -271,6 +272,7 @@ static void vit_free(mmf_encoder *e) {
     if (!m) return;
     mmf_wbag_free(&m->bag);
     mmf_arena_free(&m->arena);
+    free(m->packed);
     free(m);
     e->impl = NULL;
 }
@@ -314,6 +316,8 @@ static mmf_status vit_load(mmf_encoder *e) {
     e->dim = e->token_dim = m->tw.C;
     e->def_pool = m->pool_w ? MMF_POOL_POOLER : MMF_POOL_CLS;
     e->def_norm = 0;
+    /* bf16: the layers' four matrices; patch embedding, attention and pooler stay fp32 */
+    TRY(mmf_tf_use_precision(&m->tw.spec, m->tw.layers, m->tw.L, (int)e->params.precision, e->dir, &m->packed));
     return vit_size(e, m, e->params.n_threads);
 }
 
