@@ -1,6 +1,7 @@
 /* Captioner training (teacher forcing, AdamW, modality dropout, early stopping on
  * the validation loss), teacher-forced evaluation and generation over files. */
 #include "tasks/caption_model.h"
+#include "tasks/rows_gather.h"
 #include "core/error.h"
 #include "train/optim.h"
 #include <math.h>
@@ -99,39 +100,6 @@ static mmf_status bm_init(batchmem *m, const mmf_captioner *c, int64_t B) {
     return MMF_OK;
 }
 
-/* Rows' modalities into x/mask, with random modality drops (keeping one) when rng. */
-static void gather_x(const mmf_captioner *c, const mmf_embfile *f, const int *col, const int64_t *rows, int64_t B,
-                     float **x, uint8_t *mask, const float *mod_drop, int drop_m, mmf_rng *rng) {
-    int M = c->cfg.M, FM = mmf_embfile_n_modalities(f);
-    const uint8_t *fm = mmf_embfile_mask(f);
-    for (int64_t b = 0; b < B; b++) {
-        int64_t r = rows[b];
-        uint8_t *mk = mask + b * M;
-        int present = 0;
-        for (int m = 0; m < M; m++) { mk[m] = (col[m] >= 0 && m != drop_m) ? fm[r * FM + col[m]] : 0; present += mk[m]; }
-        if (rng && mod_drop && present > 1) {
-            uint8_t orig[FZ_MAXM];
-            memcpy(orig, mk, (size_t)M);
-            int left = 0;
-            for (int m = 0; m < M; m++) {
-                if (mk[m] && mod_drop[m] > 0.0f && mmf_rng_uniform(rng) < mod_drop[m]) mk[m] = 0;
-                left += mk[m];
-            }
-            if (!left) {
-                int cand[FZ_MAXM], nc = 0;
-                for (int m = 0; m < M; m++) if (orig[m]) cand[nc++] = m;
-                mk[cand[mmf_rng_below(rng, (uint32_t)nc)]] = 1;
-            }
-        }
-        for (int m = 0; m < M; m++) {
-            int64_t D = c->cfg.dims[m];
-            float *dst = x[m] + b * D;
-            if (!mk[m]) memset(dst, 0, (size_t)D * sizeof(float));
-            else memcpy(dst, mmf_embfile_data(f, col[m]) + r * D, (size_t)D * sizeof(float));
-        }
-    }
-}
-
 /* Samples idx[0..B) into a teacher-forced batch. */
 static void fill_batch(const mmf_captioner *c, const capdata *d, const int64_t *idx, int64_t B, batchmem *bm,
                        const float *mod_drop, mmf_rng *rng) {
@@ -142,7 +110,7 @@ static void fill_batch(const mmf_captioner *c, const capdata *d, const int64_t *
         rp[b] = d->row[idx[b]];
         if (d->len[idx[b]] > maxlen) maxlen = d->len[idx[b]];
     }
-    gather_x(c, d->f, d->col, rp, B, bt->x, bt->mask, mod_drop, -1, rng);
+    mmf_rows_gather(d->f, d->col, c->cfg.M, c->cfg.dims, rp, B, -1, mod_drop, rng, bt->x, bt->mask);
     int64_t T = maxlen + 1, L = c->cfg.max_len;
     bt->B = B;
     bt->T = T;
@@ -465,7 +433,7 @@ mmf_status mmf_captioner_generate_file(mmf_captioner *c, const mmf_embfile *f, c
     for (int64_t i0 = 0; !s && i0 < N; i0 += CH) {
         int64_t B = N - i0 < CH ? N - i0 : CH;
         for (int64_t b = 0; b < B; b++) rows[b] = i0 + b;
-        gather_x(c, f, col, rows, B, x, mk, NULL, drop_m, NULL);
+        mmf_rows_gather(f, col, c->cfg.M, c->cfg.dims, rows, B, drop_m, NULL, NULL, x, mk);
         s = generate_rows(c, tp, B, x, mk, prefix, n_prefix, g, captions + i0);
     }
     mmf_tape_free(tp);

@@ -3,6 +3,7 @@
  * training answers (docs/caption.md, "VQA"). Plus the bag-of-words question
  * featuriser used when no text encoder is wanted. */
 #include "tasks/caption.h"
+#include "tasks/rows_gather.h"
 #include "fusion/head.h"
 #include "core/error.h"
 #include "io/json.h"
@@ -139,40 +140,10 @@ static mmf_status bind_vqa(const mmf_vqa *v, const mmf_embfile *f, vbind *b) {
     return MMF_OK;
 }
 
-static void gather(const mmf_vqa *v, const mmf_embfile *f, const vbind *bd, const int64_t *rows, int64_t B, float **x,
-                   uint8_t *mask, const float *mod_drop, mmf_rng *rng) {
-    int M = v->head->cfg.M, FM = mmf_embfile_n_modalities(f);
-    const uint8_t *fm = mmf_embfile_mask(f);
-    for (int64_t b = 0; b < B; b++) {
-        uint8_t *mk = mask + b * M;
-        int present = 0;
-        for (int m = 0; m < M; m++) { mk[m] = bd->col[m] >= 0 ? fm[rows[b] * FM + bd->col[m]] : 0; present += mk[m]; }
-        if (rng && present > 1) {
-            uint8_t orig[FZ_MAXM];
-            memcpy(orig, mk, (size_t)M);
-            int left = 0;
-            for (int m = 0; m < M; m++) {
-                if (mk[m] && mod_drop[m] > 0.0f && mmf_rng_uniform(rng) < mod_drop[m]) mk[m] = 0;
-                left += mk[m];
-            }
-            if (!left) {
-                int cand[FZ_MAXM], nc = 0;
-                for (int m = 0; m < M; m++) if (orig[m]) cand[nc++] = m;
-                mk[cand[mmf_rng_below(rng, (uint32_t)nc)]] = 1;
-            }
-        }
-        for (int m = 0; m < M; m++) {
-            int64_t D = v->head->cfg.dims[m];
-            if (!mk[m]) memset(x[m] + b * D, 0, (size_t)D * sizeof(float));
-            else memcpy(x[m] + b * D, mmf_embfile_data(f, bd->col[m]) + rows[b] * D, (size_t)D * sizeof(float));
-        }
-    }
-}
-
 /* logits [B, K] for rows (no dropout) */
 static mmf_status logits_rows(mmf_vqa *v, mmf_tape *tp, const mmf_embfile *f, const vbind *bd, const int64_t *rows,
                               int64_t B, float **x, uint8_t *mask, float *out) {
-    gather(v, f, bd, rows, B, x, mask, NULL, NULL);
+    mmf_rows_gather(f, bd->col, v->head->cfg.M, v->head->cfg.dims, rows, B, -1, NULL, NULL, x, mask);
     mmf_tape_reset(tp);
     mmf_tape_set_training(tp, 0);
     fz_out o;
@@ -309,7 +280,8 @@ mmf_status mmf_vqa_train(const mmf_embfile *train, const char *const *answers, c
         double tl = 0.0;
         for (int64_t bi = 0; bi < per_epoch && !s; bi++) {
             int64_t i0 = bi * bs, B = n - i0 < bs ? n - i0 : bs;
-            gather(v, train, &bd, rows + i0, B, b.x, b.mask, p->modality_dropout, any_drop ? &rng : NULL);
+            mmf_rows_gather(train, bd.col, v->head->cfg.M, v->head->cfg.dims, rows + i0, B, -1, p->modality_dropout,
+                            any_drop ? &rng : NULL, b.x, b.mask);
             for (int64_t r = 0; r < B; r++) b.labels[r] = lab[rows[i0 + r]];
             mmf_tape_reset(tp);
             mmf_tape_set_training(tp, 1);
