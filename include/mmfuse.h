@@ -516,6 +516,42 @@ mmf_status mmf_xmodal_attention(mmf_head *h, const mmf_embfile *data, const char
 mmf_featurize_params mmf_featurize_params_default(void);
 mmf_status mmf_records_features(const char *records, const char *dir, const mmf_featurize_params *p, const char *out);
 
+/* Attention overlays (`mmfuse attention --overlay`, docs/direct.md).
+ * Write an 8-bit RGB PNG through a temp file + fsync + rename: a failure leaves
+ * the old file (or none), never half a PNG. */
+mmf_status mmf_image_save_png(const mmf_image *img, const char *path);
+
+typedef struct mmf_overlay_params {
+    int size;                 /* panel side in pixels, default 128 (16..1024) */
+    int caption;              /* caption row under the panels, default 1 */
+    int rows;                 /* mmf_xmodal_overlay: the first `rows` rows, default 8 */
+} mmf_overlay_params;
+mmf_overlay_params mmf_overlay_params_default(void);
+/* One strip, left to right: the picture resized to size x size (stretched to a
+ * square, as the model sees it), then one panel per word: the same picture with
+ * that word's grid x grid attention (maps[w * grid * grid + gy * grid + gx],
+ * row-major, patch (gy, gx) = the gy-th row and gx-th column of equal squares)
+ * drawn as a heat map: each patch blended towards red (240, 20, 20) with weight
+ * 0.75 * (a - min) / (max - min) over the panel's values (a flat map draws no
+ * red), and the patch boundaries as thin light lines. Panels are `gap` =
+ * max(2, size / 32) pixels apart; with captions a row of 12 * s pixels (s = 2
+ * when size >= 128, else 1) holds `title` under the first panel and under each
+ * other "word NN%" (NN = the word's largest attention share; uniform over 16
+ * patches is 6%), in the built-in font (lowercase, digits; other characters as
+ * '?'; long words shortened). Output: width (n_words + 1) * size + n_words * gap,
+ * height size (+ the caption row). */
+mmf_status mmf_attention_strip(const mmf_image *img, int grid, const float *maps, const char *const *words, int n_words,
+                               const char *title, const mmf_overlay_params *p, mmf_image *out);
+/* Strips for the first p->rows rows of a mmf_xmodal_attention file: row r's
+ * id (its "ids" entry, else r) is the 0-based line of `records` (the JSONL that
+ * was featurised into the data: train-direct --records numbers rows so; blank
+ * lines skipped), whose "image" (relative to the records file) is drawn; word
+ * slots are lines of `vocab` (the vocab.txt beside the head). Writes
+ * out_dir/<id>.png (out_dir created). Every row's id, record, image and words
+ * are checked before the first PNG is written; errors name the file and the id. */
+mmf_status mmf_xmodal_overlay(const char *maps_path, const char *records, const char *vocab, const char *out_dir,
+                              const mmf_overlay_params *p, int *n_written);
+
 /* ------------------------------------------------------------ index, tasks */
 
 /* ---------------------------------------------- vector index (issue 7, index) */
