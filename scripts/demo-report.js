@@ -372,12 +372,34 @@ const fusion = {ops: [], only: {}};
   sections.push(h);
 }
 
+// cross-modal attention transformer trained from scratch (issue 6)
+{
+  let h = "<h2>7. Cross-modal attention transformer trained from scratch</h2>";
+  const ev = jsonl(D("direct", "eval.json")), get = s => ev.find(e => e.setting === s) || {};
+  if (ok("direct") && get("as given").accuracy != null) {
+    h += `<p>No pretrained encoder: 16x16 pixels cut into a 4 x 4 grid of patch tokens and one token per word of the name attend to each other (<code>mmfuse train-direct --model xmodal</code>, <code>docs/direct.md</code>), trained for the ${classes.subgroups.length || ""} subgroups with an alignment loss between the two streams.</p>
+      <table><tr><th>input (test split, held-out concepts)</th><th>accuracy %</th><th>macro-F1</th></tr>` +
+      [["as given", "pixels + words"], ["without text", "pixels only"], ["without image", "words only"]].map(([k, l]) =>
+        `<tr><td>${l}</td><td>${pct(get(k).accuracy)}</td><td>${num(get(k).macro_f1)}</td></tr>`).join("") + "</table>";
+    const dir = D("direct", "overlay"), pngs = exists(dir) ? fs.readdirSync(dir).filter(f => /^\d+\.png$/.test(f)).sort((a, b) => parseInt(a) - parseInt(b)) : [];
+    fs.mkdirSync(path.join(OUT, "img", "attention"), {recursive: true});
+    let ex = "";
+    for (const f of pngs) {
+      fs.copyFileSync(path.join(dir, f), path.join(OUT, "img", "attention", f));
+      ex += `<figure><img src="img/attention/${f}" alt="attention overlay of test row ${parseInt(f)}"></figure>`;
+    }
+    if (ex) h += `<h3>Which patches each word attends to (<code>mmfuse attention --overlay</code>)</h3>${ex}<p class=note>Each strip: the picture, then one panel per word of its name that the model knows, redder where the word's last-layer attention (mean over heads) is larger, scaled from the word's least to its most attended patch; the number is the word's largest attention share (6% = uniform over the 16 patches).</p>`;
+    summary.direct = {accuracy: get("as given").accuracy, without_text: get("without text").accuracy, without_image: get("without image").accuracy};
+  } else h += missing("direct", "Cross-modal attention transformer and its attention overlays");
+  sections.push(h);
+}
+
 // timings
 {
   let h = `<h2>Run</h2><p>Machine: ${esc(machine.machine || "unknown")}, ${machine.cpus || "?"} CPUs, ${machine.threads || "?"} threads per command, load average at start ${esc(machine.load || "?")}; ${esc(machine.date || "")}.${args.total ? " Total wall time of this run: " + (+args.total).toFixed(0) + " s (cached stages are not rerun)." : ""}</p><table><tr><th>step</th><th>status</th><th>wall s</th><th>CPU s</th><th></th></tr>`;
   for (const [n, s] of setupTimes) h += `<tr><td>${esc(n)}</td><td>ok</td><td>${esc(s)}</td><td></td><td></td></tr>`;
   summary.stages = {};
-  for (const st of ["records", "encoders", "embed", "fusion", "retrieval", "cluster", "caption", "vqa"]) {
+  for (const st of ["records", "encoders", "embed", "fusion", "retrieval", "cluster", "caption", "vqa", "direct"]) {
     const s = statuses[st] || {status: "not run", seconds: 0, reason: ""};
     summary.stages[st] = {status: s.status, seconds: s.seconds, cpu_seconds: s.cpu_seconds};
     h += `<tr class="${s.status === "ok" ? "" : "missingrow"}"><td>${esc(s.title || st)}</td><td>${esc(s.status)}</td><td>${s.status === "ok" ? num(s.seconds, 1) : ""}</td><td>${s.status === "ok" && s.cpu_seconds != null ? num(s.cpu_seconds, 1) : ""}</td><td>${esc(s.reason || "")}</td></tr>`;

@@ -33,6 +33,7 @@ HEAD_PATIENCE=${DEMO_HEAD_PATIENCE:-3}
 MOD_DROPOUT=${DEMO_MODALITY_DROPOUT:-0.3}
 CAP_EPOCHS=${DEMO_CAP_EPOCHS:-12}
 VQA_EPOCHS=${DEMO_VQA_EPOCHS:-8}
+XM_EPOCHS=${DEMO_XM_EPOCHS:-10}
 T_START=$(date +%s.%N)
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -70,7 +71,7 @@ declare -A SETTINGS=(
   [records]=""
   [encoders]="text=${MMFUSE_TEXT_MODEL:-} image=${MMFUSE_IMAGE_MODEL:-} img=$IMG_EPOCHS/$IMG_SIZE txt=$TXT_EPOCHS"
   [embed]="" [fusion]="head=$HEAD_EPOCHS/$HEAD_PATIENCE/$MOD_DROPOUT" [retrieval]="" [cluster]=""
-  [caption]="cap=$CAP_EPOCHS" [vqa]="vqa=$VQA_EPOCHS")
+  [caption]="cap=$CAP_EPOCHS" [vqa]="vqa=$VQA_EPOCHS" [direct]="xm=$XM_EPOCHS")
 KEY=$BASEKEY
 {
   printf '{"machine": %s, "cpus": %s, "threads": %s, "date": %s, "key": %s,' \
@@ -311,6 +312,16 @@ st_vqa() {
   done <samples.jsonl
 }
 
+# Cross-modal attention transformer from raw pixels and words (issue 6), then
+# its word -> patch attention drawn over the first test pictures.
+st_direct() {
+  "$MMF" train-direct --model xmodal --records "$DATA/train.jsonl" --val "$DATA/val.jsonl" \
+    --featurize "$DATA/test.jsonl" --out xm --hidden 64 --epochs "$XM_EPOCHS" --threads "$THREADS" 2> >(tee train.log >&2)
+  "$MMF" eval xm/head.safetensors --data xm/test.safetensors --json --threads "$THREADS" | tee eval.json
+  "$MMF" attention xm/head.safetensors --data xm/test.safetensors --out attention.safetensors \
+    --overlay overlay --records "$DATA/test.jsonl" --rows 8 --size 96
+}
+
 # ---------------------------------------------------------------- run
 run_stage records   "records for the stages (OpenMoji test concepts, retrieval queries)" st_records "" ""
 if [ -n "${MMFUSE_TEXT_MODEL:-}" ] && [ -n "${MMFUSE_IMAGE_MODEL:-}" ]; then enc_cmds=""; else enc_cmds="train-encoder"; fi
@@ -321,6 +332,7 @@ run_stage retrieval "text -> image retrieval, OpenMoji art as the gallery" st_re
 run_stage cluster   "clustering vs subgroups (NMI, ARI)" st_cluster "fuse cluster" "fusion"
 run_stage caption   "captioning (BLEU) on held-out images, with and without tags" st_caption "caption embed" "encoders"
 run_stage vqa       "visual question answering on generated questions" st_vqa "vqa embed" "encoders"
+run_stage direct    "cross-modal attention transformer from pixels and words, attention overlays" st_direct "train-direct eval attention" ""
 
 say "report (scripts/demo-report.js -> report/index.html)"
 t=$(now)
