@@ -60,3 +60,52 @@ mmf_optim_params mmf_tower_optim(const mmf_tower_params *p, int64_t total_steps)
     o.warmup_steps = total_steps / 20 > 0 ? total_steps / 20 : 1;
     return o;
 }
+
+mmf_status mmf_tower_records(const char *train_jsonl, const char *val_jsonl, const char *label_field, const char *out_dir,
+                             mmf_records *tr, mmf_records *va, const char ***labels, int *n_labels) {
+    mmf_status s = mmf_records_load(train_jsonl, label_field, tr);
+    if (!s && val_jsonl) s = mmf_records_load(val_jsonl, label_field, va);
+    if (!s) s = mmf_records_label_set(tr, labels, n_labels);
+    if (!s && *n_labels < 2)
+        s = mmf_fail(MMF_ERR_FORMAT, "%s: %d distinct values of \"%s\"; classification needs at least 2", train_jsonl, *n_labels,
+                     label_field ? label_field : "label");
+    if (!s) s = mmf_mkdirs(out_dir);
+    return s;
+}
+
+int64_t mmf_tower_val_ids(const mmf_records *va, const char *val_jsonl, const char *const *labels, int n_labels, int64_t *ids) {
+    int64_t k = mmf_records_class_ids(va, labels, n_labels, ids);
+    if (k < (int64_t)va->n)
+        mmf_log(MMF_LOG_WARN, "%s: %lld of %zu records have a label absent from the training records; left out of validation",
+                val_jsonl, (long long)(va->n - k), va->n);
+    return k;
+}
+
+int64_t mmf_tower_correct(const float *L, int B, int C, const int64_t *y) {
+    int64_t correct = 0;
+    for (int b = 0; b < B; b++) {
+        int best = 0;
+        for (int c = 1; c < C; c++) if (L[b * C + c] > L[b * C + best]) best = c;
+        correct += best == y[b];
+    }
+    return correct;
+}
+
+mmf_status mmf_tower_step(mmf_tape *tp, mmf_var lg, const int64_t *y, int B, int C, mmf_optim *opt, mmf_params *ps,
+                          mmf_tower_epoch *e) {
+    mmf_var loss = mmf_t_cross_entropy(tp, lg, y, 0.1f, NULL);
+    mmf_status s = mmf_tape_status(tp);
+    if (!s) s = mmf_tape_backward(tp, loss);
+    if (!s) s = mmf_optim_step(opt, ps);
+    if (s) return s;
+    e->correct += mmf_tower_correct(mmf_tape_var(tp, lg)->v, B, C, y);
+    e->loss_sum += mmf_tape_var(tp, loss)->v[0] * B;
+    e->seen += B;
+    return MMF_OK;
+}
+
+void mmf_tower_progress(const mmf_tower_params *p, int ep, const mmf_tower_epoch *e, double val_acc) {
+    if (p->progress)
+        p->progress(p->progress_user, ep + 1, p->epochs, e->loss_sum / (e->seen ? e->seen : 1),
+                    e->seen ? (double)e->correct / e->seen : 0, val_acc);
+}

@@ -3,6 +3,7 @@
 #define MMF_DIRECT_TOWER_H
 #include "direct/records.h"
 #include "train/optim.h"
+#include "train/tape.h"
 
 /* mkdir -p */
 mmf_status mmf_mkdirs(const char *dir);
@@ -11,4 +12,27 @@ mmf_status mmf_mkdirs(const char *dir);
 int64_t mmf_records_class_ids(const mmf_records *rs, const char *const *labels, int n_labels, int64_t *ids);
 /* AdamW + cosine schedule with 5% warmup over total_steps, clip 5. */
 mmf_optim_params mmf_tower_optim(const mmf_tower_params *p, int64_t total_steps);
+
+/* The labelled records both towers start from: TRAIN (and VAL when given),
+ * the sorted label set of TRAIN (at least two labels), and OUT_DIR created. */
+mmf_status mmf_tower_records(const char *train_jsonl, const char *val_jsonl, const char *label_field, const char *out_dir,
+                             mmf_records *tr, mmf_records *va, const char ***labels, int *n_labels);
+/* Class ids of the validation records; warns about the records whose label the
+ * training records lack (they leave validation). Returns how many got an id. */
+int64_t mmf_tower_val_ids(const mmf_records *va, const char *val_jsonl, const char *const *labels, int n_labels, int64_t *ids);
+
+/* How many rows of logits L [B, C] have their largest value at the label y[b]. */
+int64_t mmf_tower_correct(const float *L, int B, int C, const int64_t *y);
+/* One epoch's running numbers for the progress callback. */
+typedef struct mmf_tower_epoch {
+    double loss_sum;
+    int64_t seen, correct;
+} mmf_tower_epoch;
+/* One training step on logits LG [B, C] of a batch with labels Y: cross-entropy
+ * (label smoothing 0.1), backward, optimizer step; adds the batch's loss and
+ * correct predictions to E. */
+mmf_status mmf_tower_step(mmf_tape *tp, mmf_var lg, const int64_t *y, int B, int C, mmf_optim *opt, mmf_params *ps,
+                          mmf_tower_epoch *e);
+/* Reports epoch EP (0-based) through p->progress, if any. */
+void mmf_tower_progress(const mmf_tower_params *p, int ep, const mmf_tower_epoch *e, double val_acc);
 #endif

@@ -203,12 +203,7 @@ static double accuracy(mmf_tape *tp, textnet *m, const tset *d, int bs, int32_t 
         mmf_tape_reset(tp);
         mmf_var lg = textnet_forward(tp, m, ids, keep, B, T, NULL);
         if (mmf_tape_status(tp)) return -1;
-        const float *L = mmf_tape_var(tp, lg)->v;
-        for (int b = 0; b < B; b++) {
-            int best = 0;
-            for (int c = 1; c < C; c++) if (L[b * C + c] > L[b * C + best]) best = c;
-            correct += best == d->y[s + b];
-        }
+        correct += mmf_tower_correct(mmf_tape_var(tp, lg)->v, B, C, d->y + s);
     }
     return d->n ? (double)correct / (double)d->n : 0.0;
 }
@@ -236,13 +231,7 @@ mmf_status mmf_train_text_tower(const char *train_jsonl, const char *val_jsonl, 
     int32_t *bids = NULL;
     uint8_t *bkeep = NULL;
     float *best = NULL;
-    mmf_status s = mmf_records_load(train_jsonl, p.label_field, &tr);
-    if (!s && val_jsonl) s = mmf_records_load(val_jsonl, p.label_field, &va);
-    if (!s) s = mmf_records_label_set(&tr, &labels, &n_labels);
-    if (!s && n_labels < 2)
-        s = mmf_fail(MMF_ERR_FORMAT, "%s: %d distinct values of \"%s\"; classification needs at least 2", train_jsonl, n_labels,
-                     p.label_field ? p.label_field : "label");
-    if (!s) s = mmf_mkdirs(out_dir);
+    mmf_status s = mmf_tower_records(train_jsonl, val_jsonl, p.label_field, out_dir, &tr, &va, &labels, &n_labels);
     /* 1. character vocabulary, 2. words as the tokenizer sees them, 3. the final vocabulary */
     if (!s) s = collect_chars(&tr, &chars);
     if (!s) s = write_tok_config(out_dir, p.max_length);
@@ -260,11 +249,7 @@ mmf_status mmf_train_text_tower(const char *train_jsonl, const char *val_jsonl, 
     }
     if (!s) { mmf_records_class_ids(&tr, labels, n_labels, cls); s = encode_set(&tr, cls, tok, p.max_length, &dt); }
     if (!s && val_jsonl) {
-        int64_t k = mmf_records_class_ids(&va, labels, n_labels, vcls);
-        if (k < (int64_t)va.n)
-            mmf_log(MMF_LOG_WARN, "%s: %lld of %zu records have a label absent from the training records; left out of validation",
-                    val_jsonl, (long long)(va.n - k), va.n);
-        if (k > 0) s = encode_set(&va, vcls, tok, p.max_length, &dv);
+        if (mmf_tower_val_ids(&va, val_jsonl, labels, n_labels, vcls) > 0) s = encode_set(&va, vcls, tok, p.max_length, &dv);
     }
     textnet_config cfg = {.vocab = (int)vsize, .hidden = p.dim, .layers = p.layers, .heads = p.heads, .ffn = 2 * p.dim,
                           .max_pos = p.max_length, .n_classes = n_labels, .eps = 1e-5f, .dropout = 0.1f};
@@ -291,8 +276,7 @@ mmf_status mmf_train_text_tower(const char *train_jsonl, const char *val_jsonl, 
     for (int ep = 0; !s && ep < p.epochs; ep++) {
         for (int64_t i = 0; i < dt.n; i++) order[i] = i;
         mmf_rng_shuffle(&rng, order, dt.n);
-        double loss_sum = 0.0;
-        int64_t seen = 0, correct = 0;
+        mmf_tower_epoch e = {0};
         for (int64_t st = 0; !s && st < dt.n; st += bs) {
             int B = (int)(dt.n - st < bs ? dt.n - st : bs);
             int T = gather(&dt, order + st, B, bids, bkeep);
@@ -301,24 +285,12 @@ mmf_status mmf_train_text_tower(const char *train_jsonl, const char *val_jsonl, 
             mmf_tape_reset(tp);
             mmf_tape_set_training(tp, 1);
             mmf_var lg = textnet_forward(tp, &m, bids, bkeep, B, T, NULL);
-            mmf_var loss = mmf_t_cross_entropy(tp, lg, y, 0.1f, NULL);
-            s = mmf_tape_status(tp);
-            if (!s) s = mmf_tape_backward(tp, loss);
-            if (!s) s = mmf_optim_step(&opt, &m.ps);
-            if (s) break;
-            const float *L = mmf_tape_var(tp, lg)->v;
-            for (int b = 0; b < B; b++) {
-                int bc = 0;
-                for (int c = 1; c < n_labels; c++) if (L[b * n_labels + c] > L[b * n_labels + bc]) bc = c;
-                correct += bc == y[b];
-            }
-            loss_sum += mmf_tape_var(tp, loss)->v[0] * B;
-            seen += B;
+            s = mmf_tower_step(tp, lg, y, B, n_labels, &opt, &m.ps, &e);
         }
         if (s) break;
         double va_acc = dv.n ? accuracy(tp, &m, &dv, bs, bids, bkeep, idx) : -1.0;
         if ((s = mmf_tape_status(tp))) break;
-        if (p.progress) p.progress(p.progress_user, ep + 1, p.epochs, loss_sum / (seen ? seen : 1), seen ? (double)correct / seen : 0, va_acc);
+        mmf_tower_progress(&p, ep, &e, va_acc);
         if (!dv.n || va_acc > best_acc) {
             best_acc = va_acc;
             memcpy(best, m.ps.data, (size_t)m.ps.total * sizeof(float));
