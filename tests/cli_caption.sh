@@ -7,27 +7,13 @@
 #     with the tiny random-weight test encoders -> caption train (encoders recorded)
 #     -> caption run --image --text (the encoders are re-run) -> a caption.
 #  3. bad input: dimension mismatch, missing captions, unknown prefix words.
-set -u
-CLI=${MMFUSE_CLI:?} SRC=${MMFUSE_SRC:?}
-T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-fail=0
-check() { if ! eval "$1"; then echo "FAILED: $2" >&2; fail=1; fi; }
-PY=/usr/bin/python3
-$PY -c "import numpy" 2>/dev/null || { echo "skipped: no numpy for the synthetic data"; exit 77; }
+. "${MMFUSE_SRC:?}/tests/lib_cli.sh"
+need_numpy
 
 $PY - "$T" <<'EOF'
-import json, struct, sys, numpy as np
+import json, sys, numpy as np
+from st_write import write_safetensors as write
 out = sys.argv[1]
-def write(path, tensors, meta):
-    hdr, off, blobs = {"__metadata__": meta}, 0, []
-    dt = {np.float32: "F32", np.uint8: "U8", np.int64: "I64"}
-    for k, a in tensors.items():
-        b = np.ascontiguousarray(a).tobytes()
-        hdr[k] = {"dtype": dt[a.dtype.type], "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b); off += len(b)
-    h = json.dumps(hdr).encode(); h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h))); f.write(h); [f.write(b) for b in blobs]
 rng = np.random.default_rng(5)
 Ri, Rt = rng.normal(size=(7, 16)), rng.normal(size=(4, 12))
 colours, shapes, places = ["red", "green", "blue", "yellow"], ["circle", "square", "triangle"], ["park", "city", "sea", "desert"]
