@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "cli_failures.h"
 #include "cli_lines.h"
 #include "cli_records.h"
 
@@ -139,23 +140,6 @@ static int embed_texts(const embed_opts *o, mmf_encoder *enc, mmf_st_writer *w) 
 }
 
 /* --image-list: paths -> "embeddings" [N, D] (+ "failed" [N] with --skip-bad) */
-typedef struct fail_log { char *text; size_t len, cap; size_t n; } fail_log;
-
-static void on_image_error(size_t index, const char *path, const char *message, void *user) {
-    fail_log *f = user;
-    fprintf(stderr, "mmfuse embed: image %zu (%s) skipped: %s\n", index, path, message);
-    size_t need = strlen(message) + 32;
-    if (f->len + need + 1 > f->cap) {
-        size_t cap = (f->cap + need + 1) * 2;
-        char *t = realloc(f->text, cap);
-        if (!t) return;
-        f->text = t;
-        f->cap = cap;
-    }
-    f->len += (size_t)snprintf(f->text + f->len, f->cap - f->len, "%s%zu: %s", f->n ? "\n" : "", index, message);
-    f->n++;
-}
-
 static int embed_images(const embed_opts *o, mmf_encoder *enc, mmf_st_writer *w) {
     char **lines, *buf;
     size_t n0, n = 0;
@@ -167,9 +151,9 @@ static int embed_images(const embed_opts *o, mmf_encoder *enc, mmf_st_writer *w)
     int D = mmf_encoder_dim(enc);
     float *out = malloc(n * (size_t)D * sizeof(float));
     uint8_t *failed = calloc(n, 1);
-    fail_log fl = {0};
+    cli_failures fl = {.cmd = "embed"};
     mmf_status s = out && failed ? mmf_encoder_embed_image_files(enc, (const char *const *)lines, n, o->pooling, o->normalize,
-                                                                o->skip_bad, failed, out, on_image_error, &fl)
+                                                                o->skip_bad, failed, out, cli_failures_add, &fl)
                                  : MMF_ERR_NOMEM;
     int64_t sh[2] = {(int64_t)n, D};
     if (!s) s = mmf_st_writer_add(w, "embeddings", MMF_DT_F32, 2, sh, out);
@@ -251,11 +235,11 @@ static int embed_records(const embed_opts *o) {
             if (in[i]) { list[k] = in[i]; rows[k++] = i; }
         float *out = malloc((k ? k : 1) * (size_t)dims[m] * sizeof(float));
         uint8_t *failed = calloc(k ? k : 1, 1);
-        fail_log fl = {0};
+        cli_failures fl = {.cmd = "embed"};
         mmf_status s = MMF_OK;
         if (!out || !failed) s = MMF_ERR_NOMEM;
         else if (k && m == 0) s = mmf_encoder_embed_text(enc[m], list, k, o->pooling, o->normalize, out);
-        else if (k) s = mmf_encoder_embed_image_files(enc[m], list, k, o->pooling, o->normalize, o->skip_bad, failed, out, on_image_error, &fl);
+        else if (k) s = mmf_encoder_embed_image_files(enc[m], list, k, o->pooling, o->normalize, o->skip_bad, failed, out, cli_failures_add, &fl);
         if (!s)
             for (size_t j = 0; j < k; j++) {
                 if (failed[j]) continue;

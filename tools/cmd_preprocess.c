@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "cli_failures.h"
 #include "cli_lines.h"
 
 static const char help[] =
@@ -24,23 +25,6 @@ static const char help[] =
     "Example:\n"
     "  mmfuse preprocess --model models/clip-vit-base-patch32 --image-list photos.txt \\\n"
     "                    --out pixels.safetensors --threads 2\n";
-
-typedef struct flog { char *text; size_t len, cap, n; } flog;
-
-static void on_error(size_t index, const char *path, const char *message, void *user) {
-    flog *f = user;
-    fprintf(stderr, "mmfuse preprocess: image %zu (%s) skipped: %s\n", index, path, message);
-    size_t need = strlen(message) + 32;
-    if (f->len + need + 1 > f->cap) {
-        size_t cap = (f->cap + need + 1) * 2;
-        char *t = realloc(f->text, cap);
-        if (!t) return;
-        f->text = t;
-        f->cap = cap;
-    }
-    f->len += (size_t)snprintf(f->text + f->len, f->cap - f->len, "%s%zu: %s", f->n ? "\n" : "", index, message);
-    f->n++;
-}
 
 static int run(int argc, char **argv) {
     const char *model = NULL, *list = NULL, *out = NULL, *v;
@@ -70,9 +54,9 @@ static int run(int argc, char **argv) {
     size_t per = (size_t)C * H * W;
     float *px = malloc((n ? n : 1) * per * sizeof(float));
     uint8_t *failed = calloc(n ? n : 1, 1);
-    flog fl = {0};
+    cli_failures fl = {.cmd = "preprocess"};
     if (!px || !failed) s = MMF_ERR_NOMEM;
-    else s = mmf_image_processor_files(p, (const char *const *)lines, n, skip_bad, (int)threads, failed, px, on_error, &fl);
+    else s = mmf_image_processor_files(p, (const char *const *)lines, n, skip_bad, (int)threads, failed, px, cli_failures_add, &fl);
     mmf_st_writer *w = s ? NULL : mmf_st_writer_new();
     if (!s && !w) s = MMF_ERR_NOMEM;
     int64_t sh[4] = {(int64_t)n, C, H, W};
