@@ -12,6 +12,9 @@ typedef struct fz_out {
 } fz_out;
 
 mmf_status fz_head_new(const fz_config *cfg, mmf_head **out);
+/* The operator sizes, dropout and seed of a head from training parameters
+ * (every head trained on embeddings: trainer.c, the captioner's fusion, VQA). */
+void fz_config_sizes(fz_config *cfg, const mmf_train_params *p);
 /* xs[m]: [B, D_m] rows (absent rows zero), mask [B, M]; labels only when training. */
 mmf_status fz_head_forward(mmf_head *h, mmf_tape *tp, int64_t B, float *const *xs, const uint8_t *mask,
                            const int64_t *labels, fz_out *o);

@@ -485,15 +485,7 @@ mmf_status mmf_head_train(const mmf_embfile *train, const mmf_embfile *val, cons
     } else {
         cfg.n_out = p->hidden;
     }
-    cfg.hidden = p->hidden;
-    cfg.heads = p->heads;
-    cfg.layers = p->layers;
-    cfg.rank = p->rank;
-    cfg.proj = p->proj;
-    cfg.sketch = p->sketch;
-    cfg.budget = p->budget;
-    cfg.dropout = p->dropout;
-    cfg.seed = p->seed;
+    fz_config_sizes(&cfg, p);
     mmf_head *h;
     mmf_status s = fz_head_new(&cfg, &h);
     if (s) return s;

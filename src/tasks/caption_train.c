@@ -188,8 +188,12 @@ mmf_status mmf_captioner_train(const mmf_embfile *train, const char *const *caps
         snprintf(k.names[m], sizeof k.names[m], "%s", mmf_embfile_modality(train, m));
         k.dims[m] = mmf_embfile_dim(train, m);
     }
-    /* the fusion operator: the zoo's defaults, with the operator and size asked for */
+    /* the fusion operator: the zoo's defaults, with the operator and size asked for;
+     * its dropout is 0: the decoder drops out z itself (--dropout) */
     mmf_train_params fd = mmf_train_params_default();
+    fd.hidden = p->fusion_hidden;
+    fd.dropout = 0.0f;
+    fd.seed = p->seed;
     fz_config fz;
     memset(&fz, 0, sizeof fz);
     snprintf(fz.op, sizeof fz.op, "%s", p->fusion ? p->fusion : "concat");
@@ -198,15 +202,7 @@ mmf_status mmf_captioner_train(const mmf_embfile *train, const char *const *caps
     memcpy(fz.names, k.names, sizeof fz.names);
     memcpy(fz.dims, k.dims, sizeof fz.dims);
     fz.n_out = 1;
-    fz.hidden = p->fusion_hidden;
-    fz.heads = fd.heads;
-    fz.layers = fd.layers;
-    fz.rank = fd.rank;
-    fz.proj = fd.proj;
-    fz.sketch = fd.sketch;
-    fz.budget = fd.budget;
-    fz.dropout = 0.0f;
-    fz.seed = p->seed;
+    fz_config_sizes(&fz, &fd);
     mmf_captioner *c;
     s = cap_build(&k, &fz, vocab, &c);
     if (s) return s;

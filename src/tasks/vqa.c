@@ -232,15 +232,7 @@ mmf_status mmf_vqa_train(const mmf_embfile *train, const char *const *answers, c
         cfg.dims[m] = mmf_embfile_dim(train, m);
     }
     cfg.n_out = v->K;
-    cfg.hidden = p->hidden;
-    cfg.heads = p->heads;
-    cfg.layers = p->layers;
-    cfg.rank = p->rank;
-    cfg.proj = p->proj;
-    cfg.sketch = p->sketch;
-    cfg.budget = p->budget;
-    cfg.dropout = p->dropout;
-    cfg.seed = p->seed;
+    fz_config_sizes(&cfg, p);
     if (!s) s = fz_head_new(&cfg, &v->head);
     if (s) { mmf_vqa_free(v); return s; }
     /* training rows: those whose answer is among the K */
