@@ -71,6 +71,15 @@ static int run(int argc, char **argv) {
     int bad = 0, quiet = 0;
     long n;
     double d;
+    const cli_num nums[] = {
+        {"--hidden", &p.hidden, NULL, 2, 65536},
+        {"--epochs", &p.epochs, NULL, 1, 100000},
+        {"--batch", &p.batch, NULL, 2, 65536},
+        {"--probe-epochs", &p.probe_epochs, NULL, 0, 100000},
+        {"--threads", &p.n_threads, NULL, 1, 1024},
+        {"--image-side", &fp.image_side, NULL, 1, 256},
+        {"--max-words", &fp.max_words, NULL, 1, 1000000},
+    };
     for (int i = 1; i < argc && !bad; i++) {
         if (cli_opt(argc, argv, &i, "--model", &p.model, &bad)) continue;
         if (cli_opt(argc, argv, &i, "--train", &train, &bad)) continue;
@@ -83,16 +92,7 @@ static int run(int argc, char **argv) {
             if (!bad) extra[n_extra++] = v;
             continue;
         }
-#define INTOPT(name, lo, hi, field) \
-        if (cli_opt(argc, argv, &i, name, &v, &bad)) { if (!bad && cli_int(name, v, lo, hi, &n)) field = (int)n; else bad = 1; continue; }
-        INTOPT("--hidden", 2, 65536, p.hidden)
-        INTOPT("--epochs", 1, 100000, p.epochs)
-        INTOPT("--batch", 2, 65536, p.batch)
-        INTOPT("--probe-epochs", 0, 100000, p.probe_epochs)
-        INTOPT("--threads", 1, 1024, p.n_threads)
-        INTOPT("--image-side", 1, 256, fp.image_side)
-        INTOPT("--max-words", 1, 1000000, fp.max_words)
-#undef INTOPT
+        if (cli_num_opt(argc, argv, &i, nums, (int)(sizeof nums / sizeof nums[0]), &bad)) continue;
         if (cli_opt(argc, argv, &i, "--seed", &v, &bad)) { if (!bad && cli_int("--seed", v, 0, 2147483647L, &n)) p.seed = (uint64_t)n; else bad = 1; continue; }
 #define FLOPT(name, lo, hi, field) \
         if (cli_opt(argc, argv, &i, name, &v, &bad)) { \

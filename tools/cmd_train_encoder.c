@@ -58,24 +58,24 @@ static int run(int argc, char **argv) {
     int bad = 0, quiet = 0;
     long n;
     double d;
+    const cli_num nums[] = {
+        {"--epochs", &p.epochs, NULL, 1, 100000},
+        {"--batch", &p.batch, NULL, 2, 4096},
+        {"--dim", &p.dim, NULL, 8, 4096},
+        {"--image-size", &p.image_size, NULL, 8, 512},
+        {"--layers", &p.layers, NULL, 1, 24},
+        {"--heads", &p.heads, NULL, 1, 64},
+        {"--max-length", &p.max_length, NULL, 4, 4096},
+        {"--min-count", &p.min_count, NULL, 1, 1000000},
+        {"--threads", &p.n_threads, NULL, 1, 1024},
+    };
     for (int i = 1; i < argc && !bad; i++) {
         if (cli_opt(argc, argv, &i, "--modality", &modality, &bad)) continue;
         if (cli_opt(argc, argv, &i, "--records", &records, &bad)) continue;
         if (cli_opt(argc, argv, &i, "--val", &val, &bad)) continue;
         if (cli_opt(argc, argv, &i, "--out", &out, &bad)) continue;
         if (cli_opt(argc, argv, &i, "--label-field", &p.label_field, &bad)) continue;
-#define INTOPT(name, lo, hi, field) \
-        if (cli_opt(argc, argv, &i, name, &v, &bad)) { if (!bad && cli_int(name, v, lo, hi, &n)) field = (int)n; else bad = 1; continue; }
-        INTOPT("--epochs", 1, 100000, p.epochs)
-        INTOPT("--batch", 2, 4096, p.batch)
-        INTOPT("--dim", 8, 4096, p.dim)
-        INTOPT("--image-size", 8, 512, p.image_size)
-        INTOPT("--layers", 1, 24, p.layers)
-        INTOPT("--heads", 1, 64, p.heads)
-        INTOPT("--max-length", 4, 4096, p.max_length)
-        INTOPT("--min-count", 1, 1000000, p.min_count)
-        INTOPT("--threads", 1, 1024, p.n_threads)
-#undef INTOPT
+        if (cli_num_opt(argc, argv, &i, nums, (int)(sizeof nums / sizeof nums[0]), &bad)) continue;
         if (cli_opt(argc, argv, &i, "--seed", &v, &bad)) { if (!bad && cli_int("--seed", v, 0, 2147483647L, &n)) p.seed = (uint64_t)n; else bad = 1; continue; }
         if (cli_opt(argc, argv, &i, "--lr", &v, &bad)) {
             if (!bad && cli_float("--lr", v, &d) && d > 0 && d < 10) p.lr = (float)d;
