@@ -295,7 +295,10 @@ static void conv_fwd(mmf_resnet *m, const conv_bn *c, const float *in, int B, in
 
 static int pad2(int c) { return (c + 1) & ~1; }
 
-/* bf16 rows (nb*OH*OW, kpad(K*K*IC)) from nb NHWC bf16 images with rows of ldi values */
+/* bf16 rows (nb*OH*OW, kpad(K*K*IC)) from nb NHWC bf16 images with rows of
+ * ldi values. When rows are packed (ldi == IC) the in-bounds taps of one
+ * kernel row are contiguous in the input and go in one copy (the stem: 7
+ * taps x 3 channels). */
 static void im2col_bf16(uint16_t *cols, const uint16_t *in, int64_t ldi, int nb, int H, int W, int IC, int k, int stride,
                         int pad, int OH, int OW, int nt) {
     int64_t rows = (int64_t)nb * OH * OW;
@@ -305,31 +308,38 @@ static void im2col_bf16(uint16_t *cols, const uint16_t *in, int64_t ldi, int nb,
         int n = (int)(r / ((int64_t)OH * OW)), p = (int)(r % ((int64_t)OH * OW));
         int oh = p / OW, ow = p % OW;
         uint16_t *d = cols + (size_t)r * Kp;
-        for (int kh = 0; kh < k; kh++) {
+        const int iw0 = ow * stride - pad;
+        /* taps kw in [kw0, kw1) fall inside the image */
+        const int kw0 = iw0 < 0 ? -iw0 : 0, kw1 = W - iw0 < k ? W - iw0 : k;
+        for (int kh = 0; kh < k; kh++, d += (size_t)k * IC) {
             int ih = oh * stride - pad + kh;
-            for (int kw = 0; kw < k; kw++, d += IC) {
-                int iw = ow * stride - pad + kw;
-                if (ih < 0 || ih >= H || iw < 0 || iw >= W) { memset(d, 0, sizeof(uint16_t) * (size_t)IC); continue; }
-                const uint16_t *src = in + (((size_t)n * H + ih) * W + iw) * ldi;
-                if (IC < 8) for (int j = 0; j < IC; j++) d[j] = src[j];   /* the stem: 3 channels */
-                else memcpy(d, src, sizeof(uint16_t) * (size_t)IC);
+            if (ih < 0 || ih >= H || kw1 <= kw0) { memset(d, 0, sizeof(uint16_t) * (size_t)k * IC); continue; }
+            if (kw0 > 0) memset(d, 0, sizeof(uint16_t) * (size_t)kw0 * IC);
+            const uint16_t *src = in + ((size_t)n * H + ih) * W * ldi;
+            if (ldi == IC) {
+                memcpy(d + (size_t)kw0 * IC, src + (size_t)(iw0 + kw0) * IC, sizeof(uint16_t) * (size_t)(kw1 - kw0) * IC);
+            } else {
+                for (int kw = kw0; kw < kw1; kw++)
+                    memcpy(d + (size_t)kw * IC, src + (size_t)(iw0 + kw) * ldi, sizeof(uint16_t) * (size_t)IC);
             }
+            if (kw1 < k) memset(d + (size_t)kw1 * IC, 0, sizeof(uint16_t) * (size_t)(k - kw1) * IC);
         }
-        if (Kp > K) *d = 0;
+        if (Kp > K) cols[(size_t)r * Kp + K] = 0;
     }
 }
 
-/* bf16 convolution: in (B*H*W, pad2(IC)) bf16 -> out (B*OH*OW, OC) fp32 and/or
- * outb (B*OH*OW, pad2(OC)) bf16, = relu?(conv(in) + bias (+ residual)) */
-static void conv_bf16(mmf_resnet *m, const conv_bn *c, const uint16_t *in, int B, int H, int W, float *out,
+/* bf16 convolution: in (B*H*W, ldi) bf16 (ldi = pad2(IC) with the pad 0, or IC)
+ * -> out (B*OH*OW, OC) fp32 and/or outb (B*OH*OW, pad2(OC)) bf16,
+ * = relu?(conv(in) + bias (+ residual)) */
+static void conv_bf16(mmf_resnet *m, const conv_bn *c, const uint16_t *in, int ldi, int B, int H, int W, float *out,
                       uint16_t *outb, const float *residual, int relu, int nt) {
     int OH, OW;
     out_hw(c, H, W, &OH, &OW);
     const int K = c->k * c->k * c->ic, OC = c->oc, ldo = pad2(OC);
     const int64_t P = (int64_t)OH * OW;
-    if (c->k == 1 && c->stride == 1) {
+    if (c->k == 1 && c->stride == 1 && ldi == pad2(c->ic)) {   /* the input rows are the GEMM's rows */
         mmf_gemm_epi e = {.bias = c->b, .res = residual, .ldr = OC, .relu = relu, .y = out, .ldy = OC, .yb = outb, .ldyb = ldo};
-        mmf_bf16_gemm(in, pad2(c->ic), c->wp, (int64_t)B * P, K, OC, &e, nt);
+        mmf_bf16_gemm(in, ldi, c->wp, (int64_t)B * P, K, OC, &e, nt);
     } else {
         size_t per = (size_t)P * pad2(K);
         int chunk = (int)(m->bscratch_cap / per);
@@ -337,8 +347,7 @@ static void conv_bf16(mmf_resnet *m, const conv_bn *c, const uint16_t *in, int B
         for (int n0 = 0; n0 < B; n0 += chunk) {
             int nb = B - n0 < chunk ? B - n0 : chunk;
             size_t r0 = (size_t)n0 * P;
-            im2col_bf16(m->bscratch, in + (size_t)n0 * H * W * pad2(c->ic), pad2(c->ic), nb, H, W, c->ic, c->k, c->stride,
-                        c->pad, OH, OW, nt);
+            im2col_bf16(m->bscratch, in + (size_t)n0 * H * W * ldi, ldi, nb, H, W, c->ic, c->k, c->stride, c->pad, OH, OW, nt);
             mmf_gemm_epi e = {.bias = c->b, .res = residual ? residual + r0 * OC : NULL, .ldr = OC, .relu = relu,
                               .y = out ? out + r0 * OC : NULL, .ldy = OC, .yb = outb ? outb + r0 * ldo : NULL, .ldyb = ldo};
             mmf_bf16_gemm(m->bscratch, pad2(K), c->wp, nb * P, K, OC, &e, nt);
@@ -373,7 +382,7 @@ static void maxpool_nhwc(float *out, const float *in, int B, int H, int W, int C
 /* bf16 (values): the largest activation with rows of pad2(C), the largest
  * per-image im2col with rows of pad2(K). */
 static void plan(const mmf_resnet *m, int B, int H, int W, size_t *act, size_t *cols1, size_t *actb, size_t *colsb1) {
-    size_t a = (size_t)B * H * W * 3, c1 = 0, ab = (size_t)B * H * W * 4, cb = 0;
+    size_t a = (size_t)B * H * W * m->stem.ic, c1 = 0, ab = (size_t)B * H * W * pad2(m->stem.ic), cb = 0;
     int h, w;
 #define ACC(c, hh, ww) do { int oh_, ow_; out_hw(c, hh, ww, &oh_, &ow_); \
         size_t o_ = (size_t)B * oh_ * ow_ * (c)->oc; if (o_ > a) a = o_; \
@@ -442,13 +451,17 @@ mmf_status mmf_resnet_forward(mmf_resnet *m, const float *pixels, int B, int H, 
     int h, w;
     if (m->bf16) {
         uint16_t *xb = m->bbuf[0], *xnb = m->bbuf[1], *t1b = m->bbuf[2], *t2b = m->bbuf[3];
-        /* NCHW fp32 -> NHWC bf16 rows of pad2(C0) */
-        const int l0 = pad2(C0);
+        /* NCHW fp32 -> NCHW bf16 (vector conversion) -> NHWC bf16 rows of C0 values (packed:
+         * im2col then copies each kernel row's taps at once) */
+        const size_t HW = (size_t)H * W;
+        mmf_bf16_convert(xnb, (int64_t)HW, pixels, (int64_t)HW, (int64_t)B * C0, (int)HW, nt);
         for (int n = 0; n < B; n++)
-            for (int p = 0; p < H * W; p++)
-                for (int c = 0; c < l0; c++)
-                    xb[((size_t)n * H * W + p) * l0 + c] = c < C0 ? mmf_f32_to_bf16(pixels[((size_t)n * C0 + c) * H * W + p]) : 0;
-        conv_bf16(m, &m->stem, xb, B, H, W, t1, NULL, NULL, 1, nt);
+            for (int c = 0; c < C0; c++) {
+                const uint16_t *src = xnb + ((size_t)n * C0 + c) * HW;
+                uint16_t *dst = xb + (size_t)n * HW * C0 + c;
+                for (size_t p = 0; p < HW; p++) dst[p * C0] = src[p];
+            }
+        conv_bf16(m, &m->stem, xb, C0, B, H, W, t1, NULL, NULL, 1, nt);
         out_hw(&m->stem, H, W, &h, &w);
         int ph = (h + 2 - 3) / 2 + 1, pw = (w + 2 - 3) / 2 + 1;
         maxpool_nhwc(x, t1, B, h, w, m->stem.oc, ph, pw, nt);
@@ -459,18 +472,18 @@ mmf_status mmf_resnet_forward(mmf_resnet *m, const float *pixels, int B, int H, 
             const float *res = x;
             /* the last block's output is only pooled: no bf16 copy */
             uint16_t *ob = i + 1 < m->nblocks ? xnb : NULL;
-            if (b->has_sc) { conv_bf16(m, &b->sc, xb, B, h, w, sc, NULL, NULL, 0, nt); res = sc; }
+            if (b->has_sc) { conv_bf16(m, &b->sc, xb, pad2(b->sc.ic), B, h, w, sc, NULL, NULL, 0, nt); res = sc; }
             int h1, w1, h2, w2;
             out_hw(&b->c[0], h, w, &h1, &w1);
             if (b->nconv == 3) {
-                conv_bf16(m, &b->c[0], xb, B, h, w, NULL, t1b, NULL, 1, nt);
+                conv_bf16(m, &b->c[0], xb, pad2(b->c[0].ic), B, h, w, NULL, t1b, NULL, 1, nt);
                 out_hw(&b->c[1], h1, w1, &h2, &w2);
-                conv_bf16(m, &b->c[1], t1b, B, h1, w1, NULL, t2b, NULL, 1, nt);
-                conv_bf16(m, &b->c[2], t2b, B, h2, w2, t3, ob, res, 1, nt);
+                conv_bf16(m, &b->c[1], t1b, pad2(b->c[1].ic), B, h1, w1, NULL, t2b, NULL, 1, nt);
+                conv_bf16(m, &b->c[2], t2b, pad2(b->c[2].ic), B, h2, w2, t3, ob, res, 1, nt);
                 out_hw(&b->c[2], h2, w2, &h, &w);
             } else {
-                conv_bf16(m, &b->c[0], xb, B, h, w, NULL, t1b, NULL, 1, nt);
-                conv_bf16(m, &b->c[1], t1b, B, h1, w1, t3, ob, res, 1, nt);
+                conv_bf16(m, &b->c[0], xb, pad2(b->c[0].ic), B, h, w, NULL, t1b, NULL, 1, nt);
+                conv_bf16(m, &b->c[1], t1b, pad2(b->c[1].ic), B, h1, w1, t3, ob, res, 1, nt);
                 out_hw(&b->c[1], h1, w1, &h, &w);
             }
             float *tmp = x; x = t3; t3 = tmp;
