@@ -340,7 +340,13 @@ static void conv_bf16(mmf_resnet *m, const conv_bn *c, const uint16_t *in, int l
     if (c->k == 1 && c->stride == 1 && ldi == pad2(c->ic)) {   /* the input rows are the GEMM's rows */
         mmf_gemm_epi e = {.bias = c->b, .res = residual, .ldr = OC, .relu = relu, .y = out, .ldy = OC, .yb = outb, .ldyb = ldo};
         mmf_bf16_gemm(in, ldi, c->wp, (int64_t)B * P, K, OC, &e, nt);
-    } else {
+    } else if (c->ic % 2 == 0 && c->ic <= MMF_BF16_CONV_MAX_IC) {
+        /* implicit GEMM: taps read straight from the input, no im2col */
+        mmf_bf16_conv_geo g = {.B = B, .H = H, .W = W, .IC = c->ic, .k = c->k, .stride = c->stride, .pad = c->pad,
+                               .OH = OH, .OW = OW, .ldi = ldi};
+        mmf_gemm_epi e = {.bias = c->b, .res = residual, .ldr = OC, .relu = relu, .y = out, .ldy = OC, .yb = outb, .ldyb = ldo};
+        mmf_bf16_conv(in, &g, c->wp, OC, &e, nt);
+    } else {   /* odd channel counts (the stem's 3): im2col */
         size_t per = (size_t)P * pad2(K);
         int chunk = (int)(m->bscratch_cap / per);
         if (chunk < 1) chunk = 1;
