@@ -20,18 +20,6 @@ static const char *task_name(mmf_task t) {
     return t == MMF_TASK_CLASSIFY ? "classify" : t == MMF_TASK_MULTILABEL ? "multilabel" : "align";
 }
 
-void fz_config_sizes(fz_config *cfg, const mmf_train_params *p) {
-    cfg->hidden = p->hidden;
-    cfg->heads = p->heads;
-    cfg->layers = p->layers;
-    cfg->rank = p->rank;
-    cfg->proj = p->proj;
-    cfg->sketch = p->sketch;
-    cfg->budget = p->budget;
-    cfg->dropout = p->dropout;
-    cfg->seed = p->seed;
-}
-
 mmf_status fz_head_new(const fz_config *cfg, mmf_head **out) {
     *out = NULL;
     if (cfg->M < 1 || cfg->M > FZ_MAXM || (cfg->task == MMF_TASK_ALIGN && cfg->M < 2))

@@ -3,6 +3,7 @@
 #define MMF_FUSION_HEAD_H
 #include "fusion/fusion.h"
 #include "core/tensor.h"
+#include "train/optim.h"
 
 typedef struct fz_out {
     mmf_var emb;   /* [B, E] the multimodal embedding */
@@ -12,9 +13,10 @@ typedef struct fz_out {
 } fz_out;
 
 mmf_status fz_head_new(const fz_config *cfg, mmf_head **out);
-/* The operator sizes, dropout and seed of a head from training parameters
- * (every head trained on embeddings: trainer.c, the captioner's fusion, VQA). */
+/* From training parameters (train_params.c): a head's operator sizes, dropout
+ * and seed; its AdamW settings, cosine schedule with 5% warmup if p->cosine. */
 void fz_config_sizes(fz_config *cfg, const mmf_train_params *p);
+mmf_optim_params fz_optim_params(const mmf_train_params *p, int64_t steps_per_epoch);
 /* xs[m]: [B, D_m] rows (absent rows zero), mask [B, M]; labels only when training. */
 mmf_status fz_head_forward(mmf_head *h, mmf_tape *tp, int64_t B, float *const *xs, const uint8_t *mask,
                            const int64_t *labels, fz_out *o);

@@ -501,16 +501,7 @@ mmf_status mmf_head_train(const mmf_embfile *train, const mmf_embfile *val, cons
     if (!s && N == 0) s = mmf_fail(MMF_ERR_ARG, "%s: no usable training rows%s", tpath, p->task == MMF_TASK_ALIGN ? " (align needs both modalities present)" : "");
     int64_t bs = p->batch < N ? p->batch : N, per_epoch = N ? (N + bs - 1) / bs : 0;
     mmf_optim opt = {0};
-    mmf_optim_params op = mmf_optim_params_default();
-    op.kind = MMF_OPT_ADAMW;
-    op.lr = p->lr;
-    op.weight_decay = p->weight_decay;
-    op.clip_norm = p->clip_norm;
-    if (p->cosine) {
-        op.sched = MMF_SCHED_COSINE;
-        op.total_steps = per_epoch * p->epochs;
-        op.warmup_steps = op.total_steps / 20;
-    }
+    mmf_optim_params op = fz_optim_params(p, per_epoch);
     if (!s) s = mmf_optim_init(&opt, &h->ps, &op);
     batchbuf bb = {0};
     if (!s) s = bb_init(&bb, h, bs);

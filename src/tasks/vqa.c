@@ -249,12 +249,7 @@ mmf_status mmf_vqa_train(const mmf_embfile *train, const char *const *answers, c
     if (!s) s = bind_vqa(v, train, &bd);
     int64_t bs = p->batch < n ? p->batch : n, per_epoch = bs ? (n + bs - 1) / bs : 0;
     mmf_optim opt = {0};
-    mmf_optim_params op = mmf_optim_params_default();
-    op.kind = MMF_OPT_ADAMW;
-    op.lr = p->lr;
-    op.weight_decay = p->weight_decay;
-    op.clip_norm = p->clip_norm;
-    if (p->cosine) { op.sched = MMF_SCHED_COSINE; op.total_steps = per_epoch * p->epochs; op.warmup_steps = op.total_steps / 20; }
+    mmf_optim_params op = fz_optim_params(p, per_epoch);
     if (!s) s = mmf_optim_init(&opt, &v->head->ps, &op);
     vbuf b = {0};
     if (!s) s = vbuf_init(&b, v, bs > 0 ? bs : 1);
