@@ -1,6 +1,7 @@
 /* The CNN image tower: parameters, forward on the tape, saving as a model
  * folder (cnn.h). Training lives in tower_image.c. */
 #include "direct/cnn.h"
+#include "direct/hf_folder.h"
 #include "train/conv.h"
 #include "core/error.h"
 #include <cjson/cJSON.h>
@@ -116,14 +117,7 @@ mmf_status cnn_save(const cnn_model *m, const char *dir, const char *const *labe
     cJSON_AddNumberToObject(o, "hidden_size", c->channels[c->n_stages - 1]);
     cJSON_AddNumberToObject(o, "batch_norm_eps", c->bn_eps);
     cJSON_AddNumberToObject(o, "num_labels", c->n_classes);
-    if (labels && c->n_classes > 0) {
-        cJSON *id2 = cJSON_AddObjectToObject(o, "id2label");
-        for (int i = 0; i < c->n_classes; i++) {
-            char k[16];
-            snprintf(k, sizeof k, "%d", i);
-            cJSON_AddStringToObject(id2, k, labels[i]);
-        }
-    }
+    mmf_hf_add_id2label(o, labels, c->n_classes);
     mmf_status s = write_json(dir, "config.json", o);
     cJSON_Delete(o);
     if (s) return s;
@@ -144,13 +138,9 @@ mmf_status cnn_save(const cnn_model *m, const char *dir, const char *const *labe
     cJSON_Delete(o);
     if (s) return s;
     /* model.safetensors: parameters + running statistics */
-    mmf_st_writer *w = mmf_st_writer_new();
-    if (!w) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
-    s = mmf_st_writer_meta(w, "format", "pt");
-    for (int i = 0; !s && i < m->ps.n; i++) {
-        const mmf_param_info *p = &m->ps.p[i];
-        s = mmf_st_writer_add(w, p->name, MMF_DT_F32, p->ndim, p->shape, m->ps.data + p->offset);
-    }
+    mmf_st_writer *w;
+    s = mmf_hf_model_begin(&m->ps, &w);
+    if (!w) return s;
     for (int i = 0; !s && i < c->n_stages; i++) {
         char nm[64];
         int64_t sh[1] = {c->channels[i]};
@@ -159,9 +149,5 @@ mmf_status cnn_save(const cnn_model *m, const char *dir, const char *const *labe
         snprintf(nm, sizeof nm, "stages.%d.bn.running_var", i);
         if (!s) s = mmf_st_writer_add(w, nm, MMF_DT_F32, 1, sh, m->running + m->running_off[i] + c->channels[i]);
     }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if (!s) s = mmf_st_writer_finish(w, path);
-    mmf_st_writer_free(w);
-    return s;
+    return mmf_hf_model_finish(w, s, dir);
 }

@@ -1,6 +1,7 @@
 /* The text tower on the tape (textnet.h): BERT-layout parameters, forward,
  * saving with BertModel tensor names. */
 #include "direct/textnet.h"
+#include "direct/hf_folder.h"
 #include "core/error.h"
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -146,14 +147,7 @@ mmf_status textnet_save(const textnet *m, const char *dir, const char *const *la
     cJSON_AddNumberToObject(o, "hidden_dropout_prob", c->dropout);
     cJSON_AddNumberToObject(o, "pad_token_id", 0);
     cJSON_AddNumberToObject(o, "num_labels", c->n_classes);
-    if (labels && c->n_classes > 0) {
-        cJSON *id2 = cJSON_AddObjectToObject(o, "id2label");
-        for (int i = 0; i < c->n_classes; i++) {
-            char k[16];
-            snprintf(k, sizeof k, "%d", i);
-            cJSON_AddStringToObject(id2, k, labels[i]);
-        }
-    }
+    mmf_hf_add_id2label(o, labels, c->n_classes);
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
     char *txt = cJSON_Print(o);
@@ -162,15 +156,8 @@ mmf_status textnet_save(const textnet *m, const char *dir, const char *const *la
     mmf_status s = mmf_write_file_atomic(path, txt, strlen(txt));
     free(txt);
     if (s) return s;
-    mmf_st_writer *w = mmf_st_writer_new();
-    if (!w) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
-    s = mmf_st_writer_meta(w, "format", "pt");
-    for (int i = 0; !s && i < m->ps.n; i++) {
-        const mmf_param_info *p = &m->ps.p[i];
-        s = mmf_st_writer_add(w, p->name, MMF_DT_F32, p->ndim, p->shape, m->ps.data + p->offset);
-    }
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if (!s) s = mmf_st_writer_finish(w, path);
-    mmf_st_writer_free(w);
-    return s;
+    mmf_st_writer *w;
+    s = mmf_hf_model_begin(&m->ps, &w);
+    if (!w) return s;
+    return mmf_hf_model_finish(w, s, dir);
 }
