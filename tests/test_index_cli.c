@@ -170,6 +170,12 @@ int main(void) {
         snprintf(a, sizeof a, "retrieval %s --json", p_ef);
         CHECK_MSG(cli(a) == 0 && strstr(out_buf, "\"text->image\": {\"r1\": 1.000000") &&
                   strstr(out_buf, "\"queries\": 45}"), "%s", out_buf);
+        /* one tensor name on both sides (two files): the directions get distinct keys */
+        snprintf(a, sizeof a, "cp %s %s/ef2.safetensors", p_ef, dir);
+        CHECK(system(a) == 0);
+        snprintf(a, sizeof a, "retrieval %s --a text --b text --b-file %s/ef2.safetensors --json", p_ef, dir);
+        CHECK_MSG(cli(a) == 0 && strstr(out_buf, "\"ef:text->ef2:text\": {\"r1\": 1.000000") &&
+                  strstr(out_buf, "\"ef2:text->ef:text\": {"), "%s", out_buf);
         snprintf(a, sizeof a, "cluster %s --tensor text -k 2 --labels labels --out %s/ef.json", p_ef, dir);
         CHECK_MSG(cli(a) == 0 && strstr(out_buf, "NMI"), "%s", out_buf);
         free(mask); free(eids); free(elab);

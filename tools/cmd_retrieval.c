@@ -49,6 +49,23 @@ static const char *auto_ids(const char *file, const char *tensor, const char *na
     return pick;
 }
 
+/* A direction's label: the tensor name, qualified by its file's stem
+ * ("queries:fused") when both sides carry the same name. Quotes and
+ * backslashes are dropped so the label is safe inside JSON. */
+static void label(char *out, size_t cap, const char *tensor, const char *path, int qualify) {
+    char tmp[200];
+    if (qualify) {
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        size_t n = strcspn(base, ".");
+        snprintf(tmp, sizeof tmp, "%.*s:%s", (int)(n < 120 ? n : 120), base, tensor);
+    } else snprintf(tmp, sizeof tmp, "%s", tensor);
+    size_t j = 0;
+    for (size_t i = 0; tmp[i] && j + 1 < cap; i++)
+        if (tmp[i] != '"' && tmp[i] != '\\' && (unsigned char)tmp[i] >= 0x20) out[j++] = tmp[i];
+    out[j] = 0;
+}
+
 static int run(int argc, char **argv) {
     const char *file = NULL, *bfile = NULL, *a = "text", *b = "image", *aid = NULL, *bid = NULL, *v;
     mmf_metric metric = MMF_METRIC_COSINE;
@@ -86,18 +103,23 @@ static int run(int argc, char **argv) {
     mmf_status s = mmf_retrieval_eval(A.x, A.ids, A.n, B.x, B.ids, B.n, A.d, metric, nt, &ab);
     if (!s) s = mmf_retrieval_eval(B.x, B.ids, B.n, A.x, A.ids, A.n, A.d, metric, nt, &ba2);
     if (s) { cli_fail("retrieval", s, "evaluation failed"); goto done; }
+    /* Both tensors may carry one name (e.g. "fused" from two files): then the
+     * directions are told apart by their files, so the JSON keys stay unique. */
+    char la[200], lb[200];
+    label(la, sizeof la, a, file, !strcmp(a, b));
+    label(lb, sizeof lb, b, bfile, !strcmp(a, b));
     if (json) {
         printf("{\"metric\": \"%s\", \"%s->%s\": {\"r1\": %.6f, \"r5\": %.6f, \"r10\": %.6f, \"map\": %.6f, \"queries\": %zu}, "
                "\"%s->%s\": {\"r1\": %.6f, \"r5\": %.6f, \"r10\": %.6f, \"map\": %.6f, \"queries\": %zu}}\n",
-               mmf_metric_name(metric), a, b, ab.r1, ab.r5, ab.r10, ab.map, ab.n_queries,
-               b, a, ba2.r1, ba2.r5, ba2.r10, ba2.map, ba2.n_queries);
+               mmf_metric_name(metric), la, lb, ab.r1, ab.r5, ab.r10, ab.map, ab.n_queries,
+               lb, la, ba2.r1, ba2.r5, ba2.r10, ba2.map, ba2.n_queries);
     } else {
-        printf("%-24s %8s %8s %8s %8s %8s\n", "direction", "R@1", "R@5", "R@10", "mAP", "queries");
-        char dir[128];
-        snprintf(dir, sizeof dir, "%s -> %s", a, b);
-        printf("%-24s %8.4f %8.4f %8.4f %8.4f %8zu\n", dir, ab.r1, ab.r5, ab.r10, ab.map, ab.n_queries);
-        snprintf(dir, sizeof dir, "%s -> %s", b, a);
-        printf("%-24s %8.4f %8.4f %8.4f %8.4f %8zu\n", dir, ba2.r1, ba2.r5, ba2.r10, ba2.map, ba2.n_queries);
+        printf("%-40s %8s %8s %8s %8s %8s\n", "direction", "R@1", "R@5", "R@10", "mAP", "queries");
+        char dir[420];
+        snprintf(dir, sizeof dir, "%s -> %s", la, lb);
+        printf("%-40s %8.4f %8.4f %8.4f %8.4f %8zu\n", dir, ab.r1, ab.r5, ab.r10, ab.map, ab.n_queries);
+        snprintf(dir, sizeof dir, "%s -> %s", lb, la);
+        printf("%-40s %8.4f %8.4f %8.4f %8.4f %8zu\n", dir, ba2.r1, ba2.r5, ba2.r10, ba2.map, ba2.n_queries);
     }
     rc = MMF_EXIT_OK;
 done:
