@@ -25,7 +25,7 @@ OUT=$ROOT/data/demo
 REPORT=$ROOT/report
 MMF=$ROOT/$BUILD/mmfuse
 # Tunables (part of the cache key). Sized for 10 minutes on 2 cores.
-IMG_EPOCHS=${DEMO_IMG_EPOCHS:-8}
+IMG_EPOCHS=${DEMO_IMG_EPOCHS:-40}
 IMG_SIZE=${DEMO_IMG_SIZE:-32}
 TXT_EPOCHS=${DEMO_TXT_EPOCHS:-15}
 HEAD_EPOCHS=${DEMO_HEAD_EPOCHS:-12}
