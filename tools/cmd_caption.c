@@ -127,6 +127,7 @@ static int gen_opt(int argc, char **argv, int *i, mmf_caption_gen_params *g, int
 
 /* ---------------------------------------------------------------- train */
 
+/* cli_encoders_record takes any model: this adapts the captioner's setter */
 static mmf_status set_encoder(void *c, const char *name, const char *dir) { return mmf_captioner_set_encoder(c, name, dir); }
 
 static int do_train(int argc, char **argv) {

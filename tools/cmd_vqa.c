@@ -62,6 +62,7 @@ static const char **row_answers(const cli_texts *t) {
     return a;
 }
 
+/* cli_encoders_record takes any model: this adapts the VQA model's setter */
 static mmf_status set_encoder(void *q, const char *name, const char *dir) { return mmf_vqa_set_encoder(q, name, dir); }
 
 static int do_train(int argc, char **argv) {
