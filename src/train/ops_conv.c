@@ -37,8 +37,11 @@ static void im2col(float *cols, const float *img, int C, int H, int W, int KH, i
                 int lo = pad - kw, hi = W + pad - kw;
                 if (lo < 0) lo = 0;
                 if (hi > OW) hi = OW;
+                /* short rows (8..64 floats here): an inline loop beats a memcpy call */
                 for (int ow = 0; ow < lo && ow < OW; ow++) d[ow] = 0.0f;
-                if (hi > lo) memcpy(d + lo, s + lo - pad + kw, (size_t)(hi - lo) * sizeof *d);
+                int sh = kw - pad;
+                #pragma omp simd
+                for (int ow = lo; ow < hi; ow++) d[ow] = s[ow + sh];
                 for (int ow = hi > lo ? hi : lo; ow < OW; ow++) d[ow] = 0.0f;
             } else {
                 for (int ow = 0; ow < OW; ow++) {
@@ -62,6 +65,16 @@ static void col2im_add(float *img, const float *cols, int C, int H, int W, int K
             if (ih < 0 || ih >= H) continue;
             const float *s = src + (int64_t)oh * OW;
             float *d = dst + (int64_t)ih * W;
+            if (stride == 1) {
+                /* contiguous run, as in im2col: d[ow - pad + kw] += s[ow] for ow in [lo, hi) */
+                int lo = pad - kw, hi = W + pad - kw;
+                if (lo < 0) lo = 0;
+                if (hi > OW) hi = OW;
+                int sh = kw - pad;
+                #pragma omp simd
+                for (int ow = lo; ow < hi; ow++) d[ow + sh] += s[ow];
+                continue;
+            }
             for (int ow = 0; ow < OW; ow++) {
                 int iw = ow * stride - pad + kw;
                 if (iw >= 0 && iw < W) d[iw] += s[ow];
@@ -197,18 +210,18 @@ static void batchnorm_backward(mmf_tape *tp, const mmf_node *nd) {
     for (int64_t c = 0; c < C; c++) {
         float m = mean[c], rs = rstd[c], g = gm ? gm->v[c] : 1.0f;
         double sdy = 0.0, sdyx = 0.0;
-        if (relu) /* mask this channel's gradient in place: it is the output's, read by no one after us */
-            for (int64_t n = 0; n < N; n++) {
-                const float *yr = y->v + (n * C + c) * HW;
-                float *gr = y->g + (n * C + c) * HW;
-                #pragma omp simd
-                for (int64_t i = 0; i < HW; i++) gr[i] = yr[i] > 0.0f ? gr[i] : 0.0f;
-            }
+        /* the ReLU mask (y > 0) is applied on the fly in both passes: the masked
+         * gradient is never written, so each pass streams x, y and dy once */
         for (int64_t n = 0; n < N; n++) {
-            const float *xr = x->v + (n * C + c) * HW, *gr = y->g + (n * C + c) * HW;
+            const float *xr = x->v + (n * C + c) * HW, *gr = y->g + (n * C + c) * HW, *yr = y->v + (n * C + c) * HW;
             float a = 0.0f, b = 0.0f;
-            #pragma omp simd reduction(+:a, b)
-            for (int64_t i = 0; i < HW; i++) { a += gr[i]; b += gr[i] * (xr[i] - m); }
+            if (relu) {
+                #pragma omp simd reduction(+:a, b)
+                for (int64_t i = 0; i < HW; i++) { float d = yr[i] > 0.0f ? gr[i] : 0.0f; a += d; b += d * (xr[i] - m); }
+            } else {
+                #pragma omp simd reduction(+:a, b)
+                for (int64_t i = 0; i < HW; i++) { a += gr[i]; b += gr[i] * (xr[i] - m); }
+            }
             sdy += a;
             sdyx += (double)b * rs;
         }
@@ -219,10 +232,15 @@ static void batchnorm_backward(mmf_tape *tp, const mmf_node *nd) {
         float a = batch ? (float)(sdy / M) : 0.0f, bb = batch ? (float)(sdyx / M) : 0.0f;
         float k1 = g * rs, k2 = k1 * rs * bb;
         for (int64_t n = 0; n < N; n++) {
-            const float *xr = x->v + (n * C + c) * HW, *gr = y->g + (n * C + c) * HW;
+            const float *xr = x->v + (n * C + c) * HW, *gr = y->g + (n * C + c) * HW, *yr = y->v + (n * C + c) * HW;
             float *dx = x->g + (n * C + c) * HW;
-            #pragma omp simd
-            for (int64_t i = 0; i < HW; i++) dx[i] += k1 * (gr[i] - a) - k2 * (xr[i] - m);
+            if (relu) {
+                #pragma omp simd
+                for (int64_t i = 0; i < HW; i++) dx[i] += k1 * ((yr[i] > 0.0f ? gr[i] : 0.0f) - a) - k2 * (xr[i] - m);
+            } else {
+                #pragma omp simd
+                for (int64_t i = 0; i < HW; i++) dx[i] += k1 * (gr[i] - a) - k2 * (xr[i] - m);
+            }
         }
     }
 }
@@ -254,11 +272,19 @@ static mmf_var batchnorm(mmf_tape *tp, mmf_var x, mmf_var gamma, mmf_var beta, f
     for (int64_t c = 0; c < C; c++) {
         double m, v;
         if (batch) {
-            double s = 0.0, s2 = 0.0;
-            for (int64_t n = 0; n < N; n++) s += plane_sum(X->v + (n * C + c) * HW, HW);
-            m = s / (double)(N * HW);
-            for (int64_t n = 0; n < N; n++) s2 += plane_sqdev(X->v + (n * C + c) * HW, HW, (float)m);
-            v = s2 / (double)(N * HW);
+            /* each plane's mean and squared deviations while it is in cache (two
+             * passes over one plane), combined over the planes (Chan et al.):
+             * M2 = sum M2_n + sum HW (mean_n - mean)^2, one read of x from memory */
+            double mu = 0.0, m2 = 0.0;
+            for (int64_t n = 0; n < N; n++) {
+                const float *xr = X->v + (n * C + c) * HW;
+                float pm = plane_sum(xr, HW) / (float)HW;
+                double d = (double)pm - mu;
+                mu += d / (double)(n + 1);
+                m2 += (double)plane_sqdev(xr, HW, pm) + d * d * (double)HW * (double)n / (double)(n + 1);
+            }
+            m = mu;
+            v = m2 / (double)(N * HW);
             if (train && running_mean && running_var) {
                 double cnt = (double)(N * HW);
                 running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * m);
@@ -314,6 +340,39 @@ static mmf_status pool_check(mmf_tape *tp, mmf_var x, int k, int stride, int pad
     return MMF_OK;
 }
 
+/* 2x2 stride-2 windows without padding: the forward keeps no argmax; the
+ * backward finds it again as the first window element equal to the output, in
+ * the forward's order (r0[j], r0[j+1], r1[j], r1[j+1]). If none is equal the
+ * output is NaN, which the forward takes only from r0[j]. Every input element of
+ * a window gets its share (the argmax its gradient, the others zero), so the
+ * rows stream sequentially. i = {NC, H, W, OH, OW} */
+static void maxpool2_backward(mmf_tape *tp, const mmf_node *nd) {
+    mmf_tvar *x = TV(nd->in[0]), *y = TV(nd->out);
+    int64_t NC = nd->i[0], H = nd->i[1], W = nd->i[2], OH = nd->i[3], OW = nd->i[4];
+    int nt = mmf_tape_threads(tp);
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && NC * OH * OW > 16384)
+    for (int64_t p = 0; p < NC; p++)
+        for (int64_t oh = 0; oh < OH; oh++) {
+            const float *r0 = x->v + (p * H + 2 * oh) * W, *r1 = r0 + W;
+            float *d0 = x->g + (p * H + 2 * oh) * W, *d1 = d0 + W;
+            const float *yo = y->v + (p * OH + oh) * OW, *go = y->g + (p * OH + oh) * OW;
+            #pragma omp simd
+            for (int64_t ow = 0; ow < OW; ow++) {
+                /* g passes to the first element equal to m; what is left (NaN) goes to r0[j] */
+                float m = yo[ow], r = go[ow];
+                float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+                float ga = a == m ? r : 0.0f; r = a == m ? 0.0f : r;
+                float gb = b == m ? r : 0.0f; r = b == m ? 0.0f : r;
+                float gc = c == m ? r : 0.0f; r = c == m ? 0.0f : r;
+                float gd = d == m ? r : 0.0f; r = d == m ? 0.0f : r;
+                d0[2 * ow] += ga + r;
+                d0[2 * ow + 1] += gb;
+                d1[2 * ow] += gc;
+                d1[2 * ow + 1] += gd;
+            }
+        }
+}
+
 /* aux[0] = argmax (int32, index inside the input plane; -1 if the window saw only padding) */
 static void maxpool_backward(mmf_tape *tp, const mmf_node *nd) {
     mmf_tvar *x = TV(nd->in[0]), *y = TV(nd->out);
@@ -333,35 +392,37 @@ mmf_var mmf_t_maxpool2d(mmf_tape *tp, mmf_var x, int k, int stride, int pad) {
     if (s) return mmf_tape_fail(tp, s);
     mmf_tvar *X = TV(x);
     int64_t N = X->shape[0], C = X->shape[1], H = X->shape[2], W = X->shape[3];
-    int ng = X->g != NULL;
+    int ng = X->g != NULL, fast = k == 2 && stride == 2 && pad == 0;
     mmf_var y = mmf_tape_alloc(tp, 4, (int64_t[]){N, C, OH, OW}, ng);
-    int32_t *am = ng ? mmf_tape_scratch(tp, (size_t)(N * C * OH * OW) * sizeof(int32_t) + 64) : NULL;
-    if (y < 0 || (ng && !am)) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "maxpool2d: out of memory"));
+    int32_t *am = ng && !fast ? mmf_tape_scratch(tp, (size_t)(N * C * OH * OW) * sizeof(int32_t) + 64) : NULL;
+    if (y < 0 || (ng && !fast && !am)) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "maxpool2d: out of memory"));
     X = TV(x);
     float *Y = TV(y)->v;
     int nt = mmf_tape_threads(tp);
     int64_t NC = N * C;
-    if (k == 2 && stride == 2 && pad == 0) {
-        /* the common case, without bounds checks: every window lies inside */
+    if (fast) {
+        /* the common case, without bounds checks (every window lies inside) and
+         * vectorised: max(max(r0[j], r0[j+1]), max(r1[j], r1[j+1])) with strict
+         * '>' keeping the earlier element on ties gives the same value as the
+         * sequential scan, NaN in r0[j] included */
         #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && NC > 1)
-        for (int64_t p = 0; p < NC; p++) {
-            const float *src = X->v + p * H * W;
-            float *dst = Y + p * OH * OW;
-            int32_t *a = am ? am + p * OH * OW : NULL;
+        for (int64_t p = 0; p < NC; p++)
             for (int oh = 0; oh < OH; oh++) {
-                const float *r0 = src + (int64_t)(2 * oh) * W, *r1 = r0 + W;
+                const float *r0 = X->v + (p * H + 2 * oh) * W, *r1 = r0 + W;
+                float *dst = Y + (p * OH + oh) * OW;
+                #pragma omp simd
                 for (int ow = 0; ow < OW; ow++) {
-                    int j = 2 * ow;
-                    float m = r0[j];
-                    int32_t bi = 2 * oh * (int32_t)W + j;
-                    if (r0[j + 1] > m) { m = r0[j + 1]; bi = 2 * oh * (int32_t)W + j + 1; }
-                    if (r1[j] > m) { m = r1[j]; bi = (2 * oh + 1) * (int32_t)W + j; }
-                    if (r1[j + 1] > m) { m = r1[j + 1]; bi = (2 * oh + 1) * (int32_t)W + j + 1; }
-                    dst[oh * OW + ow] = m;
-                    if (a) a[oh * OW + ow] = bi;
+                    float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+                    float m1 = b > a ? b : a, m2 = d > c ? d : c;
+                    dst[ow] = m2 > m1 ? m2 : m1;
                 }
             }
+        if (ng) {
+            mmf_node nd = {.backward = maxpool2_backward, .name = "maxpool2d", .out = y, .in = {x}, .n_in = 1,
+                           .i = {NC, H, W, OH, OW}};
+            mmf_tape_record(tp, &nd);
         }
+        return y;
     } else
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && NC > 1)
     for (int64_t p = 0; p < NC; p++) {
