@@ -81,6 +81,16 @@ int main(void) {
     mmf_rng_seed(&g_rng, 21);
     { ccfg c = {1, 1, 1}; mmf_gc_input in[3] = {gin4(2, 3, 5, 4, -1, 1), gin4(4, 3, 3, 3, -0.5f, 0.5f), gin(1, 4, 0, 0, -1, 1, 0)};
       GC("conv2d 3x3 s1 p1", b_conv, &c, in, 3, 0); }
+    /* stride 1 with the output as wide as the input takes the flat im2col/col2im
+     * path: edge columns, 1- and 2-pixel-wide images, OH != H */
+    { ccfg c = {1, 1, 0}; mmf_gc_input in[2] = {gin4(2, 2, 3, 1, -1, 1), gin4(3, 2, 3, 3, -0.5f, 0.5f)};
+      GC("conv2d 3x3 s1 p1 width 1", b_conv, &c, in, 2, 0); }
+    { ccfg c = {1, 1, 0}; mmf_gc_input in[2] = {gin4(2, 2, 5, 2, -1, 1), gin4(2, 2, 3, 3, -0.5f, 0.5f)};
+      GC("conv2d 3x3 s1 p1 width 2", b_conv, &c, in, 2, 0); }
+    { ccfg c = {1, 2, 0}; mmf_gc_input in[2] = {gin4(2, 2, 4, 3, -1, 1), gin4(2, 2, 5, 5, -0.5f, 0.5f)};
+      GC("conv2d 5x5 s1 p2", b_conv, &c, in, 2, 0); }
+    { ccfg c = {1, 1, 0}; mmf_gc_input in[2] = {gin4(2, 2, 3, 4, -1, 1), gin4(2, 2, 2, 3, -0.5f, 0.5f)};
+      GC("conv2d 2x3 s1 p1 (OH = H + 1)", b_conv, &c, in, 2, 0); }
     { ccfg c = {2, 0, 0}; mmf_gc_input in[2] = {gin4(2, 2, 7, 6, -1, 1), gin4(3, 2, 3, 2, -0.5f, 0.5f)};
       GC("conv2d 3x2 s2 p0", b_conv, &c, in, 2, 0); }
     { ccfg c = {2, 2, 1}; mmf_gc_input in[3] = {gin4(3, 2, 5, 5, -1, 1), gin4(2, 2, 4, 4, -0.5f, 0.5f), gin(1, 2, 0, 0, -1, 1, 0)};
@@ -101,8 +111,9 @@ int main(void) {
     { mmf_gc_input in[1] = {gin4(2, 3, 3, 4, -1, 1)}; GC("global_avgpool", b_gap, NULL, in, 1, 0); }
 
     /* forward values: conv vs the naive loop, at 1 and 2 threads */
+    for (int same = 0; same <= 1; same++) /* 3x3 s1 p1 on 7x9 takes the flat im2col path */
     for (int nt = 1; nt <= 2; nt++) {
-        int N = 3, C = 3, H = 9, W = 7, OC = 5, K = 3, stride = 2, pad = 1, OH, OW;
+        int N = 3, C = 3, H = same ? 7 : 9, W = same ? 5 : 7, OC = 5, K = 3, stride = same ? 1 : 2, pad = 1, OH, OW;
         mmf_conv2d_out_size(H, W, K, K, stride, pad, &OH, &OW);
         mmf_gc_input x = gin4(N, C, H, W, -1, 1), w = gin4(OC, C, K, K, -1, 1), b = gin(1, OC, 0, 0, -1, 1, 0);
         float *ref = malloc(sizeof(float) * N * OC * OH * OW);
@@ -111,14 +122,15 @@ int main(void) {
         mmf_var y = mmf_t_conv2d(tp, mmf_t_const(tp, x.data, 4, x.shape), mmf_t_const(tp, w.data, 4, w.shape),
                                  mmf_t_const(tp, b.data, 1, b.shape), stride, pad);
         CHECK_OK(mmf_tape_status(tp));
-        CHECK(mmf_tape_var(tp, y)->shape[2] == 5 && mmf_tape_var(tp, y)->shape[3] == 4);
+        CHECK(mmf_tape_var(tp, y)->shape[2] == (same ? 7 : 5) && mmf_tape_var(tp, y)->shape[3] == (same ? 5 : 4));
         t_allclose(mmf_tape_var(tp, y)->v, ref, (size_t)N * OC * OH * OW, 1e-5, 1e-5, "conv2d vs naive");
         /* max pool vs the core kernel; global average pool by hand */
         mmf_var xv = mmf_t_const(tp, x.data, 4, x.shape);
-        float *mp = malloc(sizeof(float) * N * C * 5 * 4);
+        int MP = same ? 4 * 3 : 5 * 4; /* 3x3 s2 p1 max pool of 7x5 / 9x7 */
+        float *mp = malloc(sizeof(float) * N * C * MP);
         mmf_maxpool2d(mp, x.data, N, C, H, W, 3, 2, 1, 1);
         mmf_var m = mmf_t_maxpool2d(tp, xv, 3, 2, 1);
-        t_allclose(mmf_tape_var(tp, m)->v, mp, (size_t)N * C * 5 * 4, 0, 0, "maxpool2d vs core kernel");
+        t_allclose(mmf_tape_var(tp, m)->v, mp, (size_t)N * C * MP, 0, 0, "maxpool2d vs core kernel");
         mmf_var g = mmf_t_global_avgpool(tp, xv);
         double s = 0;
         for (int i = 0; i < H * W; i++) s += x.data[(1 * C + 2) * H * W + i];

@@ -5,7 +5,7 @@
  * images give GEMMs too small to split well, a batch gives plenty of
  * independent work. Backward recomputes the columns instead of keeping them
  * (memory: K*P floats per thread instead of per image):
- *   dW += dY_n (OC,P) cols_n^T (P,K),  dcols = W^T (K,OC) dY_n (OC,P) -> col2im.
+ *   dW^T += cols_n (K,P) dY_n^T (P,OC),  dcols = W^T (K,OC) dY_n (OC,P) -> col2im.
  * dW goes to per-thread buffers summed in thread order, so results depend
  * only on the thread count. */
 #include "train/conv.h"
@@ -20,8 +20,66 @@
 
 /* ------------------------------------------------------------ im2col */
 
+/* Stride 1 with OW == W ("same" width, e.g. 3x3 pad 1): row r = (c, kh, kw) of
+ * the columns is the image plane read at a fixed flat offset (kh-pad)*W + kw-pad,
+ * so it is one long copy (vectorises well even for 8-pixel rows); the columns
+ * that wrapped around a row edge are then zeroed, as are the rows [0, oh_lo) and
+ * [oh_hi, OH) that fall outside the image. [*lo, *hi) = flat valid range. */
+static inline int same_rows(int H, int W, int OH, int pad, int kh, int kw, int64_t *lo, int64_t *hi, int *ow_lo, int *ow_hi) {
+    int oh_lo = pad - kh, oh_hi = H + pad - kh;
+    if (oh_lo < 0) oh_lo = 0;
+    if (oh_hi > OH) oh_hi = OH;
+    *ow_lo = pad - kw > 0 ? pad - kw : 0;
+    *ow_hi = W + pad - kw < W ? W + pad - kw : W;
+    if (oh_hi <= oh_lo || *ow_hi <= *ow_lo) { *lo = *hi = 0; return 0; }
+    *lo = (int64_t)oh_lo * W + *ow_lo;
+    *hi = (int64_t)(oh_hi - 1) * W + *ow_hi;
+    return 1;
+}
+
+static void im2col_same(float *cols, const float *img, int C, int H, int W, int KH, int KW, int pad, int OH) {
+    int64_t P = (int64_t)OH * W;
+    for (int r = 0; r < C * KH * KW; r++) {
+        int c = r / (KH * KW), kh = (r / KW) % KH, kw = r % KW;
+        float *d = cols + (int64_t)r * P;
+        const float *s = img + (int64_t)c * H * W;
+        int64_t off = (int64_t)(kh - pad) * W + (kw - pad), lo, hi;
+        int ow_lo, ow_hi;
+        if (!same_rows(H, W, OH, pad, kh, kw, &lo, &hi, &ow_lo, &ow_hi)) { memset(d, 0, (size_t)P * sizeof *d); continue; }
+        memset(d, 0, (size_t)lo * sizeof *d);
+        #pragma omp simd
+        for (int64_t i = lo; i < hi; i++) d[i] = s[i + off];
+        memset(d + hi, 0, (size_t)(P - hi) * sizeof *d);
+        for (int64_t row = lo - ow_lo; row < hi; row += W) { /* wrapped edge columns */
+            for (int ow = 0; ow < ow_lo; ow++) d[row + ow] = 0.0f;
+            for (int ow = ow_hi; ow < W && row + ow < P; ow++) d[row + ow] = 0.0f;
+        }
+    }
+}
+
+/* img += col2im(cols) for the same case; the wrapped columns of cols (a scratch
+ * buffer) are zeroed first so that one flat add per row r is exact */
+static void col2im_same_add(float *img, float *cols, int C, int H, int W, int KH, int KW, int pad, int OH) {
+    int64_t P = (int64_t)OH * W;
+    for (int r = 0; r < C * KH * KW; r++) {
+        int c = r / (KH * KW), kh = (r / KW) % KH, kw = r % KW;
+        float *s = cols + (int64_t)r * P;
+        float *d = img + (int64_t)c * H * W;
+        int64_t off = (int64_t)(kh - pad) * W + (kw - pad), lo, hi;
+        int ow_lo, ow_hi;
+        if (!same_rows(H, W, OH, pad, kh, kw, &lo, &hi, &ow_lo, &ow_hi)) continue;
+        for (int64_t row = lo - ow_lo; row < hi; row += W) {
+            for (int ow = 0; ow < ow_lo; ow++) s[row + ow] = 0.0f;
+            for (int ow = ow_hi; ow < W && row + ow < hi; ow++) s[row + ow] = 0.0f;
+        }
+        #pragma omp simd
+        for (int64_t i = lo; i < hi; i++) d[i + off] += s[i];
+    }
+}
+
 /* cols (C*KH*KW, OH*OW) from one image (C,H,W). */
 static void im2col(float *cols, const float *img, int C, int H, int W, int KH, int KW, int stride, int pad, int OH, int OW) {
+    if (stride == 1 && OW == W) { im2col_same(cols, img, C, H, W, KH, KW, pad, OH); return; }
     int rows = C * KH * KW;
     for (int r = 0; r < rows; r++) {
         int c = r / (KH * KW), kh = (r / KW) % KH, kw = r % KW;
@@ -53,8 +111,9 @@ static void im2col(float *cols, const float *img, int C, int H, int W, int KH, i
     }
 }
 
-/* img (C,H,W) += col2im(cols) */
-static void col2im_add(float *img, const float *cols, int C, int H, int W, int KH, int KW, int stride, int pad, int OH, int OW) {
+/* img (C,H,W) += col2im(cols); cols is scratch and may be modified */
+static void col2im_add(float *img, float *cols, int C, int H, int W, int KH, int KW, int stride, int pad, int OH, int OW) {
+    if (stride == 1 && OW == W) { col2im_same_add(img, cols, C, H, W, KH, KW, pad, OH); return; }
     int rows = C * KH * KW;
     for (int r = 0; r < rows; r++) {
         int c = r / (KH * KW), kh = (r / KW) % KH, kw = r % KW;
@@ -111,6 +170,8 @@ static void conv2d_backward(mmf_tape *tp, const mmf_node *nd) {
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int tid = omp_get_thread_num();
+        /* dw is dW^T (K, OC): cols (K,P) x dY^T is the faster product for the
+         * small-OC layers (OpenBLAS packs less), transposed back below */
         float *cols = buf + (size_t)tid * per, *dcols = cols + K * P, *dw = dcols + K * P;
         if (w->g) memset(dw, 0, (size_t)(OC * K) * sizeof(float));
         #pragma omp for schedule(static)
@@ -118,8 +179,8 @@ static void conv2d_backward(mmf_tape *tp, const mmf_node *nd) {
             const float *gy = y->g + (int64_t)n * OC * P;
             if (w->g) {
                 im2col(cols, x->v + (int64_t)n * C * H * W, C, H, W, KH, KW, stride, pad, OH, OW);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, (int)K, (int)P, 1.0f, gy, (int)P, cols, (int)P,
-                            1.0f, dw, (int)K);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)K, OC, (int)P, 1.0f, cols, (int)P, gy, (int)P,
+                            1.0f, dw, OC);
             }
             if (x->g) {
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)P, OC, 1.0f, w->v, (int)K, gy, (int)P,
@@ -131,7 +192,8 @@ static void conv2d_backward(mmf_tape *tp, const mmf_node *nd) {
     if (w->g)
         for (int t = 0; t < nt; t++) {
             const float *dw = buf + (size_t)t * per + 2 * K * P;
-            for (int64_t j = 0; j < OC * K; j++) w->g[j] += dw[j];
+            for (int64_t oc = 0; oc < OC; oc++)
+                for (int64_t k = 0; k < K; k++) w->g[oc * K + k] += dw[k * OC + oc];
         }
     mmf_threads_use(mmf_tape_threads(tp));
 }
