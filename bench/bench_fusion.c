@@ -61,6 +61,7 @@ int main(int argc, char **argv) {
     p.sketch = 1024;
     p.proj = 16;
     p.budget = (int64_t)1 << 30;
+    if (argc > 8 && !strcmp(argv[8], "bf16")) p.precision = MMF_PRECISION_BF16;
     mmf_head *h = NULL;
     double t0 = now(), c0 = cpu_s();
     mmf_status st = mmf_head_train(f, NULL, &p, &h);

@@ -384,6 +384,10 @@ typedef struct mmf_train_params {
     void (*progress)(void *user, int epoch, int epochs, int64_t batch, int64_t batches, double train_loss,
                      const double *val_metrics /* NULL mid-epoch; else loss, accuracy, macro-F1 */);
     void *progress_user;
+    /* MMF_PRECISION_BF16: the linear layers' GEMMs (forward, weight and input
+     * gradients) take bf16 operands with fp32 sums (AVX512-BF16 CPUs only);
+     * weights, optimiser state, loss and validation stay fp32. Default fp32. */
+    mmf_precision precision;
 } mmf_train_params;
 
 mmf_train_params mmf_train_params_default(void);

@@ -80,6 +80,12 @@ int main(void) {
     CHECK(sh("%s train --train %s/missing.safetensors --out %s/x", cli, dir, dir) == 1);
     CHECK(sh("%s train --train %s/tr.safetensors --modality-dropout audio=0.2 --out %s/x", cli, dir, dir) == 2);
     CHECK(strstr(slurp("err.txt"), "audio"));
+    /* --precision: bf16 trains where the CPU has AVX512-BF16 and is refused with a clear message elsewhere */
+    CHECK(sh("%s train --train %s/tr.safetensors --fusion mlp --precision fp16 --out %s/x", cli, dir, dir) == 2);
+    CHECK(strstr(slurp("err.txt"), "fp32 or bf16"));
+    int rb = sh("%s train --train %s/tr.safetensors --fusion mlp --hidden 16 --epochs 3 --precision bf16 --out %s/hb.safetensors",
+                cli, dir, dir);
+    CHECK(rb == 0 || (rb == 1 && strstr(slurp("err.txt"), "AVX512-BF16")));
     synth_cleanup(dir);
     return t_done("test_fusion_cli");
 }

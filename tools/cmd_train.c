@@ -38,6 +38,10 @@ static const char help[] =
     "  --budget N              max weights of the full bilinear/TFN layer [16777216]\n"
     "  --seed S                [1]\n"
     "  --threads N             [1]\n"
+    "  --precision P           fp32 | bf16 [fp32]; bf16 rounds the operands of the\n"
+    "                          linear layers' GEMMs (forward and backward) to bf16\n"
+    "                          with fp32 sums, on CPUs with AVX512-BF16; weights,\n"
+    "                          optimiser state, loss and validation stay fp32\n"
     "  --quiet                 no per-epoch lines\n\n"
     "Example:\n"
     "  mmfuse train --train train.safetensors --val val.safetensors --fusion gmu \\\n"
@@ -113,6 +117,12 @@ static int run(int argc, char **argv) {
         FLTOPT("--dropout", dropout)
         FLTOPT("--label-smoothing", label_smoothing)
         FLTOPT("--clip", clip_norm)
+        if (cli_opt(argc, argv, &i, "--precision", &v, &bad)) {
+            if (!strcmp(v, "fp32")) p.precision = MMF_PRECISION_F32;
+            else if (!strcmp(v, "bf16")) p.precision = MMF_PRECISION_BF16;
+            else return cli_usage("train", "--precision %s: expected fp32 or bf16", v);
+            continue;
+        }
         if (cli_opt(argc, argv, &i, "--seed", &v, &bad)) {
             char *end;
             p.seed = strtoull(v, &end, 10);

@@ -40,19 +40,23 @@ size_t mmf_bf16_scratch_bytes(int64_t M, int K) { return (size_t)pad_rows(M) * (
 
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
+/* one row of K floats -> Kp bf16 (zero padded) */
+TGT static void cvt_row(uint16_t *d, const float *s, int K, int Kp) {
+    int k = 0;
+    for (; k + 32 <= K; k += 32) {
+        __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + k + 16), _mm512_loadu_ps(s + k));
+        _mm512_storeu_si512((void *)(d + k), (__m512i)v);
+    }
+    for (; k < K; k++) d[k] = mmf_f32_to_bf16(s[k]);
+    for (; k < Kp; k++) d[k] = 0;
+}
+
 /* rows [r0, r1) of x -> bf16 rows of Kp (zero padded) */
 TGT static void convert_rows(uint16_t *xb, const float *x, int64_t r0, int64_t r1, int64_t M, int K, int Kp) {
     for (int64_t r = r0; r < r1; r++) {
         uint16_t *d = xb + r * Kp;
         if (r >= M) { memset(d, 0, (size_t)Kp * 2); continue; }
-        const float *s = x + r * K;
-        int k = 0;
-        for (; k + 32 <= K; k += 32) {
-            __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + k + 16), _mm512_loadu_ps(s + k));
-            _mm512_storeu_si512((void *)(d + k), (__m512i)v);
-        }
-        for (; k < K; k++) d[k] = mmf_f32_to_bf16(s[k]);
-        for (; k < Kp; k++) d[k] = 0;
+        cvt_row(d, x + r * K, K, Kp);
     }
 }
 
@@ -222,6 +226,44 @@ TGT void mmf_bf16_linear(float *y, const float *x, const uint16_t *Wp, const flo
 #pragma omp for schedule(static)
         for (int64_t r = 0; r < Mp; r += MR) convert_rows(xb, x, r, r + MR, M, K, Kp);
         gemm_units(xb, Kp, Wp, M, K, N, &e, NULL, nt);
+    }
+}
+
+TGT void mmf_bf16_pack_fast(uint16_t *dst, const float *W, int N, int K, int ldw, uint16_t *tmp) {
+    const int Kp = pad2(K), P = Kp / 2, Np = pad16(N);
+    /* 1. rows to bf16 (contiguous, vectorised), 2. pairs of k as int32 moved
+     * into [N/16][P][16] order (a 16 x P transpose per block) */
+    for (int n = 0; n < N; n++) cvt_row(tmp + (size_t)n * Kp, W + (size_t)n * ldw, K, Kp);
+    uint32_t *d32 = (uint32_t *)dst;
+    const uint32_t *s32 = (const uint32_t *)tmp;
+    for (int nb = 0; nb < Np; nb += NB) {
+        uint32_t *db = d32 + (size_t)nb / NB * P * NB;
+        int w = N - nb < NB ? N - nb : NB;
+        for (int p = 0; p < P; p++) {
+            uint32_t *dp = db + (size_t)p * NB;
+            for (int j = 0; j < w; j++) dp[j] = s32[(size_t)(nb + j) * P + p];
+            for (int j = w; j < NB; j++) dp[j] = 0;
+        }
+    }
+}
+
+TGT void mmf_bf16_pack_t(uint16_t *dst, const float *S, int K, int N, int lds) {
+    const int Kp = pad2(K), P = Kp / 2, Np = pad16(N);
+    /* bf16 of a_j (row 2p) and b_j (row 2p+1) interleaved: a0 b0 a1 b1 ... */
+    uint16_t ix[32];
+    for (int j = 0; j < 16; j++) { ix[2 * j] = (uint16_t)j; ix[2 * j + 1] = (uint16_t)(16 + j); }
+    const __m512i idx = _mm512_loadu_si512((const void *)ix);
+    for (int nb = 0; nb < Np; nb += NB) {
+        int w = N - nb < NB ? N - nb : NB;
+        __mmask16 m = (__mmask16)(w >= 16 ? 0xFFFF : ((1u << w) - 1));
+        uint16_t *db = dst + (size_t)nb / NB * P * NB * 2;
+        for (int p = 0; p < P; p++) {
+            int k0 = 2 * p, k1 = 2 * p + 1;
+            __m512 a = _mm512_maskz_loadu_ps(m, S + (size_t)k0 * lds + nb);
+            __m512 b = k1 < K ? _mm512_maskz_loadu_ps(m, S + (size_t)k1 * lds + nb) : _mm512_setzero_ps();
+            __m512i v = (__m512i)_mm512_cvtne2ps_pbh(b, a);
+            _mm512_storeu_si512((void *)(db + (size_t)p * NB * 2), _mm512_permutexvar_epi16(idx, v));
+        }
     }
 }
 

@@ -17,6 +17,12 @@ int mmf_bf16_gemm_supported(void);
 /* uint16 elements of a packed (N,K) weight. */
 size_t mmf_bf16_packed_size(int N, int K);
 void mmf_bf16_pack(uint16_t *dst, const float *W, int N, int K);
+/* The same packing for a weight changing every step (training): W (N,K) with
+ * row stride ldw, vectorised conversion. tmp: N * pad2(K) uint16 of scratch. */
+void mmf_bf16_pack_fast(uint16_t *dst, const float *W, int N, int K, int ldw, uint16_t *tmp);
+/* Pack the (N,K) operand W = S^T from S (K,N) with row stride lds: the weight
+ * gradient dW = dY^T X takes W = X^T, the input gradient dX = dY W takes W^T. */
+void mmf_bf16_pack_t(uint16_t *dst, const float *S, int K, int N, int lds);
 /* bytes of scratch mmf_bf16_linear needs for M rows of K inputs */
 size_t mmf_bf16_scratch_bytes(int64_t M, int K);
 /* y (M,N) = (accumulate ? y : 0) + bias + x @ W^T; bias (N) or NULL.

@@ -508,6 +508,8 @@ mmf_status mmf_head_train(const mmf_embfile *train, const mmf_embfile *val, cons
     float *best = malloc((size_t)(h->ps.total + 1) * sizeof(float));
     mmf_tape *tp = mmf_tape_new(p->n_threads, p->seed ^ 0x7A9Eull);
     if (!s && (!best || !tp)) s = mmf_fail(MMF_ERR_NOMEM, "train: out of memory");
+    if (!s && p->precision == MMF_PRECISION_BF16) s = mmf_tape_set_bf16(tp, 1);
+    else if (!s && p->precision != MMF_PRECISION_F32) s = mmf_fail(MMF_ERR_ARG, "train: unknown precision %d", (int)p->precision);
     mmf_rng rng;
     mmf_rng_seed(&rng, p->seed ^ 0xDA7Aull);
     perturb pt = {.mod_drop = p->modality_dropout, .drop_m = -1, .rng = &rng};

@@ -4,6 +4,7 @@
 #include "train/tape.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/gemm_bf16.h"
 #include "core/tensor.h"
 #include <string.h>
 
@@ -13,13 +14,46 @@ static const char *shp(const mmf_tvar *t, char *buf, size_t cap) { return mmf_sh
 
 /* ---------------------------------------------------------------- linear */
 
+/* Every linear layer, however small: one rule for what bf16 mode means. The
+ * kernels' index arithmetic is int; a layer past that runs in fp32. */
+static int use_bf16(mmf_tape *tp, int64_t R, int64_t IC, int64_t OC) {
+    return mmf_tape_bf16(tp) && R > 0 && R < (1 << 30) && IC * OC < (1 << 30) && R * (IC > OC ? IC : OC) < (1 << 30);
+}
+
+static int pad2i(int k) { return (k + 1) & ~1; }
+
 /* x [R, IC], W [OC, IC], b [OC]; y [R, OC] */
 static void linear_backward(mmf_tape *tp, const mmf_node *nd) {
     mmf_tvar *x = TV(nd->in[0]), *W = TV(nd->in[1]), *b = TV(nd->in[2]), *y = TV(nd->out);
     int64_t R = nd->i[0];
     int IC = (int)nd->i[1], OC = (int)nd->i[2], nt = mmf_tape_threads(tp);
+    if (nd->i[3]) { /* bf16: dX = dY W and dW = dY^T X with bf16 operands, fp32 sums */
+        if (x->g) {
+            uint16_t *Wt = mmf_tape_scratch(tp, mmf_bf16_packed_size(IC, OC) * 2);
+            void *xs = mmf_tape_scratch(tp, mmf_bf16_scratch_bytes(R, OC));
+            if (!Wt || !xs) goto fp32;   /* out of memory: the fp32 path needs none */
+            mmf_bf16_pack_t(Wt, W->v, OC, IC, IC);
+            mmf_bf16_linear(x->g, y->g, Wt, NULL, R, OC, IC, 1, xs, nt);
+        }
+        if (W->g) {
+            float *dyt = mmf_tape_scratch(tp, (size_t)(OC * R) * sizeof(float));
+            uint16_t *Xp = mmf_tape_scratch(tp, mmf_bf16_packed_size(IC, (int)R) * 2);
+            void *xs = mmf_tape_scratch(tp, mmf_bf16_scratch_bytes(OC, (int)R));
+            if (!dyt || !Xp || !xs) {
+                mmf_gemm(1, 0, OC, IC, (int)R, 1.0f, y->g, OC, x->v, IC, 1.0f, W->g, IC, nt);
+            } else {
+                for (int64_t r = 0; r < R; r++)
+                    for (int o = 0; o < OC; o++) dyt[(int64_t)o * R + r] = y->g[r * OC + o];
+                mmf_bf16_pack_t(Xp, x->v, (int)R, IC, IC);
+                mmf_bf16_linear(W->g, dyt, Xp, NULL, OC, (int)R, IC, 1, xs, nt);
+            }
+        }
+        goto bias;
+    }
+fp32:
     if (x->g) mmf_gemm(0, 0, (int)R, IC, OC, 1.0f, y->g, OC, W->v, IC, 1.0f, x->g, IC, nt);
     if (W->g) mmf_gemm(1, 0, OC, IC, (int)R, 1.0f, y->g, OC, x->v, IC, 1.0f, W->g, IC, nt);
+bias:
     if (b && b->g)
         for (int64_t r = 0; r < R; r++)
             for (int o = 0; o < OC; o++) b->g[o] += y->g[r * OC + o];
@@ -42,10 +76,21 @@ mmf_var mmf_t_linear(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b) {
     mmf_var y = mmf_tape_alloc(tp, tx->ndim, shape, ng);
     if (y < 0) return -1;
     tx = TV(x); tw = TV(W); tb = TV(b);
-    mmf_linear(TV(y)->v, tx->v, tw->v, tb ? tb->v : NULL, R, (int)IC, (int)OC, mmf_tape_threads(tp));
+    int bf = use_bf16(tp, R, IC, OC);
+    if (bf) {
+        uint16_t *Wp = mmf_tape_scratch(tp, mmf_bf16_packed_size((int)OC, (int)IC) * 2);
+        uint16_t *tmp = mmf_tape_scratch(tp, (size_t)OC * (size_t)pad2i((int)IC) * 2);
+        void *xs = mmf_tape_scratch(tp, mmf_bf16_scratch_bytes(R, (int)IC));
+        if (!Wp || !tmp || !xs) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "linear: out of memory"));
+        tx = TV(x); tw = TV(W); tb = TV(b);
+        mmf_bf16_pack_fast(Wp, tw->v, (int)OC, (int)IC, (int)IC, tmp);
+        mmf_bf16_linear(TV(y)->v, tx->v, Wp, tb ? tb->v : NULL, R, (int)IC, (int)OC, 0, xs, mmf_tape_threads(tp));
+    } else {
+        mmf_linear(TV(y)->v, tx->v, tw->v, tb ? tb->v : NULL, R, (int)IC, (int)OC, mmf_tape_threads(tp));
+    }
     if (ng) {
         mmf_node nd = {.backward = linear_backward, .name = "linear", .out = y, .in = {x, W, b}, .n_in = 3,
-                       .i = {R, IC, OC}};
+                       .i = {R, IC, OC, bf}};
         mmf_tape_record(tp, &nd);
     }
     return y;

@@ -3,6 +3,7 @@
 #include "train/tape.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/gemm_bf16.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 typedef struct chunk { unsigned char *base; size_t cap, used; } chunk;
 
 struct mmf_tape {
-    int nt, training;
+    int nt, training, bf16;
     mmf_status err;
     mmf_rng rng;
     mmf_tvar *vars;
@@ -48,6 +49,13 @@ void mmf_tape_reset(mmf_tape *tp) {
 
 void mmf_tape_set_training(mmf_tape *tp, int on) { tp->training = on; }
 int mmf_tape_training(const mmf_tape *tp) { return tp->training; }
+int mmf_tape_bf16(const mmf_tape *tp) { return tp->bf16; }
+mmf_status mmf_tape_set_bf16(mmf_tape *tp, int on) {
+    if (on && !mmf_bf16_gemm_supported())
+        return mmf_fail(MMF_ERR_UNSUPPORTED, "bf16 training needs a CPU with AVX512-BF16 (this one has none); use fp32");
+    tp->bf16 = on != 0;
+    return MMF_OK;
+}
 mmf_rng *mmf_tape_rng(mmf_tape *tp) { return &tp->rng; }
 int mmf_tape_threads(const mmf_tape *tp) { return tp->nt; }
 mmf_status mmf_tape_status(const mmf_tape *tp) { return tp->err; }
