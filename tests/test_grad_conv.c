@@ -47,6 +47,27 @@ static mmf_var b_conv_bn_relu_pool(mmf_tape *tp, const mmf_var *v, void *u) {
     return mmf_t_global_avgpool(tp, y);
 }
 
+/* gradients allocated without zeroing (conv and batchnorm outputs) taken by a
+ * consumer that stores them (batchnorm, global pool, max pool over exactly
+ * tiled windows) or, after another consumer, adds; u selects the graph:
+ * 0 conv-bn-gap (every consumer stores), 1 the same outputs shared with tanh
+ * branches (add after store, store after add), 2 bn-maxpool+gap on an even
+ * input (max pool stores), 3 on an odd one (max pool leaves the last row). The
+ * max pool variants take spaced inputs and gamma > 0: bn is monotone in each
+ * channel, so no perturbation moves an argmax. */
+static mmf_var b_lazy(mmf_tape *tp, const mmf_var *v, void *u) {
+    int k = *(int *)u;
+    if (k >= 2) {
+        mmf_var z = mmf_t_batchnorm(tp, v[0], v[1], v[2], NULL, NULL, 0.1f, 1e-5f);
+        return mmf_t_add(tp, mmf_t_global_avgpool(tp, z), mmf_t_global_avgpool(tp, mmf_t_maxpool2d(tp, z, 2, 2, 0)));
+    }
+    mmf_var y = mmf_t_conv2d(tp, v[0], v[1], -1, 1, 1);
+    mmf_var z = mmf_t_batchnorm(tp, y, v[2], v[3], NULL, NULL, 0.1f, 1e-5f);
+    if (k == 0) return mmf_t_global_avgpool(tp, z);
+    mmf_var a = mmf_t_add(tp, mmf_t_global_avgpool(tp, mmf_t_tanh(tp, z)), mmf_t_global_avgpool(tp, z));
+    return mmf_t_add(tp, a, mmf_t_global_avgpool(tp, mmf_t_tanh(tp, y)));
+}
+
 typedef struct { int k, stride, pad, cip; } pcfg;
 static mmf_var b_max(mmf_tape *tp, const mmf_var *v, void *u) {
     pcfg *c = u;
@@ -104,6 +125,15 @@ int main(void) {
     { mmf_gc_input in[4] = {gin4(3, 2, 4, 4, -1, 1), gin4(3, 2, 3, 3, -0.5f, 0.5f), gin(1, 3, 0, 0, 0.5f, 1.5f, 0),
                             gin(1, 3, 0, 0, -1, 1, 0)};
       GC("conv-bn-tanh-avgpool-gap", b_conv_bn_relu_pool, NULL, in, 4, 1); }
+    for (int k = 0; k < 2; k++) {
+        mmf_gc_input in[4] = {gin4(2, 2, 4, 4, -1, 1), gin4(3, 2, 3, 3, -0.5f, 0.5f), gin(1, 3, 0, 0, 0.5f, 1.5f, 0),
+                              gin(1, 3, 0, 0, -1, 1, 0)};
+        GC(k ? "unzeroed gradients, shared" : "unzeroed gradients, stored", b_lazy, &k, in, 4, 1);
+    }
+    for (int k = 2; k < 4; k++) {
+        mmf_gc_input in[3] = {gin4_spaced(2, 2, k == 2 ? 4 : 5, 4), gin(1, 2, 0, 0, 0.5f, 1.5f, 0), gin(1, 2, 0, 0, -1, 1, 0)};
+        GC(k == 2 ? "unzeroed gradients, max pool even" : "unzeroed gradients, max pool odd", b_lazy, &k, in, 3, 1);
+    }
     { pcfg c = {2, 2, 0, 1}; mmf_gc_input in[1] = {gin4_spaced(2, 2, 5, 4)}; GC("maxpool2d k2 s2", b_max, &c, in, 1, 0); }
     { pcfg c = {3, 2, 1, 1}; mmf_gc_input in[1] = {gin4_spaced(2, 2, 5, 6)}; GC("maxpool2d k3 s2 p1", b_max, &c, in, 1, 0); }
     { pcfg c = {3, 2, 1, 1}; mmf_gc_input in[1] = {gin4(2, 2, 5, 6, -1, 1)}; GC("avgpool2d k3 s2 p1 cip", b_avg, &c, in, 1, 0); }
@@ -189,8 +219,10 @@ int main(void) {
             mmf_tape *tp = mmf_tape_new(2, 1);
             mmf_tape_set_training(tp, 1);
             mmf_var X = mmf_t_leaf(tp, x.data, 4, x.shape), G = mmf_t_leaf(tp, g.data, 1, g.shape), B = mmf_t_leaf(tp, b.data, 1, b.shape);
-            mmf_var y = fused ? mmf_t_batchnorm_relu(tp, X, G, B, NULL, NULL, 0.1f, 1e-5f)
-                              : mmf_t_relu(tp, mmf_t_batchnorm(tp, X, G, B, NULL, NULL, 0.1f, 1e-5f));
+            /* an inner batchnorm, so the fused op's input gradient is an unzeroed one (stored, not added) */
+            mmf_var X2 = mmf_t_batchnorm(tp, X, -1, -1, NULL, NULL, 0.1f, 1e-5f);
+            mmf_var y = fused ? mmf_t_batchnorm_relu(tp, X2, G, B, NULL, NULL, 0.1f, 1e-5f)
+                              : mmf_t_relu(tp, mmf_t_batchnorm(tp, X2, G, B, NULL, NULL, 0.1f, 1e-5f));
             mmf_var L = mmf_t_sum_all(tp, mmf_t_mul(tp, y, mmf_t_const(tp, r.data, 4, r.shape)));
             CHECK_OK(mmf_tape_backward(tp, L));
             size_t n = 3 * 4 * 25;

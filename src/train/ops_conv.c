@@ -215,7 +215,8 @@ mmf_var mmf_t_conv2d(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b, int stride, 
     int64_t P = (int64_t)OH * OW, K = (int64_t)C * KH * KW;
     mmf_var in[3] = {x, W, b};
     int ng = mmf_tape_needs_grad(tp, in, 3);
-    mmf_var y = mmf_tape_alloc(tp, 4, (int64_t[]){N, OC, OH, OW}, ng);
+    /* its gradient usually comes whole from a batchnorm: not zeroed up front */
+    mmf_var y = mmf_tape_alloc_lazy(tp, 4, (int64_t[]){N, OC, OH, OW}, ng);
     int nt = mmf_tape_threads(tp);
     if (nt > N) nt = N > 0 ? N : 1;
     float *cols = mmf_tape_scratch(tp, (size_t)nt * (size_t)(K * P) * sizeof(float) + 64);
@@ -268,6 +269,7 @@ static void batchnorm_backward(mmf_tape *tp, const mmf_node *nd) {
     int batch = (int)nd->i[3], relu = (int)nd->i[4], nt = mmf_tape_threads(tp);
     const float *mean = nd->aux[0], *rstd = nd->aux[1];
     double M = (double)(N * HW);
+    int fresh = mmf_tape_grad_fresh(x);   /* dx unwritten: store instead of add */
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && C > 1 && N * HW * C > 16384)
     for (int64_t c = 0; c < C; c++) {
         float m = mean[c], rs = rstd[c], g = gm ? gm->v[c] : 1.0f;
@@ -296,9 +298,15 @@ static void batchnorm_backward(mmf_tape *tp, const mmf_node *nd) {
         for (int64_t n = 0; n < N; n++) {
             const float *xr = x->v + (n * C + c) * HW, *gr = y->g + (n * C + c) * HW, *yr = y->v + (n * C + c) * HW;
             float *dx = x->g + (n * C + c) * HW;
-            if (relu) {
+            if (relu && fresh) {
+                #pragma omp simd
+                for (int64_t i = 0; i < HW; i++) dx[i] = k1 * ((yr[i] > 0.0f ? gr[i] : 0.0f) - a) - k2 * (xr[i] - m);
+            } else if (relu) {
                 #pragma omp simd
                 for (int64_t i = 0; i < HW; i++) dx[i] += k1 * ((yr[i] > 0.0f ? gr[i] : 0.0f) - a) - k2 * (xr[i] - m);
+            } else if (fresh) {
+                #pragma omp simd
+                for (int64_t i = 0; i < HW; i++) dx[i] = k1 * (gr[i] - a) - k2 * (xr[i] - m);
             } else {
                 #pragma omp simd
                 for (int64_t i = 0; i < HW; i++) dx[i] += k1 * (gr[i] - a) - k2 * (xr[i] - m);
@@ -323,7 +331,7 @@ static mmf_var batchnorm(mmf_tape *tp, mmf_var x, mmf_var gamma, mmf_var beta, f
     if (!(eps > 0.0f)) eps = 1e-5f;
     mmf_var in[3] = {x, gamma, beta};
     int ng = mmf_tape_needs_grad(tp, in, 3);
-    mmf_var y = mmf_tape_alloc(tp, X->ndim, X->shape, ng);
+    mmf_var y = mmf_tape_alloc_lazy(tp, X->ndim, X->shape, ng);
     float *mean = mmf_tape_scratch(tp, (size_t)C * 2 * sizeof(float) + 64);
     if (y < 0 || !mean) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "batchnorm: out of memory"));
     float *rstd = mean + C;
@@ -373,7 +381,7 @@ static mmf_var batchnorm(mmf_tape *tp, mmf_var x, mmf_var gamma, mmf_var beta, f
     }
     if (ng) {
         mmf_node nd = {.backward = batchnorm_backward, .name = relu ? "batchnorm_relu" : "batchnorm", .out = y,
-                       .in = {x, gamma, beta}, .n_in = 3, .i = {N, C, HW, batch, relu}, .aux = {mean, rstd}};
+                       .in = {x, gamma, beta}, .n_in = 3, .i = {N, C, HW, batch, relu}, .aux = {mean, rstd}, .lazy_ok = 1};
         mmf_tape_record(tp, &nd);
     }
     return y;
@@ -412,6 +420,8 @@ static void maxpool2_backward(mmf_tape *tp, const mmf_node *nd) {
     mmf_tvar *x = TV(nd->in[0]), *y = TV(nd->out);
     int64_t NC = nd->i[0], H = nd->i[1], W = nd->i[2], OH = nd->i[3], OW = nd->i[4];
     int nt = mmf_tape_threads(tp);
+    /* the windows tile the input exactly when lazy_ok was set: then an unwritten dx is stored, not added */
+    int fresh = (nd->lazy_ok & 1) && mmf_tape_grad_fresh(x);
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && NC * OH * OW > 16384)
     for (int64_t p = 0; p < NC; p++)
         for (int64_t oh = 0; oh < OH; oh++) {
@@ -427,10 +437,11 @@ static void maxpool2_backward(mmf_tape *tp, const mmf_node *nd) {
                 float gb = b == m ? r : 0.0f; r = b == m ? 0.0f : r;
                 float gc = c == m ? r : 0.0f; r = c == m ? 0.0f : r;
                 float gd = d == m ? r : 0.0f; r = d == m ? 0.0f : r;
-                d0[2 * ow] += ga + r;
-                d0[2 * ow + 1] += gb;
-                d1[2 * ow] += gc;
-                d1[2 * ow + 1] += gd;
+                if (fresh) {
+                    d0[2 * ow] = ga + r; d0[2 * ow + 1] = gb; d1[2 * ow] = gc; d1[2 * ow + 1] = gd;
+                } else {
+                    d0[2 * ow] += ga + r; d0[2 * ow + 1] += gb; d1[2 * ow] += gc; d1[2 * ow + 1] += gd;
+                }
             }
         }
 }
@@ -481,7 +492,7 @@ mmf_var mmf_t_maxpool2d(mmf_tape *tp, mmf_var x, int k, int stride, int pad) {
             }
         if (ng) {
             mmf_node nd = {.backward = maxpool2_backward, .name = "maxpool2d", .out = y, .in = {x}, .n_in = 1,
-                           .i = {NC, H, W, OH, OW}};
+                           .i = {NC, H, W, OH, OW}, .lazy_ok = H == 2 * OH && W == 2 * OW};
             mmf_tape_record(tp, &nd);
         }
         return y;
@@ -593,10 +604,14 @@ static void gap_backward(mmf_tape *tp, const mmf_node *nd) {
     mmf_tvar *x = TV(nd->in[0]), *y = TV(nd->out);
     int64_t NC = nd->i[0], HW = nd->i[1];
     float inv = 1.0f / (float)HW;
+    int fresh = mmf_tape_grad_fresh(x);
     for (int64_t p = 0; p < NC; p++) {
         float g = y->g[p] * inv;
         float *dx = x->g + p * HW;
-        for (int64_t i = 0; i < HW; i++) dx[i] += g;
+        if (fresh)
+            for (int64_t i = 0; i < HW; i++) dx[i] = g;
+        else
+            for (int64_t i = 0; i < HW; i++) dx[i] += g;
     }
 }
 
@@ -611,7 +626,8 @@ mmf_var mmf_t_global_avgpool(mmf_tape *tp, mmf_var x) {
     if (y < 0) return -1;
     mmf_global_avgpool(TV(y)->v, TV(x)->v, (int)N, (int)C, HW, mmf_tape_threads(tp));
     if (ng) {
-        mmf_node nd = {.backward = gap_backward, .name = "global_avgpool", .out = y, .in = {x}, .n_in = 1, .i = {N * C, HW}};
+        mmf_node nd = {.backward = gap_backward, .name = "global_avgpool", .out = y, .in = {x}, .n_in = 1, .i = {N * C, HW},
+                       .lazy_ok = 1};
         mmf_tape_record(tp, &nd);
     }
     return y;

@@ -112,7 +112,17 @@ static mmf_var push_var(mmf_tape *tp, const mmf_tvar *tv) {
     return tp->n_vars++;
 }
 
+static mmf_var tape_alloc(mmf_tape *tp, int ndim, const int64_t *shape, int needs_grad, int lazy);
+
 mmf_var mmf_tape_alloc(mmf_tape *tp, int ndim, const int64_t *shape, int needs_grad) {
+    return tape_alloc(tp, ndim, shape, needs_grad, 0);
+}
+
+mmf_var mmf_tape_alloc_lazy(mmf_tape *tp, int ndim, const int64_t *shape, int needs_grad) {
+    return tape_alloc(tp, ndim, shape, needs_grad, 1);
+}
+
+static mmf_var tape_alloc(mmf_tape *tp, int ndim, const int64_t *shape, int needs_grad, int lazy) {
     if (tp->err) return -1;
     if (ndim < 1 || ndim > MMF_T_MAXDIM)
         return mmf_tape_fail(tp, mmf_fail(MMF_ERR_SHAPE, "tape: %d dims (1..%d supported)", ndim, MMF_T_MAXDIM));
@@ -130,7 +140,8 @@ mmf_var mmf_tape_alloc(mmf_tape *tp, int ndim, const int64_t *shape, int needs_g
     if (needs_grad) {
         tv.g = mmf_tape_scratch(tp, (size_t)tv.n * sizeof(float));
         if (!tv.g) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "tape: out of memory for %lld floats", (long long)tv.n));
-        memset(tv.g, 0, (size_t)tv.n * sizeof(float));
+        if (lazy) tv.g_lazy = 1;
+        else memset(tv.g, 0, (size_t)tv.n * sizeof(float));
     }
     return push_var(tp, &tv);
 }
@@ -153,18 +164,28 @@ int mmf_tape_needs_grad(mmf_tape *tp, const mmf_var *in, int n) {
     return 0;
 }
 
+static void zero_lazy(mmf_tvar *t) {
+    if (t->g && t->g_lazy) memset(t->g, 0, (size_t)t->n * sizeof(float));
+    t->g_lazy = 0;
+}
+
 mmf_status mmf_tape_backward(mmf_tape *tp, mmf_var loss) {
     if (tp->err) return tp->err;
     mmf_tvar *L = mmf_tape_var(tp, loss);
     if (!L) return mmf_fail(MMF_ERR_ARG, "tape: backward from an invalid variable");
     if (!L->g) return mmf_fail(MMF_ERR_ARG, "tape: backward from a variable that depends on no parameter");
     for (int64_t i = 0; i < L->n; i++) L->g[i] = 1.0f;
+    L->g_lazy = 0;
     mmf_threads_use(tp->nt);
     for (int i = tp->n_nodes - 1; i >= 0; i--) {
         const mmf_node *nd = &tp->nodes[i];
-        /* skip nodes whose output received no gradient path (cheap check: still recorded) */
+        /* lazily allocated gradients get their zeros now unless this node overwrites them */
+        zero_lazy(&tp->vars[nd->out]);
+        for (int k = 0; k < nd->n_in; k++)
+            if (nd->in[k] >= 0 && !(nd->lazy_ok & (1u << k))) zero_lazy(&tp->vars[nd->in[k]]);
         nd->backward(tp, nd);
     }
+    for (int v = 0; v < tp->n_vars; v++) zero_lazy(&tp->vars[v]);  /* every gradient defined afterwards */
     return MMF_OK;
 }
 

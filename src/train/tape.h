@@ -37,6 +37,7 @@ typedef struct mmf_tvar {
     int ndim;
     int64_t shape[MMF_T_MAXDIM];
     int64_t n;      /* number of elements */
+    int g_lazy;     /* g not written yet: contents undefined, meaning zero (mmf_tape_alloc_lazy) */
 } mmf_tvar;
 
 typedef struct mmf_node mmf_node;
@@ -51,6 +52,7 @@ struct mmf_node {
     int64_t i[8];       /* integer attributes (sizes, flags) */
     float f[4];         /* float attributes */
     void *aux[3];       /* saved buffers (tape memory) */
+    unsigned lazy_ok;   /* bit k: this backward takes in[k]'s gradient unzeroed (mmf_tape_grad_fresh) */
 };
 
 /* ---- tape ---- */
@@ -80,6 +82,19 @@ mmf_tvar *mmf_tape_var(mmf_tape *tp, mmf_var v);   /* NULL for -1 */
 mmf_var mmf_tape_fail(mmf_tape *tp, mmf_status s);
 /* For ops: a new variable, values uninitialised; gradient (zeroed) iff needs_grad. */
 mmf_var mmf_tape_alloc(mmf_tape *tp, int ndim, const int64_t *shape, int needs_grad);
+/* For ops: as mmf_tape_alloc, but the gradient is not zeroed up front. Saves a
+ * memset and a read for big activations whose consumer overwrites the whole
+ * gradient. The backward driver zeroes it before any node that did not declare
+ * (mmf_node.lazy_ok) that it handles this, and after the pass if no one wrote it. */
+mmf_var mmf_tape_alloc_lazy(mmf_tape *tp, int ndim, const int64_t *shape, int needs_grad);
+/* For a backward whose node set lazy_ok for this input: 1 if the gradient is
+ * still unwritten, in which case the caller must overwrite every element
+ * (= instead of +=); marks it written either way. */
+static inline int mmf_tape_grad_fresh(mmf_tvar *t) {
+    int f = t && t->g && t->g_lazy;
+    if (t) t->g_lazy = 0;
+    return f;
+}
 /* For ops: scratch memory living until the next reset (64-byte aligned, not zeroed). */
 void *mmf_tape_scratch(mmf_tape *tp, size_t bytes);
 /* For ops: append a node (copied). Only called when the output needs a gradient. */
