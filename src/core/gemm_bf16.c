@@ -1,5 +1,6 @@
 #include "core/gemm_bf16.h"
 #include "core/tensor.h"
+#include "core/vmath512.h"
 #include <immintrin.h>
 #include <omp.h>
 #include <string.h>
@@ -65,6 +66,7 @@ TGT static inline void epi_store(const mmf_gemm_epi *e, int64_t r, int n0, __mma
     if (e->bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->bias + n0));
     if (e->accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->y + r * e->ldy + n0));
     if (e->res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->res + r * e->ldr + n0));
+    if (e->act) v = mmf_v512_act(e->act, v);
     if (e->relu) v = _mm512_max_ps(_mm512_setzero_ps(), v);   /* NaN stays NaN (second operand) */
     if (e->y) _mm512_mask_storeu_ps(e->y + r * e->ldy + n0, m, v);
     if (e->yb) _mm256_mask_storeu_epi16(e->yb + r * e->ldyb + n0, m, (__m256i)_mm512_cvtneps_pbh(v));
@@ -152,11 +154,30 @@ TGT static void tile_conv(const uint16_t *in, const mmf_bf16_conv_geo *g, const 
     }
 }
 
-/* The tiles, shared among the threads of the enclosing parallel region
- * (orphaned omp for; serial when there is none). */
-TGT static void gemm_units(const uint16_t *xb, int64_t ldx, const uint16_t *Wp, int64_t M, int K, int N,
-                           const mmf_gemm_epi *e, const mmf_bf16_conv_geo *g, int nt) {
+/* One unit: a row block of tiles times one pair of column blocks. */
+TGT static inline void gemm_unit(const uint16_t *xb, int64_t ldx, const uint16_t *Wp, int64_t M, int K, int N,
+                                 const mmf_gemm_epi *e, const mmf_bf16_conv_geo *g, int64_t mb, int np,
+                                 int64_t m_tiles, int64_t tiles_per_block) {
     const int Kp = pad2(K), P = Kp / 2;
+    int n0 = np * 32;
+    const uint16_t *b0 = Wp + (size_t)(n0 / NB) * P * 32;
+    const uint16_t *b1 = n0 + 16 < N ? b0 + (size_t)P * 32 : NULL;
+    int w0 = N - n0 < 16 ? N - n0 : 16;
+    int w1 = b1 ? (N - n0 - 16 < 16 ? N - n0 - 16 : 16) : 0;
+    int64_t t1 = (mb + 1) * tiles_per_block < m_tiles ? (mb + 1) * tiles_per_block : m_tiles;
+    for (int64_t t = mb * tiles_per_block; t < t1; t++) {
+        int64_t r0 = t * MR;
+        int rows = M - r0 < MR ? (int)(M - r0) : MR;
+        if (g) tile_conv(xb, g, b0, b1, r0, n0, w0, w1, rows, e);
+        else tile(xb + r0 * ldx, ldx, Kp, b0, b1, r0, n0, w0, w1, rows, e);
+    }
+}
+
+/* The tiles, shared among the threads of the enclosing parallel region
+ * (orphaned omp for; serial when there is none), or all on the calling
+ * thread when !shared. */
+TGT static void gemm_units_in(const uint16_t *xb, int64_t ldx, const uint16_t *Wp, int64_t M, int K, int N,
+                              const mmf_gemm_epi *e, const mmf_bf16_conv_geo *g, int nt, int shared) {
     const int n_pairs = (pad16(N) / NB + 1) / 2;        /* column pairs of blocks (32 columns) */
     const int64_t m_tiles = (M + MR - 1) / MR;
     /* row blocks of ~8 tiles keep the bf16 rows of a block in L2 while every
@@ -166,26 +187,31 @@ TGT static void gemm_units(const uint16_t *xb, int64_t ldx, const uint16_t *Wp, 
     const int64_t units = m_blocks * n_pairs;
     /* big M: split rows; one sequence: split column panels */
     int by_rows = m_blocks >= nt;
+    if (!shared) {
+        for (int64_t u = 0; u < units; u++)
+            gemm_unit(xb, ldx, Wp, M, K, N, e, g, u / n_pairs, (int)(u % n_pairs), m_tiles, tiles_per_block);
+        return;
+    }
 #pragma omp for schedule(static)
     for (int64_t u = 0; u < units; u++) {
         int64_t mb = by_rows ? u / n_pairs : u % m_blocks;
         int np = (int)(by_rows ? u % n_pairs : u / m_blocks);
-        int n0 = np * 32;
-        const uint16_t *b0 = Wp + (size_t)(n0 / NB) * P * 32;
-        const uint16_t *b1 = n0 + 16 < N ? b0 + (size_t)P * 32 : NULL;
-        int w0 = N - n0 < 16 ? N - n0 : 16;
-        int w1 = b1 ? (N - n0 - 16 < 16 ? N - n0 - 16 : 16) : 0;
-        int64_t t1 = (mb + 1) * tiles_per_block < m_tiles ? (mb + 1) * tiles_per_block : m_tiles;
-        for (int64_t t = mb * tiles_per_block; t < t1; t++) {
-            int64_t r0 = t * MR;
-            int rows = M - r0 < MR ? (int)(M - r0) : MR;
-            if (g) tile_conv(xb, g, b0, b1, r0, n0, w0, w1, rows, e);
-            else tile(xb + r0 * ldx, ldx, Kp, b0, b1, r0, n0, w0, w1, rows, e);
-        }
+        gemm_unit(xb, ldx, Wp, M, K, N, e, g, mb, np, m_tiles, tiles_per_block);
     }
 }
 
+TGT static void gemm_units(const uint16_t *xb, int64_t ldx, const uint16_t *Wp, int64_t M, int K, int N,
+                           const mmf_gemm_epi *e, const mmf_bf16_conv_geo *g, int nt) {
+    gemm_units_in(xb, ldx, Wp, M, K, N, e, g, nt, 1);
+}
+
 int mmf_bf16_kpad(int K) { return pad2(K); }
+
+TGT void mmf_bf16_gemm_1t(const uint16_t *xb, int64_t ldx, const uint16_t *Wp, int64_t M, int K, int N,
+                          const mmf_gemm_epi *e) {
+    if (M <= 0 || N <= 0) return;
+    gemm_units_in(xb, ldx, Wp, M, K, N, e, NULL, 1, 0);
+}
 
 TGT void mmf_bf16_convert(uint16_t *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows, int K, int nt) {
     const int Kp = pad2(K);

@@ -41,6 +41,8 @@ typedef struct mmf_gemm_epi {
     int accumulate;                  /* add the old y */
     float *y; int64_t ldy;           /* fp32 output rows, or NULL */
     uint16_t *yb; int64_t ldyb;      /* bf16 output rows (N values each), or NULL */
+    int act;                         /* MMF_EPI_* (core/vmath512.h), after the adds, before relu:
+                                      * fuses an FFN's GELU into its first GEMM (bf16 kernel only) */
 } mmf_gemm_epi;
 
 /* K rounded up to the pair the packed layout works in: a bf16 input row
@@ -65,6 +67,10 @@ void mmf_bf16_convert(uint16_t *dst, int64_t ldd, const float *src, int64_t lds,
  * outside or inside an OpenMP parallel region (nt is ignored inside one). */
 void mmf_bf16_gemm(const uint16_t *xb, int64_t ldx, const uint16_t *Wp, int64_t M, int K, int N, const mmf_gemm_epi *e,
                    int nt);
+/* The same on the calling thread alone, also inside a parallel region where
+ * each thread runs its own small GEMMs (attention heads). */
+void mmf_bf16_gemm_1t(const uint16_t *xb, int64_t ldx, const uint16_t *Wp, int64_t M, int K, int N,
+                      const mmf_gemm_epi *e);
 #endif
 
 /* fp32 with weights packed once ([N/16][K][16] floats, AVX-512F): saves the

@@ -1,6 +1,8 @@
 #include "models/transformer.h"
 #include "core/ops.h"
 #include "core/gemm_bf16.h"
+#include "core/ops_bf16.h"
+#include "core/vmath512.h"
 #include "mmfuse.h"
 #include <stdlib.h>
 #include <cblas.h>
@@ -8,8 +10,32 @@
 #include <omp.h>
 #include <string.h>
 
+/* The bf16 layer keeps every GEMM input in bf16, each written by the op
+ * before it (layer norm, the QKV and PV epilogues, fc1's epilogue with the
+ * activation fused); x, the residual stream, stays fp32. Needs an even head
+ * size (q/k/v rows are read in bf16 pairs); otherwise the layer runs the
+ * per-GEMM conversion path. */
+static int fused_bf16(const mmf_tf_spec *s) {
+    return s->packed == MMF_TF_PACK_BF16 && s->heads > 0 && (s->hidden / s->heads) % 2 == 0;
+}
+
+/* uint16 counts of the fused bf16 layer's buffers, in carve order */
+static void bf16_sizes(const mmf_tf_spec *s, size_t rows, size_t n[4]) {
+    size_t C = (size_t)s->hidden, F = (size_t)s->ffn;
+    n[0] = rows * 3 * C;                                  /* qkv */
+    n[1] = rows * C;                                      /* attention output */
+    n[2] = rows * (size_t)mmf_bf16_kpad((int)C);          /* layer-norm output (GEMM input) */
+    n[3] = rows * (size_t)mmf_bf16_kpad((int)F);          /* activation of fc1 */
+}
+
 size_t mmf_tf_layer_scratch(const mmf_tf_spec *s, int B, int T, int nt) {
     size_t rows = (size_t)B * (size_t)T, C = (size_t)s->hidden, F = (size_t)s->ffn;
+    if (fused_bf16(s)) {
+        size_t n[4], tot = 0;
+        bf16_sizes(s, rows, n);
+        for (int i = 0; i < 4; i++) tot += (n[i] + 1) / 2 + 16;
+        return tot + (mmf_bf16_attention_scratch(T, s->hidden / s->heads, nt) + 3) / 4 + 16;
+    }
     /* qkv (rows,3C) + attention out (rows,C) + ln/ffn input (rows,C) + ffn hidden (rows,F)
      * + attention scores; each block padded so the next stays 64-byte aligned. */
     size_t pad = 16;
@@ -88,8 +114,60 @@ static void dense(float *y, const float *x, const float *W, const float *b, int6
     mmf_threads_use(nt);
 }
 
+static int epi_act(mmf_act a, int *relu) {
+    *relu = 0;
+    switch (a) {
+    case MMF_ACT_GELU: return MMF_EPI_GELU_ERF;
+    case MMF_ACT_GELU_TANH: return MMF_EPI_GELU_TANH;
+    case MMF_ACT_QUICK_GELU: return MMF_EPI_QUICK_GELU;
+    case MMF_ACT_TANH: return MMF_EPI_TANH;
+    case MMF_ACT_RELU: *relu = 1; return MMF_EPI_NONE;
+    }
+    return MMF_EPI_NONE;
+}
+
+/* One fused bf16 layer (see fused_bf16). xb_ready: post-norm only, the
+ * bf16 copy of x is already in the scratch (the previous layer's last layer
+ * norm wrote it). */
+static void layer_bf16(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *x, const uint8_t *keep, int B, int T,
+                       float *scratch, int nt, int xb_ready) {
+    const int C = s->hidden, H = s->heads, D = C / H, F = s->ffn, Cp = mmf_bf16_kpad(C), Fp = mmf_bf16_kpad(F);
+    const int64_t rows = (int64_t)B * T;
+    size_t n[4];
+    bf16_sizes(s, (size_t)rows, n);
+    float *p = scratch;
+    uint16_t *qkvb = (uint16_t *)carve(&p, (n[0] + 1) / 2);
+    uint16_t *attb = (uint16_t *)carve(&p, (n[1] + 1) / 2);
+    uint16_t *xb = (uint16_t *)carve(&p, (n[2] + 1) / 2);
+    uint16_t *hb = (uint16_t *)carve(&p, (n[3] + 1) / 2);
+    void *asc = carve(&p, (mmf_bf16_attention_scratch(T, D, nt) + 3) / 4);
+    float scale = s->attn_scale > 0 ? s->attn_scale : 1.0f / sqrtf((float)D);
+    int relu, act = epi_act(s->act, &relu);
+
+    if (s->pre_norm) mmf_bf16_layernorm(NULL, xb, Cp, x, w->ln1_w, w->ln1_b, rows, C, s->eps, nt);
+    else if (!xb_ready) mmf_bf16_convert(xb, Cp, x, C, rows, C, nt);
+    mmf_gemm_epi eq = {.bias = w->qkv_b, .yb = qkvb, .ldyb = 3 * C};
+    mmf_bf16_gemm(xb, Cp, w->qkv_p, rows, C, 3 * C, &eq, nt);
+    mmf_bf16_attention(attb, C, qkvb, 3 * C, B, H, T, D, keep, s->causal, scale, asc, nt);
+    mmf_gemm_epi eo = {.bias = w->o_b, .accumulate = 1, .y = x, .ldy = C};   /* x += proj(att) */
+    mmf_bf16_gemm(attb, C, w->o_p, rows, C, C, &eo, nt);
+    mmf_bf16_layernorm(s->pre_norm ? NULL : x, xb, Cp, x, s->pre_norm ? w->ln2_w : w->ln1_w,
+                       s->pre_norm ? w->ln2_b : w->ln1_b, rows, C, s->eps, nt);
+    mmf_gemm_epi e1 = {.bias = w->fc1_b, .act = act, .relu = relu, .yb = hb, .ldyb = Fp};
+    mmf_bf16_gemm(xb, Cp, w->fc1_p, rows, C, F, &e1, nt);
+    if (F & 1)
+        for (int64_t r = 0; r < rows; r++) hb[r * Fp + F] = 0;
+    mmf_gemm_epi e2 = {.bias = w->fc2_b, .accumulate = 1, .y = x, .ldy = C};   /* x += fc2(act(fc1)) */
+    mmf_bf16_gemm(hb, Fp, w->fc2_p, rows, F, C, &e2, nt);
+    if (!s->pre_norm) mmf_bf16_layernorm(x, xb, Cp, x, w->ln2_w, w->ln2_b, rows, C, s->eps, nt);
+}
+
 void mmf_tf_layer_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *x,
                           const uint8_t *keep, int B, int T, float *scratch, int nt) {
+    if (fused_bf16(s) && w->qkv_p && w->o_p && w->fc1_p && w->fc2_p) {
+        layer_bf16(s, w, x, keep, B, T, scratch, nt, 0);
+        return;
+    }
     const int C = s->hidden, H = s->heads, D = C / H, F = s->ffn;
     const int64_t rows = (int64_t)B * T;
     float *p = scratch;
@@ -174,5 +252,10 @@ mmf_status mmf_tf_use_precision(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_la
 
 void mmf_tf_stack_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *layers, int n_layers,
                           float *x, const uint8_t *keep, int B, int T, float *scratch, int nt) {
-    for (int l = 0; l < n_layers; l++) mmf_tf_layer_forward(s, &layers[l], x, keep, B, T, scratch, nt);
+    for (int l = 0; l < n_layers; l++) {
+        const mmf_tf_layer_w *w = &layers[l];
+        if (fused_bf16(s) && w->qkv_p && w->o_p && w->fc1_p && w->fc2_p)
+            layer_bf16(s, w, x, keep, B, T, scratch, nt, l > 0 && !s->pre_norm);
+        else mmf_tf_layer_forward(s, w, x, keep, B, T, scratch, nt);
+    }
 }
