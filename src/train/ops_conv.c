@@ -267,21 +267,21 @@ static void batchnorm_backward(mmf_tape *tp, const mmf_node *nd) {
     mmf_tvar *x = TV(nd->in[0]), *gm = TV(nd->in[1]), *bt = TV(nd->in[2]), *y = TV(nd->out);
     int64_t N = nd->i[0], C = nd->i[1], HW = nd->i[2];
     int batch = (int)nd->i[3], relu = (int)nd->i[4], nt = mmf_tape_threads(tp);
-    const float *mean = nd->aux[0], *rstd = nd->aux[1];
+    const float *mean = nd->aux[0], *rstd = nd->aux[1], *scsh = nd->aux[2];
     double M = (double)(N * HW);
     int fresh = mmf_tape_grad_fresh(x);   /* dx unwritten: store instead of add */
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && C > 1 && N * HW * C > 16384)
     for (int64_t c = 0; c < C; c++) {
-        float m = mean[c], rs = rstd[c], g = gm ? gm->v[c] : 1.0f;
+        float m = mean[c], rs = rstd[c], g = gm ? gm->v[c] : 1.0f, sc = scsh[2 * c], sh = scsh[2 * c + 1];
         double sdy = 0.0, sdyx = 0.0;
-        /* the ReLU mask (y > 0) is applied on the fly in both passes: the masked
-         * gradient is never written, so each pass streams x, y and dy once */
+        /* the ReLU mask (y > 0, recomputed from x exactly as the forward did) is
+         * applied on the fly in both passes: each pass streams only x and dy */
         for (int64_t n = 0; n < N; n++) {
-            const float *xr = x->v + (n * C + c) * HW, *gr = y->g + (n * C + c) * HW, *yr = y->v + (n * C + c) * HW;
+            const float *xr = x->v + (n * C + c) * HW, *gr = y->g + (n * C + c) * HW;
             float a = 0.0f, b = 0.0f;
             if (relu) {
                 #pragma omp simd reduction(+:a, b)
-                for (int64_t i = 0; i < HW; i++) { float d = yr[i] > 0.0f ? gr[i] : 0.0f; a += d; b += d * (xr[i] - m); }
+                for (int64_t i = 0; i < HW; i++) { float d = fmaf(xr[i], sc, sh) > 0.0f ? gr[i] : 0.0f; a += d; b += d * (xr[i] - m); }
             } else {
                 #pragma omp simd reduction(+:a, b)
                 for (int64_t i = 0; i < HW; i++) { a += gr[i]; b += gr[i] * (xr[i] - m); }
@@ -296,14 +296,14 @@ static void batchnorm_backward(mmf_tape *tp, const mmf_node *nd) {
         float a = batch ? (float)(sdy / M) : 0.0f, bb = batch ? (float)(sdyx / M) : 0.0f;
         float k1 = g * rs, k2 = k1 * rs * bb;
         for (int64_t n = 0; n < N; n++) {
-            const float *xr = x->v + (n * C + c) * HW, *gr = y->g + (n * C + c) * HW, *yr = y->v + (n * C + c) * HW;
+            const float *xr = x->v + (n * C + c) * HW, *gr = y->g + (n * C + c) * HW;
             float *dx = x->g + (n * C + c) * HW;
             if (relu && fresh) {
                 #pragma omp simd
-                for (int64_t i = 0; i < HW; i++) dx[i] = k1 * ((yr[i] > 0.0f ? gr[i] : 0.0f) - a) - k2 * (xr[i] - m);
+                for (int64_t i = 0; i < HW; i++) dx[i] = k1 * ((fmaf(xr[i], sc, sh) > 0.0f ? gr[i] : 0.0f) - a) - k2 * (xr[i] - m);
             } else if (relu) {
                 #pragma omp simd
-                for (int64_t i = 0; i < HW; i++) dx[i] += k1 * ((yr[i] > 0.0f ? gr[i] : 0.0f) - a) - k2 * (xr[i] - m);
+                for (int64_t i = 0; i < HW; i++) dx[i] += k1 * ((fmaf(xr[i], sc, sh) > 0.0f ? gr[i] : 0.0f) - a) - k2 * (xr[i] - m);
             } else if (fresh) {
                 #pragma omp simd
                 for (int64_t i = 0; i < HW; i++) dx[i] = k1 * (gr[i] - a) - k2 * (xr[i] - m);
@@ -332,9 +332,9 @@ static mmf_var batchnorm(mmf_tape *tp, mmf_var x, mmf_var gamma, mmf_var beta, f
     mmf_var in[3] = {x, gamma, beta};
     int ng = mmf_tape_needs_grad(tp, in, 3);
     mmf_var y = mmf_tape_alloc_lazy(tp, X->ndim, X->shape, ng);
-    float *mean = mmf_tape_scratch(tp, (size_t)C * 2 * sizeof(float) + 64);
+    float *mean = mmf_tape_scratch(tp, (size_t)C * 4 * sizeof(float) + 64);
     if (y < 0 || !mean) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "batchnorm: out of memory"));
-    float *rstd = mean + C;
+    float *rstd = mean + C, *scsh = mean + 2 * C;   /* scale and shift of each channel, for the backward's ReLU mask */
     X = TV(x);
     mmf_tvar *Y = TV(y), *G = TV(gamma), *Bt = TV(beta);
     int nt = mmf_tape_threads(tp);
@@ -367,21 +367,24 @@ static mmf_var batchnorm(mmf_tape *tp, mmf_var x, mmf_var gamma, mmf_var beta, f
         mean[c] = (float)m;
         rstd[c] = (float)(1.0 / sqrt(v + eps));
         float sc = rstd[c] * (G ? G->v[c] : 1.0f), sh = (Bt ? Bt->v[c] : 0.0f) - mean[c] * sc;
+        scsh[2 * c] = sc;
+        scsh[2 * c + 1] = sh;
+        /* fmaf: one rounding, so the backward recomputes exactly the same t (and ReLU mask) from x */
         for (int64_t n = 0; n < N; n++) {
             const float *xr = X->v + (n * C + c) * HW;
             float *yr = Y->v + (n * C + c) * HW;
             if (relu) {
                 #pragma omp simd
-                for (int64_t i = 0; i < HW; i++) { float t = xr[i] * sc + sh; yr[i] = t > 0.0f ? t : 0.0f; }
+                for (int64_t i = 0; i < HW; i++) { float t = fmaf(xr[i], sc, sh); yr[i] = t > 0.0f ? t : 0.0f; }
             } else {
                 #pragma omp simd
-                for (int64_t i = 0; i < HW; i++) yr[i] = xr[i] * sc + sh;
+                for (int64_t i = 0; i < HW; i++) yr[i] = fmaf(xr[i], sc, sh);
             }
         }
     }
     if (ng) {
         mmf_node nd = {.backward = batchnorm_backward, .name = relu ? "batchnorm_relu" : "batchnorm", .out = y,
-                       .in = {x, gamma, beta}, .n_in = 3, .i = {N, C, HW, batch, relu}, .aux = {mean, rstd}, .lazy_ok = 1};
+                       .in = {x, gamma, beta}, .n_in = 3, .i = {N, C, HW, batch, relu}, .aux = {mean, rstd, scsh}, .lazy_ok = 1};
         mmf_tape_record(tp, &nd);
     }
     return y;
