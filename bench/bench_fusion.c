@@ -2,8 +2,9 @@
  * which runs both sides interleaved and writes bench/results/fusion.md.
  *
  *   bench_fusion                      prints where the comparison lives, exits 0
- *   bench_fusion run OP THREADS BATCH HIDDEN N EPOCHS
- *                                     one JSON line: {"op":..., "samples_per_s":..., "samples_per_cpu_s":..., ...}
+ *   bench_fusion run OP THREADS BATCH HIDDEN N EPOCHS [fp32|bf16]
+ *                                     one JSON line: {"op":..., "samples_per_s":..., "samples_per_cpu_s":...,
+ *                                     "flops_per_sample": forward FLOPs of the head, ...}
  *
  * Data: N rows of text (384-d, MiniLM-sized) and image (512-d, CLIP-sized)
  * embeddings, N(0,1), 10 classes, all present; the head trains with the
@@ -67,8 +68,10 @@ int main(int argc, char **argv) {
     mmf_status st = mmf_head_train(f, NULL, &p, &h);
     double dt = now() - t0, dc = cpu_s() - c0;
     if (st) { fprintf(stderr, "%s\n", mmf_last_error()); return 1; }
-    printf("{\"op\": \"%s\", \"samples_per_s\": %.1f, \"samples_per_cpu_s\": %.1f, \"seconds\": %.3f, \"params\": %lld}\n",
-           op, (double)(N * epochs) / dt, (double)(N * epochs) / dc, dt, (long long)mmf_head_param_count(h));
+    printf("{\"op\": \"%s\", \"precision\": \"%s\", \"samples_per_s\": %.1f, \"samples_per_cpu_s\": %.1f, \"seconds\": %.3f, "
+           "\"params\": %lld, \"flops_per_sample\": %lld}\n",
+           op, p.precision == MMF_PRECISION_BF16 ? "bf16" : "fp32", (double)(N * epochs) / dt, (double)(N * epochs) / dc, dt,
+           (long long)mmf_head_param_count(h), (long long)mmf_head_flops(h));
     mmf_head_free(h);
     mmf_embfile_close(f);
     free(t); free(im); free(y);

@@ -3,8 +3,10 @@
 
   fusion_torch.py BUILD_DIR                                  the whole comparison (bench/run.sh calls it):
                                                              writes bench/results/fusion.md
-  fusion_torch.py run OP THREADS BATCH HIDDEN N EPOCHS       PyTorch worker: one JSON line, like
-                                                             `bench_fusion run ...`
+  fusion_torch.py run OP THREADS BATCH HIDDEN N EPOCHS [fp32|bf16]
+                                                             PyTorch worker: one JSON line, like
+                                                             `bench_fusion run ...`; bf16 = the forward
+                                                             under torch.autocast('cpu', torch.bfloat16)
 
 Both sides train the same head on the same kind of data: N rows of a 384-d "text"
 and a 512-d "image" embedding (all present), 10 classes; AdamW (lr 1e-3, weight
@@ -192,7 +194,7 @@ if len(sys.argv) > 2:
             loss = F.cross_entropy(logits, y)
             return loss + aux if aux is not None else loss
 
-    def worker(op, threads, batch, hidden, N, epochs):
+    def worker(op, threads, batch, hidden, N, epochs, prec="fp32"):
         set_threads(threads)
         torch.manual_seed(0)
         dims = [384, 512]
@@ -214,14 +216,18 @@ if len(sys.argv) > 2:
             perm = torch.randperm(N)
             for b in range(per_epoch):
                 idx = perm[b * batch:(b + 1) * batch]
-                loss = model([x[idx] for x in X], mask_all[idx], Y[idx])
+                if prec == "bf16":
+                    with torch.autocast("cpu", dtype=torch.bfloat16):
+                        loss = model([x[idx] for x in X], mask_all[idx], Y[idx])
+                else:
+                    loss = model([x[idx] for x in X], mask_all[idx], Y[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 opt.step()
                 sched.step()
         dt, dc = time.perf_counter() - t0, time.process_time() - c0
-        print(json.dumps({"op": op, "samples_per_s": round(N * epochs / dt, 1), "samples_per_cpu_s": round(N * epochs / dc, 1),
+        print(json.dumps({"op": op, "precision": prec, "samples_per_s": round(N * epochs / dt, 1), "samples_per_cpu_s": round(N * epochs / dc, 1),
                           "seconds": round(dt, 3),
                           "params": sum(p.numel() for p in model.parameters())}))
 
@@ -235,6 +241,9 @@ CASES = [
     ("centralnet", 256, 2048, 2),
 ]
 TWO_THREADS = {"concat", "mlp", "gmu", "transformer"}
+# heads also measured with mmfuse's --precision bf16 (1 thread), against PyTorch fp32
+# (the reference) and PyTorch CPU autocast bf16 (an extra row)
+BF16 = {"concat", "mlp", "gmu", "transformer"}
 TARGET = {"concat": 3.0, "mlp": 3.0, "gmu": 3.0, "transformer": 1.0}
 
 
@@ -255,29 +264,50 @@ def main(build):
     exe = os.path.join(build, "bench_fusion")
     if not os.access(exe, os.X_OK):
         raise SystemExit("fusion_torch.py: %s missing (cmake --build BUILD --target benches)" % exe)
-    # MMFUSE_BENCH_ROUNDS (default 3), MMFUSE_BENCH_TWO_THREADS=0 skips the 2-thread rows
+    # MMFUSE_BENCH_ROUNDS (default 3), MMFUSE_BENCH_TWO_THREADS=0 skips the 2-thread rows,
+    # MMFUSE_BENCH_OPS=mlp,gmu measures only those heads (the fragment then lists only them)
     batch, rounds = 64, int(os.environ.get("MMFUSE_BENCH_ROUNDS", "3"))
     rows = []
+    two = os.environ.get("MMFUSE_BENCH_TWO_THREADS", "1") != "0"
+    only = set(filter(None, os.environ.get("MMFUSE_BENCH_OPS", "").split(",")))
     for op, hidden, N, epochs in CASES:
-        two = os.environ.get("MMFUSE_BENCH_TWO_THREADS", "1") != "0"
+        if only and op not in only:
+            continue
         for threads in ([1, 2] if two and op in TWO_THREADS else [1]):
             args = [op, str(threads), str(batch), str(hidden), str(N), str(epochs)]
-            ours, ref, ours_c, ref_c = 0.0, 0.0, 0.0, 0.0
-            params = None
+            # sides: (key, command); every side runs once per round, the order alternating
+            sides = [("c32", [exe, "run"] + args + ["fp32"]),
+                     ("t32", [sys.executable, os.path.abspath(__file__), "run"] + args + ["fp32"])]
+            if threads == 1 and op in BF16:
+                sides += [("c16", [exe, "run"] + args + ["bf16"]),
+                          ("t16", [sys.executable, os.path.abspath(__file__), "run"] + args + ["bf16"])]
+            best = {k: (0.0, 0.0) for k, _ in sides}
+            info = {}
             for r in range(rounds):
-                sides = [("c", [exe, "run"] + args), ("t", [sys.executable, os.path.abspath(__file__), "run"] + args)]
-                if r % 2:
-                    sides.reverse()
-                for side, cmd in sides:
-                    res = run(cmd)
-                    if side == "c":
-                        ours, ours_c = max(ours, res["samples_per_s"]), max(ours_c, res["samples_per_cpu_s"])
-                        params = res["params"]
-                    else:
-                        ref, ref_c = max(ref, res["samples_per_s"]), max(ref_c, res["samples_per_cpu_s"])
-            rows.append((op, hidden, threads, params, ours, ref, ours_c, ref_c))
-            print("fusion bench: %-17s H=%-4d threads=%d  wall: mmfuse %9.1f torch %9.1f ratio %.2f | cpu: mmfuse %9.1f torch %9.1f ratio %.2f" %
-                  (op, hidden, threads, ours, ref, ours / ref, ours_c, ref_c, ours_c / ref_c), file=sys.stderr)
+                order = sides if r % 2 == 0 else list(reversed(sides))
+                for key, cmd in order:
+                    try:
+                        res = run(cmd)
+                    except RuntimeError as e:   # bf16 sides: no AVX512-BF16 here, or autocast unsupported
+                        if key in ("c32", "t32"):
+                            raise
+                        print("fusion bench: %s skipped: %s" % (key, str(e)[-200:]), file=sys.stderr)
+                        continue
+                    best[key] = (max(best[key][0], res["samples_per_s"]), max(best[key][1], res["samples_per_cpu_s"]))
+                    if key[0] == "c":
+                        info = res
+            fl = info.get("flops_per_sample")
+            for prec in (["fp32", "bf16"] if "c16" in best else ["fp32"]):
+                k = "c32" if prec == "fp32" else "c16"
+                ours, ours_c = best[k]
+                ref, ref_c = best["t32"]
+                ac = best["t16"][1] if prec == "bf16" else None
+                if not ours or not ref:
+                    continue
+                rows.append((op, hidden, threads, prec, info.get("params"), fl, ours, ref, ours_c, ref_c, ac))
+                print("fusion bench: %-17s H=%-4d threads=%d %s  wall: mmfuse %9.1f torch %9.1f ratio %.2f | cpu: mmfuse %9.1f "
+                      "torch %9.1f ratio %.2f%s" % (op, hidden, threads, prec, ours, ref, ours / ref, ours_c, ref_c, ours_c / ref_c,
+                                                   (" | torch autocast bf16 %.1f" % ac) if ac else ""), file=sys.stderr)
     import torch as _t
     cpu = platform.processor() or platform.machine()
     try:
@@ -299,26 +329,36 @@ def main(build):
         "transformer fusion, GRUCell, torch.fft for compact bilinear), AdamW + cosine/warm-up + clip_grad_norm_ + "
         "dropout 0.1, `torch.set_num_threads(threads)` and OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = threads." % _t.__version__,
         "- Data: 384-d text + 512-d image embeddings (MiniLM / CLIP sizes), all present, 10 classes; batch %d; "
-        "fp32 everywhere; samples/s = rows x epochs / training wall time (data shuffling and batching included)." % batch,
+        "samples/s = rows x epochs / training wall time (data shuffling and batching included)." % batch,
+        "- Precision: the reference is always PyTorch **fp32**. mmfuse rows say theirs: fp32, or `--precision bf16` "
+        "(the linear layers' forward, weight-gradient and input-gradient GEMMs take bf16 operands with fp32 sums on "
+        "AVX512-BF16; weights, AdamW state, loss and everything else fp32). On bf16 rows the extra column gives "
+        "PyTorch's own mixed precision, the forward under `torch.autocast('cpu', dtype=torch.bfloat16)`, per CPU second.",
+        "- GFLOP/s (mmfuse, per CPU second) = samples/CPU-s x 2 x the head's forward FLOPs per sample (`mmf_head_flops`: "
+        "forward + weight gradient of every layer; input gradients of inner layers and elementwise work not counted, so a "
+        "lower bound). One core's fp32 FMA peak here is about 116 GFLOP/s (bench/results/gemm.md); bf16 dot products "
+        "(vdpbf16ps) double it.",
         "- Two throughputs: per wall-clock second, and per CPU second of the process (user + system, all "
-        "threads). On this oversubscribed machine a process gets a varying share of a core, so with 1 thread "
+        "threads). On a shared machine a process gets a varying share of a core, so with 1 thread "
         "the CPU-time figure measures the work itself and its ratio is the one to read; with 2 threads "
         "CPU time also counts spinning, so read the wall-clock ratio (and expect noise).",
-        *([] if os.environ.get("MMFUSE_BENCH_TWO_THREADS", "1") != "0" else
+        *([] if two else
           ["- 2-thread rows skipped (MMFUSE_BENCH_TWO_THREADS=0): with the machine's load average around 20 on 2 "
            "cores, both sides' OpenMP threads mostly wait for a core and the 2-thread timings say nothing."]),
         "- Target (issue 5): >= 3x for concat/MLP/GMU-sized heads, >= 1x for transformer fusion "
-        "(judged on the 1-thread CPU-time ratio).",
+        "(judged on the 1-thread CPU-time ratio against PyTorch fp32).",
         "",
-        "| fusion | H | threads | params | mmfuse samples/s (wall) | PyTorch samples/s (wall) | ratio (wall) | "
-        "mmfuse samples/CPU-s | PyTorch samples/CPU-s | ratio (CPU) | target |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| fusion | H | threads | mmfuse precision | params | mmfuse GFLOP/s (CPU) | mmfuse samples/s (wall) | "
+        "PyTorch fp32 samples/s (wall) | ratio (wall) | mmfuse samples/CPU-s | PyTorch fp32 samples/CPU-s | "
+        "ratio (CPU) | PyTorch autocast bf16 samples/CPU-s | target |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for op, hidden, threads, params, ours, ref, ours_c, ref_c in rows:
+    for op, hidden, threads, prec, params, fl, ours, ref, ours_c, ref_c, ac in rows:
         t = TARGET.get(op) if threads == 1 else None
-        lines.append("| %s | %d | %d | %s | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f | %s |" %
-                     (op, hidden, threads, "{:,}".format(params) if params else "?", ours, ref, ours / ref,
-                      ours_c, ref_c, ours_c / ref_c,
+        lines.append("| %s | %d | %d | %s | %s | %s | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f | %s | %s |" %
+                     (op, hidden, threads, prec, "{:,}".format(params) if params else "?",
+                      "%.1f" % (ours_c * 2 * fl / 1e9) if fl else "?", ours, ref, ours / ref,
+                      ours_c, ref_c, ours_c / ref_c, "%.0f" % ac if ac else "",
                       (">= %.0fx %s" % (t, "met" if ours_c / ref_c >= t else "**not met**")) if t else ""))
     lines.append("")
     out = os.path.join(root, "bench", "results", "fusion.md")
@@ -329,8 +369,9 @@ def main(build):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 8 and sys.argv[1] == "run":
-        worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]))
+    if len(sys.argv) in (8, 9) and sys.argv[1] == "run":
+        worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]),
+               sys.argv[8] if len(sys.argv) == 9 else "fp32")
     elif len(sys.argv) == 2:
         main(os.path.abspath(sys.argv[1]))
     else:

@@ -265,11 +265,14 @@ TGT void mmf_bf16_pack_fast(uint16_t *dst, const float *W, int N, int K, int ldw
     for (int nb = 0; nb < Np; nb += NB) {
         uint32_t *db = d32 + (size_t)nb / NB * P * NB;
         int w = N - nb < NB ? N - nb : NB;
-        for (int p = 0; p < P; p++) {
-            uint32_t *dp = db + (size_t)p * NB;
-            for (int j = 0; j < w; j++) dp[j] = s32[(size_t)(nb + j) * P + p];
-            for (int j = w; j < NB; j++) dp[j] = 0;
-        }
+        /* one gather of 16 rows' pair p per store (rows past N read as 0) */
+        const __mmask16 m = (__mmask16)(w >= 16 ? 0xFFFF : ((1u << w) - 1));
+        const __m512i vix = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                               _mm512_set1_epi32(P));
+        const uint32_t *sb = s32 + (size_t)nb * P;
+        for (int p = 0; p < P; p++)
+            _mm512_storeu_si512((void *)(db + (size_t)p * NB),
+                                _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, vix, (const void *)(sb + p), 4));
     }
 }
 

@@ -22,11 +22,16 @@ static int use_bf16(mmf_tape *tp, int64_t R, int64_t IC, int64_t OC) {
 
 static int pad2i(int k) { return (k + 1) & ~1; }
 
+/* Threads for one GEMM of `macs` multiply-adds: below ~1M (a few tens of
+ * microseconds on one core) a parallel region costs more than it saves, and on
+ * a busy machine it waits for a second core to be scheduled. */
+static int gemm_threads(mmf_tape *tp, int64_t macs) { return macs < (1 << 20) ? 1 : mmf_tape_threads(tp); }
+
 /* x [R, IC], W [OC, IC], b [OC]; y [R, OC] */
 static void linear_backward(mmf_tape *tp, const mmf_node *nd) {
     mmf_tvar *x = TV(nd->in[0]), *W = TV(nd->in[1]), *b = TV(nd->in[2]), *y = TV(nd->out);
     int64_t R = nd->i[0];
-    int IC = (int)nd->i[1], OC = (int)nd->i[2], nt = mmf_tape_threads(tp);
+    int IC = (int)nd->i[1], OC = (int)nd->i[2], nt = gemm_threads(tp, R * IC * OC);
     if (nd->i[3]) { /* bf16: dX = dY W and dW = dY^T X with bf16 operands, fp32 sums */
         if (x->g) {
             uint16_t *Wt = mmf_tape_scratch(tp, mmf_bf16_packed_size(IC, OC) * 2);
@@ -84,9 +89,9 @@ mmf_var mmf_t_linear(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b) {
         if (!Wp || !tmp || !xs) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "linear: out of memory"));
         tx = TV(x); tw = TV(W); tb = TV(b);
         mmf_bf16_pack_fast(Wp, tw->v, (int)OC, (int)IC, (int)IC, tmp);
-        mmf_bf16_linear(TV(y)->v, tx->v, Wp, tb ? tb->v : NULL, R, (int)IC, (int)OC, 0, xs, mmf_tape_threads(tp));
+        mmf_bf16_linear(TV(y)->v, tx->v, Wp, tb ? tb->v : NULL, R, (int)IC, (int)OC, 0, xs, gemm_threads(tp, R * IC * OC));
     } else {
-        mmf_linear(TV(y)->v, tx->v, tw->v, tb ? tb->v : NULL, R, (int)IC, (int)OC, mmf_tape_threads(tp));
+        mmf_linear(TV(y)->v, tx->v, tw->v, tb ? tb->v : NULL, R, (int)IC, (int)OC, gemm_threads(tp, R * IC * OC));
     }
     if (ng) {
         mmf_node nd = {.backward = linear_backward, .name = "linear", .out = y, .in = {x, W, b}, .n_in = 3,

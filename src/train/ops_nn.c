@@ -303,21 +303,17 @@ mmf_var mmf_t_dropout(mmf_tape *tp, mmf_var x, float p) {
     float *yv = TV(y)->v;
     /* four 16-bit uniforms per 64-bit draw: drop when u < p * 2^16 */
     uint32_t thr = (uint32_t)(p * 65536.0f + 0.5f);
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {   /* fixed trip count: the inner loop unrolls, no branches */
-        uint64_t r = mmf_rng_u64(rng);
-        for (int k = 0; k < 4; k++) {
-            float mk = (uint32_t)((r >> (16 * k)) & 0xFFFF) < thr ? 0.0f : keep;
-            m[i + k] = mk;
-            yv[i + k] = xv[i + k] * mk;
-        }
-    }
-    if (i < n) {
-        uint64_t r = mmf_rng_u64(rng);
-        for (; i < n; i++, r >>= 16) {
-            m[i] = (uint32_t)(r & 0xFFFF) < thr ? 0.0f : keep;
-            yv[i] = xv[i] * m[i];
-        }
+    /* the u64 draws read as uint16s, little-endian: element 4j+k takes bits
+     * 16k..16k+15 of draw j (the stream this op has always used) */
+    uint64_t *draws = mmf_tape_scratch(tp, (size_t)((n + 3) / 4) * sizeof(uint64_t));
+    if (!draws) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "dropout: out of memory"));
+    mmf_rng_fill(rng, draws, (n + 3) / 4);
+    const uint16_t *u = (const uint16_t *)draws;
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+        float mk = (uint32_t)u[i] < thr ? 0.0f : keep;
+        m[i] = mk;
+        yv[i] = xv[i] * mk;
     }
     if (ng) {
         mmf_node nd = {.backward = dropout_backward, .name = "dropout", .out = y, .in = {x}, .n_in = 1, .aux = {m}};

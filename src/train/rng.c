@@ -22,6 +22,17 @@ uint64_t mmf_rng_u64(mmf_rng *r) {
     return res;
 }
 
+void mmf_rng_fill(mmf_rng *r, uint64_t *out, int64_t n) {
+    uint64_t s0 = r->s[0], s1 = r->s[1], s2 = r->s[2], s3 = r->s[3];
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t t = s1 << 17;
+        out[i] = rotl(s1 * 5, 7) * 9;
+        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3;
+        s2 ^= t; s3 = rotl(s3, 45);
+    }
+    r->s[0] = s0; r->s[1] = s1; r->s[2] = s2; r->s[3] = s3;
+}
+
 float mmf_rng_uniform(mmf_rng *r) { return (float)(mmf_rng_u64(r) >> 40) * (1.0f / 16777216.0f); }
 
 float mmf_rng_normal(mmf_rng *r) {
