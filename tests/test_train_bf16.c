@@ -2,7 +2,7 @@
  * 1. linear forward, input gradient and weight gradient against a float64
  *    computation on the bf16-rounded operands (what the kernels promise: bf16
  *    inputs, fp32 sums), on sizes that exercise every padding path;
- * 2. the XOR task (tests/synth.h) trained in fp32 and in bf16 reaches the same
+ * 2. the XOR task (tests/synth.h, 32-d features) trained in fp32 and in bf16 reaches the same
  *    accuracy within 0.03, and bf16 training is deterministic;
  * 3. fp32 training is unaffected by a bf16 run in the same process.
  * Skipped (77) on a CPU without AVX512-BF16, after checking the refusal. */
@@ -126,14 +126,15 @@ int main(void) {
         return 77;
     }
     /* 1. the kernels against float64 on the rounded operands */
-    check_linear(5, 7, 3, 1);        /* smaller than every block */
-    check_linear(13, 33, 17, 1);     /* one past a row tile, odd K, one past a column block */
+    check_linear(5, 33, 32, 1);      /* fewer rows than a tile, odd K */
+    check_linear(13, 33, 49, 1);     /* one past a row tile, one past a column block; y^T = W x^T path */
     check_linear(64, 96, 48, 0);
     check_linear(40, 130, 70, 1);
+    check_linear(70, 45, 34, 1);
 
     /* 2. XOR task: same accuracy within 0.03 */
     t_tmpdir(dir, sizeof dir);
-    int D = 8;
+    int D = 32;   /* every layer of the three heads has >= 32 inputs and outputs: all run in bf16 */
     mmf_embfile *tr = synth_open(dir, "xtr", SYN_XOR, 2000, D, 1, 1.0f, -1);
     mmf_embfile *va = synth_open(dir, "xva", SYN_XOR, 400, D, 2, 1.0f, -1);
     mmf_embfile *te = synth_open(dir, "xte", SYN_XOR, 1000, D, 3, 1.0f, -1);
@@ -144,7 +145,7 @@ int main(void) {
         double af = acc(f0, te), ab = acc(b0, te);
         printf("XOR task: %-12s fp32 %.3f  bf16 %.3f  (difference %+.3f)\n", ops[k], af, ab, ab - af);
         CHECK_MSG(fabs(ab - af) <= 0.03, "%s: bf16 accuracy %.3f vs fp32 %.3f", ops[k], ab, af);
-        CHECK_MSG(ab > 0.9, "%s: bf16 accuracy %.3f", ops[k], ab);
+        CHECK_MSG(ab > 0.8, "%s: bf16 accuracy %.3f (chance is 0.5)", ops[k], ab);
         if (k == 0) {
             /* bf16 is deterministic, and the fp32 run after a bf16 run matches the first fp32 run */
             mmf_head *b1 = train(ops[k], tr, va, MMF_PRECISION_BF16), *f1 = train(ops[k], tr, va, MMF_PRECISION_F32);

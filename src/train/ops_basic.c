@@ -14,10 +14,13 @@ static const char *shp(const mmf_tvar *t, char *buf, size_t cap) { return mmf_sh
 
 /* ---------------------------------------------------------------- linear */
 
-/* Every linear layer, however small: one rule for what bf16 mode means. The
- * kernels' index arithmetic is int; a layer past that runs in fp32. */
+/* Layers with at least 32 inputs and 32 outputs: below that the packing and
+ * the 16-column blocks cost more than the bf16 rate saves (a 10-class output
+ * layer ran slower in bf16). The kernels' index arithmetic is int; a layer
+ * past that runs in fp32. */
 static int use_bf16(mmf_tape *tp, int64_t R, int64_t IC, int64_t OC) {
-    return mmf_tape_bf16(tp) && R > 0 && R < (1 << 30) && IC * OC < (1 << 30) && R * (IC > OC ? IC : OC) < (1 << 30);
+    return mmf_tape_bf16(tp) && IC >= 32 && OC >= 32 && R > 0 && R < (1 << 30) && IC * OC < (1 << 30) &&
+           R * (IC > OC ? IC : OC) < (1 << 30);
 }
 
 static int pad2i(int k) { return (k + 1) & ~1; }
@@ -82,7 +85,24 @@ mmf_var mmf_t_linear(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b) {
     if (y < 0) return -1;
     tx = TV(x); tw = TV(W); tb = TV(b);
     int bf = use_bf16(tp, R, IC, OC);
-    if (bf) {
+    if (bf && OC > R) {
+        /* y^T = W x^T: the bigger operand, W, goes in as plain bf16 rows (converted
+         * on the fly) and only x is packed: packing is a transpose, and the gemm
+         * products are the same pairs in the same order (bit-identical result) */
+        int nt = gemm_threads(tp, R * IC * OC);
+        float *yt = mmf_tape_scratch(tp, (size_t)(OC * R) * sizeof(float));
+        uint16_t *Xp = mmf_tape_scratch(tp, mmf_bf16_packed_size((int)R, (int)IC) * 2);
+        uint16_t *tmp = mmf_tape_scratch(tp, (size_t)R * (size_t)pad2i((int)IC) * 2);
+        void *xs = mmf_tape_scratch(tp, mmf_bf16_scratch_bytes(OC, (int)IC));
+        if (!yt || !Xp || !tmp || !xs) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "linear: out of memory"));
+        tx = TV(x); tw = TV(W); tb = TV(b);
+        mmf_bf16_pack_fast(Xp, tx->v, (int)R, (int)IC, (int)IC, tmp);
+        mmf_bf16_linear(yt, tw->v, Xp, NULL, OC, (int)IC, (int)R, 0, xs, nt);
+        float *yv = TV(y)->v;
+        const float *bv = tb ? tb->v : NULL;
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t o = 0; o < OC; o++) yv[r * OC + o] = yt[o * R + r] + (bv ? bv[o] : 0.0f);
+    } else if (bf) {
         uint16_t *Wp = mmf_tape_scratch(tp, mmf_bf16_packed_size((int)OC, (int)IC) * 2);
         uint16_t *tmp = mmf_tape_scratch(tp, (size_t)OC * (size_t)pad2i((int)IC) * 2);
         void *xs = mmf_tape_scratch(tp, mmf_bf16_scratch_bytes(R, (int)IC));

@@ -66,9 +66,10 @@ int mmf_tape_training(const mmf_tape *tp);
 mmf_rng *mmf_tape_rng(mmf_tape *tp);
 int mmf_tape_threads(const mmf_tape *tp);
 mmf_status mmf_tape_status(const mmf_tape *tp);
-/* Mixed precision for mmf_t_linear (default off): the forward, weight-gradient
- * and input-gradient GEMMs round their operands to bf16 and accumulate in fp32
- * (AVX512-BF16); parameters, gradients and everything else stay fp32. Fails
+/* Mixed precision for mmf_t_linear (default off): in layers with at least 32
+ * inputs and 32 outputs, the forward, weight-gradient and input-gradient GEMMs
+ * round their operands to bf16 and accumulate in fp32 (AVX512-BF16);
+ * parameters, gradients and everything else stay fp32. Fails
  * (MMF_ERR_UNSUPPORTED, message set) on a CPU without AVX512-BF16. */
 mmf_status mmf_tape_set_bf16(mmf_tape *tp, int on);
 int mmf_tape_bf16(const mmf_tape *tp);
