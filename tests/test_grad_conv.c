@@ -112,6 +112,10 @@ int main(void) {
       GC("conv2d 5x5 s1 p2", b_conv, &c, in, 2, 0); }
     { ccfg c = {1, 1, 0}; mmf_gc_input in[2] = {gin4(2, 2, 3, 4, -1, 1), gin4(2, 2, 2, 3, -0.5f, 0.5f)};
       GC("conv2d 2x3 s1 p1 (OH = H + 1)", b_conv, &c, in, 2, 0); }
+    /* 16 output channels, 16 pixels, 16 input channels: the forward and the
+     * input-gradient GEMMs take the register-blocked kernel (conv_gemm.c) */
+    { ccfg c = {1, 1, 1}; mmf_gc_input in[3] = {gin4(2, 16, 4, 4, -1, 1), gin4(16, 16, 3, 3, -0.5f, 0.5f), gin(1, 16, 0, 0, -1, 1, 0)};
+      GC("conv2d 3x3 s1 p1, 16 channels", b_conv, &c, in, 3, 0); }
     { ccfg c = {2, 0, 0}; mmf_gc_input in[2] = {gin4(2, 2, 7, 6, -1, 1), gin4(3, 2, 3, 2, -0.5f, 0.5f)};
       GC("conv2d 3x2 s2 p0", b_conv, &c, in, 2, 0); }
     { ccfg c = {2, 2, 1}; mmf_gc_input in[3] = {gin4(3, 2, 5, 5, -1, 1), gin4(2, 2, 4, 4, -0.5f, 0.5f), gin(1, 2, 0, 0, -1, 1, 0)};
@@ -141,9 +145,10 @@ int main(void) {
     { mmf_gc_input in[1] = {gin4(2, 3, 3, 4, -1, 1)}; GC("global_avgpool", b_gap, NULL, in, 1, 0); }
 
     /* forward values: conv vs the naive loop, at 1 and 2 threads */
-    for (int same = 0; same <= 1; same++) /* 3x3 s1 p1 on 7x9 takes the flat im2col path */
+    for (int same = 0; same <= 2; same++) /* 1: 3x3 s1 p1 on 7x5 takes the flat im2col path; 2: 32 channels on 8x6, the blocked GEMM */
     for (int nt = 1; nt <= 2; nt++) {
-        int N = 3, C = 3, H = same ? 7 : 9, W = same ? 5 : 7, OC = 5, K = 3, stride = same ? 1 : 2, pad = 1, OH, OW;
+        int N = 3, C = 3, H = same ? 7 : 9, W = same ? 5 : 7, OC = same == 2 ? 32 : 5, K = 3, stride = same ? 1 : 2, pad = 1, OH, OW;
+        if (same == 2) H = 8, W = 6;
         mmf_conv2d_out_size(H, W, K, K, stride, pad, &OH, &OW);
         mmf_gc_input x = gin4(N, C, H, W, -1, 1), w = gin4(OC, C, K, K, -1, 1), b = gin(1, OC, 0, 0, -1, 1, 0);
         float *ref = malloc(sizeof(float) * N * OC * OH * OW);
@@ -152,11 +157,11 @@ int main(void) {
         mmf_var y = mmf_t_conv2d(tp, mmf_t_const(tp, x.data, 4, x.shape), mmf_t_const(tp, w.data, 4, w.shape),
                                  mmf_t_const(tp, b.data, 1, b.shape), stride, pad);
         CHECK_OK(mmf_tape_status(tp));
-        CHECK(mmf_tape_var(tp, y)->shape[2] == (same ? 7 : 5) && mmf_tape_var(tp, y)->shape[3] == (same ? 5 : 4));
+        CHECK(mmf_tape_var(tp, y)->shape[2] == (same ? H : 5) && mmf_tape_var(tp, y)->shape[3] == (same ? W : 4));
         t_allclose(mmf_tape_var(tp, y)->v, ref, (size_t)N * OC * OH * OW, 1e-5, 1e-5, "conv2d vs naive");
         /* max pool vs the core kernel; global average pool by hand */
         mmf_var xv = mmf_t_const(tp, x.data, 4, x.shape);
-        int MP = same ? 4 * 3 : 5 * 4; /* 3x3 s2 p1 max pool of 7x5 / 9x7 */
+        int MP = same == 2 ? 4 * 3 : same ? 4 * 3 : 5 * 4; /* 3x3 s2 p1 max pool of 8x6 / 7x5 / 9x7 */
         float *mp = malloc(sizeof(float) * N * C * MP);
         mmf_maxpool2d(mp, x.data, N, C, H, W, 3, 2, 1, 1);
         mmf_var m = mmf_t_maxpool2d(tp, xv, 3, 2, 1);

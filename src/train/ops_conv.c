@@ -9,6 +9,7 @@
  * dW goes to per-thread buffers summed in thread order, so results depend
  * only on the thread count. */
 #include "train/conv.h"
+#include "train/conv_gemm.h"
 #include "core/error.h"
 #include "core/ops.h"
 #include <cblas.h>
@@ -183,8 +184,9 @@ static void conv2d_backward(mmf_tape *tp, const mmf_node *nd) {
                             1.0f, dw, OC);
             }
             if (x->g) {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)P, OC, 1.0f, w->v, (int)K, gy, (int)P,
-                            0.0f, dcols, (int)P);
+                if (!mmf_conv_gemm(dcols, w->v, 1, K, gy, (int)K, OC, (int)P, 0))
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)P, OC, 1.0f, w->v, (int)K, gy, (int)P,
+                                0.0f, dcols, (int)P);
                 col2im_add(x->g + (int64_t)n * C * H * W, dcols, C, H, W, KH, KW, stride, pad, OH, OW);
             }
         }
@@ -233,8 +235,9 @@ mmf_var mmf_t_conv2d(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b, int stride, 
         if (bv)
             for (int oc = 0; oc < OC; oc++)
                 for (int64_t p = 0; p < P; p++) o[oc * P + p] = bv[oc];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, (int)P, (int)K, 1.0f, wv, (int)K, cb, (int)P,
-                    bv ? 1.0f : 0.0f, o, (int)P);
+        if (!mmf_conv_gemm(o, wv, K, 1, cb, OC, (int)K, (int)P, bv != NULL))
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, (int)P, (int)K, 1.0f, wv, (int)K, cb, (int)P,
+                        bv ? 1.0f : 0.0f, o, (int)P);
     }
     mmf_threads_use(mmf_tape_threads(tp));
     if (ng) {
