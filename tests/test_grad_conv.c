@@ -195,6 +195,32 @@ int main(void) {
         mmf_tape_free(tp);
         free(ref); free(mp); free(x.data); free(w.data); free(b.data);
     }
+    /* dW over long rows (2048 pixels: the dot-product kernel of conv_gemm.c) against
+     * the sum written out: L = sum(conv(x, W) * r), dL/dW[o,c,p,q] = sum_ij r[o,i,j] x[c,i+p-1,j+q-1] */
+    {
+        int C = 2, H = 64, W = 32, OC = 5;
+        mmf_gc_input x = gin4(1, C, H, W, -1, 1), w = gin4(OC, C, 3, 3, -1, 1), r = gin4(1, OC, H, W, -1, 1);
+        mmf_tape *tp = mmf_tape_new(1, 1);
+        mmf_var X = mmf_t_const(tp, x.data, 4, x.shape), Wv = mmf_t_leaf(tp, w.data, 4, w.shape);
+        mmf_var L = mmf_t_sum_all(tp, mmf_t_mul(tp, mmf_t_conv2d(tp, X, Wv, -1, 1, 1), mmf_t_const(tp, r.data, 4, r.shape)));
+        CHECK_OK(mmf_tape_backward(tp, L));
+        float ref[5 * 2 * 9];
+        for (int o = 0; o < OC; o++)
+            for (int c = 0; c < C; c++)
+                for (int p = 0; p < 3; p++)
+                    for (int q = 0; q < 3; q++) {
+                        double sum = 0;
+                        for (int i = 0; i < H; i++)
+                            for (int j = 0; j < W; j++) {
+                                int ih = i + p - 1, iw = j + q - 1;
+                                if (ih >= 0 && ih < H && iw >= 0 && iw < W) sum += (double)r.data[(o * H + i) * W + j] * x.data[(c * H + ih) * W + iw];
+                            }
+                        ref[((o * C + c) * 3 + p) * 3 + q] = (float)sum;
+                    }
+        t_allclose(mmf_tape_var(tp, Wv)->g, ref, OC * C * 9, 1e-4, 1e-4, "conv dW over 2048 pixels vs the written-out sum");
+        mmf_tape_free(tp);
+        free(x.data); free(w.data); free(r.data);
+    }
     /* conv backward is the same with 1 and 2 threads (up to summation order of dW) */
     {
         mmf_gc_input x = gin4(4, 3, 8, 8, -1, 1), w = gin4(6, 3, 3, 3, -1, 1), r = gin4(4, 6, 8, 8, -1, 1);

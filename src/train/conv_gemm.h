@@ -8,4 +8,9 @@
  * nothing when this build has no kernel for the shape (caller uses BLAS). */
 int mmf_conv_gemm(float *C, const float *A, long a_m, long a_k, const float *B, int M, int K, int P, int accumulate);
 
+/* C (M,N) += A (M,P) B (N,P)^T, all row-major with rows of length P (dW^T +=
+ * cols dY^T). Returns 0 when this build has no kernel for the shape or BLAS is
+ * faster on it (rows shorter than 2048). */
+int mmf_conv_gemm_nt(float *C, const float *A, const float *B, int M, int N, int P);
+
 #endif

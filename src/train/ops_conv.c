@@ -180,8 +180,9 @@ static void conv2d_backward(mmf_tape *tp, const mmf_node *nd) {
             const float *gy = y->g + (int64_t)n * OC * P;
             if (w->g) {
                 im2col(cols, x->v + (int64_t)n * C * H * W, C, H, W, KH, KW, stride, pad, OH, OW);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)K, OC, (int)P, 1.0f, cols, (int)P, gy, (int)P,
-                            1.0f, dw, OC);
+                if (!mmf_conv_gemm_nt(dw, cols, gy, (int)K, OC, (int)P))
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)K, OC, (int)P, 1.0f, cols, (int)P, gy, (int)P,
+                                1.0f, dw, OC);
             }
             if (x->g) {
                 if (!mmf_conv_gemm(dcols, w->v, 1, K, gy, (int)K, OC, (int)P, 0))
