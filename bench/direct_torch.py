@@ -120,8 +120,8 @@ def main():
         f.write('- Model: conv3x3 (no bias) - BatchNorm - ReLU stages of 16/32/64/128 channels, 2x2 max pool after the '
                 'first three, global average pool, linear to 98 classes; 64 x 64 x 3 input, fp32. A step is forward + '
                 'cross-entropy + backward + AdamW. Reference: PyTorch %s (Debian), `torch.set_num_threads(threads)` with its OpenBLAS pool pinned to the same count (bench/torch_threads.py), '
-                'the same model as `nn.Sequential`. Ours: `cnn_forward` on the autograd tape (conv2d = im2col + OpenBLAS '
-                'sgemm per image, parallel over the batch; fused batchnorm+ReLU).\n\n' % torch.__version__)
+                'the same model as `nn.Sequential`. Ours: `cnn_forward` on the autograd tape (conv2d = im2col + one GEMM per image, parallel '
+                'over the batch, in our AVX-512 kernel or OpenBLAS; fused batchnorm+ReLU; docs/direct.md).\n\n' % torch.__version__)
         f.write('| batch | threads | precision | clock | mmfuse ms/step | PyTorch ms/step | mmfuse img/s | PyTorch img/s | speed-up (PyTorch time / ours) |\n')
         f.write('|---:|---:|---|---|---:|---:|---:|---:|---:|\n')
         for B, nt, clock, ours, ref in rows:
