@@ -167,6 +167,13 @@ static void gather(const mmf_head *h, const binding *bd, const int64_t *rows, in
     for (int64_t b = 0; b < B; b++) {
         int64_t r = rows[b];
         uint8_t *mk = bb->mask + b * M;
+        /* rows come in shuffled order: start loading the next one while this one is copied */
+        if (b + 1 < B)
+            for (int m = 0; m < M; m++) {
+                if (bd->col[m] < 0) continue;
+                const char *nx = (const char *)(mmf_embfile_data(bd->f, bd->col[m]) + rows[b + 1] * h->cfg.dims[m]);
+                for (int64_t o = 0; o < h->cfg.dims[m] * (int64_t)sizeof(float); o += 64) __builtin_prefetch(nx + o);
+            }
         int present = 0;
         for (int m = 0; m < M; m++) {
             mk[m] = bd->col[m] >= 0 ? fmask[r * FM + bd->col[m]] : 0;
@@ -509,6 +516,8 @@ mmf_status mmf_head_train(const mmf_embfile *train, const mmf_embfile *val, cons
     mmf_tape *tp = mmf_tape_new(p->n_threads, p->seed ^ 0x7A9Eull);
     if (!s && (!best || !tp)) s = mmf_fail(MMF_ERR_NOMEM, "train: out of memory");
     if (!s && p->precision == MMF_PRECISION_BF16) s = mmf_tape_set_bf16(tp, 1);
+    /* bf16: AdamW keeps a bf16 copy of the weights up to date in its sweep */
+    if (!s && p->precision == MMF_PRECISION_BF16) s = mmf_params_bf16_shadow(&h->ps);
     else if (!s && p->precision != MMF_PRECISION_F32) s = mmf_fail(MMF_ERR_ARG, "train: unknown precision %d", (int)p->precision);
     mmf_rng rng;
     mmf_rng_seed(&rng, p->seed ^ 0xDA7Aull);
@@ -564,7 +573,7 @@ mmf_status mmf_head_train(const mmf_embfile *train, const mmf_embfile *val, cons
             break;
         }
     }
-    if (!s && val) memcpy(h->ps.data, best, (size_t)h->ps.total * sizeof(float));
+    if (!s && val) { memcpy(h->ps.data, best, (size_t)h->ps.total * sizeof(float)); mmf_params_touch(&h->ps); }
     free(best);
     mmf_tape_free(tp);
     bb_free(&bb);

@@ -97,7 +97,12 @@ mmf_var mmf_t_linear(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b) {
         if (!yt || !Xp || !tmp || !xs) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "linear: out of memory"));
         tx = TV(x); tw = TV(W); tb = TV(b);
         mmf_bf16_pack_fast(Xp, tx->v, (int)R, (int)IC, (int)IC, tmp);
-        mmf_bf16_linear(yt, tw->v, Xp, NULL, OC, (int)IC, (int)R, 0, xs, nt);
+        if (tw->b16 && IC % 2 == 0) {   /* the optimiser's bf16 copy of W: no conversion */
+            mmf_gemm_epi e = {.y = yt, .ldy = R};
+            mmf_bf16_gemm(tw->b16, IC, Xp, OC, (int)IC, (int)R, &e, nt);
+        } else {
+            mmf_bf16_linear(yt, tw->v, Xp, NULL, OC, (int)IC, (int)R, 0, xs, nt);
+        }
         float *yv = TV(y)->v;
         const float *bv = tb ? tb->v : NULL;
         for (int64_t r = 0; r < R; r++)

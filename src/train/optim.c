@@ -82,6 +82,7 @@ mmf_status mmf_optim_step(mmf_optim *o, mmf_params *ps) {
     float step_size = (float)(lr / (1.0 - pow(p->beta1, (double)o->step)));
     float inv_sqrt_bc2 = (float)(1.0 / sqrt(1.0 - pow(p->beta2, (double)o->step)));
     float b1 = p->beta1, b2 = p->beta2, eps = p->eps, mom = p->momentum;
+    uint16_t *sh = ps->bf16 && p->kind != MMF_OPT_SGD ? ps->bf16 : NULL;
     for (int i = 0; i < ps->n; i++) {
         const mmf_param_info *pi = &ps->p[i];
         float *restrict x = ps->data + pi->offset, *restrict g = ps->grad + pi->offset;
@@ -97,6 +98,21 @@ mmf_status mmf_optim_step(mmf_optim *o, mmf_params *ps) {
             }
         } else {
             float l2 = p->kind == MMF_OPT_ADAM ? wd : 0.0f, decay = p->kind == MMF_OPT_ADAMW ? 1.0f - lr * wd : 1.0f;
+            if (sh) {   /* the same update, plus the bf16 copy (round to nearest even; values are finite here) */
+                uint16_t *restrict xb = sh + pi->offset;
+                for (int64_t j = 0; j < n; j++) {
+                    float gj = g[j] * clip + l2 * x[j];
+                    m[j] = b1 * m[j] + (1.0f - b1) * gj;
+                    v[j] = b2 * v[j] + (1.0f - b2) * gj * gj;
+                    float xn = x[j] * decay - step_size * m[j] / (sqrtf(v[j]) * inv_sqrt_bc2 + eps);
+                    x[j] = xn;
+                    uint32_t u;
+                    memcpy(&u, &xn, 4);
+                    xb[j] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+                    g[j] = 0.0f;
+                }
+                continue;
+            }
             for (int64_t j = 0; j < n; j++) {
                 float gj = g[j] * clip + l2 * x[j];
                 m[j] = b1 * m[j] + (1.0f - b1) * gj;
@@ -106,5 +122,7 @@ mmf_status mmf_optim_step(mmf_optim *o, mmf_params *ps) {
             }
         }
     }
+    /* SGD keeps no copy: the linear layers convert for themselves */
+    ps->bf16_fresh = sh != NULL;
     return MMF_OK;
 }

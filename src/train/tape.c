@@ -3,6 +3,7 @@
 #include "train/tape.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/tensor.h"
 #include "core/gemm_bf16.h"
 #include <math.h>
 #include <stdio.h>
@@ -215,7 +216,7 @@ mmf_var mmf_t_full(mmf_tape *tp, float value, int ndim, const int64_t *shape) {
 void mmf_params_init(mmf_params *ps) { memset(ps, 0, sizeof *ps); }
 
 void mmf_params_free(mmf_params *ps) {
-    free(ps->p); free(ps->data); free(ps->grad);
+    free(ps->p); free(ps->data); free(ps->grad); free(ps->bf16);
     memset(ps, 0, sizeof *ps);
 }
 
@@ -266,6 +267,7 @@ float *mmf_params_value(mmf_params *ps, int idx) { return ps->data + ps->p[idx].
 mmf_status mmf_params_alloc(mmf_params *ps, mmf_rng *rng) {
     size_t bytes = (size_t)(ps->total ? ps->total : 16) * sizeof(float);
     free(ps->data); free(ps->grad);
+    ps->bf16_fresh = 0;
     ps->data = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     ps->grad = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     if (!ps->data || !ps->grad) return mmf_fail(MMF_ERR_NOMEM, "params: out of memory for %lld floats", (long long)ps->total);
@@ -289,6 +291,17 @@ mmf_status mmf_params_alloc(mmf_params *ps, mmf_rng *rng) {
     return MMF_OK;
 }
 
+mmf_status mmf_params_bf16_shadow(mmf_params *ps) {
+    if (!ps->data) return mmf_fail(MMF_ERR_ARG, "params: bf16 copy before allocation");
+    if (!ps->bf16 && !(ps->bf16 = aligned_alloc(64, ((size_t)(ps->total ? ps->total : 32) * 2 + 63) & ~(size_t)63)))
+        return mmf_fail(MMF_ERR_NOMEM, "params: out of memory for the bf16 copy");
+    for (int64_t j = 0; j < ps->total; j++) ps->bf16[j] = mmf_f32_to_bf16(ps->data[j]);
+    ps->bf16_fresh = 1;
+    return MMF_OK;
+}
+
+void mmf_params_touch(mmf_params *ps) { ps->bf16_fresh = 0; }
+
 void mmf_params_zero_grad(mmf_params *ps) {
     if (ps->grad) memset(ps->grad, 0, (size_t)ps->total * sizeof(float));
 }
@@ -301,6 +314,7 @@ mmf_var mmf_t_param(mmf_tape *tp, mmf_params *ps, int idx) {
     mmf_tvar tv = {0};
     tv.v = ps->data + pi->offset;
     tv.g = ps->grad + pi->offset;
+    tv.b16 = ps->bf16 && ps->bf16_fresh ? ps->bf16 + pi->offset : NULL;
     tv.ndim = pi->ndim;
     memcpy(tv.shape, pi->shape, sizeof tv.shape);
     tv.n = pi->n;

@@ -38,6 +38,7 @@ typedef struct mmf_tvar {
     int64_t shape[MMF_T_MAXDIM];
     int64_t n;      /* number of elements */
     int g_lazy;     /* g not written yet: contents undefined, meaning zero (mmf_tape_alloc_lazy) */
+    const uint16_t *b16;  /* bf16 copy of v (a parameter's mmf_params_bf16_shadow while fresh), or NULL */
 } mmf_tvar;
 
 typedef struct mmf_node mmf_node;
@@ -134,6 +135,8 @@ typedef struct mmf_params {
     int64_t total;
     float *data;           /* all values, one allocation */
     float *grad;           /* all gradients, same layout */
+    uint16_t *bf16;        /* bf16 copy of data, same layout (mmf_params_bf16_shadow), or NULL */
+    int bf16_fresh;        /* bf16 == round(data): set by the shadow and mmf_optim_step, cleared by mmf_params_touch */
 } mmf_params;
 
 void mmf_params_init(mmf_params *ps);
@@ -143,6 +146,13 @@ int mmf_params_add(mmf_params *ps, const char *name, int ndim, const int64_t *sh
 /* Allocate both blocks and initialise every parameter from rng (in declaration order). */
 mmf_status mmf_params_alloc(mmf_params *ps, mmf_rng *rng);
 void mmf_params_zero_grad(mmf_params *ps);
+/* Keep a bf16 copy of the values (round to nearest even) that mmf_optim_step
+ * rewrites in the same sweep as its update: bf16 linear layers then read their
+ * weights without converting them every step. Whoever writes ps->data other
+ * than through mmf_optim_step must call mmf_params_touch (the copy is then
+ * ignored until the next step). */
+mmf_status mmf_params_bf16_shadow(mmf_params *ps);
+void mmf_params_touch(mmf_params *ps);
 int mmf_params_find(const mmf_params *ps, const char *name);
 float *mmf_params_value(mmf_params *ps, int idx);
 /* Variable over parameter idx (values and gradient point into the blocks). */
