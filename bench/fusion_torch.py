@@ -253,6 +253,10 @@ def run(cmd):
     env = dict(os.environ)
     threads = cmd[cmd.index("run") + 2]
     env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(threads)
+    # the mmfuse CLI runs with libgomp's short barrier spin (tools/mmfuse.c); give both sides
+    # (Debian's torch uses libgomp too) the same, so 2-thread rows measure what a user gets
+    if "OMP_WAIT_POLICY" not in env:
+        env.setdefault("GOMP_SPINCOUNT", "1000")
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
     if out.returncode:
         raise RuntimeError("%s failed: %s" % (" ".join(cmd), out.stderr.strip()[-500:]))
@@ -338,6 +342,10 @@ def main(build):
         "forward + weight gradient of every layer; input gradients of inner layers and elementwise work not counted, so a "
         "lower bound). One core's fp32 FMA peak here is about 116 GFLOP/s (bench/results/gemm.md); bf16 dot products "
         "(vdpbf16ps) double it.",
+        "- OpenMP: both sides run with %s (the mmfuse CLI's default is GOMP_SPINCOUNT=1000, see docs/autograd.md: "
+        "libgomp's default spin makes 2-thread runs on a busy machine many times slower)." %
+        ("OMP_WAIT_POLICY=" + os.environ["OMP_WAIT_POLICY"] if "OMP_WAIT_POLICY" in os.environ else
+         "GOMP_SPINCOUNT=" + os.environ.get("GOMP_SPINCOUNT", "1000")),
         "- Two throughputs: per wall-clock second, and per CPU second of the process (user + system, all "
         "threads). On a shared machine a process gets a varying share of a core, so with 1 thread "
         "the CPU-time figure measures the work itself and its ratio is the one to read; with 2 threads "
