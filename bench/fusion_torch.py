@@ -353,6 +353,10 @@ def main(build):
         *([] if two else
           ["- 2-thread rows skipped (MMFUSE_BENCH_TWO_THREADS=0): with the machine's load average around 20 on 2 "
            "cores, both sides' OpenMP threads mostly wait for a core and the 2-thread timings say nothing."]),
+        *([] if os.getloadavg()[1] < (os.cpu_count() or 1) else
+          ["- **Measured under load** (5-min load average %.1f on %d CPUs): CPU-time figures also move under "
+           "load (shared caches and memory bandwidth), not always equally for both sides; rerun on a quiet machine "
+           "before judging the targets." % (os.getloadavg()[1], os.cpu_count() or 1)]),
         "- Target (issue 5): >= 3x for concat/MLP/GMU-sized heads, >= 1x for transformer fusion "
         "(judged on the 1-thread CPU-time ratio against PyTorch fp32).",
         "",
