@@ -7,4 +7,5 @@
 int mmf_fuzz_safetensors(const uint8_t *data, size_t size);
 int mmf_fuzz_config(const uint8_t *data, size_t size);
 int mmf_fuzz_index(const uint8_t *data, size_t size);
+int mmf_fuzz_index_file(const uint8_t *data, size_t size);
 #endif

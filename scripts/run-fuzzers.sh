@@ -28,6 +28,7 @@ for bin in "${fuzzers[@]}"; do
     fuzz_safetensors) max_len=65536; extra=("$ROOT/tests/data/safetensors_bad") ;;
     fuzz_config)      max_len=32768; extra=() ;;   # config.json files are small
     fuzz_index)       max_len=4096; extra=("$ROOT/tests/data/fuzz/fuzz_config") ;;
+    fuzz_index_file)  max_len=8192; extra=() ;;   # vector index files; the seeds are 0.7-1.6 KB
     fuzz_image)       max_len=131072; extra=("$ROOT/tests/data/image") ;;   # the committed test images as seeds
     *)                max_len=65536; extra=() ;;
   esac

@@ -5,6 +5,7 @@
 #include "../fuzz/fuzz_safetensors.c"
 #include "../fuzz/fuzz_config.c"
 #include "../fuzz/fuzz_index.c"
+#include "../fuzz/fuzz_index_file.c"
 #include "test_util.h"
 #include "io/json.h"
 #include <dirent.h>
@@ -34,6 +35,7 @@ static int replay_dir(const char *rel, int required) {
         mmf_fuzz_safetensors(exact, len);
         mmf_fuzz_config(exact, len);
         mmf_fuzz_index(exact, len);
+        mmf_fuzz_index_file(exact, len);
         free(exact);
         n++;
     }
@@ -46,7 +48,8 @@ int main(void) {
     int n = replay_dir("tests/data/fuzz_regress", 1);
     CHECK_MSG(n >= 1, "the regression corpus is empty");
     int seeds = replay_dir("tests/data/fuzz/fuzz_safetensors", 1) + replay_dir("tests/data/fuzz/fuzz_config", 1) +
-                replay_dir("tests/data/fuzz/fuzz_index", 1) + replay_dir("tests/data/safetensors_bad", 1);
+                replay_dir("tests/data/fuzz/fuzz_index", 1) + replay_dir("tests/data/fuzz/fuzz_index_file", 1) +
+                replay_dir("tests/data/safetensors_bad", 1);
     printf("replayed %d regression inputs and %d seeds through every harness\n", n, seeds);
     return t_done("test_fuzz_regress");
 }
