@@ -1,18 +1,30 @@
 #!/usr/bin/python3
 """Vector index and k-means benchmark: mmfuse against hnswlib and FAISS.
 
-    /usr/bin/python3 bench/index.py BUILD_DIR [--n 100000] [--threads 1] [--efc 100]
+    /usr/bin/python3 bench/index.py BUILD_DIR [--n 100000] [--threads 1] [--efc 100] [--rounds 1]
+                                    [--data synthetic|emoji]...
                                     [--part ours|int8|hnswlib|faiss_hnsw|kmeans|report]...
 
-Without --part it runs ours, hnswlib, int8, kmeans and writes the report.
-Each part appends its result to BUILD_DIR/bench_index_results_*.json, so a
-long comparison can be run in pieces (a few minutes each) and reported once.
+Without --part it runs ours, hnswlib, int8 and faiss_hnsw on each data set,
+kmeans on the synthetic one, and writes the report. Each part appends its
+result to BUILD_DIR/bench_index_results_*.json, so a long comparison can be
+run in pieces (a few minutes each) and reported once; the report takes the
+best of the stored runs of each system.
 
-Generates clustered synthetic vectors (deterministic: numpy PCG64 with a fixed
-seed; cached in BUILD_DIR), computes the exact top-10 with FAISS IndexFlatIP,
-then runs each system in its own process (so memory is measured per system):
-our bench_index, hnswlib (Debian python3-hnswlib) and FAISS (python3-faiss).
-Writes bench/results/index.md.
+Two data sets (--data picks; default both):
+  synthetic  clustered synthetic vectors (deterministic: numpy PCG64 with a
+             fixed seed; cached in BUILD_DIR);
+  emoji      real embeddings: the 512-d CNN image tower trained from scratch
+             (mmfuse train-encoder) on the emoji train split, run over 18
+             deterministic augmentations of every emoji picture of the three
+             vendors (5718 x 18 = 102924 vectors) and 1000 fresh augmentations
+             as queries (bench_index embed-aug). Needs the emoji data set
+             ($MMFUSE_EMOJI_DIR, else data/emoji, else it runs `mmfuse data
+             emoji --out data/emoji`); the model and vectors are cached in
+             $MMFUSE_BENCH_CACHE (default data/bench-index, never committed).
+The exact top-10 comes from FAISS IndexFlatIP; then each system runs in its
+own process (so memory is measured per system): our bench_index, hnswlib
+(Debian python3-hnswlib) and FAISS (python3-faiss). Writes bench/results/index.md.
 """
 import json, os, struct, subprocess, sys, time
 
@@ -21,6 +33,9 @@ N_CENTRES, LOCAL_DIM = 1000, 32
 EFS = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256]
 M, EFC, BUILD_THREADS, QUERY_THREADS = 16, 100, 1, 1   # efc 100 keeps a 100k run to minutes on 2 cores
 KM_K, KM_ITERS = 100, 20
+# real embeddings (emoji): the image tower and the augmentation set
+EMOJI_DIM, EMOJI_SIDE, EMOJI_EPOCHS, EMOJI_VARIANTS, EMOJI_SEED = 512, 32, 5, 18, 20261128
+EMOJI_SPLITS = ["train.jsonl", "val.jsonl", "test.jsonl", "openmoji.jsonl"]
 
 
 def rss_mb():
@@ -73,12 +88,72 @@ def make_data(path, n):
         z = rng.standard_normal((m, LOCAL_DIM), dtype=np.float32)
         return (c + z @ basis * LOCAL_DIM ** 0.5 + 0.1 * rng.standard_normal((m, D), dtype=np.float32)).astype(np.float32)
     train, queries = draw(n), draw(NQ)
-    tn = train / np.linalg.norm(train, axis=1, keepdims=True)
-    qn = queries / np.linalg.norm(queries, axis=1, keepdims=True)
-    flat = faiss.IndexFlatIP(D)
+    write_st(path, {"train": train, "queries": queries, "gt": exact_top(train, queries)})
+
+
+def exact_top(train, queries):
+    """exact cosine top-K ids (FAISS IndexFlatIP on L2-normalised copies)"""
+    import numpy as np, faiss
+    tn = np.ascontiguousarray(train / np.linalg.norm(train, axis=1, keepdims=True))
+    qn = np.ascontiguousarray(queries / np.linalg.norm(queries, axis=1, keepdims=True))
+    flat = faiss.IndexFlatIP(train.shape[1])
     flat.add(tn)
     _, gt = flat.search(qn, K)
-    write_st(path, {"train": train, "queries": queries, "gt": gt.astype(np.int64)})
+    return gt.astype(np.int64)
+
+
+def emoji_dir(root, build):
+    d = os.environ.get("MMFUSE_EMOJI_DIR") or os.path.join(root, "data", "emoji")
+    if not os.path.exists(os.path.join(d, "train.jsonl")):
+        print(f"index bench: no emoji data in {d}; building it (mmfuse data emoji, needs the npm registry)", file=sys.stderr)
+        subprocess.run([os.path.join(build, "mmfuse"), "data", "emoji", "--out", d], check=True)
+    return d
+
+
+def make_emoji_data(path, root, build, threads):
+    """Real 512-d embeddings: train the CNN tower, embed augmented pictures, exact top-K."""
+    import numpy as np
+    src = emoji_dir(root, build)
+    cache = os.path.dirname(path)
+    model = os.path.join(cache, f"emoji-cnn-d{EMOJI_DIM}-s{EMOJI_SIDE}-e{EMOJI_EPOCHS}")
+    mmfuse = os.path.join(build, "mmfuse")
+    if not os.path.exists(os.path.join(model, "model.safetensors")):
+        t0 = time.perf_counter()
+        r = subprocess.run([mmfuse, "train-encoder", "--modality", "image", "--records", os.path.join(src, "train.jsonl"),
+                            "--val", os.path.join(src, "val.jsonl"), "--out", model, "--dim", str(EMOJI_DIM),
+                            "--image-size", str(EMOJI_SIDE), "--epochs", str(EMOJI_EPOCHS), "--threads", str(threads),
+                            "--seed", "1"], check=True, capture_output=True, text=True)
+        accs = [float(l.rsplit("val acc", 1)[1]) for l in r.stderr.splitlines() if "val acc" in l]
+        with open(os.path.join(model, "bench_index_train.json"), "w") as f:
+            json.dump({"val_acc": max(accs) if accs else None, "train_s": round(time.perf_counter() - t0, 1)}, f)
+        print(f"index bench: trained the emoji image tower in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    images = []
+    for split in EMOJI_SPLITS:
+        with open(os.path.join(src, split)) as f:
+            for line in f:
+                if line.strip():
+                    images.append(os.path.join(src, json.loads(line)["image"]))
+    lst = path + ".images.txt"
+    with open(lst, "w") as f:
+        f.write("\n".join(images) + "\n")
+    raw = path + ".raw.safetensors"
+    t0 = time.perf_counter()
+    subprocess.run([os.path.join(build, "bench_index"), "embed-aug", model, lst, raw, "--variants", str(EMOJI_VARIANTS),
+                    "--queries", str(NQ), "--seed", str(EMOJI_SEED), "--threads", str(threads)], check=True, stdout=subprocess.DEVNULL)
+    t = read_st(raw)
+    print(f"index bench: embedded {len(images)} x {EMOJI_VARIANTS} augmented pictures in {time.perf_counter() - t0:.0f} s",
+          file=sys.stderr)
+    train, queries, qimg = np.array(t["train"]), np.array(t["queries"]), np.array(t["query_image"])
+    gt = exact_top(train, queries)
+    write_st(path, {"train": train, "queries": queries, "gt": gt, "query_image": qimg})
+    os.remove(raw)
+    os.remove(lst)
+    tr_path = os.path.join(model, "bench_index_train.json")
+    meta = {"n": len(train), "images": len(images), "val_acc": json.load(open(tr_path)).get("val_acc") if os.path.exists(tr_path) else None,
+            # share of the exact top-K that are augmentations of the query's own picture
+            "own_share": round(float(np.mean(gt // EMOJI_VARIANTS == qimg[:, None])), 3)}
+    with open(path + ".json", "w") as f:
+        json.dump(meta, f)
 
 
 # ---- workers: each runs in its own process and prints one JSON line ----
@@ -186,34 +261,19 @@ def best_of(runs):
     return out
 
 
-def report(res, n, threads, efc, root):
-    import math
+def loads_of(res):
+    """(min, max) of the 1-minute load averages sampled at the start and end of every stored run"""
+    v = [x for runs in res.values() for r in runs for x in r.get("load", [])]
+    return (min(v), max(v)) if v else None
+
+
+def hnsw_section(res, title, data_text):
     o, h, i8, fh = (best_of(res.get(k, [])) for k in ("ours", "hnswlib", "int8", "faiss_hnsw"))
-    km_o, km_f = res.get("kmeans_ours", []), res.get("kmeans_faiss", [])
-    cpu = "unknown CPU"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    L = ["## Vector index and k-means (issue 7)\n"]
-    L.append(f"Machine: {cpu}, {os.cpu_count()} cores, **shared**: while this ran, other helpers' builds and tests kept the "
-             f"load average at 10-16 on the 2 cores, so wall-clock times are inflated several-fold and noisy. Every run therefore "
-             f"also records process CPU time (all threads), and the comparisons use it: with {threads} thread(s) it is what the wall "
-             f"time would be on an idle core. Each system ran in its own process (memory = RSS growth during the build); "
-             f"where a system ran more than once (interleaved with the others) the better run counts. OMP_WAIT_POLICY=PASSIVE for all.\n")
-    L.append(f"Data: {n} x {D} float32 clustered synthetic vectors ({N_CENTRES} Gaussian centres + a shared {LOCAL_DIM}-dimensional "
-             f"local spread + isotropic noise; numpy PCG64 seed 20261128, made by bench/index.py), {NQ} held-out queries from the "
-             f"same distribution, cosine similarity, exact top-{K} from FAISS IndexFlatIP. Real embeddings are not in this table yet "
-             f"(no encoder output was available when it ran).\n")
-    L.append(f"HNSW: M = {M}, ef_construction = {efc}, build threads = {threads}, query threads = {QUERY_THREADS} (a batch of {NQ} "
-             f"queries per call, best of 2 passes). References: Debian python3-hnswlib 0.6.2 and python3-faiss 1.7.3; Debian builds "
-             f"them for baseline x86-64, so their distance kernels are SSE, while mmfuse builds with -march=native (AVX-512 here) - "
-             f"that is part of what the ratio measures, as it is what a user of these packages gets.\n")
+    L = [f"### {title}\n", data_text + "\n"]
     systems = [("mmfuse", o), ("mmfuse int8", i8), ("hnswlib", h), ("FAISS HNSWFlat", fh)]
     systems = [(nm, r) for nm, r in systems if r]
+    if not systems:
+        return L + ["(not run)\n"]
     hdr = "| ef | " + " | ".join(f"{nm} recall@10 | {nm} QPS (CPU) | {nm} QPS (wall)" for nm, _ in systems) + " |"
     L.append(hdr)
     L.append("|---:|" + "---:|---:|---:|" * len(systems))
@@ -233,21 +293,82 @@ def report(res, n, threads, efc, root):
         L.append(f"| {nm} | {r['runs']} | {r['build_cpu_s']:.1f} | {r['build_s']:.1f} | {r['rss_delta_mb']:.0f} | "
                  f"{first['ef'] if first else '-'} | {first['qps_cpu'] if first else 0:.0f} | {interp or 0:.0f} |")
     L.append("")
-    if o and h and at.get("mmfuse") and at.get("hnswlib"):
-        s = (f"**Ratios against hnswlib** (targets: >= 1.2x QPS at recall@10 >= 0.95, build time <= hnswlib's): "
-             f"QPS at recall 0.95 = **{at['mmfuse'] / at['hnswlib']:.2f}x**")
+    for ref, rr in (("hnswlib", h), ("FAISS HNSWFlat", fh)):
+        if not (o and rr and at.get("mmfuse") and at.get(ref)):
+            continue
+        s = f"**Ratios against {ref}**"
+        if ref == "hnswlib":
+            s += " (targets: >= 1.2x QPS at recall@10 >= 0.95, build time <= hnswlib's)"
+        s += f": QPS at recall 0.95 = **{at['mmfuse'] / at[ref]:.2f}x**"
         if i8 and at.get("mmfuse int8"):
-            s += f" (int8 walk + float re-rank: **{at['mmfuse int8'] / at['hnswlib']:.2f}x**)"
-        s += f"; build CPU time = **{o['build_cpu_s'] / h['build_cpu_s']:.2f}x** hnswlib's"
+            s += f" (int8 walk + float re-rank: **{at['mmfuse int8'] / at[ref]:.2f}x**)"
+        s += f"; build CPU time = **{o['build_cpu_s'] / rr['build_cpu_s']:.2f}x** {ref}'s"
         if i8:
-            s += f" (int8 index: {i8['build_cpu_s'] / h['build_cpu_s']:.2f}x)"
+            s += f" (int8 index: {i8['build_cpu_s'] / rr['build_cpu_s']:.2f}x)"
         L.append(s + ".\n")
     if not fh:
-        L.append("FAISS IndexHNSWFlat was not run at this size (its build alone would have taken several more minutes of the "
-                 "shared machine; run `bench/index.py BUILD --part faiss_hnsw` to add it).\n")
+        L.append("FAISS IndexHNSWFlat was not run on this data (`bench/index.py BUILD --part faiss_hnsw` adds it).\n")
+    return L
+
+
+def report(stores, n, threads, efc, root):
+    syn, emo = stores.get("synthetic", {}), stores.get("emoji", {})
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    lo = [x for x in (loads_of(syn), loads_of(emo)) if x]
+    load = (min(a for a, _ in lo), max(b for _, b in lo)) if lo else None
+    L = ["## Vector index and k-means (issue 7)\n"]
+    if load is None:
+        ltxt = "load average not recorded"
+    elif load[1] < 1.5:
+        ltxt = f"a quiet machine: 1-minute load average {load[0]:.1f}-{load[1]:.1f} at the start and end of the runs"
+    else:
+        ltxt = (f"**shared**: the 1-minute load average was {load[0]:.1f}-{load[1]:.1f} at the start and end of the runs "
+                f"(other work on the {os.cpu_count()} cores), so wall-clock times are inflated and noisy")
+    L.append(f"Machine: {cpu}, {os.cpu_count()} cores; {ltxt}. Every run records process CPU time (all threads) as well as wall "
+             f"time, and the comparisons use the CPU time: with {threads} thread(s) it is what the wall time would be on an idle "
+             f"core. Each system ran in its own process (memory = RSS growth during the build), one after another in the order "
+             f"mmfuse, hnswlib, mmfuse int8, FAISS; where a system ran more than once (rounds interleaved) the best run counts. "
+             f"OMP_WAIT_POLICY=PASSIVE for all.\n")
+    L.append(f"HNSW: M = {M}, ef_construction = {efc}, build threads = {threads}, query threads = {QUERY_THREADS} (a batch of {NQ} "
+             f"queries per call, best of 2 passes), cosine similarity, recall@10 against the exact top-{K} from FAISS IndexFlatIP. "
+             f"\"mmfuse int8\" walks the graph on int8 vectors and re-ranks the candidates with the float vectors. References: "
+             f"Debian python3-hnswlib 0.6.2 and python3-faiss 1.7.3 (IndexHNSWFlat, inner product on L2-normalised vectors); "
+             f"Debian builds them for baseline x86-64, so their distance kernels are SSE, while mmfuse builds with -march=native "
+             f"(AVX-512 here) - that is part of what the ratio measures, as it is what a user of these packages gets.\n")
+    L += hnsw_section(syn, f"Clustered synthetic vectors ({n} x {D})",
+                      f"Data: {n} x {D} float32 clustered synthetic vectors ({N_CENTRES} Gaussian centres + a shared {LOCAL_DIM}-dimensional "
+                      f"local spread + isotropic noise; numpy PCG64 seed 20261128, made by bench/index.py), {NQ} held-out queries "
+                      f"from the same distribution.")
+    em = emo.get("meta", [{}])[-1] if emo.get("meta") else {}
+    en = em.get("n", EMOJI_VARIANTS * 5718)
+    acc = em.get("val_acc")
+    L += hnsw_section(emo, f"Real embeddings: emoji image tower ({en} x {EMOJI_DIM})",
+                      f"Data: {en} x {EMOJI_DIM} float32 image embeddings. The encoder is mmfuse's from-scratch CNN image tower "
+                      f"(`mmfuse train-encoder --modality image --dim {EMOJI_DIM} --image-size {EMOJI_SIDE} --epochs {EMOJI_EPOCHS}`, "
+                      f"conv stages 16-32-64-{EMOJI_DIM}, global average pool after ReLU, so every coordinate is >= 0) trained to "
+                      f"classify the 98 emoji subgroups on the emoji train split (Google + Twitter art"
+                      + (f"; held-out-concept validation accuracy {acc:.3f}" if acc is not None else "") +
+                      f"). The vectors are that tower's embeddings of every emoji picture of the data set (Google, Twitter and "
+                      f"OpenMoji art of all 1906 concepts = {em.get('images', 5718)} real pictures, 64x64, flattened onto white) under "
+                      f"{EMOJI_VARIANTS} deterministic augmentations each (zoom in: crop 70-100% of the side and scale back up, or zoom "
+                      f"out: scale to 55-100% and paste at a random place on white; mirror with p = 0.5; brightness and contrast "
+                      f"x0.8-1.2; made in C by `bench_index embed-aug`, seed {EMOJI_SEED}). The {NQ} queries are fresh augmentations "
+                      f"(variant numbers not in the base set) of pictures drawn at random"
+                      + (f"; {100 * em['own_share']:.0f}% of the exact top-10 of a query are augmentations of its own picture, the "
+                         f"rest are other pictures the tower finds similar, so this is not a near-duplicate search"
+                         if em.get("own_share") is not None else "") + ".")
+    km_o, km_f = syn.get("kmeans_ours", []), syn.get("kmeans_faiss", [])
     if km_o and km_f:
         ko, kf = min(km_o, key=lambda r: r["cpu_s"]), min(km_f, key=lambda r: r["cpu_s"])
-        L.append(f"k-means: n = {n}, d = {D}, k = {KM_K}, exactly {KM_ITERS} Lloyd iterations for both, {threads} thread(s), all points "
+        L.append("### k-means\n")
+        L.append(f"On the synthetic vectors: n = {n}, d = {D}, k = {KM_K}, exactly {KM_ITERS} Lloyd iterations for both, {threads} thread(s), all points "
                  f"used by both (FAISS max_points_per_centroid raised), plus one final assignment pass for both. mmfuse seeds with "
                  f"greedy k-means++ (its default; included in its time), FAISS with random points.\n")
         L.append("| system | runs | CPU (s) | wall (s) | final inertia |")
@@ -256,8 +377,10 @@ def report(res, n, threads, efc, root):
         L.append(f"| FAISS Kmeans | {len(km_f)} | {kf['cpu_s']:.2f} | {kf['time_s']:.2f} | {kf['inertia']:.6g} |")
         L.append(f"\nk-means CPU time mmfuse / FAISS = **{ko['cpu_s'] / kf['cpu_s']:.2f}** (target <= 1).\n")
     os.makedirs(os.path.join(root, "bench", "results"), exist_ok=True)
-    with open(os.path.join(root, "bench", "results", "index.md"), "w") as f:
+    out = os.path.join(root, "bench", "results", "index.md")
+    with open(out + ".tmp", "w") as f:
         f.write("\n".join(L) + "\n")
+    os.replace(out + ".tmp", out)
     print("\n".join(L))
 
 
@@ -269,44 +392,77 @@ def main():
     args = sys.argv[1:]
     def opt(name, default):
         return args[args.index(name) + 1] if name in args else default
+    def multi(name):
+        return [a for i, a in enumerate(args) if i > 0 and args[i - 1] == name]
     build = os.path.abspath(args[0] if args and not args[0].startswith("--") else "build")
     n, threads, efc = int(opt("--n", N_DEFAULT)), int(opt("--threads", BUILD_THREADS)), int(opt("--efc", EFC))
-    parts = [a for i, a in enumerate(args) if i > 0 and args[i - 1] == "--part"] or ["ours", "hnswlib", "int8", "kmeans", "report"]
+    rounds = int(opt("--rounds", 1))
+    parts = multi("--part") or ["ours", "hnswlib", "int8", "faiss_hnsw", "kmeans", "report"]
+    datasets = multi("--data") or ["synthetic", "emoji"]
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     exe = os.path.join(build, "bench_index")
-    if not os.path.exists(exe):
-        subprocess.run(["cmake", "--build", build, "--target", "bench_index", "-j2"], check=True)
-    data = os.path.join(build, f"bench_index_data_{n}.safetensors")
-    if not os.path.exists(data):
-        t0 = time.perf_counter()
-        make_data(data, n)
-        print(f"index bench: generated {n} x {D} vectors + ground truth in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    store = os.path.join(build, f"bench_index_results_{n}_t{threads}_efc{efc}.json")
-    res = json.load(open(store)) if os.path.exists(store) else {}
-    ours_cmd = [exe, "hnsw", data, "--M", str(M), "--efc", str(efc), "--threads", str(threads),
-                "--qthreads", str(QUERY_THREADS), "--efs", ",".join(map(str, EFS)), "--metric", "cosine"]
-    me = [sys.executable, os.path.abspath(__file__), "--worker"]
-    jobs = {
-        "ours": lambda: run(ours_cmd),
-        "int8": lambda: run(ours_cmd + ["--quant", "int8"]),
-        "hnswlib": lambda: run(me + ["hnswlib", data, str(threads), str(efc)]),
-        "faiss_hnsw": lambda: run(me + ["faiss_hnsw", data, str(threads), str(efc)]),
-        "kmeans_ours": lambda: run([exe, "kmeans", data, "--k", str(KM_K), "--iters", str(KM_ITERS), "--threads", str(threads)]),
-        "kmeans_faiss": lambda: run(me + ["faiss_kmeans", data, str(threads), str(efc)]),
-    }
-    for part in parts:
-        todo = ["kmeans_ours", "kmeans_faiss", "kmeans_faiss", "kmeans_ours"] if part == "kmeans" else [part]
+    if not os.path.exists(exe) or not os.path.exists(os.path.join(build, "mmfuse")):
+        subprocess.run(["cmake", "--build", build, "--target", "bench_index", "mmfuse", "-j2"], check=True)
+    cache = os.environ.get("MMFUSE_BENCH_CACHE") or os.path.join(root, "data", "bench-index")
+
+    def store_path(ds):
+        tag = f"{n}" if ds == "synthetic" else f"emoji_v{EMOJI_VARIANTS}"
+        return os.path.join(build, f"bench_index_results_{tag}_t{threads}_efc{efc}.json")
+    stores = {ds: (json.load(open(store_path(ds))) if os.path.exists(store_path(ds)) else {}) for ds in ("synthetic", "emoji")}
+    failed = False
+    for ds in datasets:
+        res = stores[ds]
+        try:
+            if ds == "synthetic":
+                data = os.path.join(build, f"bench_index_data_{n}.safetensors")
+                if not os.path.exists(data):
+                    t0 = time.perf_counter()
+                    make_data(data, n)
+                    print(f"index bench: generated {n} x {D} vectors + ground truth in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+            else:
+                os.makedirs(cache, exist_ok=True)
+                data = os.path.join(cache, f"emoji_d{EMOJI_DIM}_s{EMOJI_SIDE}_e{EMOJI_EPOCHS}_v{EMOJI_VARIANTS}_q{NQ}.safetensors")
+                if not os.path.exists(data) or not os.path.exists(data + ".json"):
+                    make_emoji_data(data, root, build, threads)
+                res["meta"] = [json.load(open(data + ".json"))]
+        except (subprocess.CalledProcessError, OSError) as e:
+            print(f"index bench: cannot make the {ds} data ({e}); skipping it", file=sys.stderr)
+            failed = True
+            continue
+        ours_cmd = [exe, "hnsw", data, "--M", str(M), "--efc", str(efc), "--threads", str(threads),
+                    "--qthreads", str(QUERY_THREADS), "--efs", ",".join(map(str, EFS)), "--metric", "cosine"]
+        me = [sys.executable, os.path.abspath(__file__), "--worker"]
+        jobs = {
+            "ours": lambda: run(ours_cmd),
+            "int8": lambda: run(ours_cmd + ["--quant", "int8"]),
+            "hnswlib": lambda: run(me + ["hnswlib", data, str(threads), str(efc)]),
+            "faiss_hnsw": lambda: run(me + ["faiss_hnsw", data, str(threads), str(efc)]),
+            "kmeans_ours": lambda: run([exe, "kmeans", data, "--k", str(KM_K), "--iters", str(KM_ITERS), "--threads", str(threads)]),
+            "kmeans_faiss": lambda: run(me + ["faiss_kmeans", data, str(threads), str(efc)]),
+        }
+        todo = []
+        for _ in range(rounds):   # rounds interleave the systems
+            for part in parts:
+                if part == "kmeans":
+                    if ds == "synthetic":
+                        todo += ["kmeans_ours", "kmeans_faiss", "kmeans_faiss", "kmeans_ours"]
+                elif part != "report":
+                    todo.append(part)
         for j in todo:
-            if j == "report":
-                continue
-            t0 = time.perf_counter()
+            t0, l0 = time.perf_counter(), os.getloadavg()[0]
             r = jobs[j]()
+            r["load"] = [round(l0, 2), round(os.getloadavg()[0], 2)]
             res.setdefault(j, []).append(r)
-            print(f"index bench: {j}: {time.perf_counter() - t0:.0f} s wall", file=sys.stderr)
-            with open(store, "w") as f:
+            print(f"index bench: {ds} {j}: {time.perf_counter() - t0:.0f} s wall, load {r['load'][0]:.1f}-{r['load'][1]:.1f}",
+                  file=sys.stderr)
+            with open(store_path(ds), "w") as f:
                 json.dump(res, f)
+        with open(store_path(ds), "w") as f:
+            json.dump(res, f)
     if "report" in parts:
-        report(res, n, threads, efc, root)
+        report(stores, n, threads, efc, root)
+    if failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
