@@ -172,7 +172,9 @@ typedef void (*mmf_progress_fn)(size_t done, size_t total, void *user);
 
 typedef enum mmf_precision {
     MMF_PRECISION_F32 = 0,   /* default: matches PyTorch fp32 to ~1e-6 */
-    MMF_PRECISION_BF16 = 1   /* projections/FFN in bf16 (AVX512-BF16 CPUs): ~2x GEMM rate, ~3 digits */
+    MMF_PRECISION_BF16 = 1   /* AVX512-BF16 CPUs (else MMF_ERR_UNSUPPORTED at load): transformer
+                                projections/FFN (BERT, ViT, CLIP) and every ResNet convolution as
+                                bf16 GEMMs with fp32 accumulation; ~2x GEMM rate, ~3 digits */
 } mmf_precision;
 
 typedef struct mmf_encoder_params {

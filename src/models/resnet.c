@@ -14,7 +14,9 @@
  * epilogue. Activations that only feed another convolution are stored in
  * bf16 straight from that epilogue (the next GEMM would round them to bf16
  * anyway, so this costs no accuracy); block outputs are kept in fp32 as well,
- * since they are the next block's residual. im2col copies bf16. */
+ * since they are the next block's residual. Convolutions with an even
+ * channel count are implicit GEMMs (mmf_bf16_conv reads the k x k taps in
+ * place); the 3-channel stem goes through a bf16 im2col. */
 #include "models/resnet.h"
 #include "core/error.h"
 #include "core/ops.h"
