@@ -96,6 +96,27 @@ static void resnet_case(const mmf_safetensors *ex, const char *name) {
         CHECK(t_max_abs_diff(one, pool + C, (size_t)C) <= 1e-6);
         free(one);
     }
+    /* an odd image size (edge taps, odd H*W rows): bf16 vs our fp32 on random
+     * pixels, and 1 vs 2 threads identical */
+    {
+        const int b2 = 2, S = 33;
+        float *px2 = malloc(sizeof(float) * (size_t)b2 * 3 * S * S), *p32 = malloc(sizeof(float) * (size_t)b2 * C);
+        float *pa = malloc(sizeof(float) * (size_t)b2 * C), *pb = malloc(sizeof(float) * (size_t)b2 * C);
+        uint32_t seed = 7;
+        for (int i = 0; i < b2 * 3 * S * S; i++) { seed = seed * 1664525u + 1013904223u; px2[i] = (float)(seed >> 8) / 8388608.0f - 1.0f; }
+        mmf_resnet *f = NULL;
+        CHECK_OK(mmf_resnet_load(dir, &f));
+        if (f) {
+            CHECK_OK(mmf_resnet_forward(f, px2, b2, S, S, p32, NULL, 1));
+            CHECK_OK(mmf_resnet_forward(m, px2, b2, S, S, pa, NULL, 1));
+            CHECK_OK(mmf_resnet_forward(m, px2, b2, S, S, pb, NULL, 2));
+            printf("resnet %s bf16, %dx%d random pixels vs our fp32\n", name, S, S);
+            rows_check("pooler_output", pa, p32, b2, C);
+            CHECK(t_max_abs_diff(pa, pb, (size_t)b2 * C) == 0);
+            mmf_resnet_free(f);
+        }
+        free(px2); free(p32); free(pa); free(pb);
+    }
     free(pool);
     free(hid);
     mmf_resnet_free(m);

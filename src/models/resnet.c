@@ -390,7 +390,10 @@ static void maxpool_nhwc(float *out, const float *in, int B, int H, int W, int C
 /* bf16 (values): the largest activation with rows of pad2(C), the largest
  * per-image im2col with rows of pad2(K). */
 static void plan(const mmf_resnet *m, int B, int H, int W, size_t *act, size_t *cols1, size_t *actb, size_t *colsb1) {
-    size_t a = (size_t)B * H * W * m->stem.ic, c1 = 0, ab = (size_t)B * H * W * pad2(m->stem.ic), cb = 0;
+    size_t a = (size_t)B * H * W * m->stem.ic, c1 = 0, cb = 0;
+    /* bf16 input: NHWC rows, and the NCHW conversion with rows of pad2(H*W) */
+    size_t ab = (size_t)B * H * W * pad2(m->stem.ic), ab2 = (size_t)B * m->stem.ic * pad2(H * W);
+    if (ab2 > ab) ab = ab2;
     int h, w;
 #define ACC(c, hh, ww) do { int oh_, ow_; out_hw(c, hh, ww, &oh_, &ow_); \
         size_t o_ = (size_t)B * oh_ * ow_ * (c)->oc; if (o_ > a) a = o_; \
@@ -461,11 +464,11 @@ mmf_status mmf_resnet_forward(mmf_resnet *m, const float *pixels, int B, int H, 
         uint16_t *xb = m->bbuf[0], *xnb = m->bbuf[1], *t1b = m->bbuf[2], *t2b = m->bbuf[3];
         /* NCHW fp32 -> NCHW bf16 (vector conversion) -> NHWC bf16 rows of C0 values (packed:
          * im2col then copies each kernel row's taps at once) */
-        const size_t HW = (size_t)H * W;
-        mmf_bf16_convert(xnb, (int64_t)HW, pixels, (int64_t)HW, (int64_t)B * C0, (int)HW, nt);
+        const size_t HW = (size_t)H * W, HWp = (size_t)pad2(H * W);   /* the converter pads rows to even */
+        mmf_bf16_convert(xnb, (int64_t)HWp, pixels, (int64_t)HW, (int64_t)B * C0, (int)HW, nt);
         for (int n = 0; n < B; n++)
             for (int c = 0; c < C0; c++) {
-                const uint16_t *src = xnb + ((size_t)n * C0 + c) * HW;
+                const uint16_t *src = xnb + ((size_t)n * C0 + c) * HWp;
                 uint16_t *dst = xb + (size_t)n * HW * C0 + c;
                 for (size_t p = 0; p < HW; p++) dst[p * C0] = src[p];
             }
