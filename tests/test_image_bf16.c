@@ -1,5 +1,5 @@
 /* bf16 precision of the image encoders (opt-in): ResNet (every convolution a
- * bf16 GEMM), ViT and CLIP (the transformer layers' matrices in bf16) against
+ * bf16 GEMM), ViT and CLIP (the shared bf16 transformer layer) against
  * the fp32 PyTorch references of tools/ref_resnet.py, ref_vit.py and
  * ref_clip.py, threads 1 and 2. Each output row must keep cosine >= 0.9999
  * to the reference and stay within a max abs bound scaled by the row's size:
@@ -12,7 +12,7 @@
  * sqrt(16) x 0.0016 = 0.0064 rms, and the largest of a few thousand errors
  * sits ~4-5 rms out: ~0.03 of a typical value, less of the row's maximum.
  * Measured worst (printed below): 0.0117 of the row's max for ResNet
- * last_hidden_state, <= 0.0084 elsewhere; cosine >= 0.99995. All kernels are
+ * last_hidden_state, <= 0.009 elsewhere; cosine >= 0.99995. All kernels are
  * deterministic (threads split rows or columns, never a sum), so the margin
  * cannot flake. On a CPU without AVX512-BF16 loading must fail with a clear
  * error instead. */

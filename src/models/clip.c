@@ -148,7 +148,7 @@ static mmf_status clip_load(mmf_encoder *e) {
     e->token_dim = m->Ct;
     e->def_pool = MMF_POOL_POOLER;
     e->def_norm = 0;
-    /* bf16: both towers' layer matrices; embeddings, attention and projections stay fp32 */
+    /* bf16: both towers' transformer layers (transformer.c's bf16 layer); embeddings and projections stay fp32 */
     TRY(mmf_tf_use_precision(&m->vis.spec, m->vis.layers, m->vis.L, (int)e->params.precision, e->dir, &m->vpacked));
     TRY(mmf_tf_use_precision(&m->tspec, m->tlayers, m->Lt, (int)e->params.precision, e->dir, &m->tpacked));
     return clip_size(e, m, e->params.n_threads);

@@ -316,7 +316,7 @@ static mmf_status vit_load(mmf_encoder *e) {
     e->dim = e->token_dim = m->tw.C;
     e->def_pool = m->pool_w ? MMF_POOL_POOLER : MMF_POOL_CLS;
     e->def_norm = 0;
-    /* bf16: the layers' four matrices; patch embedding, attention and pooler stay fp32 */
+    /* bf16: the transformer layers (transformer.c's bf16 layer); patch embedding and pooler stay fp32 */
     TRY(mmf_tf_use_precision(&m->tw.spec, m->tw.layers, m->tw.L, (int)e->params.precision, e->dir, &m->packed));
     return vit_size(e, m, e->params.n_threads);
 }
