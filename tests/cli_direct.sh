@@ -47,6 +47,8 @@ PYEOF
 grep -Eq '"model_type":[[:space:]]*"mmfuse_cnn"' "$tmp/cnn/config.json" || fail "cnn config.json model_type"
 "$CLI" embed --model "$tmp/cnn" --image-list "$tmp/val_images.txt" --out "$tmp/img.safetensors" 2>"$tmp/err" || fail "embed image: $(cat "$tmp/err")"
 "$CLI" inspect "$tmp/img.safetensors" | grep -Eq '^embeddings +F32 +\[12, 16\]' || fail "image embeddings shape"
+"$CLI" embed --model "$tmp/cnn" --image-list "$tmp/val_images.txt" --precision bf16 --out "$tmp/img16.safetensors" 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "fp32 only" "$tmp/err" && [ ! -e "$tmp/img16.safetensors" ] || fail "bf16 on the CNN tower: exit $rc, $(cat "$tmp/err")"
 
 # text tower -> embed --text-file
 "$CLI" train-encoder --modality text --records "$tmp/train.jsonl" --out "$tmp/txt" --dim 16 --heads 2 --layers 1 --epochs 3 --quiet \

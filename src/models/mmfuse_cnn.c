@@ -89,6 +89,11 @@ static mmf_status cnn_load(mmf_encoder *e) {
     cnn_inf *m = calloc(1, sizeof *m);
     if (!m) return mmf_fail(MMF_ERR_NOMEM, "mmfuse_cnn: out of memory");
     e->impl = m;
+    /* The from-scratch CNN is small; it has no bf16 path, and silently running
+     * fp32 when bf16 was asked for would mislead a benchmark. */
+    if (e->params.precision != MMF_PRECISION_F32)
+        return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: a mmfuse_cnn encoder runs in fp32 only (asked for precision %d)", e->dir,
+                        (int)e->params.precision);
     TRY(read_config(e->dir, m));
     TRY(mmf_image_processor_load(e->dir, &e->proc));
     int c, h, w;
