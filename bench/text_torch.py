@@ -216,15 +216,20 @@ def write_fragment(root, rows, first, frss, load0, load1, t_start):
              "interleaved (alternating order, best of 2 rounds)%s." % (
                  "**Shared machine, other jobs running**" if busy else "Quiet machine", load0[0], load1[0],
                  ": absolute times are noisy, the ratios are the meaningful figures" if busy else ""))
-    L.append("- Random weights, seq 128 (every token real), fp32 on both sides. PyTorch: Debian's torch 1.13 "
+    L.append("- Random weights, seq 128 (every token real). PyTorch: Debian's torch 1.13 in fp32 "
              "under `torch.inference_mode()`, Hugging Face's eager BertModel computation, OpenBLAS "
-             "(pthread build) for its GEMMs with its pool pinned to the thread count (bench/torch_threads.py); mmfuse: OpenBLAS (OpenMP build), fused QKV GEMM, attention on "
-             "the interleaved layout, activations from one arena. mmfuse times include tokenizing the batch; "
-             "PyTorch gets token ids.")
-    L.append("- GFLOP/s counts 2T(4C^2 + 2CF) + 4T^2C per layer and sequence. Peak fp32 on this machine "
-             "is about 87 GFLOP/s per core (see the GEMM section); OpenBLAS's sgemm reaches it on these "
-             "shapes, and GEMMs are ~80% of either side's time, so at fp32 the two can differ only by the "
-             "non-GEMM remainder.")
+             "(pthread build) for its GEMMs with its pool pinned to the thread count (bench/torch_threads.py). "
+             "mmfuse fp32 (the parity path): OpenBLAS (OpenMP build), fused QKV GEMM, attention on "
+             "the interleaved layout, activations from one arena. mmfuse bf16 (`--precision bf16`): the four "
+             "matrices of each layer packed to bf16 at load, AVX512-BF16 GEMMs (src/core/gemm_bf16.c), every GEMM "
+             "input written in bf16 by the op before it (layer norm, the QKV epilogue, GELU fused into fc1's "
+             "epilogue), attention's QK^T and PV as bf16 GEMMs around an AVX-512 softmax (src/core/ops_bf16.c); "
+             "the residual stream stays fp32. mmfuse times include tokenizing the batch; PyTorch gets token ids.")
+    L.append("- GFLOP/s counts 2T(4C^2 + 2CF) + 4T^2C per layer and sequence. Peak on this machine, one core "
+             "(12 independent chains, best of many short runs): fp32 FMA about 118 GFLOP/s, AVX512-BF16 "
+             "vdpbf16ps about 240 GFLOP/s. At fp32 both sides run OpenBLAS's sgemm near the fp32 peak and GEMMs "
+             "are ~80% of either side's time, so they can differ only by the non-GEMM remainder; the bf16 "
+             "kernel runs at ~200 GFLOP/s on these shapes (M = 128 rows), and the GEMMs are ~85% of bf16's time.")
     L.append("")
     L.append("| geometry | threads | batch | mmfuse precision | mmfuse ms/batch | PyTorch fp32 ms/batch | "
              "speed-up (PyTorch time / ours) | CPU-time speed-up | mmfuse GFLOP/s | PyTorch GFLOP/s | "

@@ -75,18 +75,20 @@ TGT static inline void epi_store(const mmf_gemm_epi *e, int64_t r, int n0, __mma
 /* One MR x 32 tile (two column blocks; the second may be absent) of rows
  * r0..r0+rows-1. Rows past `rows` repeat the last one (their sums are
  * dropped), so inputs need no row padding. */
-TGT static void tile(const uint16_t *xb, int64_t ldx, int Kp, const uint16_t *b0, const uint16_t *b1, int64_t r0,
-                     int n0, int w0, int w1, int rows, const mmf_gemm_epi *e) {
+TGT static inline __attribute__((always_inline)) void
+tile_mr(const uint16_t *xb, int64_t ldx, int Kp, const uint16_t *b0, const uint16_t *b1, int64_t r0, int n0, int w0,
+        int w1, int rows, const mmf_gemm_epi *e, const int mr) {
     __m512 acc[MR][2];
-    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int i = 0; i < mr; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     const uint16_t *xr[MR];
-    for (int i = 0; i < MR; i++) xr[i] = xb + (i < rows ? i : rows - 1) * ldx;
+    for (int i = 0; i < mr; i++) xr[i] = xb + (i < rows ? i : rows - 1) * ldx;
     const int P = Kp / 2;
+    const uint16_t *b1r = b1 ? b1 : b0;   /* a lone block computes its sums twice, no branch per step */
     for (int p = 0; p < P; p++) {
         __m512bh B0 = (__m512bh)_mm512_loadu_si512((const void *)(b0 + (size_t)p * 32));
-        __m512bh B1 = b1 ? (__m512bh)_mm512_loadu_si512((const void *)(b1 + (size_t)p * 32)) : B0;
+        __m512bh B1 = (__m512bh)_mm512_loadu_si512((const void *)(b1r + (size_t)p * 32));
 #pragma GCC unroll 12
-        for (int i = 0; i < MR; i++) {
+        for (int i = 0; i < mr; i++) {
             int32_t pairv;
             memcpy(&pairv, xr[i] + 2 * p, 4);
             __m512bh A = (__m512bh)_mm512_set1_epi32(pairv);
@@ -100,6 +102,15 @@ TGT static void tile(const uint16_t *xb, int64_t ldx, int Kp, const uint16_t *b0
         epi_store(e, r0 + i, n0, m0, acc[i][0]);
         if (w1 > 0) epi_store(e, r0 + i, n0 + 16, m1, acc[i][1]);
     }
+}
+
+/* The last tile of a short M (128 = 10 x 12 + 8) runs as 8 or 4 rows
+ * instead of computing 12 and dropping some. */
+TGT static void tile(const uint16_t *xb, int64_t ldx, int Kp, const uint16_t *b0, const uint16_t *b1, int64_t r0,
+                     int n0, int w0, int w1, int rows, const mmf_gemm_epi *e) {
+    if (rows > 8) tile_mr(xb, ldx, Kp, b0, b1, r0, n0, w0, w1, rows, e, 12);
+    else if (rows > 4) tile_mr(xb, ldx, Kp, b0, b1, r0, n0, w0, w1, rows, e, 8);
+    else tile_mr(xb, ldx, Kp, b0, b1, r0, n0, w0, w1, rows, e, 4);
 }
 
 /* zeros that out-of-image taps read (read-only) */
