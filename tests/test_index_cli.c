@@ -104,6 +104,10 @@ int main(void) {
     /* an empty index */
     snprintf(a, sizeof a, "index build %s --out %s/e.mmfidx --type flat", p_one, dir);
     CHECK(cli(a) == 0);
+    /* k larger than the index: every vector is returned, with a notice (not an error) */
+    snprintf(a, sizeof a, "search %s/e.mmfidx --vector-file %s -k 5", dir, p_one);
+    CHECK_MSG(cli(a) == 0 && strstr(out_buf, "-k 5 is more than the 1 vectors") && strstr(out_buf, "  1  id 0 ") &&
+              !strstr(out_buf, "  2  id"), "%s", out_buf);
     snprintf(a, sizeof a, "index delete %s/e.mmfidx --id 0", dir);
     CHECK(cli(a) == 0);
     snprintf(a, sizeof a, "search %s/e.mmfidx --vector-file %s", dir, p_q);

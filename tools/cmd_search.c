@@ -124,6 +124,9 @@ static int run(int argc, char **argv) {
                 qe.file, qe.tensor, qe.d, idx, in.dim);
         goto out;
     }
+    if (in.count > 0 && (size_t)k > in.count)   /* not an error: every live vector is a result */
+        fprintf(stderr, "mmfuse search: notice: -k %d is more than the %zu vectors in %s; each query returns %zu results\n",
+                k, in.count, idx, in.count);
     ids = malloc((nq ? nq : 1) * (size_t)k * sizeof *ids);
     scores = malloc((nq ? nq : 1) * (size_t)k * sizeof *scores);
     if (!ids || !scores) { fprintf(stderr, "mmfuse search: out of memory\n"); goto out; }
