@@ -218,9 +218,12 @@ int main(int argc, char **argv) {
     strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&tnow));
     fprintf(md, "- Machine: %s, %d logical CPUs visible; measured %s by `bench/bench_gemm`%s.\n", cpu, ncpu, date,
             quick ? " --quick" : "");
-    fprintf(md, "- **Measured on a shared 2-core VM while other jobs ran**: absolute numbers are noisy; "
-                "ours and OpenBLAS were timed interleaved (best of repeated runs, each side >= %.2f s), "
-                "so their ratio is the meaningful figure.\n", min_time);
+    double load[3] = {0, 0, 0};
+    int busy = getloadavg(load, 3) == 3 && load[0] > ncpu + 0.5;   /* the bench itself loads every core */
+    fprintf(md, "- %s (1-minute load average %.1f at the end); ours and OpenBLAS were timed interleaved (best of "
+                "repeated runs, each side >= %.2f s)%s.\n",
+            busy ? "**Shared machine, other jobs running**" : "Quiet machine", load[0], min_time,
+            busy ? ", so their ratio is the meaningful figure" : "");
     fprintf(md, "- OpenBLAS: %s; precision fp32 throughout.\n", openblas_get_config());
     fprintf(md, "- Peak: every thread runs %d independent FMA chains for ~0.5 s of its own CPU time (AVX-512 "
                 "`vfmadd` on zmm, and AVX2 on ymm; the faster counts), FLOPs = 2 x lanes x FMAs, divided by the "

@@ -115,7 +115,7 @@ def main():
         f.write('- Machine: %s, %d logical CPUs visible; measured %s by `bench/direct_torch.py` (driving `bench_direct`). '
                 '%s (1-minute load average %.1f to %.1f during the run); the two sides ran interleaved, round by round, and '
                 'the best step of each is reported.\n' % (cpu, os.cpu_count() or 0, now,
-                    '**Shared machine with other jobs running**: absolute times are inflated and noisy' if max(loads) > 1.5
+                    '**Shared machine with other jobs running**: absolute times are inflated and noisy' if max(loads) > (os.cpu_count() or 1) + 0.5
                     else 'Quiet machine', min(loads), max(loads)))
         f.write('- Model: conv3x3 (no bias) - BatchNorm - ReLU stages of 16/32/64/128 channels, 2x2 max pool after the '
                 'first three, global average pool, linear to 98 classes; 64 x 64 x 3 input, fp32. A step is forward + '

@@ -218,7 +218,7 @@ def main():
         f'- Machine: {cpu_name()}, {os.cpu_count()} logical CPUs visible; measured {now} by `bench/image_torch.py` '
         f'(driving `bench_image`). ' + (
             f'**Shared machine with other jobs running (1-minute load average {load0:.1f} at the start, {load1:.1f} at '
-            'the end)**: absolute times are inflated and noisy; ' if max(load0, load1) > 1.5 else
+            'the end)**: absolute times are inflated and noisy; ' if max(load0, load1) > (os.cpu_count() or 1) + 0.5 else
             f'Quiet machine (1-minute load average {load0:.1f} at the start, {load1:.1f} at the end); ') +
         'the two sides ran interleaved, round by round, and the best round of each is reported.',
         f'- Reference: PyTorch {torch.__version__} / torchvision {torchvision.__version__} (Debian), '
