@@ -15,40 +15,42 @@ static size_t al64(size_t b) { return (b + 63) & ~(size_t)63; }
 static __mmask16 lenmask(int n) { return (__mmask16)(n >= 16 ? 0xFFFF : n <= 0 ? 0 : (1u << n) - 1); }
 
 /* The row statistics are mmf_layernorm's (double sums, split mean), so the
- * fp32 output is the fp32 path's value. */
+ * fp32 output is the fp32 path's value. One row per call: the vector code sits
+ * in its own target function because clang does not carry a function's target
+ * attribute into the body OpenMP outlines from it. */
+TGT static void layernorm_row(float *yr, uint16_t *br, const float *xr, const float *w, const float *b, int C, float eps) {
+    double s = 0.0;
+#pragma omp simd reduction(+ : s)
+    for (int c = 0; c < C; c++) s += xr[c];
+    double mean = s / C;
+    float m_hi = (float)mean, m_lo = (float)(mean - (double)m_hi);
+    double ss = 0.0;
+#pragma omp simd reduction(+ : ss)
+    for (int c = 0; c < C; c++) {
+        float d = (xr[c] - m_hi) - m_lo;
+        ss += (double)d * d;
+    }
+    const __m512 rstd = _mm512_set1_ps((float)(1.0 / sqrt(ss / C + (double)eps)));
+    const __m512 mh = _mm512_set1_ps(m_hi), ml = _mm512_set1_ps(m_lo);
+    for (int c = 0; c < C; c += 16) {
+        __mmask16 m = lenmask(C - c);
+        __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, xr + c), mh), ml), rstd);
+        if (w && b) v = _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(m, w + c), _mm512_maskz_loadu_ps(m, b + c));
+        else {
+            if (w) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, w + c));
+            if (b) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, b + c));
+        }
+        if (yr) _mm512_mask_storeu_ps(yr + c, m, v);
+        _mm256_mask_storeu_epi16(br + c, m, (__m256i)_mm512_cvtneps_pbh(v));
+    }
+    if (C & 1) br[C] = 0;
+}
+
 TGT void mmf_bf16_layernorm(float *y, uint16_t *yb, int64_t ldyb, const float *x, const float *w, const float *b,
                             int64_t N, int C, float eps, int nt) {
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && N * C > 32768)
-    for (int64_t i = 0; i < N; i++) {
-        const float *xr = x + i * C;
-        float *yr = y ? y + i * C : NULL;
-        uint16_t *br = yb + i * ldyb;
-        double s = 0.0;
-#pragma omp simd reduction(+ : s)
-        for (int c = 0; c < C; c++) s += xr[c];
-        double mean = s / C;
-        float m_hi = (float)mean, m_lo = (float)(mean - (double)m_hi);
-        double ss = 0.0;
-#pragma omp simd reduction(+ : ss)
-        for (int c = 0; c < C; c++) {
-            float d = (xr[c] - m_hi) - m_lo;
-            ss += (double)d * d;
-        }
-        const __m512 rstd = _mm512_set1_ps((float)(1.0 / sqrt(ss / C + (double)eps)));
-        const __m512 mh = _mm512_set1_ps(m_hi), ml = _mm512_set1_ps(m_lo);
-        for (int c = 0; c < C; c += 16) {
-            __mmask16 m = lenmask(C - c);
-            __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, xr + c), mh), ml), rstd);
-            if (w && b) v = _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(m, w + c), _mm512_maskz_loadu_ps(m, b + c));
-            else {
-                if (w) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, w + c));
-                if (b) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, b + c));
-            }
-            if (yr) _mm512_mask_storeu_ps(yr + c, m, v);
-            _mm256_mask_storeu_epi16(br + c, m, (__m256i)_mm512_cvtneps_pbh(v));
-        }
-        if (C & 1) br[C] = 0;
-    }
+    for (int64_t i = 0; i < N; i++)
+        layernorm_row(y ? y + i * C : NULL, yb + i * ldyb, x + i * C, w, b, C, eps);
 }
 
 /* per-thread pieces of the attention scratch */
