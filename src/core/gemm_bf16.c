@@ -72,6 +72,18 @@ TGT static inline void epi_store(const mmf_gemm_epi *e, int64_t r, int n0, __mma
     if (e->yb) _mm256_mask_storeu_epi16(e->yb + r * e->ldyb + n0, m, (__m256i)_mm512_cvtneps_pbh(v));
 }
 
+/* The epilogue of a tile's first `rows` rows: w0 / w1 columns of its two
+ * 16-column blocks (w1 <= 0: no second block). */
+TGT static inline __attribute__((always_inline)) void store_tile(const mmf_gemm_epi *e, __m512 acc[][2], int64_t r0, int n0,
+                                                                 int w0, int w1, int rows) {
+    __mmask16 m0 = (__mmask16)(w0 >= 16 ? 0xFFFF : ((1u << w0) - 1));
+    __mmask16 m1 = (__mmask16)(w1 >= 16 ? 0xFFFF : ((1u << (w1 > 0 ? w1 : 0)) - 1));
+    for (int i = 0; i < rows; i++) {
+        epi_store(e, r0 + i, n0, m0, acc[i][0]);
+        if (w1 > 0) epi_store(e, r0 + i, n0 + 16, m1, acc[i][1]);
+    }
+}
+
 /* One MR x 32 tile (two column blocks; the second may be absent) of rows
  * r0..r0+rows-1. Rows past `rows` repeat the last one (their sums are
  * dropped), so inputs need no row padding. */
@@ -96,12 +108,7 @@ tile_mr(const uint16_t *xb, int64_t ldx, int Kp, const uint16_t *b0, const uint1
             acc[i][1] = _mm512_dpbf16_ps(acc[i][1], A, B1);
         }
     }
-    __mmask16 m0 = (__mmask16)(w0 >= 16 ? 0xFFFF : ((1u << w0) - 1));
-    __mmask16 m1 = (__mmask16)(w1 >= 16 ? 0xFFFF : ((1u << (w1 > 0 ? w1 : 0)) - 1));
-    for (int i = 0; i < rows; i++) {
-        epi_store(e, r0 + i, n0, m0, acc[i][0]);
-        if (w1 > 0) epi_store(e, r0 + i, n0 + 16, m1, acc[i][1]);
-    }
+    store_tile(e, acc, r0, n0, w0, w1, rows);
 }
 
 /* The last tile of a short M (128 = 10 x 12 + 8) runs as 8 or 4 rows
@@ -157,12 +164,7 @@ TGT static void tile_conv(const uint16_t *in, const mmf_bf16_conv_geo *g, const 
                 }
             }
         }
-    __mmask16 m0 = (__mmask16)(w0 >= 16 ? 0xFFFF : ((1u << w0) - 1));
-    __mmask16 m1 = (__mmask16)(w1 >= 16 ? 0xFFFF : ((1u << (w1 > 0 ? w1 : 0)) - 1));
-    for (int i = 0; i < rows; i++) {
-        epi_store(e, r0 + i, n0, m0, acc[i][0]);
-        if (w1 > 0) epi_store(e, r0 + i, n0 + 16, m1, acc[i][1]);
-    }
+    store_tile(e, acc, r0, n0, w0, w1, rows);
 }
 
 /* One unit: a row block of tiles times one pair of column blocks. */

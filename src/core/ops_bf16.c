@@ -2,6 +2,7 @@
  * (see ops_bf16.h). */
 #include "core/ops_bf16.h"
 #include "core/gemm_bf16.h"
+#include "core/layernorm_stats.h"
 #include "core/vmath512.h"
 #include <math.h>
 #include <omp.h>
@@ -14,23 +15,14 @@ static int pad16(int n) { return (n + 15) & ~15; }
 static size_t al64(size_t b) { return (b + 63) & ~(size_t)63; }
 static __mmask16 lenmask(int n) { return (__mmask16)(n >= 16 ? 0xFFFF : n <= 0 ? 0 : (1u << n) - 1); }
 
-/* The row statistics are mmf_layernorm's (double sums, split mean), so the
+/* The row statistics are mmf_layernorm's (core/layernorm_stats.h), so the
  * fp32 output is the fp32 path's value. One row per call: the vector code sits
  * in its own target function because clang does not carry a function's target
  * attribute into the body OpenMP outlines from it. */
 TGT static void layernorm_row(float *yr, uint16_t *br, const float *xr, const float *w, const float *b, int C, float eps) {
-    double s = 0.0;
-#pragma omp simd reduction(+ : s)
-    for (int c = 0; c < C; c++) s += xr[c];
-    double mean = s / C;
-    float m_hi = (float)mean, m_lo = (float)(mean - (double)m_hi);
-    double ss = 0.0;
-#pragma omp simd reduction(+ : ss)
-    for (int c = 0; c < C; c++) {
-        float d = (xr[c] - m_hi) - m_lo;
-        ss += (double)d * d;
-    }
-    const __m512 rstd = _mm512_set1_ps((float)(1.0 / sqrt(ss / C + (double)eps)));
+    float m_hi, m_lo, r;
+    mmf_layernorm_stats(xr, C, eps, &m_hi, &m_lo, &r);
+    const __m512 rstd = _mm512_set1_ps(r);
     const __m512 mh = _mm512_set1_ps(m_hi), ml = _mm512_set1_ps(m_lo);
     for (int c = 0; c < C; c += 16) {
         __mmask16 m = lenmask(C - c);

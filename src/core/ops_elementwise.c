@@ -1,6 +1,7 @@
 /* Activations, residual adds, layernorm, softmax. The inner loops are
  * `omp simd` over the branch-free math of vmath.h so they vectorise. */
 #include "core/ops.h"
+#include "core/layernorm_stats.h"
 #include "core/vmath.h"
 #include <math.h>
 #include <string.h>
@@ -75,22 +76,8 @@ void mmf_layernorm(float *out, const float *inp, const float *w, const float *b,
     for (int64_t i = 0; i < N; i++) {
         const float *x = inp + i * C;
         float *y = out + i * C;
-        /* Mean in double, then centred values (x - m_hi) - m_lo with the mean
-         * split into two floats: x - m_hi is exact near the mean, so a large
-         * offset with a small spread (|mean| >> std) keeps full precision
-         * without double arithmetic in the vector loops. */
-        double s = 0.0;
-#pragma omp simd reduction(+ : s)
-        for (int c = 0; c < C; c++) s += x[c];
-        double mean = s / C;
-        float m_hi = (float)mean, m_lo = (float)(mean - (double)m_hi);
-        double ss = 0.0;
-#pragma omp simd reduction(+ : ss)
-        for (int c = 0; c < C; c++) {
-            float d = (x[c] - m_hi) - m_lo;
-            ss += (double)d * d;
-        }
-        float rstd = (float)(1.0 / sqrt(ss / C + (double)eps));
+        float m_hi, m_lo, rstd;
+        mmf_layernorm_stats(x, C, eps, &m_hi, &m_lo, &rstd);
         if (w && b) {
 #pragma omp simd
             for (int c = 0; c < C; c++) y[c] = fmaf(((x[c] - m_hi) - m_lo) * rstd, w[c], b[c]);
