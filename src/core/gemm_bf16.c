@@ -75,10 +75,14 @@ TGT static inline void epi_store(const mmf_gemm_epi *e, int64_t r, int n0, __mma
 /* The epilogue of a tile's first `rows` rows: w0 / w1 columns of its two
  * 16-column blocks (w1 <= 0: no second block). */
 TGT static inline __attribute__((always_inline)) void store_tile(const mmf_gemm_epi *e, __m512 acc[][2], int64_t r0, int n0,
-                                                                 int w0, int w1, int rows) {
+                                                                 int w0, int w1, int rows, const int mr) {
     __mmask16 m0 = (__mmask16)(w0 >= 16 ? 0xFFFF : ((1u << w0) - 1));
     __mmask16 m1 = (__mmask16)(w1 >= 16 ? 0xFFFF : ((1u << (w1 > 0 ? w1 : 0)) - 1));
-    for (int i = 0; i < rows; i++) {
+    /* unrolled over the compile-time mr: the accumulators stay in registers
+     * (a loop to the run-time `rows` spilled all of them to the stack first) */
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) {
+        if (i >= rows) break;
         epi_store(e, r0 + i, n0, m0, acc[i][0]);
         if (w1 > 0) epi_store(e, r0 + i, n0 + 16, m1, acc[i][1]);
     }
@@ -108,7 +112,7 @@ tile_mr(const uint16_t *xb, int64_t ldx, int Kp, const uint16_t *b0, const uint1
             acc[i][1] = _mm512_dpbf16_ps(acc[i][1], A, B1);
         }
     }
-    store_tile(e, acc, r0, n0, w0, w1, rows);
+    store_tile(e, acc, r0, n0, w0, w1, rows, mr);
 }
 
 /* The last tile of a short M (128 = 10 x 12 + 8) runs as 8 or 4 rows
@@ -164,7 +168,7 @@ TGT static void tile_conv(const uint16_t *in, const mmf_bf16_conv_geo *g, const 
                 }
             }
         }
-    store_tile(e, acc, r0, n0, w0, w1, rows);
+    store_tile(e, acc, r0, n0, w0, w1, rows, MR);
 }
 
 /* One unit: a row block of tiles times one pair of column blocks. */
@@ -194,8 +198,11 @@ TGT static void gemm_units_in(const uint16_t *xb, int64_t ldx, const uint16_t *W
     const int n_pairs = (pad16(N) / NB + 1) / 2;        /* column pairs of blocks (32 columns) */
     const int64_t m_tiles = (M + MR - 1) / MR;
     /* row blocks of ~8 tiles keep the bf16 rows of a block in L2 while every
-     * column panel streams past them */
-    const int64_t tiles_per_block = 8;
+     * column panel streams past them; when all of the packed W fits in L2
+     * (short K: a weight gradient, whose K is the batch), one tile per block
+     * instead: each tile then sweeps its rows of y left to right, the output
+     * streams through memory in order instead of in 32-column strips */
+    const int64_t tiles_per_block = (int64_t)pad16(N) * pad2(K) * 2 <= (256 << 10) ? 1 : 8;
     const int64_t m_blocks = (m_tiles + tiles_per_block - 1) / tiles_per_block;
     const int64_t units = m_blocks * n_pairs;
     /* big M: split rows; one sequence: split column panels */

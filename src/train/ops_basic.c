@@ -30,11 +30,14 @@ static int pad2i(int k) { return (k + 1) & ~1; }
  * a busy machine it waits for a second core to be scheduled. */
 static int gemm_threads(mmf_tape *tp, int64_t macs) { return macs < (1 << 20) ? 1 : mmf_tape_threads(tp); }
 
-/* x [R, IC], W [OC, IC], b [OC]; y [R, OC] */
+/* x [R, IC], W [OC, IC], b [OC]; y [R, OC]. The node takes W's and b's
+ * gradients unwritten (lazy_ok): a parameter's first use in a backward pass
+ * stores its gradient instead of reading, adding and writing it back. */
 static void linear_backward(mmf_tape *tp, const mmf_node *nd) {
     mmf_tvar *x = TV(nd->in[0]), *W = TV(nd->in[1]), *b = TV(nd->in[2]), *y = TV(nd->out);
     int64_t R = nd->i[0];
     int IC = (int)nd->i[1], OC = (int)nd->i[2], nt = gemm_threads(tp, R * IC * OC);
+    int w_acc = W->g && !mmf_tape_grad_fresh(W);
     if (nd->i[3]) { /* bf16: dX = dY W and dW = dY^T X with bf16 operands, fp32 sums */
         if (x->g) {
             uint16_t *Wt = mmf_tape_scratch(tp, mmf_bf16_packed_size(IC, OC) * 2);
@@ -48,23 +51,25 @@ static void linear_backward(mmf_tape *tp, const mmf_node *nd) {
             uint16_t *Xp = mmf_tape_scratch(tp, mmf_bf16_packed_size(IC, (int)R) * 2);
             void *xs = mmf_tape_scratch(tp, mmf_bf16_scratch_bytes(OC, (int)R));
             if (!dyt || !Xp || !xs) {
-                mmf_gemm(1, 0, OC, IC, (int)R, 1.0f, y->g, OC, x->v, IC, 1.0f, W->g, IC, nt);
+                mmf_gemm(1, 0, OC, IC, (int)R, 1.0f, y->g, OC, x->v, IC, w_acc ? 1.0f : 0.0f, W->g, IC, nt);
             } else {
                 for (int64_t r = 0; r < R; r++)
                     for (int o = 0; o < OC; o++) dyt[(int64_t)o * R + r] = y->g[r * OC + o];
                 mmf_bf16_pack_t(Xp, x->v, (int)R, IC, IC);
-                mmf_bf16_linear(W->g, dyt, Xp, NULL, OC, (int)R, IC, 1, xs, nt);
+                mmf_bf16_linear(W->g, dyt, Xp, NULL, OC, (int)R, IC, w_acc, xs, nt);
             }
         }
         goto bias;
     }
 fp32:
     if (x->g) mmf_gemm(0, 0, (int)R, IC, OC, 1.0f, y->g, OC, W->v, IC, 1.0f, x->g, IC, nt);
-    if (W->g) mmf_gemm(1, 0, OC, IC, (int)R, 1.0f, y->g, OC, x->v, IC, 1.0f, W->g, IC, nt);
+    if (W->g) mmf_gemm(1, 0, OC, IC, (int)R, 1.0f, y->g, OC, x->v, IC, w_acc ? 1.0f : 0.0f, W->g, IC, nt);
 bias:
-    if (b && b->g)
+    if (b && b->g) {
+        if (mmf_tape_grad_fresh(b)) memset(b->g, 0, (size_t)OC * sizeof(float));
         for (int64_t r = 0; r < R; r++)
             for (int o = 0; o < OC; o++) b->g[o] += y->g[r * OC + o];
+    }
 }
 
 mmf_var mmf_t_linear(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b) {
@@ -120,7 +125,7 @@ mmf_var mmf_t_linear(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b) {
     }
     if (ng) {
         mmf_node nd = {.backward = linear_backward, .name = "linear", .out = y, .in = {x, W, b}, .n_in = 3,
-                       .i = {R, IC, OC, bf}};
+                       .i = {R, IC, OC, bf}, .lazy_ok = 2u | 4u};
         mmf_tape_record(tp, &nd);
     }
     return y;

@@ -56,6 +56,12 @@ static mmf_status report_bad(const mmf_optim *o, const mmf_params *ps) {
 
 mmf_status mmf_optim_step(mmf_optim *o, mmf_params *ps) {
     const mmf_optim_params *p = &o->p;
+    /* a gradient no backward pass wrote since the last step means zero */
+    for (int i = 0; ps->grad_stale && i < ps->n; i++)
+        if (ps->grad_stale[i]) {
+            memset(ps->grad + ps->p[i].offset, 0, (size_t)ps->p[i].n * sizeof(float));
+            ps->grad_stale[i] = 0;
+        }
     /* one pass for the norm; NaN/Inf anywhere makes it non-finite */
     double norm2 = 0.0;
     for (int i = 0; i < ps->n; i++) {
@@ -94,7 +100,6 @@ mmf_status mmf_optim_step(mmf_optim *o, mmf_params *ps) {
                 float gj = g[j] * clip + wd * x[j];
                 m[j] = mom * m[j] + gj;
                 x[j] -= lr * m[j];
-                g[j] = 0.0f;
             }
         } else {
             float l2 = p->kind == MMF_OPT_ADAM ? wd : 0.0f, decay = p->kind == MMF_OPT_ADAMW ? 1.0f - lr * wd : 1.0f;
@@ -109,7 +114,6 @@ mmf_status mmf_optim_step(mmf_optim *o, mmf_params *ps) {
                     uint32_t u;
                     memcpy(&u, &xn, 4);
                     xb[j] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-                    g[j] = 0.0f;
                 }
                 continue;
             }
@@ -118,11 +122,12 @@ mmf_status mmf_optim_step(mmf_optim *o, mmf_params *ps) {
                 m[j] = b1 * m[j] + (1.0f - b1) * gj;
                 v[j] = b2 * v[j] + (1.0f - b2) * gj * gj;
                 x[j] = x[j] * decay - step_size * m[j] / (sqrtf(v[j]) * inv_sqrt_bc2 + eps);
-                g[j] = 0.0f; /* zeroing here saves a pass over the gradients */
             }
         }
     }
     /* SGD keeps no copy: the linear layers convert for themselves */
     ps->bf16_fresh = sh != NULL;
+    /* the gradients are used up: the next backward pass overwrites them (no zeroing pass) */
+    if (ps->grad_stale) memset(ps->grad_stale, 1, (size_t)ps->n);
     return MMF_OK;
 }

@@ -33,7 +33,8 @@ typedef struct mmf_optim {
 mmf_status mmf_optim_init(mmf_optim *o, const mmf_params *ps, const mmf_optim_params *p);
 void mmf_optim_free(mmf_optim *o);
 float mmf_optim_lr(const mmf_optim *o, int64_t step);
-/* Clip, update, zero the gradients. Fails (MMF_ERR_NUMERIC, naming the step and
+/* Clip, update, and leave the gradients stale (meaning zero: see
+ * mmf_params.grad_stale; no zeroing pass). Fails (MMF_ERR_NUMERIC, naming the step and
  * the parameter) when a gradient is NaN/Inf; the parameters are then untouched. */
 mmf_status mmf_optim_step(mmf_optim *o, mmf_params *ps);
 #endif

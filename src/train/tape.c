@@ -166,8 +166,9 @@ int mmf_tape_needs_grad(mmf_tape *tp, const mmf_var *in, int n) {
 }
 
 static void zero_lazy(mmf_tvar *t) {
-    if (t->g && t->g_lazy) memset(t->g, 0, (size_t)t->n * sizeof(float));
+    if (t->g && (t->g_lazy || (t->g_stale && *t->g_stale))) memset(t->g, 0, (size_t)t->n * sizeof(float));
     t->g_lazy = 0;
+    if (t->g_stale) *t->g_stale = 0;
 }
 
 mmf_status mmf_tape_backward(mmf_tape *tp, mmf_var loss) {
@@ -216,7 +217,7 @@ mmf_var mmf_t_full(mmf_tape *tp, float value, int ndim, const int64_t *shape) {
 void mmf_params_init(mmf_params *ps) { memset(ps, 0, sizeof *ps); }
 
 void mmf_params_free(mmf_params *ps) {
-    free(ps->p); free(ps->data); free(ps->grad); free(ps->bf16);
+    free(ps->p); free(ps->data); free(ps->grad); free(ps->bf16); free(ps->grad_stale);
     memset(ps, 0, sizeof *ps);
 }
 
@@ -266,11 +267,12 @@ float *mmf_params_value(mmf_params *ps, int idx) { return ps->data + ps->p[idx].
 
 mmf_status mmf_params_alloc(mmf_params *ps, mmf_rng *rng) {
     size_t bytes = (size_t)(ps->total ? ps->total : 16) * sizeof(float);
-    free(ps->data); free(ps->grad);
+    free(ps->data); free(ps->grad); free(ps->grad_stale);
     ps->bf16_fresh = 0;
     ps->data = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     ps->grad = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-    if (!ps->data || !ps->grad) return mmf_fail(MMF_ERR_NOMEM, "params: out of memory for %lld floats", (long long)ps->total);
+    ps->grad_stale = calloc((size_t)(ps->n ? ps->n : 1), 1);
+    if (!ps->data || !ps->grad || !ps->grad_stale) return mmf_fail(MMF_ERR_NOMEM, "params: out of memory for %lld floats", (long long)ps->total);
     memset(ps->data, 0, bytes);
     memset(ps->grad, 0, bytes);
     for (int i = 0; i < ps->n; i++) {
@@ -304,6 +306,7 @@ void mmf_params_touch(mmf_params *ps) { ps->bf16_fresh = 0; }
 
 void mmf_params_zero_grad(mmf_params *ps) {
     if (ps->grad) memset(ps->grad, 0, (size_t)ps->total * sizeof(float));
+    if (ps->grad_stale) memset(ps->grad_stale, 0, (size_t)ps->n);
 }
 
 mmf_var mmf_t_param(mmf_tape *tp, mmf_params *ps, int idx) {
@@ -315,6 +318,7 @@ mmf_var mmf_t_param(mmf_tape *tp, mmf_params *ps, int idx) {
     tv.v = ps->data + pi->offset;
     tv.g = ps->grad + pi->offset;
     tv.b16 = ps->bf16 && ps->bf16_fresh ? ps->bf16 + pi->offset : NULL;
+    tv.g_stale = ps->grad_stale ? ps->grad_stale + idx : NULL;
     tv.ndim = pi->ndim;
     memcpy(tv.shape, pi->shape, sizeof tv.shape);
     tv.n = pi->n;

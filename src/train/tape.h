@@ -39,6 +39,7 @@ typedef struct mmf_tvar {
     int64_t n;      /* number of elements */
     int g_lazy;     /* g not written yet: contents undefined, meaning zero (mmf_tape_alloc_lazy) */
     const uint16_t *b16;  /* bf16 copy of v (a parameter's mmf_params_bf16_shadow while fresh), or NULL */
+    uint8_t *g_stale;     /* a parameter's mmf_params.grad_stale flag (shared by every variable over it), or NULL */
 } mmf_tvar;
 
 typedef struct mmf_node mmf_node;
@@ -90,11 +91,14 @@ mmf_var mmf_tape_alloc(mmf_tape *tp, int ndim, const int64_t *shape, int needs_g
  * (mmf_node.lazy_ok) that it handles this, and after the pass if no one wrote it. */
 mmf_var mmf_tape_alloc_lazy(mmf_tape *tp, int ndim, const int64_t *shape, int needs_grad);
 /* For a backward whose node set lazy_ok for this input: 1 if the gradient is
- * still unwritten, in which case the caller must overwrite every element
- * (= instead of +=); marks it written either way. */
+ * still unwritten (a lazy activation gradient, or a parameter's gradient left
+ * stale by the optimiser), in which case the caller must overwrite every
+ * element (= instead of +=); marks it written either way. */
 static inline int mmf_tape_grad_fresh(mmf_tvar *t) {
-    int f = t && t->g && t->g_lazy;
-    if (t) t->g_lazy = 0;
+    if (!t) return 0;
+    int f = t->g && (t->g_lazy || (t->g_stale && *t->g_stale));
+    t->g_lazy = 0;
+    if (t->g_stale) *t->g_stale = 0;
     return f;
 }
 /* For ops: scratch memory living until the next reset (64-byte aligned, not zeroed). */
@@ -136,6 +140,13 @@ typedef struct mmf_params {
     float *data;           /* all values, one allocation */
     float *grad;           /* all gradients, same layout */
     uint16_t *bf16;        /* bf16 copy of data, same layout (mmf_params_bf16_shadow), or NULL */
+    /* per parameter: 1 = its gradient is stale, its contents undefined and
+     * meaning zero. mmf_optim_step leaves every gradient stale instead of
+     * zeroing it (a write of the whole block saved per step); the next
+     * backward pass overwrites or zeroes it (mmf_tape_grad_fresh), and the
+     * optimiser zeroes one no pass wrote. Code that writes ps->grad by hand
+     * calls mmf_params_zero_grad first. */
+    uint8_t *grad_stale;
     int bf16_fresh;        /* bf16 == round(data): set by the shadow and mmf_optim_step, cleared by mmf_params_touch */
 } mmf_params;
 
