@@ -1,5 +1,6 @@
 #include "core/gemm_bf16.h"
 #include "core/tensor.h"
+#include "core/transpose.h"
 #include "core/vmath512.h"
 #include <immintrin.h>
 #include <omp.h>
@@ -285,14 +286,8 @@ TGT void mmf_bf16_pack_fast(uint16_t *dst, const float *W, int N, int K, int ldw
     for (int nb = 0; nb < Np; nb += NB) {
         uint32_t *db = d32 + (size_t)nb / NB * P * NB;
         int w = N - nb < NB ? N - nb : NB;
-        /* one gather of 16 rows' pair p per store (rows past N read as 0) */
-        const __mmask16 m = (__mmask16)(w >= 16 ? 0xFFFF : ((1u << w) - 1));
-        const __m512i vix = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                               _mm512_set1_epi32(P));
-        const uint32_t *sb = s32 + (size_t)nb * P;
-        for (int p = 0; p < P; p++)
-            _mm512_storeu_si512((void *)(db + (size_t)p * NB),
-                                _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, vix, (const void *)(sb + p), 4));
+        if (w < NB) memset(db, 0, (size_t)P * NB * 4);   /* rows past N read as 0 */
+        mmf_transpose_u32(db, NB, s32 + (size_t)nb * P, P, w, P);
     }
 }
 

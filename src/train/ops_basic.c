@@ -6,6 +6,7 @@
 #include "core/ops.h"
 #include "core/gemm_bf16.h"
 #include "core/tensor.h"
+#include "core/transpose.h"
 #include <string.h>
 
 #define TV(v) mmf_tape_var(tp, (v))
@@ -53,8 +54,7 @@ static void linear_backward(mmf_tape *tp, const mmf_node *nd) {
             if (!dyt || !Xp || !xs) {
                 mmf_gemm(1, 0, OC, IC, (int)R, 1.0f, y->g, OC, x->v, IC, w_acc ? 1.0f : 0.0f, W->g, IC, nt);
             } else {
-                for (int64_t r = 0; r < R; r++)
-                    for (int o = 0; o < OC; o++) dyt[(int64_t)o * R + r] = y->g[r * OC + o];
+                mmf_transpose_f32(dyt, R, y->g, OC, R, OC, NULL);
                 mmf_bf16_pack_t(Xp, x->v, (int)R, IC, IC);
                 mmf_bf16_linear(W->g, dyt, Xp, NULL, OC, (int)R, IC, w_acc, xs, nt);
             }
@@ -110,8 +110,7 @@ mmf_var mmf_t_linear(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b) {
         }
         float *yv = TV(y)->v;
         const float *bv = tb ? tb->v : NULL;
-        for (int64_t r = 0; r < R; r++)
-            for (int64_t o = 0; o < OC; o++) yv[r * OC + o] = yt[o * R + r] + (bv ? bv[o] : 0.0f);
+        mmf_transpose_f32(yv, OC, yt, R, OC, R, bv);
     } else if (bf) {
         uint16_t *Wp = mmf_tape_scratch(tp, mmf_bf16_packed_size((int)OC, (int)IC) * 2);
         uint16_t *tmp = mmf_tape_scratch(tp, (size_t)OC * (size_t)pad2i((int)IC) * 2);
