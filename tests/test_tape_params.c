@@ -7,7 +7,10 @@
  *    contributions add up, in fp32 and in bf16 training mode;
  *  - a second step after an optimiser step gives the new gradients, not old + new;
  *  - a parameter used in the first step only gets a zero gradient in the
- *    second: plain SGD leaves it where the first step put it. */
+ *    second: plain SGD leaves it where the first step put it;
+ *  - bf16: a weight read by one linear layer only gets the sum of squares of
+ *    its gradient from the GEMM (1 and 2 threads), and the optimiser's
+ *    gradient norm equals the norm over all gradients computed here. */
 #include "test_util.h"
 #include "train/tape.h"
 #include "train/optim.h"
@@ -93,9 +96,50 @@ static void run(int bf) {
     mmf_params_free(&ps);
 }
 
+/* one linear layer, bf16, big enough (R*IC*OC >= 2^20 multiply-adds) for the
+ * GEMM to use all the tape's threads */
+static void sumsq_check(int threads) {
+    enum { R2 = 64, I2 = 128, O2 = 160 };
+    mmf_params ps;
+    mmf_params_init(&ps);
+    int iw = mmf_params_add(&ps, "W", 2, (int64_t[]){O2, I2}, MMF_INIT_LINEAR, 0);
+    int ib = mmf_params_add(&ps, "b", 1, (int64_t[]){O2}, MMF_INIT_UNIFORM, 0.5f);
+    mmf_rng r;
+    mmf_rng_seed(&r, 11);
+    CHECK_OK(mmf_params_alloc(&ps, &r));
+    mmf_optim_params op = mmf_optim_params_default();
+    op.clip_norm = 1e-3f;   /* clipping on: the norm matters */
+    mmf_optim o;
+    CHECK_OK(mmf_optim_init(&o, &ps, &op));
+    mmf_tape *tp = mmf_tape_new(threads, 5);
+    CHECK_OK(mmf_tape_set_bf16(tp, 1));
+    float *x = malloc(sizeof(float) * R2 * I2), *G = malloc(sizeof(float) * R2 * O2);
+    for (int step = 0; step < 2; step++) {   /* the first step's gradients are not stale yet: no fusion */
+        for (int i = 0; i < R2 * I2; i++) x[i] = mmf_rng_normal(&r);
+        for (int i = 0; i < R2 * O2; i++) G[i] = mmf_rng_normal(&r);
+        mmf_tape_reset(tp);
+        mmf_var y = mmf_t_linear(tp, mmf_t_const(tp, x, 2, (int64_t[]){R2, I2}), mmf_t_param(tp, &ps, iw), mmf_t_param(tp, &ps, ib));
+        mmf_var L = mmf_t_sum_all(tp, mmf_t_mul(tp, y, mmf_t_const(tp, G, 2, (int64_t[]){R2, O2})));
+        CHECK_OK(mmf_tape_status(tp));
+        CHECK_OK(mmf_tape_backward(tp, L));
+        double all = 0.0, w = 0.0;
+        for (int64_t j = 0; j < ps.p[iw].n; j++) w += (double)ps.grad[ps.p[iw].offset + j] * ps.grad[ps.p[iw].offset + j];
+        for (int64_t j = 0; j < ps.p[ib].n; j++) all += (double)ps.grad[ps.p[ib].offset + j] * ps.grad[ps.p[ib].offset + j];
+        all += w;
+        CHECK(ps.sumsq_ok[iw] == (step == 1));
+        if (step == 1) CHECK_NEAR(ps.sumsq[iw], w, 1e-5 * w);
+        CHECK_OK(mmf_optim_step(&o, &ps));
+        CHECK_NEAR(o.last_grad_norm, sqrt(all), 1e-5 * sqrt(all));
+    }
+    free(x); free(G);
+    mmf_tape_free(tp);
+    mmf_optim_free(&o);
+    mmf_params_free(&ps);
+}
+
 int main(void) {
     run(0);
-    if (mmf_bf16_gemm_supported()) run(1);
+    if (mmf_bf16_gemm_supported()) { run(1); sumsq_check(1); sumsq_check(2); }
     else fprintf(stderr, "test_tape_params: no AVX512-BF16 on this CPU, bf16 mode not checked\n");
     return t_done("test_tape_params");
 }

@@ -87,6 +87,16 @@ TGT static inline __attribute__((always_inline)) void store_tile(const mmf_gemm_
         epi_store(e, r0 + i, n0, m0, acc[i][0]);
         if (w1 > 0) epi_store(e, r0 + i, n0 + 16, m1, acc[i][1]);
     }
+    if (e->sumsq) {   /* plain sums only (no bias, residual or activation in this use) */
+        __m512 sq = _mm512_setzero_ps();
+#pragma GCC unroll 12
+        for (int i = 0; i < mr; i++) {
+            if (i >= rows) break;
+            sq = _mm512_fmadd_ps(_mm512_maskz_mov_ps(m0, acc[i][0]), acc[i][0], sq);
+            if (w1 > 0) sq = _mm512_fmadd_ps(_mm512_maskz_mov_ps(m1, acc[i][1]), acc[i][1], sq);
+        }
+        e->sumsq[8 * omp_get_thread_num()] += (double)_mm512_reduce_add_ps(sq);
+    }
 }
 
 /* One MR x 32 tile (two column blocks; the second may be absent) of rows

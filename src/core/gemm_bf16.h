@@ -43,6 +43,11 @@ typedef struct mmf_gemm_epi {
     uint16_t *yb; int64_t ldyb;      /* bf16 output rows (N values each), or NULL */
     int act;                         /* MMF_EPI_* (core/vmath512.h), after the adds, before relu:
                                       * fuses an FFN's GELU into its first GEMM (bf16 kernel only) */
+    double *sumsq;                   /* bf16 kernel only: the sum of squares of the sums (the stored
+                                      * values when nothing else applies: a weight gradient) is
+                                      * added to sumsq[8 * t], t = the thread's number in the parallel
+                                      * region (one slot per thread, 8 apart: no shared lines); each
+                                      * thread sums its tiles in a fixed order */
 } mmf_gemm_epi;
 
 /* K rounded up to the pair the packed layout works in: a bf16 input row

@@ -56,7 +56,21 @@ static void linear_backward(mmf_tape *tp, const mmf_node *nd) {
             } else {
                 mmf_transpose_f32(dyt, R, y->g, OC, R, OC, NULL);
                 mmf_bf16_pack_t(Xp, x->v, (int)R, IC, IC);
-                mmf_bf16_linear(W->g, dyt, Xp, NULL, OC, (int)R, IC, w_acc, xs, nt);
+                mmf_params *ps = W->ps;
+                if (!w_acc && ps && ps->uses && ps->uses[W->pidx] == 1 && nt <= 64) {
+                    /* this node is the parameter's only reader: its gradient is final
+                     * here, and the GEMM sums its squares for the optimiser's norm */
+                    double part[64 * 8] = {0}, sq = 0.0;
+                    int Kp = pad2i((int)R);
+                    mmf_bf16_convert((uint16_t *)xs, Kp, dyt, R, OC, (int)R, nt);
+                    mmf_gemm_epi e = {.y = W->g, .ldy = IC, .sumsq = part};
+                    mmf_bf16_gemm((const uint16_t *)xs, Kp, Xp, OC, (int)R, IC, &e, nt);
+                    for (int t = 0; t < nt; t++) sq += part[8 * t];
+                    ps->sumsq[W->pidx] = sq;
+                    ps->sumsq_ok[W->pidx] = 1;
+                } else {
+                    mmf_bf16_linear(W->g, dyt, Xp, NULL, OC, (int)R, IC, w_acc, xs, nt);
+                }
             }
         }
         goto bias;

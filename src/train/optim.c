@@ -65,6 +65,11 @@ mmf_status mmf_optim_step(mmf_optim *o, mmf_params *ps) {
     /* one pass for the norm; NaN/Inf anywhere makes it non-finite */
     double norm2 = 0.0;
     for (int i = 0; i < ps->n; i++) {
+        if (ps->sumsq_ok && ps->sumsq_ok[i]) {   /* summed by the GEMM that wrote it */
+            norm2 += ps->sumsq[i];
+            ps->sumsq_ok[i] = 0;
+            continue;
+        }
         const float *g = ps->grad + ps->p[i].offset;
         int64_t n = ps->p[i].n;
         /* 16 float lanes (vectorisable, fixed order), summed in double */

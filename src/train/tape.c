@@ -178,6 +178,17 @@ mmf_status mmf_tape_backward(mmf_tape *tp, mmf_var loss) {
     if (!L->g) return mmf_fail(MMF_ERR_ARG, "tape: backward from a variable that depends on no parameter");
     for (int64_t i = 0; i < L->n; i++) L->g[i] = 1.0f;
     L->g_lazy = 0;
+    /* who reads each parameter in this pass (a gradient written by its only
+     * reader is final when written; see mmf_params.uses) */
+    for (int v = 0; v < tp->n_vars; v++) {
+        mmf_tvar *t = &tp->vars[v];
+        if (t->ps && t->ps->uses) { t->ps->uses[t->pidx] = 0; t->ps->sumsq_ok[t->pidx] = 0; }
+    }
+    for (int i = 0; i < tp->n_nodes; i++)
+        for (int k = 0; k < tp->nodes[i].n_in; k++) {
+            mmf_var in = tp->nodes[i].in[k];
+            if (in >= 0 && tp->vars[in].ps && tp->vars[in].ps->uses) tp->vars[in].ps->uses[tp->vars[in].pidx]++;
+        }
     mmf_threads_use(tp->nt);
     for (int i = tp->n_nodes - 1; i >= 0; i--) {
         const mmf_node *nd = &tp->nodes[i];
@@ -218,6 +229,7 @@ void mmf_params_init(mmf_params *ps) { memset(ps, 0, sizeof *ps); }
 
 void mmf_params_free(mmf_params *ps) {
     free(ps->p); free(ps->data); free(ps->grad); free(ps->bf16); free(ps->grad_stale);
+    free(ps->uses); free(ps->sumsq); free(ps->sumsq_ok);
     memset(ps, 0, sizeof *ps);
 }
 
@@ -267,12 +279,16 @@ float *mmf_params_value(mmf_params *ps, int idx) { return ps->data + ps->p[idx].
 
 mmf_status mmf_params_alloc(mmf_params *ps, mmf_rng *rng) {
     size_t bytes = (size_t)(ps->total ? ps->total : 16) * sizeof(float);
-    free(ps->data); free(ps->grad); free(ps->grad_stale);
+    free(ps->data); free(ps->grad); free(ps->grad_stale); free(ps->uses); free(ps->sumsq); free(ps->sumsq_ok);
     ps->bf16_fresh = 0;
     ps->data = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     ps->grad = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-    ps->grad_stale = calloc((size_t)(ps->n ? ps->n : 1), 1);
-    if (!ps->data || !ps->grad || !ps->grad_stale) return mmf_fail(MMF_ERR_NOMEM, "params: out of memory for %lld floats", (long long)ps->total);
+    size_t np = (size_t)(ps->n ? ps->n : 1);
+    ps->grad_stale = calloc(np, 1);
+    ps->uses = calloc(np, sizeof(int));
+    ps->sumsq = calloc(np, sizeof(double));
+    ps->sumsq_ok = calloc(np, 1);
+    if (!ps->data || !ps->grad || !ps->grad_stale || !ps->uses || !ps->sumsq || !ps->sumsq_ok) return mmf_fail(MMF_ERR_NOMEM, "params: out of memory for %lld floats", (long long)ps->total);
     memset(ps->data, 0, bytes);
     memset(ps->grad, 0, bytes);
     for (int i = 0; i < ps->n; i++) {
@@ -307,6 +323,7 @@ void mmf_params_touch(mmf_params *ps) { ps->bf16_fresh = 0; }
 void mmf_params_zero_grad(mmf_params *ps) {
     if (ps->grad) memset(ps->grad, 0, (size_t)ps->total * sizeof(float));
     if (ps->grad_stale) memset(ps->grad_stale, 0, (size_t)ps->n);
+    if (ps->sumsq_ok) memset(ps->sumsq_ok, 0, (size_t)ps->n);
 }
 
 mmf_var mmf_t_param(mmf_tape *tp, mmf_params *ps, int idx) {
@@ -319,6 +336,8 @@ mmf_var mmf_t_param(mmf_tape *tp, mmf_params *ps, int idx) {
     tv.g = ps->grad + pi->offset;
     tv.b16 = ps->bf16 && ps->bf16_fresh ? ps->bf16 + pi->offset : NULL;
     tv.g_stale = ps->grad_stale ? ps->grad_stale + idx : NULL;
+    tv.ps = ps;
+    tv.pidx = idx;
     tv.ndim = pi->ndim;
     memcpy(tv.shape, pi->shape, sizeof tv.shape);
     tv.n = pi->n;

@@ -40,6 +40,8 @@ typedef struct mmf_tvar {
     int g_lazy;     /* g not written yet: contents undefined, meaning zero (mmf_tape_alloc_lazy) */
     const uint16_t *b16;  /* bf16 copy of v (a parameter's mmf_params_bf16_shadow while fresh), or NULL */
     uint8_t *g_stale;     /* a parameter's mmf_params.grad_stale flag (shared by every variable over it), or NULL */
+    struct mmf_params *ps; /* the parameter set and index of a parameter's variable (mmf_t_param), or NULL */
+    int pidx;
 } mmf_tvar;
 
 typedef struct mmf_node mmf_node;
@@ -147,6 +149,13 @@ typedef struct mmf_params {
      * optimiser zeroes one no pass wrote. Code that writes ps->grad by hand
      * calls mmf_params_zero_grad first. */
     uint8_t *grad_stale;
+    /* per parameter, set by mmf_tape_backward for its pass: the number of node
+     * inputs reading it, and (sumsq_ok) the sum of squares of its gradient
+     * when the one node that wrote it computed that on the way (the bf16
+     * weight-gradient GEMM does): the optimiser's norm then skips a pass. */
+    int *uses;
+    double *sumsq;
+    uint8_t *sumsq_ok;
     int bf16_fresh;        /* bf16 == round(data): set by the shadow and mmf_optim_step, cleared by mmf_params_touch */
 } mmf_params;
 
