@@ -8,6 +8,8 @@
  *  - a second step after an optimiser step gives the new gradients, not old + new;
  *  - a parameter used in the first step only gets a zero gradient in the
  *    second: plain SGD leaves it where the first step put it;
+ *  - a parameter read through a reshape (an alias of its gradient buffer)
+ *    after a step gets its new gradient, not old + new;
  *  - bf16: a weight read by one linear layer only gets the sum of squares of
  *    its gradient from the GEMM (1 and 2 threads), and the optimiser's
  *    gradient norm equals the norm over all gradients computed here. */
@@ -137,8 +139,38 @@ static void sumsq_check(int threads) {
     mmf_params_free(&ps);
 }
 
+static void reshape_check(void) {
+    mmf_params ps;
+    mmf_params_init(&ps);
+    int ic = mmf_params_add(&ps, "c", 1, (int64_t[]){6}, MMF_INIT_UNIFORM, 1.0f);
+    mmf_rng r;
+    mmf_rng_seed(&r, 9);
+    CHECK_OK(mmf_params_alloc(&ps, &r));
+    mmf_optim_params op = mmf_optim_params_default();
+    op.kind = MMF_OPT_SGD;
+    op.momentum = 0.0f;
+    mmf_optim o;
+    CHECK_OK(mmf_optim_init(&o, &ps, &op));
+    mmf_tape *tp = mmf_tape_new(1, 1);
+    for (int step = 0; step < 3; step++) {
+        float w[6];
+        for (int i = 0; i < 6; i++) w[i] = (float)(step * 6 + i) - 4.0f;
+        mmf_tape_reset(tp);
+        mmf_var c2 = mmf_t_reshape(tp, mmf_t_param(tp, &ps, ic), 2, (int64_t[]){2, 3});
+        mmf_var L = mmf_t_sum_all(tp, mmf_t_mul(tp, c2, mmf_t_const(tp, w, 2, (int64_t[]){2, 3})));
+        CHECK_OK(mmf_tape_status(tp));
+        CHECK_OK(mmf_tape_backward(tp, L));
+        t_allclose(ps.grad + ps.p[ic].offset, w, 6, 0.0, 0.0, "gradient through a reshape of a parameter");
+        CHECK_OK(mmf_optim_step(&o, &ps));
+    }
+    mmf_tape_free(tp);
+    mmf_optim_free(&o);
+    mmf_params_free(&ps);
+}
+
 int main(void) {
     run(0);
+    reshape_check();
     if (mmf_bf16_gemm_supported()) { run(1); sumsq_check(1); sumsq_check(2); }
     else fprintf(stderr, "test_tape_params: no AVX512-BF16 on this CPU, bf16 mode not checked\n");
     return t_done("test_tape_params");

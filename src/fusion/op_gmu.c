@@ -17,6 +17,18 @@ static mmf_status gmu_decl(mmf_head *h, int64_t *E) {
 
 static mmf_var gmu_fwd(fz_ctx *c) {
     int64_t H = c->h->cfg.hidden;
+    const int M = c->h->cfg.M;
+    if (M <= MMF_NODE_MAXIN - 1) {   /* the combine as one op (train/ops_gated.c) */
+        mmf_var hm[MMF_NODE_MAXIN];
+        for (int m = 0; m < M; m++) {
+            char nm[MMF_PARAM_NAME];
+            snprintf(nm, sizeof nm, "f.h.%s", c->h->cfg.names[m]);
+            hm[m] = fz_lin(c, nm, c->x[m]);
+        }
+        int all = 1;
+        for (int64_t i = 0; i < c->B * M && all; i++) all = c->mask[i] != 0;
+        return mmf_t_gated_sum(c->tp, fz_lin(c, "f.z", fz_concat_filled(c)), hm, M, all ? NULL : c->mask);
+    }
     mmf_var gates = mmf_t_sigmoid(c->tp, fz_lin(c, "f.z", fz_concat_filled(c))), out = -1;
     for (int m = 0; m < c->h->cfg.M; m++) {
         char nm[MMF_PARAM_NAME];

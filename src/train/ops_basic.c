@@ -100,7 +100,8 @@ mmf_var mmf_t_linear(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b) {
     shape[tx->ndim - 1] = OC;
     mmf_var in[3] = {x, W, b};
     int ng = mmf_tape_needs_grad(tp, in, 3);
-    mmf_var y = mmf_tape_alloc(tp, tx->ndim, shape, ng);
+    /* lazy: a consumer that overwrites its input's gradient (mmf_t_gated_sum) saves the zeroing */
+    mmf_var y = mmf_tape_alloc_lazy(tp, tx->ndim, shape, ng);
     if (y < 0) return -1;
     tx = TV(x); tw = TV(W); tb = TV(b);
     int bf = use_bf16(tp, R, IC, OC);
@@ -443,7 +444,9 @@ mmf_var mmf_t_reshape(mmf_tape *tp, mmf_var x, int ndim, const int64_t *shape) {
         return mmf_tape_fail(tp, mmf_fail(MMF_ERR_SHAPE, "reshape: %s to %s changes the element count",
                                           shp(&t, b1, 64), mmf_shape_str(ndim, shape, b2, 64)));
     }
-    /* an alias: a zero-size op with no node; gradients land in the same buffer */
+    /* an alias: a zero-size op with no node; gradients land in the same buffer,
+     * so that buffer must hold zeros before anyone adds through the alias */
+    mmf_tape_grad_define(TV(x));
     mmf_var y = mmf_tape_alloc(tp, 1, (int64_t[]){0}, 0);
     if (y < 0) return -1;
     mmf_tvar *Y = TV(y);

@@ -171,6 +171,8 @@ static void zero_lazy(mmf_tvar *t) {
     if (t->g_stale) *t->g_stale = 0;
 }
 
+void mmf_tape_grad_define(mmf_tvar *t) { if (t) zero_lazy(t); }
+
 mmf_status mmf_tape_backward(mmf_tape *tp, mmf_var loss) {
     if (tp->err) return tp->err;
     mmf_tvar *L = mmf_tape_var(tp, loss);

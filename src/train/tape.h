@@ -103,6 +103,10 @@ static inline int mmf_tape_grad_fresh(mmf_tvar *t) {
     if (t->g_stale) *t->g_stale = 0;
     return f;
 }
+/* For ops that alias a variable's gradient buffer (mmf_t_reshape): zero a
+ * gradient that is still lazy or a parameter's stale one now, so writers
+ * through the alias add onto zeros. */
+void mmf_tape_grad_define(mmf_tvar *t);
 /* For ops: scratch memory living until the next reset (64-byte aligned, not zeroed). */
 void *mmf_tape_scratch(mmf_tape *tp, size_t bytes);
 /* For ops: append a node (copied). Only called when the output needs a gradient. */
@@ -213,6 +217,11 @@ mmf_var mmf_t_gelu(mmf_tape *tp, mmf_var x);        /* erf form, as torch.nn.GEL
 mmf_var mmf_t_exp(mmf_tape *tp, mmf_var x);
 /* sign(x) * (sqrt(|x| + eps) - sqrt(eps)): signed square root, smooth at 0 */
 mmf_var mmf_t_signed_sqrt(mmf_tape *tp, mmf_var x, float eps);
+/* Gated sum of M blocks (1 <= M <= 7): y [B, H] = sum_m keep[b, m] *
+ * sigmoid(g[:, m*H:(m+1)*H]) * tanh(a[m]); g [B, M*H], a[m] [B, H], keep U8
+ * [B, M] (0 = the block is left out of row b) or NULL. One node for what the
+ * separate ops spell as sigmoid, slice, tanh, mul, mask and add. */
+mmf_var mmf_t_gated_sum(mmf_tape *tp, mmf_var g, const mmf_var *a, int M, const uint8_t *keep);
 
 /* Softmax over the last dim. keep: U8 of the same shape (0 = excluded), or NULL;
  * a row with nothing kept gives zeros. keep is copied. */
