@@ -10,6 +10,8 @@
  *    second: plain SGD leaves it where the first step put it;
  *  - a parameter read through a reshape (an alias of its gradient buffer)
  *    after a step gets its new gradient, not old + new;
+ *  - the optimiser's step gives bit-identical parameters with 1 and 2
+ *    threads (its work is cut the same way for any count);
  *  - bf16: a weight read by one linear layer only gets the sum of squares of
  *    its gradient from the GEMM (1 and 2 threads), and the optimiser's
  *    gradient norm equals the norm over all gradients computed here. */
@@ -168,8 +170,39 @@ static void reshape_check(void) {
     mmf_params_free(&ps);
 }
 
+static void threads_check(void) {
+    float *res[2];
+    for (int t = 0; t < 2; t++) {
+        mmf_params ps;
+        mmf_params_init(&ps);
+        mmf_params_add(&ps, "A", 2, (int64_t[]){300, 301}, MMF_INIT_LINEAR, 0);
+        mmf_params_add(&ps, "b", 1, (int64_t[]){301}, MMF_INIT_UNIFORM, 0.1f);
+        mmf_params_add(&ps, "C", 2, (int64_t[]){17, 1000}, MMF_INIT_LINEAR, 0);
+        mmf_rng r;
+        mmf_rng_seed(&r, 21);
+        CHECK_OK(mmf_params_alloc(&ps, &r));
+        mmf_optim_params op = mmf_optim_params_default();
+        op.clip_norm = 1.0f;
+        op.n_threads = t + 1;
+        mmf_optim o;
+        CHECK_OK(mmf_optim_init(&o, &ps, &op));
+        for (int step = 0; step < 3; step++) {
+            mmf_params_zero_grad(&ps);
+            for (int64_t j = 0; j < ps.total; j++) ps.grad[j] = mmf_rng_normal(&r) * 0.01f;
+            CHECK_OK(mmf_optim_step(&o, &ps));
+        }
+        res[t] = malloc(sizeof(float) * (size_t)ps.total);
+        memcpy(res[t], ps.data, sizeof(float) * (size_t)ps.total);
+        if (t == 1) CHECK_MSG(!memcmp(res[0], res[1], sizeof(float) * (size_t)ps.total), "optimiser: 1 and 2 threads differ");
+        mmf_optim_free(&o);
+        mmf_params_free(&ps);
+    }
+    free(res[0]); free(res[1]);
+}
+
 int main(void) {
     run(0);
+    threads_check();
     reshape_check();
     if (mmf_bf16_gemm_supported()) { run(1); sumsq_check(1); sumsq_check(2); }
     else fprintf(stderr, "test_tape_params: no AVX512-BF16 on this CPU, bf16 mode not checked\n");

@@ -120,6 +120,7 @@ static mmf_status fit_probe(mmf_head *h, const mmf_embfile *train, const mmf_emb
     mmf_optim_params op = mmf_optim_params_default();
     op.lr = 1e-2f;
     op.weight_decay = 1e-4f;
+    op.n_threads = p->n_threads;
     op.sched = MMF_SCHED_COSINE;
     op.total_steps = steps * p->probe_epochs;
     op.warmup_steps = 1;
@@ -262,6 +263,7 @@ mmf_status mmf_direct_train(const mmf_embfile *train, const mmf_embfile *val, co
     op.lr = p.lr;
     op.weight_decay = p.weight_decay;
     op.clip_norm = 5.0f;
+    op.n_threads = p.n_threads;
     op.sched = MMF_SCHED_COSINE;
     op.total_steps = ((N + bs - 1) / bs) * p.epochs;
     op.warmup_steps = op.total_steps / 20 > 0 ? op.total_steps / 20 : 1;

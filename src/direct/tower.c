@@ -55,6 +55,7 @@ mmf_optim_params mmf_tower_optim(const mmf_tower_params *p, int64_t total_steps)
     o.lr = p->lr;
     o.weight_decay = p->weight_decay;
     o.clip_norm = 5.0f;
+    o.n_threads = p->n_threads;
     o.sched = MMF_SCHED_COSINE;
     o.total_steps = total_steps;
     o.warmup_steps = total_steps / 20 > 0 ? total_steps / 20 : 1;

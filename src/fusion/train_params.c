@@ -20,6 +20,7 @@ mmf_optim_params fz_optim_params(const mmf_train_params *p, int64_t steps_per_ep
     op.lr = p->lr;
     op.weight_decay = p->weight_decay;
     op.clip_norm = p->clip_norm;
+    op.n_threads = p->n_threads;
     if (p->cosine) {
         op.sched = MMF_SCHED_COSINE;
         op.total_steps = steps_per_epoch * p->epochs;

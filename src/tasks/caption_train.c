@@ -217,6 +217,7 @@ mmf_status mmf_captioner_train(const mmf_embfile *train, const char *const *caps
     op.lr = p->lr;
     op.weight_decay = p->weight_decay;
     op.clip_norm = p->clip_norm;
+    op.n_threads = p->n_threads;
     op.sched = MMF_SCHED_COSINE;
     op.total_steps = per_epoch * p->epochs;
     op.warmup_steps = op.total_steps / 20;

@@ -14,6 +14,7 @@ mmf_optim_params mmf_optim_params_default(void) {
     p.eps = 1e-8f;
     p.weight_decay = 0.01f;
     p.sched = MMF_SCHED_CONSTANT;
+    p.n_threads = 1;
     return p;
 }
 
@@ -29,7 +30,13 @@ mmf_status mmf_optim_init(mmf_optim *o, const mmf_params *ps, const mmf_optim_pa
     return MMF_OK;
 }
 
-void mmf_optim_free(mmf_optim *o) { free(o->m); o->m = o->v = NULL; }
+void mmf_optim_free(mmf_optim *o) {
+    free(o->m); free(o->chunks); free(o->partial);
+    o->m = o->v = NULL;
+    o->chunks = NULL;
+    o->partial = NULL;
+    o->cap_chunks = 0;
+}
 
 float mmf_optim_lr(const mmf_optim *o, int64_t step) {
     const mmf_optim_params *p = &o->p;
@@ -54,6 +61,87 @@ static mmf_status report_bad(const mmf_optim *o, const mmf_params *ps) {
     return mmf_fail(MMF_ERR_NUMERIC, "training step %lld: the gradient norm overflows", (long long)o->step + 1);
 }
 
+/* Work is cut into chunks of at most CHUNK elements inside each parameter,
+ * the same cut whatever the thread count: every element is updated the same
+ * way, and the norm adds the chunks' partial sums in chunk order, so results
+ * do not depend on n_threads. */
+#define CHUNK 16384
+
+typedef struct chunk { int param; int64_t off, n; } chunk;
+
+/* the chunks of the parameters that need a norm pass (norm = 1) or an update
+ * (norm = 0); returns the count, or -1 when out of memory */
+static int64_t make_chunks(mmf_optim *o, const mmf_params *ps) {
+    int64_t need = 0;
+    for (int i = 0; i < ps->n; i++) need += (ps->p[i].n + CHUNK - 1) / CHUNK;
+    if (need > o->cap_chunks) {
+        chunk *c = realloc(o->chunks, (size_t)need * sizeof *c);
+        double *pr = realloc(o->partial, (size_t)need * sizeof *pr);
+        if (c) o->chunks = c;
+        if (pr) o->partial = pr;
+        if (!c || !pr) return -1;
+        o->cap_chunks = need;
+    }
+    chunk *c = o->chunks;
+    int64_t k = 0;
+    for (int i = 0; i < ps->n; i++)
+        for (int64_t off = 0; off < ps->p[i].n; off += CHUNK)
+            c[k++] = (chunk){i, off, ps->p[i].n - off < CHUNK ? ps->p[i].n - off : CHUNK};
+    return k;
+}
+
+/* sum of squares of n floats: 16 float lanes (vectorisable, fixed order), summed in double */
+static double sumsq(const float *g, int64_t n) {
+    float lane[16] = {0};
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int k = 0; k < 16; k++) lane[k] += g[j + k] * g[j + k];
+    double acc = 0.0;
+    for (; j < n; j++) acc += (double)g[j] * g[j];
+    for (int k = 0; k < 16; k++) acc += lane[k];
+    return acc;
+}
+
+typedef struct step_consts {
+    float clip, lr, step_size, inv_sqrt_bc2, b1, b2, eps, mom;
+} step_consts;
+
+/* the update of one chunk (x, g, m, v point at its first element) */
+static void update_chunk(const mmf_optim_params *p, const mmf_param_info *pi, const step_consts *k, float *restrict x,
+                         const float *restrict g, float *restrict m, float *restrict v, uint16_t *restrict xb, int64_t n) {
+    const float clip = k->clip, lr = k->lr, step_size = k->step_size, inv_sqrt_bc2 = k->inv_sqrt_bc2;
+    const float b1 = k->b1, b2 = k->b2, eps = k->eps, mom = k->mom;
+    float wd = pi->no_decay ? 0.0f : p->weight_decay;
+    if (p->kind == MMF_OPT_SGD) {
+        for (int64_t j = 0; j < n; j++) {
+            float gj = g[j] * clip + wd * x[j];
+            m[j] = mom * m[j] + gj;
+            x[j] -= lr * m[j];
+        }
+        return;
+    }
+    float l2 = p->kind == MMF_OPT_ADAM ? wd : 0.0f, decay = p->kind == MMF_OPT_ADAMW ? 1.0f - lr * wd : 1.0f;
+    if (xb) {   /* the same update, plus the bf16 copy (round to nearest even; values are finite here) */
+        for (int64_t j = 0; j < n; j++) {
+            float gj = g[j] * clip + l2 * x[j];
+            m[j] = b1 * m[j] + (1.0f - b1) * gj;
+            v[j] = b2 * v[j] + (1.0f - b2) * gj * gj;
+            float xn = x[j] * decay - step_size * m[j] / (sqrtf(v[j]) * inv_sqrt_bc2 + eps);
+            x[j] = xn;
+            uint32_t u;
+            memcpy(&u, &xn, 4);
+            xb[j] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+        }
+        return;
+    }
+    for (int64_t j = 0; j < n; j++) {
+        float gj = g[j] * clip + l2 * x[j];
+        m[j] = b1 * m[j] + (1.0f - b1) * gj;
+        v[j] = b2 * v[j] + (1.0f - b2) * gj * gj;
+        x[j] = x[j] * decay - step_size * m[j] / (sqrtf(v[j]) * inv_sqrt_bc2 + eps);
+    }
+}
+
 mmf_status mmf_optim_step(mmf_optim *o, mmf_params *ps) {
     const mmf_optim_params *p = &o->p;
     /* a gradient no backward pass wrote since the last step means zero */
@@ -61,27 +149,24 @@ mmf_status mmf_optim_step(mmf_optim *o, mmf_params *ps) {
         if (ps->grad_stale[i]) {
             memset(ps->grad + ps->p[i].offset, 0, (size_t)ps->p[i].n * sizeof(float));
             ps->grad_stale[i] = 0;
+            if (ps->sumsq_ok) ps->sumsq_ok[i] = 0;
         }
-    /* one pass for the norm; NaN/Inf anywhere makes it non-finite */
+    int64_t nc = make_chunks(o, ps);
+    if (nc < 0) return mmf_fail(MMF_ERR_NOMEM, "optimiser: out of memory");
+    const chunk *ck = o->chunks;
+    /* one pass for the norm (skipping gradients whose GEMM summed them); NaN/Inf anywhere makes it non-finite */
+    int nt = p->n_threads > 1 && ps->total >= 4 * CHUNK ? p->n_threads : 1;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t c = 0; c < nc; c++)
+        o->partial[c] = ps->sumsq_ok && ps->sumsq_ok[ck[c].param] ? 0.0
+                        : sumsq(ps->grad + ps->p[ck[c].param].offset + ck[c].off, ck[c].n);
     double norm2 = 0.0;
-    for (int i = 0; i < ps->n; i++) {
-        if (ps->sumsq_ok && ps->sumsq_ok[i]) {   /* summed by the GEMM that wrote it */
-            norm2 += ps->sumsq[i];
-            ps->sumsq_ok[i] = 0;
-            continue;
-        }
-        const float *g = ps->grad + ps->p[i].offset;
-        int64_t n = ps->p[i].n;
-        /* 16 float lanes (vectorisable, fixed order), summed in double */
-        float lane[16] = {0};
-        int64_t j = 0;
-        for (; j + 16 <= n; j += 16)
-            for (int k = 0; k < 16; k++) lane[k] += g[j + k] * g[j + k];
-        double acc = 0.0;
-        for (; j < n; j++) acc += (double)g[j] * g[j];
-        for (int k = 0; k < 16; k++) acc += lane[k];
-        norm2 += acc;
+    for (int64_t c = 0; c < nc; c++) {
+        int i = ck[c].param;
+        if (ps->sumsq_ok && ps->sumsq_ok[i]) { if (ck[c].off == 0) norm2 += ps->sumsq[i]; }
+        else norm2 += o->partial[c];
     }
+    if (ps->sumsq_ok) memset(ps->sumsq_ok, 0, (size_t)ps->n);
     if (!isfinite(norm2)) return report_bad(o, ps);
     float gnorm = (float)sqrt(norm2), clip = 1.0f;
     o->last_grad_norm = gnorm;
@@ -90,45 +175,16 @@ mmf_status mmf_optim_step(mmf_optim *o, mmf_params *ps) {
     o->last_lr = lr;
     o->step++;
     /* PyTorch's Adam: x -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps) */
-    float step_size = (float)(lr / (1.0 - pow(p->beta1, (double)o->step)));
-    float inv_sqrt_bc2 = (float)(1.0 / sqrt(1.0 - pow(p->beta2, (double)o->step)));
-    float b1 = p->beta1, b2 = p->beta2, eps = p->eps, mom = p->momentum;
+    step_consts k = {.clip = clip, .lr = lr,
+                     .step_size = (float)(lr / (1.0 - pow(p->beta1, (double)o->step))),
+                     .inv_sqrt_bc2 = (float)(1.0 / sqrt(1.0 - pow(p->beta2, (double)o->step))),
+                     .b1 = p->beta1, .b2 = p->beta2, .eps = p->eps, .mom = p->momentum};
     uint16_t *sh = ps->bf16 && p->kind != MMF_OPT_SGD ? ps->bf16 : NULL;
-    for (int i = 0; i < ps->n; i++) {
-        const mmf_param_info *pi = &ps->p[i];
-        float *restrict x = ps->data + pi->offset, *restrict g = ps->grad + pi->offset;
-        float *restrict m = o->m + pi->offset, *restrict v = o->v + pi->offset;
-        float wd = pi->no_decay ? 0.0f : p->weight_decay;
-        int64_t n = pi->n;
-        if (p->kind == MMF_OPT_SGD) {
-            for (int64_t j = 0; j < n; j++) {
-                float gj = g[j] * clip + wd * x[j];
-                m[j] = mom * m[j] + gj;
-                x[j] -= lr * m[j];
-            }
-        } else {
-            float l2 = p->kind == MMF_OPT_ADAM ? wd : 0.0f, decay = p->kind == MMF_OPT_ADAMW ? 1.0f - lr * wd : 1.0f;
-            if (sh) {   /* the same update, plus the bf16 copy (round to nearest even; values are finite here) */
-                uint16_t *restrict xb = sh + pi->offset;
-                for (int64_t j = 0; j < n; j++) {
-                    float gj = g[j] * clip + l2 * x[j];
-                    m[j] = b1 * m[j] + (1.0f - b1) * gj;
-                    v[j] = b2 * v[j] + (1.0f - b2) * gj * gj;
-                    float xn = x[j] * decay - step_size * m[j] / (sqrtf(v[j]) * inv_sqrt_bc2 + eps);
-                    x[j] = xn;
-                    uint32_t u;
-                    memcpy(&u, &xn, 4);
-                    xb[j] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-                }
-                continue;
-            }
-            for (int64_t j = 0; j < n; j++) {
-                float gj = g[j] * clip + l2 * x[j];
-                m[j] = b1 * m[j] + (1.0f - b1) * gj;
-                v[j] = b2 * v[j] + (1.0f - b2) * gj * gj;
-                x[j] = x[j] * decay - step_size * m[j] / (sqrtf(v[j]) * inv_sqrt_bc2 + eps);
-            }
-        }
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t c = 0; c < nc; c++) {
+        const mmf_param_info *pi = &ps->p[ck[c].param];
+        int64_t at = pi->offset + ck[c].off;
+        update_chunk(p, pi, &k, ps->data + at, ps->grad + at, o->m + at, o->v + at, sh ? sh + at : NULL, ck[c].n);
     }
     /* SGD keeps no copy: the linear layers convert for themselves */
     ps->bf16_fresh = sh != NULL;

@@ -19,6 +19,7 @@ typedef struct mmf_optim_params {
     float clip_norm;         /* 0 = no clipping */
     mmf_sched_kind sched;
     int64_t warmup_steps, total_steps; /* cosine: linear warmup, then cosine to 0 */
+    int n_threads;           /* threads for the step's passes (default 1); the result does not depend on it */
 } mmf_optim_params;
 
 mmf_optim_params mmf_optim_params_default(void); /* AdamW, lr 1e-3, wd 0.01, constant */
@@ -28,6 +29,9 @@ typedef struct mmf_optim {
     float *m, *v;            /* one allocation: moments (SGD uses m as velocity) */
     int64_t step;
     float last_lr, last_grad_norm;
+    struct chunk *chunks;    /* the step's work split (optim.c), reused */
+    double *partial;
+    int64_t cap_chunks;
 } mmf_optim;
 
 mmf_status mmf_optim_init(mmf_optim *o, const mmf_params *ps, const mmf_optim_params *p);
