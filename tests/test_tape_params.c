@@ -10,6 +10,8 @@
  *    second: plain SGD leaves it where the first step put it;
  *  - a parameter read through a reshape (an alias of its gradient buffer)
  *    after a step gets its new gradient, not old + new;
+ *  - mmf_t_view (a constant over caller memory) gives the same values and
+ *    gradients downstream as mmf_t_const, and has no gradient itself;
  *  - the optimiser's step gives bit-identical parameters with 1 and 2
  *    threads (its work is cut the same way for any count);
  *  - bf16: a weight read by one linear layer only gets the sum of squares of
@@ -200,8 +202,29 @@ static void threads_check(void) {
     free(res[0]); free(res[1]);
 }
 
+static void view_check(void) {
+    float x[4 * 5], w[3 * 5];
+    for (int i = 0; i < 20; i++) x[i] = (float)(i % 7) - 3.0f;
+    for (int i = 0; i < 15; i++) w[i] = 0.25f * (float)(i % 5) - 0.5f;
+    float out[2][12], gw[2][15];
+    for (int k = 0; k < 2; k++) {
+        mmf_tape *tp = mmf_tape_new(1, 1);
+        mmf_var X = k ? mmf_t_view(tp, x, 2, (int64_t[]){4, 5}) : mmf_t_const(tp, x, 2, (int64_t[]){4, 5});
+        mmf_var W = mmf_t_leaf(tp, w, 2, (int64_t[]){3, 5});
+        mmf_var y = mmf_t_linear(tp, X, W, -1);
+        CHECK_OK(mmf_tape_backward(tp, mmf_t_sum_all(tp, mmf_t_mul(tp, y, y))));
+        CHECK(mmf_tape_var(tp, X)->g == NULL);
+        if (k) CHECK(mmf_tape_var(tp, X)->v == x);
+        memcpy(out[k], mmf_tape_var(tp, y)->v, sizeof out[k]);
+        memcpy(gw[k], mmf_tape_var(tp, W)->g, sizeof gw[k]);
+        mmf_tape_free(tp);
+    }
+    CHECK(!memcmp(out[0], out[1], sizeof out[0]) && !memcmp(gw[0], gw[1], sizeof gw[0]));
+}
+
 int main(void) {
     run(0);
+    view_check();
     threads_check();
     reshape_check();
     if (mmf_bf16_gemm_supported()) { run(1); sumsq_check(1); sumsq_check(2); }

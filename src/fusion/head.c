@@ -76,7 +76,7 @@ mmf_status fz_head_forward(mmf_head *h, mmf_tape *tp, int64_t B, float *const *x
     for (int m = 0; m < M; m++) {
         float *pm = mf + (size_t)m * 2 * B, *pi = pm + B;
         for (int64_t b = 0; b < B; b++) { pm[b] = mask[b * M + m] ? 1.0f : 0.0f; pi[b] = 1.0f - pm[b]; }
-        c.x[m] = mmf_t_const(tp, xs[m], 2, (int64_t[]){B, h->cfg.dims[m]});
+        c.x[m] = mmf_t_view(tp, xs[m], 2, (int64_t[]){B, h->cfg.dims[m]});   /* the batch outlives the step */
         c.m[m] = mmf_t_const(tp, pm, 2, (int64_t[]){B, 1});
         c.inv_m[m] = mmf_t_const(tp, pi, 2, (int64_t[]){B, 1});
     }

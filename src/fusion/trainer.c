@@ -160,56 +160,68 @@ static mmf_status feature_std(const mmf_head *h, binding *bd, int m) {
     return MMF_OK;
 }
 
+static void gather_row(const mmf_head *h, const binding *bd, const int64_t *rows, int64_t b, batchbuf *bb, const perturb *pt,
+                       int M, int FM, const uint8_t *fmask);
+
 /* Copy rows into the batch, applying drops and noise. */
 static void gather(const mmf_head *h, const binding *bd, const int64_t *rows, int64_t B, batchbuf *bb, const perturb *pt) {
     int M = h->cfg.M, FM = mmf_embfile_n_modalities(bd->f);
     const uint8_t *fmask = mmf_embfile_mask(bd->f);
-    for (int64_t b = 0; b < B; b++) {
-        int64_t r = rows[b];
-        uint8_t *mk = bb->mask + b * M;
-        /* rows come in shuffled order: start loading the next one while this one is copied */
-        if (b + 1 < B)
+    /* rows come in shuffled order: keep the loads of the next few in flight
+     * while one is copied (one row ahead left most of each row's misses exposed) */
+    enum { AHEAD = 4 };
+    for (int64_t b = 0; b < B + AHEAD; b++) {
+        if (b < B)
             for (int m = 0; m < M; m++) {
                 if (bd->col[m] < 0) continue;
-                const char *nx = (const char *)(mmf_embfile_data(bd->f, bd->col[m]) + rows[b + 1] * h->cfg.dims[m]);
+                const char *nx = (const char *)(mmf_embfile_data(bd->f, bd->col[m]) + rows[b] * h->cfg.dims[m]);
                 for (int64_t o = 0; o < h->cfg.dims[m] * (int64_t)sizeof(float); o += 64) __builtin_prefetch(nx + o);
             }
-        int present = 0;
-        for (int m = 0; m < M; m++) {
-            mk[m] = bd->col[m] >= 0 ? fmask[r * FM + bd->col[m]] : 0;
-            present += mk[m];
-        }
-        if (pt && present > 0) {
-            uint8_t orig[FZ_MAXM];
-            memcpy(orig, mk, (size_t)M);
-            int left = 0;
-            for (int m = 0; m < M; m++) {
-                float p = pt->drop_rate;
-                if (pt->mod_drop) p = pt->mod_drop[m];
-                if (mk[m] && p > 0.0f && mmf_rng_uniform(pt->rng) < p) mk[m] = 0;
-                if (m == pt->drop_m) mk[m] = 0;
-                left += mk[m];
-            }
-            /* random drops keep at least one modality (a forced drop may leave none) */
-            if (!left && (pt->drop_rate > 0.0f || pt->mod_drop)) {
-                int cand[FZ_MAXM], nc = 0;
-                for (int m = 0; m < M; m++) if (orig[m] && m != pt->drop_m) cand[nc++] = m;
-                if (nc) mk[cand[mmf_rng_below(pt->rng, (uint32_t)nc)]] = 1;
-            }
-        }
-        for (int m = 0; m < M; m++) {
-            int64_t D = h->cfg.dims[m];
-            float *dst = bb->x[m] + b * D;
-            if (!mk[m]) { memset(dst, 0, (size_t)D * sizeof(float)); continue; }
-            memcpy(dst, mmf_embfile_data(bd->f, bd->col[m]) + r * D, (size_t)D * sizeof(float));
-            if (pt && pt->noise > 0.0f && bd->std[m])
-                for (int64_t d = 0; d < D; d++) dst[d] += pt->noise * bd->std[m][d] * mmf_rng_normal(pt->rng);
-        }
-        if (mmf_embfile_labels(bd->f)) bb->labels[b] = mmf_embfile_labels(bd->f)[r];
-        else bb->labels[b] = 0;
-        if (mmf_embfile_multihot(bd->f) && h->cfg.task == MMF_TASK_MULTILABEL)
-            memcpy(bb->multihot + b * h->cfg.n_out, mmf_embfile_multihot(bd->f) + r * h->cfg.n_out, (size_t)h->cfg.n_out * sizeof(float));
+        if (b < AHEAD) continue;
+        gather_row(h, bd, rows, b - AHEAD, bb, pt, M, FM, fmask);
     }
+}
+
+/* one row of the batch: its mask (with the perturbation's drops), values and label */
+static void gather_row(const mmf_head *h, const binding *bd, const int64_t *rows, int64_t b, batchbuf *bb, const perturb *pt,
+                       int M, int FM, const uint8_t *fmask) {
+    int64_t r = rows[b];
+    uint8_t *mk = bb->mask + b * M;
+    int present = 0;
+    for (int m = 0; m < M; m++) {
+        mk[m] = bd->col[m] >= 0 ? fmask[r * FM + bd->col[m]] : 0;
+        present += mk[m];
+    }
+    if (pt && present > 0) {
+        uint8_t orig[FZ_MAXM];
+        memcpy(orig, mk, (size_t)M);
+        int left = 0;
+        for (int m = 0; m < M; m++) {
+            float p = pt->drop_rate;
+            if (pt->mod_drop) p = pt->mod_drop[m];
+            if (mk[m] && p > 0.0f && mmf_rng_uniform(pt->rng) < p) mk[m] = 0;
+            if (m == pt->drop_m) mk[m] = 0;
+            left += mk[m];
+        }
+        /* random drops keep at least one modality (a forced drop may leave none) */
+        if (!left && (pt->drop_rate > 0.0f || pt->mod_drop)) {
+            int cand[FZ_MAXM], nc = 0;
+            for (int m = 0; m < M; m++) if (orig[m] && m != pt->drop_m) cand[nc++] = m;
+            if (nc) mk[cand[mmf_rng_below(pt->rng, (uint32_t)nc)]] = 1;
+        }
+    }
+    for (int m = 0; m < M; m++) {
+        int64_t D = h->cfg.dims[m];
+        float *dst = bb->x[m] + b * D;
+        if (!mk[m]) { memset(dst, 0, (size_t)D * sizeof(float)); continue; }
+        memcpy(dst, mmf_embfile_data(bd->f, bd->col[m]) + r * D, (size_t)D * sizeof(float));
+        if (pt && pt->noise > 0.0f && bd->std[m])
+            for (int64_t d = 0; d < D; d++) dst[d] += pt->noise * bd->std[m][d] * mmf_rng_normal(pt->rng);
+    }
+    if (mmf_embfile_labels(bd->f)) bb->labels[b] = mmf_embfile_labels(bd->f)[r];
+    else bb->labels[b] = 0;
+    if (mmf_embfile_multihot(bd->f) && h->cfg.task == MMF_TASK_MULTILABEL)
+        memcpy(bb->multihot + b * h->cfg.n_out, mmf_embfile_multihot(bd->f) + r * h->cfg.n_out, (size_t)h->cfg.n_out * sizeof(float));
 }
 
 static mmf_var batch_loss(mmf_head *h, mmf_tape *tp, const fz_out *o, const batchbuf *bb, float smoothing) {

@@ -215,6 +215,19 @@ static mmf_var make_input(mmf_tape *tp, const float *data, int ndim, const int64
 mmf_var mmf_t_const(mmf_tape *tp, const float *data, int ndim, const int64_t *shape) {
     return make_input(tp, data, ndim, shape, 0);
 }
+mmf_var mmf_t_view(mmf_tape *tp, const float *data, int ndim, const int64_t *shape) {
+    if (tp->err) return -1;
+    if (ndim < 1 || ndim > MMF_T_MAXDIM) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_SHAPE, "view: %d dims", ndim));
+    mmf_var v = mmf_tape_alloc(tp, 1, (int64_t[]){0}, 0);   /* no storage of its own */
+    if (v < 0) return -1;
+    mmf_tvar *t = &tp->vars[v];
+    t->v = (float *)data;   /* read only: ops never write their inputs' values */
+    t->ndim = ndim;
+    t->n = 1;
+    memset(t->shape, 0, sizeof t->shape);
+    for (int d = 0; d < ndim; d++) { t->shape[d] = shape[d]; t->n *= shape[d]; }
+    return v;
+}
 mmf_var mmf_t_leaf(mmf_tape *tp, const float *data, int ndim, const int64_t *shape) {
     return make_input(tp, data, ndim, shape, 1);
 }

@@ -115,6 +115,9 @@ int mmf_tape_needs_grad(mmf_tape *tp, const mmf_var *in, int n);
 
 /* Constant input (copied into the tape; no gradient). */
 mmf_var mmf_t_const(mmf_tape *tp, const float *data, int ndim, const int64_t *shape);
+/* Constant over the caller's memory, no copy: data must stay unchanged and
+ * alive until the tape is reset (a training batch; ops never write inputs). */
+mmf_var mmf_t_view(mmf_tape *tp, const float *data, int ndim, const int64_t *shape);
 /* Leaf that receives a gradient (copied in; read the gradient with mmf_tape_var()->g). */
 mmf_var mmf_t_leaf(mmf_tape *tp, const float *data, int ndim, const int64_t *shape);
 /* A constant filled with one value. */
