@@ -63,15 +63,19 @@ int main(int argc, char **argv) {
     p.proj = 16;
     p.budget = (int64_t)1 << 30;
     if (argc > 8 && !strcmp(argv[8], "bf16")) p.precision = MMF_PRECISION_BF16;
+    double ph[5] = {0};
+    p.phase_seconds = ph;
     mmf_head *h = NULL;
     double t0 = now(), c0 = cpu_s();
     mmf_status st = mmf_head_train(f, NULL, &p, &h);
     double dt = now() - t0, dc = cpu_s() - c0;
     if (st) { fprintf(stderr, "%s\n", mmf_last_error()); return 1; }
     printf("{\"op\": \"%s\", \"precision\": \"%s\", \"samples_per_s\": %.1f, \"samples_per_cpu_s\": %.1f, \"seconds\": %.3f, "
-           "\"params\": %lld, \"flops_per_sample\": %lld}\n",
+           "\"params\": %lld, \"flops_per_sample\": %lld, \"ms_per_step\": {\"gather\": %.4f, \"forward\": %.4f, "
+           "\"backward\": %.4f, \"optimiser\": %.4f}}\n",
            op, p.precision == MMF_PRECISION_BF16 ? "bf16" : "fp32", (double)(N * epochs) / dt, (double)(N * epochs) / dc, dt,
-           (long long)mmf_head_param_count(h), (long long)mmf_head_flops(h));
+           (long long)mmf_head_param_count(h), (long long)mmf_head_flops(h), ph[0] * 1e3 / ph[4], ph[1] * 1e3 / ph[4],
+           ph[2] * 1e3 / ph[4], ph[3] * 1e3 / ph[4]);
     mmf_head_free(h);
     mmf_embfile_close(f);
     free(t); free(im); free(y);

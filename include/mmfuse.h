@@ -390,6 +390,10 @@ typedef struct mmf_train_params {
      * gradients) take bf16 operands with fp32 sums (AVX512-BF16 CPUs only);
      * weights, optimiser state, loss and validation stay fp32. Default fp32. */
     mmf_precision precision;
+    /* where the training time went (may be NULL): on return, wall seconds in
+     * [0] batch gathering, [1] forward passes, [2] backward passes, [3]
+     * optimiser steps, and [4] the number of steps (validation not counted) */
+    double *phase_seconds;
 } mmf_train_params;
 
 mmf_train_params mmf_train_params_default(void);

@@ -86,6 +86,14 @@ int main(void) {
     int rb = sh("%s train --train %s/tr.safetensors --fusion mlp --hidden 16 --epochs 3 --precision bf16 --out %s/hb.safetensors",
                 cli, dir, dir);
     CHECK(rb == 0 || (rb == 1 && strstr(slurp("err.txt"), "AVX512-BF16")));
+    /* --profile: the time per step split into its phases, which add up to the total */
+    CHECK(sh("%s train --train %s/tr.safetensors --fusion gmu --hidden 16 --epochs 2 --profile --quiet --out %s/hp.safetensors",
+             cli, dir, dir) == 0);
+    double pg = -1, pf = -1, pb = -1, po = -1, pt = -1, steps = 0;
+    char *pl = strstr(slurp("err.txt"), "profile: ");
+    CHECK(pl && sscanf(pl, "profile: %lf steps, ms per step: gather %lf, forward %lf, backward %lf, optimiser %lf (total %lf)",
+                       &steps, &pg, &pf, &pb, &po, &pt) == 6);
+    CHECK(steps > 0 && pg >= 0 && pf > 0 && pb > 0 && po > 0 && fabs(pg + pf + pb + po - pt) < 0.01 + 1e-3 * pt);
     synth_cleanup(dir);
     return t_done("test_fusion_cli");
 }

@@ -42,6 +42,8 @@ static const char help[] =
     "                          linear layers' GEMMs (forward and backward) to bf16\n"
     "                          with fp32 sums, on CPUs with AVX512-BF16; weights,\n"
     "                          optimiser state, loss and validation stay fp32\n"
+    "  --profile               print where the training time went: gathering\n"
+    "                          batches, forward, backward, optimiser (ms per step)\n"
     "  --quiet                 no per-epoch lines\n\n"
     "Example:\n"
     "  mmfuse train --train train.safetensors --val val.safetensors --fusion gmu \\\n"
@@ -88,6 +90,7 @@ static int run(int argc, char **argv) {
     mmf_train_params p = mmf_train_params_default();
     const char *train = NULL, *val = NULL, *out = NULL, *task = "classify", *mdrop = NULL, *v;
     int bad = 0, quiet = 0;
+    double phases[5] = {0};
     long n;
     double x;
     for (int i = 1; i < argc && !bad; i++) {
@@ -98,6 +101,7 @@ static int run(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "--task", &task, &bad)) continue;
         if (cli_opt(argc, argv, &i, "--modality-dropout", &mdrop, &bad)) continue;
         if (cli_flag(argv, i, "--quiet")) { quiet = 1; continue; }
+        if (cli_flag(argv, i, "--profile")) { p.phase_seconds = phases; continue; }
         if (cli_flag(argv, i, "--constant-lr")) { p.cosine = 0; continue; }
 #define INTOPT(name, field, lo, hi) if (cli_opt(argc, argv, &i, name, &v, &bad)) { if (bad || !cli_int(name, v, lo, hi, &n)) return MMF_EXIT_USAGE; p.field = n; continue; }
 #define FLTOPT(name, field) if (cli_opt(argc, argv, &i, name, &v, &bad)) { if (bad || !cli_float(name, v, &x)) return MMF_EXIT_USAGE; p.field = (float)x; continue; }
@@ -158,6 +162,11 @@ static int run(int argc, char **argv) {
     else {
         char desc[512];
         fprintf(stderr, "head: %s\n", mmf_head_describe(h, desc, sizeof desc));
+        if (p.phase_seconds && phases[4] > 0) {
+            double ms = 1e3 / phases[4], all = phases[0] + phases[1] + phases[2] + phases[3];
+            fprintf(stderr, "profile: %.0f steps, ms per step: gather %.3f, forward %.3f, backward %.3f, optimiser %.3f (total %.3f)\n",
+                    phases[4], phases[0] * ms, phases[1] * ms, phases[2] * ms, phases[3] * ms, all * ms);
+        }
         if ((s = mmf_head_save(h, out))) rc = cli_fail("train", s, "cannot write the head");
         else if (!quiet) printf("wrote %s\n", out);
     }

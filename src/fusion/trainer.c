@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 mmf_train_params mmf_train_params_default(void) {
     mmf_train_params p;
@@ -222,6 +223,12 @@ static void gather_row(const mmf_head *h, const binding *bd, const int64_t *rows
     else bb->labels[b] = 0;
     if (mmf_embfile_multihot(bd->f) && h->cfg.task == MMF_TASK_MULTILABEL)
         memcpy(bb->multihot + b * h->cfg.n_out, mmf_embfile_multihot(bd->f) + r * h->cfg.n_out, (size_t)h->cfg.n_out * sizeof(float));
+}
+
+static double mono_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 static mmf_var batch_loss(mmf_head *h, mmf_tape *tp, const fz_out *o, const batchbuf *bb, float smoothing) {
@@ -540,12 +547,16 @@ mmf_status mmf_head_train(const mmf_embfile *train, const mmf_embfile *val, cons
     int since = 0;
     mmf_eval_opts eo = mmf_eval_opts_default();
     eo.n_threads = p->n_threads;
+    double *ph = p->phase_seconds;
+    if (ph) memset(ph, 0, 5 * sizeof *ph);
     for (int ep = 0; ep < p->epochs && !s; ep++) {
         mmf_rng_shuffle(&rng, rows, N);
         double tl = 0.0;
         for (int64_t bi = 0; bi < per_epoch && !s; bi++) {
             int64_t i0 = bi * bs, B = N - i0 < bs ? N - i0 : bs;
+            double t0 = ph ? mono_s() : 0.0;
             gather(h, &bt, rows + i0, B, &bb, any_drop ? &pt : NULL);
+            double t1 = ph ? mono_s() : 0.0;
             mmf_tape_reset(tp);
             mmf_tape_set_training(tp, 1);
             fz_out fo;
@@ -560,8 +571,14 @@ mmf_status mmf_head_train(const mmf_embfile *train, const mmf_embfile *val, cons
                 break;
             }
             tl += lv;
+            double t2 = ph ? mono_s() : 0.0;
             if ((s = mmf_tape_backward(tp, L))) break;
+            double t3 = ph ? mono_s() : 0.0;
             if ((s = mmf_optim_step(&opt, &h->ps))) { mmf_fail_wrap(s, "train: epoch %d", ep + 1); break; }
+            if (ph) {
+                double t4 = mono_s();
+                ph[0] += t1 - t0; ph[1] += t2 - t1; ph[2] += t3 - t2; ph[3] += t4 - t3; ph[4] += 1.0;
+            }
             if (p->progress) p->progress(p->progress_user, ep + 1, p->epochs, bi + 1, per_epoch, tl / (double)(bi + 1), NULL);
         }
         if (s) break;
