@@ -1,6 +1,7 @@
 #include "core/gemm_bf16.h"
 #include "core/tensor.h"
 #include "core/transpose.h"
+#include "core/transpose16.h"
 #include "core/vmath512.h"
 #include <immintrin.h>
 #include <omp.h>
@@ -79,6 +80,21 @@ TGT static inline __attribute__((always_inline)) void store_tile(const mmf_gemm_
                                                                  int w0, int w1, int rows, const int mr) {
     __mmask16 m0 = (__mmask16)(w0 >= 16 ? 0xFFFF : ((1u << w0) - 1));
     __mmask16 m1 = (__mmask16)(w1 >= 16 ? 0xFFFF : ((1u << (w1 > 0 ? w1 : 0)) - 1));
+    if (e->yt) {   /* each 16-column block transposed in registers, one store per output column */
+        const __mmask16 mr_rows = (__mmask16)((1u << rows) - 1);
+        const __m512 b = e->bias_row ? _mm512_maskz_loadu_ps(mr_rows, e->bias_row + r0) : _mm512_setzero_ps();
+        for (int blk = 0; blk < 2; blk++) {
+            int w = blk ? w1 : w0;
+            if (w <= 0) break;
+            __m512 t[16];
+#pragma GCC unroll 16
+            for (int i = 0; i < 16; i++) t[i] = i < mr && i < rows ? acc[i < mr ? i : 0][blk] : _mm512_setzero_ps();
+            mmf_transpose16_regs(t);
+            float *col = e->yt + (int64_t)(n0 + 16 * blk) * e->ldyt + r0;
+            for (int c = 0; c < w; c++) _mm512_mask_storeu_ps(col + c * e->ldyt, mr_rows, _mm512_add_ps(t[c], b));
+        }
+        return;
+    }
     /* unrolled over the compile-time mr: the accumulators stay in registers
      * (a loop to the run-time `rows` spilled all of them to the stack first) */
 #pragma GCC unroll 12

@@ -43,6 +43,10 @@ typedef struct mmf_gemm_epi {
     uint16_t *yb; int64_t ldyb;      /* bf16 output rows (N values each), or NULL */
     int act;                         /* MMF_EPI_* (core/vmath512.h), after the adds, before relu:
                                       * fuses an FFN's GELU into its first GEMM (bf16 kernel only) */
+    float *yt; int64_t ldyt;         /* bf16 kernel only, instead of y/yb and the rest: the output
+                                      * stored transposed, yt[j * ldyt + i] = s + bias_row[i] (a
+                                      * linear layer computed as y^T = W x^T writes y directly) */
+    const float *bias_row;           /* with yt: (M) or NULL */
     double *sumsq;                   /* bf16 kernel only: the sum of squares of the sums (the stored
                                       * values when nothing else applies: a weight gradient) is
                                       * added to sumsq[8 * t], t = the thread's number in the parallel

@@ -1,4 +1,5 @@
 #include "core/transpose.h"
+#include "core/transpose16.h"
 #include <immintrin.h>
 #include <string.h>
 
@@ -17,40 +18,13 @@ static int have_avx512(void) {
 
 #define TGT __attribute__((target("avx512f")))
 
-/* one full 16 x 16 block of 32-bit lanes: rows r[0..15] -> columns */
+/* one full 16 x 16 block of 32-bit lanes: rows -> columns (+ add[] of the 16 source rows) */
 TGT static inline void block16(uint32_t *dst, int64_t ldd, const uint32_t *src, int64_t lds, const float *add) {
-    __m512 r[16], t[16];
+    __m512 r[16];
     for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps((const float *)(src + i * lds));
-    /* interleave 32-bit lanes of row pairs, then 64-bit pairs, then 128-bit lanes twice */
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
-        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
-        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
-        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
-    }
-    /* r[4q + j] holds, in each 128-bit lane L, column 4L + j of rows 4q..4q+3 */
-    for (int j = 0; j < 4; j++) {
-        t[j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);        /* lanes 0,2 of each */
-        t[4 + j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);    /* lanes 1,3 */
-        t[8 + j] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
-        t[12 + j] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
-    }
-    for (int j = 0; j < 4; j++) {
-        /* columns j (lane 0), 4 + j (lane 1), 8 + j, 12 + j */
-        __m512 c0 = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88), c2 = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xDD);
-        __m512 c1 = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0x88), c3 = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0xDD);
-        int col[4] = {j, 4 + j, 8 + j, 12 + j};
-        __m512 cv[4] = {c0, c1, c2, c3};
-        for (int q = 0; q < 4; q++) {
-            __m512 v = cv[q];
-            if (add) v = _mm512_add_ps(v, _mm512_loadu_ps(add));   /* add[] of the block's 16 source rows */
-            _mm512_storeu_ps((float *)(dst + col[q] * ldd), v);
-        }
-    }
+    mmf_transpose16_regs(r);
+    __m512 a = add ? _mm512_loadu_ps(add) : _mm512_setzero_ps();
+    for (int c = 0; c < 16; c++) _mm512_storeu_ps((float *)(dst + c * ldd), add ? _mm512_add_ps(r[c], a) : r[c]);
 }
 
 TGT static void transpose_avx512(uint32_t *dst, int64_t ldd, const uint32_t *src, int64_t lds, int64_t rows, int64_t cols,

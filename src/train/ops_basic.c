@@ -110,22 +110,20 @@ mmf_var mmf_t_linear(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b) {
          * on the fly) and only x is packed: packing is a transpose, and the gemm
          * products are the same pairs in the same order (bit-identical result) */
         int nt = gemm_threads(tp, R * IC * OC);
-        float *yt = mmf_tape_scratch(tp, (size_t)(OC * R) * sizeof(float));
         uint16_t *Xp = mmf_tape_scratch(tp, mmf_bf16_packed_size((int)R, (int)IC) * 2);
         uint16_t *tmp = mmf_tape_scratch(tp, (size_t)R * (size_t)pad2i((int)IC) * 2);
-        void *xs = mmf_tape_scratch(tp, mmf_bf16_scratch_bytes(OC, (int)IC));
-        if (!yt || !Xp || !tmp || !xs) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "linear: out of memory"));
+        uint16_t *xs = tw->b16 && IC % 2 == 0 ? NULL : mmf_tape_scratch(tp, (size_t)OC * (size_t)pad2i((int)IC) * 2);
+        if (!Xp || !tmp || (!xs && !(tw->b16 && IC % 2 == 0))) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "linear: out of memory"));
         tx = TV(x); tw = TV(W); tb = TV(b);
         mmf_bf16_pack_fast(Xp, tx->v, (int)R, (int)IC, (int)IC, tmp);
+        /* the GEMM stores its tiles transposed, with the bias: y directly */
+        mmf_gemm_epi e = {.yt = TV(y)->v, .ldyt = OC, .bias_row = tb ? tb->v : NULL};
         if (tw->b16 && IC % 2 == 0) {   /* the optimiser's bf16 copy of W: no conversion */
-            mmf_gemm_epi e = {.y = yt, .ldy = R};
             mmf_bf16_gemm(tw->b16, IC, Xp, OC, (int)IC, (int)R, &e, nt);
         } else {
-            mmf_bf16_linear(yt, tw->v, Xp, NULL, OC, (int)IC, (int)R, 0, xs, nt);
+            mmf_bf16_convert(xs, pad2i((int)IC), tw->v, IC, OC, (int)IC, nt);
+            mmf_bf16_gemm(xs, pad2i((int)IC), Xp, OC, (int)IC, (int)R, &e, nt);
         }
-        float *yv = TV(y)->v;
-        const float *bv = tb ? tb->v : NULL;
-        mmf_transpose_f32(yv, OC, yt, R, OC, R, bv);
     } else if (bf) {
         uint16_t *Wp = mmf_tape_scratch(tp, mmf_bf16_packed_size((int)OC, (int)IC) * 2);
         uint16_t *tmp = mmf_tape_scratch(tp, (size_t)OC * (size_t)pad2i((int)IC) * 2);
