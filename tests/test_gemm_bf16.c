@@ -2,7 +2,8 @@
  * operands (so only fp32 accumulation order may differ), over shapes with
  * row, column and K tails, with bias, accumulation and 1-2 threads; and the
  * convolution path: pre-converted bf16 rows with a stride, bias + residual +
- * ReLU epilogue, fp32 and bf16 outputs. */
+ * ReLU epilogue, fp32 and bf16 outputs; the one-pass packing used in
+ * training (mmf_bf16_pack_fast) against the reference packing, bit for bit. */
 #include "test_util.h"
 #include "core/gemm_bf16.h"
 #include "core/tensor.h"
@@ -146,6 +147,22 @@ int main(void) {
             CHECK_MSG(worst <= 2e-6 * (K + 1), "conv B=%d %dx%d IC=%d k=%d stride=%d nt=%d: max abs diff %g", B, H, W, IC, k, st, nt, worst);
         }
         free(in); free(Wp); free(W32); free(b); free(y);
+    }
+    /* mmf_bf16_pack_fast == mmf_bf16_pack, including a row stride wider than K and every tail */
+    const int ps[][2] = {{1, 1}, {16, 32}, {17, 33}, {5, 70}, {64, 896}, {70, 45}, {33, 1}};
+    for (size_t si = 0; si < sizeof ps / sizeof ps[0]; si++) {
+        int N = ps[si][0], K = ps[si][1], ld = K + 3;
+        float *W = malloc((size_t)N * ld * 4), *Wc = malloc((size_t)N * K * 4);
+        for (int n = 0; n < N; n++)
+            for (int k = 0; k < ld; k++) W[n * ld + k] = rnd(&seed) * 8.0f;
+        for (int n = 0; n < N; n++) memcpy(Wc + n * K, W + n * ld, (size_t)K * 4);
+        size_t sz = mmf_bf16_packed_size(N, K);
+        uint16_t *a = malloc(sz * 2), *b2 = malloc(sz * 2);
+        memset(b2, 0xAB, sz * 2);
+        mmf_bf16_pack(a, Wc, N, K);
+        mmf_bf16_pack_fast(b2, W, N, K, ld);
+        CHECK_MSG(!memcmp(a, b2, sz * 2), "pack_fast %dx%d (ld %d) differs from pack", N, K, ld);
+        free(W); free(Wc); free(a); free(b2);
     }
     return t_done("test_gemm_bf16");
 }

@@ -1,6 +1,5 @@
 #include "core/gemm_bf16.h"
 #include "core/tensor.h"
-#include "core/transpose.h"
 #include "core/transpose16.h"
 #include "core/vmath512.h"
 #include <immintrin.h>
@@ -302,19 +301,47 @@ TGT void mmf_bf16_linear(float *y, const float *x, const uint16_t *Wp, const flo
     }
 }
 
-TGT void mmf_bf16_pack_fast(uint16_t *dst, const float *W, int N, int K, int ldw, uint16_t *tmp) {
+TGT void mmf_bf16_pack_fast(uint16_t *dst, const float *W, int N, int K, int ldw) {
     const int Kp = pad2(K), P = Kp / 2, Np = pad16(N);
-    /* 1. rows to bf16 (contiguous, vectorised), 2. pairs of k as int32 moved
-     * into [N/16][P][16] order (a 16 x P transpose per block) */
-    for (int n = 0; n < N; n++) cvt_row(tmp + (size_t)n * Kp, W + (size_t)n * ldw, K, Kp);
-    uint32_t *d32 = (uint32_t *)dst;
-    const uint32_t *s32 = (const uint32_t *)tmp;
+    /* one pass: 16 rows x 32 values of W become 16 vectors of 16 bf16 pairs
+     * (one per row), transposed in registers into 16 vectors of one pair
+     * from each row: the packed [N/16][P][16] order. Rows past N and values
+     * past K read as 0. */
     for (int nb = 0; nb < Np; nb += NB) {
-        uint32_t *db = d32 + (size_t)nb / NB * P * NB;
+        uint16_t *db = dst + (size_t)nb / NB * P * NB * 2;
         int w = N - nb < NB ? N - nb : NB;
-        if (w < NB) memset(db, 0, (size_t)P * NB * 4);   /* rows past N read as 0 */
-        mmf_transpose_u32(db, NB, s32 + (size_t)nb * P, P, w, P);
+        for (int p0 = 0; p0 < P; p0 += 16) {
+            int k0 = 2 * p0, kn = K - k0;
+            __mmask16 lo = (__mmask16)(kn >= 16 ? 0xFFFF : kn > 0 ? (1u << kn) - 1 : 0);
+            __mmask16 hi = (__mmask16)(kn >= 32 ? 0xFFFF : kn > 16 ? (1u << (kn - 16)) - 1 : 0);
+            __m512 t[16];
+            for (int i = 0; i < 16; i++) {
+                if (i >= w) { t[i] = _mm512_setzero_ps(); continue; }
+                const float *row = W + (size_t)(nb + i) * ldw + k0;
+                __m512bh v = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, row + 16), _mm512_maskz_loadu_ps(lo, row));
+                t[i] = _mm512_castsi512_ps((__m512i)v);
+            }
+            mmf_transpose16_regs(t);
+            int np = P - p0 < 16 ? P - p0 : 16;
+            for (int c = 0; c < np; c++) _mm512_storeu_ps((float *)(db + (size_t)(p0 + c) * NB * 2), t[c]);
+        }
     }
+}
+
+TGT void mmf_bf16_transpose(uint16_t *dst, int64_t ldd, const float *src, int64_t lds, int rows, int cols) {
+    const int R16 = rows & ~15, C16 = cols & ~15;
+    for (int c0 = 0; c0 < C16; c0 += 16)
+        for (int r0 = 0; r0 < R16; r0 += 16) {
+            __m512 t[16];
+            for (int i = 0; i < 16; i++) t[i] = _mm512_loadu_ps(src + (int64_t)(r0 + i) * lds + c0);
+            mmf_transpose16_regs(t);
+            for (int c = 0; c < 16; c++)
+                _mm256_storeu_si256((__m256i *)(dst + (int64_t)(c0 + c) * ldd + r0), (__m256i)_mm512_cvtneps_pbh(t[c]));
+        }
+    for (int r = 0; r < rows; r++)   /* the edges */
+        for (int c = r < R16 ? C16 : 0; c < cols; c++) dst[(int64_t)c * ldd + r] = mmf_f32_to_bf16(src[(int64_t)r * lds + c]);
+    if (rows & 1)
+        for (int c = 0; c < cols; c++) dst[(int64_t)c * ldd + rows] = 0;
 }
 
 TGT void mmf_bf16_pack_t(uint16_t *dst, const float *S, int K, int N, int lds) {

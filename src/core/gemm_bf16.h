@@ -18,11 +18,15 @@ int mmf_bf16_gemm_supported(void);
 size_t mmf_bf16_packed_size(int N, int K);
 void mmf_bf16_pack(uint16_t *dst, const float *W, int N, int K);
 /* The same packing for a weight changing every step (training): W (N,K) with
- * row stride ldw, vectorised conversion. tmp: N * pad2(K) uint16 of scratch. */
-void mmf_bf16_pack_fast(uint16_t *dst, const float *W, int N, int K, int ldw, uint16_t *tmp);
+ * row stride ldw, vectorised (one pass, 16 x 16 register transposes). */
+void mmf_bf16_pack_fast(uint16_t *dst, const float *W, int N, int K, int ldw);
 /* Pack the (N,K) operand W = S^T from S (K,N) with row stride lds: the weight
  * gradient dW = dY^T X takes W = X^T, the input gradient dX = dY W takes W^T. */
 void mmf_bf16_pack_t(uint16_t *dst, const float *S, int K, int N, int lds);
+/* dst[c * ldd + r] = bf16(src[r * lds + c]) for r < rows, c < cols, and a 0
+ * after each output row when rows is odd: src^T as the bf16 rows (row stride
+ * ldd >= mmf_bf16_kpad(rows)) that mmf_bf16_gemm takes (a weight gradient's dY^T). */
+void mmf_bf16_transpose(uint16_t *dst, int64_t ldd, const float *src, int64_t lds, int rows, int cols);
 /* bytes of scratch mmf_bf16_linear needs for M rows of K inputs */
 size_t mmf_bf16_scratch_bytes(int64_t M, int K);
 /* y (M,N) = (accumulate ? y : 0) + bias + x @ W^T; bias (N) or NULL.

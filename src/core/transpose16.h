@@ -1,7 +1,10 @@
 /* In-register transpose of a 16 x 16 block of 32-bit lanes (AVX-512F):
- * r[i] lane j becomes r[j] lane i. Shared by core/transpose.c and the GEMM
- * epilogue that stores its tile transposed (core/gemm_bf16.c). Include only
- * from code compiled for, or dispatched to, AVX-512F. */
+ * r[i] lane j becomes r[j] lane i. Used by the bf16 GEMM epilogue that stores
+ * its tile transposed, the one-pass bf16 packing and mmf_bf16_transpose
+ * (core/gemm_bf16.c): training moves small activation matrices between [rows,
+ * cols] and [cols, rows] every step, and element loops with one strided side
+ * cost ~2.5 cycles per value. Include only from code compiled for, or
+ * dispatched to, AVX-512F. */
 #ifndef MMF_CORE_TRANSPOSE16_H
 #define MMF_CORE_TRANSPOSE16_H
 #include <immintrin.h>

@@ -6,7 +6,6 @@
 #include "core/ops.h"
 #include "core/gemm_bf16.h"
 #include "core/tensor.h"
-#include "core/transpose.h"
 #include <string.h>
 
 #define TV(v) mmf_tape_var(tp, (v))
@@ -48,28 +47,27 @@ static void linear_backward(mmf_tape *tp, const mmf_node *nd) {
             mmf_bf16_linear(x->g, y->g, Wt, NULL, R, OC, IC, 1, xs, nt);
         }
         if (W->g) {
-            float *dyt = mmf_tape_scratch(tp, (size_t)(OC * R) * sizeof(float));
+            /* dW = dY^T X: dY^T as bf16 rows (one transposing pass), X^T packed */
+            const int Kp = pad2i((int)R);
+            uint16_t *dyt = mmf_tape_scratch(tp, (size_t)OC * (size_t)Kp * 2);
             uint16_t *Xp = mmf_tape_scratch(tp, mmf_bf16_packed_size(IC, (int)R) * 2);
-            void *xs = mmf_tape_scratch(tp, mmf_bf16_scratch_bytes(OC, (int)R));
-            if (!dyt || !Xp || !xs) {
+            if (!dyt || !Xp) {
                 mmf_gemm(1, 0, OC, IC, (int)R, 1.0f, y->g, OC, x->v, IC, w_acc ? 1.0f : 0.0f, W->g, IC, nt);
             } else {
-                mmf_transpose_f32(dyt, R, y->g, OC, R, OC, NULL);
+                mmf_bf16_transpose(dyt, Kp, y->g, OC, (int)R, OC);
                 mmf_bf16_pack_t(Xp, x->v, (int)R, IC, IC);
                 mmf_params *ps = W->ps;
-                if (!w_acc && ps && ps->uses && ps->uses[W->pidx] == 1 && nt <= 64) {
-                    /* this node is the parameter's only reader: its gradient is final
-                     * here, and the GEMM sums its squares for the optimiser's norm */
-                    double part[64 * 8] = {0}, sq = 0.0;
-                    int Kp = pad2i((int)R);
-                    mmf_bf16_convert((uint16_t *)xs, Kp, dyt, R, OC, (int)R, nt);
-                    mmf_gemm_epi e = {.y = W->g, .ldy = IC, .sumsq = part};
-                    mmf_bf16_gemm((const uint16_t *)xs, Kp, Xp, OC, (int)R, IC, &e, nt);
+                /* the parameter's only reader stores its final gradient here, and the
+                 * GEMM sums its squares for the optimiser's norm */
+                int sq_here = !w_acc && ps && ps->uses && ps->uses[W->pidx] == 1 && nt <= 64;
+                double part[64 * 8] = {0};
+                mmf_gemm_epi e = {.accumulate = w_acc, .y = W->g, .ldy = IC, .sumsq = sq_here ? part : NULL};
+                mmf_bf16_gemm(dyt, Kp, Xp, OC, (int)R, IC, &e, nt);
+                if (sq_here) {
+                    double sq = 0.0;
                     for (int t = 0; t < nt; t++) sq += part[8 * t];
                     ps->sumsq[W->pidx] = sq;
                     ps->sumsq_ok[W->pidx] = 1;
-                } else {
-                    mmf_bf16_linear(W->g, dyt, Xp, NULL, OC, (int)R, IC, w_acc, xs, nt);
                 }
             }
         }
@@ -111,11 +109,10 @@ mmf_var mmf_t_linear(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b) {
          * products are the same pairs in the same order (bit-identical result) */
         int nt = gemm_threads(tp, R * IC * OC);
         uint16_t *Xp = mmf_tape_scratch(tp, mmf_bf16_packed_size((int)R, (int)IC) * 2);
-        uint16_t *tmp = mmf_tape_scratch(tp, (size_t)R * (size_t)pad2i((int)IC) * 2);
         uint16_t *xs = tw->b16 && IC % 2 == 0 ? NULL : mmf_tape_scratch(tp, (size_t)OC * (size_t)pad2i((int)IC) * 2);
-        if (!Xp || !tmp || (!xs && !(tw->b16 && IC % 2 == 0))) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "linear: out of memory"));
+        if (!Xp || (!xs && !(tw->b16 && IC % 2 == 0))) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "linear: out of memory"));
         tx = TV(x); tw = TV(W); tb = TV(b);
-        mmf_bf16_pack_fast(Xp, tx->v, (int)R, (int)IC, (int)IC, tmp);
+        mmf_bf16_pack_fast(Xp, tx->v, (int)R, (int)IC, (int)IC);
         /* the GEMM stores its tiles transposed, with the bias: y directly */
         mmf_gemm_epi e = {.yt = TV(y)->v, .ldyt = OC, .bias_row = tb ? tb->v : NULL};
         if (tw->b16 && IC % 2 == 0) {   /* the optimiser's bf16 copy of W: no conversion */
@@ -126,11 +123,10 @@ mmf_var mmf_t_linear(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b) {
         }
     } else if (bf) {
         uint16_t *Wp = mmf_tape_scratch(tp, mmf_bf16_packed_size((int)OC, (int)IC) * 2);
-        uint16_t *tmp = mmf_tape_scratch(tp, (size_t)OC * (size_t)pad2i((int)IC) * 2);
         void *xs = mmf_tape_scratch(tp, mmf_bf16_scratch_bytes(R, (int)IC));
-        if (!Wp || !tmp || !xs) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "linear: out of memory"));
+        if (!Wp || !xs) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "linear: out of memory"));
         tx = TV(x); tw = TV(W); tb = TV(b);
-        mmf_bf16_pack_fast(Wp, tw->v, (int)OC, (int)IC, (int)IC, tmp);
+        mmf_bf16_pack_fast(Wp, tw->v, (int)OC, (int)IC, (int)IC);
         mmf_bf16_linear(TV(y)->v, tx->v, Wp, tb ? tb->v : NULL, R, (int)IC, (int)OC, 0, xs, gemm_threads(tp, R * IC * OC));
     } else {
         mmf_linear(TV(y)->v, tx->v, tw->v, tb ? tb->v : NULL, R, (int)IC, (int)OC, gemm_threads(tp, R * IC * OC));
