@@ -5,7 +5,10 @@
 #   - BUILD_DIR/bench_* executables run with no arguments from the source root;
 #   - bench/*.py run with Debian's /usr/bin/python3 and get BUILD_DIR as argument.
 # A benchmark that fails is reported and skipped; its old fragment (if any) stays.
-# Environment: MMFUSE_SRC, MMFUSE_BIN (= BUILD_DIR) are exported for the scripts.
+# Environment: MMFUSE_SRC, MMFUSE_BIN (= BUILD_DIR) are exported for the scripts;
+# MMFUSE_BENCH_ONLY=fusion,text runs only the benchmarks whose name contains one
+# of the words (bench_fusion + fusion_torch.py, bench_text + text_torch.py) and
+# keeps the other fragments as they are.
 set -uo pipefail
 if [ $# -ne 1 ] || [ ! -d "$1" ]; then
   echo "usage: bench/run.sh BUILD_DIR   (the cmake build folder with the bench_* executables)" >&2
@@ -18,13 +21,21 @@ mkdir -p bench/results
 export MMFUSE_SRC="$ROOT" MMFUSE_BIN="$BUILD"
 PY=${PYTHON:-/usr/bin/python3}
 failed=()
+wanted() {   # MMFUSE_BENCH_ONLY filter on a benchmark's file name
+  [ -z "${MMFUSE_BENCH_ONLY:-}" ] && return 0
+  local w
+  for w in ${MMFUSE_BENCH_ONLY//,/ }; do [[ "$(basename "$1")" == *"$w"* ]] && return 0; done
+  return 1
+}
 for exe in "$BUILD"/bench_*; do
   [ -x "$exe" ] && [ -f "$exe" ] || continue
+  wanted "$exe" || continue
   echo "bench: $(basename "$exe")" >&2
   "$exe" || failed+=("$(basename "$exe")")
 done
 for py in bench/*.py; do
   [ -e "$py" ] || continue
+  wanted "$py" || continue
   echo "bench: $py" >&2
   "$PY" "$py" "$BUILD" || failed+=("$py")
 done
