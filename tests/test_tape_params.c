@@ -14,6 +14,10 @@
  *    gradients downstream as mmf_t_const, and has no gradient itself;
  *  - the optimiser's step gives bit-identical parameters with 1 and 2
  *    threads (its work is cut the same way for any count);
+ *  - deferred AdamW updates (applied inside the next bf16 linear forward, or
+ *    when a parameter is next read, or by the flush) give bit-identical
+ *    parameters to the updates applied in the step, including a parameter
+ *    left out of a step;
  *  - bf16: a weight read by one linear layer only gets the sum of squares of
  *    its gradient from the GEMM (1 and 2 threads), and the optimiser's
  *    gradient norm equals the norm over all gradients computed here. */
@@ -222,12 +226,60 @@ static void view_check(void) {
     CHECK(!memcmp(out[0], out[1], sizeof out[0]) && !memcmp(gw[0], gw[1], sizeof gw[0]));
 }
 
+/* W [O3, I3] through a bf16 linear layer (rows > batch: the y^T = W x^T
+ * path with the fused update), bias b, and c used in steps 0 and 2 only */
+static void defer_check(void) {
+    enum { R3 = 8, I3 = 40, O3 = 61 };
+    float *res[2];
+    for (int d = 0; d < 2; d++) {
+        mmf_params ps;
+        mmf_params_init(&ps);
+        int iw = mmf_params_add(&ps, "W", 2, (int64_t[]){O3, I3}, MMF_INIT_LINEAR, 0);
+        int ib = mmf_params_add(&ps, "b", 1, (int64_t[]){O3}, MMF_INIT_UNIFORM, 0.3f);
+        int ic = mmf_params_add(&ps, "c", 1, (int64_t[]){O3}, MMF_INIT_UNIFORM, 0.3f);
+        mmf_rng r;
+        mmf_rng_seed(&r, 33);
+        CHECK_OK(mmf_params_alloc(&ps, &r));
+        CHECK_OK(mmf_params_bf16_shadow(&ps));
+        mmf_optim_params op = mmf_optim_params_default();
+        op.clip_norm = 0.5f;
+        op.defer = d;
+        mmf_optim o;
+        CHECK_OK(mmf_optim_init(&o, &ps, &op));
+        mmf_tape *tp = mmf_tape_new(1, 2);
+        CHECK_OK(mmf_tape_set_bf16(tp, 1));
+        float x[R3 * I3], G[R3 * O3];
+        for (int step = 0; step < 4; step++) {
+            for (int i = 0; i < R3 * I3; i++) x[i] = mmf_rng_normal(&r);
+            for (int i = 0; i < R3 * O3; i++) G[i] = mmf_rng_normal(&r);
+            mmf_tape_reset(tp);
+            mmf_var y = mmf_t_linear(tp, mmf_t_const(tp, x, 2, (int64_t[]){R3, I3}), mmf_t_param_deferred(tp, &ps, iw),
+                                     mmf_t_param(tp, &ps, ib));
+            if (step % 2 == 0) y = mmf_t_mul(tp, y, mmf_t_param(tp, &ps, ic));
+            mmf_var L = mmf_t_sum_all(tp, mmf_t_mul(tp, y, mmf_t_const(tp, G, 2, (int64_t[]){R3, O3})));
+            CHECK_OK(mmf_tape_status(tp));
+            CHECK_OK(mmf_tape_backward(tp, L));
+            CHECK_OK(mmf_optim_step(&o, &ps));
+            CHECK(ps.pending[iw] == (d == 1));
+        }
+        mmf_optim_flush(&o, &ps);
+        CHECK(!ps.pending[iw] && !ps.pending[ib] && !ps.pending[ic]);
+        res[d] = malloc(sizeof(float) * (size_t)ps.total);
+        memcpy(res[d], ps.data, sizeof(float) * (size_t)ps.total);
+        if (d == 1) CHECK_MSG(!memcmp(res[0], res[1], sizeof(float) * (size_t)ps.total), "deferred AdamW updates differ from immediate ones");
+        mmf_tape_free(tp);
+        mmf_optim_free(&o);
+        mmf_params_free(&ps);
+    }
+    free(res[0]); free(res[1]);
+}
+
 int main(void) {
     run(0);
     view_check();
     threads_check();
     reshape_check();
-    if (mmf_bf16_gemm_supported()) { run(1); sumsq_check(1); sumsq_check(2); }
+    if (mmf_bf16_gemm_supported()) { run(1); sumsq_check(1); sumsq_check(2); defer_check(); }
     else fprintf(stderr, "test_tape_params: no AVX512-BF16 on this CPU, bf16 mode not checked\n");
     return t_done("test_tape_params");
 }

@@ -119,7 +119,7 @@ TGT static inline __attribute__((always_inline)) void store_tile(const mmf_gemm_
  * dropped), so inputs need no row padding. */
 TGT static inline __attribute__((always_inline)) void
 tile_mr(const uint16_t *xb, int64_t ldx, int Kp, const uint16_t *b0, const uint16_t *b1, int64_t r0, int n0, int w0,
-        int w1, int rows, const mmf_gemm_epi *e, const int mr) {
+        int w1, int rows, const mmf_gemm_epi *e, const int mr, int64_t pf_off, int64_t pf_len) {
     __m512 acc[MR][2];
     for (int i = 0; i < mr; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     const uint16_t *xr[MR];
@@ -127,6 +127,9 @@ tile_mr(const uint16_t *xb, int64_t ldx, int Kp, const uint16_t *b0, const uint1
     const int P = Kp / 2;
     const uint16_t *b1r = b1 ? b1 : b0;   /* a lone block computes its sums twice, no branch per step */
     for (int p = 0; p < P; p++) {
+        if ((int64_t)p * 64 < pf_len)
+            for (int q = 0; q < 4; q++)
+                if (e->pf[q]) __builtin_prefetch(e->pf[q] + pf_off + (int64_t)p * 64, 0, 2);
         __m512bh B0 = (__m512bh)_mm512_loadu_si512((const void *)(b0 + (size_t)p * 32));
         __m512bh B1 = (__m512bh)_mm512_loadu_si512((const void *)(b1r + (size_t)p * 32));
 #pragma GCC unroll 12
@@ -144,10 +147,10 @@ tile_mr(const uint16_t *xb, int64_t ldx, int Kp, const uint16_t *b0, const uint1
 /* The last tile of a short M (128 = 10 x 12 + 8) runs as 8 or 4 rows
  * instead of computing 12 and dropping some. */
 TGT static void tile(const uint16_t *xb, int64_t ldx, int Kp, const uint16_t *b0, const uint16_t *b1, int64_t r0,
-                     int n0, int w0, int w1, int rows, const mmf_gemm_epi *e) {
-    if (rows > 8) tile_mr(xb, ldx, Kp, b0, b1, r0, n0, w0, w1, rows, e, 12);
-    else if (rows > 4) tile_mr(xb, ldx, Kp, b0, b1, r0, n0, w0, w1, rows, e, 8);
-    else tile_mr(xb, ldx, Kp, b0, b1, r0, n0, w0, w1, rows, e, 4);
+                     int n0, int w0, int w1, int rows, const mmf_gemm_epi *e, int64_t pf_off, int64_t pf_len) {
+    if (rows > 8) tile_mr(xb, ldx, Kp, b0, b1, r0, n0, w0, w1, rows, e, 12, pf_off, pf_len);
+    else if (rows > 4) tile_mr(xb, ldx, Kp, b0, b1, r0, n0, w0, w1, rows, e, 8, pf_off, pf_len);
+    else tile_mr(xb, ldx, Kp, b0, b1, r0, n0, w0, w1, rows, e, 4, pf_off, pf_len);
 }
 
 /* zeros that out-of-image taps read (read-only) */
@@ -212,7 +215,13 @@ TGT static inline void gemm_unit(const uint16_t *xb, int64_t ldx, const uint16_t
         int64_t r0 = t * MR;
         int rows = M - r0 < MR ? (int)(M - r0) : MR;
         if (g) tile_conv(xb, g, b0, b1, r0, n0, w0, w1, rows, e);
-        else tile(xb + r0 * ldx, ldx, Kp, b0, b1, r0, n0, w0, w1, rows, e);
+        else {
+            /* this tile's share of the prefetch regions (tiles numbered in call order) */
+            int64_t ntiles = m_tiles * (int64_t)((pad16(N) / NB + 1) / 2), tix = t * ((pad16(N) / NB + 1) / 2) + np;
+            int64_t share = e->pf_bytes ? (e->pf_bytes + ntiles - 1) / ntiles : 0, off = tix * share;
+            int64_t len = off >= e->pf_bytes ? 0 : (e->pf_bytes - off < share ? e->pf_bytes - off : share);
+            tile(xb + r0 * ldx, ldx, Kp, b0, b1, r0, n0, w0, w1, rows, e, off, len);
+        }
     }
 }
 

@@ -51,6 +51,9 @@ typedef struct mmf_gemm_epi {
                                       * stored transposed, yt[j * ldyt + i] = s + bias_row[i] (a
                                       * linear layer computed as y^T = W x^T writes y directly) */
     const float *bias_row;           /* with yt: (M) or NULL */
+    const char *pf[4]; int64_t pf_bytes; /* up to 4 regions of pf_bytes to prefetch while this GEMM
+                                      * computes (sequential calls only: mmf_bf16_gemm_1t); spread
+                                      * over its tiles, one line of each per step */
     double *sumsq;                   /* bf16 kernel only: the sum of squares of the sums (the stored
                                       * values when nothing else applies: a weight gradient) is
                                       * added to sumsq[8 * t], t = the thread's number in the parallel

@@ -54,7 +54,10 @@ mmf_var fz_p(fz_ctx *c, const char *name) {
 mmf_var fz_lin(fz_ctx *c, const char *name, mmf_var x) {
     char nm[MMF_PARAM_NAME];
     snprintf(nm, sizeof nm, "%s.w", name);
-    mmf_var W = fz_p(c, nm);
+    int wi = mmf_params_find(&c->h->ps, nm);
+    if (wi < 0) return mmf_tape_fail(c->tp, mmf_fail(MMF_ERR_NOT_FOUND, "fusion %s: no parameter \"%s\"", c->h->cfg.op, nm));
+    /* the linear layer applies a pending optimiser update to W itself, as it multiplies */
+    mmf_var W = mmf_t_param_deferred(c->tp, &c->h->ps, wi);
     snprintf(nm, sizeof nm, "%s.b", name);
     mmf_var b = mmf_params_find(&c->h->ps, nm) >= 0 ? fz_p(c, nm) : -1;
     return mmf_t_linear(c->tp, x, W, b);

@@ -528,6 +528,10 @@ mmf_status mmf_head_train(const mmf_embfile *train, const mmf_embfile *val, cons
     int64_t bs = p->batch < N ? p->batch : N, per_epoch = N ? (N + bs - 1) / bs : 0;
     mmf_optim opt = {0};
     mmf_optim_params op = fz_optim_params(p, per_epoch);
+    /* bf16, one thread: each weight's AdamW update runs inside the next forward
+     * GEMM that reads it (mmf_optim_params.defer); with more threads the step's
+     * own update pass is parallel and the fused one is not */
+    op.defer = p->precision == MMF_PRECISION_BF16 && p->n_threads <= 1;
     if (!s) s = mmf_optim_init(&opt, &h->ps, &op);
     batchbuf bb = {0};
     if (!s) s = bb_init(&bb, h, bs);
@@ -581,6 +585,7 @@ mmf_status mmf_head_train(const mmf_embfile *train, const mmf_embfile *val, cons
             }
             if (p->progress) p->progress(p->progress_user, ep + 1, p->epochs, bi + 1, per_epoch, tl / (double)(bi + 1), NULL);
         }
+        mmf_optim_flush(&opt, &h->ps);   /* the epoch's last update, before validation reads the weights */
         if (s) break;
         double vm[3] = {tl / (double)per_epoch, 0, 0};
         double sc = -vm[0];
@@ -602,6 +607,7 @@ mmf_status mmf_head_train(const mmf_embfile *train, const mmf_embfile *val, cons
             break;
         }
     }
+    mmf_optim_flush(&opt, &h->ps);
     if (!s && val) { memcpy(h->ps.data, best, (size_t)h->ps.total * sizeof(float)); mmf_params_touch(&h->ps); }
     free(best);
     mmf_tape_free(tp);

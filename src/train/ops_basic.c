@@ -103,6 +103,11 @@ mmf_var mmf_t_linear(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b) {
     if (y < 0) return -1;
     tx = TV(x); tw = TV(W); tb = TV(b);
     int bf = use_bf16(tp, R, IC, OC);
+    /* a weight with a pending optimiser update (mmf_t_param_deferred): applied
+     * below block by block just before the GEMM multiplies those rows, where
+     * that path is taken; at once otherwise */
+    int fuse_update = tw->pend && bf && OC > R && tw->b16 && IC % 2 == 0 && gemm_threads(tp, R * IC * OC) == 1;
+    if (tw->pend && !fuse_update) { mmf_params_apply_pending(tw->ps, tw->pidx); tw->pend = 0; }
     if (bf && OC > R) {
         /* y^T = W x^T: the bigger operand, W, goes in as plain bf16 rows (converted
          * on the fly) and only x is packed: packing is a transpose, and the gemm
@@ -115,7 +120,25 @@ mmf_var mmf_t_linear(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b) {
         mmf_bf16_pack_fast(Xp, tx->v, (int)R, (int)IC, (int)IC);
         /* the GEMM stores its tiles transposed, with the bias: y directly */
         mmf_gemm_epi e = {.yt = TV(y)->v, .ldyt = OC, .bias_row = tb ? tb->v : NULL};
-        if (tw->b16 && IC % 2 == 0) {   /* the optimiser's bf16 copy of W: no conversion */
+        if (fuse_update) {   /* update 24 rows of W (x, m, v and the bf16 copy), multiply them while in cache */
+            mmf_params *ps = tw->ps;
+            for (int64_t r0 = 0; r0 < OC; r0 += 24) {
+                int64_t rows = OC - r0 < 24 ? OC - r0 : 24;
+                ps->apply_pending(ps->pending_opt, ps, tw->pidx, r0 * IC, rows * IC);
+                mmf_gemm_epi er = {.yt = TV(y)->v + r0, .ldyt = OC, .bias_row = tb ? tb->v + r0 : NULL};
+                if (r0 + 24 < OC) {   /* the next block's update streams arrive while this one multiplies */
+                    int64_t at = ps->p[tw->pidx].offset + (r0 + 24) * IC, nr = OC - r0 - 24 < 24 ? OC - r0 - 24 : 24;
+                    er.pf[0] = (const char *)(ps->data + at);
+                    er.pf[1] = (const char *)(ps->grad + at);
+                    er.pf[2] = (const char *)(ps->pending_m + at);
+                    er.pf[3] = (const char *)(ps->pending_v + at);
+                    er.pf_bytes = nr * IC * (int64_t)sizeof(float);
+                }
+                mmf_bf16_gemm_1t(tw->b16 + r0 * IC, IC, Xp, rows, (int)IC, (int)R, &er);
+            }
+            ps->pending[tw->pidx] = 0;
+            tw->pend = 0;
+        } else if (tw->b16 && IC % 2 == 0) {   /* the optimiser's bf16 copy of W: no conversion */
             mmf_bf16_gemm(tw->b16, IC, Xp, OC, (int)IC, (int)R, &e, nt);
         } else {
             mmf_bf16_convert(xs, pad2i((int)IC), tw->v, IC, OC, (int)IC, nt);
@@ -441,6 +464,8 @@ mmf_var mmf_t_reshape(mmf_tape *tp, mmf_var x, int ndim, const int64_t *shape) {
     /* an alias: a zero-size op with no node; gradients land in the same buffer,
      * so that buffer must hold zeros before anyone adds through the alias */
     mmf_tape_grad_define(TV(x));
+    if (TV(x)->pend) { mmf_params_apply_pending(TV(x)->ps, TV(x)->pidx); TV(x)->pend = 0; }
+    t.pend = 0;
     mmf_var y = mmf_tape_alloc(tp, 1, (int64_t[]){0}, 0);
     if (y < 0) return -1;
     mmf_tvar *Y = TV(y);

@@ -102,9 +102,7 @@ static double sumsq(const float *g, int64_t n) {
     return acc;
 }
 
-typedef struct step_consts {
-    float clip, lr, step_size, inv_sqrt_bc2, b1, b2, eps, mom;
-} step_consts;
+typedef struct mmf_step_consts step_consts;
 
 /* the update of one chunk (x, g, m, v point at its first element) */
 static void update_chunk(const mmf_optim_params *p, const mmf_param_info *pi, const step_consts *k, float *restrict x,
@@ -142,8 +140,35 @@ static void update_chunk(const mmf_optim_params *p, const mmf_param_info *pi, co
     }
 }
 
+/* mmf_params.apply_pending: the pending step on elements [off, off + n) of parameter idx */
+static void apply_pending(void *opt, mmf_params *ps, int idx, int64_t off, int64_t n) {
+    mmf_optim *o = opt;
+    const mmf_param_info *pi = &ps->p[idx];
+    int64_t at = pi->offset + off;
+    uint16_t *sh = ps->bf16 && o->p.kind != MMF_OPT_SGD ? ps->bf16 : NULL;
+    update_chunk(&o->p, pi, &o->pk, ps->data + at, ps->grad + at, o->m + at, o->v + at, sh ? sh + at : NULL, n);
+}
+
+void mmf_optim_flush(mmf_optim *o, mmf_params *ps) {
+    if (!o->pending) return;
+    int64_t nc = make_chunks(o, ps);
+    int nt = o->p.n_threads > 1 && ps->total >= 4 * CHUNK ? o->p.n_threads : 1;
+    if (nc < 0) {   /* no chunk table: parameter by parameter */
+        for (int i = 0; i < ps->n; i++) mmf_params_apply_pending(ps, i);
+    } else {
+        const chunk *ck = o->chunks;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        for (int64_t c = 0; c < nc; c++)
+            if (ps->pending[ck[c].param]) apply_pending(o, ps, ck[c].param, ck[c].off, ck[c].n);
+        memset(ps->pending, 0, (size_t)ps->n);
+    }
+    o->pending = 0;
+}
+
 mmf_status mmf_optim_step(mmf_optim *o, mmf_params *ps) {
     const mmf_optim_params *p = &o->p;
+    /* the previous step first, where nothing read a parameter since (it uses that step's gradient) */
+    mmf_optim_flush(o, ps);
     /* a gradient no backward pass wrote since the last step means zero */
     for (int i = 0; ps->grad_stale && i < ps->n; i++)
         if (ps->grad_stale[i]) {
@@ -180,6 +205,18 @@ mmf_status mmf_optim_step(mmf_optim *o, mmf_params *ps) {
                      .inv_sqrt_bc2 = (float)(1.0 / sqrt(1.0 - pow(p->beta2, (double)o->step))),
                      .b1 = p->beta1, .b2 = p->beta2, .eps = p->eps, .mom = p->momentum};
     uint16_t *sh = ps->bf16 && p->kind != MMF_OPT_SGD ? ps->bf16 : NULL;
+    if (p->defer && p->kind != MMF_OPT_SGD && ps->pending) {   /* applied where each parameter is next read */
+        o->pk = k;
+        o->pending = 1;
+        ps->apply_pending = apply_pending;
+        ps->pending_opt = o;
+        ps->pending_m = o->m;
+        ps->pending_v = o->v;
+        memset(ps->pending, 1, (size_t)ps->n);
+        ps->bf16_fresh = sh != NULL;
+        if (ps->grad_stale) memset(ps->grad_stale, 1, (size_t)ps->n);
+        return MMF_OK;
+    }
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t c = 0; c < nc; c++) {
         const mmf_param_info *pi = &ps->p[ck[c].param];

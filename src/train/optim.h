@@ -20,6 +20,15 @@ typedef struct mmf_optim_params {
     mmf_sched_kind sched;
     int64_t warmup_steps, total_steps; /* cosine: linear warmup, then cosine to 0 */
     int n_threads;           /* threads for the step's passes (default 1); the result does not depend on it */
+    /* 1: mmf_optim_step checks the gradients and fixes the step (clipping,
+     * learning rate) but leaves each parameter's update pending until the
+     * parameter is next read (mmf_params.pending): mmf_t_param applies it at
+     * once, a bf16 linear layer block by block just before its GEMM reads
+     * those rows, so the weights it multiplies come straight from the update
+     * instead of from memory. The results are bit-identical to 0. Call
+     * mmf_optim_flush before reading ps->data outside a tape and before
+     * mmf_optim_free. Adam/AdamW only (SGD ignores it). */
+    int defer;
 } mmf_optim_params;
 
 mmf_optim_params mmf_optim_params_default(void); /* AdamW, lr 1e-3, wd 0.01, constant */
@@ -29,6 +38,8 @@ typedef struct mmf_optim {
     float *m, *v;            /* one allocation: moments (SGD uses m as velocity) */
     int64_t step;
     float last_lr, last_grad_norm;
+    struct mmf_step_consts { float clip, lr, step_size, inv_sqrt_bc2, b1, b2, eps, mom; } pk;   /* the pending step */
+    int pending;             /* pk holds a step not yet applied everywhere (defer) */
     struct chunk *chunks;    /* the step's work split (optim.c), reused */
     double *partial;
     int64_t cap_chunks;
@@ -41,4 +52,6 @@ float mmf_optim_lr(const mmf_optim *o, int64_t step);
  * mmf_params.grad_stale; no zeroing pass). Fails (MMF_ERR_NUMERIC, naming the step and
  * the parameter) when a gradient is NaN/Inf; the parameters are then untouched. */
 mmf_status mmf_optim_step(mmf_optim *o, mmf_params *ps);
+/* Apply every pending update (defer); a no-op otherwise. */
+void mmf_optim_flush(mmf_optim *o, mmf_params *ps);
 #endif

@@ -244,7 +244,7 @@ void mmf_params_init(mmf_params *ps) { memset(ps, 0, sizeof *ps); }
 
 void mmf_params_free(mmf_params *ps) {
     free(ps->p); free(ps->data); free(ps->grad); free(ps->bf16); free(ps->grad_stale);
-    free(ps->uses); free(ps->sumsq); free(ps->sumsq_ok);
+    free(ps->uses); free(ps->sumsq); free(ps->sumsq_ok); free(ps->pending);
     memset(ps, 0, sizeof *ps);
 }
 
@@ -295,6 +295,7 @@ float *mmf_params_value(mmf_params *ps, int idx) { return ps->data + ps->p[idx].
 mmf_status mmf_params_alloc(mmf_params *ps, mmf_rng *rng) {
     size_t bytes = (size_t)(ps->total ? ps->total : 16) * sizeof(float);
     free(ps->data); free(ps->grad); free(ps->grad_stale); free(ps->uses); free(ps->sumsq); free(ps->sumsq_ok);
+    free(ps->pending);
     ps->bf16_fresh = 0;
     ps->data = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     ps->grad = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
@@ -303,7 +304,8 @@ mmf_status mmf_params_alloc(mmf_params *ps, mmf_rng *rng) {
     ps->uses = calloc(np, sizeof(int));
     ps->sumsq = calloc(np, sizeof(double));
     ps->sumsq_ok = calloc(np, 1);
-    if (!ps->data || !ps->grad || !ps->grad_stale || !ps->uses || !ps->sumsq || !ps->sumsq_ok) return mmf_fail(MMF_ERR_NOMEM, "params: out of memory for %lld floats", (long long)ps->total);
+    ps->pending = calloc(np, 1);
+    if (!ps->data || !ps->grad || !ps->grad_stale || !ps->uses || !ps->sumsq || !ps->sumsq_ok || !ps->pending) return mmf_fail(MMF_ERR_NOMEM, "params: out of memory for %lld floats", (long long)ps->total);
     memset(ps->data, 0, bytes);
     memset(ps->grad, 0, bytes);
     for (int i = 0; i < ps->n; i++) {
@@ -341,10 +343,17 @@ void mmf_params_zero_grad(mmf_params *ps) {
     if (ps->sumsq_ok) memset(ps->sumsq_ok, 0, (size_t)ps->n);
 }
 
-mmf_var mmf_t_param(mmf_tape *tp, mmf_params *ps, int idx) {
+void mmf_params_apply_pending(mmf_params *ps, int idx) {
+    if (!ps->pending || !ps->pending[idx]) return;
+    ps->apply_pending(ps->pending_opt, ps, idx, 0, ps->p[idx].n);
+    ps->pending[idx] = 0;
+}
+
+static mmf_var param_var(mmf_tape *tp, mmf_params *ps, int idx, int deferred) {
     if (tp->err) return -1;
     if (idx < 0 || idx >= ps->n || !ps->data)
         return mmf_tape_fail(tp, mmf_fail(MMF_ERR_ARG, "tape: parameter %d does not exist", idx));
+    if (!deferred) mmf_params_apply_pending(ps, idx);
     mmf_param_info *pi = &ps->p[idx];
     mmf_tvar tv = {0};
     tv.v = ps->data + pi->offset;
@@ -353,8 +362,12 @@ mmf_var mmf_t_param(mmf_tape *tp, mmf_params *ps, int idx) {
     tv.g_stale = ps->grad_stale ? ps->grad_stale + idx : NULL;
     tv.ps = ps;
     tv.pidx = idx;
+    tv.pend = deferred && ps->pending && ps->pending[idx];
     tv.ndim = pi->ndim;
     memcpy(tv.shape, pi->shape, sizeof tv.shape);
     tv.n = pi->n;
     return push_var(tp, &tv);
 }
+
+mmf_var mmf_t_param(mmf_tape *tp, mmf_params *ps, int idx) { return param_var(tp, ps, idx, 0); }
+mmf_var mmf_t_param_deferred(mmf_tape *tp, mmf_params *ps, int idx) { return param_var(tp, ps, idx, 1); }

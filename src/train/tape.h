@@ -42,6 +42,7 @@ typedef struct mmf_tvar {
     uint8_t *g_stale;     /* a parameter's mmf_params.grad_stale flag (shared by every variable over it), or NULL */
     struct mmf_params *ps; /* the parameter set and index of a parameter's variable (mmf_t_param), or NULL */
     int pidx;
+    int pend;             /* mmf_t_param_deferred: v (and b16) are one optimiser update behind; the consumer applies it */
 } mmf_tvar;
 
 typedef struct mmf_node mmf_node;
@@ -163,6 +164,13 @@ typedef struct mmf_params {
     int *uses;
     double *sumsq;
     uint8_t *sumsq_ok;
+    /* per parameter: an optimiser update is pending (mmf_optim_params.defer);
+     * apply_pending(pending_opt, ps, i, off, n) applies it to elements
+     * [off, off + n) of parameter i (whoever finishes a parameter clears its flag) */
+    uint8_t *pending;
+    void (*apply_pending)(void *opt, struct mmf_params *ps, int idx, int64_t off, int64_t n);
+    void *pending_opt;
+    const float *pending_m, *pending_v;   /* the optimiser's moments, same layout as data (for prefetching) */
     int bf16_fresh;        /* bf16 == round(data): set by the shadow and mmf_optim_step, cleared by mmf_params_touch */
 } mmf_params;
 
@@ -182,8 +190,14 @@ mmf_status mmf_params_bf16_shadow(mmf_params *ps);
 void mmf_params_touch(mmf_params *ps);
 int mmf_params_find(const mmf_params *ps, const char *name);
 float *mmf_params_value(mmf_params *ps, int idx);
-/* Variable over parameter idx (values and gradient point into the blocks). */
+/* Variable over parameter idx (values and gradient point into the blocks);
+ * a pending optimiser update is applied first. */
 mmf_var mmf_t_param(mmf_tape *tp, mmf_params *ps, int idx);
+/* The same, leaving a pending update to the consumer (mmf_tvar.pend): only
+ * for mmf_t_linear's weight, which applies it while it multiplies. */
+mmf_var mmf_t_param_deferred(mmf_tape *tp, mmf_params *ps, int idx);
+/* Apply parameter idx's pending update, if any. */
+void mmf_params_apply_pending(mmf_params *ps, int idx);
 
 /* ================================================================== ops
  * Shapes: "[..., C]" means any leading dims, contiguous. Unless stated, inputs
