@@ -18,6 +18,8 @@
  *    when a parameter is next read, or by the flush) give bit-identical
  *    parameters to the updates applied in the step, including a parameter
  *    left out of a step;
+ *  - AdamW keeping the bf16 weight copy stays within 1e-6 of the plain
+ *    update over steps, and the copy is the rounded weight;
  *  - bf16: a weight read by one linear layer only gets the sum of squares of
  *    its gradient from the GEMM (1 and 2 threads), and the optimiser's
  *    gradient norm equals the norm over all gradients computed here. */
@@ -274,12 +276,48 @@ static void defer_check(void) {
     free(res[0]); free(res[1]);
 }
 
+static void shadow_update_check(void) {
+    float *res[2];
+    mmf_params keep;
+    for (int d = 0; d < 2; d++) {
+        mmf_params ps;
+        mmf_params_init(&ps);
+        mmf_params_add(&ps, "W", 2, (int64_t[]){37, 29}, MMF_INIT_LINEAR, 0);
+        mmf_params_add(&ps, "b", 1, (int64_t[]){37}, MMF_INIT_UNIFORM, 0.2f);
+        mmf_rng r;
+        mmf_rng_seed(&r, 44);
+        CHECK_OK(mmf_params_alloc(&ps, &r));
+        if (d) CHECK_OK(mmf_params_bf16_shadow(&ps));
+        mmf_optim_params op = mmf_optim_params_default();
+        op.clip_norm = 1.0f;
+        mmf_optim o;
+        CHECK_OK(mmf_optim_init(&o, &ps, &op));
+        for (int step = 0; step < 5; step++) {
+            mmf_params_zero_grad(&ps);
+            for (int64_t j = 0; j < ps.total; j++) ps.grad[j] = mmf_rng_normal(&r) * (step == 2 ? 0.0f : 0.05f);
+            CHECK_OK(mmf_optim_step(&o, &ps));
+        }
+        res[d] = malloc(sizeof(float) * (size_t)ps.total);
+        memcpy(res[d], ps.data, sizeof(float) * (size_t)ps.total);
+        if (d) {
+            int ok = 1;
+            for (int64_t j = 0; j < ps.total; j++) ok &= ps.bf16[j] == mmf_f32_to_bf16(ps.data[j]);
+            CHECK_MSG(ok, "bf16 copy is not the rounded weight");
+            t_allclose(res[1], res[0], (size_t)ps.total, 1e-7, 1e-6, "AdamW with the bf16 copy vs the plain update");
+        }
+        mmf_optim_free(&o);
+        if (d) mmf_params_free(&ps); else keep = ps;
+    }
+    mmf_params_free(&keep);
+    free(res[0]); free(res[1]);
+}
+
 int main(void) {
     run(0);
     view_check();
     threads_check();
     reshape_check();
-    if (mmf_bf16_gemm_supported()) { run(1); sumsq_check(1); sumsq_check(2); defer_check(); }
+    if (mmf_bf16_gemm_supported()) { run(1); sumsq_check(1); sumsq_check(2); defer_check(); shadow_update_check(); }
     else fprintf(stderr, "test_tape_params: no AVX512-BF16 on this CPU, bf16 mode not checked\n");
     return t_done("test_tape_params");
 }
