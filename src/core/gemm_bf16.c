@@ -103,14 +103,16 @@ TGT static inline __attribute__((always_inline)) void store_tile(const mmf_gemm_
         if (w1 > 0) epi_store(e, r0 + i, n0 + 16, m1, acc[i][1]);
     }
     if (e->sumsq) {   /* plain sums only (no bias, residual or activation in this use) */
-        __m512 sq = _mm512_setzero_ps();
+        /* four independent chains: one chain of 24 dependent FMAs cost more than the stores */
+        __m512 sq[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
 #pragma GCC unroll 12
         for (int i = 0; i < mr; i++) {
             if (i >= rows) break;
-            sq = _mm512_fmadd_ps(_mm512_maskz_mov_ps(m0, acc[i][0]), acc[i][0], sq);
-            if (w1 > 0) sq = _mm512_fmadd_ps(_mm512_maskz_mov_ps(m1, acc[i][1]), acc[i][1], sq);
+            sq[(2 * i) & 3] = _mm512_fmadd_ps(_mm512_maskz_mov_ps(m0, acc[i][0]), acc[i][0], sq[(2 * i) & 3]);
+            if (w1 > 0) sq[(2 * i + 1) & 3] = _mm512_fmadd_ps(_mm512_maskz_mov_ps(m1, acc[i][1]), acc[i][1], sq[(2 * i + 1) & 3]);
         }
-        e->sumsq[8 * omp_get_thread_num()] += (double)_mm512_reduce_add_ps(sq);
+        __m512 t = _mm512_add_ps(_mm512_add_ps(sq[0], sq[1]), _mm512_add_ps(sq[2], sq[3]));
+        e->sumsq[8 * omp_get_thread_num()] += (double)_mm512_reduce_add_ps(t);
     }
 }
 
