@@ -94,13 +94,21 @@ TGT static inline __attribute__((always_inline)) void store_tile(const mmf_gemm_
         }
         return;
     }
-    /* unrolled over the compile-time mr: the accumulators stay in registers
-     * (a loop to the run-time `rows` spilled all of them to the stack first) */
+    if (!e->bias && !e->accumulate && !e->res && !e->act && !e->relu && !e->yb && e->y) {
+        /* plain stores (a weight gradient): unrolled over the compile-time mr so
+         * the accumulators stay in registers (a loop to the run-time `rows`
+         * spilled them all to the stack first) */
 #pragma GCC unroll 12
-    for (int i = 0; i < mr; i++) {
-        if (i >= rows) break;
-        epi_store(e, r0 + i, n0, m0, acc[i][0]);
-        if (w1 > 0) epi_store(e, r0 + i, n0 + 16, m1, acc[i][1]);
+        for (int i = 0; i < mr; i++) {
+            if (i >= rows) break;
+            _mm512_mask_storeu_ps(e->y + (r0 + i) * e->ldy + n0, m0, acc[i][0]);
+            if (w1 > 0) _mm512_mask_storeu_ps(e->y + (r0 + i) * e->ldy + n0 + 16, m1, acc[i][1]);
+        }
+    } else {   /* the general epilogue: a plain loop (unrolling it with every option bloated the kernels) */
+        for (int i = 0; i < rows; i++) {
+            epi_store(e, r0 + i, n0, m0, acc[i][0]);
+            if (w1 > 0) epi_store(e, r0 + i, n0 + 16, m1, acc[i][1]);
+        }
     }
     if (e->sumsq) {   /* plain sums only (no bias, residual or activation in this use) */
         /* four independent chains: one chain of 24 dependent FMAs cost more than the stores */
