@@ -63,4 +63,18 @@ __attribute__((unused)) static mmf_embfile *synth_open(const char *dir, const ch
     }
     return f;
 }
+/* The training settings the synthetic-task tests share: a small head (H = 32)
+ * trained 30 epochs at batch 32, lr 3e-3, patience 8, no dropout, seed 5. */
+__attribute__((unused)) static mmf_train_params synth_train_params(const char *fusion) {
+    mmf_train_params p = mmf_train_params_default();
+    p.fusion = fusion;
+    p.hidden = 32;
+    p.epochs = 30;
+    p.batch = 32;
+    p.lr = 3e-3f;
+    p.patience = 8;
+    p.dropout = 0.0f;
+    p.seed = 5;
+    return p;
+}
 #endif

@@ -11,17 +11,9 @@ static char dir[256];
 
 static double run(const char *fusion, mmf_embfile *tr, mmf_embfile *va, mmf_embfile *te, float mdrop,
                   const char *drop, double *loss) {
-    mmf_train_params p = mmf_train_params_default();
-    p.fusion = fusion;
-    p.hidden = 32;
-    p.epochs = 30;
-    p.batch = 32;
-    p.lr = 3e-3f;
-    p.patience = 8;
-    p.dropout = 0.0f;
+    mmf_train_params p = synth_train_params(fusion);
     p.sketch = 256;
     p.proj = 8;
-    p.seed = 5;
     p.modality_dropout[0] = p.modality_dropout[1] = mdrop;
     mmf_head *h = NULL;
     mmf_status s = mmf_head_train(tr, va, &p, &h);

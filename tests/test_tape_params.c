@@ -1,4 +1,4 @@
-/* Parameter gradients across optimiser steps (mmf_params.grad_stale): the
+/* Parameter gradients across optimiser steps (mmf_param_info.grad_stale): the
  * optimiser leaves gradients stale instead of zeroing them, and the next
  * backward pass overwrites them on a parameter's first use and adds on the
  * later ones. Checked against gradients computed here in double:
@@ -138,8 +138,8 @@ static void sumsq_check(int threads) {
         for (int64_t j = 0; j < ps.p[iw].n; j++) w += (double)ps.grad[ps.p[iw].offset + j] * ps.grad[ps.p[iw].offset + j];
         for (int64_t j = 0; j < ps.p[ib].n; j++) all += (double)ps.grad[ps.p[ib].offset + j] * ps.grad[ps.p[ib].offset + j];
         all += w;
-        CHECK(ps.sumsq_ok[iw] == (step == 1));
-        if (step == 1) CHECK_NEAR(ps.sumsq[iw], w, 1e-5 * w);
+        CHECK(ps.p[iw].sumsq_ok == (step == 1));
+        if (step == 1) CHECK_NEAR(ps.p[iw].sumsq, w, 1e-5 * w);
         CHECK_OK(mmf_optim_step(&o, &ps));
         CHECK_NEAR(o.last_grad_norm, sqrt(all), 1e-5 * sqrt(all));
     }
@@ -262,10 +262,10 @@ static void defer_check(void) {
             CHECK_OK(mmf_tape_status(tp));
             CHECK_OK(mmf_tape_backward(tp, L));
             CHECK_OK(mmf_optim_step(&o, &ps));
-            CHECK(ps.pending[iw] == (d == 1));
+            CHECK(ps.p[iw].pending == (d == 1));
         }
         mmf_optim_flush(&o, &ps);
-        CHECK(!ps.pending[iw] && !ps.pending[ib] && !ps.pending[ic]);
+        CHECK(!ps.p[iw].pending && !ps.p[ib].pending && !ps.p[ic].pending);
         res[d] = malloc(sizeof(float) * (size_t)ps.total);
         memcpy(res[d], ps.data, sizeof(float) * (size_t)ps.total);
         if (d == 1) CHECK_MSG(!memcmp(res[0], res[1], sizeof(float) * (size_t)ps.total), "deferred AdamW updates differ from immediate ones");

@@ -79,15 +79,7 @@ static void check_linear(int R, int IC, int OC, int with_bias) {
 static char dir[256];
 
 static mmf_head *train(const char *fusion, mmf_embfile *tr, mmf_embfile *va, mmf_precision prec) {
-    mmf_train_params p = mmf_train_params_default();
-    p.fusion = fusion;
-    p.hidden = 32;
-    p.epochs = 30;
-    p.batch = 32;
-    p.lr = 3e-3f;
-    p.patience = 8;
-    p.dropout = 0.0f;
-    p.seed = 5;
+    mmf_train_params p = synth_train_params(fusion);
     p.precision = prec;
     mmf_head *h = NULL;
     mmf_status s = mmf_head_train(tr, va, &p, &h);

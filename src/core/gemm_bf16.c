@@ -226,10 +226,12 @@ TGT static inline void gemm_unit(const uint16_t *xb, int64_t ldx, const uint16_t
         int rows = M - r0 < MR ? (int)(M - r0) : MR;
         if (g) tile_conv(xb, g, b0, b1, r0, n0, w0, w1, rows, e);
         else {
-            /* this tile's share of the prefetch regions (tiles numbered in call order) */
-            int64_t ntiles = m_tiles * (int64_t)((pad16(N) / NB + 1) / 2), tix = t * ((pad16(N) / NB + 1) / 2) + np;
-            int64_t share = e->pf_bytes ? (e->pf_bytes + ntiles - 1) / ntiles : 0, off = tix * share;
-            int64_t len = off >= e->pf_bytes ? 0 : (e->pf_bytes - off < share ? e->pf_bytes - off : share);
+            int64_t off = 0, len = 0;
+            if (e->pf_bytes) {   /* this tile's share of the prefetch regions (tiles numbered in call order) */
+                const int64_t n_pairs = (pad16(N) / NB + 1) / 2, share = (e->pf_bytes + m_tiles * n_pairs - 1) / (m_tiles * n_pairs);
+                off = (t * n_pairs + np) * share;
+                len = off >= e->pf_bytes ? 0 : (e->pf_bytes - off < share ? e->pf_bytes - off : share);
+            }
             tile(xb + r0 * ldx, ldx, Kp, b0, b1, r0, n0, w0, w1, rows, e, off, len);
         }
     }

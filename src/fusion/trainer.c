@@ -161,28 +161,6 @@ static mmf_status feature_std(const mmf_head *h, binding *bd, int m) {
     return MMF_OK;
 }
 
-static void gather_row(const mmf_head *h, const binding *bd, const int64_t *rows, int64_t b, batchbuf *bb, const perturb *pt,
-                       int M, int FM, const uint8_t *fmask);
-
-/* Copy rows into the batch, applying drops and noise. */
-static void gather(const mmf_head *h, const binding *bd, const int64_t *rows, int64_t B, batchbuf *bb, const perturb *pt) {
-    int M = h->cfg.M, FM = mmf_embfile_n_modalities(bd->f);
-    const uint8_t *fmask = mmf_embfile_mask(bd->f);
-    /* rows come in shuffled order: keep the loads of the next few in flight
-     * while one is copied (one row ahead left most of each row's misses exposed) */
-    enum { AHEAD = 4 };
-    for (int64_t b = 0; b < B + AHEAD; b++) {
-        if (b < B)
-            for (int m = 0; m < M; m++) {
-                if (bd->col[m] < 0) continue;
-                const char *nx = (const char *)(mmf_embfile_data(bd->f, bd->col[m]) + rows[b] * h->cfg.dims[m]);
-                for (int64_t o = 0; o < h->cfg.dims[m] * (int64_t)sizeof(float); o += 64) __builtin_prefetch(nx + o);
-            }
-        if (b < AHEAD) continue;
-        gather_row(h, bd, rows, b - AHEAD, bb, pt, M, FM, fmask);
-    }
-}
-
 /* one row of the batch: its mask (with the perturbation's drops), values and label */
 static void gather_row(const mmf_head *h, const binding *bd, const int64_t *rows, int64_t b, batchbuf *bb, const perturb *pt,
                        int M, int FM, const uint8_t *fmask) {
@@ -223,6 +201,25 @@ static void gather_row(const mmf_head *h, const binding *bd, const int64_t *rows
     else bb->labels[b] = 0;
     if (mmf_embfile_multihot(bd->f) && h->cfg.task == MMF_TASK_MULTILABEL)
         memcpy(bb->multihot + b * h->cfg.n_out, mmf_embfile_multihot(bd->f) + r * h->cfg.n_out, (size_t)h->cfg.n_out * sizeof(float));
+}
+
+/* Copy rows into the batch, applying drops and noise. */
+static void gather(const mmf_head *h, const binding *bd, const int64_t *rows, int64_t B, batchbuf *bb, const perturb *pt) {
+    int M = h->cfg.M, FM = mmf_embfile_n_modalities(bd->f);
+    const uint8_t *fmask = mmf_embfile_mask(bd->f);
+    /* rows come in shuffled order: keep the loads of the next few in flight
+     * while one is copied (one row ahead left most of each row's misses exposed) */
+    enum { AHEAD = 4 };
+    for (int64_t b = 0; b < B + AHEAD; b++) {
+        if (b < B)
+            for (int m = 0; m < M; m++) {
+                if (bd->col[m] < 0) continue;
+                const char *nx = (const char *)(mmf_embfile_data(bd->f, bd->col[m]) + rows[b] * h->cfg.dims[m]);
+                for (int64_t o = 0; o < h->cfg.dims[m] * (int64_t)sizeof(float); o += 64) __builtin_prefetch(nx + o);
+            }
+        if (b < AHEAD) continue;
+        gather_row(h, bd, rows, b - AHEAD, bb, pt, M, FM, fmask);
+    }
 }
 
 static double mono_s(void) {

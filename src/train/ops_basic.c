@@ -59,15 +59,15 @@ static void linear_backward(mmf_tape *tp, const mmf_node *nd) {
                 mmf_params *ps = W->ps;
                 /* the parameter's only reader stores its final gradient here, and the
                  * GEMM sums its squares for the optimiser's norm */
-                int sq_here = !w_acc && ps && ps->uses && ps->uses[W->pidx] == 1 && nt <= 64;
+                int sq_here = !w_acc && ps && ps->p[W->pidx].uses == 1 && nt <= 64;
                 double part[64 * 8] = {0};
                 mmf_gemm_epi e = {.accumulate = w_acc, .y = W->g, .ldy = IC, .sumsq = sq_here ? part : NULL};
                 mmf_bf16_gemm(dyt, Kp, Xp, OC, (int)R, IC, &e, nt);
                 if (sq_here) {
                     double sq = 0.0;
                     for (int t = 0; t < nt; t++) sq += part[8 * t];
-                    ps->sumsq[W->pidx] = sq;
-                    ps->sumsq_ok[W->pidx] = 1;
+                    ps->p[W->pidx].sumsq = sq;
+                    ps->p[W->pidx].sumsq_ok = 1;
                 }
             }
         }
@@ -82,6 +82,34 @@ bias:
         for (int64_t r = 0; r < R; r++)
             for (int o = 0; o < OC; o++) b->g[o] += y->g[r * OC + o];
     }
+}
+
+/* y^T = W x^T on one thread with W's pending optimiser update applied on the
+ * way (mmf_optim_params.defer): UPDATE_ROWS rows of W (x, m, v and the bf16
+ * copy) are updated, then multiplied while in cache, and the next rows'
+ * update streams are prefetched during the multiply. y [R, OC] is stored
+ * transposed by the GEMM, with the bias. */
+#define UPDATE_ROWS 24
+static void gemm_applying_update(mmf_tvar *tw, const uint16_t *Xp, float *y, const float *bias, int64_t R, int64_t IC,
+                                 int64_t OC) {
+    mmf_params *ps = tw->ps;
+    const int64_t base = ps->p[tw->pidx].offset;
+    for (int64_t r0 = 0; r0 < OC; r0 += UPDATE_ROWS) {
+        int64_t rows = OC - r0 < UPDATE_ROWS ? OC - r0 : UPDATE_ROWS, next = r0 + rows;
+        ps->apply_pending(ps->pending_opt, ps, tw->pidx, r0 * IC, rows * IC);
+        mmf_gemm_epi e = {.yt = y + r0, .ldyt = OC, .bias_row = bias ? bias + r0 : NULL};
+        if (next < OC) {
+            int64_t at = base + next * IC, nr = OC - next < UPDATE_ROWS ? OC - next : UPDATE_ROWS;
+            e.pf[0] = (const char *)(ps->data + at);
+            e.pf[1] = (const char *)(ps->grad + at);
+            e.pf[2] = (const char *)(ps->pending_m + at);
+            e.pf[3] = (const char *)(ps->pending_v + at);
+            e.pf_bytes = nr * IC * (int64_t)sizeof(float);
+        }
+        mmf_bf16_gemm_1t(tw->b16 + r0 * IC, IC, Xp, rows, (int)IC, (int)R, &e);
+    }
+    ps->p[tw->pidx].pending = 0;
+    tw->pend = 0;
 }
 
 mmf_var mmf_t_linear(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b) {
@@ -106,7 +134,8 @@ mmf_var mmf_t_linear(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b) {
     /* a weight with a pending optimiser update (mmf_t_param_deferred): applied
      * below block by block just before the GEMM multiplies those rows, where
      * that path is taken; at once otherwise */
-    int fuse_update = tw->pend && bf && OC > R && tw->b16 && IC % 2 == 0 && gemm_threads(tp, R * IC * OC) == 1;
+    const int have_b16 = tw->b16 && IC % 2 == 0;   /* the optimiser's bf16 copy of W, usable as GEMM rows */
+    int fuse_update = tw->pend && bf && OC > R && have_b16 && gemm_threads(tp, R * IC * OC) == 1;
     if (tw->pend && !fuse_update) { mmf_params_apply_pending(tw->ps, tw->pidx); tw->pend = 0; }
     if (bf && OC > R) {
         /* y^T = W x^T: the bigger operand, W, goes in as plain bf16 rows (converted
@@ -114,31 +143,15 @@ mmf_var mmf_t_linear(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b) {
          * products are the same pairs in the same order (bit-identical result) */
         int nt = gemm_threads(tp, R * IC * OC);
         uint16_t *Xp = mmf_tape_scratch(tp, mmf_bf16_packed_size((int)R, (int)IC) * 2);
-        uint16_t *xs = tw->b16 && IC % 2 == 0 ? NULL : mmf_tape_scratch(tp, (size_t)OC * (size_t)pad2i((int)IC) * 2);
-        if (!Xp || (!xs && !(tw->b16 && IC % 2 == 0))) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "linear: out of memory"));
+        uint16_t *xs = have_b16 ? NULL : mmf_tape_scratch(tp, (size_t)OC * (size_t)pad2i((int)IC) * 2);
+        if (!Xp || (!xs && !have_b16)) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "linear: out of memory"));
         tx = TV(x); tw = TV(W); tb = TV(b);
         mmf_bf16_pack_fast(Xp, tx->v, (int)R, (int)IC, (int)IC);
         /* the GEMM stores its tiles transposed, with the bias: y directly */
         mmf_gemm_epi e = {.yt = TV(y)->v, .ldyt = OC, .bias_row = tb ? tb->v : NULL};
-        if (fuse_update) {   /* update 24 rows of W (x, m, v and the bf16 copy), multiply them while in cache */
-            mmf_params *ps = tw->ps;
-            for (int64_t r0 = 0; r0 < OC; r0 += 24) {
-                int64_t rows = OC - r0 < 24 ? OC - r0 : 24;
-                ps->apply_pending(ps->pending_opt, ps, tw->pidx, r0 * IC, rows * IC);
-                mmf_gemm_epi er = {.yt = TV(y)->v + r0, .ldyt = OC, .bias_row = tb ? tb->v + r0 : NULL};
-                if (r0 + 24 < OC) {   /* the next block's update streams arrive while this one multiplies */
-                    int64_t at = ps->p[tw->pidx].offset + (r0 + 24) * IC, nr = OC - r0 - 24 < 24 ? OC - r0 - 24 : 24;
-                    er.pf[0] = (const char *)(ps->data + at);
-                    er.pf[1] = (const char *)(ps->grad + at);
-                    er.pf[2] = (const char *)(ps->pending_m + at);
-                    er.pf[3] = (const char *)(ps->pending_v + at);
-                    er.pf_bytes = nr * IC * (int64_t)sizeof(float);
-                }
-                mmf_bf16_gemm_1t(tw->b16 + r0 * IC, IC, Xp, rows, (int)IC, (int)R, &er);
-            }
-            ps->pending[tw->pidx] = 0;
-            tw->pend = 0;
-        } else if (tw->b16 && IC % 2 == 0) {   /* the optimiser's bf16 copy of W: no conversion */
+        if (fuse_update) {
+            gemm_applying_update(tw, Xp, TV(y)->v, tb ? tb->v : NULL, R, IC, OC);
+        } else if (have_b16) {   /* the optimiser's bf16 copy of W: no conversion */
             mmf_bf16_gemm(tw->b16, IC, Xp, OC, (int)IC, (int)R, &e, nt);
         } else {
             mmf_bf16_convert(xs, pad2i((int)IC), tw->v, IC, OC, (int)IC, nt);
@@ -465,7 +478,6 @@ mmf_var mmf_t_reshape(mmf_tape *tp, mmf_var x, int ndim, const int64_t *shape) {
      * so that buffer must hold zeros before anyone adds through the alias */
     mmf_tape_grad_define(TV(x));
     if (TV(x)->pend) { mmf_params_apply_pending(TV(x)->ps, TV(x)->pidx); TV(x)->pend = 0; }
-    t.pend = 0;
     mmf_var y = mmf_tape_alloc(tp, 1, (int64_t[]){0}, 0);
     if (y < 0) return -1;
     mmf_tvar *Y = TV(y);

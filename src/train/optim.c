@@ -4,6 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Work is cut into chunks of at most CHUNK elements inside each parameter,
+ * the same cut whatever the thread count: every element is updated the same
+ * way, and the norm adds the chunks' partial sums in chunk order, so results
+ * do not depend on n_threads. The cut is made once, in mmf_optim_init. */
+#define CHUNK 16384
+
+typedef struct chunk { int param; int64_t off, n; } chunk;
+
+/* threads for a pass over the chunks: small parameter sets stay serial */
+static int pass_threads(const mmf_optim *o, const mmf_params *ps) {
+    return o->p.n_threads > 1 && ps->total >= 4 * CHUNK ? o->p.n_threads : 1;
+}
+
 mmf_optim_params mmf_optim_params_default(void) {
     mmf_optim_params p = {0};
     p.kind = MMF_OPT_ADAMW;
@@ -27,6 +40,14 @@ mmf_status mmf_optim_init(mmf_optim *o, const mmf_params *ps, const mmf_optim_pa
     o->m = calloc(2 * n, sizeof(float));
     if (!o->m) return mmf_fail(MMF_ERR_NOMEM, "optimiser: out of memory");
     o->v = o->m + n;
+    int64_t nc = 0;
+    for (int i = 0; i < ps->n; i++) nc += (ps->p[i].n + CHUNK - 1) / CHUNK;
+    o->chunks = malloc((size_t)(nc ? nc : 1) * sizeof *o->chunks);
+    o->partial = malloc((size_t)(nc ? nc : 1) * sizeof *o->partial);
+    if (!o->chunks || !o->partial) { mmf_optim_free(o); return mmf_fail(MMF_ERR_NOMEM, "optimiser: out of memory"); }
+    for (int i = 0; i < ps->n; i++)
+        for (int64_t off = 0; off < ps->p[i].n; off += CHUNK)
+            o->chunks[o->n_chunks++] = (chunk){i, off, ps->p[i].n - off < CHUNK ? ps->p[i].n - off : CHUNK};
     return MMF_OK;
 }
 
@@ -35,7 +56,7 @@ void mmf_optim_free(mmf_optim *o) {
     o->m = o->v = NULL;
     o->chunks = NULL;
     o->partial = NULL;
-    o->cap_chunks = 0;
+    o->n_chunks = 0;
 }
 
 float mmf_optim_lr(const mmf_optim *o, int64_t step) {
@@ -59,35 +80,6 @@ static mmf_status report_bad(const mmf_optim *o, const mmf_params *ps) {
                                 (long long)o->step + 1, ps->p[i].name, isnan(g[j]) ? "NaN" : "Inf", (long long)j);
     }
     return mmf_fail(MMF_ERR_NUMERIC, "training step %lld: the gradient norm overflows", (long long)o->step + 1);
-}
-
-/* Work is cut into chunks of at most CHUNK elements inside each parameter,
- * the same cut whatever the thread count: every element is updated the same
- * way, and the norm adds the chunks' partial sums in chunk order, so results
- * do not depend on n_threads. */
-#define CHUNK 16384
-
-typedef struct chunk { int param; int64_t off, n; } chunk;
-
-/* the chunks of the parameters that need a norm pass (norm = 1) or an update
- * (norm = 0); returns the count, or -1 when out of memory */
-static int64_t make_chunks(mmf_optim *o, const mmf_params *ps) {
-    int64_t need = 0;
-    for (int i = 0; i < ps->n; i++) need += (ps->p[i].n + CHUNK - 1) / CHUNK;
-    if (need > o->cap_chunks) {
-        chunk *c = realloc(o->chunks, (size_t)need * sizeof *c);
-        double *pr = realloc(o->partial, (size_t)need * sizeof *pr);
-        if (c) o->chunks = c;
-        if (pr) o->partial = pr;
-        if (!c || !pr) return -1;
-        o->cap_chunks = need;
-    }
-    chunk *c = o->chunks;
-    int64_t k = 0;
-    for (int i = 0; i < ps->n; i++)
-        for (int64_t off = 0; off < ps->p[i].n; off += CHUNK)
-            c[k++] = (chunk){i, off, ps->p[i].n - off < CHUNK ? ps->p[i].n - off : CHUNK};
-    return k;
 }
 
 /* sum of squares of n floats: 16 float lanes (vectorisable, fixed order), summed in double */
@@ -151,17 +143,13 @@ static void apply_pending(void *opt, mmf_params *ps, int idx, int64_t off, int64
 
 void mmf_optim_flush(mmf_optim *o, mmf_params *ps) {
     if (!o->pending) return;
-    int64_t nc = make_chunks(o, ps);
-    int nt = o->p.n_threads > 1 && ps->total >= 4 * CHUNK ? o->p.n_threads : 1;
-    if (nc < 0) {   /* no chunk table: parameter by parameter */
-        for (int i = 0; i < ps->n; i++) mmf_params_apply_pending(ps, i);
-    } else {
-        const chunk *ck = o->chunks;
+    const chunk *ck = o->chunks;
+    const int64_t nc = o->n_chunks;
+    const int nt = pass_threads(o, ps);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-        for (int64_t c = 0; c < nc; c++)
-            if (ps->pending[ck[c].param]) apply_pending(o, ps, ck[c].param, ck[c].off, ck[c].n);
-        memset(ps->pending, 0, (size_t)ps->n);
-    }
+    for (int64_t c = 0; c < nc; c++)
+        if (ps->p[ck[c].param].pending) apply_pending(o, ps, ck[c].param, ck[c].off, ck[c].n);
+    for (int i = 0; i < ps->n; i++) ps->p[i].pending = 0;
     o->pending = 0;
 }
 
@@ -170,28 +158,26 @@ mmf_status mmf_optim_step(mmf_optim *o, mmf_params *ps) {
     /* the previous step first, where nothing read a parameter since (it uses that step's gradient) */
     mmf_optim_flush(o, ps);
     /* a gradient no backward pass wrote since the last step means zero */
-    for (int i = 0; ps->grad_stale && i < ps->n; i++)
-        if (ps->grad_stale[i]) {
+    for (int i = 0; i < ps->n; i++)
+        if (ps->p[i].grad_stale) {
             memset(ps->grad + ps->p[i].offset, 0, (size_t)ps->p[i].n * sizeof(float));
-            ps->grad_stale[i] = 0;
-            if (ps->sumsq_ok) ps->sumsq_ok[i] = 0;
+            ps->p[i].grad_stale = ps->p[i].sumsq_ok = 0;
         }
-    int64_t nc = make_chunks(o, ps);
-    if (nc < 0) return mmf_fail(MMF_ERR_NOMEM, "optimiser: out of memory");
     const chunk *ck = o->chunks;
+    const int64_t nc = o->n_chunks;
     /* one pass for the norm (skipping gradients whose GEMM summed them); NaN/Inf anywhere makes it non-finite */
-    int nt = p->n_threads > 1 && ps->total >= 4 * CHUNK ? p->n_threads : 1;
+    const int nt = pass_threads(o, ps);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t c = 0; c < nc; c++)
-        o->partial[c] = ps->sumsq_ok && ps->sumsq_ok[ck[c].param] ? 0.0
+        o->partial[c] = ps->p[ck[c].param].sumsq_ok ? 0.0
                         : sumsq(ps->grad + ps->p[ck[c].param].offset + ck[c].off, ck[c].n);
     double norm2 = 0.0;
     for (int64_t c = 0; c < nc; c++) {
         int i = ck[c].param;
-        if (ps->sumsq_ok && ps->sumsq_ok[i]) { if (ck[c].off == 0) norm2 += ps->sumsq[i]; }
+        if (ps->p[i].sumsq_ok) { if (ck[c].off == 0) norm2 += ps->p[i].sumsq; }
         else norm2 += o->partial[c];
     }
-    if (ps->sumsq_ok) memset(ps->sumsq_ok, 0, (size_t)ps->n);
+    for (int i = 0; i < ps->n; i++) ps->p[i].sumsq_ok = 0;
     if (!isfinite(norm2)) return report_bad(o, ps);
     float gnorm = (float)sqrt(norm2), clip = 1.0f;
     o->last_grad_norm = gnorm;
@@ -205,16 +191,15 @@ mmf_status mmf_optim_step(mmf_optim *o, mmf_params *ps) {
                      .inv_sqrt_bc2 = (float)(1.0 / sqrt(1.0 - pow(p->beta2, (double)o->step))),
                      .b1 = p->beta1, .b2 = p->beta2, .eps = p->eps, .mom = p->momentum};
     uint16_t *sh = ps->bf16 && p->kind != MMF_OPT_SGD ? ps->bf16 : NULL;
-    if (p->defer && p->kind != MMF_OPT_SGD && ps->pending) {   /* applied where each parameter is next read */
+    if (p->defer && p->kind != MMF_OPT_SGD) {   /* applied where each parameter is next read */
         o->pk = k;
         o->pending = 1;
         ps->apply_pending = apply_pending;
         ps->pending_opt = o;
         ps->pending_m = o->m;
         ps->pending_v = o->v;
-        memset(ps->pending, 1, (size_t)ps->n);
+        for (int i = 0; i < ps->n; i++) ps->p[i].pending = ps->p[i].grad_stale = 1;
         ps->bf16_fresh = sh != NULL;
-        if (ps->grad_stale) memset(ps->grad_stale, 1, (size_t)ps->n);
         return MMF_OK;
     }
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
@@ -226,6 +211,6 @@ mmf_status mmf_optim_step(mmf_optim *o, mmf_params *ps) {
     /* SGD keeps no copy: the linear layers convert for themselves */
     ps->bf16_fresh = sh != NULL;
     /* the gradients are used up: the next backward pass overwrites them (no zeroing pass) */
-    if (ps->grad_stale) memset(ps->grad_stale, 1, (size_t)ps->n);
+    for (int i = 0; i < ps->n; i++) ps->p[i].grad_stale = 1;
     return MMF_OK;
 }

@@ -22,7 +22,7 @@ typedef struct mmf_optim_params {
     int n_threads;           /* threads for the step's passes (default 1); the result does not depend on it */
     /* 1: mmf_optim_step checks the gradients and fixes the step (clipping,
      * learning rate) but leaves each parameter's update pending until the
-     * parameter is next read (mmf_params.pending): mmf_t_param applies it at
+     * parameter is next read (mmf_param_info.pending): mmf_t_param applies it at
      * once, a bf16 linear layer block by block just before its GEMM reads
      * those rows, so the weights it multiplies come straight from the update
      * instead of from memory. The results are bit-identical to 0. Call
@@ -40,16 +40,16 @@ typedef struct mmf_optim {
     float last_lr, last_grad_norm;
     struct mmf_step_consts { float clip, lr, step_size, inv_sqrt_bc2, b1, b2, eps, mom; } pk;   /* the pending step */
     int pending;             /* pk holds a step not yet applied everywhere (defer) */
-    struct chunk *chunks;    /* the step's work split (optim.c), reused */
+    struct chunk *chunks;    /* the step's work split (optim.c), made by mmf_optim_init */
     double *partial;
-    int64_t cap_chunks;
+    int64_t n_chunks;
 } mmf_optim;
 
 mmf_status mmf_optim_init(mmf_optim *o, const mmf_params *ps, const mmf_optim_params *p);
 void mmf_optim_free(mmf_optim *o);
 float mmf_optim_lr(const mmf_optim *o, int64_t step);
 /* Clip, update, and leave the gradients stale (meaning zero: see
- * mmf_params.grad_stale; no zeroing pass). Fails (MMF_ERR_NUMERIC, naming the step and
+ * mmf_param_info.grad_stale; no zeroing pass). Fails (MMF_ERR_NUMERIC, naming the step and
  * the parameter) when a gradient is NaN/Inf; the parameters are then untouched. */
 mmf_status mmf_optim_step(mmf_optim *o, mmf_params *ps);
 /* Apply every pending update (defer); a no-op otherwise. */

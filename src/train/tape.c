@@ -165,10 +165,20 @@ int mmf_tape_needs_grad(mmf_tape *tp, const mmf_var *in, int n) {
     return 0;
 }
 
-static void zero_lazy(mmf_tvar *t) {
-    if (t->g && (t->g_lazy || (t->g_stale && *t->g_stale))) memset(t->g, 0, (size_t)t->n * sizeof(float));
+/* the parameter behind a variable, or NULL */
+static mmf_param_info *param_of(const mmf_tvar *t) { return t->ps ? &t->ps->p[t->pidx] : NULL; }
+
+int mmf_tape_grad_fresh(mmf_tvar *t) {
+    if (!t) return 0;
+    mmf_param_info *pi = param_of(t);
+    int f = t->g && (t->g_lazy || (pi && pi->grad_stale));
     t->g_lazy = 0;
-    if (t->g_stale) *t->g_stale = 0;
+    if (pi) pi->grad_stale = 0;
+    return f;
+}
+
+static void zero_lazy(mmf_tvar *t) {
+    if (mmf_tape_grad_fresh(t)) memset(t->g, 0, (size_t)t->n * sizeof(float));
 }
 
 void mmf_tape_grad_define(mmf_tvar *t) { if (t) zero_lazy(t); }
@@ -181,15 +191,15 @@ mmf_status mmf_tape_backward(mmf_tape *tp, mmf_var loss) {
     for (int64_t i = 0; i < L->n; i++) L->g[i] = 1.0f;
     L->g_lazy = 0;
     /* who reads each parameter in this pass (a gradient written by its only
-     * reader is final when written; see mmf_params.uses) */
+     * reader is final when written; see mmf_param_info.uses) */
     for (int v = 0; v < tp->n_vars; v++) {
-        mmf_tvar *t = &tp->vars[v];
-        if (t->ps && t->ps->uses) { t->ps->uses[t->pidx] = 0; t->ps->sumsq_ok[t->pidx] = 0; }
+        mmf_param_info *pi = param_of(&tp->vars[v]);
+        if (pi) pi->uses = pi->sumsq_ok = 0;
     }
     for (int i = 0; i < tp->n_nodes; i++)
         for (int k = 0; k < tp->nodes[i].n_in; k++) {
-            mmf_var in = tp->nodes[i].in[k];
-            if (in >= 0 && tp->vars[in].ps && tp->vars[in].ps->uses) tp->vars[in].ps->uses[tp->vars[in].pidx]++;
+            mmf_param_info *pi = tp->nodes[i].in[k] >= 0 ? param_of(&tp->vars[tp->nodes[i].in[k]]) : NULL;
+            if (pi) pi->uses++;
         }
     mmf_threads_use(tp->nt);
     for (int i = tp->n_nodes - 1; i >= 0; i--) {
@@ -243,8 +253,7 @@ mmf_var mmf_t_full(mmf_tape *tp, float value, int ndim, const int64_t *shape) {
 void mmf_params_init(mmf_params *ps) { memset(ps, 0, sizeof *ps); }
 
 void mmf_params_free(mmf_params *ps) {
-    free(ps->p); free(ps->data); free(ps->grad); free(ps->bf16); free(ps->grad_stale);
-    free(ps->uses); free(ps->sumsq); free(ps->sumsq_ok); free(ps->pending);
+    free(ps->p); free(ps->data); free(ps->grad); free(ps->bf16);
     memset(ps, 0, sizeof *ps);
 }
 
@@ -294,22 +303,17 @@ float *mmf_params_value(mmf_params *ps, int idx) { return ps->data + ps->p[idx].
 
 mmf_status mmf_params_alloc(mmf_params *ps, mmf_rng *rng) {
     size_t bytes = (size_t)(ps->total ? ps->total : 16) * sizeof(float);
-    free(ps->data); free(ps->grad); free(ps->grad_stale); free(ps->uses); free(ps->sumsq); free(ps->sumsq_ok);
-    free(ps->pending);
+    free(ps->data); free(ps->grad);
     ps->bf16_fresh = 0;
     ps->data = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     ps->grad = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-    size_t np = (size_t)(ps->n ? ps->n : 1);
-    ps->grad_stale = calloc(np, 1);
-    ps->uses = calloc(np, sizeof(int));
-    ps->sumsq = calloc(np, sizeof(double));
-    ps->sumsq_ok = calloc(np, 1);
-    ps->pending = calloc(np, 1);
-    if (!ps->data || !ps->grad || !ps->grad_stale || !ps->uses || !ps->sumsq || !ps->sumsq_ok || !ps->pending) return mmf_fail(MMF_ERR_NOMEM, "params: out of memory for %lld floats", (long long)ps->total);
+    if (!ps->data || !ps->grad) return mmf_fail(MMF_ERR_NOMEM, "params: out of memory for %lld floats", (long long)ps->total);
     memset(ps->data, 0, bytes);
     memset(ps->grad, 0, bytes);
     for (int i = 0; i < ps->n; i++) {
         mmf_param_info *pi = &ps->p[i];
+        pi->grad_stale = pi->sumsq_ok = pi->pending = 0;
+        pi->uses = 0;
         float *x = ps->data + pi->offset;
         float a = pi->scale;
         if (pi->init == MMF_INIT_LINEAR) a = 1.0f / sqrtf((float)pi->shape[pi->ndim - 1]);
@@ -339,14 +343,13 @@ void mmf_params_touch(mmf_params *ps) { ps->bf16_fresh = 0; }
 
 void mmf_params_zero_grad(mmf_params *ps) {
     if (ps->grad) memset(ps->grad, 0, (size_t)ps->total * sizeof(float));
-    if (ps->grad_stale) memset(ps->grad_stale, 0, (size_t)ps->n);
-    if (ps->sumsq_ok) memset(ps->sumsq_ok, 0, (size_t)ps->n);
+    for (int i = 0; i < ps->n; i++) ps->p[i].grad_stale = ps->p[i].sumsq_ok = 0;
 }
 
 void mmf_params_apply_pending(mmf_params *ps, int idx) {
-    if (!ps->pending || !ps->pending[idx]) return;
+    if (!ps->p[idx].pending) return;
     ps->apply_pending(ps->pending_opt, ps, idx, 0, ps->p[idx].n);
-    ps->pending[idx] = 0;
+    ps->p[idx].pending = 0;
 }
 
 static mmf_var param_var(mmf_tape *tp, mmf_params *ps, int idx, int deferred) {
@@ -359,10 +362,9 @@ static mmf_var param_var(mmf_tape *tp, mmf_params *ps, int idx, int deferred) {
     tv.v = ps->data + pi->offset;
     tv.g = ps->grad + pi->offset;
     tv.b16 = ps->bf16 && ps->bf16_fresh ? ps->bf16 + pi->offset : NULL;
-    tv.g_stale = ps->grad_stale ? ps->grad_stale + idx : NULL;
     tv.ps = ps;
     tv.pidx = idx;
-    tv.pend = deferred && ps->pending && ps->pending[idx];
+    tv.pend = deferred && pi->pending;
     tv.ndim = pi->ndim;
     memcpy(tv.shape, pi->shape, sizeof tv.shape);
     tv.n = pi->n;

@@ -39,7 +39,6 @@ typedef struct mmf_tvar {
     int64_t n;      /* number of elements */
     int g_lazy;     /* g not written yet: contents undefined, meaning zero (mmf_tape_alloc_lazy) */
     const uint16_t *b16;  /* bf16 copy of v (a parameter's mmf_params_bf16_shadow while fresh), or NULL */
-    uint8_t *g_stale;     /* a parameter's mmf_params.grad_stale flag (shared by every variable over it), or NULL */
     struct mmf_params *ps; /* the parameter set and index of a parameter's variable (mmf_t_param), or NULL */
     int pidx;
     int pend;             /* mmf_t_param_deferred: v (and b16) are one optimiser update behind; the consumer applies it */
@@ -97,13 +96,7 @@ mmf_var mmf_tape_alloc_lazy(mmf_tape *tp, int ndim, const int64_t *shape, int ne
  * still unwritten (a lazy activation gradient, or a parameter's gradient left
  * stale by the optimiser), in which case the caller must overwrite every
  * element (= instead of +=); marks it written either way. */
-static inline int mmf_tape_grad_fresh(mmf_tvar *t) {
-    if (!t) return 0;
-    int f = t->g && (t->g_lazy || (t->g_stale && *t->g_stale));
-    t->g_lazy = 0;
-    if (t->g_stale) *t->g_stale = 0;
-    return f;
-}
+int mmf_tape_grad_fresh(mmf_tvar *t);
 /* For ops that alias a variable's gradient buffer (mmf_t_reshape): zero a
  * gradient that is still lazy or a parameter's stale one now, so writers
  * through the alias add onto zeros. */
@@ -141,6 +134,21 @@ typedef struct mmf_param_info {
     mmf_init init;
     float scale;
     int no_decay;          /* excluded from weight decay (biases, norms, temperatures) */
+    /* Training state, zero after mmf_params_alloc.
+     * grad_stale: the gradient is stale, its contents undefined and meaning
+     * zero. mmf_optim_step leaves every gradient stale instead of zeroing it
+     * (a write of the whole block saved per step); the next backward pass
+     * overwrites or zeroes it (mmf_tape_grad_fresh), and the optimiser zeroes
+     * one no pass wrote. Code that writes ps->grad by hand calls
+     * mmf_params_zero_grad first.
+     * uses, sumsq, sumsq_ok: set by mmf_tape_backward for its pass: the number
+     * of node inputs reading the parameter, and the sum of squares of its
+     * gradient when the one node that wrote it computed that on the way (the
+     * bf16 weight-gradient GEMM does): the optimiser's norm then skips a pass.
+     * pending: an optimiser update is pending (mmf_optim_params.defer). */
+    uint8_t grad_stale, sumsq_ok, pending;
+    int uses;
+    double sumsq;
 } mmf_param_info;
 
 typedef struct mmf_params {
@@ -150,24 +158,9 @@ typedef struct mmf_params {
     float *data;           /* all values, one allocation */
     float *grad;           /* all gradients, same layout */
     uint16_t *bf16;        /* bf16 copy of data, same layout (mmf_params_bf16_shadow), or NULL */
-    /* per parameter: 1 = its gradient is stale, its contents undefined and
-     * meaning zero. mmf_optim_step leaves every gradient stale instead of
-     * zeroing it (a write of the whole block saved per step); the next
-     * backward pass overwrites or zeroes it (mmf_tape_grad_fresh), and the
-     * optimiser zeroes one no pass wrote. Code that writes ps->grad by hand
-     * calls mmf_params_zero_grad first. */
-    uint8_t *grad_stale;
-    /* per parameter, set by mmf_tape_backward for its pass: the number of node
-     * inputs reading it, and (sumsq_ok) the sum of squares of its gradient
-     * when the one node that wrote it computed that on the way (the bf16
-     * weight-gradient GEMM does): the optimiser's norm then skips a pass. */
-    int *uses;
-    double *sumsq;
-    uint8_t *sumsq_ok;
-    /* per parameter: an optimiser update is pending (mmf_optim_params.defer);
+    /* the pending optimiser update (mmf_param_info.pending):
      * apply_pending(pending_opt, ps, i, off, n) applies it to elements
      * [off, off + n) of parameter i (whoever finishes a parameter clears its flag) */
-    uint8_t *pending;
     void (*apply_pending)(void *opt, struct mmf_params *ps, int idx, int64_t off, int64_t n);
     void *pending_opt;
     const float *pending_m, *pending_v;   /* the optimiser's moments, same layout as data (for prefetching) */
