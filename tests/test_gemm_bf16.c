@@ -15,7 +15,8 @@ static float bf(float v) { return mmf_bf16_to_f32(mmf_f32_to_bf16(v)); }
 
 int main(void) {
     if (!mmf_bf16_gemm_supported()) return t_skip("this CPU has no AVX512-BF16");
-    const int shapes[][3] = {{1, 1, 1}, {37, 24, 50}, {12, 32, 2}, {13, 33, 3}, {128, 96, 64}, {25, 1152, 384}, {7, 17, 1537}};
+    /* full tiles of 12, 8 (128 = 10 x 12 + 8) and 4 rows (28 = 2 x 12 + 4), and partial ones */
+    const int shapes[][3] = {{1, 1, 1}, {37, 24, 50}, {12, 32, 2}, {13, 33, 3}, {128, 96, 64}, {25, 1152, 384}, {7, 17, 1537}, {28, 40, 21}};
     uint32_t seed = 1;
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];

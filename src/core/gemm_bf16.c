@@ -124,6 +124,25 @@ TGT static inline __attribute__((always_inline)) void store_tile(const mmf_gemm_
     }
 }
 
+/* One k-step (a pair of K positions) of a full tile: row i of A is read at
+ * a[i / 3] + (i % 3) * ld (bytes), so four base pointers and one stride
+ * address all 12 rows (twelve row pointers did not fit the registers and were
+ * reloaded from the stack in the inner loop). */
+TGT static inline __attribute__((always_inline)) void
+kstep_full(__m512 acc[][2], const char *const a[4], int64_t ld, const uint16_t *b0, const uint16_t *b1, int p,
+           const int mr) {
+    __m512bh B0 = (__m512bh)_mm512_loadu_si512((const void *)(b0 + (size_t)p * 32));
+    __m512bh B1 = (__m512bh)_mm512_loadu_si512((const void *)(b1 + (size_t)p * 32));
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) {
+        int32_t pairv;
+        memcpy(&pairv, a[i / 3] + (i % 3) * ld + 4 * (int64_t)p, 4);
+        __m512bh A = (__m512bh)_mm512_set1_epi32(pairv);
+        acc[i][0] = _mm512_dpbf16_ps(acc[i][0], A, B0);
+        acc[i][1] = _mm512_dpbf16_ps(acc[i][1], A, B1);
+    }
+}
+
 /* One MR x 32 tile (two column blocks; the second may be absent) of rows
  * r0..r0+rows-1. Rows past `rows` repeat the last one (their sums are
  * dropped), so inputs need no row padding. */
@@ -132,10 +151,31 @@ tile_mr(const uint16_t *xb, int64_t ldx, int Kp, const uint16_t *b0, const uint1
         int w1, int rows, const mmf_gemm_epi *e, const int mr, int64_t pf_off, int64_t pf_len) {
     __m512 acc[MR][2];
     for (int i = 0; i < mr; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-    const uint16_t *xr[MR];
-    for (int i = 0; i < mr; i++) xr[i] = xb + (i < rows ? i : rows - 1) * ldx;
     const int P = Kp / 2;
     const uint16_t *b1r = b1 ? b1 : b0;   /* a lone block computes its sums twice, no branch per step */
+    if (rows == mr) {
+        const char *a[4] = {NULL, NULL, NULL, NULL};
+        for (int k = 0; 3 * k < mr; k++) a[k] = (const char *)(xb + 3 * k * ldx);
+        const int64_t ld = ldx * 2;
+        int p = 0;
+        if (pf_len > 0) {   /* the first steps also prefetch one line of each region (locals: no reloads) */
+            const int np = (int)((pf_len + 63) / 64 < P ? (pf_len + 63) / 64 : P);
+            const char *q0 = e->pf[0] ? e->pf[0] + pf_off : NULL, *q1 = e->pf[1] ? e->pf[1] + pf_off : NULL;
+            const char *q2 = e->pf[2] ? e->pf[2] + pf_off : NULL, *q3 = e->pf[3] ? e->pf[3] + pf_off : NULL;
+            for (; p < np; p++) {
+                if (q0) __builtin_prefetch(q0 + (int64_t)p * 64, 0, 2);
+                if (q1) __builtin_prefetch(q1 + (int64_t)p * 64, 0, 2);
+                if (q2) __builtin_prefetch(q2 + (int64_t)p * 64, 0, 2);
+                if (q3) __builtin_prefetch(q3 + (int64_t)p * 64, 0, 2);
+                kstep_full(acc, a, ld, b0, b1r, p, mr);
+            }
+        }
+        for (; p < P; p++) kstep_full(acc, a, ld, b0, b1r, p, mr);
+        store_tile(e, acc, r0, n0, w0, w1, rows, mr);
+        return;
+    }
+    const uint16_t *xr[MR];
+    for (int i = 0; i < mr; i++) xr[i] = xb + (i < rows ? i : rows - 1) * ldx;
     for (int p = 0; p < P; p++) {
         if ((int64_t)p * 64 < pf_len)
             for (int q = 0; q < 4; q++)
