@@ -174,12 +174,12 @@ tile_mr(const uint16_t *xb, int64_t ldx, int Kp, const uint16_t *b0, const uint1
         store_tile(e, acc, r0, n0, w0, w1, rows, mr);
         return;
     }
+    /* a partial tile (the last of a GEMM whose M is not a multiple of 4): one
+     * pointer per row, the missing rows repeating the last one; no prefetching
+     * (a hint: its share of the regions is left to the hardware) */
     const uint16_t *xr[MR];
     for (int i = 0; i < mr; i++) xr[i] = xb + (i < rows ? i : rows - 1) * ldx;
     for (int p = 0; p < P; p++) {
-        if ((int64_t)p * 64 < pf_len)
-            for (int q = 0; q < 4; q++)
-                if (e->pf[q]) __builtin_prefetch(e->pf[q] + pf_off + (int64_t)p * 64, 0, 2);
         __m512bh B0 = (__m512bh)_mm512_loadu_si512((const void *)(b0 + (size_t)p * 32));
         __m512bh B1 = (__m512bh)_mm512_loadu_si512((const void *)(b1r + (size_t)p * 32));
 #pragma GCC unroll 12
