@@ -302,7 +302,7 @@ mmf_status mmf_index_open(const char *path, mmf_index **out) {
     uint64_t up_entries = 0;
     if (ix->kind == MMF_INDEX_HNSW) {
         if (sz[S_LEVELS] != n) { s = bad(path, "section \"levels\" has %llu bytes, expected %llu", (unsigned long long)sz[S_LEVELS], (unsigned long long)n); goto fail; }
-        const uint8_t *lv = h + off[S_LEVELS];
+        const uint8_t *lv = n ? h + off[S_LEVELS] : NULL;   /* n = 0: an empty section, offset unchecked */
         for (uint64_t i = 0; i < n; i++) up_entries += (uint64_t)(lv[i] > MMF_HNSW_MAX_LEVEL ? 0 : lv[i]) * (M + 1);
     }
     if (!section_sizes(ix, up_entries, want)) { s = bad(path, "sizes overflow"); goto fail; }
@@ -319,10 +319,15 @@ mmf_status mmf_index_open(const char *path, mmf_index **out) {
     if (ix->kind == MMF_INDEX_HNSW) {
         ix->up = calloc(n ? (size_t)n : 1, sizeof *ix->up);
         if (!ix->up) { s = mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", path); goto fail; }
-        uint32_t *pool = (uint32_t *)(base + off[S_UP]);
+        /* an empty section's offset is never checked: no pointer is formed from it;
+         * out-of-range levels get none either (validate_content rejects them) */
+        uint32_t *pool = sz[S_UP] ? (uint32_t *)(base + off[S_UP]) : NULL;
         size_t at = 0;
-        for (size_t i = 0; i < n; i++)
-            if (ix->levels[i]) { ix->up[i] = pool + at; at += (size_t)ix->levels[i] * (M + 1); }
+        for (size_t i = 0; i < n && pool; i++)
+            if (ix->levels[i] && ix->levels[i] <= MMF_HNSW_MAX_LEVEL) {
+                ix->up[i] = pool + at;
+                at += (size_t)ix->levels[i] * (M + 1);
+            }
     }
     s = validate_content(ix, path);
     if (s) goto fail;
