@@ -363,7 +363,9 @@ def main(build):
            "load (shared caches and memory bandwidth), not always equally for both sides; rerun on a quiet machine "
            "before judging the targets." % (os.getloadavg()[1], os.cpu_count() or 1)]),
         "- Target (issue 5): >= 3x for concat/MLP/GMU-sized heads, >= 1x for transformer fusion "
-        "(judged on the 1-thread CPU-time ratio against PyTorch fp32).",
+        "(judged on the 1-thread CPU-time ratio against PyTorch fp32, per row: the fastest mmfuse configuration "
+        "is `--precision bf16` on AVX512-BF16 CPUs; fp32 rows are marked too, and there the GEMMs of both sides "
+        "run near the same fp32 FMA peak).",
         "",
         "| fusion | H | threads | mmfuse precision | params | mmfuse GFLOP/s (CPU) | mmfuse samples/s (wall) | "
         "PyTorch fp32 samples/s (wall) | ratio (wall) | mmfuse samples/CPU-s | PyTorch fp32 samples/CPU-s | "
