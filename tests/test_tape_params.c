@@ -229,7 +229,9 @@ static void view_check(void) {
 }
 
 /* W [O3, I3] through a bf16 linear layer (rows > batch: the y^T = W x^T
- * path with the fused update), bias b, and c used in steps 0 and 2 only */
+ * path with the fused update), bias b, and c used in steps 0 and 2 only; in
+ * step 3 W is read through two deferred variables made before either layer
+ * runs (the second must not apply the update again) */
 static void defer_check(void) {
     enum { R3 = 8, I3 = 40, O3 = 61 };
     float *res[2];
@@ -255,8 +257,10 @@ static void defer_check(void) {
             for (int i = 0; i < R3 * I3; i++) x[i] = mmf_rng_normal(&r);
             for (int i = 0; i < R3 * O3; i++) G[i] = mmf_rng_normal(&r);
             mmf_tape_reset(tp);
-            mmf_var y = mmf_t_linear(tp, mmf_t_const(tp, x, 2, (int64_t[]){R3, I3}), mmf_t_param_deferred(tp, &ps, iw),
-                                     mmf_t_param(tp, &ps, ib));
+            mmf_var W1 = mmf_t_param_deferred(tp, &ps, iw), W2 = step == 3 ? mmf_t_param_deferred(tp, &ps, iw) : -1;
+            mmf_var xv = mmf_t_const(tp, x, 2, (int64_t[]){R3, I3});
+            mmf_var y = mmf_t_linear(tp, xv, W1, mmf_t_param(tp, &ps, ib));
+            if (W2 >= 0) y = mmf_t_add(tp, y, mmf_t_linear(tp, xv, W2, -1));
             if (step % 2 == 0) y = mmf_t_mul(tp, y, mmf_t_param(tp, &ps, ic));
             mmf_var L = mmf_t_sum_all(tp, mmf_t_mul(tp, y, mmf_t_const(tp, G, 2, (int64_t[]){R3, O3})));
             CHECK_OK(mmf_tape_status(tp));

@@ -109,7 +109,6 @@ static void gemm_applying_update(mmf_tvar *tw, const uint16_t *Xp, float *y, con
         mmf_bf16_gemm_1t(tw->b16 + r0 * IC, IC, Xp, rows, (int)IC, (int)R, &e);
     }
     ps->p[tw->pidx].pending = 0;
-    tw->pend = 0;
 }
 
 mmf_var mmf_t_linear(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b) {
@@ -135,8 +134,9 @@ mmf_var mmf_t_linear(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b) {
      * below block by block just before the GEMM multiplies those rows, where
      * that path is taken; at once otherwise */
     const int have_b16 = tw->b16 && IC % 2 == 0;   /* the optimiser's bf16 copy of W, usable as GEMM rows */
-    int fuse_update = tw->pend && bf && OC > R && have_b16 && gemm_threads(tp, R * IC * OC) == 1;
-    if (tw->pend && !fuse_update) { mmf_params_apply_pending(tw->ps, tw->pidx); tw->pend = 0; }
+    const int pend = mmf_var_pending(tw);
+    int fuse_update = pend && bf && OC > R && have_b16 && gemm_threads(tp, R * IC * OC) == 1;
+    if (pend && !fuse_update) mmf_params_apply_pending(tw->ps, tw->pidx);
     if (bf && OC > R) {
         /* y^T = W x^T: the bigger operand, W, goes in as plain bf16 rows (converted
          * on the fly) and only x is packed: packing is a transpose, and the gemm
@@ -477,7 +477,7 @@ mmf_var mmf_t_reshape(mmf_tape *tp, mmf_var x, int ndim, const int64_t *shape) {
     /* an alias: a zero-size op with no node; gradients land in the same buffer,
      * so that buffer must hold zeros before anyone adds through the alias */
     mmf_tape_grad_define(TV(x));
-    if (TV(x)->pend) { mmf_params_apply_pending(TV(x)->ps, TV(x)->pidx); TV(x)->pend = 0; }
+    if (mmf_var_pending(TV(x))) mmf_params_apply_pending(TV(x)->ps, TV(x)->pidx);
     mmf_var y = mmf_tape_alloc(tp, 1, (int64_t[]){0}, 0);
     if (y < 0) return -1;
     mmf_tvar *Y = TV(y);

@@ -364,7 +364,7 @@ static mmf_var param_var(mmf_tape *tp, mmf_params *ps, int idx, int deferred) {
     tv.b16 = ps->bf16 && ps->bf16_fresh ? ps->bf16 + pi->offset : NULL;
     tv.ps = ps;
     tv.pidx = idx;
-    tv.pend = deferred && pi->pending;
+    tv.deferred = deferred;
     tv.ndim = pi->ndim;
     memcpy(tv.shape, pi->shape, sizeof tv.shape);
     tv.n = pi->n;

@@ -41,7 +41,8 @@ typedef struct mmf_tvar {
     const uint16_t *b16;  /* bf16 copy of v (a parameter's mmf_params_bf16_shadow while fresh), or NULL */
     struct mmf_params *ps; /* the parameter set and index of a parameter's variable (mmf_t_param), or NULL */
     int pidx;
-    int pend;             /* mmf_t_param_deferred: v (and b16) are one optimiser update behind; the consumer applies it */
+    int deferred;         /* mmf_t_param_deferred: while the parameter's update is pending (mmf_var_pending),
+                           * v (and b16) are one optimiser update behind and the consumer applies it */
 } mmf_tvar;
 
 typedef struct mmf_node mmf_node;
@@ -191,6 +192,9 @@ mmf_var mmf_t_param(mmf_tape *tp, mmf_params *ps, int idx);
 mmf_var mmf_t_param_deferred(mmf_tape *tp, mmf_params *ps, int idx);
 /* Apply parameter idx's pending update, if any. */
 void mmf_params_apply_pending(mmf_params *ps, int idx);
+/* 1 if t came from mmf_t_param_deferred and its parameter's update is still
+ * pending (read from the parameter, so every variable over it agrees). */
+static inline int mmf_var_pending(const mmf_tvar *t) { return t->deferred && t->ps->p[t->pidx].pending; }
 
 /* ================================================================== ops
  * Shapes: "[..., C]" means any leading dims, contiguous. Unless stated, inputs
