@@ -1,5 +1,5 @@
 /* Fusion heads: every operator trains a little, reports its costs, saves and
- * reloads to bit-identical outputs; training is deterministic for a seed and
+ * reloads to bit-identical outputs (same code path); training is deterministic for a seed and
  * thread count; bad inputs fail with the file and the problem named. */
 #include "synth.h"
 #include "train/tape.h"
@@ -236,9 +236,11 @@ int main(void) {
             CHECK(mmf_embfile_dim(f, 0) == mmf_head_emb_dim(h));
             CHECK(!strcmp(mmf_embfile_modality(f, 0), "fused"));
             CHECK(mmf_embfile_labels(f)[3] == mmf_embfile_labels(te)[3]);
+            /* fuse and predict reach the fused layer through GEMMs of other shapes (batch
+             * 7 vs the whole file), which a BLAS may block differently: equal to rounding */
             float *e = predict(h, te, 1);
-            CHECK(!memcmp(e + mmf_embfile_rows(te) * mmf_head_out_dim(h), mmf_embfile_data(f, 0),
-                          (size_t)(mmf_embfile_rows(te) * mmf_head_emb_dim(h)) * sizeof(float)));
+            t_allclose(mmf_embfile_data(f, 0), e + mmf_embfile_rows(te) * mmf_head_out_dim(h),
+                       (size_t)(mmf_embfile_rows(te) * mmf_head_emb_dim(h)), 1e-5, 1e-5, "fuse vs predict");
             free(e);
             mmf_embfile_close(f);
         }
