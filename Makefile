@@ -15,7 +15,9 @@ all: build
 deps:
 	@scripts/install-deps.sh build test
 
-$(BUILD)/Makefile: CMakeLists.txt
+# Order-only on deps: under make -j, cmake must not look for libraries apt is
+# still installing (it would cache them as missing).
+$(BUILD)/Makefile: CMakeLists.txt | deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 
 build: deps $(BUILD)/Makefile

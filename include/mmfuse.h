@@ -47,6 +47,21 @@ typedef void (*mmf_log_fn)(mmf_log_level level, const char *msg, void *user);
 void mmf_log_set(mmf_log_fn fn, void *user);
 void mmf_log_set_level(mmf_log_level min_level);
 
+/* ---------------------------------------------------------------- machine */
+
+/* What this process runs on, so a result or a failure can be tied to a machine:
+ * the CPU, the SIMD features the kernels care about (each usable only if the CPU
+ * has it and the OS saves its registers), the cores this process may run on, and
+ * the kernel the BLAS library picked at run time (OpenBLAS reads
+ * OPENBLAS_CORETYPE). */
+typedef struct mmf_machine_info {
+    char cpu_model[96];
+    int avx2, fma, avx512f, avx512_bf16, avx512_vnni, amx;
+    int n_cpus;          /* cores in this process's affinity mask */
+    char blas[64];       /* e.g. "OpenBLAS 0.3.21, kernel Haswell" */
+} mmf_machine_info;
+void mmf_machine_info_get(mmf_machine_info *out);
+
 /* ------------------------------------------------------------- safetensors */
 
 typedef enum mmf_dtype {

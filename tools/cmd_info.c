@@ -1,0 +1,67 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include "cli.h"
+
+static const char help[] =
+    "Usage: mmfuse info [--json]\n\n"
+    "Prints the machine this process runs on: the CPU model, the SIMD features\n"
+    "mmfuse's kernels use (counted only where the OS enables them), the cores this\n"
+    "process may use, the BLAS library and the kernel it picked, and the\n"
+    "environment variables that change that choice. Put it at the top of a bug\n"
+    "report or a benchmark: the last bits of a GEMM depend on the kernel.\n\n"
+    "Options:\n"
+    "  --json    one JSON object instead of lines\n\n"
+    "Example:\n"
+    "  mmfuse info\n";
+
+static const char *const env_names[] = {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
+                                        "OMP_NUM_THREADS", "ONEDNN_MAX_CPU_ISA"};
+enum { N_ENV = sizeof env_names / sizeof env_names[0] };
+
+static void json_str(const char *s) {
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') putchar('\\');
+        if ((unsigned char)*s >= 0x20) putchar(*s);
+    }
+    putchar('"');
+}
+
+static int run(int argc, char **argv) {
+    int as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (cli_flag(argv, i, "--json")) as_json = 1;
+        else return cli_usage("info", "unknown argument %s", argv[i]);
+    }
+    mmf_machine_info m;
+    mmf_machine_info_get(&m);
+    if (as_json) {
+        printf("{\"version\": "); json_str(MMFUSE_VERSION);
+        printf(", \"cpu\": "); json_str(m.cpu_model);
+        printf(", \"cpus\": %d, \"avx2\": %d, \"fma\": %d, \"avx512f\": %d, \"avx512_bf16\": %d, "
+               "\"avx512_vnni\": %d, \"amx\": %d, \"blas\": ",
+               m.n_cpus, m.avx2, m.fma, m.avx512f, m.avx512_bf16, m.avx512_vnni, m.amx);
+        json_str(m.blas);
+        for (int k = 0; k < N_ENV; k++) {
+            const char *v = getenv(env_names[k]);
+            printf(", \"%s\": ", env_names[k]);
+            if (v) json_str(v); else printf("null");
+        }
+        printf("}\n");
+        return MMF_EXIT_OK;
+    }
+    printf("mmfuse   %s\n", MMFUSE_VERSION);
+    printf("cpu      %s\n", m.cpu_model);
+    printf("cpus     %d\n", m.n_cpus);
+    printf("simd     avx2=%s fma=%s avx512f=%s avx512_bf16=%s avx512_vnni=%s amx=%s\n",
+           m.avx2 ? "yes" : "no", m.fma ? "yes" : "no", m.avx512f ? "yes" : "no",
+           m.avx512_bf16 ? "yes" : "no", m.avx512_vnni ? "yes" : "no", m.amx ? "yes" : "no");
+    printf("blas     %s\n", m.blas);
+    for (int k = 0; k < N_ENV; k++) {
+        const char *v = getenv(env_names[k]);
+        printf("env      %s=%s\n", env_names[k], v ? v : "(unset)");
+    }
+    return MMF_EXIT_OK;
+}
+
+const mmf_cli_command mmf_cmd_info = {"info", "the CPU, SIMD features, cores and BLAS kernel this machine gives mmfuse", run, help};
