@@ -24,18 +24,22 @@ build: deps $(BUILD)/Makefile
 	@cmake --build $(BUILD) -j $(JOBS)
 
 ## make test: install packages, build, run every test (slow ones: make test-slow)
+# After the run, scripts/test-skips.sh lists the skipped tests with their reasons.
 test: build
-	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS) --output-junit ctest-junit.xml; \
+	  rc=$$?; $(CURDIR)/scripts/test-skips.sh ctest-junit.xml; exit $$rc
 
 test-slow: build
-	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --output-junit ctest-junit.xml; \
+	  rc=$$?; $(CURDIR)/scripts/test-skips.sh ctest-junit.xml; exit $$rc
 
 ## make test-asan: the same suite under AddressSanitizer + UBSan
 test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMMFUSE_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	  ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS) --output-junit ctest-junit.xml; \
+	  rc=$$?; $(CURDIR)/scripts/test-skips.sh ctest-junit.xml; exit $$rc
 
 ## make fuzz: each libFuzzer harness for FUZZ_SECONDS, seeded by tests/data/fuzz/<name>
 fuzz:

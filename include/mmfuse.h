@@ -341,6 +341,11 @@ int64_t mmf_embfile_n_classes(const mmf_embfile *f);            /* max id + 1, o
 const int64_t *mmf_embfile_labels(const mmf_embfile *f);        /* [N] or NULL */
 const float *mmf_embfile_multihot(const mmf_embfile *f);        /* [N, C] or NULL */
 const int64_t *mmf_embfile_ids(const mmf_embfile *f);           /* [N] or NULL */
+/* The encoder folder that embedded modality m (__metadata__ "encoder.<name>",
+ * written by `mmfuse embed --records`), or NULL when the file does not say.
+ * Models trained on the file record it, so that they can embed a new sample
+ * the same way without being told. */
+const char *mmf_embfile_encoder(const mmf_embfile *f, int m);
 
 /* Everything needed to write an embedding file in one call (the data is copied). */
 typedef struct mmf_embfile_spec {
@@ -354,6 +359,7 @@ typedef struct mmf_embfile_spec {
     const float *multihot;        /* [N, n_classes], or NULL */
     int64_t n_classes;            /* for multihot (required) or labels (0 = infer) */
     const int64_t *ids;           /* [N] or NULL */
+    const char *const *encoders;  /* [M] encoder folder per modality (NULL entries: none), or NULL */
     const char *label_names;      /* optional comma-separated class names (metadata) */
 } mmf_embfile_spec;
 

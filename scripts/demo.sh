@@ -87,6 +87,24 @@ write_status() {   # name title status seconds reason [cpu-seconds]
     "$1" "$(json_str "$2")" "$3" "$4" "${6:-null}" "$(json_str "$5")" >"$OUT/status/$1.json"
 }
 
+# One line for a head's JSON description: the numbers, not the whole object.
+head_summary() {
+  sed -n 's/^head: .*"embedding_dim": \([0-9]*\).*"parameters": \([0-9]*\), "flops_per_sample": \([0-9]*\).*/embedding \1, \2 parameters, \3 FLOPs per sample/p'
+}
+# Passes a stage's output through, folding the encoders' per-run truncation
+# warnings into one total at the end ("1056 of 4212 inputs ... truncated to 32
+# tokens"): the counts matter, one line per embed call does not.
+fold_truncation() {
+  awk '
+    /warning: embed: [0-9]+ of [0-9]+ inputs were longer than [0-9]+ tokens and were truncated/ {
+      for (i = 1; i <= NF; i++) if ($i == "of") { a += $(i - 1); b += $(i + 1) }
+      for (i = 1; i <= NF; i++) if ($i == "than") max = $(i + 1)
+      runs++; next
+    }
+    { print; fflush() }
+    END { if (runs) printf "note: %d of %d texts (%d encoder runs) were longer than %d tokens and were truncated to it\n", a, b, runs, max }'
+}
+
 # run_stage NAME TITLE FUNCTION "COMMANDS" "STAGES IT NEEDS"
 run_stage() {
   local name=$1 title=$2 fn=$3 cmds=$4 deps=$5 miss=() c d dir=$OUT/$1
@@ -116,7 +134,7 @@ run_stage() {
   t0=$(now)
   # `times` (last line: CPU of the finished children) gives the stage's CPU seconds,
   # which say more than wall time on a shared machine
-  (set -e; cd "$dir"; "$fn"; times >"$dir/.times"; tail -n 1 "$dir/.times" >"$dir/.cpu") 2>&1 | tee "$dir/stage.log"
+  (set -e; cd "$dir"; "$fn"; times >"$dir/.times"; tail -n 1 "$dir/.times" >"$dir/.cpu") 2>&1 | fold_truncation | tee "$dir/stage.log"
   rc=${PIPESTATUS[0]}
   if [ "$rc" = 0 ]; then
     write_status "$name" "$title" ok "$(secs "$t0")" "" "$(awk '{n=split($0,a," "); s=0; for(i=1;i<=n;i++){split(a[i],b,"m"); sub("s","",b[2]); s+=b[1]*60+b[2]} printf "%.1f", s}' "$dir/.cpu")"
@@ -214,7 +232,7 @@ st_fusion() {
     "$MMF" eval "$op.head.safetensors" --data "$E/test.safetensors" --json --predictions "$op.test.pred.json" >"$op.test.jsonl"
     "$MMF" eval "$op.head.safetensors" --data "$E/openmoji_test.safetensors" --json >"$op.openmoji.jsonl"
     printf '%s\n' "$(secs "$t0")" >"$op.seconds"
-    echo "   $(cat "$op.train.log" "$op.err" | grep -m1 '^head:' | cut -c1-160)"
+    echo "   $(cat "$op.train.log" "$op.err" | grep -m1 '^head:' | head_summary)"
     echo "   test: $(head -n 1 "$op.test.jsonl")  ($(cat "$op.seconds") s)"
   done
   # the operator with the best validation accuracy feeds clustering and the map

@@ -5,7 +5,8 @@
 #     in the park". Target: BLEU-4 >= 0.9 with both, lower but >= 0.55 with --drop text.
 #  2. the whole path from records: PNGs drawn here (Pillow) + texts -> `mmfuse embed`
 #     with the tiny random-weight test encoders -> caption train (encoders recorded)
-#     -> caption run --image --text (the encoders are re-run) -> a caption.
+#     -> caption run --image --text (the encoders are re-run) -> a caption; and
+#     without --encoder at training, the folders the embedding file names.
 #  3. bad input: dimension mismatch, missing captions, unknown prefix words.
 . "${MMFUSE_SRC:?}/tests/lib_cli.sh"
 need_numpy
@@ -99,6 +100,19 @@ EOF
   check '[ $? -eq 0 ] && [[ "$out" =~ ^[a-z\ ]+$ ]]' "caption run through the encoders: \"$out\""
   out=$("$CLI" caption run "$T/rec/cap.safetensors" --image "$T/rec/img/0.png" 2>&1)
   check '[ $? -eq 0 ] && [[ "$out" =~ ^[a-z\ ]*$ ]]' "caption run, image only: \"$out\""
+  # no --encoder at training: the folders the embedding file names are recorded
+  # (embedded here with paths relative to the source root, run from elsewhere)
+  (cd "$SRC" && "$CLI" embed --records "$T/rec/records.jsonl" --text-model tests/data/text/bert_a \
+      --image-model tests/data/image/resnet_basic --out "$T/rec/emb_rel.safetensors" 2>/dev/null)
+  check '[ $? -eq 0 ]' "embed --records with relative model folders"
+  "$CLI" caption train --train "$T/rec/emb_rel.safetensors" --captions "$T/rec/records.jsonl" --epochs 40 --lr 0.01 --hidden 16 --embed 8 \
+      --fusion gmu --fusion-hidden 8 --out "$T/rec/cap_auto.safetensors" > /dev/null 2> "$T/rtrain.err"
+  check '[ $? -eq 0 ]' "caption train without --encoder: $(tail -2 "$T/rtrain.err")"
+  want=$("$CLI" caption run "$T/rec/cap.safetensors" --image "$T/rec/img/0.png" --text "hello red world" --beam 2 2>&1)
+  out=$(cd / && "$CLI" caption run "$T/rec/cap_auto.safetensors" --image "$T/rec/img/0.png" --text "hello red world" --beam 2 2>&1)
+  check '[ $? -eq 0 ] && [ "$out" = "$want" ]' "caption run with the encoders the training file recorded: \"$out\", want \"$want\""
+  out=$("$CLI" caption run "$T/rec/caption_missing.safetensors" --image "$T/rec/img/0.png" 2>&1)
+  check '[ $? -eq 1 ] && [[ "$out" == *"caption_missing.safetensors"* ]]' "caption run on a missing model names it: $out"
   out=$("$CLI" caption run "$T/rec/cap.safetensors" --image "$T/rec/img/0.png" --encoder text="$SRC/tests/data/text/bert_st" --text "x" 2>&1)
   check '[ $? -eq 1 ] || [[ "$out" =~ ^[a-z\ ]*$ ]]' "caption run with another text encoder: \"$out\""
 else

@@ -36,6 +36,14 @@ PYEOF
 
 "$CLI" train-encoder --help >/dev/null 2>&1 || fail "train-encoder --help"
 "$CLI" train-direct --help >/dev/null 2>&1 || fail "train-direct --help"
+# every model the parser accepts (its usage error lists them) has a paragraph and an example in --help
+"$CLI" train-direct --help >"$tmp/direct_help.txt" 2>&1
+models=$("$CLI" train-direct --model no-such-model --train x --out y 2>&1 | sed -n 's/.*expected //p' | sed 's/,/ /g; s/ or / /g')
+[ -n "$models" ] || fail "train-direct: no list of models in the usage error for an unknown --model"
+for m in $models; do
+  grep -Eq "^  $m +[a-zA-Z]" "$tmp/direct_help.txt" || fail "train-direct --help: no paragraph for --model $m"
+  grep -q -- "--model $m " "$tmp/direct_help.txt" || fail "train-direct --help: no example with --model $m"
+done
 "$CLI" train-encoder --records "$tmp/train.jsonl" --out "$tmp/x" >/dev/null 2>&1; [ $? -eq 2 ] || fail "train-encoder without --modality should exit 2"
 "$CLI" train-direct --model xyz --train a.safetensors --out b >/dev/null 2>&1; [ $? -eq 2 ] || fail "train-direct --model xyz should exit 2"
 "$CLI" train-encoder --modality image --records "$tmp/nope.jsonl" --out "$tmp/x" 2>"$tmp/err" >/dev/null; rc=$?

@@ -85,7 +85,7 @@ if [ -f "$TOK/tokenizer.json" ]; then
   out=$("$CLI" tokenize --model "$T/zs" --text "Hello, world!")
   check '[[ "$out" == "{\"ids\": [49406, 3306, 267, 1002, 256, 49407],"* ]]' "tokenize on a CLIP folder: $out"
 else
-  echo "zeroshot end-to-end skipped: no CLIP tokenizer under \$MMFUSE_SHARED"
+  echo "zeroshot end-to-end skipped: no CLIP tokenizer files in ${MMFUSE_SHARED:-(unset)}/tokenizers/clip-vit-base-patch32 (README: Tests)"
 fi
 [ $fail -eq 0 ] && echo "cli_image: all checks passed"
 exit $fail

@@ -5,7 +5,7 @@
 set -u
 CLI=${MMFUSE_CLI:?} SRC=${MMFUSE_SRC:?}
 TOK=${MMFUSE_SHARED:-/nonexistent}/tokenizers/clip-vit-base-patch32
-if [ ! -f "$TOK/tokenizer.json" ]; then echo "SKIPPED: $TOK absent (CLIP tokenizer)"; exit 77; fi
+if [ ! -f "$TOK/tokenizer.json" ]; then echo "SKIPPED: $TOK is missing: put Hugging Face's openai/clip-vit-base-patch32 tokenizer files (vocab.json, merges.txt, tokenizer.json) there, or point cmake -DMMFUSE_SHARED_DIR=DIR at a folder holding tokenizers/ (README: Tests)"; exit 77; fi
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 fail=0
 check() { if ! eval "$1"; then echo "FAILED: $2" >&2; fail=1; fi; }

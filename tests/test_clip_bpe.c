@@ -63,7 +63,7 @@ int main(void) {
     snprintf(dir, sizeof dir, "%s/tokenizers/clip-vit-base-patch32", sh ? sh : "../shared");
     struct stat sb;
     snprintf(cmd, sizeof cmd, "%s/tokenizer.json", dir);
-    if (stat(cmd, &sb) != 0) return t_skip("CLIP tokenizer files not found under $MMFUSE_SHARED/tokenizers");
+    if (stat(cmd, &sb) != 0) return t_skip_shared(dir, "openai/clip-vit-base-patch32", "vocab.json, merges.txt, tokenizer.json");
     t_src_path("tests/data/image/clip_bpe_cases.jsonl", cases, sizeof cases);
     mmf_bpe *t;
     CHECK_OK(mmf_bpe_load(dir, &t));

@@ -62,7 +62,7 @@ int main(void) {
     char dir[2048], path[4096];
     snprintf(dir, sizeof dir, "%s/tokenizers/bert-base-uncased", shared ? shared : "../shared");
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    if (access(path, R_OK) != 0) return t_skip("bert-base-uncased tokenizer files not found under $MMFUSE_SHARED/tokenizers");
+    if (access(path, R_OK) != 0) return t_skip_shared(dir, "bert-base-uncased", "vocab.txt, tokenizer.json, tokenizer_config.json, config.json");
     cJSON *ref;
     CHECK_OK(mmf_json_load(t_src_path("tests/data/text/bert_ids.json", path, sizeof path), &ref));
     if (!ref) return 1;

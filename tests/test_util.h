@@ -70,4 +70,13 @@ static inline int t_skip(const char *why) {
     printf("SKIPPED: %s\n", why);
     return 77;
 }
+
+/* Skip for real tokenizer files missing from the shared folder: says where they
+ * were looked for and how to provide them (README: "Tests, and what ../shared
+ * unlocks"). */
+static inline int t_skip_shared(const char *dir, const char *hf_model, const char *files) {
+    printf("SKIPPED: %s is missing: put Hugging Face's %s tokenizer files (%s) there, or point "
+           "cmake -DMMFUSE_SHARED_DIR=DIR at a folder holding tokenizers/ (README: Tests)\n", dir, hf_model, files);
+    return 77;
+}
 #endif

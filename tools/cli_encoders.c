@@ -28,6 +28,17 @@ int cli_encoders_record(const char *cmd, const cli_encoders *e, cli_set_encoder_
     return 0;
 }
 
+int cli_encoders_record_from(const char *cmd, const cli_encoders *e, const mmf_embfile *train, cli_set_encoder_fn set,
+                             void *model) {
+    for (int m = 0; m < mmf_embfile_n_modalities(train); m++) {
+        const char *name = mmf_embfile_modality(train, m), *dir = mmf_embfile_encoder(train, m);
+        if (!dir || cli_encoders_dir(e, name, NULL)) continue;
+        mmf_status s = set(model, name, dir);
+        if (s) return cli_fail(cmd, s, "recording the training file's encoder");
+    }
+    return 0;
+}
+
 int cli_sample_embed(const char *cmd, const cli_sample *in, const char *name, int name_says_text, int64_t dim,
                      const char *dir, float **out, int *is_text) {
     *out = NULL;

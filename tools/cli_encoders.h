@@ -21,6 +21,11 @@ const char *cli_encoders_dir(const cli_encoders *e, const char *name, const char
  * or an exit code after printing why (a spec without '=' is a usage error). */
 typedef mmf_status (*cli_set_encoder_fn)(void *model, const char *name, const char *dir);
 int cli_encoders_record(const char *cmd, const cli_encoders *e, cli_set_encoder_fn set, void *model);
+/* Then, for each modality of the training file TRAIN that no --encoder names,
+ * the folder TRAIN says embedded it (mmf_embfile_encoder), if any: a model
+ * trained on `mmfuse embed --records` output needs no --encoder flags. */
+int cli_encoders_record_from(const char *cmd, const cli_encoders *e, const mmf_embfile *train, cli_set_encoder_fn set,
+                             void *model);
 
 /* One sample given to `run`, and the words its messages use. */
 typedef struct cli_sample {

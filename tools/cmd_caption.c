@@ -42,7 +42,9 @@ static const char help[] =
     "  --modality-dropout P or NAME=P,NAME=P   hide modalities at random while training\n"
     "                       (teaches captioning with partial data; default 0)\n"
     "  --patience N         early stopping with --val (default 5)\n"
-    "  --encoder NAME=DIR   record the encoder folder of a modality (used by `run`); repeatable\n"
+    "  --encoder NAME=DIR   record the encoder folder of a modality (used by `run`); repeatable.\n"
+    "                       Default: the folder the training file names (`mmfuse embed\n"
+    "                       --records` writes it), so `run` needs no flags\n"
     "  --seed S (default 1)   --threads N (default 1)\n\n"
     "run options (one sample through the recorded encoders):\n"
     "  --image PATH         image file for the image modality\n"
@@ -64,8 +66,7 @@ static const char help[] =
     "  mmfuse embed --records data/emoji/train.jsonl --text-field tags --image-model models/resnet \\\n"
     "               --text-model models/minilm --out train.safetensors\n"
     "  mmfuse caption train --train train.safetensors --captions data/emoji/train.jsonl --caption-field text \\\n"
-    "               --fusion gmu --modality-dropout text=0.3 --encoder image=models/resnet \\\n"
-    "               --encoder text=models/minilm --out emoji.caption.safetensors\n"
+    "               --fusion gmu --modality-dropout text=0.3 --out emoji.caption.safetensors\n"
     "  mmfuse caption run emoji.caption.safetensors --image cat.png --text \"cat pet whiskers\" --beam 3\n"
     "  mmfuse caption eval emoji.caption.safetensors --data test.safetensors \\\n"
     "               --captions data/emoji/test.jsonl --caption-field text --drop text\n";
@@ -199,6 +200,7 @@ static int do_train(int argc, char **argv) {
     s = mmf_captioner_train(ft, tt.texts, tt.off, fv, fv ? tv.texts : NULL, fv ? tv.off : NULL, &p, &c);
     if (s) { cli_fail(NAME, s, "training failed"); goto done; }
     int r = cli_encoders_record(NAME, &enc, set_encoder, c);
+    if (!r) r = cli_encoders_record_from(NAME, &enc, ft, set_encoder, c);
     if (r) { rc = r; goto done; }
     if ((s = mmf_captioner_save(c, out))) { cli_fail(NAME, s, "cannot write the captioner"); goto done; }
     char buf[512];

@@ -2,6 +2,7 @@
  * Inputs are gathered by kind (text lines now; the image encoders add an
  * --image-list branch beside embed_texts, and --records later), each kind a
  * function that adds its tensors to the writer. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,11 +258,17 @@ static int embed_records(const embed_opts *o) {
     }
     if (!rc) {
         uint8_t *mask = malloc(N * (size_t)M);
-        const char *wn[2];
+        const char *wn[2], *wenc[2];
         const float *wd[2];
         int64_t wdim[2];
+        /* each modality's encoder folder, absolute, so that a model trained on
+         * this file (caption, vqa) can embed a new sample the same way */
+        char absdir[2][PATH_MAX];
         for (int m = 0; m < 2; m++)
-            if (col[m] >= 0) { wn[col[m]] = names[m]; wd[col[m]] = data[m]; wdim[col[m]] = dims[m]; }
+            if (col[m] >= 0) {
+                wn[col[m]] = names[m]; wd[col[m]] = data[m]; wdim[col[m]] = dims[m];
+                wenc[col[m]] = realpath(dirs[m], absdir[m]) ? absdir[m] : dirs[m];
+            }
         if (!mask) rc = cli_fail("embed", MMF_ERR_NOMEM, "out of memory");
         else {
             for (size_t i = 0; i < N; i++)
@@ -269,7 +276,7 @@ static int embed_records(const embed_opts *o) {
                     if (col[m] >= 0) mask[i * (size_t)M + (size_t)col[m]] = present[m][i];
             mmf_embfile_spec sp = {.n_rows = (int64_t)N, .n_modalities = M, .names = wn, .dims = wdim, .data = wd,
                                    .mask = mask, .labels = r.labels, .n_classes = r.n_classes, .ids = r.ids,
-                                   .label_names = r.label_names};
+                                   .label_names = r.label_names, .encoders = wenc};
             mmf_status s = mmf_embfile_write(o->out, &sp);
             if (s) rc = cli_fail("embed", s, "cannot write the output");
         }

@@ -1,57 +1,72 @@
-/* mmfuse train-direct: a direct multimodal model (the bimodal deep autoencoder)
- * trained from scratch on embedding files; the result is a fusion head file. */
+/* mmfuse train-direct: a direct multimodal model (the bimodal deep autoencoder or
+ * the cross-modal transformer) trained from scratch on embedding files or raw
+ * record features; the result is a fusion head file. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
 
 static const char help[] =
-    "Usage: mmfuse train-direct --model bimodal-ae --train TRAIN.safetensors [--val VAL.safetensors]\n"
+    "Usage: mmfuse train-direct --model MODEL --train TRAIN.safetensors [--val VAL.safetensors]\n"
     "                           --out HEAD.safetensors [options]\n"
-    "       mmfuse train-direct --model bimodal-ae --records TRAIN.jsonl [--val VAL.jsonl]\n"
+    "       mmfuse train-direct --model MODEL --records TRAIN.jsonl [--val VAL.jsonl]\n"
     "                           [--featurize OTHER.jsonl ...] --out DIR [options]\n\n"
-    "Trains Ngiam et al.'s bimodal deep autoencoder (2011) without labels on an\n"
-    "embedding file (docs/embedding-file.md; pretrained embeddings, or raw features\n"
-    "such as pixels and bags of words written as modalities): per-modality ReLU\n"
-    "layers, a shared tanh code, decoders that reconstruct every modality. For part\n"
-    "of the samples all modalities but one are zeroed, so the code can be inferred\n"
-    "from either modality alone. When TRAIN has class labels, a linear classifier on\n"
-    "the code becomes the head's output layer. The output is a fusion head (fusion\n"
-    "\"bimodal-ae\"): `mmfuse eval` and `mmfuse fuse` work on it; the fused embedding\n"
-    "is the shared code.\n\n"
+    "Trains a multimodal model from scratch, rather than a fusion operator over\n"
+    "pretrained encoders' embeddings. The output is a fusion head: `mmfuse eval`,\n"
+    "`mmfuse fuse` and (xmodal) `mmfuse attention` work on it. docs/direct.md has more.\n\n"
+    "Models (--model):\n"
+    "  bimodal-ae  Ngiam et al.'s bimodal deep autoencoder (2011), trained without\n"
+    "              labels: per-modality ReLU layers, a shared tanh code, decoders that\n"
+    "              reconstruct every modality. For part of the samples all modalities\n"
+    "              but one are zeroed, so the code can be inferred from either one\n"
+    "              alone. When TRAIN has class labels, a linear classifier on the code\n"
+    "              becomes the output layer. 2 or more modalities; the fused embedding\n"
+    "              is the shared code.\n"
+    "  xmodal      a cross-modal attention transformer, trained end to end for\n"
+    "              classification plus an InfoNCE alignment term (needs class labels;\n"
+    "              exactly 2 modalities). Over --records features the picture becomes\n"
+    "              4 x 4 patch tokens and the bag of words one token per word; words\n"
+    "              attend to patches and patches to words (`mmfuse attention` draws\n"
+    "              the maps). Over other embeddings each modality is one token. Each\n"
+    "              modality is dropped from a quarter of the training rows.\n\n"
     "With --records the inputs are raw features of JSONL records (\"image\" path\n"
     "relative to the file, \"text\", label field): the image resized to SIDE x SIDE\n"
     "RGB in [0, 1] and a binary bag of words over the training vocabulary. DIR gets\n"
     "vocab.txt, classes.txt, the features of every records file as an embedding\n"
     "file named after it (train.jsonl -> DIR/train.safetensors) and DIR/head.safetensors.\n\n"
     "Options (defaults in brackets):\n"
-    "  --model M            bimodal-ae [bimodal-ae]\n"
-    "  --train FILE         training embeddings (required; 2 or more modalities)\n"
-    "  --val FILE           validation embeddings: accuracy of the classifier is reported\n"
+    "  --model M            bimodal-ae or xmodal [bimodal-ae]\n"
+    "  --train FILE         training embeddings (docs/embedding-file.md)\n"
+    "  --val FILE           validation embeddings: the classifier's accuracy is reported\n"
     "  --out FILE|DIR       the head to write; with --records a folder (required)\n"
     "  --records F          training records, JSONL (instead of --train)\n"
     "  --featurize F        with --records: also write the features of F (up to 8 times)\n"
     "  --image-side N       with --records: image side in pixels [16]\n"
     "  --max-words N        with --records: bag-of-words vocabulary size [2000]\n"
     "  --label-field K      with --records [label]\n"
-    "  --hidden N           per-modality layer and code size [128]\n"
-    "  --epochs N           autoencoder epochs [40]\n"
+    "  --hidden N           bimodal-ae: layer and code size; xmodal: token width [128]\n"
+    "  --epochs N           bimodal-ae: autoencoder epochs; xmodal: training epochs [40]\n"
     "  --batch N            [64]\n"
     "  --lr X               AdamW peak learning rate, cosine schedule [0.002]\n"
     "  --weight-decay X     [0.0001]\n"
-    "  --single-fraction X  share of samples fed one modality only [0.667]\n"
-    "  --probe-epochs N     epochs of the linear classifier on the code, 0 = none [100]\n"
+    "  --single-fraction X  bimodal-ae: share of samples fed one modality only [0.667]\n"
+    "  --probe-epochs N     bimodal-ae: epochs of the linear classifier on the code,\n"
+    "                       0 = none [100]\n"
     "  --seed S             [1]\n"
     "  --threads N          [1]\n"
     "  --quiet              no progress lines on stderr\n\n"
-    "Example:\n"
+    "Examples:\n"
     "  mmfuse train-direct --model bimodal-ae --train train.safetensors --val val.safetensors \\\n"
     "      --out ae.safetensors\n"
     "  mmfuse eval ae.safetensors --data test.safetensors\n"
     "  mmfuse fuse ae.safetensors --data test.safetensors --out test.fused.safetensors\n"
     "  mmfuse train-direct --model bimodal-ae --records data/emoji/train.jsonl \\\n"
     "      --val data/emoji/val.jsonl --featurize data/emoji/test.jsonl --out runs/ae\n"
-    "  mmfuse eval runs/ae/head.safetensors --data runs/ae/test.safetensors\n";
+    "  mmfuse eval runs/ae/head.safetensors --data runs/ae/test.safetensors\n"
+    "  mmfuse train-direct --model xmodal --records data/emoji/train.jsonl \\\n"
+    "      --val data/emoji/val.jsonl --featurize data/emoji/test.jsonl --out runs/xm --hidden 64\n"
+    "  mmfuse attention runs/xm/head.safetensors --data runs/xm/test.safetensors \\\n"
+    "      --out runs/xm/test.attn.safetensors --overlay runs/xm/overlay --records data/emoji/test.jsonl\n";
 
 static void progress(void *user, int phase, int epoch, int epochs, double loss, double val) {
     (void)user;
@@ -161,4 +176,4 @@ static int run(int argc, char **argv) {
     return rc;
 }
 
-const mmf_cli_command mmf_cmd_train_direct = {"train-direct", "train a direct multimodal model (bimodal deep autoencoder) into a fusion head", run, help};
+const mmf_cli_command mmf_cmd_train_direct = {"train-direct", "train a direct multimodal model (bimodal autoencoder, cross-modal transformer) into a fusion head", run, help};

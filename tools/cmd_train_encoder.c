@@ -27,7 +27,7 @@ static const char help[] =
     "  --label-field K    the record field to classify (default label)\n"
     "  --epochs N         default 10 (image), 40 (text)\n"
     "  --batch N          default 64\n"
-    "  --lr X             AdamW learning rate, cosine schedule with 5%% warmup (default 0.002)\n"
+    "  --lr X             AdamW learning rate, cosine schedule with 5% warmup (default 0.002)\n"
     "  --weight-decay X   default 0.0001\n"
     "  --dim N            embedding size (default 128)\n"
     "  --image-size N     image: input side, images are resized (default 64)\n"

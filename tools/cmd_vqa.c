@@ -28,7 +28,9 @@ static const char help[] =
     "  --dropout P          on the fused embedding (default 0.1)\n"
     "  --modality-dropout P hide a modality at random while training, every modality (default 0)\n"
     "  --patience N (default 5)   --seed S (default 1)   --threads N (default 1)\n"
-    "  --encoder NAME=DIR   record the encoder folder of a modality (used by `run`); repeatable\n"
+    "  --encoder NAME=DIR   record the encoder folder of a modality (used by `run`); repeatable.\n"
+    "                       Default: the folder the training file names (`mmfuse embed\n"
+    "                       --records` writes it), so `run` needs no flags\n"
     "  --out F              the model (the fusion head file + answers; atomic) (required)\n\n"
     "run options: --image PATH, --question STR (embedded by the recorded encoders, or the\n"
     "  recorded bag of words), --encoder NAME=DIR (override), --threads N. Prints the\n"
@@ -40,8 +42,7 @@ static const char help[] =
     "  mmfuse embed --records data/emoji/vqa_train.jsonl --text-field question --label-field none \\\n"
     "               --text-model models/minilm --image-model models/resnet --out vqa_train.safetensors\n"
     "  mmfuse vqa train --train vqa_train.safetensors --answers data/emoji/vqa_train.jsonl \\\n"
-    "               --fusion mlb --top-k 100 --encoder text=models/minilm --encoder image=models/resnet \\\n"
-    "               --out emoji.vqa.safetensors\n"
+    "               --fusion mlb --top-k 100 --out emoji.vqa.safetensors\n"
     "  mmfuse vqa run emoji.vqa.safetensors --image data/emoji/img/google/1F600.png \\\n"
     "               --question \"what is the main colour of this emoji?\"\n";
 
@@ -124,6 +125,7 @@ static int do_train(int argc, char **argv) {
     f->progress = progress;
     if ((s = mmf_vqa_train(ft, at, fv, av, &p, &q))) { cli_fail(NAME, s, "training failed"); goto done; }
     int r = cli_encoders_record(NAME, &enc, set_encoder, q);
+    if (!r) r = cli_encoders_record_from(NAME, &enc, ft, set_encoder, q);
     if (r) { rc = r; goto done; }
     if ((s = mmf_vqa_save(q, out))) { cli_fail(NAME, s, "cannot write the model"); goto done; }
     double acc = 0;

@@ -21,6 +21,7 @@ struct mmf_embfile {
     int64_t *labels;
     float *multihot;
     int64_t *ids;
+    char *encoders[MMF_EMB_MAX_MODALITIES];   /* __metadata__ "encoder.<name>", or NULL */
 };
 
 static const char *const reserved[] = {"mask", "labels", "ids", NULL};
@@ -38,7 +39,7 @@ static int name_ok(const char *s) {
 void mmf_embfile_close(mmf_embfile *f) {
     if (!f) return;
     free(f->path);
-    for (int i = 0; i < f->m; i++) { free(f->names[i]); free(f->data[i]); }
+    for (int i = 0; i < f->m; i++) { free(f->names[i]); free(f->data[i]); free(f->encoders[i]); }
     free(f->mask); free(f->labels); free(f->multihot); free(f->ids);
     free(f);
 }
@@ -47,6 +48,7 @@ const char *mmf_embfile_path(const mmf_embfile *f) { return f->path; }
 int64_t mmf_embfile_rows(const mmf_embfile *f) { return f->n; }
 int mmf_embfile_n_modalities(const mmf_embfile *f) { return f->m; }
 const char *mmf_embfile_modality(const mmf_embfile *f, int m) { return (m >= 0 && m < f->m) ? f->names[m] : NULL; }
+const char *mmf_embfile_encoder(const mmf_embfile *f, int m) { return (m >= 0 && m < f->m) ? f->encoders[m] : NULL; }
 int64_t mmf_embfile_dim(const mmf_embfile *f, int m) { return (m >= 0 && m < f->m) ? f->dims[m] : 0; }
 const float *mmf_embfile_data(const mmf_embfile *f, int m) { return (m >= 0 && m < f->m) ? f->data[m] : NULL; }
 const uint8_t *mmf_embfile_mask(const mmf_embfile *f) { return f->mask; }
@@ -280,6 +282,12 @@ mmf_status mmf_embfile_open(const char *path, mmf_embfile **out) {
     if (!f) { mmf_st_close(st); return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", path); }
     f->path = strdup(path);
     s = load(path, st, f);
+    for (int m = 0; m < f->m && !s; m++) {
+        char key[80];
+        snprintf(key, sizeof key, "encoder.%s", f->names[m]);
+        const char *dir = mmf_st_metadata(st, key);
+        if (dir && dir[0] && !(f->encoders[m] = strdup(dir))) s = mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", path);
+    }
     mmf_st_close(st);
     if (s) { mmf_embfile_close(f); return s; }
     *out = f;
@@ -304,6 +312,12 @@ mmf_status mmf_embfile_write(const char *path, const mmf_embfile_spec *sp) {
     mmf_st_writer *w = mmf_st_writer_new();
     if (!w) return MMF_ERR_NOMEM;
     mmf_status s = mmf_st_writer_meta(w, "modalities", mods);
+    for (int m = 0; m < M && !s && sp->encoders; m++) {
+        if (!sp->encoders[m] || !sp->encoders[m][0]) continue;
+        char key[80];
+        snprintf(key, sizeof key, "encoder.%s", sp->names[m]);
+        s = mmf_st_writer_meta(w, key, sp->encoders[m]);
+    }
     uint8_t *mask = NULL;
     for (int m = 0; m < M && !s; m++) {
         int64_t shp[2] = {N, sp->dims[m]};
