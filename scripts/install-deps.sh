@@ -6,7 +6,7 @@ want=(cmake make gcc pkg-config libopenblas-openmp-dev libcjson-dev libutf8proc-
 for group in "$@"; do
   case "$group" in
     build) ;;
-    test)  want+=(python3-numpy python3-pil) ;;   # tests/cli_caption.sh, cli_vqa.sh write their data with numpy/Pillow (skip without)
+    test)  want+=(python3-numpy python3-pil nodejs) ;;   # numpy/Pillow: synthetic test data; node: the demo scripts' tests (each skips without)
     fuzz)  want+=(clang libclang-rt-dev libomp-dev) ;;   # libomp: OpenMP for clang
     refs) want+=(python3-torch python3-torchvision python3-pil python3-numpy nodejs npm) ;;
     bench) want+=(python3-torch python3-torchvision python3-pil python3-numpy python3-hnswlib python3-faiss) ;;

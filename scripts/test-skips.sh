@@ -12,7 +12,8 @@ awk '
   /<system-out>/ { out = 1; sub(/.*<system-out>/, "") }
   out {
     line = $0; done = sub(/<\/system-out>.*/, "", line); line = unxml(line)
-    if (notrun && line != "" && why == "") why = line
+    # a skipped test: its line that says "skip", else its first line
+    if (notrun && line != "" && (why == "" || (tolower(line) ~ /skip/ && tolower(why) !~ /skip/))) why = line
     else if (!notrun && tolower(line) ~ /skip/) part[++np] = name ": " line
     if (done) out = 0
   }
