@@ -56,6 +56,7 @@ refs:
 ## make bench: run the benchmarks and rewrite bench/RESULTS.md
 bench: build
 	@scripts/install-deps.sh bench
+	@cmake -S . -B $(BUILD) >/dev/null   # finds the bench-only packages just installed
 	@cmake --build $(BUILD) -j $(JOBS) --target benches
 	@bench/run.sh $(BUILD)
 

@@ -1,5 +1,6 @@
-/* GEMM benchmark: our path (mmf_linear / mmf_gemm / mmf_gemm_batched) vs raw
- * OpenBLAS cblas_sgemm vs the machine's measured fp32 FMA peak, at shapes of
+/* GEMM benchmark: our path (mmf_linear / mmf_gemm / mmf_gemm_batched, on
+ * oneDNN) vs raw OpenBLAS cblas_sgemm (the BLAS mmfuse used before, and the one
+ * Debian's PyTorch uses) vs the machine's measured fp32 FMA peak, at shapes of
  * BERT-base / ViT-B inference, with 1 and 2 threads. Writes a markdown fragment
  * (default bench/results/gemm.md, run from the source root; bench/run.sh does).
  *
@@ -12,6 +13,7 @@
  * settle, timed in its own CPU time. */
 #include "core/ops.h"
 #include <cblas.h>
+#include "mmfuse.h"
 #include <immintrin.h>
 #include <math.h>
 #include <omp.h>
@@ -212,7 +214,7 @@ int main(int argc, char **argv) {
     char *report = NULL;
     size_t report_len = 0;
     FILE *md = open_memstream(&report, &report_len);
-    fprintf(md, "## GEMM: our path vs OpenBLAS vs fp32 peak\n\n");
+    fprintf(md, "## GEMM: our path (oneDNN) vs OpenBLAS vs fp32 peak\n\n");
     time_t tnow = time(NULL);
     char date[64];
     strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&tnow));
@@ -224,7 +226,14 @@ int main(int argc, char **argv) {
                 "repeated runs, each side >= %.2f s)%s.\n",
             busy ? "**Shared machine, other jobs running**" : "Quiet machine", load[0], min_time,
             busy ? ", so their ratio is the meaningful figure" : "");
-    fprintf(md, "- OpenBLAS: %s; precision fp32 throughout.\n", openblas_get_config());
+    mmf_machine_info mi;
+    mmf_machine_info_get(&mi);
+    const char *coretype = getenv("OPENBLAS_CORETYPE");
+    fprintf(md, "- Ours: %s. OpenBLAS: %s, kernel %s%s%s; precision fp32 throughout; CPU features: avx2 %d, "
+                "avx512f %d, avx512_bf16 %d, avx512_vnni %d, amx %d.\n",
+            mi.engine, openblas_get_config(), openblas_get_corename(), coretype ? " (OPENBLAS_CORETYPE=" : "",
+            coretype ? coretype : "", mi.avx2, mi.avx512f, mi.avx512_bf16, mi.avx512_vnni, mi.amx);
+    if (coretype) fprintf(md, "  (the variable is set on this machine because this OpenBLAS build misbehaves on newer CPUs; it does not touch mmfuse.)\n");
     fprintf(md, "- Peak: every thread runs %d independent FMA chains for ~0.5 s of its own CPU time (AVX-512 "
                 "`vfmadd` on zmm, and AVX2 on ymm; the faster counts), FLOPs = 2 x lanes x FMAs, divided by the "
                 "thread's CPU time (CLOCK_THREAD_CPUTIME_ID) so that time-slicing by other jobs does not lower it; "
@@ -265,10 +274,10 @@ int main(int argc, char **argv) {
         }
         free(A); free(B); free(bias); free(C);
     }
-    fprintf(md, "\nReading the table: with 1 thread both sides run the same OpenBLAS kernel, so the ratio should be "
-                "~1 and any spread is load from other jobs. With 2 threads the raw loop of small `cblas_sgemm` calls "
-                "pays an OpenMP fork/barrier per call, which collapses when the other core is busy; "
-                "`mmf_gemm_batched` splits the batch once across threads and does not.\n\n");
+    fprintf(md, "\nReading the table: ours is oneDNN's sgemm, which picks its kernel from the CPU (AVX-512 here "
+                "unless ONEDNN_MAX_CPU_ISA caps it); OpenBLAS runs the kernel named above. With 2 threads the raw "
+                "loop of small `cblas_sgemm` calls pays an OpenMP fork/barrier per call, which collapses when the "
+                "other core is busy; `mmf_gemm_batched` splits the batch once across threads and does not.\n\n");
     fclose(md);
     mmf_status st = mmf_write_file_atomic(out_path, report, report_len);
     free(report);

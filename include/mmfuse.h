@@ -52,13 +52,13 @@ void mmf_log_set_level(mmf_log_level min_level);
 /* What this process runs on, so a result or a failure can be tied to a machine:
  * the CPU, the SIMD features the kernels care about (each usable only if the CPU
  * has it and the OS saves its registers), the cores this process may run on, and
- * the kernel the BLAS library picked at run time (OpenBLAS reads
- * OPENBLAS_CORETYPE). */
+ * the instruction set the compute engine (oneDNN) chose at run time (capped by
+ * ONEDNN_MAX_CPU_ISA). */
 typedef struct mmf_machine_info {
     char cpu_model[96];
     int avx2, fma, avx512f, avx512_bf16, avx512_vnni, amx;
     int n_cpus;          /* cores in this process's affinity mask */
-    char blas[64];       /* e.g. "OpenBLAS 0.3.21, kernel Haswell" */
+    char engine[64];     /* e.g. "oneDNN 2.6.3, ISA avx512_core_bf16" */
 } mmf_machine_info;
 void mmf_machine_info_get(mmf_machine_info *out);
 

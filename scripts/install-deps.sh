@@ -2,14 +2,14 @@
 # Installs the Debian packages mmfuse needs. Idempotent and quiet when everything
 # is already present. Usage: scripts/install-deps.sh [build|test|fuzz|bench|demo]...
 set -euo pipefail
-want=(cmake make gcc pkg-config libopenblas-openmp-dev libcjson-dev libutf8proc-dev libpng-dev libjpeg-dev zlib1g-dev)
+want=(cmake make gcc pkg-config libdnnl-dev libcjson-dev libutf8proc-dev libpng-dev libjpeg-dev zlib1g-dev)
 for group in "$@"; do
   case "$group" in
     build) ;;
     test)  want+=(python3-numpy python3-pil nodejs) ;;   # numpy/Pillow: synthetic test data; node: the demo scripts' tests (each skips without)
     fuzz)  want+=(clang libclang-rt-dev libomp-dev) ;;   # libomp: OpenMP for clang
     refs) want+=(python3-torch python3-torchvision python3-pil python3-numpy nodejs npm) ;;
-    bench) want+=(python3-torch python3-torchvision python3-pil python3-numpy python3-hnswlib python3-faiss) ;;
+    bench) want+=(libopenblas-openmp-dev python3-torch python3-torchvision python3-pil python3-numpy python3-hnswlib python3-faiss) ;;
     demo)  want+=(librsvg2-bin npm nodejs) ;;
     report) want+=(chromium) ;;
     *) echo "install-deps: unknown group '$group' (build|test|fuzz|refs|bench|demo|report)" >&2; exit 2 ;;

@@ -2,8 +2,8 @@
 # `mmfuse info`: the machine lines CI prints first. Checked against Linux's own
 # view of the machine (/proc/cpuinfo flags, which the kernel clears when it does
 # not save a feature's registers; nproc for the affinity mask), not against the
-# CPUID code under test. The BLAS kernel name is whatever the library picked:
-# only its presence is checked, never which one.
+# CPUID code under test. The engine's ISA is whatever oneDNN picked: only its
+# presence is checked, and that ONEDNN_MAX_CPU_ISA caps it.
 set -u
 CLI=${MMFUSE_CLI:?MMFUSE_CLI is the mmfuse binary}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -26,13 +26,13 @@ if [ -r /proc/cpuinfo ]; then
   done
 fi
 [ "$(field cpus)" = "$(nproc)" ] || fail "cpus '$(field cpus)' is not nproc's $(nproc)"
-field blas | grep -Eq '^OpenBLAS [0-9][0-9.]*, kernel [A-Za-z0-9_]+$' || fail "blas line '$(field blas)' names no version and kernel"
+field engine | grep -Eq '^oneDNN [0-9]+\.[0-9]+\.[0-9]+, ISA [a-z0-9_]+$' || fail "engine line '$(field engine)' names no version and ISA"
 # every variable that changes the kernel choice is shown, set or not
-for v in OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; do
-  grep -q "^env *$v=" "$tmp/out" || fail "no env line for $v"
-done
-if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
-  grep -qx "env *OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE" "$tmp/out" || fail "env line does not show OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE"
+grep -q "^env *ONEDNN_MAX_CPU_ISA=" "$tmp/out" || fail "no env line for ONEDNN_MAX_CPU_ISA"
+# the cap is obeyed: at most AVX2 kernels under ONEDNN_MAX_CPU_ISA=AVX2
+if [[ "${flags:-}" == *" avx2 "* ]]; then
+  capped=$(ONEDNN_MAX_CPU_ISA=AVX2 "$CLI" info | sed -n 's/^engine .*ISA //p')
+  [ "$capped" = avx2 ] || fail "under ONEDNN_MAX_CPU_ISA=AVX2 the engine ISA is '$capped', want avx2"
 fi
 
 # --json: one object with the same facts
@@ -42,7 +42,7 @@ if command -v /usr/bin/python3 >/dev/null; then
 import json, sys
 j = json.load(open(sys.argv[1]))
 assert j["cpus"] == int(sys.argv[2]), j
-assert j["blas"].startswith("OpenBLAS "), j
+assert j["engine"].startswith("oneDNN "), j
 assert all(j[k] in (0, 1) for k in ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx")), j
 PY
 fi

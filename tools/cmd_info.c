@@ -6,16 +6,15 @@ static const char help[] =
     "Usage: mmfuse info [--json]\n\n"
     "Prints the machine this process runs on: the CPU model, the SIMD features\n"
     "mmfuse's kernels use (counted only where the OS enables them), the cores this\n"
-    "process may use, the BLAS library and the kernel it picked, and the\n"
-    "environment variables that change that choice. Put it at the top of a bug\n"
-    "report or a benchmark: the last bits of a GEMM depend on the kernel.\n\n"
+    "process may use, the compute engine and the instruction set it picked, and\n"
+    "the environment variables that change that choice. Put it at the top of a\n"
+    "bug report or a benchmark: the last bits of a GEMM depend on the kernel.\n\n"
     "Options:\n"
     "  --json    one JSON object instead of lines\n\n"
     "Example:\n"
     "  mmfuse info\n";
 
-static const char *const env_names[] = {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
-                                        "OMP_NUM_THREADS", "ONEDNN_MAX_CPU_ISA"};
+static const char *const env_names[] = {"ONEDNN_MAX_CPU_ISA", "ONEDNN_CPU_ISA_HINTS", "OMP_NUM_THREADS"};
 enum { N_ENV = sizeof env_names / sizeof env_names[0] };
 
 static void json_str(const char *s) {
@@ -39,9 +38,9 @@ static int run(int argc, char **argv) {
         printf("{\"version\": "); json_str(MMFUSE_VERSION);
         printf(", \"cpu\": "); json_str(m.cpu_model);
         printf(", \"cpus\": %d, \"avx2\": %d, \"fma\": %d, \"avx512f\": %d, \"avx512_bf16\": %d, "
-               "\"avx512_vnni\": %d, \"amx\": %d, \"blas\": ",
+               "\"avx512_vnni\": %d, \"amx\": %d, \"engine\": ",
                m.n_cpus, m.avx2, m.fma, m.avx512f, m.avx512_bf16, m.avx512_vnni, m.amx);
-        json_str(m.blas);
+        json_str(m.engine);
         for (int k = 0; k < N_ENV; k++) {
             const char *v = getenv(env_names[k]);
             printf(", \"%s\": ", env_names[k]);
@@ -56,7 +55,7 @@ static int run(int argc, char **argv) {
     printf("simd     avx2=%s fma=%s avx512f=%s avx512_bf16=%s avx512_vnni=%s amx=%s\n",
            m.avx2 ? "yes" : "no", m.fma ? "yes" : "no", m.avx512f ? "yes" : "no",
            m.avx512_bf16 ? "yes" : "no", m.avx512_vnni ? "yes" : "no", m.amx ? "yes" : "no");
-    printf("blas     %s\n", m.blas);
+    printf("engine   %s\n", m.engine);
     for (int k = 0; k < N_ENV; k++) {
         const char *v = getenv(env_names[k]);
         printf("env      %s=%s\n", env_names[k], v ? v : "(unset)");
@@ -64,4 +63,4 @@ static int run(int argc, char **argv) {
     return MMF_EXIT_OK;
 }
 
-const mmf_cli_command mmf_cmd_info = {"info", "the CPU, SIMD features, cores and BLAS kernel this machine gives mmfuse", run, help};
+const mmf_cli_command mmf_cmd_info = {"info", "the CPU, SIMD features, cores and engine kernels this machine gives mmfuse", run, help};

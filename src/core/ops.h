@@ -7,11 +7,15 @@
 #include <stdint.h>
 #include "mmfuse.h"
 
-/* Make the calling thread's OpenMP/OpenBLAS thread count `nt` (>= 1). */
+/* Make the calling thread's OpenMP/oneDNN thread count `nt` (>= 1). */
 void mmf_threads_use(int nt);
 
-/* C (M,N) = alpha * op(A) op(B) + beta * C, row-major, through cblas_sgemm.
- * op(A) is (M,K); transA means A is stored (K,M). */
+/* C (M,N) = alpha * op(A) op(B) + beta * C, row-major, through oneDNN's sgemm,
+ * with the calling thread's thread count (one inside our parallel regions).
+ * op(A) is (M,K); transA means A is stored (K,M). beta 0: C is not read. */
+void mmf_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+               int ldb, float beta, float *C, int ldc);
+/* The same with nt threads. */
 void mmf_gemm(int transA, int transB, int M, int N, int K, float alpha,
               const float *A, int lda, const float *B, int ldb,
               float beta, float *C, int ldc, int nt);

@@ -1,6 +1,5 @@
 #include "core/ops.h"
 #include "core/vmath.h"
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 
@@ -25,13 +24,13 @@ void mmf_attention(float *out, int ldo, const float *q, int ldq, const float *k,
         const float *kb = k + (int64_t)b * Tk * ldk + h * D;
         const float *vb = v + (int64_t)b * Tk * ldv + h * D;
         float *ob = out + (int64_t)b * Tq * ldo + h * D;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, D, scale, qb, ldq, kb, ldk, 0.0f, S, Tk);
+        mmf_sgemm(0, 1, Tq, Tk, D, scale, qb, ldq, kb, ldk, 0.0f, S, Tk);
         const uint8_t *keep = key_keep ? key_keep + (int64_t)b * Tk : NULL;
         for (int t = 0; t < Tq; t++) {
             /* causal: keys after t + (Tk - Tq) are invisible */
             int visible = causal ? t + (Tk - Tq) + 1 : Tk;
             mmf_v_softmax_row(S + (int64_t)t * Tk, Tk, visible, keep);
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, D, Tk, 1.0f, S, Tk, vb, ldv, 0.0f, ob, ldo);
+        mmf_sgemm(0, 0, Tq, D, Tk, 1.0f, S, Tk, vb, ldv, 0.0f, ob, ldo);
     }
 }

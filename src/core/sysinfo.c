@@ -1,24 +1,19 @@
-/* mmf_machine_info_get: what CPU, SIMD features and BLAS kernel this process
- * runs on. CI and benchmarks print it first, so that a number or a failure can
- * be tied to a machine (a BLAS picks its kernel per CPU, and the last bits of a
- * GEMM depend on that kernel). */
+/* mmf_machine_info_get: what CPU, SIMD features and compute-engine kernels this
+ * process runs on. CI and benchmarks print it first, so that a number or a
+ * failure can be tied to a machine (the engine picks its kernels per CPU, and
+ * the last bits of a GEMM depend on them). */
 #define _GNU_SOURCE
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <oneapi/dnnl/dnnl.h>
 #include "mmfuse.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #define MMF_X86 1
 #endif
-
-/* OpenBLAS reports the kernel it chose at load time (DYNAMIC_ARCH builds pick
- * one per CPU unless OPENBLAS_CORETYPE names another). Weak, so another BLAS
- * still links; then the entry says only that the library is not OpenBLAS. */
-extern char *openblas_get_config(void) __attribute__((weak));
-extern char *openblas_get_corename(void) __attribute__((weak));
 
 static void copy_trimmed(char *dst, size_t cap, const char *src) {
     while (*src == ' ' || *src == '\t') src++;
@@ -97,18 +92,25 @@ static int affinity_cpus(void) {
     return n > 0 ? (int)n : 1;
 }
 
-static void read_blas(char *dst, size_t cap) {
-    if (!openblas_get_config) {
-        snprintf(dst, cap, "not OpenBLAS");
-        return;
+/* oneDNN reports the instruction set its kernels use: the best the CPU has,
+ * capped by ONEDNN_MAX_CPU_ISA. */
+static const char *isa_name(dnnl_cpu_isa_t isa) {
+    switch (isa) {
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    default: return "other";
     }
-    /* The config string starts "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY ...". */
-    char version[24] = "";
-    const char *cfg = openblas_get_config();
-    if (cfg && strncmp(cfg, "OpenBLAS ", 9) == 0) copy_trimmed(version, sizeof version, cfg + 9);
-    version[strcspn(version, " ")] = 0;
-    const char *core = openblas_get_corename ? openblas_get_corename() : NULL;
-    snprintf(dst, cap, "OpenBLAS %s, kernel %s", version[0] ? version : "?", core && *core ? core : "?");
+}
+
+static void read_engine(char *dst, size_t cap) {
+    const dnnl_version_t *v = dnnl_version();
+    snprintf(dst, cap, "oneDNN %d.%d.%d, ISA %s", v->major, v->minor, v->patch, isa_name(dnnl_get_effective_cpu_isa()));
 }
 
 void mmf_machine_info_get(mmf_machine_info *out) {
@@ -118,5 +120,5 @@ void mmf_machine_info_get(mmf_machine_info *out) {
     read_simd(out);
 #endif
     out->n_cpus = affinity_cpus();
-    read_blas(out->blas, sizeof out->blas);
+    read_engine(out->engine, sizeof out->engine);
 }

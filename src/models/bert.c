@@ -218,8 +218,9 @@ static mmf_status bert_load(mmf_encoder *e) {
     } else if (e->params.precision != MMF_PRECISION_F32) {
         return mmf_fail(MMF_ERR_ARG, "mmf_encoder_load: unknown precision %d", (int)e->params.precision);
     }
-    /* fp32 stays on OpenBLAS: pre-packed fp32 panels (MMF_TF_PACK_F32) measured
-     * no faster here (same CPU time at batch 1 and 32) and cost start-up time */
+    /* fp32 runs on the engine's sgemm (oneDNN): pre-packed fp32 panels
+     * (MMF_TF_PACK_F32) measured no faster than OpenBLAS here (same CPU time at
+     * batch 1 and 32) and cost start-up time */
 
     TRY(mmf_tokenizer_load(e->dir, &e->tok));
     e->def_pool = MMF_POOL_MEAN;

@@ -6,7 +6,6 @@
 #include "mmfuse.h"
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -108,7 +107,7 @@ static void dense(float *y, const float *x, const float *W, const float *b, int6
                     else memcpy(yr, b + n0, (size_t)w * sizeof(float));
                 }
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, w, IC, 1.0f, x, IC, W + (size_t)n0 * IC, IC,
+            mmf_sgemm(0, 1, (int)rows, w, IC, 1.0f, x, IC, W + (size_t)n0 * IC, IC,
                         (b || accumulate) ? 1.0f : 0.0f, y + n0, OC);
         }
     }

@@ -12,7 +12,6 @@
 #include "train/conv_gemm.h"
 #include "core/error.h"
 #include "core/ops.h"
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -181,12 +180,12 @@ static void conv2d_backward(mmf_tape *tp, const mmf_node *nd) {
             if (w->g) {
                 im2col(cols, x->v + (int64_t)n * C * H * W, C, H, W, KH, KW, stride, pad, OH, OW);
                 if (!mmf_conv_gemm_nt(dw, cols, gy, (int)K, OC, (int)P))
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)K, OC, (int)P, 1.0f, cols, (int)P, gy, (int)P,
+                    mmf_sgemm(0, 1, (int)K, OC, (int)P, 1.0f, cols, (int)P, gy, (int)P,
                                 1.0f, dw, OC);
             }
             if (x->g) {
                 if (!mmf_conv_gemm(dcols, w->v, 1, K, gy, (int)K, OC, (int)P, 0))
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)P, OC, 1.0f, w->v, (int)K, gy, (int)P,
+                    mmf_sgemm(1, 0, (int)K, (int)P, OC, 1.0f, w->v, (int)K, gy, (int)P,
                                 0.0f, dcols, (int)P);
                 col2im_add(x->g + (int64_t)n * C * H * W, dcols, C, H, W, KH, KW, stride, pad, OH, OW);
             }
@@ -237,7 +236,7 @@ mmf_var mmf_t_conv2d(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b, int stride, 
             for (int oc = 0; oc < OC; oc++)
                 for (int64_t p = 0; p < P; p++) o[oc * P + p] = bv[oc];
         if (!mmf_conv_gemm(o, wv, K, 1, cb, OC, (int)K, (int)P, bv != NULL))
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, (int)P, (int)K, 1.0f, wv, (int)K, cb, (int)P,
+            mmf_sgemm(0, 0, OC, (int)P, (int)K, 1.0f, wv, (int)K, cb, (int)P,
                         bv ? 1.0f : 0.0f, o, (int)P);
     }
     mmf_threads_use(mmf_tape_threads(tp));
