@@ -19,6 +19,8 @@ extern "C" {
 #endif
 
 #define MMFUSE_VERSION "0.1.0"
+/* The version of the library actually loaded (MMFUSE_VERSION is the header's). */
+const char *mmf_version(void);
 
 /* ------------------------------------------------------------------ errors */
 
@@ -124,6 +126,8 @@ mmf_status mmf_st_writer_add(mmf_st_writer *w, const char *name, mmf_dtype dtype
                              int ndim, const int64_t *shape, const void *data);
 mmf_status mmf_st_writer_meta(mmf_st_writer *w, const char *key, const char *value);
 mmf_status mmf_st_writer_finish(mmf_st_writer *w, const char *path);
+/* The same file image in memory instead (malloc'd; free it): for mmf_st_open_memory. */
+mmf_status mmf_st_writer_bytes(mmf_st_writer *w, void **bytes, size_t *len);
 void mmf_st_writer_free(mmf_st_writer *w);
 
 /* Write `len` bytes to `path` atomically (temp file, fsync, rename). */
@@ -364,6 +368,10 @@ typedef struct mmf_embfile_spec {
 } mmf_embfile_spec;
 
 mmf_status mmf_embfile_write(const char *path, const mmf_embfile_spec *spec);
+/* The file mmf_embfile_write would write, opened without touching the disk (the data is
+ * copied and validated as mmf_embfile_open does; `name` stands for the path in messages):
+ * how callers holding embeddings in memory (the Python binding) reach fusion heads. */
+mmf_status mmf_embfile_from_spec(const mmf_embfile_spec *spec, const char *name, mmf_embfile **out);
 
 /* ---- Fusion heads (docs/fusion.md): an operator over the modality embeddings,
  * then an output layer. The layer before the output is the multimodal embedding. */
@@ -433,6 +441,11 @@ int64_t mmf_head_param_count(const mmf_head *h);
 int64_t mmf_head_flops(const mmf_head *h);      /* forward FLOPs per sample */
 int64_t mmf_head_emb_dim(const mmf_head *h);
 int64_t mmf_head_out_dim(const mmf_head *h);
+/* The modalities the head was trained on, in the train file's order (callers that build
+ * inputs in memory, e.g. the Python binding, need names and sizes): NULL / 0 out of range. */
+int mmf_head_n_modalities(const mmf_head *h);
+const char *mmf_head_modality(const mmf_head *h, int m);
+int64_t mmf_head_dim(const mmf_head *h, int m);
 /* Writes a JSON object describing the head into buf. */
 const char *mmf_head_describe(const mmf_head *h, char *buf, size_t cap);
 

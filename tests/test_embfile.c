@@ -70,7 +70,37 @@ int main(void) {
         CHECK(mmf_embfile_n_classes(f) == 4);
         CHECK(mmf_embfile_labels(f)[0] == 2);
         CHECK(mmf_embfile_ids(f)[2] == 12);
+        /* the same spec opened in memory holds what the file holds */
+        mmf_embfile *g = NULL;
+        CHECK_OK(mmf_embfile_from_spec(&sp, "batch", &g));
+        if (g) {
+            CHECK(mmf_embfile_rows(g) == 3 && mmf_embfile_n_modalities(g) == 2);
+            CHECK(!strcmp(mmf_embfile_path(g), "batch"));
+            for (int m = 0; m < 2; m++)
+                CHECK(!memcmp(mmf_embfile_data(f, m), mmf_embfile_data(g, m), (size_t)(3 * dims[m]) * sizeof(float)));
+            CHECK(!memcmp(mmf_embfile_mask(f), mmf_embfile_mask(g), 6));
+            CHECK(!memcmp(mmf_embfile_labels(f), mmf_embfile_labels(g), 3 * sizeof(int64_t)));
+            CHECK(mmf_embfile_n_classes(g) == 4 && mmf_embfile_ids(g)[2] == 12);
+            mmf_embfile_close(g);
+        }
         mmf_embfile_close(f);
+    }
+    /* in memory too, a bad spec or bad values are refused, naming the given name */
+    {
+        mmf_embfile *g = NULL;
+        const char *dup[2] = {"text", "text"};
+        mmf_embfile_spec bad = sp;
+        bad.names = dup;
+        CHECK(mmf_embfile_from_spec(&bad, "batch", &g) == MMF_ERR_ARG && !g);
+        CHECK_MSG(strstr(mmf_last_error(), "batch") && strstr(mmf_last_error(), "twice"), "dup name: %s", mmf_last_error());
+        float t2[12];
+        memcpy(t2, text, sizeof t2);
+        t2[1] = INFINITY;   /* row 0 of text is present */
+        const float *d2[2] = {t2, image};
+        bad = sp;
+        bad.data = d2;
+        CHECK(mmf_embfile_from_spec(&bad, "batch", &g) != MMF_OK && !g);
+        CHECK_MSG(strstr(mmf_last_error(), "batch") && strstr(mmf_last_error(), "text"), "inf: %s", mmf_last_error());
     }
 
     /* token-level [N, T, D] with a length mask: pooled to the mean of kept tokens */

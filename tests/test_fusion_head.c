@@ -59,6 +59,13 @@ int main(void) {
             float *b = predict(h2, te, 1);
             CHECK_MSG(!memcmp(a, b, (size_t)n * sizeof(float)), "%s: reloaded head gives other outputs", name);
             CHECK(mmf_head_param_count(h2) == mmf_head_param_count(h));
+            /* the reloaded head names the train file's modalities with their sizes */
+            CHECK(mmf_head_n_modalities(h2) == mmf_embfile_n_modalities(tr));
+            for (int m = 0; m < mmf_embfile_n_modalities(tr); m++) {
+                CHECK(mmf_head_modality(h2, m) && !strcmp(mmf_head_modality(h2, m), mmf_embfile_modality(tr, m)));
+                CHECK(mmf_head_dim(h2, m) == mmf_embfile_dim(tr, m));
+            }
+            CHECK(!mmf_head_modality(h2, -1) && !mmf_head_modality(h2, mmf_head_n_modalities(h2)) && mmf_head_dim(h2, 99) == 0);
             free(b);
             mmf_head_free(h2);
         }

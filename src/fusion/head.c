@@ -109,6 +109,9 @@ const char *mmf_head_fusion(const mmf_head *h) { return h->cfg.task == MMF_TASK_
 mmf_task mmf_head_task(const mmf_head *h) { return h->cfg.task; }
 int64_t mmf_head_emb_dim(const mmf_head *h) { return h->emb_dim; }
 int64_t mmf_head_out_dim(const mmf_head *h) { return h->cfg.n_out; }
+int mmf_head_n_modalities(const mmf_head *h) { return h->cfg.M; }
+const char *mmf_head_modality(const mmf_head *h, int m) { return m >= 0 && m < h->cfg.M ? h->cfg.names[m] : NULL; }
+int64_t mmf_head_dim(const mmf_head *h, int m) { return m >= 0 && m < h->cfg.M ? h->cfg.dims[m] : 0; }
 
 int64_t mmf_head_param_count(const mmf_head *h) {
     int64_t n = 0;

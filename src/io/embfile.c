@@ -273,13 +273,11 @@ static mmf_status load(const char *file, mmf_safetensors *st, mmf_embfile *f) {
     return MMF_OK;
 }
 
-mmf_status mmf_embfile_open(const char *path, mmf_embfile **out) {
-    *out = NULL;
-    mmf_safetensors *st;
-    mmf_status s = mmf_st_open(path, &st);
-    if (s) return s;
+/* A validated embedding file from an opened safetensors image (st is the caller's). */
+static mmf_status from_st(const char *path, mmf_safetensors *st, mmf_embfile **out) {
+    mmf_status s;
     mmf_embfile *f = calloc(1, sizeof *f);
-    if (!f) { mmf_st_close(st); return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", path); }
+    if (!f) return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", path);
     f->path = strdup(path);
     s = load(path, st, f);
     for (int m = 0; m < f->m && !s; m++) {
@@ -288,13 +286,24 @@ mmf_status mmf_embfile_open(const char *path, mmf_embfile **out) {
         const char *dir = mmf_st_metadata(st, key);
         if (dir && dir[0] && !(f->encoders[m] = strdup(dir))) s = mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", path);
     }
-    mmf_st_close(st);
     if (s) { mmf_embfile_close(f); return s; }
     *out = f;
     return MMF_OK;
 }
 
-mmf_status mmf_embfile_write(const char *path, const mmf_embfile_spec *sp) {
+mmf_status mmf_embfile_open(const char *path, mmf_embfile **out) {
+    *out = NULL;
+    mmf_safetensors *st;
+    mmf_status s = mmf_st_open(path, &st);
+    if (s) return s;
+    s = from_st(path, st, out);
+    mmf_st_close(st);
+    return s;
+}
+
+/* The safetensors writer holding the file for sp (path names it in messages). */
+static mmf_status spec_writer(const char *path, const mmf_embfile_spec *sp, mmf_st_writer **out) {
+    *out = NULL;
     if (!sp || sp->n_rows < 0 || sp->n_modalities < 1 || sp->n_modalities > MMF_EMB_MAX_MODALITIES || !sp->names || !sp->dims || !sp->data)
         return mmf_fail(MMF_ERR_ARG, "%s: embedding file spec: need 1..%d modalities with names, dims and data", path, MMF_EMB_MAX_MODALITIES);
     int M = sp->n_modalities;
@@ -355,8 +364,35 @@ mmf_status mmf_embfile_write(const char *path, const mmf_embfile_spec *sp) {
         s = mmf_st_writer_add(w, "ids", MMF_DT_I64, 1, shp, sp->ids);
     }
     if (!s && sp->label_names) s = mmf_st_writer_meta(w, "label_names", sp->label_names);
-    if (!s) s = mmf_st_writer_finish(w, path);
-    mmf_st_writer_free(w);
     free(mask);
+    if (s) { mmf_st_writer_free(w); return s; }
+    *out = w;
+    return MMF_OK;
+}
+
+mmf_status mmf_embfile_write(const char *path, const mmf_embfile_spec *sp) {
+    mmf_st_writer *w;
+    mmf_status s = spec_writer(path, sp, &w);
+    if (s) return s;
+    s = mmf_st_writer_finish(w, path);
+    mmf_st_writer_free(w);
+    return s;
+}
+
+mmf_status mmf_embfile_from_spec(const mmf_embfile_spec *sp, const char *name, mmf_embfile **out) {
+    *out = NULL;
+    if (!name) name = "<memory>";
+    mmf_st_writer *w;
+    mmf_status s = spec_writer(name, sp, &w);
+    if (s) return s;
+    void *bytes;
+    size_t len;
+    s = mmf_st_writer_bytes(w, &bytes, &len);
+    mmf_st_writer_free(w);
+    if (s) return s;
+    mmf_safetensors *st;
+    s = mmf_st_open_memory(bytes, len, name, &st);
+    if (!s) { s = from_st(name, st, out); mmf_st_close(st); }
+    free(bytes);
     return s;
 }

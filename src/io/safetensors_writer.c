@@ -130,6 +130,32 @@ static char *build_header(const mmf_st_writer *w, const size_t *order, size_t *h
     return h;
 }
 
+mmf_status mmf_st_writer_bytes(mmf_st_writer *w, void **bytes, size_t *len) {
+    *bytes = NULL;
+    *len = 0;
+    if (!w) return mmf_fail(MMF_ERR_ARG, "safetensors writer: NULL writer");
+    size_t hlen, total;
+    size_t *order = file_order(w);
+    char *hdr = order ? build_header(w, order, &hlen) : NULL;
+    if (!hdr) { free(order); return mmf_fail(MMF_ERR_NOMEM, "safetensors writer: cannot build the header"); }
+    total = 8 + hlen;
+    for (size_t i = 0; i < w->n; i++) total += w->t[i].nbytes;
+    unsigned char *b = malloc(total);
+    if (!b) { free(hdr); free(order); return mmf_fail(MMF_ERR_NOMEM, "safetensors writer: out of memory (%zu bytes)", total); }
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
+    memcpy(b + 8, hdr, hlen);
+    size_t off = 8 + hlen;
+    for (size_t i = 0; i < w->n; i++) {
+        if (w->t[order[i]].nbytes) memcpy(b + off, w->t[order[i]].data, w->t[order[i]].nbytes);
+        off += w->t[order[i]].nbytes;
+    }
+    free(hdr);
+    free(order);
+    *bytes = b;
+    *len = total;
+    return MMF_OK;
+}
+
 mmf_status mmf_st_writer_finish(mmf_st_writer *w, const char *path) {
     if (!w || !path) return mmf_fail(MMF_ERR_ARG, "safetensors writer: NULL writer or path");
     size_t hlen;

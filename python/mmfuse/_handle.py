@@ -1,0 +1,84 @@
+"""What every wrapper of a C handle shares: ownership (freed once, on close() or when
+collected), a lock (a handle is used by one thread at a time; other handles run in
+parallel since ctypes releases the GIL), and argument parsing shared by the encoders."""
+import ctypes as C
+import os
+import threading
+
+from . import _lib
+from .errors import ArgumentError
+
+PRECISIONS = {"fp32": 0, "bf16": 1}
+
+
+def threads_arg(threads, what="threads") -> int:
+    """None = every core this process may use; else a positive int."""
+    if threads is None:
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not Linux
+            return max(1, os.cpu_count() or 1)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ArgumentError("%s: expected a positive integer or None, got %r" % (what, threads))
+    return threads
+
+
+def int_arg(v, what, lo=None, hi=None) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) and not hasattr(v, "__index__"):
+        raise ArgumentError("%s: expected an integer, got %r" % (what, v))
+    v = int(v)
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        raise ArgumentError("%s: %d out of range (%s..%s)" % (what, v, lo if lo is not None else "", hi if hi is not None else ""))
+    return v
+
+
+def choice(v, table: dict, what: str) -> int:
+    if v not in table:
+        raise ArgumentError("%s: %r, expected one of %s" % (what, v, ", ".join(map(str, table))))
+    return table[v]
+
+
+class Handle:
+    """Owns one C handle, freed by `_free` (a name in _lib.lib)."""
+    _free = None
+
+    def __init__(self):
+        self._h = None
+        self._lock = threading.RLock()
+
+    def _take(self, h):
+        self._h = h
+
+    @property
+    def _handle(self):
+        if not self._h:
+            raise ArgumentError("%s is closed" % type(self).__name__)
+        return self._h
+
+    def close(self) -> None:
+        """Free the C object now (it is also freed when garbage-collected)."""
+        with self._lock:
+            if self._h:
+                getattr(_lib.lib, self._free)(self._h)
+                self._h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            if getattr(self, "_h", None):
+                getattr(_lib.lib, self._free)(self._h)
+                self._h = None
+        except Exception:
+            pass
+
+
+def open_handle(fn, *args) -> C.c_void_p:
+    """Call a `mmf_X_open/load(..., &out)` and return out, raising the library's error."""
+    out = C.c_void_p()
+    _lib.check(fn(*args, C.byref(out)))
+    return out

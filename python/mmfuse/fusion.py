@@ -1,0 +1,222 @@
+"""Fusion heads (docs/fusion.md) over numpy embeddings: FusionHead.load / predict / fuse and
+train(). Arrays become an in-memory embedding file (mmf_embfile_from_spec: the library
+validates them exactly as it validates a file); everything else is the library's."""
+import ctypes as C
+import json
+import os
+from typing import Dict, Mapping, Optional, Tuple
+
+import numpy as np
+
+from . import _lib
+from ._arrays import matrix, vector
+from ._handle import Handle, PRECISIONS, choice, int_arg, open_handle, threads_arg
+from .errors import ArgumentError, ShapeError
+
+TASKS = {"classify": 0, "multilabel": 1, "align": 2}
+TASK_NAMES = {v: k for k, v in TASKS.items()}
+
+
+class _Batch:
+    """An mmf_embfile built from arrays; keeps every buffer alive while it is open."""
+
+    def __init__(self, embs: Mapping[str, object], dims: Optional[Mapping[str, int]] = None, labels=None,
+                 present: Optional[Mapping[str, object]] = None, task: int = 0, n_classes: int = 0,
+                 name: str = "<arrays>"):
+        given = {k: v for k, v in embs.items() if v is not None}
+        if not given:
+            raise ArgumentError("%s: no embeddings given (expected at least one of: %s)"
+                                % (name, ", ".join(dims) if dims else "a modality name"))
+        if dims is not None:
+            for k in given:
+                if k not in dims:
+                    raise ArgumentError("%s: unknown modality \"%s\" (the head has: %s)" % (name, k, ", ".join(dims)))
+        arrays, n = {}, None
+        for k, v in given.items():
+            a = matrix(v, "%s[%s]" % (name, k), dim=dims[k] if dims else None)
+            if n is not None and a.shape[0] != n:
+                raise ShapeError("%s: modality \"%s\" has %d rows, \"%s\" has %d"
+                                 % (name, k, a.shape[0], next(iter(arrays)), n))
+            n = a.shape[0]
+            arrays[k] = a
+        names = list(arrays)
+        absent = [k for k in (dims or {}) if k not in arrays]
+        for k in absent:  # listed with every row absent: the head applies its missing-modality rule
+            arrays[k] = np.zeros((n, dims[k]), dtype=np.float32)
+        names += absent
+        M = len(names)
+        mask = np.ones((n, M), dtype=np.uint8)
+        mask[:, M - len(absent):] = 0
+        for k, v in (present or {}).items():
+            if k not in given:
+                raise ArgumentError("%s: present[\"%s\"] names no given modality (%s)" % (name, k, ", ".join(names)))
+            mask[:, names.index(k)] = vector(np.asarray(v).astype(np.uint8), "%s: present[%s]" % (name, k), np.uint8, n)
+        self._keep = [arrays, mask]
+        cnames = (C.c_char_p * M)(*[_lib.cstr(k, "modality") for k in names])
+        cdims = (C.c_int64 * M)(*[arrays[k].shape[1] for k in names])
+        cdata = (C.c_void_p * M)(*[arrays[k].ctypes.data for k in names])
+        sp = _lib.EmbfileSpec(n_rows=n, n_modalities=M, names=cnames, dims=cdims,
+                              data=C.cast(cdata, C.POINTER(C.c_void_p)), mask=mask.ctypes.data)
+        if labels is not None:
+            if task == TASKS["multilabel"]:
+                y = matrix(labels, "%s: labels" % name)
+                if y.shape[0] != n:
+                    raise ShapeError("%s: labels have %d rows for %d samples" % (name, y.shape[0], n))
+                sp.multihot, sp.n_classes = y.ctypes.data, y.shape[1]
+            else:
+                y = vector(np.asarray(labels), "%s: labels" % name, np.int64, n)
+                sp.labels, sp.n_classes = y.ctypes.data, int(n_classes)
+            self._keep.append(y)
+        self._keep += [cnames, cdims, cdata]
+        self.n = n
+        self.h = open_handle(_lib.lib.mmf_embfile_from_spec, C.byref(sp), name.encode())
+
+    def close(self):
+        if self.h:
+            _lib.lib.mmf_embfile_close(self.h)
+            self.h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _inputs(text_emb, image_emb, embs: dict) -> dict:
+    d = {}
+    if text_emb is not None:
+        d["text"] = text_emb
+    if image_emb is not None:
+        d["image"] = image_emb
+    for k, v in embs.items():
+        if k in d:
+            raise ArgumentError("modality \"%s\" given twice" % k)
+        d[k] = v
+    return d
+
+
+class FusionHead(Handle):
+    """A trained fusion head: an operator over the modality embeddings and an output layer.
+    The layer before the output is the multimodal embedding (``fuse``)."""
+    _free = "mmf_head_free"
+
+    def __init__(self, _handle):
+        super().__init__()
+        self._take(_handle)
+        h = self._h
+        self.modalities: Dict[str, int] = {
+            _lib.lib.mmf_head_modality(h, m).decode(): int(_lib.lib.mmf_head_dim(h, m))
+            for m in range(_lib.lib.mmf_head_n_modalities(h))}
+        self.fusion = _lib.lib.mmf_head_fusion(h).decode()
+        self.task = TASK_NAMES.get(_lib.lib.mmf_head_task(h), "?")
+        self.emb_dim = int(_lib.lib.mmf_head_emb_dim(h))
+        self.out_dim = int(_lib.lib.mmf_head_out_dim(h))
+
+    @classmethod
+    def load(cls, path) -> "FusionHead":
+        """Open a head written by ``mmfuse train`` or FusionHead.save."""
+        return cls(open_handle(_lib.lib.mmf_head_load, _lib.cstr(path, "path")))
+
+    def save(self, path) -> None:
+        """safetensors with the parameters and the JSON config; written atomically."""
+        with self._lock:
+            _lib.check(_lib.lib.mmf_head_save(self._handle, _lib.cstr(path, "path")))
+
+    def _run(self, embs, present, threads, want_emb: bool) -> np.ndarray:
+        single = all(np.ndim(v) == 1 for v in embs.values() if v is not None) and any(v is not None for v in embs.values())
+        with self._lock, _Batch(embs, self.modalities, present=present, name="inputs") as b:
+            o = _lib.lib.mmf_eval_opts_default()
+            o.n_threads = threads_arg(threads)
+            width = self.emb_dim if want_emb else self.out_dim
+            out = np.empty((b.n, width), dtype=np.float32)
+            if b.n:
+                p = out.ctypes.data
+                _lib.check(_lib.lib.mmf_head_predict(self._handle, b.h, C.byref(o), p if want_emb else None,
+                                                     None if want_emb else p))
+        return out[0] if single else out
+
+    def predict(self, text_emb=None, image_emb=None, *, present: Optional[Mapping[str, object]] = None,
+                threads=1, **embeddings) -> np.ndarray:
+        """The head's outputs, float32 [N, out_dim] (class logits for classify, label logits
+        for multilabel), for N rows of embeddings ([dim] for one row gives [out_dim]).
+
+        text_emb / image_emb: the "text" / "image" modalities; other modalities by name as
+        keywords. A modality not given is absent in every row (the operator's rule for a
+        missing modality applies); present={"image": bool [N]} marks single rows absent.
+        """
+        return self._run(_inputs(text_emb, image_emb, embeddings), present, threads, False)
+
+    def fuse(self, text_emb=None, image_emb=None, *, present: Optional[Mapping[str, object]] = None,
+             threads=1, **embeddings) -> np.ndarray:
+        """The multimodal embeddings, float32 [N, emb_dim]; arguments as predict."""
+        return self._run(_inputs(text_emb, image_emb, embeddings), present, threads, True)
+
+    def describe(self) -> dict:
+        """The head's configuration as the library describes it (JSON)."""
+        buf = C.create_string_buffer(1 << 16)
+        with self._lock:
+            return json.loads(_lib.lib.mmf_head_describe(self._handle, buf, len(buf)).decode())
+
+    def __repr__(self):
+        return "FusionHead(fusion=%r, task=%r, modalities=%r, emb_dim=%d, out_dim=%d)" % (
+            self.fusion, self.task, self.modalities, self.emb_dim, self.out_dim)
+
+
+_INT_PARAMS = ("hidden", "heads", "layers", "rank", "proj", "sketch", "budget", "epochs", "batch", "patience")
+_FLOAT_PARAMS = ("lr", "weight_decay", "dropout", "label_smoothing", "clip_norm")
+
+
+def train(embeddings: Mapping[str, object], labels=None, val: Optional[Tuple] = None, fusion: str = "concat",
+          task: str = "classify", present: Optional[Mapping[str, object]] = None, n_classes: int = 0,
+          modality_dropout: Optional[Mapping[str, float]] = None, cosine: bool = True, seed: int = 1,
+          threads=1, precision: str = "fp32", **params) -> FusionHead:
+    """Train a fusion head on numpy embeddings, as ``mmfuse train`` does on files.
+
+    embeddings: {modality: float32 [N, dim]}; labels: int [N] class ids (classify),
+    0/1 float [N, C] (multilabel) or None (align: the first two modalities are paired).
+    val: (embeddings, labels) or (embeddings, labels, present) to select the best epoch
+    and stop early. present: {modality: bool [N]} rows where a modality is absent.
+    Options (library defaults): hidden, heads, layers, rank, proj, sketch, budget, epochs,
+    batch, lr, weight_decay, dropout, label_smoothing, clip_norm, patience; cosine,
+    modality_dropout {modality: rate}, seed, threads, precision ("fp32" | "bf16").
+    """
+    t = choice(task, TASKS, "task")
+    if t != TASKS["align"] and labels is None:
+        raise ArgumentError("labels: task \"%s\" needs labels" % task)
+    p = _lib.lib.mmf_train_params_default()
+    fusion_b = _lib.cstr(fusion, "fusion")
+    p.fusion, p.task = fusion_b, t
+    for k, v in params.items():
+        if k in _INT_PARAMS:
+            setattr(p, k, int_arg(v, k, 0))
+        elif k in _FLOAT_PARAMS:
+            try:
+                setattr(p, k, float(v))
+            except (TypeError, ValueError):
+                raise ArgumentError("%s: expected a number, got %r" % (k, v)) from None
+        else:
+            raise ArgumentError("unknown option \"%s\" (options: %s)" % (k, ", ".join(_INT_PARAMS + _FLOAT_PARAMS)))
+    p.cosine = 1 if cosine else 0
+    p.seed = int_arg(seed, "seed", 0, 2 ** 64 - 1)
+    p.n_threads = threads_arg(threads)
+    p.precision = choice(precision, PRECISIONS, "precision")
+    names = [k for k, v in embeddings.items() if v is not None]
+    for k, r in (modality_dropout or {}).items():
+        if k not in names:
+            raise ArgumentError("modality_dropout: \"%s\" is not a given modality (%s)" % (k, ", ".join(names)))
+        p.modality_dropout[names.index(k)] = float(r)
+    vb = None
+    with _Batch(embeddings, labels=labels, present=present, task=t, n_classes=n_classes, name="train") as tb:
+        try:
+            if val is not None:
+                if not isinstance(val, (tuple, list)) or len(val) not in (2, 3):
+                    raise ArgumentError("val: expected (embeddings, labels) or (embeddings, labels, present)")
+                vb = _Batch(val[0], labels=val[1], present=val[2] if len(val) == 3 else None, task=t,
+                            n_classes=n_classes, name="val")
+            out = C.c_void_p()
+            _lib.check(_lib.lib.mmf_head_train(tb.h, vb.h if vb else None, C.byref(p), C.byref(out)))
+        finally:
+            if vb:
+                vb.close()
+    return FusionHead(out)

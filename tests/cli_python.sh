@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The Python binding (python/, docs/python.md) as a user gets it: `pip install ./python`
+# into a fresh virtual environment (offline: no index, Debian's setuptools), then its
+# pytest suite against that installed copy. Skips (77), saying why, without numpy/pytest.
+set -u
+SRC=${MMFUSE_SRC:?} BIN=${MMFUSE_BIN:?}
+PY=/usr/bin/python3
+for mod in numpy pytest setuptools; do
+  $PY -c "import $mod" 2>/dev/null || { echo "skipped: $PY has no $mod (scripts/install-deps.sh test installs python3-$mod)"; exit 77; }
+done
+if grep -q '^MMFUSE_SANITIZE:BOOL=ON' "$BIN/CMakeCache.txt" 2>/dev/null; then
+  echo "skipped: $BIN is a sanitizer build; Python cannot load an ASan libmmfuse.so without preloading the runtime"
+  exit 77
+fi
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+cp -r "$SRC/python" "$T/src" && rm -rf "$T/src/build" "$T/src/"*.egg-info
+if $PY -m venv --system-site-packages "$T/venv" 2>"$T/venv.err"; then
+  VPY=$T/venv/bin/python
+  MMFUSE_LIBRARY=$BIN/libmmfuse.so "$VPY" -m pip install --no-index --no-deps -q "$T/src" >"$T/pip.log" 2>&1 \
+    || { echo "FAILED: pip install ./python:"; cat "$T/pip.log"; exit 1; }
+else   # no python3-venv: a --target install is the same files
+  echo "note: no venv ($(head -1 "$T/venv.err")); installing with pip --target"
+  MMFUSE_LIBRARY=$BIN/libmmfuse.so $PY -m pip install --no-index --no-deps -q --target "$T/site" "$T/src" >"$T/pip.log" 2>&1 \
+    || { echo "FAILED: pip install --target:"; cat "$T/pip.log"; exit 1; }
+  VPY=$PY; export PYTHONPATH=$T/site
+fi
+cd "$T" || exit 1
+out=$("$VPY" -c "import mmfuse; print(mmfuse.__version__, mmfuse.library_path)") || { echo "FAILED: import mmfuse"; exit 1; }
+echo "installed: $out"
+case "$out" in *"$T/"*) ;; *) echo "FAILED: mmfuse did not load its bundled library: $out"; exit 1 ;; esac
+export MMFUSE_TEST_INSTALLED=1 PYTHONDONTWRITEBYTECODE=1
+"$VPY" -m pytest -q -p no:cacheprovider -rs "$SRC/python/tests"
