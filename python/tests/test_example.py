@@ -1,0 +1,38 @@
+"""python/examples/search.py runs and its image hits equal the CLI's search on the same gallery."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import IMAGES, cli
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "search.py"
+
+
+def test_search_example_equals_cli(tmp_path, clip_folder):
+    names = ["a red square", "a photo", "grey", "rotated"]
+    for p in IMAGES:
+        shutil.copy(p, tmp_path / p.name)
+    (tmp_path / "g.jsonl").write_text("".join(json.dumps({"id": "r%d" % i, "text": t, "image": p.name}) + "\n"
+                                              for i, (t, p) in enumerate(zip(names, IMAGES))))
+    env = dict(os.environ)
+    if not env.get("MMFUSE_TEST_INSTALLED"):
+        env["PYTHONPATH"] = str(EXAMPLE.parents[1]) + os.pathsep + env.get("PYTHONPATH", "")
+    r = subprocess.run([sys.executable, str(EXAMPLE), "--model", str(clip_folder), "--records", str(tmp_path / "g.jsonl"),
+                        "--query", "a photo of a cat", "-k", "3", "--threads", "1"],
+                       capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    at = lines.index("query 'a photo of a cat', top 3 by image:")
+    got = [l.split()[1] for l in lines[at + 1:at + 4]]
+    # the CLI: embed the same images, build an index, search with the same text
+    (tmp_path / "list.txt").write_text("".join(str(tmp_path / p.name) + "\n" for p in IMAGES))
+    cli("embed", "--model", clip_folder, "--image-list", tmp_path / "list.txt", "--out", tmp_path / "g.safetensors")
+    cli("index", "build", tmp_path / "g.safetensors", "--out", tmp_path / "g.mmfidx")
+    out = cli("search", tmp_path / "g.mmfidx", "--text", "a photo of a cat", "--model", clip_folder, "-k", 3, "--json")
+    ref = ["r%d" % h["id"] for h in json.loads(out.splitlines()[0])["results"]]
+    assert got == ref
