@@ -2,7 +2,7 @@
  * bench/image_torch.py can interleave ours with PyTorch's and write the
  * fragment bench/results/image.md).
  *
- *   bench_image model vit|resnet BATCH THREADS ITERS [fp32|bf16] [EMB_OUT]
+ *   bench_image model vit|resnet BATCH THREADS ITERS [fp32|bf16|int8] [EMB_OUT]
  *                                                      -> JSON line, ms per batch (median); EMB_OUT:
  *                                                         the embeddings of the timed input, raw float32
  *   bench_image preprocess LIST_FILE THREADS REPEATS   -> JSON line, images per second
@@ -174,8 +174,8 @@ static int bench_model(const char *which, int B, int nt, int iters, const char *
     mmf_encoder_params ep = mmf_encoder_params_default();
     ep.n_threads = nt;
     ep.max_batch = B;
-    int bf16 = prec && !strcmp(prec, "bf16");
-    ep.precision = bf16 ? MMF_PRECISION_BF16 : MMF_PRECISION_F32;
+    int bf16 = prec && !strcmp(prec, "bf16"), int8 = prec && !strcmp(prec, "int8");
+    ep.precision = bf16 ? MMF_PRECISION_BF16 : int8 ? MMF_PRECISION_INT8 : MMF_PRECISION_F32;
     mmf_encoder *e;
     double t0 = now();
     if (mmf_encoder_load(dir, &ep, &e)) { fprintf(stderr, "bench_image: %s\n", mmf_last_error()); return 1; }
@@ -203,7 +203,7 @@ static int bench_model(const char *which, int B, int nt, int iters, const char *
         fclose(f);
     }
     printf("{\"impl\": \"mmfuse\", \"model\": \"%s\", \"precision\": \"%s\", \"batch\": %d, \"threads\": %d, \"ms\": %.3f, \"best_ms\": %.3f, \"cpu_ms\": %.3f, \"load_s\": %.3f, \"sum\": %.6g}\n",
-           which, bf16 ? "bf16" : "fp32", B, nt, 1e3 * t[iters / 2], 1e3 * t[0], 1e3 * cpu_best, load_s, (double)out[0]);
+           which, bf16 ? "bf16" : int8 ? "int8" : "fp32", B, nt, 1e3 * t[iters / 2], 1e3 * t[0], 1e3 * cpu_best, load_s, (double)out[0]);
     free(t); free(px); free(out);
     mmf_encoder_free(e);
     return 0;
@@ -256,6 +256,6 @@ int main(int argc, char **argv) {
     /* bench/run.sh runs every bench_* without arguments: the measurement itself is
      * driven (and interleaved with PyTorch) by bench/image_torch.py, which run.sh runs next */
     if (argc == 1) return 0;
-    fprintf(stderr, "usage: bench_image model vit|resnet BATCH THREADS ITERS [fp32|bf16] [EMB_OUT] | preprocess LIST THREADS REPEATS\n");
+    fprintf(stderr, "usage: bench_image model vit|resnet BATCH THREADS ITERS [fp32|bf16|int8] [EMB_OUT] | preprocess LIST THREADS REPEATS\n");
     return 2;
 }

@@ -2,7 +2,7 @@
  *
  *   bench_text make DIR base|minilm     write a random-weight model folder
  *                                       (config.json, model.safetensors F32, vocab.txt)
- *   bench_text run DIR BATCH THREADS ITERS [fp32|bf16]
+ *   bench_text run DIR BATCH THREADS ITERS [fp32|bf16|int8]
  *                                       embed BATCH texts of exactly 128 tokens
  *                                       ITERS times (after one warm-up); prints one
  *                                       JSON line: ms per batch, sequences/s, GFLOP/s
@@ -117,12 +117,14 @@ static int make(const char *dir, const char *which) {
     return bad;
 }
 
-static int run(const char *dir, int batch, int threads, int iters, int bf16) {
+static const char *const prec_names[] = {"fp32", "bf16", "int8"};
+
+static int run(const char *dir, int batch, int threads, int iters, int prec) {
     mmf_encoder_params p = mmf_encoder_params_default();
     p.n_threads = threads;
     p.max_batch = batch;
     p.max_length = 128;
-    p.precision = bf16 ? MMF_PRECISION_BF16 : MMF_PRECISION_F32;
+    p.precision = (mmf_precision)prec;
     mmf_encoder *e;
     if (mmf_encoder_load(dir, &p, &e)) { fprintf(stderr, "%s\n", mmf_last_error()); return 1; }
     /* 126 words + [CLS] + [SEP] = 128 tokens */
@@ -150,7 +152,7 @@ static int run(const char *dir, int batch, int threads, int iters, int bf16) {
     double flops = L * (2 * T * (4 * C * C + 2 * C * F) + 4 * T * T * C) * batch;
     printf("{\"impl\": \"mmfuse\", \"precision\": \"%s\", \"batch\": %d, \"threads\": %d, \"iters\": %d, \"ms_best\": %.2f, \"ms_mean\": %.2f, \"cpu_ms_best\": %.2f, "
            "\"seq_per_s\": %.2f, \"gflops\": %.2f, \"checksum\": %.6f, \"emb0\": [",
-           bf16 ? "bf16" : "fp32", batch, threads, iters, best * 1e3, total / iters * 1e3, cpu_best * 1e3, batch / best, flops / best / 1e9, out[0] + out[D - 1]);
+           prec_names[prec], batch, threads, iters, best * 1e3, total / iters * 1e3, cpu_best * 1e3, batch / best, flops / best / 1e9, out[0] + out[D - 1]);
     /* the first embedding in full, for the driver's bf16-vs-fp32 cosine */
     for (int c = 0; c < D; c++) printf(c ? ", %.7g" : "%.7g", out[c]);
     printf("]}\n");
@@ -162,14 +164,18 @@ static int run(const char *dir, int batch, int threads, int iters, int bf16) {
 
 int main(int argc, char **argv) {
     if (argc == 4 && !strcmp(argv[1], "make")) return make(argv[2], argv[3]);
-    if ((argc == 6 || argc == 7) && !strcmp(argv[1], "run"))
-        return run(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), argc == 7 && !strcmp(argv[6], "bf16"));
+    if ((argc == 6 || argc == 7) && !strcmp(argv[1], "run")) {
+        int prec = 0;
+        for (int k = 0; k < 3; k++)
+            if (argc == 7 && !strcmp(argv[6], prec_names[k])) prec = k;
+        return run(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), prec);
+    }
     if (argc == 1) {
         /* bench/run.sh runs every bench_* without arguments: the comparison is
          * driven by bench/text_torch.py, which run.sh also runs */
         fprintf(stderr, "bench_text: driven by bench/text_torch.py BUILD_DIR (see bench/run.sh)\n");
         return 0;
     }
-    fprintf(stderr, "usage: bench_text make DIR base|minilm\n       bench_text run DIR BATCH THREADS ITERS [fp32|bf16]\n");
+    fprintf(stderr, "usage: bench_text make DIR base|minilm\n       bench_text run DIR BATCH THREADS ITERS [fp32|bf16|int8]\n");
     return 2;
 }

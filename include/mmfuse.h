@@ -191,9 +191,13 @@ typedef void (*mmf_progress_fn)(size_t done, size_t total, void *user);
 
 typedef enum mmf_precision {
     MMF_PRECISION_F32 = 0,   /* default: matches PyTorch fp32 to ~1e-6 */
-    MMF_PRECISION_BF16 = 1   /* AVX512-BF16 CPUs (else MMF_ERR_UNSUPPORTED at load): transformer
+    MMF_PRECISION_BF16 = 1,  /* AVX512-BF16 CPUs (else MMF_ERR_UNSUPPORTED at load): transformer
                                 projections/FFN (BERT, ViT, CLIP) and every ResNet convolution as
                                 bf16 GEMMs with fp32 accumulation; ~2x GEMM rate, ~3 digits */
+    MMF_PRECISION_INT8 = 2,  /* VNNI CPUs: transformer projections/FFN with int8 weights (per output
+                                channel) and int8 activations (per token), int32 accumulation;
+                                LayerNorm, softmax, GELU, attention stay fp32. Not ResNet yet. */
+    MMF_PRECISION_AUTO = 3   /* bf16 where the model and the CPU run it, else fp32 */
 } mmf_precision;
 
 typedef struct mmf_encoder_params {

@@ -26,6 +26,8 @@ int cli_flag(char **argv, int i, const char *name);
 /* Parse integers/floats with range checks; print a usage error on failure. */
 int cli_int(const char *opt, const char *s, long lo, long hi, long *out);
 int cli_float(const char *opt, const char *s, double *out);
+/* --precision fp32 | bf16 | int8 | auto for an encoder; prints a usage error and returns 0 on anything else. */
+int cli_precision(const char *cmd, const char *s, mmf_precision *out);
 /* A numeric option that fills one field of a params struct: an int within
  * [lo, hi] (i32 set) or a float (f32 set). Subcommands with many such options
  * list them in a table instead of one parsing branch each. */

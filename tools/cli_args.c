@@ -121,3 +121,11 @@ void cli_progress(const char *label, long done, long total) {
     if (done >= total) fputc('\n', stderr);
     fflush(stderr);
 }
+
+int cli_precision(const char *cmd, const char *s, mmf_precision *out) {
+    static const char *const names[] = {"fp32", "bf16", "int8", "auto"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, names[i])) { *out = (mmf_precision)i; return 1; }
+    cli_usage(cmd, "--precision %s: expected fp32, bf16, int8 or auto", s);
+    return 0;
+}

@@ -210,14 +210,7 @@ static mmf_status bert_load(mmf_encoder *e) {
 
     TRY(mmf_open_checkpoint(e->dir, &m->st));
     TRY(load_weights(e, m, m->st));
-    if (e->params.precision == MMF_PRECISION_BF16) {
-        if (!mmf_bf16_gemm_supported())
-            return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: bf16 precision needs a CPU with AVX512-BF16; this one has none (use fp32)", e->dir);
-        m->packed = mmf_tf_pack(&m->spec, m->layers, m->L, MMF_TF_PACK_BF16);
-        if (!m->packed) return mmf_fail(MMF_ERR_NOMEM, "%s: cannot allocate the bf16 weights", e->dir);
-    } else if (e->params.precision != MMF_PRECISION_F32) {
-        return mmf_fail(MMF_ERR_ARG, "mmf_encoder_load: unknown precision %d", (int)e->params.precision);
-    }
+    TRY(mmf_tf_use_precision(&m->spec, m->layers, m->L, (int)e->params.precision, e->dir, &m->packed));
     /* fp32 runs on the engine's sgemm (oneDNN): pre-packed fp32 panels
      * (MMF_TF_PACK_F32) measured no faster than OpenBLAS here (same CPU time at
      * batch 1 and 32) and cost start-up time */
@@ -287,6 +280,7 @@ static mmf_status bert_text_forward(mmf_encoder *e, const int32_t *ids, const in
 
 const mmf_encoder_ops mmf_bert_ops = {
     .model_type = "bert",
+    .precisions = (1u << MMF_PRECISION_BF16) | (1u << MMF_PRECISION_INT8),
     .modalities = MMF_MODALITY_TEXT,
     .load = bert_load,
     .free_impl = bert_free,

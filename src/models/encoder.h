@@ -16,6 +16,7 @@
 typedef struct mmf_encoder_ops {
     const char *model_type;   /* config.json model_type */
     int modalities;           /* MMF_MODALITY_* bits */
+    unsigned precisions;      /* bit (1 << mmf_precision) per precision it runs besides fp32 */
     /* Fill enc->impl, enc->dim, enc->def_pool, enc->def_norm, enc->max_length,
      * enc->tok (text). enc->cfg, enc->dir and enc->params are set. */
     mmf_status (*load)(mmf_encoder *enc);

@@ -2,6 +2,7 @@
 #include "models/encoder.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/gemm_bf16.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,32 @@ mmf_encoder_params mmf_encoder_params_default(void) {
     return (mmf_encoder_params){.n_threads = 1, .max_batch = 32, .max_length = 0};
 }
 
+static const char *precision_name(mmf_precision p) {
+    return p == MMF_PRECISION_F32 ? "fp32" : p == MMF_PRECISION_BF16 ? "bf16" : p == MMF_PRECISION_INT8 ? "int8" : "auto";
+}
+
+/* auto: bf16 where the family runs it and the CPU has AVX512-BF16, else fp32
+ * (int8 is never chosen for the user: its accuracy is a trade they make). A
+ * precision the family does not run is an error naming what it does run. */
+static mmf_status resolve_precision(mmf_encoder *e) {
+    mmf_precision p = e->params.precision;
+    unsigned has = e->ops->precisions | (1u << MMF_PRECISION_F32);
+    if (p == MMF_PRECISION_AUTO) {
+        e->params.precision = (has & (1u << MMF_PRECISION_BF16)) && mmf_bf16_gemm_supported() ? MMF_PRECISION_BF16
+                                                                                                : MMF_PRECISION_F32;
+        return MMF_OK;
+    }
+    if ((unsigned)p > MMF_PRECISION_AUTO) return mmf_fail(MMF_ERR_ARG, "mmf_encoder_load: unknown precision %d", (int)p);
+    if (!(has & (1u << p))) {
+        char runs[64] = "fp32";
+        for (int q = MMF_PRECISION_BF16; q < MMF_PRECISION_AUTO; q++)
+            if (has & (1u << q)) snprintf(runs + strlen(runs), sizeof runs - strlen(runs), ", %s", precision_name((mmf_precision)q));
+        return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: a %s encoder runs in %s%s, not %s", e->dir, e->cfg.model_type, runs,
+                        strcmp(runs, "fp32") ? "" : " only", precision_name(p));
+    }
+    return MMF_OK;
+}
+
 mmf_status mmf_encoder_load(const char *dir, const mmf_encoder_params *params, mmf_encoder **out) {
     *out = NULL;
     if (!dir) return mmf_fail(MMF_ERR_ARG, "mmf_encoder_load: NULL folder");
@@ -65,6 +92,7 @@ mmf_status mmf_encoder_load(const char *dir, const mmf_encoder_params *params, m
                          dir, e->cfg.model_type, known);
         }
     }
+    if (!s) s = resolve_precision(e);
     if (!s) s = e->ops->load(e);
     if (s) {
         mmf_encoder_free(e);

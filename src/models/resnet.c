@@ -587,6 +587,7 @@ static mmf_status resnet_image_forward(mmf_encoder *e, const float *pixels, int 
 
 const mmf_encoder_ops mmf_resnet_ops = {
     .model_type = "resnet",
+    .precisions = 1u << MMF_PRECISION_BF16,
     .modalities = MMF_MODALITY_IMAGE,
     .load = resnet_enc_load,
     .free_impl = resnet_enc_free,

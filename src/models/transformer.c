@@ -1,6 +1,7 @@
 #include "models/transformer.h"
 #include "core/ops.h"
 #include "core/gemm_bf16.h"
+#include "core/gemm_int8.h"
 #include "core/ops_bf16.h"
 #include "core/vmath512.h"
 #include "mmfuse.h"
@@ -28,6 +29,12 @@ static void bf16_sizes(const mmf_tf_spec *s, size_t rows, size_t n[4]) {
     n[3] = rows * (size_t)mmf_bf16_kpad((int)F);          /* activation of fc1 */
 }
 
+/* bytes of int8 scratch: inputs up to max(C, F) wide, outputs up to max(3C, F) */
+static size_t int8_scratch(const mmf_tf_spec *s, size_t rows) {
+    int C = s->hidden, F = s->ffn;
+    return mmf_int8_scratch_bytes((int64_t)rows, C > F ? C : F, 3 * C > F ? 3 * C : F);
+}
+
 size_t mmf_tf_layer_scratch(const mmf_tf_spec *s, int B, int T, int nt) {
     size_t rows = (size_t)B * (size_t)T, C = (size_t)s->hidden, F = (size_t)s->ffn;
     if (fused_bf16(s)) {
@@ -40,6 +47,7 @@ size_t mmf_tf_layer_scratch(const mmf_tf_spec *s, int B, int T, int nt) {
      * + attention scores; each block padded so the next stays 64-byte aligned. */
     size_t pad = 16;
     size_t bf = s->packed == MMF_TF_PACK_BF16 ? (mmf_bf16_scratch_bytes((int64_t)rows, (int)(C > F ? C : F)) + 3) / 4 + pad : 0;
+    if (s->packed == MMF_TF_PACK_INT8) bf = (int8_scratch(s, rows) + 3) / 4 + pad;
     return rows * 3 * C + pad + rows * C + pad + rows * C + pad + rows * F + pad +
            (size_t)mmf_attention_scratch(T, T, nt) + pad + bf;
 }
@@ -176,9 +184,11 @@ void mmf_tf_layer_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *
     float *tmp = carve(&p, (size_t)rows * C);
     float *hid = carve(&p, (size_t)rows * F);
     float *sc = carve(&p, (size_t)mmf_attention_scratch(T, T, nt));
-    void *bfs = s->packed == MMF_TF_PACK_BF16 ? carve(&p, (mmf_bf16_scratch_bytes(rows, C > F ? C : F) + 3) / 4) : NULL;
+    void *bfs = s->packed == MMF_TF_PACK_BF16 ? carve(&p, (mmf_bf16_scratch_bytes(rows, C > F ? C : F) + 3) / 4)
+              : s->packed == MMF_TF_PACK_INT8 ? carve(&p, (int8_scratch(s, (size_t)rows) + 3) / 4) : NULL;
 #define DENSE(y, xin, W, Wp, b, ic, oc, acc) \
     do { if (s->packed == MMF_TF_PACK_BF16 && (Wp)) mmf_bf16_linear(y, xin, (const uint16_t *)(Wp), b, rows, ic, oc, acc, bfs, nt); \
+         else if (s->packed == MMF_TF_PACK_INT8 && (Wp) && !mmf_int8_linear(y, xin, Wp, b, rows, ic, oc, acc, bfs, nt)) {} \
          else if (s->packed == MMF_TF_PACK_F32 && (Wp)) mmf_f32p_linear(y, xin, (const float *)(Wp), b, rows, ic, oc, acc, nt); \
          else dense(y, xin, W, b, rows, ic, oc, acc, nt); } while (0)
     float scale = s->attn_scale > 0 ? s->attn_scale : 1.0f / sqrtf((float)D);
@@ -208,18 +218,24 @@ void mmf_tf_layer_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *
 #undef DENSE
 }
 
+/* bytes of one packed (N, K) matrix, a multiple of 64 so the next stays aligned */
+static size_t packed_bytes(int how, int N, int K) {
+    size_t b = how == MMF_TF_PACK_BF16 ? mmf_bf16_packed_size(N, K) * sizeof(uint16_t)
+             : how == MMF_TF_PACK_INT8 ? mmf_int8_packed_bytes(N, K)
+                                       : mmf_f32p_packed_size(N, K) * sizeof(float);
+    return (b + 63) & ~(size_t)63;
+}
+
 void *mmf_tf_pack(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers, int how) {
     const int C = s->hidden, F = s->ffn;
     const int shapes[4][2] = {{3 * C, C}, {C, C}, {F, C}, {C, F}};   /* (N, K) of qkv, o, fc1, fc2 */
-    size_t per = 0, esz = how == MMF_TF_PACK_BF16 ? sizeof(uint16_t) : sizeof(float);
-    for (int i = 0; i < 4; i++)
-        per += how == MMF_TF_PACK_BF16 ? mmf_bf16_packed_size(shapes[i][0], shapes[i][1])
-                                       : mmf_f32p_packed_size(shapes[i][0], shapes[i][1]);
+    size_t per = 0;
+    for (int i = 0; i < 4; i++) per += packed_bytes(how, shapes[i][0], shapes[i][1]);
     /* 2 MiB aligned and marked for transparent huge pages: the weights are
      * streamed once per forward (BERT-base bf16: 170 MB), and with 4 KiB
      * pages every few microseconds of GEMM cost a page walk */
     const size_t huge = (size_t)2 << 20;
-    size_t bytes = (per * esz * (size_t)(n_layers > 0 ? n_layers : 1) + huge - 1) / huge * huge;
+    size_t bytes = (per * (size_t)(n_layers > 0 ? n_layers : 1) + huge - 1) / huge * huge;
     unsigned char *block = NULL;
     if (posix_memalign((void **)&block, huge, bytes)) return NULL;
 #ifdef MADV_HUGEPAGE
@@ -232,14 +248,11 @@ void *mmf_tf_pack(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers, int how)
         const void **dst[4] = {&w->qkv_p, &w->o_p, &w->fc1_p, &w->fc2_p};
         for (int i = 0; i < 4; i++) {
             int N = shapes[i][0], K = shapes[i][1];
-            if (how == MMF_TF_PACK_BF16) {
-                mmf_bf16_pack((uint16_t *)p, src[i], N, K);
-                p += mmf_bf16_packed_size(N, K) * esz;
-            } else {
-                mmf_f32p_pack((float *)p, src[i], N, K);
-                p += mmf_f32p_packed_size(N, K) * esz;
-            }
-            *dst[i] = p - (how == MMF_TF_PACK_BF16 ? mmf_bf16_packed_size(N, K) : mmf_f32p_packed_size(N, K)) * esz;
+            if (how == MMF_TF_PACK_BF16) mmf_bf16_pack((uint16_t *)p, src[i], N, K);
+            else if (how == MMF_TF_PACK_INT8) mmf_int8_pack(p, src[i], N, K);
+            else mmf_f32p_pack((float *)p, src[i], N, K);
+            *dst[i] = p;
+            p += packed_bytes(how, N, K);
         }
     }
     s->packed = how;
@@ -249,7 +262,16 @@ void *mmf_tf_pack(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers, int how)
 mmf_status mmf_tf_use_precision(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers, int precision, const char *dir,
                                 void **packed) {
     *packed = NULL;
+    if (precision == MMF_PRECISION_AUTO) precision = mmf_bf16_gemm_supported() ? MMF_PRECISION_BF16 : MMF_PRECISION_F32;
     if (precision == MMF_PRECISION_F32) return MMF_OK;
+    if (precision == MMF_PRECISION_INT8) {
+        if (!mmf_int8_supported())
+            return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: int8 precision needs VNNI (AVX512-VNNI or AVX-VNNI); the engine runs %s here "
+                            "(use fp32 or bf16)", dir, mmf_engine_isa_name());
+        *packed = mmf_tf_pack(s, layers, n_layers, MMF_TF_PACK_INT8);
+        if (!*packed) return mmf_fail(MMF_ERR_NOMEM, "%s: cannot allocate the int8 weights", dir);
+        return MMF_OK;
+    }
     if (precision != MMF_PRECISION_BF16) return mmf_fail(MMF_ERR_ARG, "mmf_encoder_load: unknown precision %d", precision);
     if (!mmf_bf16_gemm_supported())
         return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: bf16 precision needs a CPU with AVX512-BF16; this one has none (use fp32)", dir);

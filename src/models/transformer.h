@@ -66,17 +66,20 @@ void mmf_tf_stack_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *layers, in
 enum {
     MMF_TF_PACK_NONE = 0,  /* BLAS on the plain (out, in) matrices */
     MMF_TF_PACK_F32 = 1,   /* fp32, pre-packed panels (AVX-512): no per-call weight packing */
-    MMF_TF_PACK_BF16 = 2   /* bf16 panels, AVX512-BF16: ~2x GEMM rate, ~3 significant digits */
+    MMF_TF_PACK_BF16 = 2,  /* bf16 panels, AVX512-BF16: ~2x GEMM rate, ~3 significant digits */
+    MMF_TF_PACK_INT8 = 3   /* int8 per-channel weights, per-token int8 activations (core/gemm_int8.h) */
 };
 /* Pack the four matrices of n layers (one allocation, returned for the
  * caller to free; NULL when out of memory), point the layers' *_p at it and
- * set s->packed. `how` is MMF_TF_PACK_F32 or _BF16; check the CPU first
- * (mmf_f32p_supported / mmf_bf16_gemm_supported). Attention stays fp32. */
+ * set s->packed. `how` is MMF_TF_PACK_F32, _BF16 or _INT8; check the CPU first
+ * (mmf_f32p_supported / mmf_bf16_gemm_supported / mmf_int8_supported).
+ * Attention stays fp32. */
 void *mmf_tf_pack(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers, int how);
 /* The encoder precision (mmfuse.h mmf_precision) applied to a stack: fp32
- * leaves it alone (*packed = NULL); bf16 checks the CPU (MMF_ERR_UNSUPPORTED
- * naming dir when it lacks AVX512-BF16) and packs (*packed to free). Call
- * before sizing the scratch (mmf_tf_layer_scratch depends on it). */
+ * leaves it alone (*packed = NULL); bf16 and int8 check the CPU
+ * (MMF_ERR_UNSUPPORTED naming dir and the missing feature: AVX512-BF16, VNNI)
+ * and pack (*packed to free); auto is bf16 where the CPU has it, else fp32.
+ * Call before sizing the scratch (mmf_tf_layer_scratch depends on it). */
 mmf_status mmf_tf_use_precision(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers, int precision, const char *dir,
                                 void **packed);
 

@@ -1,0 +1,205 @@
+#!/usr/bin/python3
+"""Encoders against ONNX Runtime, the engine a user would otherwise pick for CPU
+inference: writes bench/results/ort.md.
+
+  /usr/bin/python3 bench/ort.py BUILD_DIR      (bench/run.sh calls it; MMF_BENCH_QUICK=1: one small row)
+
+ORT: npm's onnxruntime-node, installed once into BUILD_DIR/ort with
+--ignore-scripts (ONNXRUNTIME_NODE_INSTALL_CUDA=skip), driven by bench/ort_run.js,
+which times session.run only (graph optimisation "all", intra-op threads =
+the row's threads, sequential execution). Models are exported by Debian's
+PyTorch (torch.onnx.export, opset 14): the text encoders are text_torch.py's
+BertModel computation over the very folder mmfuse loads (same weights, so the
+embeddings are compared too); the image encoders are torchvision's vit_b_16 and
+resnet50 with random weights against mmfuse's random folders of the same
+geometry (speed only). mmfuse: bench_text / bench_image in their own processes,
+timing the whole embed call (tokenizing included for text). The sides run
+interleaved, alternating order, best of 2 rounds. 1 thread is compared by CPU
+time, 2 threads by wall time.
+"""
+import json
+import math
+import warnings
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+QUICK = os.environ.get("MMF_BENCH_QUICK") == "1"
+
+
+def run_json(cmd, env=None):
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    out, err = p.communicate()
+    if p.returncode != 0:
+        raise RuntimeError("failed (%d): %s\n%s" % (p.returncode, " ".join(cmd), err.decode()[-2000:]))
+    lines = [l for l in out.decode().splitlines() if l.startswith("{")]
+    return json.loads(lines[-1])
+
+
+def ensure_ort(build):
+    d = os.path.join(build, "ort")
+    if not os.path.exists(os.path.join(d, "node_modules", "onnxruntime-node", "package.json")):
+        os.makedirs(d, exist_ok=True)
+        env = dict(os.environ, ONNXRUNTIME_NODE_INSTALL_CUDA="skip")
+        print("ort bench: npm install onnxruntime-node into %s" % d, file=sys.stderr)
+        subprocess.check_call(["npm", "install", "--ignore-scripts", "--no-save", "--no-audit", "--no-fund",
+                               "--prefix", d, "onnxruntime-node@1"], env=env, stdout=subprocess.DEVNULL)
+    return d
+
+
+def export_text(folder, onnx):
+    if os.path.exists(onnx):
+        return
+    import torch
+    sys.path.insert(0, HERE)
+    sys.argv[1:] = ["run", folder]   # text_torch imports torch only as a worker
+    import text_torch
+    _, model = text_torch.load(folder)
+
+    class M(torch.nn.Module):
+        def forward(self, ids, mask):
+            return model(ids, mask)
+    ids = torch.tensor([[2] + [5] * 126 + [3]] * 2)
+    torch.onnx.export(M(), (ids, torch.ones_like(ids)), onnx + ".tmp", input_names=["ids", "mask"],
+                      output_names=["emb"], dynamic_axes={"ids": {0: "b"}, "mask": {0: "b"}, "emb": {0: "b"}},
+                      opset_version=14)
+    os.replace(onnx + ".tmp", onnx)
+
+
+def export_image(which, onnx):
+    if os.path.exists(onnx):
+        return
+    import torch
+    import torchvision
+    torch.manual_seed(0)
+    net = torchvision.models.vit_b_16() if which == "vit" else torchvision.models.resnet50()
+    if which == "vit":
+        net.heads = torch.nn.Identity()
+    else:
+        net.fc = torch.nn.Identity()
+    net.eval()
+    x = torch.rand(2, 3, 224, 224)
+    # with gradients on, nn.MultiheadAttention takes its exportable path (its
+    # inference fast path, _native_multi_head_attention, has no ONNX symbolic)
+    torch.onnx.export(net, (x,), onnx + ".tmp", input_names=["pixels"], output_names=["emb"],
+                      dynamic_axes={"pixels": {0: "b"}, "emb": {0: "b"}}, opset_version=14)
+    os.replace(onnx + ".tmp", onnx)
+
+
+def cosine(a, b):
+    d = sum(x * y for x, y in zip(a, b))
+    return d / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+
+
+def main():
+    warnings.filterwarnings("ignore")   # torch.onnx's shape-inference notes on constants
+    build = os.path.abspath(sys.argv[1])
+    ort_dir = ensure_ort(build)
+    work = os.environ.get("MMF_BENCH_DIR", "/tmp/mmf_bench_text")
+    os.makedirs(work, exist_ok=True)
+    bench_text, bench_image = os.path.join(build, "bench_text"), os.path.join(build, "bench_image")
+    info = json.loads(subprocess.check_output([os.path.join(build, "mmfuse"), "info", "--json"]))
+    # (label, kind, geometry, batch, iters)
+    rows = [("MiniLM-L6 b32 x 128", "text", "minilm", 32, 3), ("BERT-base b1 x 128 (latency)", "text", "base", 1, 10),
+            ("ResNet-50 b16", "image", "resnet", 16, 2), ("ViT-B/16 b16", "image", "vit", 16, 1)]
+    if QUICK:
+        rows = [("MiniLM-L6 b1 x 128", "text", "minilm", 1, 3)]
+    load0, t_start = os.getloadavg(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    results = []
+    for label, kind, geo, B, iters in rows:
+        if kind == "text":
+            folder = os.path.join(work, geo)
+            if not os.path.exists(os.path.join(folder, "model.safetensors")):
+                subprocess.check_call([bench_text, "make", folder, geo])
+            onnx = os.path.join(work, geo + ".onnx")
+            export_text(folder, onnx)
+            spec = [{"name": "ids", "type": "int64", "shape": [B, 128], "fill": "ids"},
+                    {"name": "mask", "type": "int64", "shape": [B, 128], "fill": "ones"}]
+        else:
+            onnx = os.path.join(work, geo + ".onnx")
+            export_image(geo, onnx)
+            spec = [{"name": "pixels", "type": "float32", "shape": [B, 3, 224, 224], "fill": "rand"}]
+        for nt in ((1,) if QUICK else (1, 2)):
+            best = {}
+            for rnd in range(1 if QUICK else 2):
+                impls = ["ort", "fp32", "bf16"] + ([] if geo == "resnet" else ["int8"])   # no int8 ResNet yet
+                for impl in (impls if rnd % 2 == 0 else impls[::-1]):
+                    if impl == "ort":
+                        r = run_json(["node", os.path.join(HERE, "ort_run.js"), ort_dir, onnx, str(nt), str(iters), json.dumps(spec)])
+                        wall, cpu = r["ms_best"], r["cpu_ms_best"]
+                    elif kind == "text":
+                        r = run_json([bench_text, "run", folder, str(B), str(nt), str(iters), impl])
+                        wall, cpu = r["ms_best"], r["cpu_ms_best"]
+                    else:
+                        r = run_json([bench_image, "model", geo, str(B), str(nt), str(iters), impl])
+                        wall, cpu = r["best_ms"], r["cpu_ms"]
+                    b = best.get(impl)
+                    if b is None or wall < b["wall"]:
+                        best[impl] = {"wall": wall, "cpu": min(cpu, b["cpu"]) if b else cpu, "r": r}
+                    elif cpu < b["cpu"]:
+                        b["cpu"] = cpu
+            results.append((label, kind, B, nt, best))
+            print("ort bench: %s threads %d: " % (label, nt) + ", ".join(
+                "%s %.1f ms wall, %.1f ms CPU" % (k, v["wall"], v["cpu"]) for k, v in best.items()), file=sys.stderr)
+    write_fragment(results, info, load0, os.getloadavg(), t_start)
+
+
+TARGETS = {"MiniLM-L6 b32 x 128": (1.1, 2.0, 2.8), "BERT-base b1 x 128 (latency)": (1.0, 1.6, 2.0),
+           "ResNet-50 b16": (1.0, 1.7, 2.2), "ViT-B/16 b16": (1.1, 1.8, 2.5)}
+
+
+def write_fragment(results, info, load0, load1, t_start):
+    ver = next((b["ort"]["r"].get("version") for *_, b in results), "?")
+    busy = max(load0[0], load1[0]) > (os.cpu_count() or 1) + 0.5
+    L = ["## Encoders vs ONNX Runtime (CPU)", ""]
+    L.append("- Machine: %s, %d cores for this process; avx2 %d, avx512f %d, avx512_bf16 %d, avx512_vnni %d, amx %d; "
+             "mmfuse engine: %s. Measured %s by `bench/ort.py`%s." % (
+                 info["cpu"], info["cpus"], info["avx2"], info["avx512f"], info["avx512_bf16"], info["avx512_vnni"],
+                 info["amx"], info["engine"], t_start, " (quick)" if QUICK else ""))
+    L.append("- %s (load average %.1f at the start, %.1f at the end). Interleaved, alternating order, best of %d rounds." % (
+        "**Shared machine, other jobs running**: ratios are the meaningful figures" if busy else "Quiet machine",
+        load0[0], load1[0], 1 if QUICK else 2))
+    L.append("- ORT %s (npm `onnxruntime-node`, `--ignore-scripts`), graph optimisation \"all\", fp32, timing "
+             "`session.run` only; models exported by Debian's PyTorch (opset 14). mmfuse times the whole embed "
+             "call. Text: seq 128, the same weights on both sides (embedding agreement below); images: 224 x 224, "
+             "random weights of the same geometry on each side. 1 thread: process CPU time; 2 threads: wall." % ver)
+    L.append("")
+    L.append("| work | threads | ORT fp32 ms | mmfuse fp32 ms | mmfuse bf16 ms | mmfuse int8 ms | fp32 / ORT | bf16 / ORT | int8 / ORT | targets fp32, bf16, int8 |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for label, kind, B, nt, best in results:
+        key = "cpu" if nt == 1 else "wall"
+        o = best["ort"][key]
+        ms = {k: best[k][key] if k in best else None for k in ("fp32", "bf16", "int8")}
+        cell = lambda k: "%.1f" % ms[k] if ms[k] else "-"
+        ratio = lambda k: "%.2fx" % (o / ms[k]) if ms[k] else "-"
+        tg = TARGETS.get(label)
+        L.append("| %s | %d | %.1f | %s | %s | %s | %s | %s | %s | %s |" % (
+            label, nt, o, cell("fp32"), cell("bf16"), cell("int8"), ratio("fp32"), ratio("bf16"), ratio("int8"),
+            ">= %.1fx, %.1fx, %.1fx" % tg if tg else "-"))
+    L.append("")
+    agree = []
+    for label, kind, B, nt, best in results:
+        if kind == "text":
+            e_o, e_f = best["ort"]["r"]["emb0"][:8], best["fp32"]["r"]["emb0"][:8]
+            agree.append("%s: max |ORT - mmfuse fp32| over the first 8 values %.1e, cosine %.7f" % (
+                label, max(abs(x - y) for x, y in zip(e_o, e_f)), cosine(e_o, e_f)))
+    if agree:
+        L.append("Embedding agreement (first sequence): " + "; ".join(sorted(set(agree))) + ".")
+        L.append("")
+    L.append("Ratios above 1 mean mmfuse is faster. mmfuse int8: per-channel int8 weights, per-token int8 "
+             "activations, oneDNN u8s8s32 GEMMs (VNNI) for the transformer projections and FFN, the rest fp32; "
+             "ResNet has no int8 path yet (-). ORT's own int8 graph (dynamic quantisation) is not measured yet, so "
+             "int8 is compared with ORT fp32 only.")
+    path = os.path.join(ROOT, "bench", "results", "ort.md")
+    with open(path + ".tmp", "w") as fh:
+        fh.write("\n".join(L) + "\n")
+    os.replace(path + ".tmp", path)
+    print("wrote " + path, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
