@@ -18,17 +18,22 @@ def threads_arg(threads, what="threads") -> int:
             return max(1, len(os.sched_getaffinity(0)))
         except AttributeError:  # not Linux
             return max(1, os.cpu_count() or 1)
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ArgumentError("%s: expected a positive integer or None, got %r" % (what, threads))
-    return threads
+    if isinstance(threads, bool) or not hasattr(threads, "__index__") or not 1 <= threads.__index__() <= MAX_THREADS:
+        raise ArgumentError("%s: expected an integer in 1..%d or None, got %r" % (what, MAX_THREADS, threads))
+    return int(threads.__index__())
 
 
-def int_arg(v, what, lo=None, hi=None) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) and not hasattr(v, "__index__"):
+INT_MIN, INT_MAX = -2 ** 31, 2 ** 31 - 1
+MAX_THREADS = 1024
+
+
+def int_arg(v, what, lo=INT_MIN, hi=INT_MAX) -> int:
+    """An integer in [lo, hi]; the default range is C's int, so nothing wraps on the way in."""
+    if isinstance(v, bool) or not hasattr(v, "__index__"):
         raise ArgumentError("%s: expected an integer, got %r" % (what, v))
-    v = int(v)
-    if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise ArgumentError("%s: %d out of range (%s..%s)" % (what, v, lo if lo is not None else "", hi if hi is not None else ""))
+    v = int(v.__index__())
+    if v < lo or v > hi:
+        raise ArgumentError("%s: %d out of range (%d..%d)" % (what, v, lo, hi))
     return v
 
 

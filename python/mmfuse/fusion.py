@@ -189,7 +189,7 @@ def train(embeddings: Mapping[str, object], labels=None, val: Optional[Tuple] = 
     p.fusion, p.task = fusion_b, t
     for k, v in params.items():
         if k in _INT_PARAMS:
-            setattr(p, k, int_arg(v, k, 0))
+            setattr(p, k, int_arg(v, k, 0, 2 ** 63 - 1 if k == "budget" else 2 ** 31 - 1))
         elif k in _FLOAT_PARAMS:
             try:
                 setattr(p, k, float(v))

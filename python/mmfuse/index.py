@@ -116,7 +116,7 @@ class Index(Handle):
     def delete(self, id: int) -> None:
         """Mark id deleted (never returned again); NotFoundError if it is not in the index."""
         with self._lock:
-            _lib.check(_lib.lib.mmf_index_delete(self._handle, int_arg(id, "id")))
+            _lib.check(_lib.lib.mmf_index_delete(self._handle, int_arg(id, "id", -2 ** 63, 2 ** 63 - 1)))
             self.payloads.pop(int(id), None)
 
     def search(self, queries, k: int = 10, ef: Optional[int] = None, exact: bool = False,

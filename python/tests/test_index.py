@@ -90,6 +90,12 @@ def test_bad_arguments_are_refused(tmp_path, data):
         mmfuse.Index(16, metric="hamming")
     with pytest.raises(mmfuse.ArgumentError, match="kind"):
         mmfuse.Index(16, kind="ivf")
+    with pytest.raises(mmfuse.ArgumentError, match=r"M: 1000000000000 out of range"):
+        mmfuse.Index(16, M=10 ** 12)                     # refused, not wrapped to a C int
+    with pytest.raises(mmfuse.ArgumentError, match="threads"):
+        mmfuse.Index(16, threads=10 ** 6)
+    with pytest.raises(mmfuse.ArgumentError, match="dim: expected an integer"):
+        mmfuse.Index(4.5)
     with pytest.raises(mmfuse.ArgumentError, match="k"):
         ix.search(x[0], k=0)
     with pytest.raises(mmfuse.ShapeError):

@@ -83,6 +83,10 @@ def test_bad_folders_raise_with_the_library_message(tmp_path):
         mmfuse.TextEncoder(TEXT_MODEL, precision="fp16")
     with pytest.raises(mmfuse.ArgumentError, match="threads"):
         mmfuse.TextEncoder(TEXT_MODEL, threads=0)
+    with pytest.raises(mmfuse.ArgumentError, match="threads"):
+        mmfuse.TextEncoder(TEXT_MODEL, threads=10 ** 6)
+    with pytest.raises(mmfuse.ArgumentError, match="max_length"):
+        mmfuse.Tokenizer(SRC / "tests/data/text/bert_a").tokenize("a", max_length=2 ** 40)
     with pytest.raises(mmfuse.ArgumentError, match="no text tower"):
         mmfuse.TextEncoder(SRC / "tests/data/image/vit_pooler")
 
