@@ -37,5 +37,14 @@ cd "$T" || exit 1
 out=$("$VPY" -c "import mmfuse; print(mmfuse.__version__, mmfuse.library_path)") || { echo "FAILED: import mmfuse"; exit 1; }
 echo "installed: $out"
 case "$out" in *"$T/"*) ;; *) echo "FAILED: mmfuse did not load its bundled library: $out"; exit 1 ;; esac
+# make install's copy: PREFIX/lib/python3.X/dist-packages/mmfuse finds PREFIX's library
+if cmake --install "$BIN" --prefix "$T/prefix" >"$T/install.log" 2>&1; then
+  site=$(ls -d "$T"/prefix/lib/python3*/dist-packages 2>/dev/null | head -1)
+  got=$(PYTHONPATH=$site "$VPY" -c "import mmfuse; print(mmfuse.library_path)" 2>&1)
+  case "$got" in "$T/prefix/"*libmmfuse.so*) echo "make install: $got" ;;
+    *) echo "FAILED: the make-install copy of mmfuse did not load the installed library: $got"; exit 1 ;; esac
+else
+  echo "FAILED: cmake --install:"; cat "$T/install.log"; exit 1
+fi
 export MMFUSE_TEST_INSTALLED=1 PYTHONDONTWRITEBYTECODE=1
 "$VPY" -m pytest -q -p no:cacheprovider -rs "$SRC/python/tests"

@@ -17,7 +17,13 @@ def _candidates():
     if env:
         yield Path(env)
         return
-    yield _HERE / "libmmfuse.so"                     # installed next to the package
+    yield _HERE / "libmmfuse.so"                     # pip install: bundled with the package
+    try:                                             # make install: PREFIX/SITE/mmfuse -> PREFIX/LIBDIR
+        from . import _installed
+        prefix = _HERE.parents[len(Path(_installed.SITE).parts)]
+        yield prefix / _installed.LIBDIR / "libmmfuse.so.0"
+    except ImportError:
+        pass
     yield _HERE.parent.parent / "build" / "libmmfuse.so"  # source tree: python/mmfuse -> build/
     for d in ("/usr/local/lib", "/usr/lib"):
         yield Path(d) / "libmmfuse.so.0"

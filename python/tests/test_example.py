@@ -36,3 +36,43 @@ def test_search_example_equals_cli(tmp_path, clip_folder):
     out = cli("search", tmp_path / "g.mmfidx", "--text", "a photo of a cat", "--model", clip_folder, "-k", 3, "--json")
     ref = ["r%d" % h["id"] for h in json.loads(out.splitlines()[0])["results"]]
     assert got == ref
+
+
+def test_search_example_on_a_demo_layout(tmp_path):
+    """The default mode: the demo's encoders (paths in encoders/*.path) and its align head."""
+    import numpy as np
+    import mmfuse
+    from conftest import TEXT_MODEL, VIT_MODEL
+    demo = tmp_path / "demo"
+    (demo / "encoders").mkdir(parents=True)
+    (demo / "retrieval").mkdir()
+    (demo / "encoders/text.path").write_text(str(TEXT_MODEL) + "\n")
+    (demo / "encoders/image.path").write_text(str(VIT_MODEL) + "\n")
+    names = ["a red square", "a photo", "grey", "rotated"]
+    t = mmfuse.TextEncoder(TEXT_MODEL, threads=1).encode(names * 8)
+    i = mmfuse.ImageEncoder(VIT_MODEL, threads=1).encode([str(p) for p in IMAGES] * 8)
+    rng = np.random.default_rng(0)
+    head = mmfuse.fusion.train({"text": t + rng.normal(0, 0.01, t.shape).astype(np.float32),
+                                "image": i + rng.normal(0, 0.01, i.shape).astype(np.float32)},
+                               None, task="align", epochs=2, batch=8, hidden=16)
+    head.save(demo / "retrieval/align.head.safetensors")
+    for p in IMAGES:
+        shutil.copy(p, tmp_path / p.name)
+    (tmp_path / "g.jsonl").write_text("".join(json.dumps({"id": "r%d" % n, "text": s, "image": p.name}) + "\n"
+                                              for n, (s, p) in enumerate(zip(names, IMAGES))))
+    env = dict(os.environ)
+    if not env.get("MMFUSE_TEST_INSTALLED"):
+        env["PYTHONPATH"] = str(EXAMPLE.parents[1]) + os.pathsep + env.get("PYTHONPATH", "")
+    r = subprocess.run([sys.executable, str(EXAMPLE), "--demo", str(demo), "--records", str(tmp_path / "g.jsonl"),
+                        "--query", "grey", "-k", "4", "--threads", "1"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    for by in ("image", "caption"):
+        at = lines.index("query 'grey', top 4 by %s:" % by)
+        hits = [l.split() for l in lines[at + 1:at + 5]]
+        assert sorted(h[1] for h in hits) == ["r0", "r1", "r2", "r3"]      # every gallery item once
+        scores = [float(h[2]) for h in hits]
+        assert scores == sorted(scores, reverse=True)
+    # the caption index of the query's own caption ranks it first: same text, same projection
+    at = lines.index("query 'grey', top 4 by caption:")
+    assert lines[at + 1].split()[1] == "r2"

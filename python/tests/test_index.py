@@ -105,3 +105,13 @@ def test_bad_arguments_are_refused(tmp_path, data):
         mmfuse.Index.load(tmp_path / "junk.mmfidx")
     with pytest.raises(mmfuse.Error, match="nothere"):
         mmfuse.Index.load(tmp_path / "nothere.mmfidx")
+
+
+def test_float32_rows_pass_without_a_copy():
+    from mmfuse._arrays import matrix
+    a = np.zeros((4, 16), np.float32)
+    assert matrix(a, "x", dim=16) is a                     # the caller's buffer goes to C as it is
+    b = np.zeros((16, 4), np.float32).T                    # a transposed view: copied once
+    m = matrix(b, "x", dim=16)
+    assert m is not b and m.flags.c_contiguous and not np.shares_memory(m, b)
+    assert matrix(np.zeros((4, 16)), "x").dtype == np.float32   # float64: converted
