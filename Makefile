@@ -71,7 +71,7 @@ data: build
 demo:
 	@JOBS=$(JOBS) BUILD=$(BUILD) scripts/demo.sh
 
-## make install PREFIX=DIR: library (static + shared), header, CLI, pkg-config file
+## make install PREFIX=DIR: library (static + shared), header, CLI, pkg-config file, Python package
 install: build
 	@cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
