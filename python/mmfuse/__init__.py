@@ -16,7 +16,7 @@ See docs/python.md.
 """
 __version__ = "0.1.0"
 
-from .errors import (Error, ArgumentError, IOError, FormatError, ShapeError, UnsupportedError,
+from .errors import (Error, ArgumentError, FileIOError, FormatError, ShapeError, UnsupportedError,
                      OutOfMemoryError, NumericError, NotFoundError)
 from ._lib import path as library_path, lib as _clib
 from .text import TextEncoder, Tokenizer, tokenize
@@ -29,6 +29,6 @@ from .fusion import FusionHead
 library_version = _clib.mmf_version().decode()
 
 __all__ = ["TextEncoder", "ImageEncoder", "Tokenizer", "tokenize", "Index", "FusionHead", "fusion",
-           "kmeans", "KMeansResult", "Error", "ArgumentError", "IOError", "FormatError", "ShapeError",
+           "kmeans", "KMeansResult", "Error", "ArgumentError", "FileIOError", "FormatError", "ShapeError",
            "UnsupportedError", "OutOfMemoryError", "NumericError", "NotFoundError",
            "library_path", "library_version", "__version__"]

@@ -43,6 +43,46 @@ def choice(v, table: dict, what: str) -> int:
     return table[v]
 
 
+class SharedLock:
+    """Many readers or one writer: the library allows concurrent mmf_index_search calls
+    but not a search during add/delete, so searches share the lock and changes own it."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+
+    def shared(self):
+        return _Held(self, False)
+
+    def exclusive(self):
+        return _Held(self, True)
+
+
+class _Held:
+    def __init__(self, lock: SharedLock, exclusive: bool):
+        self.lock, self.exclusive = lock, exclusive
+
+    def __enter__(self):
+        c = self.lock._cond
+        with c:
+            if self.exclusive:
+                c.wait_for(lambda: not self.lock._writer and self.lock._readers == 0)
+                self.lock._writer = True
+            else:
+                c.wait_for(lambda: not self.lock._writer)
+                self.lock._readers += 1
+
+    def __exit__(self, *exc):
+        c = self.lock._cond
+        with c:
+            if self.exclusive:
+                self.lock._writer = False
+            else:
+                self.lock._readers -= 1
+            c.notify_all()
+
+
 class Handle:
     """Owns one C handle, freed by `_free` (a name in _lib.lib)."""
     _free = None

@@ -18,7 +18,7 @@ class ArgumentError(Error, ValueError):
     status = 1
 
 
-class IOError(Error, OSError):  # noqa: A001 - mirrors MMF_ERR_IO
+class FileIOError(Error, OSError):
     """Opening, reading or writing a file failed (MMF_ERR_IO)."""
     status = 2
 
@@ -53,5 +53,5 @@ class NotFoundError(Error, LookupError):
     status = 8
 
 
-BY_STATUS = {c.status: c for c in (ArgumentError, IOError, FormatError, ShapeError, UnsupportedError,
+BY_STATUS = {c.status: c for c in (ArgumentError, FileIOError, FormatError, ShapeError, UnsupportedError,
                                    OutOfMemoryError, NumericError, NotFoundError)}

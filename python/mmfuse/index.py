@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _lib
 from ._arrays import matrix, ptr, vector
-from ._handle import Handle, choice, int_arg, open_handle, threads_arg
+from ._handle import Handle, SharedLock, choice, int_arg, open_handle, threads_arg
 from .errors import ArgumentError, FormatError, NotFoundError
 
 KINDS = {"hnsw": 0, "flat": 1}
@@ -25,17 +25,24 @@ class Index(Handle):
     (squared distance; lower is better). kind: "hnsw" or "flat" (exact). M, ef_construction,
     ef_search, seed: HNSW settings. quant: None or "int8" (int8 codes steer the walk, exact
     re-rank). threads: threads used by add (None = every core).
-    Concurrent use of one Index from several threads is serialised.
+    Several threads may search one Index at the same time (in parallel: the GIL is
+    released); add, delete, save and close wait for the searches and run alone.
     """
     _free = "mmf_index_free"
+
+    def close(self) -> None:
+        with self._rw.exclusive():
+            super().close()
 
     def __init__(self, dim: int, metric: str = "cosine", kind: str = "hnsw", M: int = 16,
                  ef_construction: int = 200, ef_search: int = 64, quant: Optional[str] = None,
                  seed: int = 42, threads=1, _handle=None):
         super().__init__()
+        self._rw = SharedLock()
         self.payloads = {}
         if _handle is not None:
             self._take(_handle)
+            self._dim = self._info().dim
             return
         p = _lib.lib.mmf_index_params_default()
         m = C.c_int()
@@ -49,15 +56,17 @@ class Index(Handle):
         p.seed = int_arg(seed, "seed", 0, 2 ** 64 - 1)
         p.n_threads = threads_arg(threads)
         self._take(open_handle(_lib.lib.mmf_index_new, int_arg(dim, "dim", 1), C.byref(p)))
+        self._dim = int(dim)
 
     def _info(self) -> _lib.IndexInfo:
         i = _lib.IndexInfo()
-        _lib.lib.mmf_index_get_info(self._handle, C.byref(i))
+        with self._rw.shared():
+            _lib.lib.mmf_index_get_info(self._handle, C.byref(i))
         return i
 
     @property
     def dim(self) -> int:
-        return self._info().dim
+        return self._dim
 
     @property
     def metric(self) -> str:
@@ -84,16 +93,16 @@ class Index(Handle):
 
     def set_threads(self, threads) -> None:
         """Threads used by later add calls (None = every core)."""
-        with self._lock:
+        with self._rw.exclusive():
             _lib.lib.mmf_index_set_threads(self._handle, threads_arg(threads))
 
     def add(self, vectors, ids=None, payloads: Optional[Sequence[Any]] = None) -> None:
         """Add vectors (float32 [n, dim], or one [dim]) under ids (int64 [n]; None = the
         library numbers them after the largest id so far). An id already present is an
         error and nothing is added. payloads: one JSON-serialisable value per vector (needs ids)."""
-        with self._lock:
+        with self._rw.exclusive():
             h = self._handle
-            x = matrix(vectors, "vectors", dim=self.dim)
+            x = matrix(vectors, "vectors", dim=self._dim)
             n = x.shape[0]
             idv = None if ids is None else vector(np.atleast_1d(np.asarray(ids)), "ids", np.int64, n)
             if payloads is not None:
@@ -115,7 +124,7 @@ class Index(Handle):
 
     def delete(self, id: int) -> None:
         """Mark id deleted (never returned again); NotFoundError if it is not in the index."""
-        with self._lock:
+        with self._rw.exclusive():
             _lib.check(_lib.lib.mmf_index_delete(self._handle, int_arg(id, "id", -2 ** 63, 2 ** 63 - 1)))
             self.payloads.pop(int(id), None)
 
@@ -126,9 +135,9 @@ class Index(Handle):
         live count hold id -1 and score NaN. ef: HNSW beam width (None = the index's
         ef_search, at least k); exact: brute force even on an HNSW index."""
         single = np.ndim(queries) == 1
-        with self._lock:
+        with self._rw.shared():
             h = self._handle
-            q = matrix(queries, "queries", dim=self.dim)
+            q = matrix(queries, "queries", dim=self._dim)
             k = int_arg(k, "k", 1, 1 << 20)
             sp = _lib.lib.mmf_search_params_default()
             sp.ef = 0 if ef is None else int_arg(ef, "ef", 1)
@@ -148,7 +157,7 @@ class Index(Handle):
     def save(self, path) -> None:
         """Write the index (versioned, checksummed, atomic) and, when any payloads are
         held, PATH.payloads.json (atomic too)."""
-        with self._lock:
+        with self._rw.shared():
             p = _lib.cstr(path, "path")
             _lib.check(_lib.lib.mmf_index_save(self._handle, p))
             side = p + b".payloads.json"
