@@ -3,8 +3,8 @@ train(). Arrays become an in-memory embedding file (mmf_embfile_from_spec: the l
 validates them exactly as it validates a file); everything else is the library's."""
 import ctypes as C
 import json
-import os
-from typing import Dict, Mapping, Optional, Tuple
+import sys
+from typing import Callable, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -167,10 +167,37 @@ _INT_PARAMS = ("hidden", "heads", "layers", "rank", "proj", "sketch", "budget", 
 _FLOAT_PARAMS = ("lr", "weight_decay", "dropout", "label_smoothing", "clip_norm")
 
 
+_PROGRESS_FN = C.CFUNCTYPE(None, C.c_void_p, C.c_int, C.c_int, C.c_int64, C.c_int64, C.c_double,
+                           C.POINTER(C.c_double))
+
+
+def _epoch_reporter(progress, show_progress, failures, has_val: bool, align: bool):
+    """The C progress callback: at each epoch's end (the call with metrics), progress(epoch,
+    epochs, train_loss, val) with val = {"loss", "accuracy", "macro_f1"} ({"loss",
+    "recall@1", "recall@5"} for align) or None without validation data. A Python exception
+    cannot unwind through C: the first one is kept and raised when training returns."""
+    keys = ("loss", "recall@1", "recall@5") if align else ("loss", "accuracy", "macro_f1")
+
+    def cb(user, epoch, epochs, batch, batches, loss, vm):
+        if not vm or failures:
+            return
+        val = {k: vm[i] for i, k in enumerate(keys)} if has_val else None
+        try:
+            if show_progress:
+                sys.stderr.write("epoch %d/%d  train loss %.4f%s\n" % (epoch, epochs, loss, "" if not val else
+                                 "".join("  val %s %.4f" % kv for kv in val.items())))
+            if progress is not None:
+                progress(epoch, epochs, loss, val)
+        except BaseException as e:  # noqa: B902 - re-raised after the C call
+            failures.append(e)
+    return _PROGRESS_FN(cb)
+
+
 def train(embeddings: Mapping[str, object], labels=None, val: Optional[Tuple] = None, fusion: str = "concat",
           task: str = "classify", present: Optional[Mapping[str, object]] = None, n_classes: int = 0,
           modality_dropout: Optional[Mapping[str, float]] = None, cosine: bool = True, seed: int = 1,
-          threads=1, precision: str = "fp32", **params) -> FusionHead:
+          threads=1, precision: str = "fp32", show_progress: bool = False,
+          progress: Optional[Callable[[int, int, float, Optional[dict]], None]] = None, **params) -> FusionHead:
     """Train a fusion head on numpy embeddings, as ``mmfuse train`` does on files.
 
     embeddings: {modality: float32 [N, dim]}; labels: int [N] class ids (classify),
@@ -180,6 +207,8 @@ def train(embeddings: Mapping[str, object], labels=None, val: Optional[Tuple] = 
     Options (library defaults): hidden, heads, layers, rank, proj, sketch, budget, epochs,
     batch, lr, weight_decay, dropout, label_smoothing, clip_norm, patience; cosine,
     modality_dropout {modality: rate}, seed, threads, precision ("fp32" | "bf16").
+    show_progress prints a line per epoch on stderr; progress(epoch, epochs, train_loss, val)
+    is called after each epoch (val: {"loss", "accuracy", "macro_f1"} or None).
     """
     t = choice(task, TASKS, "task")
     if t != TASKS["align"] and labels is None:
@@ -206,6 +235,12 @@ def train(embeddings: Mapping[str, object], labels=None, val: Optional[Tuple] = 
         if k not in names:
             raise ArgumentError("modality_dropout: \"%s\" is not a given modality (%s)" % (k, ", ".join(names)))
         p.modality_dropout[names.index(k)] = float(r)
+    failures = []
+    if show_progress or progress is not None:
+        if progress is not None and not callable(progress):
+            raise ArgumentError("progress: expected a callable, got %r" % (progress,))
+        cb = _epoch_reporter(progress, show_progress, failures, val is not None, t == TASKS["align"])
+        p.progress = C.cast(cb, C.c_void_p)   # cb stays referenced until train returns
     vb = None
     with _Batch(embeddings, labels=labels, present=present, task=t, n_classes=n_classes, name="train") as tb:
         try:
@@ -219,4 +254,7 @@ def train(embeddings: Mapping[str, object], labels=None, val: Optional[Tuple] = 
         finally:
             if vb:
                 vb.close()
-    return FusionHead(out)
+    head = FusionHead(out)
+    if failures:
+        raise failures[0]
+    return head

@@ -86,9 +86,21 @@ def test_train_over_numpy_equals_cli_train(trained, tmp_path):
     again = mmfuse.FusionHead.load(tmp_path / "py.head.safetensors")
     np.testing.assert_array_equal(again.predict(tt, ti), head.predict(tt, ti))
     # with validation data and other options
+    seen = []
     h2 = mmfuse.fusion.train({"text": text, "image": image}, y, val=({"text": tt, "image": ti}, ty), fusion="concat",
-                             epochs=3, lr=3e-3, modality_dropout={"image": 0.2}, patience=2)
+                             epochs=3, lr=3e-3, modality_dropout={"image": 0.2}, patience=5,
+                             progress=lambda *a: seen.append(a), show_progress=True)
     assert h2.fusion == "concat" and h2.describe()["fusion"] == "concat"
+    assert [s[:2] for s in seen] == [(1, 3), (2, 3), (3, 3)]
+    assert all(s[2] > 0 and 0 <= s[3]["accuracy"] <= 1 and s[3]["loss"] > 0 for s in seen)
+    # the accuracy the callback heard for the kept (last, best-or-equal) epoch is the head's on val
+    best = max(s[3]["accuracy"] for s in seen)
+    assert (h2.predict(tt, ti).argmax(1) == ty).mean() == pytest.approx(best, abs=1e-9)
+
+    def stop(*a):
+        raise KeyboardInterrupt("stop")
+    with pytest.raises(KeyboardInterrupt, match="stop"):   # raised once training returns
+        mmfuse.fusion.train({"text": text}, y, epochs=2, progress=stop)
 
 
 def test_bad_inputs_raise(trained):
