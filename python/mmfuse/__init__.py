@@ -24,11 +24,12 @@ from .image import ImageEncoder
 from .index import Index
 from .cluster import kmeans, KMeansResult
 from . import fusion
+from .embeddings import EmbeddingFile, load_embeddings, save_embeddings
 from .fusion import FusionHead
 
 library_version = _clib.mmf_version().decode()
 
 __all__ = ["TextEncoder", "ImageEncoder", "Tokenizer", "tokenize", "Index", "FusionHead", "fusion",
-           "kmeans", "KMeansResult", "Error", "ArgumentError", "FileIOError", "FormatError", "ShapeError",
+           "kmeans", "KMeansResult", "load_embeddings", "save_embeddings", "EmbeddingFile", "Error", "ArgumentError", "FileIOError", "FormatError", "ShapeError",
            "UnsupportedError", "OutOfMemoryError", "NumericError", "NotFoundError",
            "library_path", "library_version", "__version__"]

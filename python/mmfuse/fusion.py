@@ -9,78 +9,12 @@ from typing import Callable, Dict, Mapping, Optional, Tuple
 import numpy as np
 
 from . import _lib
-from ._arrays import matrix, vector
 from ._handle import Handle, PRECISIONS, choice, int_arg, open_handle, threads_arg
-from .errors import ArgumentError, ShapeError
+from .embeddings import Batch as _Batch
+from .errors import ArgumentError
 
 TASKS = {"classify": 0, "multilabel": 1, "align": 2}
 TASK_NAMES = {v: k for k, v in TASKS.items()}
-
-
-class _Batch:
-    """An mmf_embfile built from arrays; keeps every buffer alive while it is open."""
-
-    def __init__(self, embs: Mapping[str, object], dims: Optional[Mapping[str, int]] = None, labels=None,
-                 present: Optional[Mapping[str, object]] = None, task: int = 0, n_classes: int = 0,
-                 name: str = "<arrays>"):
-        given = {k: v for k, v in embs.items() if v is not None}
-        if not given:
-            raise ArgumentError("%s: no embeddings given (expected at least one of: %s)"
-                                % (name, ", ".join(dims) if dims else "a modality name"))
-        if dims is not None:
-            for k in given:
-                if k not in dims:
-                    raise ArgumentError("%s: unknown modality \"%s\" (the head has: %s)" % (name, k, ", ".join(dims)))
-        arrays, n = {}, None
-        for k, v in given.items():
-            a = matrix(v, "%s[%s]" % (name, k), dim=dims[k] if dims else None)
-            if n is not None and a.shape[0] != n:
-                raise ShapeError("%s: modality \"%s\" has %d rows, \"%s\" has %d"
-                                 % (name, k, a.shape[0], next(iter(arrays)), n))
-            n = a.shape[0]
-            arrays[k] = a
-        names = list(arrays)
-        absent = [k for k in (dims or {}) if k not in arrays]
-        for k in absent:  # listed with every row absent: the head applies its missing-modality rule
-            arrays[k] = np.zeros((n, dims[k]), dtype=np.float32)
-        names += absent
-        M = len(names)
-        mask = np.ones((n, M), dtype=np.uint8)
-        mask[:, M - len(absent):] = 0
-        for k, v in (present or {}).items():
-            if k not in given:
-                raise ArgumentError("%s: present[\"%s\"] names no given modality (%s)" % (name, k, ", ".join(names)))
-            mask[:, names.index(k)] = vector(np.asarray(v).astype(np.uint8), "%s: present[%s]" % (name, k), np.uint8, n)
-        self._keep = [arrays, mask]
-        cnames = (C.c_char_p * M)(*[_lib.cstr(k, "modality") for k in names])
-        cdims = (C.c_int64 * M)(*[arrays[k].shape[1] for k in names])
-        cdata = (C.c_void_p * M)(*[arrays[k].ctypes.data for k in names])
-        sp = _lib.EmbfileSpec(n_rows=n, n_modalities=M, names=cnames, dims=cdims,
-                              data=C.cast(cdata, C.POINTER(C.c_void_p)), mask=mask.ctypes.data)
-        if labels is not None:
-            if task == TASKS["multilabel"]:
-                y = matrix(labels, "%s: labels" % name)
-                if y.shape[0] != n:
-                    raise ShapeError("%s: labels have %d rows for %d samples" % (name, y.shape[0], n))
-                sp.multihot, sp.n_classes = y.ctypes.data, y.shape[1]
-            else:
-                y = vector(np.asarray(labels), "%s: labels" % name, np.int64, n)
-                sp.labels, sp.n_classes = y.ctypes.data, int(n_classes)
-            self._keep.append(y)
-        self._keep += [cnames, cdims, cdata]
-        self.n = n
-        self.h = open_handle(_lib.lib.mmf_embfile_from_spec, C.byref(sp), name.encode())
-
-    def close(self):
-        if self.h:
-            _lib.lib.mmf_embfile_close(self.h)
-            self.h = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def _inputs(text_emb, image_emb, embs: dict) -> dict:
@@ -242,13 +176,13 @@ def train(embeddings: Mapping[str, object], labels=None, val: Optional[Tuple] = 
         cb = _epoch_reporter(progress, show_progress, failures, val is not None, t == TASKS["align"])
         p.progress = C.cast(cb, C.c_void_p)   # cb stays referenced until train returns
     vb = None
-    with _Batch(embeddings, labels=labels, present=present, task=t, n_classes=n_classes, name="train") as tb:
+    with _Batch(embeddings, labels=labels, present=present, multilabel=t == TASKS["multilabel"], n_classes=n_classes, name="train") as tb:
         try:
             if val is not None:
                 if not isinstance(val, (tuple, list)) or len(val) not in (2, 3):
                     raise ArgumentError("val: expected (embeddings, labels) or (embeddings, labels, present)")
-                vb = _Batch(val[0], labels=val[1], present=val[2] if len(val) == 3 else None, task=t,
-                            n_classes=n_classes, name="val")
+                vb = _Batch(val[0], labels=val[1], present=val[2] if len(val) == 3 else None,
+                           multilabel=t == TASKS["multilabel"], n_classes=n_classes, name="val")
             out = C.c_void_p()
             _lib.check(_lib.lib.mmf_head_train(tb.h, vb.h if vb else None, C.byref(p), C.byref(out)))
         finally:
