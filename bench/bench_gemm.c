@@ -229,10 +229,10 @@ int main(int argc, char **argv) {
     mmf_machine_info mi;
     mmf_machine_info_get(&mi);
     const char *coretype = getenv("OPENBLAS_CORETYPE");
-    fprintf(md, "- Ours: %s. OpenBLAS: %s, kernel %s%s%s; precision fp32 throughout; CPU features: avx2 %d, "
+    fprintf(md, "- Ours: %s. OpenBLAS: %s, kernel %s%s%s%s; precision fp32 throughout; CPU features: avx2 %d, "
                 "avx512f %d, avx512_bf16 %d, avx512_vnni %d, amx %d.\n",
             mi.engine, openblas_get_config(), openblas_get_corename(), coretype ? " (OPENBLAS_CORETYPE=" : "",
-            coretype ? coretype : "", mi.avx2, mi.avx512f, mi.avx512_bf16, mi.avx512_vnni, mi.amx);
+            coretype ? coretype : "", coretype ? ")" : "", mi.avx2, mi.avx512f, mi.avx512_bf16, mi.avx512_vnni, mi.amx);
     if (coretype) fprintf(md, "  (the variable is set on this machine because this OpenBLAS build misbehaves on newer CPUs; it does not touch mmfuse.)\n");
     fprintf(md, "- Peak: every thread runs %d independent FMA chains for ~0.5 s of its own CPU time (AVX-512 "
                 "`vfmadd` on zmm, and AVX2 on ymm; the faster counts), FLOPs = 2 x lanes x FMAs, divided by the "

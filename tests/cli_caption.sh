@@ -111,6 +111,10 @@ EOF
   want=$("$CLI" caption run "$T/rec/cap.safetensors" --image "$T/rec/img/0.png" --text "hello red world" --beam 2 2>&1)
   out=$(cd / && "$CLI" caption run "$T/rec/cap_auto.safetensors" --image "$T/rec/img/0.png" --text "hello red world" --beam 2 2>&1)
   check '[ $? -eq 0 ] && [ "$out" = "$want" ]' "caption run with the encoders the training file recorded: \"$out\", want \"$want\""
+  out=$(cd / && "$CLI" caption run "$T/rec/cap_auto.safetensors" --image "$T/rec/img/0.png" --text "hello red world" --beam 2 --precision fp32 2>&1)
+  check '[ $? -eq 0 ] && [ "$out" = "$want" ]' "caption run --precision fp32 is the default path: \"$out\""
+  out=$("$CLI" caption run "$T/rec/cap_auto.safetensors" --image "$T/rec/img/0.png" --precision fp64 2>&1)
+  check '[ $? -eq 2 ] && [[ "$out" == *"fp32, bf16, int8 or auto"* ]]' "caption run --precision fp64: $out"
   out=$("$CLI" caption run "$T/rec/caption_missing.safetensors" --image "$T/rec/img/0.png" 2>&1)
   check '[ $? -eq 1 ] && [[ "$out" == *"caption_missing.safetensors"* ]]' "caption run on a missing model names it: $out"
   out=$("$CLI" caption run "$T/rec/cap.safetensors" --image "$T/rec/img/0.png" --encoder text="$SRC/tests/data/text/bert_st" --text "x" 2>&1)

@@ -26,6 +26,9 @@ int cli_flag(char **argv, int i, const char *name);
 /* Parse integers/floats with range checks; print a usage error on failure. */
 int cli_int(const char *opt, const char *s, long lo, long hi, long *out);
 int cli_float(const char *opt, const char *s, double *out);
+/* The default --threads: MMFUSE_THREADS when set (1..1024), else the cores
+ * this process may run on (its affinity mask). */
+int cli_default_threads(void);
 /* --precision fp32 | bf16 | int8 | auto for an encoder; prints a usage error and returns 0 on anything else. */
 int cli_precision(const char *cmd, const char *s, mmf_precision *out);
 /* A numeric option that fills one field of a params struct: an int within

@@ -1,4 +1,6 @@
+#define _GNU_SOURCE
 #include "cli.h"
+#include <sched.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -128,4 +130,18 @@ int cli_precision(const char *cmd, const char *s, mmf_precision *out) {
         if (!strcmp(s, names[i])) { *out = (mmf_precision)i; return 1; }
     cli_usage(cmd, "--precision %s: expected fp32, bf16, int8 or auto", s);
     return 0;
+}
+
+int cli_default_threads(void) {
+    const char *env = getenv("MMFUSE_THREADS");
+    if (env && *env) {
+        char *end;
+        long n = strtol(env, &end, 10);
+        if (!*end && n >= 1 && n <= 1024) return (int)n;
+        fprintf(stderr, "mmfuse: warning: MMFUSE_THREADS=%s is not a thread count in 1..1024; ignored\n", env);
+    }
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set) > 1024 ? 1024 : CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n >= 1 ? (int)(n > 1024 ? 1024 : n) : 1;
 }

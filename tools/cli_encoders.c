@@ -44,6 +44,7 @@ int cli_sample_embed(const char *cmd, const cli_sample *in, const char *name, in
     *out = NULL;
     mmf_encoder_params ep = mmf_encoder_params_default();
     ep.n_threads = in->n_threads;
+    ep.precision = in->precision;
     mmf_encoder *en;
     mmf_status s = mmf_encoder_load(dir, &ep, &en);
     if (s) return cli_fail(cmd, s, "cannot load an encoder");

@@ -33,6 +33,7 @@ typedef struct cli_sample {
     const char *text_noun;      /* "text", "question": "cannot embed the question" */
     const char *model_noun;     /* "captioner", "model": "the model's modality ..." */
     int n_threads;
+    mmf_precision precision;    /* of the encoders (--precision) */
 } cli_sample;
 
 /* Embeds the sample for the model's modality NAME (DIM floats) with the encoder

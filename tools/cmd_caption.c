@@ -45,11 +45,12 @@ static const char help[] =
     "  --encoder NAME=DIR   record the encoder folder of a modality (used by `run`); repeatable.\n"
     "                       Default: the folder the training file names (`mmfuse embed\n"
     "                       --records` writes it), so `run` needs no flags\n"
-    "  --seed S (default 1)   --threads N (default 1)\n\n"
+    "  --seed S (default 1)   --threads N (default: the cores this process may use, or MMFUSE_THREADS)\n\n"
     "run options (one sample through the recorded encoders):\n"
     "  --image PATH         image file for the image modality\n"
     "  --text STR           accompanying text for the text modality\n"
-    "  --encoder NAME=DIR   override a recorded encoder folder\n\n"
+    "  --encoder NAME=DIR   override a recorded encoder folder\n"
+    "  --precision P        of the encoders: fp32 | bf16 | int8 | auto (default fp32)\n\n"
     "eval options (every row of an embedding file):\n"
     "  --data F             embedding file (required)\n"
     "  --captions F         references: prints BLEU-1..4, CIDEr-D and CIDEr over the rows that have some\n"
@@ -61,7 +62,7 @@ static const char help[] =
     "  --length-penalty A   GNMT alpha: score / ((5 + len) / 6)^A (default 0)\n"
     "  --max-len N          at most N words (default: the captioner's)\n"
     "  --prefix STR         every caption starts with these words (each must be in the vocabulary)\n"
-    "  --threads N          (default 1)\n\n"
+    "  --threads N          (default: the cores this process may use, or MMFUSE_THREADS)\n\n"
     "Examples:\n"
     "  mmfuse embed --records data/emoji/train.jsonl --text-field tags --image-model models/resnet \\\n"
     "               --text-model models/minilm --out train.safetensors\n"
@@ -138,6 +139,7 @@ static int do_train(int argc, char **argv) {
     int bad = 0;
     long iv;
     mmf_caption_train_params p = mmf_caption_train_params_default();
+    p.n_threads = cli_default_threads();
     const cli_num nums[] = {
         {"--fusion-hidden", &p.fusion_hidden, NULL, 1, 65536},
         {"--hidden", &p.hidden, NULL, 1, 8192},
@@ -222,12 +224,17 @@ static int do_run(int argc, char **argv) {
     cli_encoders enc = {0};
     int bad = 0, matched;
     mmf_caption_gen_params g = mmf_caption_gen_params_default();
+    mmf_precision prec = MMF_PRECISION_F32;
+    g.n_threads = cli_default_threads();
     for (int i = 2; i < argc; i++) {
         int r = gen_opt(argc, argv, &i, &g, &bad, &matched);
         if (r) return r;
         if (matched) continue;
         if (cli_opt(argc, argv, &i, "--image", &v, &bad)) image = v;
         else if (cli_opt(argc, argv, &i, "--text", &v, &bad)) text = v;
+        else if (cli_opt(argc, argv, &i, "--precision", &v, &bad)) {
+            if (bad || !cli_precision(NAME, v, &prec)) return MMF_EXIT_USAGE;
+        }
         else if (cli_opt(argc, argv, &i, "--encoder", &v, &bad)) {
             if ((r = cli_encoders_add(NAME, &enc, bad ? NULL : v))) return r;
         } else if (argv[i][0] == '-') return cli_usage(NAME, "unknown option %s for caption run", argv[i]);
@@ -243,7 +250,7 @@ static int do_run(int argc, char **argv) {
     int M = mmf_captioner_n_modalities(c), rc = MMF_EXIT_FAIL, used_image = 0, used_text = 0;
     float *xs[8] = {0};
     char *cap = NULL;
-    const cli_sample in = {image, text, "text", "captioner", g.n_threads};
+    const cli_sample in = {image, text, "text", "captioner", g.n_threads, prec};
     for (int m = 0; m < M; m++) {
         const char *name = mmf_captioner_modality(c, m);
         const char *dir = cli_encoders_dir(&enc, name, mmf_captioner_encoder(c, m));
@@ -298,6 +305,7 @@ static int do_eval(int argc, char **argv) {
     const char *path = NULL, *data = NULL, *caps = NULL, *field = "caption", *idf = NULL, *out = NULL, *v;
     int bad = 0, matched;
     mmf_caption_gen_params g = mmf_caption_gen_params_default();
+    g.n_threads = cli_default_threads();
     for (int i = 2; i < argc; i++) {
         int r = gen_opt(argc, argv, &i, &g, &bad, &matched);
         if (r) return r;

@@ -31,7 +31,7 @@ static const char help[] =
     "  --init I             kmeans++ | random (default: kmeans++)\n"
     "  --centroids FILE     also write the centroids [K, D] as safetensors (\"centroids\")\n"
     "  --seed S             random seed (default: 42)\n"
-    "  --threads N          threads (default: 1)\n\n"
+    "  --threads N          threads (default: the cores this process may use, or MMFUSE_THREADS)\n\n"
     "Output: {\"k\": K, \"n\": N, \"dim\": D, \"iterations\": I, \"inertia\": X,\n"
     "         [\"scores\": {\"nmi\": .., \"ari\": .., \"purity\": ..},]\n"
     "         \"assignments\": [{\"id\": ID, \"cluster\": C}, ...]}\n\n"
@@ -58,6 +58,7 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
 static int run(int argc, char **argv) {
     const char *emb = NULL, *out = NULL, *tensor = NULL, *ids_name = NULL, *labels = NULL, *cent = NULL, *v;
     mmf_kmeans_params p = mmf_kmeans_params_default();
+    p.n_threads = cli_default_threads();
     int bad = 0;
     long iv;
     double dv;

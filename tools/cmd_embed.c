@@ -31,7 +31,7 @@ static const char help[] =
     "                       a sentence-transformers Normalize module)\n"
     "  --no-normalize       never normalize\n"
     "  --batch N            sequences per forward pass (default 32)\n"
-    "  --threads N          CPU threads (default 1)\n"
+    "  --threads N          CPU threads (default: the cores this process may use, or MMFUSE_THREADS)\n"
     "  --max-length N       tokens per input, specials included (default: the model's limit)\n"
     "  --precision P        fp32 | bf16 | int8 | auto (default fp32).\n"
     "                       bf16 needs a CPU with AVX512-BF16 and runs the transformer\n"
@@ -298,8 +298,9 @@ static int embed_records(const embed_opts *o) {
 }
 
 static int run(int argc, char **argv) {
-    embed_opts o = {.pooling = MMF_POOL_DEFAULT, .normalize = MMF_NORMALIZE_DEFAULT, .batch = 32, .threads = 1,
+    embed_opts o = {.pooling = MMF_POOL_DEFAULT, .normalize = MMF_NORMALIZE_DEFAULT, .batch = 32, .threads = 0,
                     .rec = {.text_field = "text", .image_field = "image", .label_field = "label"}};
+    o.threads = cli_default_threads();
     const char *v;
     int bad = 0;
     for (int i = 1; i < argc && !bad; i++) {

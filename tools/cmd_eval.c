@@ -23,7 +23,7 @@ static const char help[] =
     "  --predictions F  classify: also write each row's predicted class, top-5 classes\n"
     "                   and true label as JSON (atomically): {\"n\", \"classes\",\n"
     "                   \"rows\": [{\"id\", \"label\", \"pred\", \"top5\"}, ...]}\n"
-    "  --threads N      [1]\n\n"
+    "  --threads N      (default: the cores this process may use, or MMFUSE_THREADS)\n\n"
     "Example:\n"
     "  mmfuse eval gmu.head.safetensors --data test.safetensors\n";
 
@@ -82,7 +82,7 @@ static int run(int argc, char **argv) {
     const char *head = NULL, *data = NULL, *drop = NULL, *pred = NULL, *v;
     double noise = 0.0;
     int as_json = 0, table = 1, bad = 0;
-    long threads = 1;
+    long threads = cli_default_threads();
     unsigned long long seed = 1;
     for (int i = 1; i < argc && !bad; i++) {
         if (cli_opt(argc, argv, &i, "--data", &data, &bad)) continue;

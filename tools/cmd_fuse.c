@@ -11,13 +11,13 @@ static const char help[] =
     "Options:\n"
     "  --data FILE     embeddings to fuse (required)\n"
     "  --out FILE      output embedding file (required)\n"
-    "  --threads N     [1]\n\n"
+    "  --threads N     (default: the cores this process may use, or MMFUSE_THREADS)\n\n"
     "Example:\n"
     "  mmfuse fuse gmu.head.safetensors --data test.safetensors --out test.fused.safetensors\n";
 
 static int run(int argc, char **argv) {
     const char *head = NULL, *data = NULL, *out = NULL, *v;
-    long threads = 1;
+    long threads = cli_default_threads();
     int bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
         if (cli_opt(argc, argv, &i, "--data", &data, &bad)) continue;

@@ -32,7 +32,7 @@ static const char help[] =
     "  --ef-search N          default search beam width saved in the file (default: 64)\n"
     "  --quant Q              none | int8 (default: none; int8 walks the graph on\n"
     "                         int8 codes and re-ranks with the float vectors)\n"
-    "  --threads N            build threads (default: 1)\n"
+    "  --threads N            build threads (default: the cores this process may use, or MMFUSE_THREADS)\n"
     "  --seed S               level draws (default: 42)\n\n"
     "add/delete write the updated index back to IDX (or to --out IDX2).\n"
     "Deleted ids are never returned again; their slots keep routing the graph.\n\n"
@@ -50,6 +50,7 @@ static double now_s(void) {
 static int do_build(int argc, char **argv) {
     const char *emb = NULL, *out = NULL, *tensor = NULL, *ids_name = NULL, *v;
     mmf_index_params p = mmf_index_params_default();
+    p.n_threads = cli_default_threads();
     int bad = 0;
     long iv;
     for (int i = 2; i < argc; i++) {

@@ -18,7 +18,7 @@ static const char help[] =
     "  --model DIR       folder with preprocessor_config.json (or the json file) (required)\n"
     "  --image-list F    one image path per line (blank lines skipped; - = stdin) (required)\n"
     "  --out OUT         output .safetensors, written atomically (required)\n"
-    "  --threads N       decode in parallel (default 1)\n"
+    "  --threads N       decode in parallel (default: the cores this process may use, or MMFUSE_THREADS)\n"
     "  --skip-bad        report unreadable images, leave their rows zero and go on; adds\n"
     "                    \"failed\" (U8, [N]) and the messages in metadata \"failures\"\n"
     "                    (default: the first bad image stops the run, nothing is written)\n\n"
@@ -28,7 +28,7 @@ static const char help[] =
 
 static int run(int argc, char **argv) {
     const char *model = NULL, *list = NULL, *out = NULL, *v;
-    long threads = 1;
+    long threads = cli_default_threads();
     int skip_bad = 0, bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
         if (cli_opt(argc, argv, &i, "--model", &model, &bad)) continue;

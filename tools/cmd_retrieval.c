@@ -22,7 +22,7 @@ static const char help[] =
     "In an embedding file (docs/embedding-file.md) A and B are modalities of the\n"
     "same samples; samples missing either side are left out of that side.\n"
     "  --metric M        cosine | dot | l2 (default: cosine)\n"
-    "  --threads N       threads (default: 1)\n"
+    "  --threads N       threads (default: the cores this process may use, or MMFUSE_THREADS)\n"
     "  --json            one JSON object instead of a table\n\n"
     "Example:\n"
     "  mmfuse retrieval test.safetensors --a text --b image --threads 2\n";
@@ -69,7 +69,7 @@ static void label(char *out, size_t cap, const char *tensor, const char *path, i
 static int run(int argc, char **argv) {
     const char *file = NULL, *bfile = NULL, *a = "text", *b = "image", *aid = NULL, *bid = NULL, *v;
     mmf_metric metric = MMF_METRIC_COSINE;
-    int bad = 0, json = 0, nt = 1;
+    int bad = 0, json = 0, nt = cli_default_threads();
     long iv;
     for (int i = 1; i < argc; i++) {
         if (cli_opt(argc, argv, &i, "--a", &v, &bad)) a = v;

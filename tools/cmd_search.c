@@ -28,7 +28,8 @@ static const char help[] =
     "  -k N, --k N        results per query (default: 10)\n"
     "  --ef N             HNSW beam width (default: the index's ef_search, at least k)\n"
     "  --exact            brute-force scan with BLAS instead of the graph\n"
-    "  --threads N        search and encoder threads (default: 1)\n"
+    "  --precision P      encoder precision: fp32 | bf16 | int8 | auto (default fp32; see mmfuse embed --help)\n"
+    "  --threads N        search and encoder threads (default: the cores this process may use, or MMFUSE_THREADS)\n"
     "  --json             one JSON object per query:\n"
     "                     {\"query\": ID, \"results\": [{\"id\": ID, \"score\": S}, ...]}\n\n"
     "Examples:\n"
@@ -36,9 +37,11 @@ static const char help[] =
     "  mmfuse search images.mmfidx --text \"a red heart\" --model models/clip-vit-base-patch32\n";
 
 /* One query row embedded by an encoder folder (text or image). */
-static int encode_query(const char *model, const char *text, const char *image, int threads, cli_emb *q) {
+static int encode_query(const char *model, const char *text, const char *image, int threads, mmf_precision prec,
+                        cli_emb *q) {
     mmf_encoder_params ep = mmf_encoder_params_default();
     ep.n_threads = threads;
+    ep.precision = prec;
     mmf_encoder *enc;
     mmf_status s = mmf_encoder_load(model, &ep, &enc);
     if (s) { cli_fail("search", s, "cannot load the encoder"); return 0; }
@@ -78,6 +81,8 @@ static int run(int argc, char **argv) {
     int bad = 0, json = 0, k = 10;
     long iv;
     mmf_search_params sp = mmf_search_params_default();
+    sp.n_threads = cli_default_threads();
+    mmf_precision prec = MMF_PRECISION_F32;
     for (int i = 1; i < argc; i++) {
         if (cli_opt(argc, argv, &i, "--vector-file", &v, &bad)) vf = v;
         else if (cli_opt(argc, argv, &i, "--tensor", &v, &bad)) tensor = v;
@@ -88,6 +93,8 @@ static int run(int argc, char **argv) {
         } else if (cli_opt(argc, argv, &i, "--ef", &v, &bad)) {
             if (bad || !cli_int("--ef", v, 1, 100000, &iv)) return MMF_EXIT_USAGE;
             sp.ef = (int)iv;
+        } else if (cli_opt(argc, argv, &i, "--precision", &v, &bad)) {
+            if (bad || !cli_precision("search", v, &prec)) return MMF_EXIT_USAGE;
         } else if (cli_opt(argc, argv, &i, "--threads", &v, &bad)) {
             if (bad || !cli_int("--threads", v, 1, 1024, &iv)) return MMF_EXIT_USAGE;
             sp.n_threads = (int)iv;
@@ -117,7 +124,7 @@ static int run(int argc, char **argv) {
     int rc = MMF_EXIT_FAIL;
     size_t nq = 0;
     if (vf ? !cli_load_emb("search", vf, tensor, qids_name, &qe)
-           : !encode_query(model, qtext, qimage, sp.n_threads, &qe)) goto out;
+           : !encode_query(model, qtext, qimage, sp.n_threads, prec, &qe)) goto out;
     nq = qe.n;
     if (qe.d != in.dim) {
         fprintf(stderr, "mmfuse search: dimension mismatch: %s tensor \"%s\" has dimension %d, the index %s has %d\n",

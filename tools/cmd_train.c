@@ -37,7 +37,7 @@ static const char help[] =
     "  --sketch N              compact bilinear size, a power of two [1024]\n"
     "  --budget N              max weights of the full bilinear/TFN layer [16777216]\n"
     "  --seed S                [1]\n"
-    "  --threads N             [1]\n"
+    "  --threads N             (default: the cores this process may use, or MMFUSE_THREADS)\n"
     "  --precision P           fp32 | bf16 [fp32]; bf16 rounds the operands of the\n"
     "                          linear layers' GEMMs (forward and backward) to bf16\n"
     "                          with fp32 sums, on CPUs with AVX512-BF16; weights,\n"
@@ -90,6 +90,7 @@ static int parse_mdrop(const char *s, mmf_train_params *p, const mmf_embfile *f)
 
 static int run(int argc, char **argv) {
     mmf_train_params p = mmf_train_params_default();
+    p.n_threads = cli_default_threads();
     const char *train = NULL, *val = NULL, *out = NULL, *task = "classify", *mdrop = NULL, *v;
     int bad = 0, quiet = 0;
     double phases[5] = {0};

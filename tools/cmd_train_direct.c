@@ -53,7 +53,7 @@ static const char help[] =
     "  --probe-epochs N     bimodal-ae: epochs of the linear classifier on the code,\n"
     "                       0 = none [100]\n"
     "  --seed S             [1]\n"
-    "  --threads N          [1]\n"
+    "  --threads N          (default: the cores this process may use, or MMFUSE_THREADS)\n"
     "  --quiet              no progress lines on stderr\n\n"
     "Examples:\n"
     "  mmfuse train-direct --model bimodal-ae --train train.safetensors --val val.safetensors \\\n"
@@ -80,6 +80,7 @@ static void progress(void *user, int phase, int epoch, int epochs, double loss, 
 
 static int run(int argc, char **argv) {
     mmf_direct_params p = mmf_direct_params_default();
+    p.n_threads = cli_default_threads();
     const char *train = NULL, *val = NULL, *out = NULL, *records = NULL, *v, *extra[8];
     int n_extra = 0;
     mmf_featurize_params fp = mmf_featurize_params_default();

@@ -37,7 +37,7 @@ static const char help[] =
     "  --max-length N     text: tokens per text incl. [CLS] and [SEP] (default 32)\n"
     "  --min-count N      text: words seen fewer times get no vocabulary entry (default 1)\n"
     "  --seed N           default 1\n"
-    "  --threads N        CPU threads (default 1)\n"
+    "  --threads N        CPU threads (default: the cores this process may use, or MMFUSE_THREADS)\n"
     "  --quiet            no per-epoch lines on stderr\n\n"
     "Example:\n"
     "  mmfuse train-encoder --modality image --records data/emoji/train.jsonl \\\n"
@@ -54,6 +54,7 @@ static void progress(void *user, int epoch, int epochs, double loss, double acc,
 
 static int run(int argc, char **argv) {
     mmf_tower_params p = mmf_tower_params_default();
+    p.n_threads = cli_default_threads();
     const char *modality = NULL, *records = NULL, *val = NULL, *out = NULL, *v;
     int bad = 0, quiet = 0;
     long n;

@@ -27,13 +27,15 @@ static const char help[] =
     "  --epochs N (default 20)   --batch N (default 64)   --lr X (default 0.001)\n"
     "  --dropout P          on the fused embedding (default 0.1)\n"
     "  --modality-dropout P hide a modality at random while training, every modality (default 0)\n"
-    "  --patience N (default 5)   --seed S (default 1)   --threads N (default 1)\n"
+    "  --patience N (default 5)   --seed S (default 1)   --threads N\n"
+    "                       (default: the cores this process may use, or MMFUSE_THREADS)\n"
     "  --encoder NAME=DIR   record the encoder folder of a modality (used by `run`); repeatable.\n"
     "                       Default: the folder the training file names (`mmfuse embed\n"
     "                       --records` writes it), so `run` needs no flags\n"
     "  --out F              the model (the fusion head file + answers; atomic) (required)\n\n"
     "run options: --image PATH, --question STR (embedded by the recorded encoders, or the\n"
-    "  recorded bag of words), --encoder NAME=DIR (override), --threads N. Prints the\n"
+    "  recorded bag of words), --encoder NAME=DIR (override), --precision P (of the\n"
+    "  encoders: fp32 | bf16 | int8 | auto, default fp32), --threads N. Prints the\n"
     "  answer and its probability as JSON.\n\n"
     "eval options: --data F, --answers F, --answer-field K, --id-field K, --drop NAME\n"
     "  (that modality absent in every row), --threads N. Prints the accuracy (exact match\n"
@@ -74,6 +76,7 @@ static int do_train(int argc, char **argv) {
     double md = 0;
     mmf_vqa_train_params p = mmf_vqa_train_params_default();
     mmf_train_params *f = &p.fusion;
+    f->n_threads = cli_default_threads();
     const cli_num nums[] = {
         {"--top-k", &p.top_k, NULL, 2, 10000000},
         {"--hidden", &f->hidden, NULL, 1, 65536},
@@ -142,7 +145,7 @@ done:
 
 static int do_eval(int argc, char **argv) {
     const char *path = NULL, *data = NULL, *ans = NULL, *field = "answer", *idf = NULL, *drop = NULL, *v;
-    int bad = 0, nt = 1;
+    int bad = 0, nt = cli_default_threads();
     long iv;
     for (int i = 2; i < argc; i++) {
         if (cli_opt(argc, argv, &i, "--data", &v, &bad)) data = v;
@@ -185,11 +188,15 @@ done:
 static int do_run(int argc, char **argv) {
     const char *path = NULL, *image = NULL, *question = NULL, *v;
     cli_encoders enc = {0};
-    int bad = 0, nt = 1;
+    int bad = 0, nt = cli_default_threads();
+    mmf_precision prec = MMF_PRECISION_F32;
     long iv;
     for (int i = 2; i < argc; i++) {
         if (cli_opt(argc, argv, &i, "--image", &v, &bad)) image = v;
         else if (cli_opt(argc, argv, &i, "--question", &v, &bad)) question = v;
+        else if (cli_opt(argc, argv, &i, "--precision", &v, &bad)) {
+            if (bad || !cli_precision(NAME, v, &prec)) return MMF_EXIT_USAGE;
+        }
         else if (cli_opt(argc, argv, &i, "--encoder", &v, &bad)) {
             int r = cli_encoders_add(NAME, &enc, bad ? NULL : v);
             if (r) return r;
@@ -207,7 +214,7 @@ static int do_run(int argc, char **argv) {
     if (s) return cli_fail(NAME, s, "cannot load the model");
     int M = mmf_vqa_n_modalities(q), rc = MMF_EXIT_FAIL, used = 0;
     float *xs[8] = {0};
-    const cli_sample in = {image, question, "question", "model", nt};
+    const cli_sample in = {image, question, "question", "model", nt, prec};
     for (int m = 0; m < M; m++) {
         const char *name = mmf_vqa_modality(q, m), *dir = cli_encoders_dir(&enc, name, mmf_vqa_encoder(q, m));
         if (!dir || !dir[0]) continue;

@@ -19,7 +19,8 @@ static const char help[] =
     "  --labels S         comma-separated label texts\n"
     "  --labels-file F    one label text per line (instead of --labels)\n"
     "  --batch N          images per forward pass (default 32)\n"
-    "  --threads N        CPU threads (default 1)\n"
+    "  --precision P      encoder precision: fp32 | bf16 | int8 | auto (default fp32; see mmfuse embed --help)\n"
+    "  --threads N        CPU threads (default: the cores this process may use, or MMFUSE_THREADS)\n"
     "  --skip-bad         report unreadable images (their line says \"failed\") and go on\n"
     "                     (default: the first bad image stops the run)\n\n"
     "Example:\n"
@@ -33,13 +34,15 @@ static void on_error(size_t index, const char *path, const char *message, void *
 
 static int run(int argc, char **argv) {
     const char *model = NULL, *list = NULL, *labels = NULL, *labels_file = NULL, *v;
-    long threads = 1, batch = 32;
+    long threads = cli_default_threads(), batch = 32;
+    mmf_precision prec = MMF_PRECISION_F32;
     int skip_bad = 0, bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
         if (cli_opt(argc, argv, &i, "--model", &model, &bad)) continue;
         if (cli_opt(argc, argv, &i, "--image-list", &list, &bad)) continue;
         if (cli_opt(argc, argv, &i, "--labels", &labels, &bad)) continue;
         if (cli_opt(argc, argv, &i, "--labels-file", &labels_file, &bad)) continue;
+        if (cli_opt(argc, argv, &i, "--precision", &v, &bad)) { if (!bad && !cli_precision("zeroshot", v, &prec)) return MMF_EXIT_USAGE; continue; }
         if (cli_opt(argc, argv, &i, "--threads", &v, &bad)) { if (!bad && !cli_int("--threads", v, 1, 1024, &threads)) bad = 1; continue; }
         if (cli_opt(argc, argv, &i, "--batch", &v, &bad)) { if (!bad && !cli_int("--batch", v, 1, 65536, &batch)) bad = 1; continue; }
         if (cli_flag(argv, i, "--skip-bad")) { skip_bad = 1; continue; }
@@ -71,6 +74,7 @@ static int run(int argc, char **argv) {
 
     mmf_encoder_params p = mmf_encoder_params_default();
     p.n_threads = (int)threads;
+    p.precision = prec;
     p.max_batch = (int)batch;
     mmf_encoder *enc;
     mmf_status s = mmf_encoder_load(model, &p, &enc);
