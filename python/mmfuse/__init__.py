@@ -25,11 +25,13 @@ from .index import Index
 from .cluster import kmeans, KMeansResult
 from . import fusion
 from .embeddings import EmbeddingFile, load_embeddings, save_embeddings
+from .metrics import Clustering, Retrieval, cluster_scores, retrieval_scores
 from .fusion import FusionHead
 
 library_version = _clib.mmf_version().decode()
 
 __all__ = ["TextEncoder", "ImageEncoder", "Tokenizer", "tokenize", "Index", "FusionHead", "fusion",
-           "kmeans", "KMeansResult", "load_embeddings", "save_embeddings", "EmbeddingFile", "Error", "ArgumentError", "FileIOError", "FormatError", "ShapeError",
+           "kmeans", "KMeansResult", "load_embeddings", "save_embeddings", "EmbeddingFile",
+           "cluster_scores", "retrieval_scores", "Clustering", "Retrieval", "Error", "ArgumentError", "FileIOError", "FormatError", "ShapeError",
            "UnsupportedError", "OutOfMemoryError", "NumericError", "NotFoundError",
            "library_path", "library_version", "__version__"]
