@@ -8,7 +8,7 @@ import threading
 from . import _lib
 from .errors import ArgumentError
 
-PRECISIONS = {"fp32": 0, "bf16": 1}
+PRECISIONS = {"fp32": 0, "bf16": 1, "int8": 2, "auto": 3}   # mmf_precision
 
 
 def threads_arg(threads, what="threads") -> int:

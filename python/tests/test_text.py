@@ -97,3 +97,15 @@ def test_closed_encoder_refuses_instead_of_crashing():
     with pytest.raises(mmfuse.ArgumentError, match="closed"):
         enc.encode("x")
     enc.close()   # twice is fine
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8", "auto"])
+def test_reduced_precisions_stay_close_to_fp32(precision, texts):
+    ref = mmfuse.TextEncoder(TEXT_MODEL, threads=1).encode(texts)
+    try:
+        enc = mmfuse.TextEncoder(TEXT_MODEL, threads=1, precision=precision)
+    except mmfuse.UnsupportedError as e:       # a CPU without AVX512-BF16 / VNNI
+        pytest.skip("%s: %s" % (precision, e))
+    got = enc.encode(texts)
+    cos = (got * ref).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)
+    assert cos.min() >= 0.999, cos              # docs/text.md: ~3 significant digits
