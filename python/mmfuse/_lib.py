@@ -121,6 +121,8 @@ _SIGS = {
     "mmf_encoder_tokenizer": (vp, [vp]), "mmf_encoder_image_processor": (vp, [vp]),
     "mmf_encoder_set_threads": (i32, [vp, i32]), "mmf_encoder_logit_scale": (f32, [vp]),
     "mmf_encoder_embed_text": (i32, [vp, P(cp), sz, i32, i32, vp]),
+    "mmf_encoder_text_lengths": (i32, [vp, P(cp), sz, vp]),
+    "mmf_encoder_embed_text_tokens": (i32, [vp, P(cp), sz, i32, vp, vp]),
     "mmf_encoder_embed_pixels": (i32, [vp, vp, sz, i32, i32, vp]),
     "mmf_encoder_embed_image_files": (i32, [vp, P(cp), sz, i32, i32, i32, vp, vp, vp, vp]),
     "mmf_pooling_parse": (i32, [cp, P(i32)]),

@@ -2,7 +2,7 @@
 Tokenizer (ids and attention masks, as a Hugging Face tokenizer called with padding)."""
 import ctypes as C
 import os
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -131,6 +131,26 @@ class TextEncoder(Encoder):
                 arr = (C.c_char_p * (b - a))(*enc[a:b])
                 _lib.check(_lib.lib.mmf_encoder_embed_text(h, arr, b - a, pool, norm, out[a:].ctypes.data))
         return out[0] if single else out
+
+    def encode_tokens(self, texts: Texts) -> Tuple[np.ndarray, np.ndarray]:
+        """Every token's last hidden state: (states float32 [N, T, dim], mask uint8 [N, T]),
+        T = the longest text's token count (specials included, after truncation); padded
+        positions are 0 in both. A str gives [T, dim] and [T]."""
+        items, single = _text_list(texts)
+        enc = [_lib.cstr(t, "texts[%d]" % i) for i, t in enumerate(items)]
+        n = len(enc)
+        arr = (C.c_char_p * max(n, 1))(*enc)
+        with self._lock:
+            h = self._handle
+            lengths = np.zeros(n, dtype=np.int32)
+            if n:
+                _lib.check(_lib.lib.mmf_encoder_text_lengths(h, arr, n, lengths.ctypes.data))
+            T = int(lengths.max()) if n else 0
+            states = np.zeros((n, T, self.dim), dtype=np.float32)
+            mask = np.zeros((n, T), dtype=np.uint8)
+            if n and T:
+                _lib.check(_lib.lib.mmf_encoder_embed_text_tokens(h, arr, n, T, states.ctypes.data, mask.ctypes.data))
+        return (states[0], mask[0]) if single else (states, mask)
 
     def tokenize(self, texts: Texts, pairs: Optional[Texts] = None, add_special_tokens: bool = True,
                  max_length: Optional[int] = None) -> Dict[str, np.ndarray]:

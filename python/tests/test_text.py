@@ -109,3 +109,19 @@ def test_reduced_precisions_stay_close_to_fp32(precision, texts):
     got = enc.encode(texts)
     cos = (got * ref).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)
     assert cos.min() >= 0.999, cos              # docs/text.md: ~3 significant digits
+
+
+def test_token_states_equal_cli_pooling_none(tmp_path, texts):
+    (tmp_path / "t.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+    model = SRC / "tests/data/text/bert_a"
+    cli("embed", "--model", model, "--text-file", tmp_path / "t.txt", "--out", tmp_path / "n.safetensors",
+        "--pooling", "none")
+    ref = read_safetensors(tmp_path / "n.safetensors")[0]
+    enc = mmfuse.TextEncoder(model, threads=1)
+    states, mask = enc.encode_tokens(texts)
+    assert states.shape == ref["embeddings"].shape and (mask == ref["attention_mask"]).all()
+    np.testing.assert_allclose(states, ref["embeddings"], atol=1e-6)
+    one, m1 = enc.encode_tokens(texts[0])
+    assert one.shape == (m1.sum(), enc.dim)   # a single text: its own length, no padding
+    np.testing.assert_allclose(one, states[0, :len(one)], atol=1e-6)
+    assert enc.encode_tokens([])[0].shape == (0, 0, enc.dim)
