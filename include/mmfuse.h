@@ -196,7 +196,8 @@ typedef enum mmf_precision {
                                 bf16 GEMMs with fp32 accumulation; ~2x GEMM rate, ~3 digits */
     MMF_PRECISION_INT8 = 2,  /* VNNI CPUs: transformer projections/FFN with int8 weights (per output
                                 channel) and int8 activations (per token), int32 accumulation;
-                                LayerNorm, softmax, GELU, attention stay fp32. Not ResNet yet. */
+                                LayerNorm, softmax, GELU, attention stay fp32; ResNet: every
+                                convolution's GEMM (accurate, but slower than fp32 so far) */
     MMF_PRECISION_AUTO = 3   /* bf16 where the model and the CPU run it, else fp32 */
 } mmf_precision;
 

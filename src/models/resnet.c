@@ -16,11 +16,16 @@
  * anyway, so this costs no accuracy); block outputs are kept in fp32 as well,
  * since they are the next block's residual. Convolutions with an even
  * channel count are implicit GEMMs (mmf_bf16_conv reads the k x k taps in
- * place); the 3-channel stem goes through a bf16 im2col. */
+ * place); the 3-channel stem goes through a bf16 im2col.
+ *
+ * int8 precision (mmf_resnet_use_int8): the fp32 path with each convolution's
+ * GEMM in int8 (core/gemm_int8.h: weights per output channel, each im2col row
+ * per pixel), bias, residual and ReLU in fp32 after it. */
 #include "models/resnet.h"
 #include "core/error.h"
 #include "core/ops.h"
 #include "core/gemm_bf16.h"
+#include "core/gemm_int8.h"
 #include "core/tensor.h"
 #include <math.h>
 #include <stdio.h>
@@ -32,6 +37,7 @@ typedef struct conv_bn {
     float *w;   /* (OC, K, K, IC), BN folded */
     float *b;   /* (OC) */
     uint16_t *wp;   /* bf16 precision: w packed (core/gemm_bf16.h), else NULL */
+    void *wq;       /* int8 precision: w quantised per output channel (core/gemm_int8.h), else NULL */
 } conv_bn;
 
 typedef struct rn_block {
@@ -57,6 +63,8 @@ struct mmf_resnet {
     size_t bbuf_cap;
     uint16_t *bscratch;/* bf16 im2col */
     size_t bscratch_cap;
+    void *qscratch;    /* int8: quantised rows + int32 sums (grown on demand) */
+    size_t qscratch_cap;
 };
 
 #define BN_EPS 1e-5f
@@ -103,7 +111,7 @@ done:
     return s;
 }
 
-static void free_conv(conv_bn *c) { free(c->w); free(c->b); free(c->wp); c->w = c->b = NULL; c->wp = NULL; }
+static void free_conv(conv_bn *c) { free(c->w); free(c->b); free(c->wp); free(c->wq); c->w = c->b = NULL; c->wp = NULL; c->wq = NULL; }
 
 void mmf_resnet_free(mmf_resnet *m) {
     if (!m) return;
@@ -117,6 +125,7 @@ void mmf_resnet_free(mmf_resnet *m) {
     free(m->scratch);
     for (int i = 0; i < 4; i++) free(m->bbuf[i]);
     free(m->bscratch);
+    free(m->qscratch);
     free(m);
 }
 
@@ -223,6 +232,40 @@ mmf_status mmf_resnet_use_bf16(mmf_resnet *m, const char *dir) {
     return MMF_OK;
 }
 
+static mmf_status quantise_conv(conv_bn *c) {
+    int K = c->k * c->k * c->ic;
+    if (!(c->wq = malloc(mmf_int8_packed_bytes(c->oc, K)))) return mmf_fail(MMF_ERR_NOMEM, "resnet: cannot allocate the int8 weights");
+    mmf_int8_pack(c->wq, c->w, c->oc, K);
+    return MMF_OK;
+}
+
+mmf_status mmf_resnet_use_int8(mmf_resnet *m, const char *dir) {
+    if (!mmf_int8_supported())
+        return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: int8 precision needs VNNI (AVX512-VNNI or AVX-VNNI); the engine runs %s here "
+                        "(use fp32 or bf16)", dir, mmf_engine_isa_name());
+    mmf_status s = quantise_conv(&m->stem);
+    for (int i = 0; !s && i < m->nblocks; i++) {
+        rn_block *b = &m->blocks[i];
+        for (int j = 0; !s && j < b->nconv; j++) s = quantise_conv(&b->c[j]);
+        if (!s && b->has_sc) s = quantise_conv(&b->sc);
+    }
+    return s;   /* the fp32 weights stay: the path when the engine refuses a GEMM */
+}
+
+/* y (rows, OC) = x (rows, K) W^T: int8 when the convolution has quantised weights and the engine takes it */
+static void conv_gemm(mmf_resnet *m, const conv_bn *c, const float *x, int64_t rows, int K, float *y, int nt) {
+    if (c->wq) {
+        size_t need = mmf_int8_scratch_bytes(rows, K, c->oc);
+        if (need > m->qscratch_cap) {
+            free(m->qscratch);
+            m->qscratch = malloc(need);
+            m->qscratch_cap = m->qscratch ? need : 0;
+        }
+        if (m->qscratch && !mmf_int8_linear(y, x, c->wq, NULL, rows, K, c->oc, 0, m->qscratch, nt)) return;
+    }
+    mmf_gemm(0, 1, (int)rows, c->oc, K, 1.0f, x, K, c->w, K, 0.0f, y, c->oc, nt);
+}
+
 static void out_hw(const conv_bn *c, int H, int W, int *oh, int *ow) {
     *oh = (H + 2 * c->pad - c->k) / c->stride + 1;
     *ow = (W + 2 * c->pad - c->k) / c->stride + 1;
@@ -269,7 +312,7 @@ static void conv_fwd(mmf_resnet *m, const conv_bn *c, const float *in, int B, in
     out_hw(c, H, W, &OH, &OW);
     int K = c->k * c->k * c->ic;
     if (c->k == 1 && c->stride == 1) {
-        mmf_gemm(0, 1, B * H * W, c->oc, c->ic, 1.0f, in, c->ic, c->w, c->ic, 0.0f, out, c->oc, nt);
+        conv_gemm(m, c, in, (int64_t)B * H * W, c->ic, out, nt);
     } else {
         size_t per = (size_t)OH * OW * K;
         int chunk = (int)(m->scratch_cap / per);
@@ -277,8 +320,7 @@ static void conv_fwd(mmf_resnet *m, const conv_bn *c, const float *in, int B, in
         for (int n0 = 0; n0 < B; n0 += chunk) {
             int nb = B - n0 < chunk ? B - n0 : chunk;
             im2col_nhwc(m->scratch, in + (size_t)n0 * H * W * c->ic, nb, H, W, c->ic, c->k, c->stride, c->pad, OH, OW, nt);
-            mmf_gemm(0, 1, nb * OH * OW, c->oc, K, 1.0f, m->scratch, K, c->w, K, 0.0f,
-                     out + (size_t)n0 * OH * OW * c->oc, c->oc, nt);
+            conv_gemm(m, c, m->scratch, (int64_t)nb * OH * OW, K, out + (size_t)n0 * OH * OW * c->oc, nt);
         }
     }
     int64_t rows = (int64_t)B * OH * OW;
@@ -563,6 +605,7 @@ static mmf_status resnet_enc_load(mmf_encoder *e) {
     if ((s = mmf_resnet_load(e->dir, &m))) return s;
     e->impl = m;
     if (e->params.precision == MMF_PRECISION_BF16) TRY_RN(mmf_resnet_use_bf16(m, e->dir));
+    else if (e->params.precision == MMF_PRECISION_INT8) TRY_RN(mmf_resnet_use_int8(m, e->dir));
     else if (e->params.precision != MMF_PRECISION_F32)
         return mmf_fail(MMF_ERR_ARG, "mmf_encoder_load: unknown precision %d", (int)e->params.precision);
     e->dim = e->token_dim = m->out_c;
@@ -587,7 +630,7 @@ static mmf_status resnet_image_forward(mmf_encoder *e, const float *pixels, int 
 
 const mmf_encoder_ops mmf_resnet_ops = {
     .model_type = "resnet",
-    .precisions = 1u << MMF_PRECISION_BF16,
+    .precisions = (1u << MMF_PRECISION_BF16) | (1u << MMF_PRECISION_INT8),
     .modalities = MMF_MODALITY_IMAGE,
     .load = resnet_enc_load,
     .free_impl = resnet_enc_free,
