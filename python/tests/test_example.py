@@ -11,22 +11,33 @@ import pytest
 from conftest import IMAGES, cli
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "search.py"
+NAMES = ["a red square", "a photo", "grey", "rotated"]
 
 
-def test_search_example_equals_cli(tmp_path, clip_folder):
-    names = ["a red square", "a photo", "grey", "rotated"]
+def gallery(folder: Path) -> Path:
+    """The test images copied into folder, with a records file naming them r0..r3."""
     for p in IMAGES:
-        shutil.copy(p, tmp_path / p.name)
-    (tmp_path / "g.jsonl").write_text("".join(json.dumps({"id": "r%d" % i, "text": t, "image": p.name}) + "\n"
-                                              for i, (t, p) in enumerate(zip(names, IMAGES))))
+        shutil.copy(p, folder / p.name)
+    (folder / "g.jsonl").write_text("".join(json.dumps({"id": "r%d" % i, "text": t, "image": p.name}) + "\n"
+                                            for i, (t, p) in enumerate(zip(NAMES, IMAGES))))
+    return folder / "g.jsonl"
+
+
+def run_example(*args, cwd=None):
+    """search.py's stdout lines (the installed mmfuse, or this checkout's)."""
     env = dict(os.environ)
     if not env.get("MMFUSE_TEST_INSTALLED"):
         env["PYTHONPATH"] = str(EXAMPLE.parents[1]) + os.pathsep + env.get("PYTHONPATH", "")
-    r = subprocess.run([sys.executable, str(EXAMPLE), "--model", str(clip_folder), "--records", str(tmp_path / "g.jsonl"),
-                        "--query", "a photo of a cat", "-k", "3", "--threads", "1"],
-                       capture_output=True, text=True, env=env, cwd=tmp_path)
+    r = subprocess.run([sys.executable, str(EXAMPLE)] + [str(a) for a in args] + ["--threads", "1"],
+                       capture_output=True, text=True, env=env, cwd=cwd)
     assert r.returncode == 0, r.stderr
-    lines = r.stdout.splitlines()
+    return r.stdout.splitlines()
+
+
+def test_search_example_equals_cli(tmp_path, clip_folder):
+    records = gallery(tmp_path)
+    lines = run_example("--model", clip_folder, "--records", records, "--query", "a photo of a cat", "-k", 3,
+                        cwd=tmp_path)
     at = lines.index("query 'a photo of a cat', top 3 by image:")
     got = [l.split()[1] for l in lines[at + 1:at + 4]]
     # the CLI: embed the same images, build an index, search with the same text
@@ -48,25 +59,14 @@ def test_search_example_on_a_demo_layout(tmp_path):
     (demo / "retrieval").mkdir()
     (demo / "encoders/text.path").write_text(str(TEXT_MODEL) + "\n")
     (demo / "encoders/image.path").write_text(str(VIT_MODEL) + "\n")
-    names = ["a red square", "a photo", "grey", "rotated"]
-    t = mmfuse.TextEncoder(TEXT_MODEL, threads=1).encode(names * 8)
+    t = mmfuse.TextEncoder(TEXT_MODEL, threads=1).encode(NAMES * 8)
     i = mmfuse.ImageEncoder(VIT_MODEL, threads=1).encode([str(p) for p in IMAGES] * 8)
     rng = np.random.default_rng(0)
     head = mmfuse.fusion.train({"text": t + rng.normal(0, 0.01, t.shape).astype(np.float32),
                                 "image": i + rng.normal(0, 0.01, i.shape).astype(np.float32)},
                                None, task="align", epochs=2, batch=8, hidden=16)
     head.save(demo / "retrieval/align.head.safetensors")
-    for p in IMAGES:
-        shutil.copy(p, tmp_path / p.name)
-    (tmp_path / "g.jsonl").write_text("".join(json.dumps({"id": "r%d" % n, "text": s, "image": p.name}) + "\n"
-                                              for n, (s, p) in enumerate(zip(names, IMAGES))))
-    env = dict(os.environ)
-    if not env.get("MMFUSE_TEST_INSTALLED"):
-        env["PYTHONPATH"] = str(EXAMPLE.parents[1]) + os.pathsep + env.get("PYTHONPATH", "")
-    r = subprocess.run([sys.executable, str(EXAMPLE), "--demo", str(demo), "--records", str(tmp_path / "g.jsonl"),
-                        "--query", "grey", "-k", "4", "--threads", "1"], capture_output=True, text=True, env=env)
-    assert r.returncode == 0, r.stderr
-    lines = r.stdout.splitlines()
+    lines = run_example("--demo", demo, "--records", gallery(tmp_path), "--query", "grey", "-k", 4)
     for by in ("image", "caption"):
         at = lines.index("query 'grey', top 4 by %s:" % by)
         hits = [l.split() for l in lines[at + 1:at + 5]]
