@@ -9,7 +9,7 @@ for group in "$@"; do
     test)  want+=(python3-numpy python3-pil nodejs python3-pytest python3-setuptools python3-pip python3-venv) ;;   # numpy/Pillow: synthetic test data; node: the demo scripts' tests; pytest, setuptools, pip, venv: the Python binding (tests/cli_python.sh; each skips without)
     fuzz)  want+=(clang libclang-rt-dev libomp-dev) ;;   # libomp: OpenMP for clang
     refs) want+=(python3-torch python3-torchvision python3-pil python3-numpy nodejs npm) ;;
-    bench) want+=(libopenblas-openmp-dev python3-torch python3-torchvision python3-pil python3-numpy python3-hnswlib python3-faiss) ;;
+    bench) want+=(libopenblas-openmp-dev python3-onnx python3-torch python3-torchvision python3-pil python3-numpy python3-hnswlib python3-faiss) ;;
     demo)  want+=(librsvg2-bin npm nodejs) ;;
     report) want+=(chromium) ;;
     *) echo "install-deps: unknown group '$group' (build|test|fuzz|refs|bench|demo|report)" >&2; exit 2 ;;
