@@ -17,6 +17,8 @@ int mmf_resnet_out_dim(const mmf_resnet *m);
  * accumulation (weights packed now, fp32 copies freed). MMF_ERR_UNSUPPORTED
  * on a CPU without AVX512-BF16; dir names the model in messages. */
 mmf_status mmf_resnet_use_bf16(mmf_resnet *m, const char *dir);
+/* fp32 convolutions as oneDNN direct convolutions (the encoder's default). */
+mmf_status mmf_resnet_use_dnnl(mmf_resnet *m);
 /* int8 convolutions (VNNI; MMF_ERR_UNSUPPORTED naming it otherwise). */
 mmf_status mmf_resnet_use_int8(mmf_resnet *m, const char *dir);
 /* pixels (B,3,H,W) NCHW -> pooled (B, C_last). last_hidden (B, C, h, w) NCHW, or NULL. */
