@@ -17,9 +17,10 @@
 
 #define PROMISE(c) do { if (!(c)) __builtin_trap(); } while (0)
 
-/* header layout (src/index/index_file.c): 512 bytes, file length at 88,
- * payload CRC at 240, header CRC (of bytes 0..243) at 244 */
-enum { IF_HEADER = 512, IF_FILEBYTES = 88, IF_PAYLOAD_CRC = 240, IF_HEADER_CRC = 244 };
+/* header layout (src/index/index_file.c): 512 bytes, version at 8, file length
+ * at 88, then the payload CRC and the header CRC (of the bytes before it):
+ * at 240/244 in version 1 (9 sections), 256/260 from version 2 (10 sections) */
+enum { IF_HEADER = 512, IF_VERSION = 8, IF_FILEBYTES = 88 };
 
 static char ixdir[256], ixpath[300], savepath[300];
 
@@ -74,6 +75,17 @@ static void try_open(const uint8_t *data, size_t size) {
     s = mmf_index_search(ix, 1, q, K, &sp, ids_exact, sc);
     if (info.count > 0) {
         PROMISE(s == MMF_OK);
+        /* named items: a name or payload is a non-empty string or none */
+        for (int j = 0; j < K && ids_exact[j] >= 0; j++) {
+            const char *nm = mmf_index_item_name(ix, ids_exact[j]), *pl = mmf_index_item_payload(ix, ids_exact[j]);
+            PROMISE(!nm || nm[0]);
+            PROMISE(!pl || pl[0]);
+        }
+        const char *model, *tensor;
+        mmf_index_get_source(ix, &model, &tensor);
+        PROMISE(!model || model[0]);
+        PROMISE(mmf_index_check_query(ix, NULL, info.dim) == MMF_OK);
+        PROMISE(mmf_index_check_query(ix, NULL, info.dim + 1) != MMF_OK);
         /* delete the best exact hit (a copy-on-write of the mapped arrays), then round-trip */
         PROMISE(mmf_index_delete(ix, ids_exact[0]) == MMF_OK);
         PROMISE(mmf_index_delete(ix, ids_exact[0]) == MMF_ERR_NOT_FOUND);
@@ -101,11 +113,14 @@ int mmf_fuzz_index_file(const uint8_t *data, size_t size) {
     if (!b) return 0;
     memcpy(b, data, size);
     uint64_t len = size;
+    uint32_t ver;
+    memcpy(&ver, b + IF_VERSION, 4);
+    int payload_crc = ver == 1 ? 240 : 256, header_crc = payload_crc + 4;
     memcpy(b + IF_FILEBYTES, &len, 8);
     uint32_t c = (uint32_t)crc32_z(0, b + IF_HEADER, size - IF_HEADER);
-    memcpy(b + IF_PAYLOAD_CRC, &c, 4);
-    c = (uint32_t)crc32_z(0, b, IF_HEADER_CRC);
-    memcpy(b + IF_HEADER_CRC, &c, 4);
+    memcpy(b + payload_crc, &c, 4);
+    c = (uint32_t)crc32_z(0, b, (size_t)header_crc);
+    memcpy(b + header_crc, &c, 4);
     if (memcmp(b, data, IF_HEADER) != 0) try_open(b, size);
     free(b);
     return 0;

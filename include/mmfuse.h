@@ -675,6 +675,40 @@ void mmf_index_set_ef(mmf_index *ix, int ef_search);
 /* Threads used by later mmf_index_add calls (an opened index starts at 1). */
 void mmf_index_set_threads(mmf_index *ix, int n_threads);
 
+/* Named items and provenance (index file format 2, docs/index.md). Each item
+ * may carry a name (the record's string id, e.g. an emoji hexcode) and a JSON
+ * payload (e.g. {"name": "grinning cat", "image": "..."}); the index records
+ * which model and tensor its vectors came from, so a query embedded elsewhere
+ * is refused instead of answered with nonsense. All strings are copied. */
+/* mmf_index_add plus per-item names and payloads: names/payloads NULL or [n]
+ * entries, each NULL (none) or a non-empty UTF-8 string; a payload must be one
+ * JSON value. Checked before anything is added. */
+mmf_status mmf_index_add_named(mmf_index *ix, size_t n, const float *vecs, const int64_t *ids,
+                               const char *const *names, const char *const *payloads);
+/* Set or replace (NULL: clear) the name and payload of a live id. */
+mmf_status mmf_index_set_item(mmf_index *ix, int64_t id, const char *name, const char *payload);
+/* The live id's name / payload, NULL when it has none or is not live. Valid
+ * until the next add, delete, set or free. */
+const char *mmf_index_item_name(const mmf_index *ix, int64_t id);
+const char *mmf_index_item_payload(const mmf_index *ix, int64_t id);
+/* The live id whose name is `name` (first by slot; O(n)); MMF_ERR_NOT_FOUND. */
+mmf_status mmf_index_find_name(const mmf_index *ix, const char *name, int64_t *id);
+/* The model the vectors were embedded with (an id such as mmf_model_id gives)
+ * and the tensor / modality they came from; NULL = unknown. */
+mmf_status mmf_index_set_source(mmf_index *ix, const char *model_id, const char *tensor);
+void mmf_index_get_source(const mmf_index *ix, const char **model_id, const char **tensor);
+/* MMF_ERR_ARG with a message naming both sides when a query of dimension dim
+ * embedded by model_id (NULL = unknown: only the dimension is checked) cannot
+ * be compared with the index's vectors. */
+mmf_status mmf_index_check_query(const mmf_index *ix, const char *model_id, int dim);
+
+/* A short content fingerprint of a model folder (or a single weights file):
+ * "<model_type>-<16 hex digits>" from config.json and the weights (their
+ * safetensors headers, sizes and 64 bytes of every 64 KiB), so two copies of one
+ * model agree and two trainings of one architecture do not. out: >= 96 bytes. */
+#define MMF_MODEL_ID_MAX 96
+mmf_status mmf_model_id(const char *path, char *out, size_t cap);
+
 /* ------------------------------- clustering, retrieval metrics (issue 7) */
 
 typedef struct mmf_kmeans_params {

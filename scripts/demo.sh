@@ -257,7 +257,8 @@ st_retrieval() {
   "$MMF" fuse align.head.safetensors --data "$E/queries.safetensors" --out queries.fused.safetensors --threads "$THREADS"
   "$MMF" fuse align.head.safetensors --data "$E/gallery.safetensors" --out gallery.fused.safetensors --threads "$THREADS"
   "$MMF" retrieval queries.fused.safetensors --a fused --b fused --b-file gallery.fused.safetensors --json --threads "$THREADS" | tee retrieval.json
-  "$MMF" index build gallery.fused.safetensors --tensor fused --type flat --out gallery.mmfidx >/dev/null
+  "$MMF" index build gallery.fused.safetensors --tensor fused --type flat --records "$DATA/openmoji.jsonl" \
+    --id-field hexcode --payload text,image,emoji --out gallery.mmfidx >/dev/null
   "$MMF" search gallery.mmfidx --vector-file queries.fused.safetensors --tensor fused -k 5 --exact --json >search.jsonl
 }
 

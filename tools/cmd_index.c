@@ -5,6 +5,8 @@
 #include <time.h>
 #include "cli.h"
 #include "cli_embfile.h"
+#include "cli_items.h"
+#include "cli_lines.h"
 
 static const char help[] =
     "Usage: mmfuse index build EMB.safetensors --out IDX [options]\n"
@@ -18,7 +20,12 @@ static const char help[] =
     "EMB is an embedding file (docs/embedding-file.md: the tensor is a modality,\n"
     "the only one by default; samples where it is absent are left out; ids from\n"
     "its \"ids\") or any safetensors file with a float tensor [N, D] and\n"
-    "optionally an integer id tensor [N]. Without ids, the row number is the id.\n\n"
+    "optionally an integer id tensor [N]. Without ids, the row number is the id.\n"
+    "With --records, every item also gets a name (its record's id, e.g. an emoji\n"
+    "hexcode) and a JSON payload (chosen fields of the record), which `mmfuse\n"
+    "search` prints beside the scores. The index records the model that embedded\n"
+    "the vectors (a fingerprint of the encoder folder the embedding file names,\n"
+    "or of --model DIR) and the tensor, and search refuses queries from another.\n\n"
     "build options:\n"
     "  --out IDX              index file to write (required)\n"
     "  --tensor NAME          modality / tensor (default: the only modality, or\n"
@@ -33,11 +40,21 @@ static const char help[] =
     "  --quant Q              none | int8 (default: none; int8 walks the graph on\n"
     "                         int8 codes and re-ranks with the float vectors)\n"
     "  --threads N            build threads (default: the cores this process may use, or MMFUSE_THREADS)\n"
-    "  --seed S               level draws (default: 42)\n\n"
+    "  --seed S               level draws (default: 42)\n"
+    "  --records R.jsonl      name the items from these records (the ones `embed\n"
+    "                         --records` read): matched by --id-field\n"
+    "  --id-field F           record field that gave the ids (default: id; the\n"
+    "                         demo embeds with --id-field hexcode)\n"
+    "  --payload FIELDS       record fields kept as each item's payload, comma-\n"
+    "                         separated, or none (default: text,image)\n"
+    "  --model DIR            the encoder folder that embedded the vectors, when\n"
+    "                         the file does not record it\n\n"
     "add/delete write the updated index back to IDX (or to --out IDX2).\n"
     "Deleted ids are never returned again; their slots keep routing the graph.\n\n"
     "Examples:\n"
     "  mmfuse index build train.safetensors --tensor image --out images.mmfidx --threads 2\n"
+    "  mmfuse index build gallery.safetensors --tensor image --records openmoji.jsonl \\\n"
+    "      --id-field hexcode --payload text,image,emoji --out gallery.mmfidx\n"
     "  mmfuse index info images.mmfidx\n"
     "  mmfuse index delete images.mmfidx --id 17\n";
 
@@ -47,8 +64,33 @@ static double now_s(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* Names and payloads from --records, and the source model, onto a built index. */
+static int label_items(mmf_index *ix, const cli_emb *e, const char *records, const char *id_field,
+                       const char *fields, const char *model_dir) {
+    char mid[MMF_MODEL_ID_MAX], why[600];
+    int known = cli_source_model_id(e->file, e->tensor, model_dir, mid, why, sizeof why);
+    if (model_dir && !known) { fprintf(stderr, "mmfuse index: error: --model %s: %s\n", model_dir, why); return MMF_EXIT_FAIL; }
+    if (!known && why[0]) fprintf(stderr, "mmfuse index: notice: model unknown (%s); search will check dimensions only\n", why);
+    mmf_status s = mmf_index_set_source(ix, known ? mid : NULL, e->tensor);
+    if (s) return cli_fail("index", s, "cannot record the source");
+    if (!records) return MMF_EXIT_OK;
+    cli_items it;
+    int rc = cli_items_load("index", records, id_field, fields, e->ids, e->n, &it);
+    if (rc) return rc;
+    for (size_t i = 0; i < it.n && !s; i++)
+        if (it.names[i] || it.payloads[i]) s = mmf_index_set_item(ix, e->ids[i], it.names[i], it.payloads[i]);
+    size_t matched = it.matched;
+    cli_items_free(&it);
+    if (s) return cli_fail("index", s, "cannot name the items");
+    if (matched < e->n)
+        fprintf(stderr, "mmfuse index: notice: %zu of %zu vectors have no record in %s (field \"%s\"): they stay unnamed\n",
+                e->n - matched, e->n, records, id_field);
+    return MMF_EXIT_OK;
+}
+
 static int do_build(int argc, char **argv) {
     const char *emb = NULL, *out = NULL, *tensor = NULL, *ids_name = NULL, *v;
+    const char *records = NULL, *id_field = "id", *fields = "text,image", *model_dir = NULL;
     mmf_index_params p = mmf_index_params_default();
     p.n_threads = cli_default_threads();
     int bad = 0;
@@ -57,6 +99,10 @@ static int do_build(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "--out", &v, &bad)) out = v;
         else if (cli_opt(argc, argv, &i, "--tensor", &v, &bad)) tensor = v;
         else if (cli_opt(argc, argv, &i, "--ids", &v, &bad)) ids_name = v;
+        else if (cli_opt(argc, argv, &i, "--records", &v, &bad)) records = v;
+        else if (cli_opt(argc, argv, &i, "--id-field", &v, &bad)) id_field = v;
+        else if (cli_opt(argc, argv, &i, "--payload", &v, &bad)) fields = v;
+        else if (cli_opt(argc, argv, &i, "--model", &v, &bad)) model_dir = v;
         else if (cli_opt(argc, argv, &i, "--metric", &v, &bad)) {
             if (!bad && mmf_metric_parse(v, &p.metric)) return cli_usage("index", "--metric: %s", mmf_last_error());
         } else if (cli_opt(argc, argv, &i, "--type", &v, &bad)) {
@@ -110,8 +156,10 @@ static int do_build(int argc, char **argv) {
         cli_progress("index", (long)(at + m), (long)n);
     }
     double t1 = now_s();
+    if (s) { cli_emb_free(&e); mmf_index_free(ix); return cli_fail("index", s, "cannot add the vectors"); }
+    int rc = label_items(ix, &e, records, id_field, fields, model_dir);
     cli_emb_free(&e);
-    if (s) { mmf_index_free(ix); return cli_fail("index", s, "cannot add the vectors"); }
+    if (rc) { mmf_index_free(ix); return rc; }
     s = mmf_index_save(ix, out);
     mmf_index_free(ix);
     if (s) return cli_fail("index", s, "cannot save the index");
@@ -137,16 +185,24 @@ static int do_info(int argc, char **argv) {
     mmf_index_info in;
     mmf_index_get_info(ix, &in);
     const char *kind = in.kind == MMF_INDEX_HNSW ? "hnsw" : "flat", *q = in.quant == MMF_QUANT_INT8 ? "int8" : "none";
-    if (json)
-        printf("{\"file\": \"%s\", \"kind\": \"%s\", \"metric\": \"%s\", \"quant\": \"%s\", \"dim\": %d, \"count\": %zu, "
-               "\"deleted\": %zu, \"M\": %d, \"ef_construction\": %d, \"ef_search\": %d, \"max_level\": %d, \"bytes\": %zu}\n",
-               path, kind, mmf_metric_name(in.metric), q, in.dim, in.count, in.deleted, in.M, in.ef_construction,
+    const char *model, *tensor;
+    mmf_index_get_source(ix, &model, &tensor);
+    if (json) {
+        printf("{\"file\": ");
+        cli_json_string(stdout, path);
+        printf(", \"kind\": \"%s\", \"metric\": \"%s\", \"quant\": \"%s\", \"dim\": %d, \"count\": %zu, "
+               "\"deleted\": %zu, \"M\": %d, \"ef_construction\": %d, \"ef_search\": %d, \"max_level\": %d, \"bytes\": %zu, \"model\": ",
+               kind, mmf_metric_name(in.metric), q, in.dim, in.count, in.deleted, in.M, in.ef_construction,
                in.ef_search, in.max_level, in.bytes);
-    else
+        if (model) cli_json_string(stdout, model); else printf("null");
+        printf(", \"tensor\": ");
+        if (tensor) cli_json_string(stdout, tensor); else printf("null");
+        printf("}\n");
+    } else
         printf("%s: %s index, metric %s, quant %s, dim %d\n  %zu vectors (%zu deleted)\n"
-               "  M %d, ef_construction %d, ef_search %d, top level %d\n  %zu bytes\n",
+               "  M %d, ef_construction %d, ef_search %d, top level %d\n  %zu bytes\n  vectors of tensor \"%s\" from model %s\n",
                path, kind, mmf_metric_name(in.metric), q, in.dim, in.count, in.deleted, in.M, in.ef_construction,
-               in.ef_search, in.max_level, in.bytes);
+               in.ef_search, in.max_level, in.bytes, tensor ? tensor : "?", model ? model : "(not recorded)");
     mmf_index_free(ix);
     return MMF_EXIT_OK;
 }
@@ -194,6 +250,15 @@ static int do_update(int argc, char **argv, int is_add) {
         if (e.d != in.dim) {
             fprintf(stderr, "mmfuse index: dimension mismatch: %s tensor \"%s\" has dimension %d, the index %s has %d\n",
                     emb, e.tensor, e.d, path, in.dim);
+            cli_emb_free(&e); mmf_index_free(ix);
+            return MMF_EXIT_FAIL;
+        }
+        /* vectors of another model would share the dimension but not the space */
+        char mid[MMF_MODEL_ID_MAX];
+        int known = cli_source_model_id(e.file, e.tensor, NULL, mid, NULL, 0);
+        s = mmf_index_check_query(ix, known ? mid : NULL, e.d);
+        if (s) {
+            fprintf(stderr, "mmfuse index: error: %s tensor \"%s\" cannot join %s: %s\n", emb, e.tensor, path, mmf_last_error());
             cli_emb_free(&e); mmf_index_free(ix);
             return MMF_EXIT_FAIL;
         }

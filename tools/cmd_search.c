@@ -5,6 +5,8 @@
 #include <string.h>
 #include "cli.h"
 #include "cli_embfile.h"
+#include "cli_items.h"
+#include "cli_lines.h"
 
 static const char help[] =
     "Usage: mmfuse search IDX --vector-file Q.safetensors [options]\n"
@@ -14,7 +16,10 @@ static const char help[] =
     "the index's metric (cosine and dot: higher score is better; l2: the score\n"
     "is the squared distance, lower is better). Text -> image and image -> text\n"
     "search work when queries and index share an embedding space (CLIP, or an\n"
-    "align head).\n\n"
+    "align head). Items named at build time (`mmfuse index build --records`)\n"
+    "print with their name and payload. A query embedded by a model other than\n"
+    "the one the index records (checked by a fingerprint of the encoder folder),\n"
+    "or of another dimension, is refused: its scores would mean nothing.\n\n"
     "Options:\n"
     "  --vector-file F    safetensors file with the query vectors\n"
     "  --text STR         embed STR with the --model folder and search with it\n"
@@ -31,10 +36,14 @@ static const char help[] =
     "  --precision P      encoder precision: fp32 | bf16 | int8 | auto (default fp32; see mmfuse embed --help)\n"
     "  --threads N        search and encoder threads (default: the cores this process may use, or MMFUSE_THREADS)\n"
     "  --json             one JSON object per query:\n"
-    "                     {\"query\": ID, \"results\": [{\"id\": ID, \"score\": S}, ...]}\n\n"
+    "                     {\"query\": ID, \"results\": [{\"id\": ID, \"score\": S,\n"
+    "                     \"name\": NAME, \"payload\": {...}}, ...]} (name and payload\n"
+    "                     when the item has them)\n\n"
     "Examples:\n"
     "  mmfuse search images.mmfidx --vector-file text.safetensors --tensor text -k 5 --json\n"
-    "  mmfuse search images.mmfidx --text \"a red heart\" --model models/clip-vit-base-patch32\n";
+    "  mmfuse search images.mmfidx --text \"a red heart\" --model models/clip-vit-base-patch32\n"
+    "  (prints, for an index named from its records:\n"
+    "     1  2764         score 0.301  {\"text\":\"red heart\",\"image\":\"img/openmoji/2764.png\"})\n";
 
 /* One query row embedded by an encoder folder (text or image). */
 static int encode_query(const char *model, const char *text, const char *image, int threads, mmf_precision prec,
@@ -131,6 +140,15 @@ static int run(int argc, char **argv) {
                 qe.file, qe.tensor, qe.d, idx, in.dim);
         goto out;
     }
+    {   /* same dimension is not the same space: the models must agree too */
+        char mid[MMF_MODEL_ID_MAX];
+        int known = cli_source_model_id(vf, qe.tensor, model, mid, NULL, 0);
+        s = mmf_index_check_query(ix, known ? mid : NULL, qe.d);
+        if (s) {
+            fprintf(stderr, "mmfuse search: error: %s cannot query %s: %s\n", vf ? vf : model, idx, mmf_last_error());
+            goto out;
+        }
+    }
     if (in.count > 0 && (size_t)k > in.count)   /* not an error: every live vector is a result */
         fprintf(stderr, "mmfuse search: notice: -k %d is more than the %zu vectors in %s; each query returns %zu results\n",
                 k, in.count, idx, in.count);
@@ -147,7 +165,13 @@ static int run(int argc, char **argv) {
         for (int j = 0; j < k; j++) {
             size_t o = i * (size_t)k + (size_t)j;
             if (ids[o] < 0) break;
-            if (json) printf("%s{\"id\": %lld, \"score\": %.6g}", first ? "" : ", ", (long long)ids[o], scores[o]);
+            const char *nm = mmf_index_item_name(ix, ids[o]), *pl = mmf_index_item_payload(ix, ids[o]);
+            if (json) {
+                printf("%s{\"id\": %lld, \"score\": %.6g", first ? "" : ", ", (long long)ids[o], scores[o]);
+                if (nm) { printf(", \"name\": "); cli_json_string(stdout, nm); }
+                if (pl) printf(", \"payload\": %s", pl);   /* one JSON value, checked when stored */
+                printf("}");
+            } else if (nm || pl) printf("  %3d  %-12s score %.6f%s%s\n", j + 1, nm ? nm : "-", scores[o], pl ? "  " : "", pl ? pl : "");
             else printf("  %3d  id %-12lld score %.6f\n", j + 1, (long long)ids[o], scores[o]);
             first = 0;
         }

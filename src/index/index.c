@@ -392,6 +392,7 @@ void mmf_index_free(mmf_index *ix) {
         free(ix->qscale); free(ix->levels); free(ix->links0); free(ix->up);
     }
     mmf_idmap_free(&ix->idmap);
+    mmf_index_strings_free(ix);
     for (size_t i = 0; i < ix->pool_n; i++) { free(ix->pool[i]->tags); free(ix->pool[i]); }
     free(ix->pool);
     omp_destroy_lock(&ix->pool_lock);

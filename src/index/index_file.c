@@ -14,6 +14,13 @@
  *   levels       n                          hnsw
  *   links0       n * (M0+1) * 4 (uint32)    hnsw
  *   up           sum(levels) * (M+1) * 4    hnsw, slot order
+ *   strings      see below                  version 2
+ *
+ * The strings section (version 2) holds the provenance and the named items,
+ * each string as a u32 byte count and its UTF-8 bytes (no NUL): model id,
+ * tensor (count 0 = unknown), then a u32 that is 0 (no item strings) or n, and
+ * then per slot its name and its JSON payload (count 0 = none). Version 1
+ * files (no strings section, 9 table entries) are still read.
  */
 #include "index/index_internal.h"
 #include "io/atomic_file.h"
@@ -31,19 +38,22 @@
 #include <zlib.h>
 
 #define IDX_MAGIC "MMFUSEIX"
-#define IDX_VERSION 1u
+#define IDX_VERSION 2u
 #define IDX_HEADER 512u
 #define IDX_ALIGN 64u
-enum { S_IDS, S_DELETED, S_NORMS, S_VECS, S_QSCALE, S_QVECS, S_LEVELS, S_LINKS0, S_UP, S_COUNT };
+enum { S_IDS, S_DELETED, S_NORMS, S_VECS, S_QSCALE, S_QVECS, S_LEVELS, S_LINKS0, S_UP, S_STRINGS, S_COUNT };
 static const char *const sec_name[S_COUNT] = {"ids", "deleted", "norms", "vecs", "qscale", "qvecs",
-                                              "levels", "links0", "up"};
+                                              "levels", "links0", "up", "strings"};
 /* header field offsets */
 enum {
     H_MAGIC = 0, H_VERSION = 8, H_HBYTES = 12, H_DIM = 16, H_KIND = 20, H_METRIC = 24, H_QUANT = 28,
     H_M = 32, H_M0 = 36, H_EFC = 40, H_EFS = 44, H_N = 48, H_NDEL = 56, H_NEXT = 64, H_MAXL = 72,
-    H_ENTRY = 76, H_SEED = 80, H_FILEBYTES = 88, H_SECTIONS = 96, /* S_COUNT x {u64 off, u64 bytes} */
-    H_PAYLOAD_CRC = H_SECTIONS + 16 * S_COUNT, H_HEADER_CRC = H_PAYLOAD_CRC + 4
+    H_ENTRY = 76, H_SEED = 80, H_FILEBYTES = 88, H_SECTIONS = 96 /* n_sections x {u64 off, u64 bytes} */
 };
+/* the table grew by one entry in version 2; the two CRCs follow it */
+static int n_sections(uint32_t ver) { return ver == 1 ? S_STRINGS : S_COUNT; }
+static int payload_crc_at(uint32_t ver) { return H_SECTIONS + 16 * n_sections(ver); }
+static int header_crc_at(uint32_t ver) { return payload_crc_at(ver) + 4; }
 
 static void put32(unsigned char *h, int at, uint32_t v) { memcpy(h + at, &v, 4); }
 static void put64(unsigned char *h, int at, uint64_t v) { memcpy(h + at, &v, 8); }
@@ -80,6 +90,17 @@ static int section_sizes(const mmf_index *ix, uint64_t up_entries, uint64_t out[
     return 1;
 }
 
+/* Bytes of the strings section (0 on overflow, which is at least 12 otherwise). */
+static uint64_t strings_bytes(const mmf_index *ix) {
+    uint64_t b = 12 + (ix->model_id ? strlen(ix->model_id) : 0) + (ix->tensor ? strlen(ix->tensor) : 0);
+    if (ix->str_cap)
+        for (size_t i = 0; i < ix->n; i++) {
+            const char *nm = i < ix->str_cap ? ix->names[i] : NULL, *pl = i < ix->str_cap ? ix->payloads[i] : NULL;
+            b += 8 + (nm ? strlen(nm) : 0) + (pl ? strlen(pl) : 0);
+        }
+    return b;
+}
+
 /* ---- writing: two passes over the same byte stream, one for the CRC, one to write */
 typedef struct emitter {
     mmf_atomic_file *f;   /* NULL: only checksum */
@@ -101,6 +122,23 @@ static void emit_pad(emitter *e) {
     if (r) emit(e, zeros, (size_t)(IDX_ALIGN - r));
 }
 
+static void emit_str(emitter *e, const char *s) {
+    uint32_t n = s ? (uint32_t)strlen(s) : 0;
+    emit(e, &n, 4);
+    if (n) emit(e, s, n);
+}
+
+static void emit_strings(const mmf_index *ix, emitter *e) {
+    emit_str(e, ix->model_id);
+    emit_str(e, ix->tensor);
+    uint32_t have = ix->str_cap ? (uint32_t)ix->n : 0;
+    emit(e, &have, 4);
+    for (size_t i = 0; i < have; i++) {
+        emit_str(e, i < ix->str_cap ? ix->names[i] : NULL);
+        emit_str(e, i < ix->str_cap ? ix->payloads[i] : NULL);
+    }
+}
+
 static void emit_payload(const mmf_index *ix, emitter *e, const uint64_t sz[S_COUNT], uint64_t off[S_COUNT]) {
     const void *src[S_COUNT] = {ix->ids, ix->deleted, ix->norms, ix->vecs, ix->qscale, ix->qvecs,
                                 ix->levels, ix->links0, NULL};
@@ -108,7 +146,9 @@ static void emit_payload(const mmf_index *ix, emitter *e, const uint64_t sz[S_CO
         if (!sz[k]) { off[k] = 0; continue; }
         emit_pad(e);
         off[k] = e->pos;
-        if (k == S_UP) {
+        if (k == S_STRINGS) {
+            emit_strings(ix, e);
+        } else if (k == S_UP) {
             for (size_t i = 0; i < ix->n; i++)
                 if (ix->levels[i]) emit(e, ix->up[i], (size_t)ix->levels[i] * ((size_t)ix->M + 1) * 4);
         } else {
@@ -124,6 +164,7 @@ mmf_status mmf_index_save(const mmf_index *ix, const char *path) {
         for (size_t i = 0; i < ix->n; i++) up_entries += (uint64_t)ix->levels[i] * ((uint64_t)ix->M + 1);
     uint64_t sz[S_COUNT], off[S_COUNT];
     if (!section_sizes(ix, up_entries, sz)) return mmf_fail(MMF_ERR_NOMEM, "%s: index too large to save", path);
+    sz[S_STRINGS] = strings_bytes(ix);
     emitter pass1 = {NULL, (uint32_t)crc32_z(0L, Z_NULL, 0), IDX_HEADER, MMF_OK};
     emit_payload(ix, &pass1, sz, off);
     uint64_t end = pass1.pos;
@@ -152,8 +193,8 @@ mmf_status mmf_index_save(const mmf_index *ix, const char *path) {
         put64(h, H_SECTIONS + 16 * k, off[k]);
         put64(h, H_SECTIONS + 16 * k + 8, sz[k]);
     }
-    put32(h, H_PAYLOAD_CRC, pass1.crc);
-    put32(h, H_HEADER_CRC, crc_update((uint32_t)crc32_z(0L, Z_NULL, 0), h, H_HEADER_CRC));
+    put32(h, payload_crc_at(IDX_VERSION), pass1.crc);
+    put32(h, header_crc_at(IDX_VERSION), crc_update((uint32_t)crc32_z(0L, Z_NULL, 0), h, (size_t)header_crc_at(IDX_VERSION)));
 
     mmf_atomic_file *f;
     mmf_status s = mmf_atomic_open(path, &f);
@@ -230,6 +271,53 @@ static mmf_status validate_content(mmf_index *ix, const char *path) {
     return MMF_OK;
 }
 
+/* One counted string of the strings section at *at (advanced); NULL when the
+ * count is 0. Copied to the heap, NUL-terminated, after its checks. */
+static mmf_status read_str(const unsigned char *p, uint64_t len, uint64_t *at, size_t max, int json,
+                           const char *what, long slot, const char *path, char **out) {
+    *out = NULL;
+    uint32_t n;
+    if (len - *at < 4) return bad(path, "section \"strings\" ends inside the size of a %s", what);
+    memcpy(&n, p + *at, 4);
+    *at += 4;
+    if (n == 0) return MMF_OK;
+    if (len - *at < n) return bad(path, "section \"strings\": a %s of %u bytes runs past the section's end", what, n);
+    const char *s = (const char *)(p + *at);
+    char where[48];
+    if (slot >= 0) snprintf(where, sizeof where, "slot %ld", slot);
+    else snprintf(where, sizeof where, "section \"strings\"");
+    if (mmf_index_check_string(s, n, max, json, what, where)) return bad(path, "%s", mmf_last_error());
+    char *d = malloc((size_t)n + 1);
+    if (!d) return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory for index strings", path);
+    memcpy(d, s, n);
+    d[n] = 0;
+    *at += n;
+    *out = d;
+    return MMF_OK;
+}
+
+static mmf_status read_strings(mmf_index *ix, const char *path, const unsigned char *p, uint64_t len) {
+    uint64_t at = 0;
+    mmf_status s = read_str(p, len, &at, MMF_INDEX_SOURCE_MAX, 0, "model id", -1, path, &ix->model_id);
+    if (!s) s = read_str(p, len, &at, MMF_INDEX_SOURCE_MAX, 0, "tensor name", -1, path, &ix->tensor);
+    if (s) return s;
+    uint32_t have;
+    if (len - at < 4) return bad(path, "section \"strings\" ends before its item count");
+    memcpy(&have, p + at, 4);
+    at += 4;
+    if (have != 0 && have != ix->n) return bad(path, "section \"strings\" has %u items, the index %zu slots", have, ix->n);
+    if (have) {
+        s = mmf_index_strings_reserve(ix, ix->n);
+        for (size_t i = 0; i < ix->n && !s; i++) {
+            s = read_str(p, len, &at, MMF_INDEX_NAME_MAX, 0, "name", (long)i, path, &ix->names[i]);
+            if (!s) s = read_str(p, len, &at, MMF_INDEX_PAYLOAD_MAX, 1, "payload", (long)i, path, &ix->payloads[i]);
+        }
+        if (s) return s;
+    }
+    if (at != len) return bad(path, "section \"strings\" has %llu bytes after its last item", (unsigned long long)(len - at));
+    return MMF_OK;
+}
+
 mmf_status mmf_index_open(const char *path, mmf_index **out) {
     *out = NULL;
     int fd = open(path, O_RDONLY);
@@ -246,12 +334,13 @@ mmf_status mmf_index_open(const char *path, mmf_index **out) {
     mmf_status s;
     if (memcmp(h, IDX_MAGIC, 8) != 0) { s = bad(path, "wrong magic bytes (expected \"%s\")", IDX_MAGIC); goto fail; }
     uint32_t ver = get32(h, H_VERSION);
-    if (ver != IDX_VERSION) {
-        s = mmf_fail(MMF_ERR_UNSUPPORTED, "%s: index format version %u, this build reads version %u", path, ver, IDX_VERSION);
+    if (ver != 1 && ver != IDX_VERSION) {
+        s = mmf_fail(MMF_ERR_UNSUPPORTED, "%s: index format version %u, this build reads versions 1 and %u", path, ver, IDX_VERSION);
         goto fail;
     }
+    int nsec = n_sections(ver);
     if (get32(h, H_HBYTES) != IDX_HEADER) { s = bad(path, "header size %u, expected %u", get32(h, H_HBYTES), IDX_HEADER); goto fail; }
-    if (crc_update((uint32_t)crc32_z(0L, Z_NULL, 0), h, H_HEADER_CRC) != get32(h, H_HEADER_CRC)) {
+    if (crc_update((uint32_t)crc32_z(0L, Z_NULL, 0), h, (size_t)header_crc_at(ver)) != get32(h, header_crc_at(ver))) {
         s = bad(path, "header checksum mismatch (the header is corrupt)"); goto fail;
     }
     uint64_t fb = get64(h, H_FILEBYTES);
@@ -285,9 +374,12 @@ mmf_status mmf_index_open(const char *path, mmf_index **out) {
     /* the up-link section size follows from the levels, which live in the
      * payload: check the levels section first, then the rest */
     uint64_t off[S_COUNT], sz[S_COUNT], want[S_COUNT];
-    for (int k = 0; k < S_COUNT; k++) { off[k] = get64(h, H_SECTIONS + 16 * k); sz[k] = get64(h, H_SECTIONS + 16 * k + 8); }
-    uint64_t prev_end = IDX_HEADER;
     for (int k = 0; k < S_COUNT; k++) {
+        off[k] = k < nsec ? get64(h, H_SECTIONS + 16 * k) : 0;
+        sz[k] = k < nsec ? get64(h, H_SECTIONS + 16 * k + 8) : 0;
+    }
+    uint64_t prev_end = IDX_HEADER;
+    for (int k = 0; k < nsec; k++) {
         if (!sz[k]) continue;
         if (off[k] % IDX_ALIGN || off[k] < prev_end || off[k] > len || sz[k] > len - off[k]) {
             s = bad(path, "section \"%s\" at %llu (+%llu bytes) is misaligned, overlapping or beyond the file", sec_name[k],
@@ -298,7 +390,7 @@ mmf_status mmf_index_open(const char *path, mmf_index **out) {
     }
     uint32_t crc = (uint32_t)crc32_z(0L, Z_NULL, 0);
     crc = crc_update(crc, h + IDX_HEADER, len - IDX_HEADER);
-    if (crc != get32(h, H_PAYLOAD_CRC)) { s = bad(path, "payload checksum mismatch (the data is corrupt)"); goto fail; }
+    if (crc != get32(h, payload_crc_at(ver))) { s = bad(path, "payload checksum mismatch (the data is corrupt)"); goto fail; }
     uint64_t up_entries = 0;
     if (ix->kind == MMF_INDEX_HNSW) {
         if (sz[S_LEVELS] != n) { s = bad(path, "section \"levels\" has %llu bytes, expected %llu", (unsigned long long)sz[S_LEVELS], (unsigned long long)n); goto fail; }
@@ -306,11 +398,15 @@ mmf_status mmf_index_open(const char *path, mmf_index **out) {
         for (uint64_t i = 0; i < n; i++) up_entries += (uint64_t)(lv[i] > MMF_HNSW_MAX_LEVEL ? 0 : lv[i]) * (M + 1);
     }
     if (!section_sizes(ix, up_entries, want)) { s = bad(path, "sizes overflow"); goto fail; }
-    for (int k = 0; k < S_COUNT; k++)
+    for (int k = 0; k < S_STRINGS; k++)
         if (sz[k] != want[k]) {
             s = bad(path, "section \"%s\" has %llu bytes, expected %llu", sec_name[k], (unsigned long long)sz[k], (unsigned long long)want[k]);
             goto fail;
         }
+    if (ver >= 2 && sz[S_STRINGS] < 12) {
+        s = bad(path, "section \"strings\" has %llu bytes, at least 12 expected", (unsigned long long)sz[S_STRINGS]);
+        goto fail;
+    }
     unsigned char *base = map;
 #define SEC(k) (sz[k] ? (void *)(base + off[k]) : NULL)
     ix->ids = SEC(S_IDS); ix->deleted = SEC(S_DELETED); ix->norms = SEC(S_NORMS); ix->vecs = SEC(S_VECS);
@@ -330,6 +426,7 @@ mmf_status mmf_index_open(const char *path, mmf_index **out) {
             }
     }
     s = validate_content(ix, path);
+    if (!s && ver >= 2) s = read_strings(ix, path, base + off[S_STRINGS], sz[S_STRINGS]);
     if (s) goto fail;
     *out = ix;
     return MMF_OK;

@@ -55,6 +55,12 @@ struct mmf_index {
 
     mmf_idmap idmap;
 
+    /* named items (index_items.c): per-slot heap strings, NULL = none; the
+     * arrays themselves stay NULL until some item has a name or payload */
+    char **names, **payloads;
+    size_t str_cap;
+    char *model_id, *tensor;  /* provenance of the vectors, NULL = unknown */
+
     /* mapped file (arrays above point into it while `mapped`) */
     void *map;
     size_t map_len;
@@ -86,6 +92,17 @@ static inline void mmf_visited_next(mmf_visited *v) {
 }
 /* 1 for IP-like metrics (dist = -dot), 0 for L2 */
 static inline int mmf_metric_is_ip(mmf_metric m) { return m != MMF_METRIC_L2; }
+
+/* index_items.c */
+/* Room for per-slot strings up to `want` slots (new entries NULL). */
+mmf_status mmf_index_strings_reserve(mmf_index *ix, size_t want);
+void mmf_index_strings_free(mmf_index *ix);
+/* A name / payload / provenance string as the file or a caller gives it:
+ * what = "name", "payload", ... for messages; max bytes; JSON for payloads. */
+mmf_status mmf_index_check_string(const char *s, size_t len, size_t max, int json, const char *what, const char *where);
+#define MMF_INDEX_NAME_MAX 4096u
+#define MMF_INDEX_PAYLOAD_MAX (1u << 20)
+#define MMF_INDEX_SOURCE_MAX 1024u
 
 /* flat.c: exact search over all live slots with BLAS; dist lower = better */
 mmf_status mmf_flat_search(const mmf_index *ix, size_t nq, const float *q, int k, int nt,
