@@ -180,7 +180,11 @@ function scatter(P, colorIdx, names, {w = 620, h = 440} = {}) {
 }
 
 // ------------------------------------------------------------ sections
-const summary = {machine: machine.machine || "unknown", cpus: machine.cpus, threads: machine.threads, date: machine.date};
+const summary = {machine: machine.machine || "unknown", cpus: machine.cpus, threads: machine.threads, date: machine.date,
+  load: machine.load || null, total_seconds: args.total ? +args.total : null,
+  setup: Object.fromEntries(setupTimes.map(([n, s]) => [n, +s])),
+  test: {images: testRecs.length, concepts: new Set(testRecs.map(r => r.hexcode)).size,
+         classes: classes.subgroups.length}};
 const sections = [];
 const missing = (st, what) => {
   const s = statuses[st];
