@@ -9,7 +9,6 @@
  * dW goes to per-thread buffers summed in thread order, so results depend
  * only on the thread count. */
 #include "train/conv.h"
-#include "train/conv_gemm.h"
 #include "core/error.h"
 #include "core/ops.h"
 #include <math.h>
@@ -171,7 +170,7 @@ static void conv2d_backward(mmf_tape *tp, const mmf_node *nd) {
     {
         int tid = omp_get_thread_num();
         /* dw is dW^T (K, OC): cols (K,P) x dY^T is the faster product for the
-         * small-OC layers (OpenBLAS packs less), transposed back below */
+         * small-OC layers (measured with OpenBLAS, which packed less), transposed back below */
         float *cols = buf + (size_t)tid * per, *dcols = cols + K * P, *dw = dcols + K * P;
         if (w->g) memset(dw, 0, (size_t)(OC * K) * sizeof(float));
         #pragma omp for schedule(static)
@@ -179,14 +178,10 @@ static void conv2d_backward(mmf_tape *tp, const mmf_node *nd) {
             const float *gy = y->g + (int64_t)n * OC * P;
             if (w->g) {
                 im2col(cols, x->v + (int64_t)n * C * H * W, C, H, W, KH, KW, stride, pad, OH, OW);
-                if (!mmf_conv_gemm_nt(dw, cols, gy, (int)K, OC, (int)P))
-                    mmf_sgemm(0, 1, (int)K, OC, (int)P, 1.0f, cols, (int)P, gy, (int)P,
-                                1.0f, dw, OC);
+                mmf_sgemm(0, 1, (int)K, OC, (int)P, 1.0f, cols, (int)P, gy, (int)P, 1.0f, dw, OC);
             }
             if (x->g) {
-                if (!mmf_conv_gemm(dcols, w->v, 1, K, gy, (int)K, OC, (int)P, 0))
-                    mmf_sgemm(1, 0, (int)K, (int)P, OC, 1.0f, w->v, (int)K, gy, (int)P,
-                                0.0f, dcols, (int)P);
+                mmf_sgemm(1, 0, (int)K, (int)P, OC, 1.0f, w->v, (int)K, gy, (int)P, 0.0f, dcols, (int)P);
                 col2im_add(x->g + (int64_t)n * C * H * W, dcols, C, H, W, KH, KW, stride, pad, OH, OW);
             }
         }
@@ -235,8 +230,7 @@ mmf_var mmf_t_conv2d(mmf_tape *tp, mmf_var x, mmf_var W, mmf_var b, int stride, 
         if (bv)
             for (int oc = 0; oc < OC; oc++)
                 for (int64_t p = 0; p < P; p++) o[oc * P + p] = bv[oc];
-        if (!mmf_conv_gemm(o, wv, K, 1, cb, OC, (int)K, (int)P, bv != NULL))
-            mmf_sgemm(0, 0, OC, (int)P, (int)K, 1.0f, wv, (int)K, cb, (int)P,
+        mmf_sgemm(0, 0, OC, (int)P, (int)K, 1.0f, wv, (int)K, cb, (int)P,
                         bv ? 1.0f : 0.0f, o, (int)P);
     }
     mmf_threads_use(mmf_tape_threads(tp));
