@@ -477,7 +477,9 @@ typedef struct mmf_eval_result {
 mmf_status mmf_head_eval(mmf_head *h, const mmf_embfile *data, const mmf_eval_opts *o, mmf_eval_result *r);
 /* Multimodal embeddings [N, emb_dim] and outputs [N, out_dim] (either may be NULL). */
 mmf_status mmf_head_predict(mmf_head *h, const mmf_embfile *data, const mmf_eval_opts *o, float *emb, float *out);
-/* Write the embeddings to an embedding file with one modality "fused" (+ labels, ids). */
+/* Write the embeddings to an embedding file with one modality "fused" (+ labels, ids);
+ * a loaded head's file is recorded as the encoder of "fused" (__metadata__
+ * "encoder.fused"), so an index over them refuses vectors made another way. */
 mmf_status mmf_head_fuse(mmf_head *h, const mmf_embfile *data, const char *out_path, int n_threads);
 
 /* ------------------------------------ from-scratch models (issue 6, direct) */

@@ -7,6 +7,7 @@ set -u
 CLI=${MMFUSE_CLI:?} SRC=${MMFUSE_SRC:?}
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 fail=0
+: >"$T/err"
 check() { if ! eval "$1"; then echo "FAILED: $2" >&2; fail=1; fi; }
 D=$SRC/tests/data/image
 cp -r "$D/resnet_basic" "$T/m1"
@@ -74,5 +75,35 @@ out=$("$CLI" index build "$T/g.safetensors" --records "$T/some.jsonl" --id-field
 check '[[ "$out" == *"3 of 5 vectors have no record"* ]]' "partial records noticed: $out"
 out=$("$CLI" search "$T/some.mmfidx" --vector-file "$T/g.safetensors" -k 1 --json 2>&1)
 check '[ "$(grep -c "\"name\"" <<<"$out")" -eq 2 ] && ! grep -q payload <<<"$out"' "two named, no payloads: $out"
+# fused vectors name the head that made them: an index over an align head's
+# output refuses another head's output and raw encoder vectors of the same dimension
+/usr/bin/python3 - "$T/pairs.safetensors" <<EOF
+import sys; sys.path.insert(0, "$SRC/tools")
+import numpy as np
+from st_write import write_safetensors
+rng = np.random.default_rng(3)
+z = rng.normal(size=(64, 8)).astype(np.float32)
+noise = lambda: rng.normal(size=(64, 4)).astype(np.float32)
+text = np.concatenate([z, noise()], 1) @ rng.normal(size=(12, 12)).astype(np.float32)
+image = np.concatenate([z, noise()], 1) @ rng.normal(size=(12, 12)).astype(np.float32)
+write_safetensors(sys.argv[1], {"text": text, "image": image, "mask": np.ones((64, 2), np.uint8),
+                                "ids": np.arange(64, dtype=np.int64)},
+                  metadata={"modalities": "text,image", "encoder.text": "$T/m1", "encoder.image": "$T/m1"})
+EOF
+check '"$CLI" train --task align --train "$T/pairs.safetensors" --hidden 12 --epochs 2 --seed 1 --out "$T/a.head.safetensors" >/dev/null 2>&1' "train align head A"
+check '"$CLI" train --task align --train "$T/pairs.safetensors" --hidden 12 --epochs 2 --seed 2 --out "$T/b.head.safetensors" >/dev/null 2>&1' "train align head B"
+check '"$CLI" fuse "$T/a.head.safetensors" --data "$T/pairs.safetensors" --out "$T/a.fused.safetensors" >/dev/null 2>&1' "fuse A"
+check '"$CLI" fuse "$T/b.head.safetensors" --data "$T/pairs.safetensors" --out "$T/b.fused.safetensors" >/dev/null 2>&1' "fuse B"
+check '"$CLI" index build "$T/a.fused.safetensors" --tensor fused --type flat --out "$T/a.mmfidx" 2>/dev/null' "index over A's output"
+out=$("$CLI" search "$T/a.mmfidx" --vector-file "$T/a.fused.safetensors" --tensor fused -k 1 2>&1); rc=$?
+check '[ $rc -eq 0 ]' "the same head's queries are accepted (rc $rc): $out"
+out=$("$CLI" search "$T/a.mmfidx" --vector-file "$T/b.fused.safetensors" --tensor fused -k 1 2>&1); rc=$?
+check '[ $rc -eq 1 ] && [[ "$out" == *"embedded by model safetensors-"* ]]' "another head's output is refused (rc $rc): $out"
+d_fused=$("$CLI" index info "$T/a.mmfidx" --json | sed -n 's/.*"dim": \([0-9]*\).*/\1/p')
+check '[ "$d_fused" = 12 ]' "--hidden 12 gives 12-d fused vectors (got $d_fused)"
+if [ "$d_fused" = 12 ]; then   # raw 12-d vectors have the fused dimension: only the model tells them apart
+  out=$("$CLI" search "$T/a.mmfidx" --vector-file "$T/pairs.safetensors" --tensor text -k 1 2>&1); rc=$?
+  check '[ $rc -eq 1 ] && [[ "$out" == *"embedded by model resnet-"* ]]' "raw encoder vectors are refused (rc $rc): $out"
+fi
 [ $fail -eq 0 ] && echo "cli_index_names: ok"
 exit $fail

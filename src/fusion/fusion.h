@@ -56,6 +56,7 @@ struct mmf_head {
     int own_logits;         /* the operator makes the logits itself (late fusion) */
     int32_t *sk_h[FZ_MAXM]; /* compact bilinear: fixed hashes and signs */
     float *sk_s[FZ_MAXM];
+    char *path;             /* the file it was loaded from (absolute when it can be), or NULL */
 };
 
 struct fz_ctx {

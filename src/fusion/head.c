@@ -4,6 +4,7 @@
 #include "fusion/head.h"
 #include "core/error.h"
 #include "io/json.h"
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@ void mmf_head_free(mmf_head *h) {
     if (!h) return;
     mmf_params_free(&h->ps);
     for (int m = 0; m < FZ_MAXM; m++) { free(h->sk_h[m]); free(h->sk_s[m]); }
+    free(h->path);
     free(h);
 }
 
@@ -262,6 +264,10 @@ mmf_status mmf_head_load(const char *path, mmf_head **out) {
         s = mmf_fail(MMF_ERR_FORMAT, "%s: %zu tensors, the config declares %d", path, mmf_st_count(st), h->ps.n);
     mmf_st_close(st);
     if (s) { mmf_head_free(h); return s; }
+    /* fused embeddings name the head that made them, as embed names its encoder */
+    char abs[PATH_MAX];
+    h->path = strdup(realpath(path, abs) ? abs : path);
+    if (!h->path) { mmf_head_free(h); return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", path); }
     *out = h;
     return MMF_OK;
 }

@@ -458,8 +458,11 @@ mmf_status mmf_head_fuse(mmf_head *h, const mmf_embfile *data, const char *out_p
         const char *names[1] = {"fused"};
         int64_t dims[1] = {E};
         const float *d[1] = {emb};
+        /* the head stands for the encoder of "fused": an index over these
+         * vectors then refuses queries fused by another head */
+        const char *enc[1] = {h->path};
         mmf_embfile_spec sp = {.n_rows = N, .n_modalities = 1, .names = names, .dims = dims, .data = d, .mask = mask,
-                               .ids = mmf_embfile_ids(data)};
+                               .ids = mmf_embfile_ids(data), .encoders = h->path ? enc : NULL};
         if (mmf_embfile_label_kind(data) == MMF_LABELS_CLASS) { sp.labels = mmf_embfile_labels(data); sp.n_classes = mmf_embfile_n_classes(data); }
         else if (mmf_embfile_label_kind(data) == MMF_LABELS_MULTIHOT) { sp.multihot = mmf_embfile_multihot(data); sp.n_classes = mmf_embfile_n_classes(data); }
         s = mmf_embfile_write(out_path, &sp);
