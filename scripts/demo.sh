@@ -259,7 +259,8 @@ st_retrieval() {
   "$MMF" retrieval queries.fused.safetensors --a fused --b fused --b-file gallery.fused.safetensors --json --threads "$THREADS" | tee retrieval.json
   "$MMF" index build gallery.fused.safetensors --tensor fused --type flat --records "$DATA/openmoji.jsonl" \
     --id-field hexcode --payload text,image,emoji --out gallery.mmfidx >/dev/null
-  "$MMF" search gallery.mmfidx --vector-file queries.fused.safetensors --tensor fused -k 5 --exact --json >search.jsonl
+  "$MMF" search gallery.mmfidx --vector-file queries.fused.safetensors --tensor fused -k 5 --exact --json \
+    --query-records "$OUT/records/queries.jsonl" --query-id-field hexcode >search.jsonl
 }
 
 st_cluster() {

@@ -41,6 +41,13 @@ check '[[ "$out" == *"\"results\": [{\"id\": "*", \"score\": 1, \"name\": \"1F63
   "json names and payloads: $out"
 check '[ "$(grep -c "\"score\": 1, \"name\"" <<<"$out")" -eq 5 ]' "each image is its own best hit: $out"
 check '! grep -q "\"group\"" <<<"$out"' "only the --payload fields are kept: $out"
+# queries named from their records
+out=$("$CLI" search "$T/g.mmfidx" --vector-file "$T/g.safetensors" --tensor image -k 1 --query-records "$T/records.jsonl" 2>&1)
+check 'grep -q "^query 2764  {\"text\":\"red heart\"}:$" <<<"$out"' "text output names the query: $out"
+out=$("$CLI" search "$T/g.mmfidx" --vector-file "$T/g.safetensors" --tensor image -k 1 --json --query-records "$T/records.jsonl" \
+  --query-payload none 2>&1)
+check '[[ "$out" == *"\"query_name\": \"1F4F7\", \"results\": [{"*"\"name\": \"1F4F7\""* ]] && ! grep -q query_payload <<<"$out"' \
+  "json names the query: $out"
 out=$("$CLI" search "$T/g.mmfidx" --image "$T/img/grey8.png" --model "$T/m1" -k 3 2>&1); rc=$?
 check '[ $rc -eq 0 ] && grep -q "^    1  2764 .*score 1.000000 .*red heart" <<<"$out"' "text output names the hit: $out"
 out=$("$CLI" index info "$T/g.mmfidx" --json 2>&1)

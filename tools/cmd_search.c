@@ -30,6 +30,10 @@ static const char help[] =
     "                     modality of an embedding file, else \"embeddings\")\n"
     "  --query-ids NAME   integer tensor [N] in F naming the queries in the output\n"
     "                     (default: ids if present, else the row number)\n"
+    "  --query-records R  JSONL records the queries were embedded from: each query\n"
+    "                     prints with its record's id and --query-payload fields\n"
+    "  --query-id-field F record field that gave the query ids (default: id)\n"
+    "  --query-payload FIELDS  fields of the query's record to print (default: text)\n"
     "  -k N, --k N        results per query (default: 10)\n"
     "  --ef N             HNSW beam width (default: the index's ef_search, at least k)\n"
     "  --exact            brute-force scan with BLAS instead of the graph\n"
@@ -87,6 +91,8 @@ static int encode_query(const char *model, const char *text, const char *image, 
 static int run(int argc, char **argv) {
     const char *idx = NULL, *vf = NULL, *tensor = NULL, *qids_name = NULL, *v;
     const char *qtext = NULL, *qimage = NULL, *model = NULL;
+    const char *qrecords = NULL, *qid_field = "id", *qfields = "text";
+    cli_items qi = {0};
     int bad = 0, json = 0, k = 10;
     long iv;
     mmf_search_params sp = mmf_search_params_default();
@@ -96,6 +102,9 @@ static int run(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "--vector-file", &v, &bad)) vf = v;
         else if (cli_opt(argc, argv, &i, "--tensor", &v, &bad)) tensor = v;
         else if (cli_opt(argc, argv, &i, "--query-ids", &v, &bad)) qids_name = v;
+        else if (cli_opt(argc, argv, &i, "--query-records", &v, &bad)) qrecords = v;
+        else if (cli_opt(argc, argv, &i, "--query-id-field", &v, &bad)) qid_field = v;
+        else if (cli_opt(argc, argv, &i, "--query-payload", &v, &bad)) qfields = v;
         else if (cli_opt(argc, argv, &i, "-k", &v, &bad) || cli_opt(argc, argv, &i, "--k", &v, &bad)) {
             if (bad || !cli_int("-k", v, 1, 100000, &iv)) return MMF_EXIT_USAGE;
             k = (int)iv;
@@ -122,6 +131,7 @@ static int run(int argc, char **argv) {
         return cli_usage("search", "give exactly one query: --vector-file F, --text STR or --image PATH");
     if ((qtext || qimage) && !model) return cli_usage("search", "--text and --image need --model DIR");
     if (vf && model) return cli_usage("search", "--model is for --text / --image, not --vector-file");
+    if (qrecords && !vf) return cli_usage("search", "--query-records names the rows of a --vector-file");
     mmf_index *ix;
     mmf_status s = mmf_index_open(idx, &ix);
     if (s) return cli_fail("search", s, "cannot open the index");
@@ -152,6 +162,7 @@ static int run(int argc, char **argv) {
     if (in.count > 0 && (size_t)k > in.count)   /* not an error: every live vector is a result */
         fprintf(stderr, "mmfuse search: notice: -k %d is more than the %zu vectors in %s; each query returns %zu results\n",
                 k, in.count, idx, in.count);
+    if (qrecords && cli_items_load("search", qrecords, qid_field, qfields, qe.ids, qe.n, &qi)) goto out;
     ids = malloc((nq ? nq : 1) * (size_t)k * sizeof *ids);
     scores = malloc((nq ? nq : 1) * (size_t)k * sizeof *scores);
     if (!ids || !scores) { fprintf(stderr, "mmfuse search: out of memory\n"); goto out; }
@@ -159,7 +170,13 @@ static int run(int argc, char **argv) {
     if (s) { cli_fail("search", s, "search failed"); goto out; }
     for (size_t i = 0; i < nq; i++) {
         long long qid = (long long)qe.ids[i];
-        if (json) printf("{\"query\": %lld, \"results\": [", qid);
+        const char *qn = qi.names ? qi.names[i] : NULL, *qp = qi.payloads ? qi.payloads[i] : NULL;
+        if (json) {
+            printf("{\"query\": %lld", qid);
+            if (qn) { printf(", \"query_name\": "); cli_json_string(stdout, qn); }
+            if (qp) printf(", \"query_payload\": %s", qp);
+            printf(", \"results\": [");
+        } else if (qn) printf("query %s%s%s:\n", qn, qp ? "  " : "", qp ? qp : "");
         else printf("query %lld:\n", qid);
         int first = 1;
         for (int j = 0; j < k; j++) {
@@ -180,6 +197,7 @@ static int run(int argc, char **argv) {
     rc = MMF_EXIT_OK;
 out:
     cli_emb_free(&qe); free(ids); free(scores);
+    cli_items_free(&qi);
     mmf_index_free(ix);
     return rc;
 }
