@@ -2,11 +2,11 @@
 # Installs the Debian packages mmfuse needs. Idempotent and quiet when everything
 # is already present. Usage: scripts/install-deps.sh [build|test|fuzz|refs|bench|demo|report]...
 set -euo pipefail
-want=(cmake make gcc pkg-config libdnnl-dev libcjson-dev libutf8proc-dev libpng-dev libjpeg-dev zlib1g-dev)
+want=(cmake make gcc pkg-config libdnnl-dev libcjson-dev libutf8proc-dev libpng-dev libjpeg-dev zlib1g-dev libmicrohttpd-dev)   # libmicrohttpd: mmfuse serve
 for group in "$@"; do
   case "$group" in
     build) ;;
-    test)  want+=(python3-numpy python3-pil nodejs python3-pytest python3-setuptools python3-pip python3-venv) ;;   # numpy/Pillow: synthetic test data; node: the demo scripts' tests; pytest, setuptools, pip, venv: the Python binding (tests/cli_python.sh; each skips without)
+    test)  want+=(python3-numpy python3-pil nodejs python3-pytest python3-setuptools python3-pip python3-venv curl) ;;   # curl: tests/cli_serve.sh drives mmfuse serve; numpy/Pillow: synthetic test data; node: the demo scripts' tests; pytest, setuptools, pip, venv: the Python binding (tests/cli_python.sh; each skips without)
     fuzz)  want+=(clang libclang-rt-dev libomp-dev) ;;   # libomp: OpenMP for clang
     refs) want+=(python3-torch python3-torchvision python3-pil python3-numpy nodejs npm) ;;
     bench) want+=(libopenblas-openmp-dev python3-onnx python3-torch python3-torchvision python3-pil python3-numpy python3-hnswlib python3-faiss) ;;
