@@ -844,6 +844,8 @@ const char *mmf_captioner_describe(const mmf_captioner *c, char *buf, size_t cap
 typedef struct mmf_caption_gen_params {
     int beam;                   /* beam width 1..32; 1 = greedy (default) */
     float length_penalty;       /* GNMT alpha: score / ((5 + len) / 6)^alpha; default 0 */
+    float repetition_penalty;   /* >= 0: each earlier occurrence of a word in the caption (prefix
+                                 * included) lowers its log-probability by this much; default 0 */
     int max_len;                /* 0 = the model's max_len */
     const char *prefix;         /* words every caption starts with, or NULL; unknown words become
                                  * <unk> with a notice through the log */

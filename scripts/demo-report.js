@@ -351,6 +351,16 @@ const fusion = {ops: [], only: {}};
     h += `<p>A GRU decoder over the fused image and tag embeddings generates the emoji's name for the ${ev.none.n} test images (held-out concepts), beam 3.</p><table><tr><th>input</th><th>BLEU-1</th><th>BLEU-2</th><th>BLEU-3</th><th>BLEU-4</th><th>CIDEr-D</th></tr>`;
     for (const d of ["none", "text", "image"]) if (ev[d]) h += `<tr><td>${lab[d]}</td><td>${num(ev[d].bleu1)}</td><td>${num(ev[d].bleu2)}</td><td>${num(ev[d].bleu3)}</td><td>${num(ev[d].bleu4)}</td><td>${num(ev[d].cider_d)}</td></tr>`;
     h += "</table>";
+    /* decoding: greedy vs beam vs beam with a repetition penalty */
+    const dec = [["greedy", "greedy.json"], ["beam 3", "json"], ["beam 3, repetition penalty 1.5", "beam_rep.json"]];
+    let dt = "";
+    for (const d of ["none", "image"])
+      for (const [name, suf] of dec) {
+        const e = jsonl(D("caption", `eval.${d}.${suf}`))[0];
+        if (e) dt += `<tr><td>${lab[d]}</td><td>${name}</td><td>${num(e.bleu1)}</td><td>${num(e.bleu2)}</td><td>${num(e.bleu3)}</td><td>${num(e.bleu4)}</td><td>${num(e.cider_d)}</td><td>${num(e.brevity_penalty)}</td></tr>`;
+      }
+    if (dt) h += `<h3>Decoding</h3><table><tr><th>input</th><th>decoder</th><th>BLEU-1</th><th>BLEU-2</th><th>BLEU-3</th><th>BLEU-4</th><th>CIDEr-D</th><th>brevity penalty</th></tr>${dt}</table>` +
+      `<p class=small>BLEU-n here is corpus BLEU, cumulative: the geometric mean of the 1..n-gram precisions times the brevity penalty, so BLEU-4 exceeds BLEU-3 whenever the 4-gram precision is above the geometric mean of the first three. Names are short: few captions have 4-grams at all, and those that do are mostly exact matches, so p4 can be high while p2 and p3 are low (tests/test_caption_metrics.c checks the metric against hand-computed counts). Beam search favours shorter captions (see the brevity penalty), which costs BLEU-1; the repetition penalty lowers the log-probability of a word already said, which stops tag-only captions such as “face face”.</p>`;
     const cw = jsonl(D("caption", "captions.none.jsonl")), co = jsonl(D("caption", "captions.text.jsonl"));
     let ex = "";
     for (let i = 0; i < testRecs.length && i < cw.length; i += Math.max(1, Math.floor(testRecs.length / 12))) {

@@ -35,6 +35,7 @@ CAP_EPOCHS=${DEMO_CAP_EPOCHS:-12}
 VQA_EPOCHS=${DEMO_VQA_EPOCHS:-8}
 XM_EPOCHS=${DEMO_XM_EPOCHS:-10}
 T_START=$(date +%s.%N)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)   # before our own build and data steps add to it
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 now() { date +%s.%N; }
@@ -77,7 +78,7 @@ KEY=$BASEKEY
   printf '{"machine": %s, "cpus": %s, "threads": %s, "date": %s, "key": %s,' \
     "$(json_str "$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)")" "$(nproc)" "$THREADS" \
     "$(json_str "$(date -u +%Y-%m-%dT%H:%MZ)")" "$(json_str "$KEY")"
-  printf ' "load": %s}\n' "$(json_str "$(cut -d' ' -f1-3 /proc/loadavg)")"
+  printf ' "load": %s}\n' "$(json_str "$LOAD_START")"
 } >"$OUT/machine.json"
 
 has_cmd() { "$MMF" "$1" --help >/dev/null 2>&1; }
@@ -294,6 +295,16 @@ st_caption() {
       --caption-field text "${d[@]}" --beam 3 --threads "$THREADS" | tee "eval.$drop.json"
     "$MMF" caption eval captioner.safetensors --data test.tags.safetensors "${d[@]}" --beam 3 \
       --threads "$THREADS" --out "captions.$drop.jsonl"
+  done
+  # decoding compared on the full input (and on the tags alone, where repeats are worst):
+  # greedy, and beam 3 with a repetition penalty
+  for drop in none image; do
+    local d=()
+    [ "$drop" != none ] && d=(--drop "$drop")
+    "$MMF" caption eval captioner.safetensors --data test.tags.safetensors --captions "$DATA/test.jsonl" \
+      --caption-field text "${d[@]}" --beam 1 --threads "$THREADS" | tee "eval.$drop.greedy.json"
+    "$MMF" caption eval captioner.safetensors --data test.tags.safetensors --captions "$DATA/test.jsonl" \
+      --caption-field text "${d[@]}" --beam 3 --repetition-penalty 1.5 --threads "$THREADS" | tee "eval.$drop.beam_rep.json"
   done
 }
 

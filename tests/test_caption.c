@@ -285,15 +285,18 @@ static void test_beam_exhaustive(const char *dir) {
     if (!c) return;
     CHECK(c->vocab->n == 6);
     float *xs[2] = {s.img, s.txt};
-    float z[8 * 64];
+    enum { ROWS = 64 };   /* enough rows that some optima repeat a word */
+    float z[ROWS * 64];
     mmf_tape *tp = mmf_tape_new(1, 1);
     CHECK(c->E <= 64);
-    CHECK_OK(cap_condition_values(c, tp, 8, xs, s.mask, z));
+    CHECK_OK(cap_condition_values(c, tp, ROWS, xs, s.mask, z));
     mmf_tape_free(tp);
-    float alphas[2] = {0.0f, 1.0f};
-    int agree = 0, total = 0, lengths[3] = {0, 0, 0};
-    for (int a = 0; a < 2; a++)
-        for (int i = 0; i < 8; i++) {
+    /* length penalty alpha, and a repetition penalty: "x x" and "z z" are among
+     * the captions, so repeats are optima the penalty must move away from */
+    float alphas[3] = {0.0f, 1.0f, 0.0f}, reps[3] = {0.0f, 0.0f, 3.0f};
+    int agree = 0, total = 0, lengths[3] = {0, 0, 0}, repeats[3] = {0, 0, 0};
+    for (int a = 0; a < 3; a++)
+        for (int i = 0; i < ROWS; i++) {
             /* exhaustive: ids 3..5, lengths 0..2 */
             double best = -INFINITY;
             int32_t best_ids[2];
@@ -303,22 +306,33 @@ static void test_beam_exhaustive(const char *dir) {
                     int32_t ids[2] = {3 + code % 3, 3 + code / 3};
                     double lp;
                     CHECK_OK(cap_sequence_logprob(c, z + i * c->E, ids, n, &lp));
+                    if (n == 2 && ids[0] == ids[1]) lp -= reps[a];   /* one earlier occurrence */
                     double sc = lp / pow((5.0 + n + 1) / 6.0, alphas[a]);
                     if (sc > best) { best = sc; best_n = n; memcpy(best_ids, ids, sizeof ids); }
                 }
             mmf_caption_gen_params g = mmf_caption_gen_params_default();
             g.beam = 32;
             g.length_penalty = alphas[a];
+            g.repetition_penalty = reps[a];
             int32_t out[8];
             int n_out = -1;
             CHECK_OK(cap_beam_search(c, z + i * c->E, NULL, 0, &g, out, &n_out));
             total++;
             lengths[best_n]++;
+            repeats[a] += best_n == 2 && best_ids[0] == best_ids[1];
             if (getenv("CAP_DEBUG")) fprintf(stderr, "alpha %g row %d: best n %d, beam n %d\n", alphas[a], i, best_n, n_out);
             agree += n_out == best_n && (n_out < 1 || out[0] == best_ids[0]) && (n_out < 2 || out[1] == best_ids[1]);
         }
     CHECK_MSG(agree == total, "beam 32 matched the exhaustive optimum in %d of %d cases", agree, total);
     CHECK_MSG(lengths[1] > 0 && lengths[2] > 0, "the optima should vary in length (%d, %d, %d)", lengths[0], lengths[1], lengths[2]);
+    CHECK_MSG(repeats[0] > 0 && repeats[2] < repeats[0], "repeated-word optima: %d without the penalty, %d with it "
+              "(the case needs some, and the penalty must remove some)", repeats[0], repeats[2]);
+    mmf_caption_gen_params bad = mmf_caption_gen_params_default();
+    bad.repetition_penalty = -1.0f;
+    char *cap1[1] = {NULL};
+    CHECK(mmf_captioner_generate(c, 1, (const float *const *)xs, s.mask, &bad, cap1) == MMF_ERR_ARG);
+    CHECK_MSG(strstr(mmf_last_error(), "repetition penalty") != NULL, "%s", mmf_last_error());
+    free(cap1[0]);
     mmf_captioner_free(c);
     mmf_embfile_close(f);
     free_set(&s);

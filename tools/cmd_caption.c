@@ -60,6 +60,8 @@ static const char help[] =
     "run and eval options:\n"
     "  --beam K             beam width (default 1 = greedy)\n"
     "  --length-penalty A   GNMT alpha: score / ((5 + len) / 6)^A (default 0)\n"
+    "  --repetition-penalty R  each earlier occurrence of a word lowers its log-probability\n"
+    "                       by R (default 0; 1-2 stops \"heart heart heart\")\n"
     "  --max-len N          at most N words (default: the captioner's)\n"
     "  --prefix STR         every caption starts with these words (each must be in the vocabulary)\n"
     "  --threads N          (default: the cores this process may use, or MMFUSE_THREADS)\n\n"
@@ -116,6 +118,10 @@ static int gen_opt(int argc, char **argv, int *i, mmf_caption_gen_params *g, int
     } else if (cli_opt(argc, argv, i, "--length-penalty", &v, bad)) {
         if (*bad || !cli_float("--length-penalty", v, &dv)) return MMF_EXIT_USAGE;
         g->length_penalty = (float)dv;
+    } else if (cli_opt(argc, argv, i, "--repetition-penalty", &v, bad)) {
+        if (*bad || !cli_float("--repetition-penalty", v, &dv)) return MMF_EXIT_USAGE;
+        if (!(dv >= 0.0)) { fprintf(stderr, "mmfuse caption: --repetition-penalty %s: expected a number >= 0\n", v); return MMF_EXIT_USAGE; }
+        g->repetition_penalty = (float)dv;
     } else if (cli_opt(argc, argv, i, "--max-len", &v, bad)) {
         if (*bad || !cli_int("--max-len", v, 1, 256, &iv)) return MMF_EXIT_USAGE;
         g->max_len = (int)iv;

@@ -342,6 +342,13 @@ mmf_status cap_beam_search(const mmf_captioner *c, const float *z, const int32_t
         for (int b = 0; b < alive; b++) {
             float *row = lg + (size_t)b * V;
             log_softmax(row, V);
+            /* a word already said costs rp per earlier occurrence: captions such as
+             * "heart heart heart" lose to ones that say something new */
+            if (gp->repetition_penalty > 0.0f)
+                for (int t = 0; t < len; t++) {
+                    int32_t w = cur[(size_t)b * (L + 1) + t];
+                    if (w >= CAP_N_SPECIAL && w < V) row[w] -= gp->repetition_penalty;
+                }
             for (int v = 0; v < V; v++) {
                 if (v == CAP_BOS) continue;                 /* <bos> is never emitted */
                 if (v == CAP_UNK && V > CAP_N_SPECIAL) continue;   /* nor <unk>, when real words exist */

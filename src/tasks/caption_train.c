@@ -332,6 +332,8 @@ static mmf_status encode_prefix(const mmf_captioner *c, const char *prefix, int3
 
 static mmf_status check_gen(const mmf_captioner *c, const mmf_caption_gen_params *g) {
     if (g->beam < 1 || g->beam > CAP_MAX_BEAM) return mmf_fail(MMF_ERR_ARG, "caption: beam %d out of range 1..%d", g->beam, CAP_MAX_BEAM);
+    if (!(g->repetition_penalty >= 0.0f) || !isfinite(g->repetition_penalty))
+        return mmf_fail(MMF_ERR_ARG, "caption: repetition penalty %g, expected a finite number >= 0", (double)g->repetition_penalty);
     if (g->max_len < 0 || g->max_len > CAP_MAX_LEN) return mmf_fail(MMF_ERR_ARG, "caption: max_len %d out of range 0..%d", g->max_len, CAP_MAX_LEN);
     if (!isfinite(g->length_penalty)) return mmf_fail(MMF_ERR_ARG, "caption: length penalty is not finite");
     if (g->n_threads < 1) return mmf_fail(MMF_ERR_ARG, "caption: threads %d, expected >= 1", g->n_threads);
