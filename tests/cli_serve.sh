@@ -184,5 +184,9 @@ out=$("$CLI" serve --text-model "$ST" --host localhost --port 0 2>&1); rc=$?
 check '[ $rc -eq 1 ] && [[ "$out" == *"numeric"* ]]' "--host localhost -> explained: $out"
 out=$("$CLI" serve --text-model /nonexistent --port 0 2>&1); rc=$?
 check '[ $rc -eq 1 ] && [[ "$out" == *"/nonexistent"* ]]' "missing model named: $out"
+# a sanitizer build (make test-asan) reports into the server's stderr
+if grep -q "runtime error\|AddressSanitizer\|LeakSanitizer" "$T/server.log"; then
+  echo "FAILED: the server reported: $(grep -m1 -A8 "runtime error\|AddressSanitizer\|LeakSanitizer" "$T/server.log")" >&2; fail=1
+fi
 [ $fail -eq 0 ] && echo "cli_serve: ok"
 exit $fail

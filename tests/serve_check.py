@@ -4,6 +4,9 @@ Not a test itself. Usage:
   serve_check.py openai REPLY.json EXPECT.safetensors [b64]   OpenAI reply vs embed output
   serve_check.py tei REPLY.json EXPECT.safetensors            TEI reply vs embed output, L2-normalised
   serve_check.py metrics FILE                                 Prometheus text format, line by line
+  serve_check.py writer URL ACKED PREFIX                      4 threads add items until the server dies;
+                                                              each acknowledged id is appended to ACKED
+  serve_check.py found URL ACKED                              every id in ACKED is in the index, once
 Exit 0 when within 1e-4, else 1 with the reason."""
 import base64, json, math, re, struct, sys
 
@@ -37,6 +40,43 @@ def compare(got, want, what):
         sys.exit("%s: max |difference| %.3g > %g" % (what, worst, TOL))
     print("%s: %d rows agree, max |difference| %.2g" % (what, len(got), worst))
 
+def post(url, body):
+    import urllib.request
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.status, json.loads(r.read())
+
+def writer(url, acked, prefix):
+    import threading
+    lock = threading.Lock()
+    out = open(acked, "a", buffering=1)
+    def loop(t):
+        i = 0
+        while True:
+            ident = "%s-%d-%d" % (prefix, t, i)
+            try:
+                st, _ = post(url + "/v1/index/items", {"items": [{"id": ident, "text": "item %d of writer %d" % (i, t), "payload": {"w": 1}}]})
+            except Exception:
+                return   # the server is gone: this write was not acknowledged
+            if st == 200:
+                with lock:
+                    out.write(ident + "\n")
+            i += 1
+    ts = [threading.Thread(target=loop, args=(t,)) for t in range(4)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+
+def found(url, acked):
+    want = [l.strip() for l in open(acked) if l.strip()]
+    st, r = post(url + "/v1/search", {"text": "item", "k": 10000, "filter": {"w": 1}})
+    ids = [h["id"] for h in r["hits"]]
+    if len(ids) != len(set(ids)):
+        sys.exit("duplicate ids in the index")
+    missing = sorted(set(want) - set(ids))
+    if missing:
+        sys.exit("%d of %d acknowledged ids are missing, e.g. %s" % (len(missing), len(want), missing[:3]))
+    print("found: all %d acknowledged ids present (%d items)" % (len(want), len(ids)))
+
 def main():
     kind = sys.argv[1]
     if kind == "metrics":
@@ -48,6 +88,12 @@ def main():
             if not ok.match(ln):
                 sys.exit("not Prometheus text: %r" % ln)
         print("metrics: %d lines well formed" % len(lines))
+        return
+    if kind == "writer":
+        writer(*sys.argv[2:5])
+        return
+    if kind == "found":
+        found(*sys.argv[2:4])
         return
     reply = json.load(open(sys.argv[2]))
     want = read_st(sys.argv[3])

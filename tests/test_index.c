@@ -344,6 +344,26 @@ static void test_bad_args(void) {
     mmf_index_free(ix);
 }
 
+/* An empty index saved, reopened (mapped) and then added to: the first add
+ * copies the mapping onto the heap, which for an empty file holds nothing
+ * (mmfuse serve starts every new --index this way). */
+static void test_empty_reopened(const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/empty.mmfidx", dir);
+    mmf_index_params p = mmf_index_params_default();
+    mmf_index *ix;
+    CHECK_OK(mmf_index_new(4, &p, &ix));
+    CHECK_OK(mmf_index_save(ix, path));
+    mmf_index_free(ix);
+    CHECK_OK(mmf_index_open(path, &ix));
+    const float v[8] = {1, 0, 0, 0, 0, 1, 0, 0};
+    CHECK_OK(mmf_index_add(ix, 2, v, NULL));
+    int64_t id = -1;
+    CHECK_OK(mmf_index_search(ix, 1, v + 4, 1, NULL, &id, NULL));
+    CHECK_MSG(id == 1, "nearest to the second vector: id %lld", (long long)id);
+    mmf_index_free(ix);
+}
+
 int main(void) {
     char dir[256];
     t_tmpdir(dir, sizeof dir);
@@ -352,5 +372,6 @@ int main(void) {
     test_delete_and_persist(dir);
     test_bad_files(dir);
     test_bad_args();
+    test_empty_reopened(dir);
     return t_done("test_index");
 }

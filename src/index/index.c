@@ -130,6 +130,10 @@ mmf_status mmf_index_make_writable(mmf_index *ix) {
     ix->cap = 0;
     mmf_status s = grow(ix, n ? n : 1);
     if (s) goto fail;
+    if (n == 0) {   /* an empty file maps no arrays: nothing to copy (memcpy from NULL is undefined) */
+        if (ix->kind == MMF_INDEX_HNSW) free(tmp.up);
+        goto unmap;
+    }
     memcpy(ix->vecs, tmp.vecs, n * d * sizeof(float));
     memcpy(ix->norms, tmp.norms, n * sizeof(float));
     memcpy(ix->ids, tmp.ids, n * sizeof(int64_t));
@@ -150,6 +154,7 @@ mmf_status mmf_index_make_writable(mmf_index *ix) {
         }
         free(tmp.up);   /* the pointer table itself was always on the heap */
     }
+unmap:
     munmap(ix->map, ix->map_len);
     ix->map = NULL; ix->map_len = 0; ix->mapped = 0;
     return MMF_OK;
