@@ -20,16 +20,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *dtype_names[MMF_DT_COUNT] = {
-    "F32", "F16", "BF16", "F64", "I64", "I32", "I16", "I8", "U8", "BOOL", "U16", "U32", "U64"};
-static const size_t dtype_sizes[MMF_DT_COUNT] = {4, 2, 2, 8, 8, 4, 2, 1, 1, 1, 2, 4, 8};
-
-const char *mmf_dtype_name(mmf_dtype dt) { return (unsigned)dt < MMF_DT_COUNT ? dtype_names[dt] : "?"; }
-size_t mmf_dtype_size(mmf_dtype dt) { return (unsigned)dt < MMF_DT_COUNT ? dtype_sizes[dt] : 0; }
+/* dtype names and sizes: core/dtype.c (the core layer names them in its own errors) */
 
 int mmf_dtype_parse(const char *s, mmf_dtype *out) {
     for (int i = 0; i < MMF_DT_COUNT; i++)
-        if (strcmp(s, dtype_names[i]) == 0) { *out = (mmf_dtype)i; return 1; }
+        if (strcmp(s, mmf_dtype_name((mmf_dtype)i)) == 0) { *out = (mmf_dtype)i; return 1; }
     return 0;
 }
 

@@ -93,23 +93,6 @@ static mmf_status size_arena(mmf_encoder *e, bert *m, int nt) {
     return MMF_OK;
 }
 
-static int file_exists(const char *p) {
-    struct stat sb;
-    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-mmf_status mmf_open_checkpoint(const char *dir, mmf_safetensors **st) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if (file_exists(path)) return mmf_st_open(path, st);
-    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
-    if (file_exists(path)) return mmf_st_open(path, st);
-    snprintf(path, sizeof path, "%s/pytorch_model.bin", dir);
-    if (file_exists(path))
-        return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: only pytorch_model.bin is present; mmfuse reads model.safetensors (convert the checkpoint)", dir);
-    return mmf_fail(MMF_ERR_NOT_FOUND, "%s: no model.safetensors or model.safetensors.index.json", dir);
-}
-
 static mmf_status load_weights(mmf_encoder *e, bert *m, mmf_safetensors *st) {
     const int64_t V = m->V, C = m->C, F = m->F, P = m->P, TV = m->TV, L = m->L;
     wload w = {.st = st, .where = e->dir};
