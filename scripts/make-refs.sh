@@ -7,7 +7,7 @@ PY=${PYTHON:-/usr/bin/python3}
 # the malformed-safetensors corpus and the fuzzing seeds (plain python3)
 "$PY" tools/make_bad_safetensors.py
 # kernel and model references (PyTorch)
-for f in tools/ref_*.py; do
+for f in tools/ref_*.py tests/ref/ref_*.py; do
   [ -e "$f" ] || continue
   echo "make-refs: $f" >&2
   "$PY" "$f"
