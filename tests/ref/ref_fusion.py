@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 torch.set_default_dtype(torch.float64)
+torch.set_num_threads(1)   # one summation order, so the files are the same on every run
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "tests/data/fusion_ref")
 B, H, C, HEADS, LAYERS, RANK, PROJ, SKETCH = 8, 6, 3, 2, 2, 3, 3, 16
