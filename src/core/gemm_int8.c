@@ -1,5 +1,7 @@
 #include "core/gemm_int8.h"
 #include "core/ops.h"
+#include "core/ops_f32_512.h"
+#include <immintrin.h>
 #include <math.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <string.h>
@@ -49,6 +51,63 @@ size_t mmf_int8_scratch_bytes(int64_t rows, int Kmax, int Nmax) {
            up64((size_t)rows * (size_t)Nmax * sizeof(int32_t)) + 64;
 }
 
+/* One row's symmetric quantisation, q = round(x / s) with s = max|x| / 127,
+ * stored as u8 = q + 128; returns s. Round half to even in both versions, so
+ * the AVX-512 one gives the same bytes as the portable one. */
+static float quant_row(uint8_t *q, const float *x, int K) {
+    float amax = 0.0f;
+    for (int k = 0; k < K; k++) {
+        float a = fabsf(x[k]);
+        amax = a > amax ? a : amax;   /* not fmaxf: that is a libm call per element */
+    }
+    float s = amax > 0.0f ? amax / 127.0f : 1.0f, inv = 1.0f / s;
+    for (int k = 0; k < K; k++) {
+        float v = nearbyintf(x[k] * inv);
+        v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+        q[k] = (uint8_t)((int)v + 128);
+    }
+    return s;
+}
+
+static void dequant_row(float *y, const int32_t *c, float s, const float *wscale, const float *bias, int N, int acc) {
+    for (int n = 0; n < N; n++) {
+        float v = (float)c[n] * s * wscale[n] + (bias ? bias[n] : 0.0f);
+        y[n] = acc ? y[n] + v : v;
+    }
+}
+
+#define TGT_Q __attribute__((target("avx512f,avx512bw,avx512vl")))
+static __mmask16 tail16(int n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u); }
+
+TGT_Q static float quant_row_512(uint8_t *q, const float *x, int K) {
+    __m512 mx = _mm512_setzero_ps();
+    for (int k = 0; k < K; k += 16) mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_maskz_loadu_ps(tail16(K - k), x + k)));
+    float amax = _mm512_reduce_max_ps(mx);
+    float s = amax > 0.0f ? amax / 127.0f : 1.0f;
+    const __m512 inv = _mm512_set1_ps(1.0f / s);
+    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127), off = _mm512_set1_epi32(128);
+    for (int k = 0; k < K; k += 16) {
+        __mmask16 m = tail16(K - k);
+        __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + k), inv));   /* nearest even */
+        v = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, lo), hi), off);
+        _mm512_mask_cvtepi32_storeu_epi8(q + k, m, v);
+    }
+    return s;
+}
+
+TGT_Q static void dequant_row_512(float *y, const int32_t *c, float s, const float *wscale, const float *bias, int N,
+                                  int acc) {
+    const __m512 vs = _mm512_set1_ps(s);
+    for (int n = 0; n < N; n += 16) {
+        __mmask16 m = tail16(N - n);
+        __m512 v = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, c + n)), vs),
+                                 _mm512_maskz_loadu_ps(m, wscale + n));
+        if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + n));
+        if (acc) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, y + n));
+        _mm512_mask_storeu_ps(y + n, m, v);
+    }
+}
+
 int mmf_int8_linear(float *y, const float *x, const void *Wp, const float *bias, int64_t rows, int K, int N,
                     int accumulate, void *scratch, int nt) {
     if (rows <= 0) return 0;
@@ -59,21 +118,10 @@ int mmf_int8_linear(float *y, const float *x, const void *Wp, const float *bias,
     int32_t *c = (int32_t *)((unsigned char *)ascale + up64((size_t)rows * sizeof(float)));
     const float *wscale = Wp;
     const int8_t *wq = (const int8_t *)Wp + up64((size_t)N * sizeof(float));
-    /* per-row symmetric quantisation: q = round(x / s), s = max|x| / 127 */
+    const int v512 = mmf_cpu_avx512();
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && rows * K >= 65536)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * K;
-        float amax = 0.0f;
-        for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(xr[k]));
-        float s = amax > 0.0f ? amax / 127.0f : 1.0f, inv = 1.0f / s;
-        ascale[r] = s;
-        uint8_t *ar = a + r * K;
-        for (int k = 0; k < K; k++) {
-            float v = nearbyintf(xr[k] * inv);
-            v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
-            ar[k] = (uint8_t)((int)v + 128);
-        }
-    }
+    for (int64_t r = 0; r < rows; r++)
+        ascale[r] = v512 ? quant_row_512(a + r * K, x + r * K, K) : quant_row(a + r * K, x + r * K, K);
     mmf_threads_use(nt);
     const int32_t co = 0;
     /* C = (A - 128) (B - 0)^T: the A offset undoes the +128 of the storage */
@@ -81,12 +129,8 @@ int mmf_int8_linear(float *y, const float *x, const void *Wp, const float *bias,
         return -1;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && rows * N >= 65536)
     for (int64_t r = 0; r < rows; r++) {
-        const int32_t *cr = c + r * N;
-        float *yr = y + r * N, s = ascale[r];
-        for (int n = 0; n < N; n++) {
-            float v = (float)cr[n] * s * wscale[n] + (bias ? bias[n] : 0.0f);
-            yr[n] = accumulate ? yr[n] + v : v;
-        }
+        if (v512) dequant_row_512(y + r * N, c + r * N, ascale[r], wscale, bias, N, accumulate);
+        else dequant_row(y + r * N, c + r * N, ascale[r], wscale, bias, N, accumulate);
     }
     return 0;
 }

@@ -1,4 +1,5 @@
 #include "core/ops.h"
+#include "core/ops_f32_512.h"
 #include "core/vmath.h"
 #include <math.h>
 #include <omp.h>
@@ -14,6 +15,7 @@ void mmf_attention(float *out, int ldo, const float *q, int ldq, const float *k,
                    const uint8_t *key_keep, int causal, float scale, float *scratch, int nt) {
     if (nt < 1) nt = 1;
     int pairs = B * H;
+    const int v512 = mmf_cpu_avx512();
     /* in the parallel region each GEMM is single threaded; a lone pair gets all nt */
     mmf_threads_use(pairs > 1 ? 1 : nt);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && pairs > 1)
@@ -29,7 +31,8 @@ void mmf_attention(float *out, int ldo, const float *q, int ldq, const float *k,
         for (int t = 0; t < Tq; t++) {
             /* causal: keys after t + (Tk - Tq) are invisible */
             int visible = causal ? t + (Tk - Tq) + 1 : Tk;
-            mmf_v_softmax_row(S + (int64_t)t * Tk, Tk, visible, keep);
+            if (v512) mmf_softmax_row_512(S + (int64_t)t * Tk, Tk, visible, keep);
+            else mmf_v_softmax_row(S + (int64_t)t * Tk, Tk, visible, keep);
         }
         mmf_sgemm(0, 0, Tq, D, Tk, 1.0f, S, Tk, vb, ldv, 0.0f, ob, ldo);
     }

@@ -12,11 +12,14 @@
 #include <immintrin.h>
 
 #define MMF_TGT512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+/* the math below needs no BF16 instruction: it inlines into both the bf16
+ * kernels and the fp32 AVX-512 loops (src/core/ops_f32_512.c) */
+#define MMF_TGT512F __attribute__((target("avx512f,avx512bw,avx512vl")))
 
 /* epilogue activations (mmf_gemm_epi.act) */
 enum { MMF_EPI_NONE = 0, MMF_EPI_GELU_ERF, MMF_EPI_GELU_TANH, MMF_EPI_QUICK_GELU, MMF_EPI_TANH };
 
-MMF_TGT512 static inline __m512 mmf_v512_exp(__m512 x) {
+MMF_TGT512F static inline __m512 mmf_v512_exp(__m512 x) {
     x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.5f));
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -33,13 +36,13 @@ MMF_TGT512 static inline __m512 mmf_v512_exp(__m512 x) {
 }
 
 /* 1 / d for d >= 1 (the GELU denominators): estimate + one Newton step */
-MMF_TGT512 static inline __m512 mmf_v512_recip(__m512 d) {
+MMF_TGT512F static inline __m512 mmf_v512_recip(__m512 d) {
     __m512 r = _mm512_rcp14_ps(d);
     return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
 }
 
 /* 0.5 x (1 + erf(x / sqrt 2)) through erfc, as mmf_gelu_erf */
-MMF_TGT512 static inline __m512 mmf_v512_gelu_erf(__m512 v) {
+MMF_TGT512F static inline __m512 mmf_v512_gelu_erf(__m512 v) {
     __m512 z = _mm512_mul_ps(_mm512_abs_ps(v), _mm512_set1_ps(0.70710678118654752f));
     __m512 t = mmf_v512_recip(_mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), z, _mm512_set1_ps(1.0f)));
     __m512 p = _mm512_set1_ps(1.061405429f);
@@ -54,12 +57,12 @@ MMF_TGT512 static inline __m512 mmf_v512_gelu_erf(__m512 v) {
 }
 
 /* v * sigmoid(k v) */
-MMF_TGT512 static inline __m512 mmf_v512_xsigmoid(__m512 v, __m512 kv) {
+MMF_TGT512F static inline __m512 mmf_v512_xsigmoid(__m512 v, __m512 kv) {
     __m512 e = mmf_v512_exp(_mm512_sub_ps(_mm512_setzero_ps(), kv));
     return _mm512_mul_ps(v, mmf_v512_recip(_mm512_add_ps(_mm512_set1_ps(1.0f), e)));
 }
 
-MMF_TGT512 static inline __m512 mmf_v512_act(int act, __m512 v) {
+MMF_TGT512F static inline __m512 mmf_v512_act(int act, __m512 v) {
     switch (act) {
     case MMF_EPI_GELU_ERF: return mmf_v512_gelu_erf(v);
     case MMF_EPI_GELU_TANH: {   /* 0.5 v (1 + tanh(u)) == v sigmoid(2u), u = sqrt(2/pi)(v + 0.044715 v^3) */
