@@ -129,6 +129,18 @@ mmf_status mmf_st_writer_finish(mmf_st_writer *w, const char *path);
 /* The same file image in memory instead (malloc'd; free it): for mmf_st_open_memory. */
 mmf_status mmf_st_writer_bytes(mmf_st_writer *w, void **bytes, size_t *len);
 void mmf_st_writer_free(mmf_st_writer *w);
+/* Files written in pieces by several processes (mmfuse embed under mpirun, each
+ * rank its rows): a reserved tensor has a shape but no data, the caller writes its
+ * bytes. mmf_st_writer_layout gives the file's first *header_len bytes (length
+ * prefix + JSON header, as mmf_st_writer_finish writes them), the absolute file
+ * offset of each tensor in the order added (offsets: mmf_st_writer_count entries,
+ * or NULL) and the file size; finish and bytes refuse a writer with reserved tensors. */
+mmf_status mmf_st_writer_reserve(mmf_st_writer *w, const char *name, mmf_dtype dtype, int ndim, const int64_t *shape);
+mmf_status mmf_st_writer_layout(mmf_st_writer *w, void **header, size_t *header_len, uint64_t *offsets, uint64_t *total);
+size_t mmf_st_writer_count(const mmf_st_writer *w);
+const char *mmf_st_writer_name(const mmf_st_writer *w, size_t i);
+/* The copied data of tensor i (NULL when reserved) and its size in bytes. */
+const void *mmf_st_writer_data(const mmf_st_writer *w, size_t i, size_t *nbytes);
 
 /* Write `len` bytes to `path` atomically (temp file, fsync, rename). */
 mmf_status mmf_write_file_atomic(const char *path, const void *data, size_t len);
@@ -377,6 +389,11 @@ mmf_status mmf_embfile_write(const char *path, const mmf_embfile_spec *spec);
  * copied and validated as mmf_embfile_open does; `name` stands for the path in messages):
  * how callers holding embeddings in memory (the Python binding) reach fusion heads. */
 mmf_status mmf_embfile_from_spec(const mmf_embfile_spec *spec, const char *name, mmf_embfile **out);
+/* The writer mmf_embfile_write would fill, with the per-row tensors (every modality,
+ * and "mask") reserved instead of copied: spec->data entries and spec->mask are not
+ * read (may be NULL); labels, ids and metadata are copied as usual. For writers that
+ * place each process's rows themselves (mmf_st_writer_layout). */
+mmf_status mmf_embfile_layout(const mmf_embfile_spec *spec, const char *name, mmf_st_writer **out);
 
 /* ---- Fusion heads (docs/fusion.md): an operator over the modality embeddings,
  * then an output layer. The layer before the output is the multimodal embedding. */
@@ -712,6 +729,19 @@ mmf_status mmf_index_check_query(const mmf_index *ix, const char *model_id, int 
 mmf_status mmf_model_id(const char *path, char *out, size_t cap);
 
 /* ------------------------------- clustering, retrieval metrics (issue 7) */
+
+/* Work split over processes (`mpirun -np N mmfuse ...`; docs/scale.md). The library
+ * never links MPI: the caller passes the job as a rank, a size and an in-place
+ * all-reduce, which mmfuse's CLI implements with MPI_Allreduce. Every rank calls
+ * the same library function with its own shard; the all-reduce is collective. */
+typedef enum mmf_comm_op { MMF_COMM_SUM = 0, MMF_COMM_MAX, MMF_COMM_MIN } mmf_comm_op;
+typedef struct mmf_comm {
+    int rank, size;
+    /* buf: count elements of dt (F32, F64, I32 or I64), replaced by the reduction
+     * over all ranks; returns 0 on success */
+    int (*allreduce)(void *buf, size_t count, mmf_dtype dt, mmf_comm_op op, void *user);
+    void *user;
+} mmf_comm;
 
 typedef struct mmf_kmeans_params {
     int k;                  /* required */

@@ -5,6 +5,7 @@
 
 void cli_failures_add(size_t index, const char *path, const char *message, void *user) {
     cli_failures *f = user;
+    index += f->base;
     fprintf(stderr, "mmfuse %s: image %zu (%s) skipped: %s\n", f->cmd, index, path, message);
     size_t need = strlen(message) + 32;
     if (f->len + need + 1 > f->cap) {

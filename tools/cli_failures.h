@@ -10,6 +10,7 @@ typedef struct cli_failures {
     char *text;        /* the kept lines, '\n'-separated (free it) */
     size_t len, cap;
     size_t n;          /* images skipped */
+    size_t base;       /* added to the loader's index: the first row of the batch (0 = the whole input) */
 } cli_failures;
 
 /* The image error callback of the mmf image loaders; user is a cli_failures.

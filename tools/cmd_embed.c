@@ -10,6 +10,8 @@
 #include "cli_failures.h"
 #include "cli_lines.h"
 #include "cli_records.h"
+#include "cli_dist.h"
+#include "cli_embed.h"
 
 static const char help[] =
     "Usage: mmfuse embed --model DIR --text-file F --out OUT.safetensors [options]\n"
@@ -77,6 +79,14 @@ static const char help[] =
     "                       FNV-1a 64-bit hash with the top bit cleared (so the same hexcode\n"
     "                       gets the same id in every file) (default: the row number)\n"
     "  --skip-bad           an unreadable image is reported and its image marked absent\n\n"
+    "Many processes (docs/scale.md): under `mpirun -np N mmfuse embed ...` (or srun) each rank\n"
+    "embeds a contiguous share of the inputs with its own --threads, and the ranks write one\n"
+    "OUT together, the file one process writes. Rows go to OUT.parts/ chunk by chunk first\n"
+    "(a progress file per rank), removed once OUT is in place.\n"
+    "  --resume             after a failed run, reuse the rows OUT.parts/ holds (the same\n"
+    "                       command and number of ranks); in one process, --resume also makes\n"
+    "                       the run keep progress in OUT.parts/ (without it, nothing is kept)\n"
+    "  --chunk N            rows embedded between progress records (default 1024)\n\n"
     "A progress bar goes to stderr when it is a terminal (or MMFUSE_PROGRESS=1).\n\n"
     "Examples:\n"
     "  mmfuse embed --model models/all-MiniLM-L6-v2 --text-file captions.txt \\\n"
@@ -88,16 +98,7 @@ static const char help[] =
     "  mmfuse embed --records data/emoji/train.jsonl --text-model models/emoji-text \\\n"
     "               --image-model models/emoji-cnn --label-field group --out train.safetensors\n";
 
-typedef struct embed_opts {
-    const char *model, *text_file, *out, *image_list;
-    const char *records, *text_model, *image_model;
-    cli_records_opts rec;
-    int skip_bad;
-    mmf_pooling pooling;
-    int normalize;
-    long batch, threads, max_len;
-    mmf_precision precision;
-} embed_opts;
+
 
 static void progress(size_t done, size_t total, void *user) {
     (void)user;
@@ -191,7 +192,7 @@ static int load_encoder(const embed_opts *o, const char *dir, const char *label,
     p.n_threads = (int)o->threads;
     p.max_batch = (int)o->batch;
     p.max_length = (int)o->max_len;
-    p.progress = progress_labelled;
+    p.progress = cli_dist_rank() == 0 ? progress_labelled : NULL;
     p.progress_user = (void *)label;
     p.precision = o->precision;
     mmf_status s = mmf_encoder_load(dir, &p, enc);
@@ -199,107 +200,149 @@ static int load_encoder(const embed_opts *o, const char *dir, const char *label,
     return MMF_EXIT_OK;
 }
 
-static int embed_records(const embed_opts *o) {
-    cli_records r;
-    int rc = cli_records_load("embed", &o->rec, &r);
+int embed_rec_open(const embed_opts *o, embed_rec *er) {
+    memset(er, 0, sizeof *er);
+    er->col[0] = er->col[1] = -1;
+    int rc = cli_records_load("embed", &o->rec, &er->r);
     if (rc) return rc;
-    const size_t N = r.n;
-    if (N == 0) { cli_records_free(&r); fprintf(stderr, "mmfuse embed: error: %s holds no records\n", o->records); return MMF_EXIT_FAIL; }
-    const char *dirs[2] = {o->text_model ? o->text_model : o->model, o->image_model ? o->image_model : o->model};
+    if (er->r.n == 0) { fprintf(stderr, "mmfuse embed: error: %s holds no records\n", o->records); return MMF_EXIT_FAIL; }
+    er->dirs[0] = o->text_model ? o->text_model : o->model;
+    er->dirs[1] = o->image_model ? o->image_model : o->model;
     const int want[2] = {MMF_MODALITY_TEXT, MMF_MODALITY_IMAGE};
-    const char *names[2] = {"text", "image"}, *labels[2] = {"embed text", "embed image"};
-    mmf_encoder *enc[2] = {NULL, NULL};
-    float *data[2] = {NULL, NULL};
-    int64_t dims[2] = {0, 0};
-    int M = 0, col[2] = {-1, -1};
-    uint8_t *present[2] = {NULL, NULL};
+    const char *labels[2] = {"embed text", "embed image"};
+    mmf_encoder **enc = er->enc;
     for (int m = 0; m < 2 && !rc; m++) {
-        if (!dirs[m]) continue;
+        if (!er->dirs[m]) continue;
         int explicit = (m == 0 ? o->text_model : o->image_model) != NULL;
-        if (m == 1 && enc[0] && dirs[1] == dirs[0]) enc[1] = enc[0];
-        else rc = load_encoder(o, dirs[m], labels[m], &enc[m]);
+        if (m == 1 && enc[0] && er->dirs[1] == er->dirs[0]) enc[1] = enc[0];
+        else rc = load_encoder(o, er->dirs[m], labels[m], &enc[m]);
         if (rc) break;
         if (!(mmf_encoder_modalities(enc[m]) & want[m])) {
-            if (explicit) rc = cli_usage("embed", "%s is a %s model without a%s tower", dirs[m], mmf_encoder_model_type(enc[m]), m ? "n image" : " text");
+            if (explicit) rc = cli_usage("embed", "%s is a %s model without a%s tower", er->dirs[m], mmf_encoder_model_type(enc[m]), m ? "n image" : " text");
             if (enc[m] != enc[1 - m]) mmf_encoder_free(enc[m]);
             enc[m] = NULL;
             continue;
         }
-        col[m] = M++;
+        er->dims[m] = mmf_encoder_dim(enc[m]);
+        er->col[m] = er->M++;
     }
-    if (!rc && M == 0) rc = cli_usage("embed", "--records needs --text-model DIR and/or --image-model DIR (or --model DIR)");
-    /* embed the present inputs of each modality, compacted, then scatter back */
-    for (int m = 0; m < 2 && !rc; m++) {
-        if (!enc[m]) continue;
-        char **in = m ? r.image : r.text;
-        const char **list = malloc(N * sizeof *list);
-        size_t *rows = malloc(N * sizeof *rows), k = 0;
-        dims[m] = mmf_encoder_dim(enc[m]);
-        data[m] = calloc(N * (size_t)dims[m], sizeof(float));
-        present[m] = calloc(N, 1);
-        if (!list || !rows || !data[m] || !present[m]) { free(list); free(rows); rc = cli_fail("embed", MMF_ERR_NOMEM, "out of memory"); break; }
-        for (size_t i = 0; i < N; i++)
-            if (in[i]) { list[k] = in[i]; rows[k++] = i; }
-        float *out = malloc((k ? k : 1) * (size_t)dims[m] * sizeof(float));
-        uint8_t *failed = calloc(k ? k : 1, 1);
-        cli_failures fl = {.cmd = "embed"};
-        mmf_status s = MMF_OK;
-        if (!out || !failed) s = MMF_ERR_NOMEM;
-        else if (k && m == 0) s = mmf_encoder_embed_text(enc[m], list, k, o->pooling, o->normalize, out);
-        else if (k) s = mmf_encoder_embed_image_files(enc[m], list, k, o->pooling, o->normalize, o->skip_bad, failed, out, cli_failures_add, &fl);
-        if (!s)
-            for (size_t j = 0; j < k; j++) {
-                if (failed[j]) continue;
-                memcpy(data[m] + rows[j] * (size_t)dims[m], out + j * (size_t)dims[m], (size_t)dims[m] * sizeof(float));
-                present[m][rows[j]] = 1;
-            }
-        if (!s && fl.n) fprintf(stderr, "mmfuse embed: %zu of %zu images failed and are marked absent\n", fl.n, k);
-        free(fl.text);
-        free(out);
-        free(failed);
-        free(list);
-        free(rows);
-        if (s) rc = cli_fail("embed", s, m ? "embedding the images failed" : "embedding the texts failed");
-        else fprintf(stderr, "mmfuse embed: %s: %zu of %zu records present, dim %lld\n", names[m], k - fl.n, N, (long long)dims[m]);
-    }
-    if (!rc) {
-        uint8_t *mask = malloc(N * (size_t)M);
-        const char *wn[2], *wenc[2];
-        const float *wd[2];
-        int64_t wdim[2];
-        /* each modality's encoder folder, absolute, so that a model trained on
-         * this file (caption, vqa) can embed a new sample the same way */
-        char absdir[2][PATH_MAX];
-        for (int m = 0; m < 2; m++)
-            if (col[m] >= 0) {
-                wn[col[m]] = names[m]; wd[col[m]] = data[m]; wdim[col[m]] = dims[m];
-                wenc[col[m]] = realpath(dirs[m], absdir[m]) ? absdir[m] : dirs[m];
-            }
-        if (!mask) rc = cli_fail("embed", MMF_ERR_NOMEM, "out of memory");
-        else {
-            for (size_t i = 0; i < N; i++)
-                for (int m = 0; m < 2; m++)
-                    if (col[m] >= 0) mask[i * (size_t)M + (size_t)col[m]] = present[m][i];
-            mmf_embfile_spec sp = {.n_rows = (int64_t)N, .n_modalities = M, .names = wn, .dims = wdim, .data = wd,
-                                   .mask = mask, .labels = r.labels, .n_classes = r.n_classes, .ids = r.ids,
-                                   .label_names = r.label_names, .encoders = wenc};
-            mmf_status s = mmf_embfile_write(o->out, &sp);
-            if (s) rc = cli_fail("embed", s, "cannot write the output");
-        }
-        free(mask);
-    }
-    for (int m = 0; m < 2; m++) {
-        free(data[m]);
-        free(present[m]);
-    }
-    if (enc[1] && enc[1] != enc[0]) mmf_encoder_free(enc[1]);
-    mmf_encoder_free(enc[0]);
-    cli_records_free(&r);
+    if (!rc && er->M == 0) rc = cli_usage("embed", "--records needs --text-model DIR and/or --image-model DIR (or --model DIR)");
     return rc;
 }
 
+void embed_rec_close(embed_rec *er) {
+    if (er->enc[1] && er->enc[1] != er->enc[0]) mmf_encoder_free(er->enc[1]);
+    mmf_encoder_free(er->enc[0]);
+    er->enc[0] = er->enc[1] = NULL;
+    cli_records_free(&er->r);
+}
+
+/* Records [lo, hi): the present inputs of each modality embedded compacted,
+ * then scattered back to their rows; absent rows stay zero. */
+int embed_rec_rows(const embed_opts *o, embed_rec *er, size_t lo, size_t hi, float *data[2], uint8_t *mask,
+                   size_t present[2], size_t failed[2], cli_failures *fl) {
+    const size_t n = hi - lo;
+    const int M = er->M;
+    int rc = MMF_EXIT_OK;
+    memset(mask, 0, n * (size_t)M);
+    for (int m = 0; m < 2 && !rc; m++) {
+        if (!er->enc[m]) continue;
+        const size_t dm = (size_t)er->dims[m];
+        char **in = m ? er->r.image : er->r.text;
+        const char **list = malloc((n ? n : 1) * sizeof *list);
+        size_t *rows = malloc((n ? n : 1) * sizeof *rows), k = 0;
+        float *out = malloc((n ? n : 1) * dm * sizeof(float));
+        uint8_t *fail = calloc(n ? n : 1, 1);
+        if (!list || !rows || !out || !fail) { free(list); free(rows); free(out); free(fail); return cli_fail("embed", MMF_ERR_NOMEM, "out of memory"); }
+        memset(data[m], 0, n * dm * sizeof(float));
+        for (size_t i = 0; i < n; i++)
+            if (in[lo + i]) { list[k] = in[lo + i]; rows[k++] = i; }
+        size_t nf0 = fl->n;
+        mmf_status s = MMF_OK;
+        if (k && m == 0) s = mmf_encoder_embed_text(er->enc[m], list, k, o->pooling, o->normalize, out);
+        else if (k) s = mmf_encoder_embed_image_files(er->enc[m], list, k, o->pooling, o->normalize, o->skip_bad, fail, out, cli_failures_add, fl);
+        if (!s)
+            for (size_t j = 0; j < k; j++) {
+                if (fail[j]) continue;
+                memcpy(data[m] + rows[j] * dm, out + j * dm, dm * sizeof(float));
+                mask[rows[j] * (size_t)M + (size_t)er->col[m]] = 1;
+            }
+        present[m] += k - (fl->n - nf0);
+        failed[m] += fl->n - nf0;
+        free(out);
+        free(fail);
+        free(list);
+        free(rows);
+        if (s) rc = cli_fail("embed", s, m ? "embedding the images failed" : "embedding the texts failed");
+    }
+    return rc;
+}
+
+void embed_rec_report(const embed_rec *er, const size_t present[2], const size_t failed[2]) {
+    static const char *names[2] = {"text", "image"};
+    for (int m = 0; m < 2; m++) {
+        if (!er->enc[m]) continue;
+        if (failed[m]) fprintf(stderr, "mmfuse embed: %zu of %zu images failed and are marked absent\n", failed[m], present[m] + failed[m]);
+        fprintf(stderr, "mmfuse embed: %s: %zu of %zu records present, dim %lld\n", names[m], present[m], er->r.n, (long long)er->dims[m]);
+    }
+}
+
+/* The embedding file's spec for er (data and mask as given; NULL for a layout).
+ * absdir holds each modality's encoder folder made absolute, so that a model
+ * trained on the file (caption, vqa) can embed a new sample the same way. */
+void embed_rec_spec(const embed_rec *er, float *const data[2], const uint8_t *mask, char absdir[2][PATH_MAX],
+                    const char *wn[2], const char *wenc[2], const float *wd[2], int64_t wdim[2], mmf_embfile_spec *sp) {
+    static const char *names[2] = {"text", "image"};
+    for (int m = 0; m < 2; m++)
+        if (er->col[m] >= 0) {
+            wn[er->col[m]] = names[m]; wd[er->col[m]] = data ? data[m] : NULL; wdim[er->col[m]] = er->dims[m];
+            wenc[er->col[m]] = realpath(er->dirs[m], absdir[m]) ? absdir[m] : er->dirs[m];
+        }
+    mmf_embfile_spec s = {.n_rows = (int64_t)er->r.n, .n_modalities = er->M, .names = wn, .dims = wdim, .data = data ? wd : NULL,
+                          .mask = mask, .labels = er->r.labels, .n_classes = er->r.n_classes, .ids = er->r.ids,
+                          .label_names = er->r.label_names, .encoders = wenc};
+    *sp = s;
+}
+
+static int embed_records(const embed_opts *o) {
+    embed_rec er;
+    int rc = embed_rec_open(o, &er);
+    const size_t N = er.r.n;
+    float *data[2] = {NULL, NULL};
+    uint8_t *mask = NULL;
+    size_t present[2] = {0, 0}, failed[2] = {0, 0};
+    if (!rc) {
+        for (int m = 0; m < 2; m++)
+            if (er.enc[m] && !(data[m] = malloc(N * (size_t)er.dims[m] * sizeof(float)))) rc = cli_fail("embed", MMF_ERR_NOMEM, "out of memory");
+        if (!rc && !(mask = malloc(N * (size_t)er.M))) rc = cli_fail("embed", MMF_ERR_NOMEM, "out of memory");
+    }
+    cli_failures fl = {.cmd = "embed"};
+    if (!rc) rc = embed_rec_rows(o, &er, 0, N, data, mask, present, failed, &fl);
+    free(fl.text);
+    if (!rc) {
+        embed_rec_report(&er, present, failed);
+        char absdir[2][PATH_MAX];
+        const char *wn[2], *wenc[2];
+        const float *wd[2];
+        int64_t wdim[2];
+        mmf_embfile_spec sp;
+        embed_rec_spec(&er, data, mask, absdir, wn, wenc, wd, wdim, &sp);
+        mmf_status s = mmf_embfile_write(o->out, &sp);
+        if (s) rc = cli_fail("embed", s, "cannot write the output");
+    }
+    free(data[0]);
+    free(data[1]);
+    free(mask);
+    embed_rec_close(&er);
+    return rc;
+}
+
+/* Row shards with progress files: under mpirun, and for --resume in one process. */
+static int sharded(const embed_opts *o) { return cli_dist_size() > 1 || o->resume; }
+
 static int run(int argc, char **argv) {
-    embed_opts o = {.pooling = MMF_POOL_DEFAULT, .normalize = MMF_NORMALIZE_DEFAULT, .batch = 32, .threads = 0,
+    embed_opts o = {.pooling = MMF_POOL_DEFAULT, .normalize = MMF_NORMALIZE_DEFAULT, .batch = 32, .threads = 0, .chunk = 1024,
+                    .argc = argc, .argv = argv,
                     .rec = {.text_field = "text", .image_field = "image", .label_field = "label"}};
     o.threads = cli_default_threads();
     const char *v;
@@ -310,6 +353,8 @@ static int run(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "--out", &o.out, &bad)) continue;
         if (cli_opt(argc, argv, &i, "--image-list", &o.image_list, &bad)) continue;
         if (cli_flag(argv, i, "--skip-bad")) { o.skip_bad = 1; continue; }
+        if (cli_flag(argv, i, "--resume")) { o.resume = 1; continue; }
+        if (cli_opt(argc, argv, &i, "--chunk", &v, &bad)) { if (!bad && !cli_int("--chunk", v, 1, 1 << 24, &o.chunk)) bad = 1; continue; }
         if (cli_opt(argc, argv, &i, "--records", &o.records, &bad)) continue;
         if (cli_opt(argc, argv, &i, "--text-model", &o.text_model, &bad)) continue;
         if (cli_opt(argc, argv, &i, "--image-model", &o.image_model, &bad)) continue;
@@ -342,7 +387,7 @@ static int run(int argc, char **argv) {
         if (o.pooling == MMF_POOL_NONE) return cli_usage("embed", "--records writes pooled embeddings: --pooling none does not apply");
         if (o.rec.label_field && !strcmp(o.rec.label_field, "none")) o.rec.label_field = NULL;
         o.rec.path = o.records;
-        return embed_records(&o);
+        return sharded(&o) ? embed_sharded(&o) : embed_records(&o);
     }
     if (o.text_model || o.image_model || o.rec.classes || o.rec.id_field)
         return cli_usage("embed", "--text-model, --image-model, --classes and --id-field go with --records");
@@ -353,6 +398,7 @@ static int run(int argc, char **argv) {
     if (o.skip_bad && !o.image_list) return cli_usage("embed", "--skip-bad applies to --image-list");
     if (o.image_list && o.pooling == MMF_POOL_NONE) return cli_usage("embed", "--pooling none is for text; images need a pooling");
     if (o.pooling == MMF_POOL_NONE && o.normalize == 1) return cli_usage("embed", "--normalize applies to pooled embeddings, not --pooling none");
+    if (sharded(&o)) return embed_sharded(&o);
 
     mmf_encoder_params p = mmf_encoder_params_default();
     p.n_threads = (int)o.threads;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "cli_dist.h"
 #include "cli_table.h"
 
 static void print_help(FILE *f) {
@@ -35,8 +36,24 @@ static void short_omp_spin(char **argv) {
     /* exec failed: go on with libgomp's default spin */
 }
 
+static int run_command(int argc, char **argv);
+
+/* The subcommands that split their work over the ranks of an MPI job
+ * (docs/scale.md); the others refuse to run as several ranks. */
+static int distributed(const char *name) {
+    static const char *const names[] = {"embed", NULL};
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(names[i], name)) return 1;
+    return 0;
+}
+
 int main(int argc, char **argv) {
     short_omp_spin(argv);
+    if (cli_dist_init(&argc, &argv)) return MMF_EXIT_FAIL;
+    return cli_dist_finish(run_command(argc, argv));
+}
+
+static int run_command(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         if (argc >= 3 && strcmp(argv[1], "help") == 0) {
             for (const mmf_cli_command *const *c = mmf_cli_commands; *c; c++)
@@ -48,7 +65,13 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "--version") == 0) { printf("mmfuse %s\n", MMFUSE_VERSION); return 0; }
     for (const mmf_cli_command *const *c = mmf_cli_commands; *c; c++) {
         if (strcmp((*c)->name, argv[1]) != 0) continue;
-        if (cli_wants_help(argc - 1, argv + 1)) { fputs((*c)->help, stdout); return 0; }
+        if (cli_wants_help(argc - 1, argv + 1)) { if (cli_dist_rank() == 0) fputs((*c)->help, stdout); return 0; }
+        if (cli_dist_size() > 1 && !distributed((*c)->name)) {
+            if (cli_dist_rank() == 0)
+                fprintf(stderr, "mmfuse %s: error: does not run as %d ranks under mpirun; run it as one process "
+                                "(distributed: embed)\n", (*c)->name, cli_dist_size());
+            return MMF_EXIT_USAGE;
+        }
         return (*c)->run(argc - 1, argv + 1);
     }
     fprintf(stderr, "mmfuse: unknown command '%s'. Run 'mmfuse --help' for the list.\n", argv[1]);

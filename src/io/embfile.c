@@ -302,9 +302,9 @@ mmf_status mmf_embfile_open(const char *path, mmf_embfile **out) {
 }
 
 /* The safetensors writer holding the file for sp (path names it in messages). */
-static mmf_status spec_writer(const char *path, const mmf_embfile_spec *sp, mmf_st_writer **out) {
+static mmf_status spec_writer(const char *path, const mmf_embfile_spec *sp, int layout, mmf_st_writer **out) {
     *out = NULL;
-    if (!sp || sp->n_rows < 0 || sp->n_modalities < 1 || sp->n_modalities > MMF_EMB_MAX_MODALITIES || !sp->names || !sp->dims || !sp->data)
+    if (!sp || sp->n_rows < 0 || sp->n_modalities < 1 || sp->n_modalities > MMF_EMB_MAX_MODALITIES || !sp->names || !sp->dims || (!sp->data && !layout))
         return mmf_fail(MMF_ERR_ARG, "%s: embedding file spec: need 1..%d modalities with names, dims and data", path, MMF_EMB_MAX_MODALITIES);
     int M = sp->n_modalities;
     int64_t N = sp->n_rows;
@@ -314,7 +314,7 @@ static mmf_status spec_writer(const char *path, const mmf_embfile_spec *sp, mmf_
             return mmf_fail(MMF_ERR_ARG, "%s: modality %d: invalid name \"%s\"", path, m, sp->names[m] ? sp->names[m] : "(null)");
         for (int j = 0; j < m; j++)
             if (!strcmp(sp->names[j], sp->names[m])) return mmf_fail(MMF_ERR_ARG, "%s: modality \"%s\" given twice", path, sp->names[m]);
-        if (sp->dims[m] < 1 || !sp->data[m]) return mmf_fail(MMF_ERR_ARG, "%s: modality \"%s\": no data or dimension < 1", path, sp->names[m]);
+        if (sp->dims[m] < 1 || (!layout && !sp->data[m])) return mmf_fail(MMF_ERR_ARG, "%s: modality \"%s\": no data or dimension < 1", path, sp->names[m]);
         if (m) strcat(mods, ",");
         strcat(mods, sp->names[m]);
     }
@@ -330,9 +330,13 @@ static mmf_status spec_writer(const char *path, const mmf_embfile_spec *sp, mmf_
     uint8_t *mask = NULL;
     for (int m = 0; m < M && !s; m++) {
         int64_t shp[2] = {N, sp->dims[m]};
-        s = mmf_st_writer_add(w, sp->names[m], MMF_DT_F32, 2, shp, sp->data[m]);
+        s = layout ? mmf_st_writer_reserve(w, sp->names[m], MMF_DT_F32, 2, shp)
+                   : mmf_st_writer_add(w, sp->names[m], MMF_DT_F32, 2, shp, sp->data[m]);
     }
-    if (!s) {
+    if (!s && layout) {
+        int64_t shp[2] = {N, M};
+        s = mmf_st_writer_reserve(w, "mask", MMF_DT_U8, 2, shp);
+    } else if (!s) {
         mask = malloc((size_t)(N * M) + 1);
         if (!mask) s = mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", path);
         else {
@@ -372,7 +376,7 @@ static mmf_status spec_writer(const char *path, const mmf_embfile_spec *sp, mmf_
 
 mmf_status mmf_embfile_write(const char *path, const mmf_embfile_spec *sp) {
     mmf_st_writer *w;
-    mmf_status s = spec_writer(path, sp, &w);
+    mmf_status s = spec_writer(path, sp, 0, &w);
     if (s) return s;
     s = mmf_st_writer_finish(w, path);
     mmf_st_writer_free(w);
@@ -383,7 +387,7 @@ mmf_status mmf_embfile_from_spec(const mmf_embfile_spec *sp, const char *name, m
     *out = NULL;
     if (!name) name = "<memory>";
     mmf_st_writer *w;
-    mmf_status s = spec_writer(name, sp, &w);
+    mmf_status s = spec_writer(name, sp, 0, &w);
     if (s) return s;
     void *bytes;
     size_t len;
@@ -395,4 +399,8 @@ mmf_status mmf_embfile_from_spec(const mmf_embfile_spec *sp, const char *name, m
     if (!s) { s = from_st(name, st, out); mmf_st_close(st); }
     free(bytes);
     return s;
+}
+
+mmf_status mmf_embfile_layout(const mmf_embfile_spec *sp, const char *name, mmf_st_writer **out) {
+    return spec_writer(name ? name : "<layout>", sp, 1, out);
 }

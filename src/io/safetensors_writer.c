@@ -17,7 +17,7 @@ typedef struct st_wtensor {
     mmf_dtype dtype;
     int ndim;
     int64_t shape[MMF_MAX_DIMS];
-    void *data;
+    void *data;          /* NULL for a reserved tensor (mmf_st_writer_reserve) */
     size_t nbytes;
 } st_wtensor;
 
@@ -41,8 +41,8 @@ void mmf_st_writer_free(mmf_st_writer *w) {
     free(w);
 }
 
-mmf_status mmf_st_writer_add(mmf_st_writer *w, const char *name, mmf_dtype dtype,
-                             int ndim, const int64_t *shape, const void *data) {
+static mmf_status add_tensor(mmf_st_writer *w, const char *name, mmf_dtype dtype,
+                             int ndim, const int64_t *shape, const void *data, int reserve) {
     if (!w) return mmf_fail(MMF_ERR_ARG, "safetensors writer: NULL writer");
     if (!name || !name[0] || strcmp(name, "__metadata__") == 0 || !mmf_utf8_valid(name, strlen(name)))
         return mmf_fail(MMF_ERR_ARG, "safetensors writer: invalid tensor name");
@@ -59,7 +59,7 @@ mmf_status mmf_st_writer_add(mmf_st_writer *w, const char *name, mmf_dtype dtype
     }
     if (!mmf_mul_size(numel, mmf_dtype_size(dtype), &nbytes))
         return mmf_fail(MMF_ERR_ARG, "safetensors writer: tensor \"%s\": too large", name);
-    if (nbytes && !data) return mmf_fail(MMF_ERR_ARG, "safetensors writer: tensor \"%s\": NULL data", name);
+    if (nbytes && !data && !reserve) return mmf_fail(MMF_ERR_ARG, "safetensors writer: tensor \"%s\": NULL data", name);
     if (w->n == w->cap) {
         size_t cap = w->cap ? 2 * w->cap : 16;
         st_wtensor *t = realloc(w->t, cap * sizeof *t);
@@ -70,15 +70,24 @@ mmf_status mmf_st_writer_add(mmf_st_writer *w, const char *name, mmf_dtype dtype
     st_wtensor *t = &w->t[w->n];
     memset(t, 0, sizeof *t);
     t->name = strdup(name);
-    t->data = malloc(nbytes ? nbytes : 1);
-    if (!t->name || !t->data) { free(t->name); free(t->data); return mmf_fail(MMF_ERR_NOMEM, "safetensors writer: out of memory for \"%s\"", name); }
-    if (nbytes) memcpy(t->data, data, nbytes);
+    t->data = reserve ? NULL : malloc(nbytes ? nbytes : 1);
+    if (!t->name || (!reserve && !t->data)) { free(t->name); free(t->data); return mmf_fail(MMF_ERR_NOMEM, "safetensors writer: out of memory for \"%s\"", name); }
+    if (nbytes && !reserve) memcpy(t->data, data, nbytes);
     t->dtype = dtype;
     t->ndim = ndim;
     for (int d = 0; d < ndim; d++) t->shape[d] = shape[d];
     t->nbytes = nbytes;
     w->n++;
     return MMF_OK;
+}
+
+mmf_status mmf_st_writer_add(mmf_st_writer *w, const char *name, mmf_dtype dtype,
+                             int ndim, const int64_t *shape, const void *data) {
+    return add_tensor(w, name, dtype, ndim, shape, data, 0);
+}
+
+mmf_status mmf_st_writer_reserve(mmf_st_writer *w, const char *name, mmf_dtype dtype, int ndim, const int64_t *shape) {
+    return add_tensor(w, name, dtype, ndim, shape, NULL, 1);
 }
 
 mmf_status mmf_st_writer_meta(mmf_st_writer *w, const char *key, const char *value) {
@@ -99,6 +108,14 @@ static size_t *file_order(const mmf_st_writer *w) {
         for (size_t i = 0; i < w->n; i++)
             if (mmf_dtype_size(w->t[i].dtype) == sz) order[k++] = i;
     return order;
+}
+
+/* A file with reserved tensors can only be laid out, never written whole. */
+static mmf_status check_complete(const mmf_st_writer *w, const char *what) {
+    for (size_t i = 0; i < w->n; i++)
+        if (!w->t[i].data)
+            return mmf_fail(MMF_ERR_ARG, "%s: tensor \"%s\" is reserved: its bytes are the caller's to write (mmf_st_writer_layout)", what, w->t[i].name);
+    return MMF_OK;
 }
 
 static char *build_header(const mmf_st_writer *w, const size_t *order, size_t *hlen) {
@@ -134,6 +151,8 @@ mmf_status mmf_st_writer_bytes(mmf_st_writer *w, void **bytes, size_t *len) {
     *bytes = NULL;
     *len = 0;
     if (!w) return mmf_fail(MMF_ERR_ARG, "safetensors writer: NULL writer");
+    mmf_status cs = check_complete(w, "safetensors writer");
+    if (cs) return cs;
     size_t hlen, total;
     size_t *order = file_order(w);
     char *hdr = order ? build_header(w, order, &hlen) : NULL;
@@ -158,6 +177,8 @@ mmf_status mmf_st_writer_bytes(mmf_st_writer *w, void **bytes, size_t *len) {
 
 mmf_status mmf_st_writer_finish(mmf_st_writer *w, const char *path) {
     if (!w || !path) return mmf_fail(MMF_ERR_ARG, "safetensors writer: NULL writer or path");
+    mmf_status cs = check_complete(w, path);
+    if (cs) return cs;
     size_t hlen;
     size_t *order = file_order(w);
     char *hdr = order ? build_header(w, order, &hlen) : NULL;
@@ -174,4 +195,38 @@ mmf_status mmf_st_writer_finish(mmf_st_writer *w, const char *path) {
     free(order);
     if (s) { if (f) mmf_atomic_abort(f); return s; }
     return mmf_atomic_commit(f);
+}
+
+mmf_status mmf_st_writer_layout(mmf_st_writer *w, void **header, size_t *header_len, uint64_t *offsets, uint64_t *total) {
+    *header = NULL;
+    *header_len = 0;
+    if (!w) return mmf_fail(MMF_ERR_ARG, "safetensors writer: NULL writer");
+    size_t hlen;
+    size_t *order = file_order(w);
+    char *hdr = order ? build_header(w, order, &hlen) : NULL;
+    unsigned char *b = hdr ? malloc(8 + hlen) : NULL;
+    if (!b) { free(hdr); free(order); return mmf_fail(MMF_ERR_NOMEM, "safetensors writer: cannot build the header"); }
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
+    memcpy(b + 8, hdr, hlen);
+    uint64_t off = 8 + (uint64_t)hlen;
+    for (size_t i = 0; i < w->n; i++) {
+        if (offsets) offsets[order[i]] = off;
+        off += w->t[order[i]].nbytes;
+    }
+    if (total) *total = off;
+    free(hdr);
+    free(order);
+    *header = b;
+    *header_len = 8 + hlen;
+    return MMF_OK;
+}
+
+size_t mmf_st_writer_count(const mmf_st_writer *w) { return w ? w->n : 0; }
+
+const char *mmf_st_writer_name(const mmf_st_writer *w, size_t i) { return w && i < w->n ? w->t[i].name : NULL; }
+
+const void *mmf_st_writer_data(const mmf_st_writer *w, size_t i, size_t *nbytes) {
+    if (!w || i >= w->n) { if (nbytes) *nbytes = 0; return NULL; }
+    if (nbytes) *nbytes = w->t[i].nbytes;
+    return w->t[i].data;
 }
