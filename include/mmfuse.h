@@ -904,7 +904,9 @@ mmf_status mmf_captioner_loss(mmf_captioner *c, const mmf_embfile *f, const char
 typedef struct mmf_vqa mmf_vqa;
 typedef struct mmf_vqa_train_params {
     int top_k;                  /* answers kept (most frequent; ties by bytes), default 1000 */
-    mmf_train_params fusion;    /* operator, sizes, optimiser (mmf_train_params_default, fusion "mlb") */
+    /* operator, sizes, optimiser, precision, phase_seconds, progress (after
+     * every epoch): mmf_train_params_default with fusion "mlb" */
+    mmf_train_params fusion;
 } mmf_vqa_train_params;
 mmf_vqa_train_params mmf_vqa_train_params_default(void);
 /* answers[i] is row i's answer (NULL or "" = none). Rows whose answer is not among the K are left out

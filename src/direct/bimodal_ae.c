@@ -12,6 +12,7 @@
 #include "fusion/head.h"
 #include "fusion/bimodal_ae.h"
 #include "core/error.h"
+#include "train/fit.h"
 #include "train/optim.h"
 #include <math.h>
 #include <stdio.h>
@@ -96,6 +97,62 @@ static mmf_var ae_step_loss(mmf_head *h, mmf_tape *tp, int64_t B, aebatch *bb) {
     return fz_bimodal_ae_recon(&ci, code, target, bb->dm);
 }
 
+/* the linear probe's side of the fit loop (train/fit.h): rows of the frozen code */
+typedef struct probe_fit {
+    const mmf_direct_params *p;
+    mmf_params *ps;
+    int W, b;
+    int64_t E, C;
+    const float *code;
+    const int64_t *y;
+    float *bx;
+    int64_t *by;
+    const float *vcode;     /* validation codes and labels, NV rows (or none) */
+    const int64_t *vy;
+    int64_t NV;
+} probe_fit;
+
+static mmf_status pf_gather(void *ctx, const int64_t *idx, int64_t B) {
+    probe_fit *c = ctx;
+    for (int64_t k = 0; k < B; k++) {
+        memcpy(c->bx + k * c->E, c->code + idx[k] * c->E, (size_t)c->E * sizeof(float));
+        c->by[k] = c->y[idx[k]];
+    }
+    return MMF_OK;
+}
+
+static mmf_status pf_forward(void *ctx, mmf_tape *tp, const int64_t *idx, int64_t B, mmf_var *L) {
+    probe_fit *c = ctx;
+    (void)idx;
+    mmf_var lg = mmf_t_linear(tp, mmf_t_const(tp, c->bx, 2, (int64_t[]){B, c->E}), mmf_t_param(tp, c->ps, c->W), mmf_t_param(tp, c->ps, c->b));
+    *L = mmf_t_cross_entropy(tp, lg, c->by, 0.0f, NULL);
+    return MMF_OK;
+}
+
+/* validation accuracy of the probe (every 10th epoch and the last: it is only reported) */
+static double probe_accuracy(const probe_fit *c) {
+    const float *w = mmf_params_value(c->ps, c->W), *bb = mmf_params_value(c->ps, c->b);
+    int64_t ok = 0, E = c->E;
+    for (int64_t i = 0; i < c->NV; i++) {
+        int64_t best = 0;
+        double bv = -INFINITY;
+        for (int64_t k = 0; k < c->C; k++) {
+            double v = bb[k];
+            for (int64_t e = 0; e < E; e++) v += (double)w[k * E + e] * c->vcode[i * E + e];
+            if (v > bv) { bv = v; best = k; }
+        }
+        ok += best == c->vy[i];
+    }
+    return (double)ok / (double)c->NV;
+}
+
+static void pf_progress(void *ctx, const mmf_fit_report *r) {
+    probe_fit *c = ctx;
+    if (!r->end || !c->p->progress) return;
+    double vacc = c->NV && (r->epoch == r->epochs || r->epoch % 10 == 0) ? probe_accuracy(c) : -1.0;
+    c->p->progress(c->p->progress_user, 1, r->epoch, r->epochs, mmf_fit_sample_loss(r), vacc);
+}
+
 static mmf_status fit_probe(mmf_head *h, const mmf_embfile *train, const mmf_embfile *val, const mmf_direct_params *p) {
     int64_t N = mmf_embfile_rows(train), E = h->emb_dim, C = h->cfg.n_out;
     const int64_t *y = mmf_embfile_labels(train);
@@ -115,7 +172,7 @@ static mmf_status fit_probe(mmf_head *h, const mmf_embfile *train, const mmf_emb
     if (!s) s = mmf_params_alloc(&ps, &r);
     if (!s) s = mmf_head_predict(h, train, &eo, code, NULL);
     if (!s && NV) s = mmf_head_predict(h, val, &eo, vcode, NULL);
-    int64_t bs = 256, steps = (N + bs - 1) / bs;
+    int64_t bs = 256, steps = mmf_fit_steps_per_epoch(N, bs, 1);
     mmf_optim opt = {0};
     mmf_optim_params op = mmf_optim_params_default();
     op.lr = 1e-2f;
@@ -126,49 +183,15 @@ static mmf_status fit_probe(mmf_head *h, const mmf_embfile *train, const mmf_emb
     op.warmup_steps = 1;
     if (!s) s = mmf_optim_init(&opt, &ps, &op);
     mmf_tape *tp = s ? NULL : mmf_tape_new(p->n_threads, p->seed);
-    int64_t *idx = malloc((size_t)(N + 1) * sizeof *idx);
     float *bx = malloc((size_t)(bs * E) * sizeof(float));
     int64_t by[256];
-    if (!s && (!tp || !idx || !bx)) s = mmf_fail(MMF_ERR_NOMEM, "bimodal-ae: out of memory");
+    if (!s && (!tp || !bx)) s = mmf_fail(MMF_ERR_NOMEM, "bimodal-ae: out of memory");
     mmf_rng_seed(&r, p->seed + 18);
-    for (int ep = 0; !s && ep < p->probe_epochs; ep++) {
-        for (int64_t i = 0; i < N; i++) idx[i] = i;
-        mmf_rng_shuffle(&r, idx, N);
-        double ls = 0;
-        for (int64_t st = 0; !s && st < N; st += bs) {
-            int64_t B = N - st < bs ? N - st : bs;
-            for (int64_t k = 0; k < B; k++) {
-                memcpy(bx + k * E, code + idx[st + k] * E, (size_t)E * sizeof(float));
-                by[k] = y[idx[st + k]];
-            }
-            mmf_tape_reset(tp);
-            mmf_var lg = mmf_t_linear(tp, mmf_t_const(tp, bx, 2, (int64_t[]){B, E}), mmf_t_param(tp, &ps, W), mmf_t_param(tp, &ps, b));
-            mmf_var L = mmf_t_cross_entropy(tp, lg, by, 0.0f, NULL);
-            s = mmf_tape_status(tp);
-            if (!s) s = mmf_tape_backward(tp, L);
-            if (!s) s = mmf_optim_step(&opt, &ps);
-            if (!s) ls += mmf_tape_var(tp, L)->v[0] * (double)B;
-        }
-        if (s || !p->progress) continue;
-        double vacc = -1.0;
-        if (NV && (ep + 1 == p->probe_epochs || (ep + 1) % 10 == 0)) {
-            const int64_t *vy = mmf_embfile_labels(val);
-            const float *w = mmf_params_value(&ps, W), *bb = mmf_params_value(&ps, b);
-            int64_t ok = 0;
-            for (int64_t i = 0; i < NV; i++) {
-                int64_t best = 0;
-                double bv = -INFINITY;
-                for (int64_t c = 0; c < C; c++) {
-                    double v = bb[c];
-                    for (int64_t e = 0; e < E; e++) v += (double)w[c * E + e] * vcode[i * E + e];
-                    if (v > bv) { bv = v; best = c; }
-                }
-                ok += best == vy[i];
-            }
-            vacc = (double)ok / (double)NV;
-        }
-        p->progress(p->progress_user, 1, ep + 1, p->probe_epochs, ls / (double)N, vacc);
-    }
+    probe_fit c = {.p = p, .ps = &ps, .W = W, .b = b, .E = E, .C = C, .code = code, .y = y, .bx = bx, .by = by,
+                   .vcode = vcode, .vy = NV ? mmf_embfile_labels(val) : NULL, .NV = NV};
+    mmf_fit f = {.what = "bimodal-ae classifier", .n = N, .batch = bs, .epochs = p->probe_epochs, .fresh_order = 1, .rng = &r,
+                 .tp = tp, .sets = {&ps}, .opts = {&opt}, .n_sets = 1, .ops = {pf_gather, pf_forward, NULL, pf_progress}, .ctx = &c};
+    if (!s) s = mmf_fit_run(&f);
     if (!s) {
         float *ow = param(h, "%s.w", "out"), *ob = param(h, "%s.b", "out");
         if (!ow || !ob) s = mmf_fail(MMF_ERR_ARG, "bimodal-ae: the head has no output layer");
@@ -180,7 +203,7 @@ static mmf_status fit_probe(mmf_head *h, const mmf_embfile *train, const mmf_emb
     mmf_tape_free(tp);
     mmf_optim_free(&opt);
     mmf_params_free(&ps);
-    free(code); free(vcode); free(idx); free(bx);
+    free(code); free(vcode); free(bx);
     return s;
 }
 
@@ -216,6 +239,50 @@ static mmf_status train_xmodal(const mmf_embfile *train, const mmf_embfile *val,
     return mmf_head_train(train, val, &tp, out);
 }
 
+/* the autoencoder's side of the fit loop (train/fit.h) */
+typedef struct ae_fit {
+    const mmf_direct_params *p;
+    mmf_head *h;
+    const mmf_embfile *train;
+    aebatch *bb;
+    mmf_rng *rng;
+} ae_fit;
+
+/* rows idx[0..B): every present modality is a target; single_fraction of the
+ * rows with two or more feed one of them only (chosen uniformly) */
+static mmf_status ae_gather(void *ctx, const int64_t *idx, int64_t B) {
+    ae_fit *c = ctx;
+    int M = c->h->cfg.M;
+    const int64_t *dims = c->h->cfg.dims;
+    const uint8_t *fmask = mmf_embfile_mask(c->train);
+    aebatch *bb = c->bb;
+    for (int64_t k = 0; k < B; k++) {
+        int64_t row = idx[k];
+        int present[FZ_MAXM], np = 0;
+        for (int m = 0; m < M; m++) {
+            bb->dm[k * M + m] = fmask[row * M + m];
+            if (bb->dm[k * M + m]) present[np++] = m;
+            memcpy(bb->x[m] + k * dims[m], mmf_embfile_data(c->train, m) + row * dims[m], (size_t)dims[m] * sizeof(float));
+        }
+        int keep_one = np >= 2 && mmf_rng_uniform(c->rng) < c->p->single_fraction ? present[mmf_rng_below(c->rng, (uint32_t)np)] : -1;
+        for (int m = 0; m < M; m++) bb->im[k * M + m] = bb->dm[k * M + m] && (keep_one < 0 || keep_one == m);
+    }
+    return MMF_OK;
+}
+
+/* a batch with nothing to reconstruct gives no loss (-1) and is skipped */
+static mmf_status ae_forward(void *ctx, mmf_tape *tp, const int64_t *idx, int64_t B, mmf_var *L) {
+    ae_fit *c = ctx;
+    (void)idx;
+    *L = ae_step_loss(c->h, tp, B, c->bb);
+    return MMF_OK;
+}
+
+static void ae_progress(void *ctx, const mmf_fit_report *r) {
+    const mmf_direct_params *p = ((ae_fit *)ctx)->p;
+    if (r->end && p->progress) p->progress(p->progress_user, 0, r->epoch, r->epochs, mmf_fit_loss(r), -1.0);
+}
+
 mmf_status mmf_direct_train(const mmf_embfile *train, const mmf_embfile *val, const mmf_direct_params *pp, mmf_head **out) {
     *out = NULL;
     mmf_direct_params p = pp ? *pp : mmf_direct_params_default();
@@ -249,15 +316,12 @@ mmf_status mmf_direct_train(const mmf_embfile *train, const mmf_embfile *val, co
     if (s) return s;
     s = set_stats(h, train);
     int64_t N = mmf_embfile_rows(train), bs = p.batch;
-    int FM = M;
-    const uint8_t *fmask = mmf_embfile_mask(train);
     aebatch bb = {0};
     for (int m = 0; m < M && !s; m++)
         if (!(bb.x[m] = malloc((size_t)(bs * cfg.dims[m]) * sizeof(float)))) s = mmf_fail(MMF_ERR_NOMEM, "bimodal-ae: out of memory");
     bb.dm = malloc((size_t)(bs * M));
     bb.im = malloc((size_t)(bs * M));
-    int64_t *idx = malloc((size_t)(N + 1) * sizeof *idx);
-    if (!s && (!bb.dm || !bb.im || !idx)) s = mmf_fail(MMF_ERR_NOMEM, "bimodal-ae: out of memory");
+    if (!s && (!bb.dm || !bb.im)) s = mmf_fail(MMF_ERR_NOMEM, "bimodal-ae: out of memory");
     mmf_optim opt = {0};
     mmf_optim_params op = mmf_optim_params_default();
     op.lr = p.lr;
@@ -265,45 +329,20 @@ mmf_status mmf_direct_train(const mmf_embfile *train, const mmf_embfile *val, co
     op.clip_norm = 5.0f;
     op.n_threads = p.n_threads;
     op.sched = MMF_SCHED_COSINE;
-    op.total_steps = ((N + bs - 1) / bs) * p.epochs;
+    op.total_steps = mmf_fit_steps_per_epoch(N, bs, 1) * p.epochs;
     op.warmup_steps = op.total_steps / 20 > 0 ? op.total_steps / 20 : 1;
     if (!s) s = mmf_optim_init(&opt, &h->ps, &op);
     mmf_tape *tp = s ? NULL : mmf_tape_new(p.n_threads, p.seed);
     if (!s && !tp) s = mmf_fail(MMF_ERR_NOMEM, "bimodal-ae: out of memory");
     mmf_rng r;
     mmf_rng_seed(&r, p.seed + 3);
-    for (int ep = 0; !s && ep < p.epochs; ep++) {
-        for (int64_t i = 0; i < N; i++) idx[i] = i;
-        mmf_rng_shuffle(&r, idx, N);
-        double ls = 0;
-        int64_t nb = 0;
-        for (int64_t st = 0; !s && st < N; st += bs) {
-            int64_t B = N - st < bs ? N - st : bs;
-            for (int64_t k = 0; k < B; k++) {
-                int64_t row = idx[st + k];
-                int present[FZ_MAXM], np = 0;
-                for (int m = 0; m < M; m++) {
-                    bb.dm[k * M + m] = fmask[row * FM + m];
-                    if (bb.dm[k * M + m]) present[np++] = m;
-                    memcpy(bb.x[m] + k * cfg.dims[m], mmf_embfile_data(train, m) + row * cfg.dims[m], (size_t)cfg.dims[m] * sizeof(float));
-                }
-                int keep_one = np >= 2 && mmf_rng_uniform(&r) < p.single_fraction ? present[mmf_rng_below(&r, (uint32_t)np)] : -1;
-                for (int m = 0; m < M; m++) bb.im[k * M + m] = bb.dm[k * M + m] && (keep_one < 0 || keep_one == m);
-            }
-            mmf_tape_reset(tp);
-            mmf_tape_set_training(tp, 1);
-            mmf_var L = ae_step_loss(h, tp, B, &bb);
-            s = mmf_tape_status(tp);
-            if (!s && L < 0) continue;   /* a batch with nothing to reconstruct */
-            if (!s) s = mmf_tape_backward(tp, L);
-            if (!s) s = mmf_optim_step(&opt, &h->ps);
-            if (!s) { ls += mmf_tape_var(tp, L)->v[0]; nb++; }
-        }
-        if (!s && p.progress) p.progress(p.progress_user, 0, ep + 1, p.epochs, nb ? ls / (double)nb : 0.0, -1.0);
-    }
+    ae_fit c = {.p = &p, .h = h, .train = train, .bb = &bb, .rng = &r};
+    mmf_fit f = {.what = "bimodal-ae", .n = N, .batch = bs, .epochs = p.epochs, .fresh_order = 1, .rng = &r, .tp = tp,
+                 .sets = {&h->ps}, .opts = {&opt}, .n_sets = 1, .ops = {ae_gather, ae_forward, NULL, ae_progress}, .ctx = &c};
+    if (!s) s = mmf_fit_run(&f);
     if (!s && labelled && p.probe_epochs > 0) s = fit_probe(h, train, val, &p);
     for (int m = 0; m < M; m++) free(bb.x[m]);
-    free(bb.dm); free(bb.im); free(idx);
+    free(bb.dm); free(bb.im);
     mmf_tape_free(tp);
     mmf_optim_free(&opt);
     if (s) { mmf_head_free(h); return s; }

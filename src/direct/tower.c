@@ -92,21 +92,16 @@ int64_t mmf_tower_correct(const float *L, int B, int C, const int64_t *y) {
     return correct;
 }
 
-mmf_status mmf_tower_step(mmf_tape *tp, mmf_var lg, const int64_t *y, int B, int C, mmf_optim *opt, mmf_params *ps,
-                          mmf_tower_epoch *e) {
-    mmf_var loss = mmf_t_cross_entropy(tp, lg, y, 0.1f, NULL);
-    mmf_status s = mmf_tape_status(tp);
-    if (!s) s = mmf_tape_backward(tp, loss);
-    if (!s) s = mmf_optim_step(opt, ps);
-    if (s) return s;
-    e->correct += mmf_tower_correct(mmf_tape_var(tp, lg)->v, B, C, y);
-    e->loss_sum += mmf_tape_var(tp, loss)->v[0] * B;
-    e->seen += B;
-    return MMF_OK;
+mmf_var mmf_tower_loss(mmf_tape *tp, mmf_var lg, const int64_t *y, int B, int C, int64_t *correct) {
+    if (mmf_tape_status(tp)) return -1;
+    *correct += mmf_tower_correct(mmf_tape_var(tp, lg)->v, B, C, y);
+    return mmf_t_cross_entropy(tp, lg, y, 0.1f, NULL);
 }
 
-void mmf_tower_progress(const mmf_tower_params *p, int ep, const mmf_tower_epoch *e, double val_acc) {
+void mmf_tower_progress(const mmf_tower_params *p, const mmf_fit_report *r, int64_t *correct, double val_acc) {
+    if (!r->end) return;
     if (p->progress)
-        p->progress(p->progress_user, ep + 1, p->epochs, e->loss_sum / (e->seen ? e->seen : 1),
-                    e->seen ? (double)e->correct / e->seen : 0, val_acc);
+        p->progress(p->progress_user, r->epoch, r->epochs, mmf_fit_sample_loss(r), r->samples ? (double)*correct / (double)r->samples : 0,
+                    val_acc);
+    *correct = 0;   /* the next epoch counts afresh */
 }

@@ -2,6 +2,7 @@
 #ifndef MMF_DIRECT_TOWER_H
 #define MMF_DIRECT_TOWER_H
 #include "direct/records.h"
+#include "train/fit.h"
 #include "train/optim.h"
 #include "train/tape.h"
 
@@ -23,16 +24,10 @@ int64_t mmf_tower_val_ids(const mmf_records *va, const char *val_jsonl, const ch
 
 /* How many rows of logits L [B, C] have their largest value at the label y[b]. */
 int64_t mmf_tower_correct(const float *L, int B, int C, const int64_t *y);
-/* One epoch's running numbers for the progress callback. */
-typedef struct mmf_tower_epoch {
-    double loss_sum;
-    int64_t seen, correct;
-} mmf_tower_epoch;
-/* One training step on logits LG [B, C] of a batch with labels Y: cross-entropy
- * (label smoothing 0.1), backward, optimizer step; adds the batch's loss and
- * correct predictions to E. */
-mmf_status mmf_tower_step(mmf_tape *tp, mmf_var lg, const int64_t *y, int B, int C, mmf_optim *opt, mmf_params *ps,
-                          mmf_tower_epoch *e);
-/* Reports epoch EP (0-based) through p->progress, if any. */
-void mmf_tower_progress(const mmf_tower_params *p, int ep, const mmf_tower_epoch *e, double val_acc);
+/* Cross-entropy (label smoothing 0.1) of logits LG [B, C] against labels Y,
+ * adding the batch's correct predictions to *correct. */
+mmf_var mmf_tower_loss(mmf_tape *tp, mmf_var lg, const int64_t *y, int B, int C, int64_t *correct);
+/* At an epoch's end (r->end) reports it through p->progress, if any, from the
+ * fit loop's numbers and *correct, which it then resets. */
+void mmf_tower_progress(const mmf_tower_params *p, const mmf_fit_report *r, int64_t *correct, double val_acc);
 #endif

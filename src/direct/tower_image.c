@@ -97,6 +97,51 @@ static double accuracy(mmf_tape *tp, cnn_model *m, const img_set *d, const float
     return d->n ? (double)correct / (double)d->n : 0.0;
 }
 
+/* the image tower's side of the fit loop (train/fit.h) */
+typedef struct image_fit {
+    const mmf_tower_params *p;
+    cnn_model *m;
+    const img_set *dt, *dv;
+    const float *lut;
+    float *buf;         /* the batch [B, 3, S, S] */
+    int *shift;         /* its random shifts (dy, dx) */
+    int64_t *y;         /* its labels */
+    int amax;           /* largest shift */
+    mmf_rng *rng;
+    mmf_tape *tp;       /* validation reuses the training tape */
+    int64_t correct;
+} image_fit;
+
+static mmf_status if_gather(void *ctx, const int64_t *idx, int64_t B) {
+    image_fit *c = ctx;
+    for (int64_t b = 0; b < 2 * B; b++) c->shift[b] = c->amax ? (int)mmf_rng_below(c->rng, (uint32_t)(2 * c->amax + 1)) - c->amax : 0;
+    fill_batch(c->dt, idx, (int)B, c->lut, c->shift, c->buf);
+    for (int64_t b = 0; b < B; b++) c->y[b] = c->dt->y[idx[b]];
+    return MMF_OK;
+}
+
+static mmf_status if_forward(void *ctx, mmf_tape *tp, const int64_t *idx, int64_t B, mmf_var *L) {
+    image_fit *c = ctx;
+    int S = c->dt->S;
+    (void)idx;
+    mmf_var x = mmf_t_const(tp, c->buf, 4, (int64_t[]){B, 3, S, S});
+    mmf_var lg = cnn_forward(tp, c->m, x, NULL);
+    *L = mmf_tower_loss(tp, lg, c->y, (int)B, c->m->cfg.n_classes, &c->correct);
+    return MMF_OK;
+}
+
+static mmf_status if_eval(void *ctx, int epoch, double *score, double *metrics) {
+    image_fit *c = ctx;
+    (void)epoch;
+    *score = metrics[0] = accuracy(c->tp, c->m, c->dv, c->lut, c->buf, c->p->batch);
+    return mmf_tape_status(c->tp);
+}
+
+static void if_progress(void *ctx, const mmf_fit_report *r) {
+    image_fit *c = ctx;
+    mmf_tower_progress(c->p, r, &c->correct, r->metrics ? r->metrics[0] : -1.0);
+}
+
 mmf_status mmf_train_image_tower(const char *train_jsonl, const char *val_jsonl, const char *out_dir, const mmf_tower_params *pp) {
     mmf_tower_params p = pp ? *pp : mmf_tower_params_default();
     if (p.epochs <= 0) p.epochs = 10;
@@ -113,8 +158,8 @@ mmf_status mmf_train_image_tower(const char *train_jsonl, const char *val_jsonl,
     mmf_tape *tp = NULL;
     mmf_optim opt = {0};
     mmf_image_processor *proc = NULL;
-    float *buf = NULL, *best = NULL;
-    int64_t *idx = NULL;
+    float *buf = NULL;
+    int64_t *ybuf = NULL;
     int *shift = NULL;
     mmf_status s = mmf_tower_records(train_jsonl, val_jsonl, p.label_field, out_dir, &tr, &va, &labels, &n_labels);
     cnn_config cfg = cnn_config_default(n_labels);
@@ -137,7 +182,8 @@ mmf_status mmf_train_image_tower(const char *train_jsonl, const char *val_jsonl,
         if (mmf_tower_val_ids(&va, val_jsonl, labels, n_labels, vids) > 0) s = load_set(&va, vids, proc, p.image_size, &dv);
     }
     int S = p.image_size, bs = p.batch;
-    int64_t steps_per_epoch = dt.n / bs + (dt.n % bs >= 2);
+    /* a last batch of one is left out: batchnorm needs two samples */
+    int64_t steps_per_epoch = mmf_fit_steps_per_epoch(dt.n, bs, 2);
     if (!s) {
         mmf_optim_params op = mmf_tower_optim(&p, steps_per_epoch * p.epochs);
         s = mmf_optim_init(&opt, &m.ps, &op);
@@ -145,51 +191,25 @@ mmf_status mmf_train_image_tower(const char *train_jsonl, const char *val_jsonl,
     if (!s) {
         tp = mmf_tape_new(p.n_threads, p.seed);
         buf = malloc((size_t)bs * 3 * S * S * sizeof(float));
-        idx = malloc((size_t)(dt.n > bs ? dt.n : bs) * sizeof *idx);
+        ybuf = malloc((size_t)bs * sizeof *ybuf);
         shift = malloc((size_t)bs * 2 * sizeof *shift);
-        best = malloc(((size_t)m.ps.total + (size_t)(2 * 4 * 4096)) * sizeof(float));
-        if (!tp || !buf || !idx || !shift || !best) s = mmf_fail(MMF_ERR_NOMEM, "image tower: out of memory");
+        if (!tp || !buf || !ybuf || !shift) s = mmf_fail(MMF_ERR_NOMEM, "image tower: out of memory");
     }
     float lut[256];
     make_lut(lut);
     mmf_rng rng;
     mmf_rng_seed(&rng, p.seed ^ 0x5eedULL);
-    double best_acc = -1.0;
     int64_t run_n = 0;
     for (int i = 0; i < cfg.n_stages; i++) run_n += 2 * cfg.channels[i];
-    int amax = p.augment ? S / 16 : 0;
-    for (int ep = 0; !s && ep < p.epochs; ep++) {
-        for (int64_t i = 0; i < dt.n; i++) idx[i] = i;
-        mmf_rng_shuffle(&rng, idx, dt.n);
-        mmf_tower_epoch e = {0};
-        for (int64_t st = 0; !s && st + 2 <= dt.n; st += bs) {
-            int B = (int)(dt.n - st < bs ? dt.n - st : bs);
-            for (int b = 0; b < 2 * B; b++) shift[b] = amax ? (int)mmf_rng_below(&rng, (uint32_t)(2 * amax + 1)) - amax : 0;
-            fill_batch(&dt, idx + st, B, lut, shift, buf);
-            int64_t y[4096];
-            for (int b = 0; b < B; b++) y[b] = dt.y[idx[st + b]];
-            mmf_tape_reset(tp);
-            mmf_tape_set_training(tp, 1);
-            mmf_var x = mmf_t_const(tp, buf, 4, (int64_t[]){B, 3, S, S});
-            mmf_var lg = cnn_forward(tp, &m, x, NULL);
-            s = mmf_tower_step(tp, lg, y, B, n_labels, &opt, &m.ps, &e);
-        }
-        if (s) break;
-        double va_acc = dv.n ? accuracy(tp, &m, &dv, lut, buf, bs) : -1.0;
-        if ((s = mmf_tape_status(tp))) break;
-        mmf_tower_progress(&p, ep, &e, va_acc);
-        if (!dv.n || va_acc > best_acc) {
-            best_acc = va_acc;
-            memcpy(best, m.ps.data, (size_t)m.ps.total * sizeof(float));
-            memcpy(best + m.ps.total, m.running, (size_t)run_n * sizeof(float));
-        }
-    }
-    if (!s && best_acc > -1.0 + 1e-9 ) {
-        memcpy(m.ps.data, best, (size_t)m.ps.total * sizeof(float));
-        memcpy(m.running, best + m.ps.total, (size_t)run_n * sizeof(float));
-    }
+    image_fit c = {.p = &p, .m = &m, .dt = &dt, .dv = &dv, .lut = lut, .buf = buf, .shift = shift, .y = ybuf,
+                   .amax = p.augment ? S / 16 : 0, .rng = &rng, .tp = tp};
+    /* the batchnorm running statistics go with the best weights */
+    mmf_fit f = {.what = "image tower", .n = dt.n, .batch = bs, .min_batch = 2, .epochs = p.epochs, .fresh_order = 1, .rng = &rng,
+                 .tp = tp, .sets = {&m.ps}, .opts = {&opt}, .n_sets = 1, .state = m.running, .n_state = run_n,
+                 .ops = {if_gather, if_forward, dv.n ? if_eval : NULL, if_progress}, .ctx = &c};
+    if (!s) s = mmf_fit_run(&f);
     if (!s) s = cnn_save(&m, out_dir, labels);
-    free(buf); free(best); free(idx); free(shift); free(ids); free(vids); free(labels);
+    free(buf); free(ybuf); free(shift); free(ids); free(vids); free(labels);
     mmf_tape_free(tp);
     mmf_optim_free(&opt);
     mmf_image_processor_free(proc);

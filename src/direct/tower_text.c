@@ -208,6 +208,47 @@ static double accuracy(mmf_tape *tp, textnet *m, const tset *d, int bs, int32_t 
     return d->n ? (double)correct / (double)d->n : 0.0;
 }
 
+/* the text tower's side of the fit loop (train/fit.h) */
+typedef struct text_fit {
+    const mmf_tower_params *p;
+    textnet *m;
+    const tset *dt, *dv;
+    int32_t *ids;
+    uint8_t *keep;
+    int64_t *y, *idx;   /* the batch's labels; validation's sample ids */
+    int T;              /* the batch's padded length */
+    mmf_tape *tp;       /* validation reuses the training tape */
+    int64_t correct;
+    double val_acc;
+} text_fit;
+
+static mmf_status tf_gather(void *ctx, const int64_t *idx, int64_t B) {
+    text_fit *c = ctx;
+    c->T = gather(c->dt, idx, (int)B, c->ids, c->keep);
+    for (int64_t b = 0; b < B; b++) c->y[b] = c->dt->y[idx[b]];
+    return MMF_OK;
+}
+
+static mmf_status tf_forward(void *ctx, mmf_tape *tp, const int64_t *idx, int64_t B, mmf_var *L) {
+    text_fit *c = ctx;
+    (void)idx;
+    mmf_var lg = textnet_forward(tp, c->m, c->ids, c->keep, (int)B, c->T, NULL);
+    *L = mmf_tower_loss(tp, lg, c->y, (int)B, c->m->cfg.n_classes, &c->correct);
+    return MMF_OK;
+}
+
+static mmf_status tf_eval(void *ctx, int epoch, double *score, double *metrics) {
+    text_fit *c = ctx;
+    (void)epoch;
+    *score = metrics[0] = accuracy(c->tp, c->m, c->dv, c->p->batch, c->ids, c->keep, c->idx);
+    return mmf_tape_status(c->tp);
+}
+
+static void tf_progress(void *ctx, const mmf_fit_report *r) {
+    text_fit *c = ctx;
+    mmf_tower_progress(c->p, r, &c->correct, r->metrics ? r->metrics[0] : -1.0);
+}
+
 mmf_status mmf_train_text_tower(const char *train_jsonl, const char *val_jsonl, const char *out_dir, const mmf_tower_params *pp) {
     mmf_tower_params p = pp ? *pp : mmf_tower_params_default();
     if (p.epochs <= 0) p.epochs = 40;
@@ -230,7 +271,6 @@ mmf_status mmf_train_text_tower(const char *train_jsonl, const char *val_jsonl, 
     mmf_optim opt = {0};
     int32_t *bids = NULL;
     uint8_t *bkeep = NULL;
-    float *best = NULL;
     mmf_status s = mmf_tower_records(train_jsonl, val_jsonl, p.label_field, out_dir, &tr, &va, &labels, &n_labels);
     /* 1. character vocabulary, 2. words as the tokenizer sees them, 3. the final vocabulary */
     if (!s) s = collect_chars(&tr, &chars);
@@ -255,50 +295,29 @@ mmf_status mmf_train_text_tower(const char *train_jsonl, const char *val_jsonl, 
                           .max_pos = p.max_length, .n_classes = n_labels, .eps = 1e-5f, .dropout = 0.1f};
     if (!s) s = textnet_init(&m, &cfg, p.seed);
     int bs = p.batch;
-    int64_t steps = dt.n / bs + (dt.n % bs != 0);
+    int64_t steps = mmf_fit_steps_per_epoch(dt.n, bs, 1);
     if (!s) {
         mmf_optim_params op = mmf_tower_optim(&p, steps * p.epochs);
         s = mmf_optim_init(&opt, &m.ps, &op);
     }
+    int64_t *ybuf = NULL;
     if (!s) {
         tp = mmf_tape_new(p.n_threads, p.seed);
         bids = malloc((size_t)bs * p.max_length * sizeof *bids);
         bkeep = malloc((size_t)bs * p.max_length);
-        idx = malloc((size_t)(dt.n > bs ? dt.n : bs) * sizeof *idx);
-        best = malloc((size_t)m.ps.total * sizeof(float));
-        if (!tp || !bids || !bkeep || !idx || !best) s = mmf_fail(MMF_ERR_NOMEM, "text tower: out of memory");
+        idx = malloc((size_t)bs * sizeof *idx);
+        ybuf = malloc((size_t)bs * sizeof *ybuf);
+        if (!tp || !bids || !bkeep || !idx || !ybuf) s = mmf_fail(MMF_ERR_NOMEM, "text tower: out of memory");
     }
     mmf_rng rng;
     mmf_rng_seed(&rng, p.seed ^ 0x7e47ULL);
-    double best_acc = -1.0;
-    int64_t *order = NULL;
-    if (!s && !(order = malloc((size_t)dt.n * sizeof *order))) s = mmf_fail(MMF_ERR_NOMEM, "out of memory");
-    for (int ep = 0; !s && ep < p.epochs; ep++) {
-        for (int64_t i = 0; i < dt.n; i++) order[i] = i;
-        mmf_rng_shuffle(&rng, order, dt.n);
-        mmf_tower_epoch e = {0};
-        for (int64_t st = 0; !s && st < dt.n; st += bs) {
-            int B = (int)(dt.n - st < bs ? dt.n - st : bs);
-            int T = gather(&dt, order + st, B, bids, bkeep);
-            int64_t y[4096];
-            for (int b = 0; b < B; b++) y[b] = dt.y[order[st + b]];
-            mmf_tape_reset(tp);
-            mmf_tape_set_training(tp, 1);
-            mmf_var lg = textnet_forward(tp, &m, bids, bkeep, B, T, NULL);
-            s = mmf_tower_step(tp, lg, y, B, n_labels, &opt, &m.ps, &e);
-        }
-        if (s) break;
-        double va_acc = dv.n ? accuracy(tp, &m, &dv, bs, bids, bkeep, idx) : -1.0;
-        if ((s = mmf_tape_status(tp))) break;
-        mmf_tower_progress(&p, ep, &e, va_acc);
-        if (!dv.n || va_acc > best_acc) {
-            best_acc = va_acc;
-            memcpy(best, m.ps.data, (size_t)m.ps.total * sizeof(float));
-        }
-    }
-    if (!s) memcpy(m.ps.data, best, (size_t)m.ps.total * sizeof(float));
+    text_fit c = {.p = &p, .m = &m, .dt = &dt, .dv = &dv, .ids = bids, .keep = bkeep, .y = ybuf, .idx = idx, .tp = tp};
+    mmf_fit f = {.what = "text tower", .n = dt.n, .batch = bs, .epochs = p.epochs, .fresh_order = 1, .rng = &rng, .tp = tp,
+                 .sets = {&m.ps}, .opts = {&opt}, .n_sets = 1, .ops = {tf_gather, tf_forward, dv.n ? tf_eval : NULL, tf_progress},
+                 .ctx = &c};
+    if (!s) s = mmf_fit_run(&f);
     if (!s) s = textnet_save(&m, out_dir, labels);
-    free(order); free(bids); free(bkeep); free(idx); free(best); free(cls); free(vcls); free(labels);
+    free(bids); free(bkeep); free(idx); free(ybuf); free(cls); free(vcls); free(labels);
     for (int64_t i = 0; i < n_words; i++) free(words[i].w);
     free(words);
     mmf_vocab_free(&chars);

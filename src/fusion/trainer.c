@@ -4,12 +4,12 @@
 #include "fusion/head.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "train/fit.h"
 #include "train/optim.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 mmf_train_params mmf_train_params_default(void) {
     mmf_train_params p;
@@ -220,12 +220,6 @@ static void gather(const mmf_head *h, const binding *bd, const int64_t *rows, in
         if (b < AHEAD) continue;
         gather_row(h, bd, rows, b - AHEAD, bb, pt, M, FM, fmask);
     }
-}
-
-static double mono_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 static mmf_var batch_loss(mmf_head *h, mmf_tape *tp, const fz_out *o, const batchbuf *bb, float smoothing) {
@@ -480,6 +474,58 @@ static double score(const mmf_head *h, const mmf_eval_result *r) {
     return -r->loss;
 }
 
+/* the fusion head's side of the fit loop (train/fit.h) */
+typedef struct head_fit {
+    mmf_head *h;
+    const mmf_train_params *p;
+    binding *bt, *bv;
+    const int64_t *rows, *vrows;   /* usable training / validation rows */
+    int64_t NV;
+    int64_t *sel;                  /* the batch's rows */
+    batchbuf bb;
+    perturb pt;
+    int any_drop;
+    mmf_eval_opts eo;
+} head_fit;
+
+static mmf_status hf_gather(void *ctx, const int64_t *idx, int64_t B) {
+    head_fit *c = ctx;
+    for (int64_t b = 0; b < B; b++) c->sel[b] = c->rows[idx[b]];
+    gather(c->h, c->bt, c->sel, B, &c->bb, c->any_drop ? &c->pt : NULL);
+    return MMF_OK;
+}
+
+static mmf_status hf_forward(void *ctx, mmf_tape *tp, const int64_t *idx, int64_t B, mmf_var *L) {
+    head_fit *c = ctx;
+    fz_out fo;
+    (void)idx;
+    mmf_status s = fz_head_forward(c->h, tp, B, c->bb.x, c->bb.mask, c->h->cfg.task == MMF_TASK_CLASSIFY ? c->bb.labels : NULL, &fo);
+    if (!s) *L = batch_loss(c->h, tp, &fo, &c->bb, c->p->label_smoothing);
+    return s;
+}
+
+static mmf_status hf_eval(void *ctx, int epoch, double *sc, double *vm) {
+    head_fit *c = ctx;
+    mmf_eval_result r;
+    mmf_status s = run_eval(c->h, c->bv, c->vrows, c->NV, &c->eo, &r, NULL, NULL, 1);
+    if (s) return s;
+    if (!isfinite(r.loss)) return mmf_fail(MMF_ERR_NUMERIC, "train: epoch %d: validation loss is not finite", epoch);
+    int align = c->h->cfg.task == MMF_TASK_ALIGN;
+    vm[0] = r.loss;
+    vm[1] = align ? r.recall[0] : r.accuracy;
+    vm[2] = align ? r.recall[1] : r.macro_f1;
+    *sc = score(c->h, &r);
+    return MMF_OK;
+}
+
+static void hf_progress(void *ctx, const mmf_fit_report *r) {
+    const mmf_train_params *p = ((head_fit *)ctx)->p;
+    if (!p->progress) return;
+    if (!r->end) { p->progress(p->progress_user, r->epoch, r->epochs, r->step, r->steps, mmf_fit_loss(r), NULL); return; }
+    double train_only[3] = {mmf_fit_loss(r), 0, 0};
+    p->progress(p->progress_user, r->epoch, r->epochs, r->steps, r->steps, mmf_fit_loss(r), r->metrics ? r->metrics : train_only);
+}
+
 mmf_status mmf_head_train(const mmf_embfile *train, const mmf_embfile *val, const mmf_train_params *p, mmf_head **out) {
     *out = NULL;
     int M = mmf_embfile_n_modalities(train);
@@ -525,93 +571,29 @@ mmf_status mmf_head_train(const mmf_embfile *train, const mmf_embfile *val, cons
     if (!s && !(rows = usable_rows(h, &bt, &N))) s = mmf_fail(MMF_ERR_NOMEM, "out of memory");
     if (!s && val && !(vrows = usable_rows(h, &bv, &NV))) s = mmf_fail(MMF_ERR_NOMEM, "out of memory");
     if (!s && N == 0) s = mmf_fail(MMF_ERR_ARG, "%s: no usable training rows%s", tpath, p->task == MMF_TASK_ALIGN ? " (align needs both modalities present)" : "");
-    int64_t bs = p->batch < N ? p->batch : N, per_epoch = N ? (N + bs - 1) / bs : 0;
+    int64_t bs = p->batch < N ? p->batch : N;
     mmf_optim opt = {0};
-    mmf_optim_params op = fz_optim_params(p, per_epoch);
-    /* bf16, one thread: each weight's AdamW update runs inside the next forward
-     * GEMM that reads it (mmf_optim_params.defer); with more threads the step's
-     * own update pass is parallel and the fused one is not */
-    op.defer = p->precision == MMF_PRECISION_BF16 && p->n_threads <= 1;
-    if (!s) s = mmf_optim_init(&opt, &h->ps, &op);
-    batchbuf bb = {0};
-    if (!s) s = bb_init(&bb, h, bs);
-    float *best = malloc((size_t)(h->ps.total + 1) * sizeof(float));
+    mmf_optim_params op = fz_optim_params(p, mmf_fit_steps_per_epoch(N, bs, 1));
     mmf_tape *tp = mmf_tape_new(p->n_threads, p->seed ^ 0x7A9Eull);
-    if (!s && (!best || !tp)) s = mmf_fail(MMF_ERR_NOMEM, "train: out of memory");
-    if (!s && p->precision == MMF_PRECISION_BF16) s = mmf_tape_set_bf16(tp, 1);
-    /* bf16: AdamW keeps a bf16 copy of the weights up to date in its sweep */
-    if (!s && p->precision == MMF_PRECISION_BF16) s = mmf_params_bf16_shadow(&h->ps);
-    else if (!s && p->precision != MMF_PRECISION_F32) s = mmf_fail(MMF_ERR_ARG, "train: unknown precision %d", (int)p->precision);
+    if (!s && !tp) s = mmf_fail(MMF_ERR_NOMEM, "train: out of memory");
+    if (!s) s = fz_train_precision(p, tp, &h->ps, &op);
+    if (!s) s = mmf_optim_init(&opt, &h->ps, &op);
     mmf_rng rng;
     mmf_rng_seed(&rng, p->seed ^ 0xDA7Aull);
-    perturb pt = {.mod_drop = p->modality_dropout, .drop_m = -1, .rng = &rng};
-    int any_drop = 0;
-    for (int m = 0; m < M; m++) any_drop |= p->modality_dropout[m] > 0.0f;
-    double best_score = -INFINITY;
-    int since = 0;
-    mmf_eval_opts eo = mmf_eval_opts_default();
-    eo.n_threads = p->n_threads;
-    double *ph = p->phase_seconds;
-    if (ph) memset(ph, 0, 5 * sizeof *ph);
-    for (int ep = 0; ep < p->epochs && !s; ep++) {
-        mmf_rng_shuffle(&rng, rows, N);
-        double tl = 0.0;
-        for (int64_t bi = 0; bi < per_epoch && !s; bi++) {
-            int64_t i0 = bi * bs, B = N - i0 < bs ? N - i0 : bs;
-            double t0 = ph ? mono_s() : 0.0;
-            gather(h, &bt, rows + i0, B, &bb, any_drop ? &pt : NULL);
-            double t1 = ph ? mono_s() : 0.0;
-            mmf_tape_reset(tp);
-            mmf_tape_set_training(tp, 1);
-            fz_out fo;
-            s = fz_head_forward(h, tp, B, bb.x, bb.mask, h->cfg.task == MMF_TASK_CLASSIFY ? bb.labels : NULL, &fo);
-            mmf_var L = s ? -1 : batch_loss(h, tp, &fo, &bb, p->label_smoothing);
-            if (!s) s = mmf_tape_status(tp);
-            if (s) { mmf_fail_wrap(s, "train: epoch %d step %lld", ep + 1, (long long)bi + 1); break; }
-            float lv = mmf_tape_var(tp, L)->v[0];
-            if (!isfinite(lv)) {
-                s = mmf_fail(MMF_ERR_NUMERIC, "train: epoch %d step %lld (global step %lld): the loss is %s; lower --lr or check the inputs",
-                             ep + 1, (long long)bi + 1, (long long)opt.step + 1, isnan(lv) ? "NaN" : "Inf");
-                break;
-            }
-            tl += lv;
-            double t2 = ph ? mono_s() : 0.0;
-            if ((s = mmf_tape_backward(tp, L))) break;
-            double t3 = ph ? mono_s() : 0.0;
-            if ((s = mmf_optim_step(&opt, &h->ps))) { mmf_fail_wrap(s, "train: epoch %d", ep + 1); break; }
-            if (ph) {
-                double t4 = mono_s();
-                ph[0] += t1 - t0; ph[1] += t2 - t1; ph[2] += t3 - t2; ph[3] += t4 - t3; ph[4] += 1.0;
-            }
-            if (p->progress) p->progress(p->progress_user, ep + 1, p->epochs, bi + 1, per_epoch, tl / (double)(bi + 1), NULL);
-        }
-        mmf_optim_flush(&opt, &h->ps);   /* the epoch's last update, before validation reads the weights */
-        if (s) break;
-        double vm[3] = {tl / (double)per_epoch, 0, 0};
-        double sc = -vm[0];
-        if (val) {
-            mmf_eval_result r;
-            if ((s = run_eval(h, &bv, vrows, NV, &eo, &r, NULL, NULL, 1))) break;
-            if (!isfinite(r.loss)) { s = mmf_fail(MMF_ERR_NUMERIC, "train: epoch %d: validation loss is not finite", ep + 1); break; }
-            vm[0] = r.loss;
-            vm[1] = h->cfg.task == MMF_TASK_ALIGN ? r.recall[0] : r.accuracy;
-            vm[2] = h->cfg.task == MMF_TASK_ALIGN ? r.recall[1] : r.macro_f1;
-            sc = score(h, &r);
-        }
-        if (p->progress) p->progress(p->progress_user, ep + 1, p->epochs, per_epoch, per_epoch, tl / (double)per_epoch, vm);
-        if (sc > best_score) {
-            best_score = sc;
-            since = 0;
-            memcpy(best, h->ps.data, (size_t)h->ps.total * sizeof(float));
-        } else if (val && ++since >= p->patience && p->patience > 0) {
-            break;
-        }
-    }
-    mmf_optim_flush(&opt, &h->ps);
-    if (!s && val) { memcpy(h->ps.data, best, (size_t)h->ps.total * sizeof(float)); mmf_params_touch(&h->ps); }
-    free(best);
+    head_fit c = {.h = h, .p = p, .bt = &bt, .bv = &bv, .rows = rows, .vrows = vrows, .NV = NV,
+                  .pt = {.mod_drop = p->modality_dropout, .drop_m = -1, .rng = &rng}, .eo = mmf_eval_opts_default()};
+    c.eo.n_threads = p->n_threads;
+    for (int m = 0; m < M; m++) c.any_drop |= p->modality_dropout[m] > 0.0f;
+    if (!s) s = bb_init(&c.bb, h, bs);
+    if (!s && !(c.sel = malloc((size_t)bs * sizeof *c.sel))) s = mmf_fail(MMF_ERR_NOMEM, "train: out of memory");
+    mmf_fit f = {.what = "train", .n = N, .batch = bs, .epochs = p->epochs, .patience = p->patience, .rng = &rng, .tp = tp,
+                 .sets = {&h->ps}, .opts = {&opt}, .n_sets = 1, .phase_seconds = p->phase_seconds,
+                 .ops = {hf_gather, hf_forward, val ? hf_eval : NULL, hf_progress}, .ctx = &c};
+    if (!s) s = mmf_fit_run(&f);
+    else if (p->phase_seconds) memset(p->phase_seconds, 0, 5 * sizeof *p->phase_seconds);
     mmf_tape_free(tp);
-    bb_free(&bb);
+    bb_free(&c.bb);
+    free(c.sel);
     mmf_optim_free(&opt);
     free(rows);
     free(vrows);

@@ -3,6 +3,7 @@
 #include "tasks/caption_model.h"
 #include "tasks/rows_gather.h"
 #include "core/error.h"
+#include "train/fit.h"
 #include "train/optim.h"
 #include <math.h>
 #include <stdio.h>
@@ -151,6 +152,44 @@ static mmf_status eval_loss(mmf_captioner *c, mmf_tape *tp, const capdata *d, ba
     return s;
 }
 
+/* the captioner's side of the fit loop (train/fit.h): samples are (row, caption) pairs */
+typedef struct cap_fit {
+    mmf_captioner *c;
+    const mmf_caption_train_params *p;
+    const capdata *dt, *dv;
+    batchmem bm;
+    mmf_rng *rng;
+    int any_drop;
+    mmf_tape *tp;   /* validation reuses the training tape */
+} cap_fit;
+
+static mmf_status cf_gather(void *ctx, const int64_t *idx, int64_t B) {
+    cap_fit *f = ctx;
+    fill_batch(f->c, f->dt, idx, B, &f->bm, f->any_drop ? f->p->modality_dropout : NULL, f->any_drop ? f->rng : NULL);
+    return MMF_OK;
+}
+
+static mmf_status cf_forward(void *ctx, mmf_tape *tp, const int64_t *idx, int64_t B, mmf_var *L) {
+    cap_fit *f = ctx;
+    (void)idx; (void)B;
+    *L = cap_forward_loss(f->c, tp, &f->bm.b);
+    return MMF_OK;
+}
+
+/* the lowest teacher-forced validation loss wins */
+static mmf_status cf_eval(void *ctx, int epoch, double *score, double *metrics) {
+    cap_fit *f = ctx;
+    (void)epoch;
+    mmf_status s = eval_loss(f->c, f->tp, f->dv, &f->bm, &metrics[0]);
+    *score = isfinite(metrics[0]) ? -metrics[0] : -INFINITY;
+    return s;
+}
+
+static void cf_progress(void *ctx, const mmf_fit_report *r) {
+    const mmf_caption_train_params *p = ((cap_fit *)ctx)->p;
+    if (p->progress && r->end) p->progress(p->progress_user, r->epoch, r->epochs, mmf_fit_loss(r), r->metrics ? r->metrics[0] : NAN);
+}
+
 /* ------------------------------------------------------------ training */
 
 mmf_status mmf_captioner_train(const mmf_embfile *train, const char *const *caps, const size_t *cap_off,
@@ -210,7 +249,7 @@ mmf_status mmf_captioner_train(const mmf_embfile *train, const char *const *caps
     capdata dt = {0}, dv = {0};
     s = capdata_init(c, train, caps, cap_off, &dt);
     if (!s && val) s = capdata_init(c, val, val_caps, val_off, &dv);
-    int64_t bs = p->batch < dt.n ? p->batch : dt.n, per_epoch = (dt.n + bs - 1) / bs;
+    int64_t bs = p->batch < dt.n ? p->batch : dt.n;
     mmf_optim od = {0}, of = {0};
     mmf_optim_params op = mmf_optim_params_default();
     op.kind = MMF_OPT_ADAMW;
@@ -219,70 +258,24 @@ mmf_status mmf_captioner_train(const mmf_embfile *train, const char *const *caps
     op.clip_norm = p->clip_norm;
     op.n_threads = p->n_threads;
     op.sched = MMF_SCHED_COSINE;
-    op.total_steps = per_epoch * p->epochs;
+    op.total_steps = mmf_fit_steps_per_epoch(dt.n, bs, 1) * p->epochs;
     op.warmup_steps = op.total_steps / 20;
     if (!s) s = mmf_optim_init(&od, &c->ps, &op);
     if (!s && c->fusion) s = mmf_optim_init(&of, &c->fusion->ps, &op);
-    batchmem bm = {0};
-    if (!s) s = bm_init(&bm, c, bs);
-    int64_t *order = malloc((size_t)(dt.n ? dt.n : 1) * sizeof *order);
-    int64_t total = c->ps.total + (c->fusion ? c->fusion->ps.total : 0);
-    float *best = malloc((size_t)(total + 1) * sizeof(float));
-    mmf_tape *tp = mmf_tape_new(p->n_threads, p->seed ^ 0x7A9Eull);
-    if (!s && (!order || !best || !tp)) s = mmf_fail(MMF_ERR_NOMEM, "caption train: out of memory");
-    for (int64_t i = 0; !s && i < dt.n; i++) order[i] = i;
     mmf_rng rng;
     mmf_rng_seed(&rng, p->seed ^ 0xDA7Aull);
-    int any_drop = 0;
-    for (int m = 0; m < M; m++) any_drop |= p->modality_dropout[m] > 0.0f;
-    double best_loss = INFINITY;
-    int since = 0;
-    for (int ep = 0; ep < p->epochs && !s; ep++) {
-        mmf_rng_shuffle(&rng, order, dt.n);
-        double tl = 0.0;
-        for (int64_t bi = 0; bi < per_epoch && !s; bi++) {
-            int64_t i0 = bi * bs, B = dt.n - i0 < bs ? dt.n - i0 : bs;
-            fill_batch(c, &dt, order + i0, B, &bm, any_drop ? p->modality_dropout : NULL, any_drop ? &rng : NULL);
-            mmf_tape_reset(tp);
-            mmf_tape_set_training(tp, 1);
-            mmf_var L = cap_forward_loss(c, tp, &bm.b);
-            s = mmf_tape_status(tp);
-            if (s) { mmf_fail_wrap(s, "caption train: epoch %d step %lld", ep + 1, (long long)bi + 1); break; }
-            float lv = mmf_tape_var(tp, L)->v[0];
-            if (!isfinite(lv)) {
-                s = mmf_fail(MMF_ERR_NUMERIC, "caption train: epoch %d step %lld: the loss is %s; lower the learning rate",
-                             ep + 1, (long long)bi + 1, isnan(lv) ? "NaN" : "Inf");
-                break;
-            }
-            tl += lv;
-            if ((s = mmf_tape_backward(tp, L))) break;
-            if ((s = mmf_optim_step(&od, &c->ps))) { mmf_fail_wrap(s, "caption train: epoch %d", ep + 1); break; }
-            if (c->fusion && (s = mmf_optim_step(&of, &c->fusion->ps))) { mmf_fail_wrap(s, "caption train: epoch %d", ep + 1); break; }
-        }
-        if (s) break;
-        double vl = NAN, score = -tl / (double)per_epoch;
-        if (val) {
-            if ((s = eval_loss(c, tp, &dv, &bm, &vl))) break;
-            score = isfinite(vl) ? -vl : -INFINITY;
-        }
-        if (p->progress) p->progress(p->progress_user, ep + 1, p->epochs, tl / (double)per_epoch, vl);
-        if (-score < best_loss) {
-            best_loss = -score;
-            since = 0;
-            memcpy(best, c->ps.data, (size_t)c->ps.total * sizeof(float));
-            if (c->fusion) memcpy(best + c->ps.total, c->fusion->ps.data, (size_t)c->fusion->ps.total * sizeof(float));
-        } else if (val && p->patience > 0 && ++since >= p->patience) {
-            break;
-        }
-    }
-    if (!s && val && isfinite(best_loss)) {
-        memcpy(c->ps.data, best, (size_t)c->ps.total * sizeof(float));
-        if (c->fusion) memcpy(c->fusion->ps.data, best + c->ps.total, (size_t)c->fusion->ps.total * sizeof(float));
-    }
-    free(best);
-    free(order);
+    cap_fit cf = {.c = c, .p = p, .dt = &dt, .dv = &dv, .rng = &rng};
+    for (int m = 0; m < M; m++) cf.any_drop |= p->modality_dropout[m] > 0.0f;
+    if (!s) s = bm_init(&cf.bm, c, bs);
+    mmf_tape *tp = mmf_tape_new(p->n_threads, p->seed ^ 0x7A9Eull);
+    cf.tp = tp;
+    if (!s && !tp) s = mmf_fail(MMF_ERR_NOMEM, "caption train: out of memory");
+    mmf_fit f = {.what = "caption train", .n = dt.n, .batch = bs, .epochs = p->epochs, .patience = p->patience, .rng = &rng,
+                 .tp = tp, .sets = {&c->ps, c->fusion ? &c->fusion->ps : NULL}, .opts = {&od, &of}, .n_sets = c->fusion ? 2 : 1,
+                 .ops = {cf_gather, cf_forward, val ? cf_eval : NULL, cf_progress}, .ctx = &cf};
+    if (!s) s = mmf_fit_run(&f);
     mmf_tape_free(tp);
-    bm_free(&bm);
+    bm_free(&cf.bm);
     mmf_optim_free(&od);
     if (c->fusion) mmf_optim_free(&of);
     capdata_free(&dt);

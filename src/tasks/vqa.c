@@ -7,6 +7,7 @@
 #include "fusion/head.h"
 #include "core/error.h"
 #include "io/json.h"
+#include "train/fit.h"
 #include "train/optim.h"
 #include <math.h>
 #include <stdio.h>
@@ -206,6 +207,57 @@ static mmf_status accuracy(mmf_vqa *v, mmf_tape *tp, const mmf_embfile *f, const
     return s;
 }
 
+/* VQA's side of the fit loop (train/fit.h) */
+typedef struct vqa_fit {
+    mmf_vqa *v;
+    const mmf_train_params *p;
+    const mmf_embfile *train, *val;
+    const char *const *val_answers;
+    vbind bd;
+    const int64_t *rows, *lab;   /* training rows; answer id of each file row */
+    vbuf b;
+    mmf_rng *rng;
+    int any_drop;
+} vqa_fit;
+
+static mmf_status vf_gather(void *ctx, const int64_t *idx, int64_t B) {
+    vqa_fit *c = ctx;
+    for (int64_t r = 0; r < B; r++) c->b.rows[r] = c->rows[idx[r]];
+    mmf_rows_gather(c->train, c->bd.col, c->v->head->cfg.M, c->v->head->cfg.dims, c->b.rows, B, -1, c->p->modality_dropout,
+                    c->any_drop ? c->rng : NULL, c->b.x, c->b.mask);
+    for (int64_t r = 0; r < B; r++) c->b.labels[r] = c->lab[c->b.rows[r]];
+    return MMF_OK;
+}
+
+static mmf_status vf_forward(void *ctx, mmf_tape *tp, const int64_t *idx, int64_t B, mmf_var *L) {
+    vqa_fit *c = ctx;
+    fz_out o;
+    (void)idx;
+    mmf_status s = fz_head_forward(c->v->head, tp, B, c->b.x, c->b.mask, c->b.labels, &o);
+    if (s) return s;
+    *L = mmf_t_cross_entropy(tp, o.out, c->b.labels, c->p->label_smoothing, NULL);
+    if (o.aux >= 0) *L = mmf_t_add(tp, *L, o.aux);
+    return MMF_OK;
+}
+
+static mmf_status vf_eval(void *ctx, int epoch, double *score, double *vm) {
+    vqa_fit *c = ctx;
+    mmf_tape *tp = mmf_tape_new(c->p->n_threads, 1);
+    if (!tp) return mmf_fail(MMF_ERR_NOMEM, "vqa: out of memory");
+    (void)epoch;
+    mmf_status s = accuracy(c->v, tp, c->val, c->val_answers, NULL, &vm[1]);
+    mmf_tape_free(tp);
+    *score = vm[1];
+    return s;
+}
+
+static void vf_progress(void *ctx, const mmf_fit_report *r) {
+    const mmf_train_params *p = ((vqa_fit *)ctx)->p;
+    if (!p->progress || !r->end) return;
+    double none[3] = {NAN, NAN, NAN};
+    p->progress(p->progress_user, r->epoch, r->epochs, r->steps, r->steps, mmf_fit_loss(r), r->metrics ? r->metrics : none);
+}
+
 mmf_status mmf_vqa_train(const mmf_embfile *train, const char *const *answers, const mmf_embfile *val,
                          const char *const *val_answers, const mmf_vqa_train_params *vp, mmf_vqa **out) {
     *out = NULL;
@@ -245,61 +297,25 @@ mmf_status mmf_vqa_train(const mmf_embfile *train, const char *const *answers, c
         free(a);
         if (k >= 0) { rows[n] = i; lab[i] = k; n++; }
     }
-    vbind bd;
-    if (!s) s = bind_vqa(v, train, &bd);
-    int64_t bs = p->batch < n ? p->batch : n, per_epoch = bs ? (n + bs - 1) / bs : 0;
-    mmf_optim opt = {0};
-    mmf_optim_params op = fz_optim_params(p, per_epoch);
-    if (!s) s = mmf_optim_init(&opt, &v->head->ps, &op);
-    vbuf b = {0};
-    if (!s) s = vbuf_init(&b, v, bs > 0 ? bs : 1);
-    mmf_tape *tp = mmf_tape_new(p->n_threads, p->seed ^ 0x7A9Eull);
-    float *best = malloc((size_t)(v->head->ps.total + 1) * sizeof(float));
-    if (!s && (!tp || !best)) s = mmf_fail(MMF_ERR_NOMEM, "vqa: out of memory");
     mmf_rng rng;
     mmf_rng_seed(&rng, p->seed ^ 0xDA7Aull);
-    int any_drop = 0;
-    for (int m = 0; m < M; m++) any_drop |= p->modality_dropout[m] > 0.0f;
-    double best_acc = -1.0;
-    int since = 0;
-    for (int ep = 0; ep < p->epochs && !s; ep++) {
-        mmf_rng_shuffle(&rng, rows, n);
-        double tl = 0.0;
-        for (int64_t bi = 0; bi < per_epoch && !s; bi++) {
-            int64_t i0 = bi * bs, B = n - i0 < bs ? n - i0 : bs;
-            mmf_rows_gather(train, bd.col, v->head->cfg.M, v->head->cfg.dims, rows + i0, B, -1, p->modality_dropout,
-                            any_drop ? &rng : NULL, b.x, b.mask);
-            for (int64_t r = 0; r < B; r++) b.labels[r] = lab[rows[i0 + r]];
-            mmf_tape_reset(tp);
-            mmf_tape_set_training(tp, 1);
-            fz_out o;
-            s = fz_head_forward(v->head, tp, B, b.x, b.mask, b.labels, &o);
-            mmf_var L = s ? -1 : mmf_t_cross_entropy(tp, o.out, b.labels, p->label_smoothing, NULL);
-            if (!s && o.aux >= 0) L = mmf_t_add(tp, L, o.aux);
-            if (!s) s = mmf_tape_status(tp);
-            if (s) { mmf_fail_wrap(s, "vqa train: epoch %d step %lld", ep + 1, (long long)bi + 1); break; }
-            float lv = mmf_tape_var(tp, L)->v[0];
-            if (!isfinite(lv)) { s = mmf_fail(MMF_ERR_NUMERIC, "vqa train: epoch %d step %lld: the loss is not finite", ep + 1, (long long)bi + 1); break; }
-            tl += lv;
-            if ((s = mmf_tape_backward(tp, L))) break;
-            if ((s = mmf_optim_step(&opt, &v->head->ps))) break;
-        }
-        if (s) break;
-        double acc = NAN;
-        if (val) {
-            if ((s = accuracy(v, tp, val, val_answers, NULL, &acc))) break;
-            if (acc > best_acc) { best_acc = acc; since = 0; memcpy(best, v->head->ps.data, (size_t)v->head->ps.total * sizeof(float)); }
-            else if (p->patience > 0 && ++since >= p->patience) {
-                if (p->progress) p->progress(p->progress_user, ep + 1, p->epochs, per_epoch, per_epoch, tl / (double)per_epoch, (double[]){NAN, acc, NAN});
-                break;
-            }
-        }
-        if (p->progress) p->progress(p->progress_user, ep + 1, p->epochs, per_epoch, per_epoch, tl / (double)per_epoch, (double[]){NAN, acc, NAN});
-    }
-    if (!s && val && best_acc >= 0) memcpy(v->head->ps.data, best, (size_t)v->head->ps.total * sizeof(float));
-    free(best);
+    vqa_fit c = {.v = v, .p = p, .train = train, .val = val, .val_answers = val_answers, .rows = rows, .lab = lab, .rng = &rng};
+    for (int m = 0; m < M; m++) c.any_drop |= p->modality_dropout[m] > 0.0f;
+    if (!s) s = bind_vqa(v, train, &c.bd);
+    int64_t bs = p->batch < n ? p->batch : n;
+    mmf_optim opt = {0};
+    mmf_optim_params op = fz_optim_params(p, mmf_fit_steps_per_epoch(n, bs, 1));
+    mmf_tape *tp = mmf_tape_new(p->n_threads, p->seed ^ 0x7A9Eull);
+    if (!s && !tp) s = mmf_fail(MMF_ERR_NOMEM, "vqa: out of memory");
+    if (!s) s = fz_train_precision(p, tp, &v->head->ps, &op);
+    if (!s) s = mmf_optim_init(&opt, &v->head->ps, &op);
+    if (!s) s = vbuf_init(&c.b, v, bs > 0 ? bs : 1);
+    mmf_fit f = {.what = "vqa train", .n = n, .batch = bs, .epochs = p->epochs, .patience = p->patience, .rng = &rng, .tp = tp,
+                 .sets = {&v->head->ps}, .opts = {&opt}, .n_sets = 1, .phase_seconds = p->phase_seconds,
+                 .ops = {vf_gather, vf_forward, val ? vf_eval : NULL, vf_progress}, .ctx = &c};
+    if (!s) s = mmf_fit_run(&f);
     mmf_tape_free(tp);
-    vbuf_free(&b);
+    vbuf_free(&c.b);
     mmf_optim_free(&opt);
     free(rows);
     free(lab);
