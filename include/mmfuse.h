@@ -233,6 +233,10 @@ mmf_pooling mmf_encoder_default_pooling(const mmf_encoder *enc);
 int mmf_encoder_default_normalize(const mmf_encoder *enc);
 int mmf_encoder_max_length(const mmf_encoder *enc);         /* tokens per sequence after truncation */
 const mmf_tokenizer *mmf_encoder_tokenizer(const mmf_encoder *enc);   /* NULL for image-only */
+const char *mmf_encoder_family(const mmf_encoder *enc);     /* what runs, e.g. "RoBERTa (BertModel layers, ...)" */
+/* What pooling p (MMF_POOL_DEFAULT: the encoder's default) computes for this
+ * encoder, in words ("the mean over real tokens", "attention-pooling head (MAP)"). */
+const char *mmf_encoder_pooling_desc(const mmf_encoder *enc, mmf_pooling p);
 mmf_status mmf_encoder_set_threads(mmf_encoder *enc, int n_threads);
 
 /* Pooled text embeddings: out (n, dim). pooling may be MMF_POOL_DEFAULT but

@@ -59,6 +59,11 @@ void mmf_softmax_rows(float *x, int64_t rows, int cols, const uint8_t *keep, int
 void mmf_attention(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
                    const float *v, int ldv, int B, int H, int Tq, int Tk, int D,
                    const uint8_t *key_keep, int causal, float scale, float *scratch, int nt);
+/* As mmf_attention with an additive score bias (H,Tq,Tk) shared by the batch
+ * (MPNet's relative position bias), or NULL. */
+void mmf_attention_biased(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
+                          const float *v, int ldv, int B, int H, int Tq, int Tk, int D,
+                          const uint8_t *key_keep, int causal, float scale, const float *bias, float *scratch, int nt);
 int64_t mmf_attention_scratch(int Tq, int Tk, int nt);
 
 /* out (n,dim) = table[ids]; table is (vocab,dim). MMF_ERR_ARG on an id out of range. */

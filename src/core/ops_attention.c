@@ -3,6 +3,7 @@
 #include "core/vmath.h"
 #include <math.h>
 #include <omp.h>
+#include <string.h>
 
 int64_t mmf_attention_scratch(int Tq, int Tk, int nt) {
     return (int64_t)(nt < 1 ? 1 : nt) * Tq * Tk;
@@ -13,6 +14,14 @@ int64_t mmf_attention_scratch(int Tq, int Tk, int nt) {
 void mmf_attention(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
                    const float *v, int ldv, int B, int H, int Tq, int Tk, int D,
                    const uint8_t *key_keep, int causal, float scale, float *scratch, int nt) {
+    mmf_attention_biased(out, ldo, q, ldq, k, ldk, v, ldv, B, H, Tq, Tk, D, key_keep, causal, scale, NULL, scratch, nt);
+}
+
+/* bias (H,Tq,Tk) or NULL: copied into the score buffer, which the QK^T GEMM
+ * then accumulates into (beta = 1), so the bias costs one copy per pair. */
+void mmf_attention_biased(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
+                          const float *v, int ldv, int B, int H, int Tq, int Tk, int D,
+                          const uint8_t *key_keep, int causal, float scale, const float *bias, float *scratch, int nt) {
     if (nt < 1) nt = 1;
     int pairs = B * H;
     const int v512 = mmf_cpu_avx512();
@@ -26,7 +35,8 @@ void mmf_attention(float *out, int ldo, const float *q, int ldq, const float *k,
         const float *kb = k + (int64_t)b * Tk * ldk + h * D;
         const float *vb = v + (int64_t)b * Tk * ldv + h * D;
         float *ob = out + (int64_t)b * Tq * ldo + h * D;
-        mmf_sgemm(0, 1, Tq, Tk, D, scale, qb, ldq, kb, ldk, 0.0f, S, Tk);
+        if (bias) memcpy(S, bias + (int64_t)h * Tq * Tk, sizeof(float) * (size_t)Tq * Tk);
+        mmf_sgemm(0, 1, Tq, Tk, D, scale, qb, ldq, kb, ldk, bias ? 1.0f : 0.0f, S, Tk);
         const uint8_t *keep = key_keep ? key_keep + (int64_t)b * Tk : NULL;
         for (int t = 0; t < Tq; t++) {
             /* causal: keys after t + (Tk - Tq) are invisible */

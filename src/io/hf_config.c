@@ -69,6 +69,85 @@ static void bert_defaults(mmf_tf_config *t) {
                          .layer_norm_eps = 1e-12, .act = MMF_ACT_GELU, .qkv_bias = 1};
 }
 
+/* RobertaConfig; XLMRobertaConfig and CamembertConfig differ only in vocab_size */
+static void roberta_defaults(mmf_tf_config *t, int64_t vocab) {
+    bert_defaults(t);
+    t->vocab_size = vocab;
+    t->pad_token_id = 1; t->bos_token_id = 0; t->eos_token_id = 2;
+}
+
+static void mpnet_defaults(mmf_tf_config *t) {
+    bert_defaults(t);
+    t->vocab_size = 30527; t->type_vocab_size = 0;
+    t->pad_token_id = 1; t->bos_token_id = 0; t->eos_token_id = 2;
+    t->rel_buckets = 32;
+}
+
+/* DistilBertConfig names its fields differently (dim, n_layers, ...); its
+ * layer norms use a fixed eps of 1e-12 */
+static mmf_status parse_distilbert(const cJSON *o, const char *file, mmf_tf_config *t) {
+    bert_defaults(t);
+    t->type_vocab_size = 0;
+    const char *act = NULL;
+    TRY(mmf_json_int(o, "vocab_size", 30522, 1, BIG, file, &t->vocab_size));
+    TRY(mmf_json_int(o, "dim", 768, 1, 65536, file, &t->hidden_size));
+    TRY(mmf_json_int(o, "n_layers", 6, 0, 1024, file, &t->num_layers));
+    TRY(mmf_json_int(o, "n_heads", 12, 1, 1024, file, &t->num_heads));
+    TRY(mmf_json_int(o, "hidden_dim", 4 * 768, 1, 1 << 20, file, &t->intermediate_size));
+    TRY(mmf_json_int(o, "max_position_embeddings", 512, 1, 1 << 20, file, &t->max_positions));
+    TRY(mmf_json_int(o, "pad_token_id", 0, -1, BIG, file, &t->pad_token_id));
+    TRY(mmf_json_bool(o, "sinusoidal_pos_embds", 0, file, &t->sinusoidal_pos));
+    TRY(mmf_json_str(o, "activation", "gelu", file, &act));
+    TRY(mmf_act_parse(act, file, "activation", &t->act));
+    if (t->hidden_size % t->num_heads)
+        return mmf_fail(MMF_ERR_FORMAT, "%s: dim %lld is not divisible by n_heads %lld", file, (long long)t->hidden_size,
+                        (long long)t->num_heads);
+    return MMF_OK;
+}
+
+/* Dinov2Config: intermediate size = int(hidden_size * mlp_ratio) */
+static mmf_status parse_dinov2(const cJSON *o, const char *file, mmf_tf_config *t) {
+    bert_defaults(t);
+    t->vocab_size = 0; t->type_vocab_size = 0; t->max_positions = 0; t->pad_token_id = -1;
+    t->image_size = 224; t->patch_size = 14; t->layer_norm_eps = 1e-6; t->layerscale_value = 1.0;
+    TRY(parse_tower(o, file, "", t));
+    double ratio = 4.0;
+    TRY(mmf_json_num(o, "mlp_ratio", 4.0, file, &ratio));
+    if (!(ratio > 0 && ratio <= 64)) return mmf_fail(MMF_ERR_FORMAT, "%s: mlp_ratio %g should be in (0, 64]", file, ratio);
+    t->intermediate_size = (int64_t)((double)t->hidden_size * ratio);
+    TRY(mmf_json_num(o, "layerscale_value", 1.0, file, &t->layerscale_value));
+    TRY(mmf_json_bool(o, "use_swiglu_ffn", 0, file, &t->use_swiglu));
+    return MMF_OK;
+}
+
+static void siglip_text_defaults(mmf_tf_config *t) {
+    *t = (mmf_tf_config){.vocab_size = 32000, .hidden_size = 768, .num_layers = 12, .num_heads = 12,
+                         .intermediate_size = 3072, .max_positions = 64, .pad_token_id = 1,
+                         .bos_token_id = 49406, .eos_token_id = 49407, .num_channels = 3,
+                         .layer_norm_eps = 1e-6, .act = MMF_ACT_GELU_TANH, .qkv_bias = 1};
+}
+
+static void siglip_vision_defaults(mmf_tf_config *t) {
+    *t = (mmf_tf_config){.hidden_size = 768, .num_layers = 12, .num_heads = 12, .intermediate_size = 3072,
+                         .pad_token_id = -1, .bos_token_id = -1, .eos_token_id = -1,
+                         .image_size = 224, .patch_size = 16, .num_channels = 3,
+                         .layer_norm_eps = 1e-6, .act = MMF_ACT_GELU_TANH, .qkv_bias = 1, .vision_use_head = 1};
+}
+
+static mmf_status parse_siglip_text(const cJSON *o, const char *file, mmf_tf_config *t) {
+    siglip_text_defaults(t);
+    TRY(parse_tower(o, file, "text_config.", t));
+    TRY(mmf_json_int(o, "projection_size", t->hidden_size, 1, 65536, file, &t->projection_size));
+    return MMF_OK;
+}
+
+static mmf_status parse_siglip_vision(const cJSON *o, const char *file, mmf_tf_config *t, const char *prefix) {
+    siglip_vision_defaults(t);
+    TRY(parse_tower(o, file, prefix, t));
+    TRY(mmf_json_bool(o, "vision_use_head", 1, file, &t->vision_use_head));
+    return MMF_OK;
+}
+
 static void vit_defaults(mmf_tf_config *t) {
     bert_defaults(t);
     t->vocab_size = 0; t->type_vocab_size = 0; t->max_positions = 0; t->pad_token_id = -1;
@@ -143,13 +222,37 @@ mmf_status mmf_hf_config_parse(const cJSON *root, const char *file, mmf_hf_confi
     if (!cJSON_IsObject(root)) return mmf_fail(MMF_ERR_FORMAT, "%s: config should be a JSON object", file);
     const char *mt = NULL;
     TRY(mmf_json_str(root, "model_type", NULL, file, &mt));
-    if (!mt) return mmf_fail(MMF_ERR_FORMAT, "%s: missing field \"model_type\" (expected bert, vit, clip or resnet)", file);
+    if (!mt) return mmf_fail(MMF_ERR_FORMAT, "%s: missing field \"model_type\" (expected bert, roberta, xlm-roberta, distilbert, mpnet, vit, dinov2, clip, siglip or resnet)", file);
     if (strlen(mt) >= sizeof c->model_type)
         return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: model_type \"%.40s...\" is not one mmfuse knows", file, mt);
     strcpy(c->model_type, mt);
-    if (!strcmp(mt, "bert") || !strcmp(mt, "roberta") || !strcmp(mt, "xlm-roberta")) {
+    if (!strcmp(mt, "bert")) {
         bert_defaults(&c->tf);
         return parse_tower(root, file, "", &c->tf);
+    }
+    if (!strcmp(mt, "roberta") || !strcmp(mt, "xlm-roberta") || !strcmp(mt, "camembert")) {
+        roberta_defaults(&c->tf, !strcmp(mt, "roberta") ? 50265 : 30522);
+        return parse_tower(root, file, "", &c->tf);
+    }
+    if (!strcmp(mt, "mpnet")) {
+        mpnet_defaults(&c->tf);
+        TRY(parse_tower(root, file, "", &c->tf));
+        TRY(mmf_json_int(root, "relative_attention_num_buckets", 32, 2, 4096, file, &c->tf.rel_buckets));
+        return MMF_OK;
+    }
+    if (!strcmp(mt, "distilbert")) return parse_distilbert(root, file, &c->tf);
+    if (!strcmp(mt, "dinov2")) return parse_dinov2(root, file, &c->tf);
+    if (!strcmp(mt, "siglip_vision_model")) return parse_siglip_vision(root, file, &c->tf, "");
+    if (!strcmp(mt, "siglip")) {
+        const cJSON *tc = cJSON_GetObjectItemCaseSensitive(root, "text_config");
+        const cJSON *vc = cJSON_GetObjectItemCaseSensitive(root, "vision_config");
+        if (cJSON_IsNull(tc)) tc = NULL;
+        if (cJSON_IsNull(vc)) vc = NULL;
+        if (tc && !cJSON_IsObject(tc)) return mmf_fail(MMF_ERR_FORMAT, "%s: field \"text_config\" should be an object", file);
+        if (vc && !cJSON_IsObject(vc)) return mmf_fail(MMF_ERR_FORMAT, "%s: field \"vision_config\" should be an object", file);
+        TRY(parse_siglip_text(tc, file, &c->text));
+        TRY(parse_siglip_vision(vc, file, &c->vision, "vision_config."));
+        return MMF_OK;
     }
     /* mmfuse's own from-scratch towers (docs/direct.md): the text tower has the
      * BERT layout; the CNN's fields are read by its family (models/mmfuse_cnn.c) */
@@ -181,7 +284,7 @@ mmf_status mmf_hf_config_parse(const cJSON *root, const char *file, mmf_hf_confi
         TRY(mmf_json_num(root, "logit_scale_init_value", 2.6592, file, &c->logit_scale_init));
         return MMF_OK;
     }
-    return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: model_type \"%s\" is not supported (expected bert, vit, clip or resnet)", file, mt);
+    return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: model_type \"%s\" is not supported (expected bert, roberta, xlm-roberta, camembert, distilbert, mpnet, vit, dinov2, clip, siglip, siglip_vision_model or resnet)", file, mt);
 }
 
 mmf_status mmf_hf_config_load(const char *dir_or_file, mmf_hf_config *out) {

@@ -23,14 +23,21 @@ typedef struct mmf_tf_config {
     double layer_norm_eps;
     mmf_act act;
     int qkv_bias;
+    /* family extras, each with transformers' default for its family */
+    int64_t rel_buckets;        /* mpnet: relative_attention_num_buckets (32) */
+    int sinusoidal_pos;         /* distilbert: sinusoidal_pos_embds (false) */
+    double layerscale_value;    /* dinov2: layerscale_value (1.0), the lambda when a checkpoint lacks it */
+    int use_swiglu;             /* dinov2: use_swiglu_ffn (false) */
+    int64_t projection_size;    /* siglip text: projection_size (hidden_size) */
+    int vision_use_head;        /* siglip vision: vision_use_head (true) */
 } mmf_tf_config;
 
 #define MMF_RESNET_MAX_STAGES 8
 
 typedef struct mmf_hf_config {
     char model_type[32];          /* "bert", "vit", "clip", "resnet", ... */
-    mmf_tf_config tf;             /* bert / vit: the tower */
-    mmf_tf_config text, vision;   /* clip: text_config, vision_config */
+    mmf_tf_config tf;             /* bert, roberta, distilbert, mpnet, vit, dinov2, siglip_vision_model: the tower */
+    mmf_tf_config text, vision;   /* clip, siglip: text_config, vision_config */
     int64_t projection_dim;       /* clip */
     double logit_scale_init;      /* clip */
     /* resnet */

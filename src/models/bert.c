@@ -6,6 +6,7 @@
  * read straight into the fused QKV rows); activations come from one arena
  * sized at load for (max_batch, max_length). */
 #include "models/encoder.h"
+#include "models/bert.h"
 #include "models/transformer.h"
 #include "core/arena.h"
 #include "core/error.h"
@@ -22,6 +23,8 @@
 
 typedef struct bert {
     int V, C, L, H, F, P, TV;
+    int pos_from_ids;      /* RoBERTa: position ids from the input ids (see bert.h) */
+    int pad;               /* config pad_token_id (padding_idx) */
     float eps;
     mmf_safetensors *st;   /* kept open: F32 tensors are used in place (zero copy) */
     float *params;         /* fused QKV and converted (F16/BF16) tensors */
@@ -31,6 +34,7 @@ typedef struct bert {
     mmf_tf_spec spec;
     mmf_arena arena;
     float *x, *scratch, *cls;
+    int32_t *pos;          /* (max_batch, max_length) position ids */
     int nt_sized;
 } bert;
 
@@ -83,23 +87,27 @@ static mmf_status size_arena(mmf_encoder *e, bert *m, int nt) {
     mmf_arena_free(&m->arena);
     size_t B = (size_t)e->params.max_batch, T = (size_t)e->max_length, C = (size_t)m->C;
     size_t fl = mmf_tf_layer_scratch(&m->spec, (int)B, (int)T, nt);
-    size_t bytes = mmf_arena_need(B * T * C * 4) + mmf_arena_need(fl * 4) + mmf_arena_need(B * C * 4);
+    size_t bytes = mmf_arena_need(B * T * C * 4) + mmf_arena_need(fl * 4) + mmf_arena_need(B * C * 4) + mmf_arena_need(B * T * 4);
     TRY(mmf_arena_init(&m->arena, bytes));
     m->x = mmf_arena_floats(&m->arena, B * T * C);
     m->scratch = mmf_arena_floats(&m->arena, fl);
     m->cls = mmf_arena_floats(&m->arena, B * C);
-    if (!m->x || !m->scratch || !m->cls) return mmf_fail(MMF_ERR_NOMEM, "%s: activation arena too small", e->dir);
+    m->pos = (int32_t *)mmf_arena_floats(&m->arena, B * T);
+    if (!m->x || !m->scratch || !m->cls || !m->pos) return mmf_fail(MMF_ERR_NOMEM, "%s: activation arena too small", e->dir);
     m->nt_sized = nt;
     return MMF_OK;
 }
 
-static mmf_status load_weights(mmf_encoder *e, bert *m, mmf_safetensors *st) {
+static mmf_status load_weights(mmf_encoder *e, bert *m, mmf_safetensors *st, const char *prefix) {
     const int64_t V = m->V, C = m->C, F = m->F, P = m->P, TV = m->TV, L = m->L;
     wload w = {.st = st, .where = e->dir};
-    if (mmf_st_find(st, "bert.embeddings.word_embeddings.weight")) w.prefix = "bert.";
+    char named[64];
+    snprintf(named, sizeof named, "%sembeddings.word_embeddings.weight", prefix);
+    if (mmf_st_find(st, named)) w.prefix = prefix;
     else if (mmf_st_find(st, "embeddings.word_embeddings.weight")) w.prefix = "";
     else
-        return mmf_fail(MMF_ERR_NOT_FOUND, "%s: no BERT embeddings in the checkpoint (looked for \"bert.embeddings.word_embeddings.weight\" and \"embeddings.word_embeddings.weight\")", e->dir);
+        return mmf_fail(MMF_ERR_NOT_FOUND, "%s: no %s embeddings in the checkpoint (looked for \"%s\" and \"embeddings.word_embeddings.weight\")",
+                        e->dir, e->cfg.model_type, named);
     char pooler[64];
     snprintf(pooler, sizeof pooler, "%spooler.dense.weight", w.prefix);
     int has_pooler = mmf_st_find(st, pooler) != NULL;
@@ -153,7 +161,7 @@ static mmf_status load_weights(mmf_encoder *e, bert *m, mmf_safetensors *st) {
     return MMF_OK;
 }
 
-static void bert_free(mmf_encoder *e) {
+void mmf_bert_free(mmf_encoder *e) {
     bert *m = e->impl;
     if (!m) return;
     free(m->params);
@@ -165,11 +173,13 @@ static void bert_free(mmf_encoder *e) {
     e->impl = NULL;
 }
 
-static mmf_status bert_load(mmf_encoder *e) {
+mmf_status mmf_bert_load_variant(mmf_encoder *e, const char *prefix, int pos_from_ids) {
     const mmf_tf_config *c = &e->cfg.tf;
     bert *m = calloc(1, sizeof *m);
     if (!m) return mmf_fail(MMF_ERR_NOMEM, "bert: out of memory");
     e->impl = m;
+    m->pos_from_ids = pos_from_ids;
+    m->pad = (int)c->pad_token_id;
     m->V = (int)c->vocab_size; m->C = (int)c->hidden_size; m->L = (int)c->num_layers; m->H = (int)c->num_heads;
     m->F = (int)c->intermediate_size; m->P = (int)c->max_positions; m->TV = (int)c->type_vocab_size;
     m->eps = (float)c->layer_norm_eps;
@@ -192,7 +202,7 @@ static mmf_status bert_load(mmf_encoder *e) {
     e->dim = e->token_dim = m->C;
 
     TRY(mmf_open_checkpoint(e->dir, &m->st));
-    TRY(load_weights(e, m, m->st));
+    TRY(load_weights(e, m, m->st, prefix));
     TRY(mmf_tf_use_precision(&m->spec, m->layers, m->L, (int)e->params.precision, e->dir, &m->packed));
     /* fp32 runs on the engine's sgemm (oneDNN): pre-packed fp32 panels
      * (MMF_TF_PACK_F32) measured no faster than OpenBLAS here (same CPU time at
@@ -203,26 +213,36 @@ static mmf_status bert_load(mmf_encoder *e) {
     e->def_norm = 0;
     int st_max = 0;
     TRY(mmf_st_folder_settings(e->dir, &e->def_pool, &e->def_norm, &st_max));
-    int ml = m->P;
+    /* RoBERTa positions run from padding_idx + 1, so padding_idx + 1 fewer tokens fit */
+    int pmax = m->P;
+    if (pos_from_ids) {
+        if (m->pad < 0 || m->pad + 2 > m->P)
+            return mmf_fail(MMF_ERR_FORMAT, "%s/config.json: pad_token_id %d leaves no positions in max_position_embeddings %d",
+                            e->dir, m->pad, m->P);
+        pmax = m->P - m->pad - 1;
+    }
+    int ml = pmax;
     int tl = mmf_tokenizer_max_length(e->tok);
     if (tl > 0 && tl < ml) ml = tl;
     if (st_max > 0 && st_max < ml) ml = st_max;
     if (e->params.max_length > 0) {
-        if (e->params.max_length > m->P)
-            mmf_log(MMF_LOG_WARN, "%s: max_length %d exceeds max_position_embeddings %d; using %d", e->dir,
-                    e->params.max_length, m->P, m->P);
-        ml = e->params.max_length < m->P ? e->params.max_length : m->P;
+        if (e->params.max_length > pmax)
+            mmf_log(MMF_LOG_WARN, "%s: max_length %d exceeds the %d positions the model has; using %d", e->dir,
+                    e->params.max_length, pmax, pmax);
+        ml = e->params.max_length < pmax ? e->params.max_length : pmax;
     }
     e->max_length = ml;
     return size_arena(e, m, e->params.n_threads);
 }
 
-static mmf_status bert_set_threads(mmf_encoder *e, int nt) {
+static mmf_status bert_load(mmf_encoder *e) { return mmf_bert_load_variant(e, "bert.", 0); }
+
+mmf_status mmf_bert_set_threads(mmf_encoder *e, int nt) {
     bert *m = e->impl;
     return nt > m->nt_sized ? size_arena(e, m, nt) : MMF_OK;
 }
 
-static mmf_status bert_text_forward(mmf_encoder *e, const int32_t *ids, const int32_t *types, const uint8_t *keep,
+mmf_status mmf_bert_text_forward(mmf_encoder *e, const int32_t *ids, const int32_t *types, const uint8_t *keep,
                                     int B, int T, mmf_pooling pool, float *pooled, float *tokens) {
     bert *m = e->impl;
     const int C = m->C, nt = e->params.n_threads;
@@ -239,11 +259,21 @@ static mmf_status bert_text_forward(mmf_encoder *e, const int32_t *ids, const in
             return mmf_fail(MMF_ERR_ARG, "%s: token type %d is outside type_vocab_size %d", e->dir, types[r], m->TV);
     }
     float *x = m->x;
+    int32_t *pos = m->pos;
+    for (int b = 0; b < B; b++) {
+        int n = 0;
+        for (int t = 0; t < T; t++) {
+            int64_t r = (int64_t)b * T + t;
+            if (!m->pos_from_ids) pos[r] = t;
+            /* create_position_ids_from_input_ids: padding_idx + the rank among non-pad ids */
+            else pos[r] = keep[r] && ids[r] != m->pad ? m->pad + ++n : m->pad;
+        }
+    }
     mmf_threads_use(nt);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && rows > 64)
     for (int64_t r = 0; r < rows; r++) {
         float *xr = x + r * C;
-        const float *we = m->wte + (size_t)ids[r] * C, *pe = m->wpe + (size_t)(r % T) * C;
+        const float *we = m->wte + (size_t)ids[r] * C, *pe = m->wpe + (size_t)pos[r] * C;
         const float *te = m->wtt ? m->wtt + (size_t)types[r] * C : NULL;
         for (int c = 0; c < C; c++) xr[c] = we[c] + (te ? te[c] : 0.0f) + pe[c];
     }
@@ -265,8 +295,9 @@ const mmf_encoder_ops mmf_bert_ops = {
     .model_type = "bert",
     .precisions = (1u << MMF_PRECISION_BF16) | (1u << MMF_PRECISION_INT8),
     .modalities = MMF_MODALITY_TEXT,
+    .family = "BERT (BertModel)",
     .load = bert_load,
-    .free_impl = bert_free,
-    .set_threads = bert_set_threads,
-    .text_forward = bert_text_forward,
+    .free_impl = mmf_bert_free,
+    .set_threads = mmf_bert_set_threads,
+    .text_forward = mmf_bert_text_forward,
 };

@@ -228,6 +228,8 @@ mmf_status mmf_clip_text_ids(mmf_encoder *e, const int32_t *ids, const uint8_t *
 
 const mmf_encoder_ops mmf_clip_ops = {
     .model_type = "clip",
+    .family = "CLIP (CLIPModel: text and vision towers, projections)",
+    .pooler = "the projected features: text at the end-of-text token, image post_layernorm(CLS) (get_text/image_features)",
     .precisions = (1u << MMF_PRECISION_BF16) | (1u << MMF_PRECISION_INT8),
     .modalities = MMF_MODALITY_TEXT | MMF_MODALITY_IMAGE,
     .load = clip_load,

@@ -15,6 +15,8 @@
 
 typedef struct mmf_encoder_ops {
     const char *model_type;   /* config.json model_type */
+    const char *family;       /* what it runs, for mmfuse inspect: "RoBERTa (...)" */
+    const char *pooler;       /* what pooling "pooler" means for it (NULL: BERT's tanh(dense(h_cls))) */
     int modalities;           /* MMF_MODALITY_* bits */
     unsigned precisions;      /* bit (1 << mmf_precision) per precision it runs besides fp32 */
     /* Fill enc->impl, enc->dim, enc->def_pool, enc->def_norm, enc->max_length,

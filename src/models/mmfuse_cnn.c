@@ -182,6 +182,7 @@ static mmf_status cnn_image_forward(mmf_encoder *e, const float *pixels, int B, 
 
 const mmf_encoder_ops mmf_mmfuse_cnn_ops = {
     .model_type = "mmfuse_cnn",
+    .family = "mmfuse CNN image tower (trained from scratch, docs/direct.md)",
     .modalities = MMF_MODALITY_IMAGE,
     .load = cnn_load,
     .free_impl = cnn_free_impl,

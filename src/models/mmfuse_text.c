@@ -17,6 +17,7 @@ static mmf_status mt_forward(mmf_encoder *e, const int32_t *ids, const int32_t *
 
 const mmf_encoder_ops mmf_mmfuse_text_ops = {
     .model_type = "mmfuse_text",
+    .family = "mmfuse text tower (BERT layout, trained from scratch, docs/direct.md)",
     .precisions = (1u << MMF_PRECISION_BF16) | (1u << MMF_PRECISION_INT8),
     .modalities = MMF_MODALITY_TEXT,
     .load = mt_load,

@@ -9,12 +9,19 @@
 #include <sys/stat.h>
 
 extern const mmf_encoder_ops mmf_bert_ops;
+extern const mmf_encoder_ops mmf_roberta_ops, mmf_xlm_roberta_ops, mmf_camembert_ops;
+extern const mmf_encoder_ops mmf_distilbert_ops, mmf_mpnet_ops;
 extern const mmf_encoder_ops mmf_vit_ops, mmf_clip_ops, mmf_resnet_ops;
 extern const mmf_encoder_ops mmf_mmfuse_text_ops, mmf_mmfuse_cnn_ops; /* from-scratch towers (docs/direct.md) */
 
 /* One line per family; the image families add vit, clip, resnet here. */
 static const mmf_encoder_ops *const families[] = {
     &mmf_bert_ops,
+    &mmf_roberta_ops,
+    &mmf_xlm_roberta_ops,
+    &mmf_camembert_ops,
+    &mmf_distilbert_ops,
+    &mmf_mpnet_ops,
     &mmf_vit_ops,
     &mmf_clip_ops,
     &mmf_resnet_ops,
@@ -118,6 +125,21 @@ mmf_pooling mmf_encoder_default_pooling(const mmf_encoder *e) { return e->def_po
 int mmf_encoder_default_normalize(const mmf_encoder *e) { return e->def_norm; }
 int mmf_encoder_max_length(const mmf_encoder *e) { return e->max_length; }
 const mmf_tokenizer *mmf_encoder_tokenizer(const mmf_encoder *e) { return e->tok; }
+const char *mmf_encoder_family(const mmf_encoder *e) { return e->ops->family ? e->ops->family : e->ops->model_type; }
+
+const char *mmf_encoder_pooling_desc(const mmf_encoder *e, mmf_pooling p) {
+    if (p == MMF_POOL_DEFAULT) p = e->def_pool;
+    switch (p) {
+    case MMF_POOL_CLS: return e->ops->modalities == MMF_MODALITY_IMAGE ? "the CLS token's final state" : "the first token's hidden state";
+    case MMF_POOL_MEAN:
+        return e->ops->modalities == MMF_MODALITY_IMAGE ? "the mean over patch tokens (CLS excluded) or spatial positions"
+                                                         : "the mean over real tokens";
+    case MMF_POOL_MAX: return "the elementwise max over real tokens";
+    case MMF_POOL_POOLER: return e->ops->pooler ? e->ops->pooler : "tanh(dense(first token)) (the checkpoint's pooler)";
+    case MMF_POOL_NONE: return "every token's hidden state";
+    default: return "?";
+    }
+}
 
 mmf_status mmf_encoder_set_threads(mmf_encoder *e, int n_threads) {
     if (n_threads < 1) n_threads = 1;

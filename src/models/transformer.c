@@ -17,7 +17,8 @@
  * size (q/k/v rows are read in bf16 pairs); otherwise the layer runs the
  * per-GEMM conversion path. */
 static int fused_bf16(const mmf_tf_spec *s) {
-    return s->packed == MMF_TF_PACK_BF16 && s->heads > 0 && (s->hidden / s->heads) % 2 == 0;
+    return s->packed == MMF_TF_PACK_BF16 && s->heads > 0 && (s->hidden / s->heads) % 2 == 0 && !s->layer_scaled &&
+           !s->attn_biased;
 }
 
 /* uint16 counts of the fused bf16 layer's buffers, in carve order */
@@ -122,6 +123,17 @@ static void dense(float *y, const float *x, const float *W, const float *b, int6
     mmf_threads_use(nt);
 }
 
+/* x (rows,C) += g (C) * y (rows,C); g NULL = 1 */
+static void scaled_add(float *x, const float *y, const float *g, int64_t rows, int C, int nt) {
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && rows > 16)
+    for (int64_t r = 0; r < rows; r++) {
+        float *xr = x + r * C;
+        const float *yr = y + r * C;
+        if (g) for (int c = 0; c < C; c++) xr[c] += g[c] * yr[c];
+        else for (int c = 0; c < C; c++) xr[c] += yr[c];
+    }
+}
+
 static int epi_act(mmf_act a, int *relu) {
     *relu = 0;
     switch (a) {
@@ -200,9 +212,14 @@ void mmf_tf_layer_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *
         ain = tmp;
     }
     DENSE(qkv, ain, w->qkv_w, w->qkv_p, w->qkv_b, C, 3 * C, 0);
-    mmf_attention(att, C, qkv, 3 * C, qkv + C, 3 * C, qkv + 2 * C, 3 * C, B, H, T, T, D, keep, s->causal,
-                  scale, sc, nt);
-    DENSE(x, att, w->o_w, w->o_p, w->o_b, C, C, 1);   /* x += proj(att) */
+    mmf_attention_biased(att, C, qkv, 3 * C, qkv + C, 3 * C, qkv + 2 * C, 3 * C, B, H, T, T, D, keep, s->causal,
+                         scale, s->attn_biased ? s->attn_bias : NULL, sc, nt);
+    if (s->layer_scaled) {   /* x += ls1 * proj(att): tmp is free again after LN1 */
+        DENSE(tmp, att, w->o_w, w->o_p, w->o_b, C, C, 0);
+        scaled_add(x, tmp, w->ls1, rows, C, nt);
+    } else {
+        DENSE(x, att, w->o_w, w->o_p, w->o_b, C, C, 1);   /* x += proj(att) */
+    }
     if (!s->pre_norm) mmf_layernorm(x, x, w->ln1_w, w->ln1_b, rows, C, s->eps, nt);
 
     /* feed-forward block */
@@ -213,7 +230,12 @@ void mmf_tf_layer_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *
     }
     DENSE(hid, fin, w->fc1_w, w->fc1_p, w->fc1_b, C, F, 0);
     mmf_act_apply(s->act, hid, rows * F, nt);
-    DENSE(x, hid, w->fc2_w, w->fc2_p, w->fc2_b, F, C, 1);  /* x += fc2(act(fc1)) */
+    if (s->layer_scaled) {   /* x += ls2 * fc2(act(fc1)) */
+        DENSE(tmp, hid, w->fc2_w, w->fc2_p, w->fc2_b, F, C, 0);
+        scaled_add(x, tmp, w->ls2, rows, C, nt);
+    } else {
+        DENSE(x, hid, w->fc2_w, w->fc2_p, w->fc2_b, F, C, 1);  /* x += fc2(act(fc1)) */
+    }
     if (!s->pre_norm) mmf_layernorm(x, x, w->ln2_w, w->ln2_b, rows, C, s->eps, nt);
 #undef DENSE
 }

@@ -15,6 +15,10 @@
  *   post-norm (BERT):    x = LN1(x + Attn(x));      x = LN2(x + FFN(x))
  *   pre-norm (CLIP/ViT): x = x + Attn(LN1(x));      x = x + FFN(LN2(x))
  *   FFN(x) = fc2(act(fc1(x))).
+ *   layer scale (DINOv2, pre-norm): x = x + ls1 * Attn(LN1(x)); x = x + ls2 * FFN(LN2(x)).
+ *   attention bias (MPNet): softmax(QK^T / sqrt(D) + bias + mask).
+ * Layer scale and attention bias run the per-GEMM path (bf16 / int8 GEMMs
+ * still apply), not the fused bf16 layer.
  * Padding rows (keep == 0) are computed but never attended to; their values
  * are unspecified garbage that the caller must mask out when pooling.
  */
@@ -33,6 +37,8 @@ typedef struct mmf_tf_layer_w {
     const float *fc1_w, *fc1_b;  /* (F, C), (F) or NULL */
     const float *fc2_w, *fc2_b;  /* (C, F), (C) or NULL */
     const float *ln2_w, *ln2_b;  /* post-norm: after FFN; pre-norm: before FFN */
+    const float *ls1, *ls2;      /* layer scale (C) of the attention / FFN branch before its residual add
+                                    (DINOv2), or NULL; used when spec.layer_scaled */
     /* packed copies of the four matrices (core/gemm_bf16.h layouts), used
      * when spec.packed is set; filled by mmf_tf_pack */
     const void *qkv_p, *o_p, *fc1_p, *fc2_p;
@@ -48,6 +54,10 @@ typedef struct mmf_tf_spec {
     int causal;        /* 1 = token t attends to keys <= t (CLIP text) */
     float attn_scale;  /* 0 = 1/sqrt(D) */
     int packed;        /* MMF_TF_PACK_*: how the four matrices run (set by mmf_tf_pack) */
+    int layer_scaled;  /* 1 = each branch is scaled by the layer's ls1 / ls2 before its residual add */
+    int attn_biased;   /* 1 = scores get attn_bias added (set at load: it changes the scratch) */
+    const float *attn_bias;   /* (H,T,T) for the T of the next forward, shared by the batch and every
+                                 layer (MPNet's relative position bias); set by the caller per forward */
 } mmf_tf_spec;
 
 /* Floats of scratch one layer (or a whole stack) needs for B x T tokens with

@@ -363,6 +363,8 @@ mmf_status mmf_vit_tokens(mmf_encoder *e, const float *pixels, int B, float *x) 
 
 const mmf_encoder_ops mmf_vit_ops = {
     .model_type = "vit",
+    .family = "ViT (ViTModel)",
+    .pooler = "tanh(pooler.dense(CLS after the final layernorm))",
     .precisions = (1u << MMF_PRECISION_BF16) | (1u << MMF_PRECISION_INT8),
     .modalities = MMF_MODALITY_IMAGE,
     .load = vit_load,

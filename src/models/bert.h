@@ -1,0 +1,17 @@
+/* The BERT implementation shared with the RoBERTa family (roberta.c): the
+ * same BertModel layers and names under another prefix; only the position
+ * ids differ. */
+#ifndef MMF_MODELS_BERT_H
+#define MMF_MODELS_BERT_H
+#include "models/encoder.h"
+
+/* Load a BertModel-layout checkpoint whose tensors carry `prefix` ("bert.",
+ * "roberta.") or none. pos_from_ids: RoBERTa's position ids, padding_idx + 1,
+ * + 2, ... over the non-pad ids (padding_idx = config pad_token_id), so
+ * padding_idx + 1 fewer tokens fit than max_position_embeddings. */
+mmf_status mmf_bert_load_variant(mmf_encoder *e, const char *prefix, int pos_from_ids);
+void mmf_bert_free(mmf_encoder *e);
+mmf_status mmf_bert_set_threads(mmf_encoder *e, int n_threads);
+mmf_status mmf_bert_text_forward(mmf_encoder *e, const int32_t *ids, const int32_t *types, const uint8_t *keep,
+                                 int B, int T, mmf_pooling pool, float *pooled, float *tokens);
+#endif

@@ -1,0 +1,112 @@
+/* DistilBERT (Hugging Face DistilBertModel semantics): distilbert-base-uncased,
+ * multi-qa-distilbert-cos-v1, msmarco-distilbert-*, all-distilroberta is RoBERTa.
+ * embeddings = LN(word[id] + position[t]) (no token types, eps 1e-12 fixed);
+ * n_layers post-norm layers named transformer.layer.L.{attention.{q,k,v,out}_lin,
+ * sa_layer_norm, ffn.lin1, ffn.lin2, output_layer_norm}; no pooler. Tensor
+ * names with or without the "distilbert." prefix. sinusoidal_pos_embds: the
+ * fixed table (create_sinusoidal_embeddings) when the checkpoint has no
+ * position_embeddings; one it does have is used as transformers loads it. */
+#include "models/text_tower.h"
+#include "core/error.h"
+#include "core/ops.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TRY(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
+
+typedef struct distilbert {
+    mmf_text_tower t;
+    float *wte, *wpe, *eln_w, *eln_b;
+} distilbert;
+
+static const mmf_tf_layer_names names = {
+    "transformer.layer.%d.attention.q_lin.weight", "transformer.layer.%d.attention.k_lin.weight",
+    "transformer.layer.%d.attention.v_lin.weight", "transformer.layer.%d.attention.q_lin.bias",
+    "transformer.layer.%d.attention.k_lin.bias", "transformer.layer.%d.attention.v_lin.bias",
+    "transformer.layer.%d.attention.out_lin.weight", "transformer.layer.%d.attention.out_lin.bias",
+    "transformer.layer.%d.sa_layer_norm.weight", "transformer.layer.%d.sa_layer_norm.bias",
+    "transformer.layer.%d.output_layer_norm.weight", "transformer.layer.%d.output_layer_norm.bias",
+    "transformer.layer.%d.ffn.lin1.weight", "transformer.layer.%d.ffn.lin1.bias",
+    "transformer.layer.%d.ffn.lin2.weight", "transformer.layer.%d.ffn.lin2.bias",
+};
+
+/* create_sinusoidal_embeddings: angles in double, the table in float */
+static void sinusoidal(float *out, int P, int C) {
+    for (int p = 0; p < P; p++)
+        for (int j = 0; j < C; j++) {
+            double a = (double)p / pow(10000.0, 2.0 * (j / 2) / (double)C);
+            out[(size_t)p * C + j] = (float)(j % 2 ? cos(a) : sin(a));
+        }
+}
+
+static void db_free(mmf_encoder *e) {
+    distilbert *m = e->impl;
+    if (!m) return;
+    mmf_text_tower_free(&m->t);
+    free(m);
+    e->impl = NULL;
+}
+
+static mmf_status db_load(mmf_encoder *e) {
+    const mmf_tf_config *c = &e->cfg.tf;
+    distilbert *m = calloc(1, sizeof *m);
+    if (!m) return mmf_fail(MMF_ERR_NOMEM, "distilbert: out of memory");
+    e->impl = m;
+    mmf_text_tower *t = &m->t;
+    t->V = (int)c->vocab_size; t->C = (int)c->hidden_size; t->L = (int)c->num_layers; t->H = (int)c->num_heads;
+    const int P = (int)c->max_positions;
+    t->npos = P;
+    t->spec = (mmf_tf_spec){.hidden = t->C, .heads = t->H, .ffn = (int)c->intermediate_size, .eps = 1e-12f, .act = c->act};
+    TRY(mmf_open_checkpoint(e->dir, &t->bag.st));
+    t->bag.dir = e->dir;
+    strcpy(t->bag.prefix, mmf_st_find(t->bag.st, "distilbert.embeddings.word_embeddings.weight") ? "distilbert." : "");
+    mmf_wbag *w = &t->bag;
+    TRY(mmf_wbag_take(w, "embeddings.word_embeddings.weight", t->V, t->C, 0, 0, "vocab_size x dim", &m->wte));
+    TRY(mmf_wbag_take_opt(w, "embeddings.position_embeddings.weight", P, t->C, "max_position_embeddings x dim", &m->wpe));
+    if (!m->wpe) {
+        if (!c->sinusoidal_pos)
+            return mmf_fail(MMF_ERR_NOT_FOUND, "%s: tensor \"%sembeddings.position_embeddings.weight\" is missing from the checkpoint "
+                            "(and config.json's sinusoidal_pos_embds is false)", e->dir, w->prefix);
+        if (!(m->wpe = mmf_wbag_zeros(w, (size_t)P * t->C))) return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", e->dir);
+        sinusoidal(m->wpe, P, t->C);
+    }
+    TRY(mmf_wbag_take(w, "embeddings.LayerNorm.weight", t->C, 0, 0, 0, "dim", &m->eln_w));
+    TRY(mmf_wbag_take(w, "embeddings.LayerNorm.bias", t->C, 0, 0, 0, "dim", &m->eln_b));
+    TRY(mmf_wbag_layers(w, &names, t->L, t->C, t->spec.ffn, "", &t->layers));
+    return mmf_text_tower_finish(e, t);
+}
+
+static mmf_status db_set_threads(mmf_encoder *e, int nt) { return mmf_text_tower_set_threads(e, &((distilbert *)e->impl)->t, nt); }
+
+static mmf_status db_forward(mmf_encoder *e, const int32_t *ids, const int32_t *types, const uint8_t *keep, int B, int T,
+                             mmf_pooling pool, float *pooled, float *tokens) {
+    (void)types;   /* DistilBERT has no token types */
+    distilbert *m = e->impl;
+    mmf_text_tower *t = &m->t;
+    TRY(mmf_text_tower_check(e, t, ids, B, T, pool, pooled));
+    const int C = t->C, nt = e->params.n_threads;
+    const int64_t rows = (int64_t)B * T;
+    mmf_threads_use(nt);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && rows > 64)
+    for (int64_t r = 0; r < rows; r++) {
+        float *xr = t->x + r * C;
+        const float *we = m->wte + (size_t)ids[r] * C, *pe = m->wpe + (size_t)(r % T) * C;
+        for (int j = 0; j < C; j++) xr[j] = we[j] + pe[j];
+    }
+    mmf_layernorm(t->x, t->x, m->eln_w, m->eln_b, rows, C, 1e-12f, nt);
+    mmf_text_tower_run(e, t, keep, B, T, pool, pooled, tokens);
+    return MMF_OK;
+}
+
+const mmf_encoder_ops mmf_distilbert_ops = {
+    .model_type = "distilbert",
+    .family = "DistilBERT (DistilBertModel: post-norm layers, no token types)",
+    .precisions = (1u << MMF_PRECISION_BF16) | (1u << MMF_PRECISION_INT8),
+    .modalities = MMF_MODALITY_TEXT,
+    .load = db_load,
+    .free_impl = db_free,
+    .set_threads = db_set_threads,
+    .text_forward = db_forward,
+};

@@ -1,0 +1,46 @@
+/* What the post-norm text families over the weight bag share (DistilBERT,
+ * MPNet): the loaded layers, the activation arena, finishing the load
+ * (precision, tokenizer, sentence-transformers settings, sequence length) and
+ * the forward after the embeddings (layers, token states, pooling). The
+ * family fills the embeddings; BERT and RoBERTa keep their own zero-copy
+ * loader in bert.c. */
+#ifndef MMF_MODELS_TEXT_TOWER_H
+#define MMF_MODELS_TEXT_TOWER_H
+#include "models/encoder.h"
+#include "models/vit.h"
+#include "core/arena.h"
+
+typedef struct mmf_text_tower {
+    mmf_wbag bag;              /* every weight (bag.st open while loading) */
+    int V, C, L, H;            /* vocab, hidden, layers, heads */
+    int npos;                  /* tokens a sequence may have (position table rows it can reach) */
+    mmf_tf_layer_w *layers;
+    mmf_tf_spec spec;
+    void *packed;              /* bf16 / int8 layer matrices, or NULL */
+    float *pool_w, *pool_b;    /* pooler dense (C,C), (C), or NULL */
+    mmf_arena arena;
+    float *x;                  /* (max_batch, max_length, C) */
+    float *scratch, *tmp;      /* layer scratch; (max_batch, C) */
+    float *bias;               /* (H, max_length, max_length) when spec.attn_biased */
+    int32_t *pos;              /* (max_batch, max_length) position ids */
+    int nt_sized;
+} mmf_text_tower;
+
+/* After the family loaded the weights (bag.st still open; closed here) and
+ * set V, C, L, H, npos, layers, spec: precision, tokenizer, default pooling
+ * (mean, or the folder's sentence-transformers modules), max_length, arena. */
+mmf_status mmf_text_tower_finish(mmf_encoder *e, mmf_text_tower *t);
+void mmf_text_tower_free(mmf_text_tower *t);
+mmf_status mmf_text_tower_set_threads(mmf_encoder *e, mmf_text_tower *t, int nt);
+/* Shape, id and pooling checks before a forward. */
+mmf_status mmf_text_tower_check(mmf_encoder *e, const mmf_text_tower *t, const int32_t *ids, int B, int T,
+                                mmf_pooling pool, const float *pooled);
+/* t->x (B,T,C) holds the embeddings: run the layers, copy token states to
+ * `tokens` (or NULL), pool into `pooled` (or NULL). */
+void mmf_text_tower_run(mmf_encoder *e, mmf_text_tower *t, const uint8_t *keep, int B, int T, mmf_pooling pool,
+                        float *pooled, float *tokens);
+/* RoBERTa-style position ids into t->pos: padding_idx + rank among the
+ * non-pad real tokens, padding_idx elsewhere. */
+void mmf_text_tower_positions_from_ids(mmf_text_tower *t, const int32_t *ids, const uint8_t *keep, int B, int T,
+                                       int padding_idx);
+#endif
