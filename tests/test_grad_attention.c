@@ -1,13 +1,8 @@
-/* Attention: gradient checks (plain, key padding, causal, cross Tq != Tk, all keys
- * masked) and a forward check against a naive single-head computation. Also the
- * gradcheck harness's own test: an op with a wrong backward must fail it. */
+/* Attention's forward against a naive single-head computation, and the
+ * gradcheck harness's own test: an op with a wrong backward must fail it.
+ * Attention's gradients (plain, key padding, causal, cross Tq != Tk, all keys
+ * masked) against PyTorch and finite differences: tests/test_tape_ops.c. */
 #include "grad_util.h"
-
-typedef struct { int H, causal; const uint8_t *keep; } acfg;
-static mmf_var b_attn(mmf_tape *tp, const mmf_var *v, void *u) {
-    acfg *c = u;
-    return mmf_t_attention(tp, v[0], v[1], v[2], c->H, c->keep, c->causal);
-}
 
 /* a deliberately wrong op: y = 2x, backward adds 1 * gy */
 static void wrong_backward(mmf_tape *tp, const mmf_node *nd) {
@@ -26,16 +21,6 @@ static mmf_var b_wrong(mmf_tape *tp, const mmf_var *v, void *u) {
 
 int main(void) {
     mmf_rng_seed(&g_rng, 9);
-    { acfg c = {2, 0, NULL}; mmf_gc_input in[3] = {gin(3, 2, 3, 4, -1, 1, 0), gin(3, 2, 3, 4, -1, 1, 0), gin(3, 2, 3, 4, -1, 1, 0)};
-      GC("attention", b_attn, &c, in, 3, 0); }
-    { uint8_t keep[8] = {1, 0, 1, 1, 0, 0, 1, 0}; acfg c = {2, 0, keep};
-      mmf_gc_input in[3] = {gin(3, 2, 3, 4, -1, 1, 0), gin(3, 2, 4, 4, -1, 1, 0), gin(3, 2, 4, 4, -1, 1, 0)};
-      GC("attention key mask, cross", b_attn, &c, in, 3, 0); }
-    { acfg c = {1, 1, NULL}; mmf_gc_input in[3] = {gin(3, 2, 4, 3, -1, 1, 0), gin(3, 2, 4, 3, -1, 1, 0), gin(3, 2, 4, 3, -1, 1, 0)};
-      GC("attention causal", b_attn, &c, in, 3, 0); }
-    { uint8_t keep[6] = {0, 0, 0, 1, 1, 0}; acfg c = {1, 0, keep};
-      mmf_gc_input in[3] = {gin(3, 2, 2, 3, -1, 1, 0), gin(3, 2, 3, 3, -1, 1, 0), gin(3, 2, 3, 3, -1, 1, 0)};
-      GC("attention all masked row", b_attn, &c, in, 3, 0); }
 
     /* harness self-test */
     {

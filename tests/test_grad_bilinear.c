@@ -1,21 +1,17 @@
-/* Outer product, count sketch and FFT circular convolution: gradient checks, and
- * the FFT against a naive O(n^2) DFT in double, circular convolution against the
- * direct sum. */
-#include "grad_util.h"
+/* The FFT against a naive O(n^2) DFT in double, circular convolution against
+ * the direct sum, count sketch by hand. Gradients of outer, count sketch and
+ * circular convolution against PyTorch and finite differences:
+ * tests/test_tape_ops.c. */
+#include "test_util.h"
+#include "train/tape.h"
 #include "train/fft.h"
 
-static mmf_var b_outer(mmf_tape *tp, const mmf_var *v, void *u) { return mmf_t_outer(tp, v[0], v[1]); }
+static mmf_rng g_rng;
 static const int32_t hsh[5] = {3, 0, 3, 1, 2};
 static const float sgn[5] = {1, -1, -1, 1, 1};
-static mmf_var b_sketch(mmf_tape *tp, const mmf_var *v, void *u) { return mmf_t_count_sketch(tp, v[0], hsh, sgn, 4); }
-static mmf_var b_circ(mmf_tape *tp, const mmf_var *v, void *u) { return mmf_t_circ_conv(tp, v[0], v[1]); }
 
 int main(void) {
     mmf_rng_seed(&g_rng, 11);
-    { mmf_gc_input in[2] = {gin(2, 2, 3, 0, -1, 1, 0), gin(2, 2, 4, 0, -1, 1, 0)}; GC("outer", b_outer, NULL, in, 2, 0); }
-    { mmf_gc_input in[1] = {gin(2, 3, 5, 0, -1, 1, 0)}; GC("count_sketch", b_sketch, NULL, in, 1, 0); }
-    { mmf_gc_input in[2] = {gin(2, 2, 8, 0, -1, 1, 0), gin(2, 2, 8, 0, -1, 1, 0)}; GC("circ_conv", b_circ, NULL, in, 2, 0); }
-    { mmf_gc_input in[2] = {gin(2, 1, 1, 0, -1, 1, 0), gin(2, 1, 1, 0, -1, 1, 0)}; GC("circ_conv d=1", b_circ, NULL, in, 2, 0); }
 
     /* FFT vs naive DFT, sizes 1..1024, forward and inverse */
     for (int n = 1; n <= 1024; n *= 2) {

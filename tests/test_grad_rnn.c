@@ -1,26 +1,12 @@
-/* GRU and LSTM cells: gradient checks through all inputs and weights, and the
- * forward against PyTorch's formulas written out by hand for one unit. */
-#include "grad_util.h"
+/* GRU and LSTM cells: the forward against PyTorch's formulas written out by
+ * hand for one unit. Gradients through all inputs and weights against PyTorch
+ * and finite differences: tests/test_tape_ops.c. */
+#include "test_util.h"
+#include "train/tape.h"
 
-static mmf_var b_gru(mmf_tape *tp, const mmf_var *v, void *u) { return mmf_t_gru_cell(tp, v[0], v[1], v[2], v[3], v[4], v[5]); }
-static mmf_var b_lstm(mmf_tape *tp, const mmf_var *v, void *u) {
-    mmf_var h, c;
-    mmf_t_lstm_cell(tp, v[0], v[1], v[2], v[3], v[4], v[5], v[6], &h, &c);
-    return mmf_t_concat(tp, (mmf_var[]){h, c}, 2, 1);
-}
 static double sg(double x) { return 1 / (1 + exp(-x)); }
 
 int main(void) {
-    mmf_rng_seed(&g_rng, 10);
-    int B = 2, I = 3, H = 2;
-    { mmf_gc_input in[6] = {gin(2, B, I, 0, -1, 1, 0), gin(2, B, H, 0, -1, 1, 0), gin(2, 3 * H, I, 0, -1, 1, 0),
-                            gin(2, 3 * H, H, 0, -1, 1, 0), gin(1, 3 * H, 0, 0, -1, 1, 0), gin(1, 3 * H, 0, 0, -1, 1, 0)};
-      GC("gru_cell", b_gru, NULL, in, 6, 0); }
-    { mmf_gc_input in[7] = {gin(2, B, I, 0, -1, 1, 0), gin(2, B, H, 0, -1, 1, 0), gin(2, B, H, 0, -1, 1, 0),
-                            gin(2, 4 * H, I, 0, -1, 1, 0), gin(2, 4 * H, H, 0, -1, 1, 0), gin(1, 4 * H, 0, 0, -1, 1, 0),
-                            gin(1, 4 * H, 0, 0, -1, 1, 0)};
-      GC("lstm_cell", b_lstm, NULL, in, 7, 0); }
-
     /* one unit, one input: hand-evaluated PyTorch formulas */
     mmf_tape *tp = mmf_tape_new(1, 1);
     float x = 0.7f, h = -0.3f, c = 0.5f;
