@@ -771,6 +771,13 @@ typedef struct mmf_kmeans_result {
 mmf_status mmf_kmeans(const float *x, size_t n, int dim, const mmf_kmeans_params *p,
                       mmf_kmeans_result *out);
 void mmf_kmeans_result_free(mmf_kmeans_result *r);
+/* The same over rows split between the ranks of comm: this rank holds rows
+ * [row0, row0 + n_local) of n, every rank calls it with the same n, dim and p.
+ * Seeding draws from the global rows; the result (centroids, inertia, on every
+ * rank; assign: this rank's n_local rows) is one process's up to the order of
+ * floating-point sums. comm NULL or of size 1: mmf_kmeans. */
+mmf_status mmf_kmeans_sharded(const float *x, size_t n_local, size_t row0, size_t n, int dim, const mmf_kmeans_params *p,
+                              const mmf_comm *comm, mmf_kmeans_result *out);
 
 /* Agreement of a clustering `pred` with reference `truth` (n labels each, any
  * non-negative or negative integers). NMI uses the arithmetic mean of the two

@@ -6,6 +6,7 @@
 #include <time.h>
 #include "cli.h"
 #include "cli_embfile.h"
+#include "cli_dist.h"
 
 static const char help[] =
     "Usage: mmfuse cluster EMB.safetensors -k K --out ASSIGN.json [options]\n\n"
@@ -32,6 +33,9 @@ static const char help[] =
     "  --centroids FILE     also write the centroids [K, D] as safetensors (\"centroids\")\n"
     "  --seed S             random seed (default: 42)\n"
     "  --threads N          threads (default: the cores this process may use, or MMFUSE_THREADS)\n\n"
+    "Under `mpirun -np N` each rank clusters a contiguous share of the rows with its own\n"
+    "--threads (seeding from all rows, centroid sums and counts all-reduced every\n"
+    "iteration): the same clusters as one process from the same seed; rank 0 writes.\n\n"
     "Output: {\"k\": K, \"n\": N, \"dim\": D, \"iterations\": I, \"inertia\": X,\n"
     "         [\"scores\": {\"nmi\": .., \"ari\": .., \"purity\": ..},]\n"
     "         \"assignments\": [{\"id\": ID, \"cluster\": C}, ...]}\n\n"
@@ -113,8 +117,20 @@ static int run(int argc, char **argv) {
         fprintf(stderr, "mmfuse cluster: -k %d is larger than the number of vectors in %s (%zu)\n", p.k, emb, n);
         goto done;
     }
-    mmf_status s = mmf_kmeans(x, n, d, &p, &r);
-    if (s) { cli_fail("cluster", s, "k-means failed"); goto done; }
+    /* under mpirun: this rank's rows; every rank read the file, rank 0 gets all assignments back */
+    size_t lo, hi;
+    cli_dist_range(n, &lo, &hi);
+    mmf_status s = mmf_kmeans_sharded(x + lo * (size_t)d, hi - lo, lo, n, d, &p, cli_dist_comm(), &r);
+    if (!cli_dist_all_ok(!s)) { if (s) cli_fail("cluster", s, "k-means failed"); goto done; }
+    if (cli_dist_size() > 1) {
+        void *all = NULL;
+        size_t len = 0;
+        int g = cli_dist_gather(r.assign, (hi - lo) * sizeof *r.assign, &all, &len);
+        if (!cli_dist_all_ok(!g)) { free(all); goto done; }
+        if (cli_dist_rank() != 0) { rc = MMF_EXIT_OK; goto done; }
+        free(r.assign);
+        r.assign = all;
+    }
     sb_printf(&b, "{\"k\": %d, \"n\": %zu, \"dim\": %d, \"mode\": \"%s\", \"iterations\": %d, \"inertia\": %.9g",
               p.k, n, d, p.mini_batch ? "mini-batch" : "lloyd", r.iterations, r.inertia);
     if (lab) {

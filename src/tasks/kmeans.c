@@ -3,7 +3,15 @@
  * default; mini-batch mode (Sculley 2010) updates centroids from random batches
  * with per-centroid learning rates 1/count and finishes with one full
  * assignment. Empty clusters are re-seeded with the points farthest from their
- * centroids. */
+ * centroids.
+ * Sharded (mmf_kmeans_sharded, `mpirun mmfuse cluster`): each rank holds a
+ * contiguous block of the rows. Every random draw is over the global row
+ * numbers with the same generator on every rank; the rows a step needs from
+ * everywhere (the seeding sample, a mini-batch, a re-seed point) are gathered
+ * by an all-reduced sum of buffers that only their owner fills; Lloyd's
+ * centroid sums and counts and the inertia are all-reduced. So every rank holds
+ * the same centroids, and the result is one process's up to the order of the
+ * sums (the centroids' last bits, the inertia's). */
 #include "core/error.h"
 #include "core/ops.h"
 #include <math.h>
@@ -34,6 +42,54 @@ static uint64_t rng_next(rng *r) {
 }
 static double rng_unif(rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
 static size_t rng_below(rng *r, size_t n) { return (size_t)(rng_unif(r) * (double)n) % n; }
+
+/* The job: comm NULL = one process holding all rows. */
+typedef struct shard {
+    const mmf_comm *comm;
+    size_t row0, n_local, n;   /* this rank's rows [row0, row0 + n_local) of n */
+} shard;
+
+static int reduce(const shard *sh, void *buf, size_t count, mmf_dtype dt, mmf_comm_op op) {
+    if (!sh->comm || sh->comm->size <= 1 || count == 0) return 0;
+    return sh->comm->allreduce(buf, count, dt, op, sh->comm->user);
+}
+
+/* Rows `rows[0..m)` (global numbers) of the sharded x into out (m, d), on every rank. */
+static int gather_rows(const shard *sh, const float *x, int d, const size_t *rows, size_t m, float *out) {
+    for (size_t i = 0; i < m; i++) {
+        float *o = out + i * (size_t)d;
+        if (rows[i] >= sh->row0 && rows[i] < sh->row0 + sh->n_local) memcpy(o, x + (rows[i] - sh->row0) * (size_t)d, (size_t)d * sizeof(float));
+        else memset(o, 0, (size_t)d * sizeof(float));
+    }
+    return reduce(sh, out, m * (size_t)d, MMF_DT_F32, MMF_COMM_SUM);   /* x + 0 = x: exact */
+}
+
+/* The first m entries of a Fisher-Yates shuffle of 0..n-1, in O(m) memory: the
+ * positions a partial shuffle touches are kept in a small hash map, so the draws
+ * (and the result) are those of the shuffle over a full array. */
+static mmf_status partial_shuffle(size_t n, size_t m, rng *r, size_t *out) {
+    size_t cap = 16;
+    while (cap < 4 * m) cap *= 2;
+    size_t *key = malloc(cap * sizeof *key), *val = malloc(cap * sizeof *val);
+    if (!key || !val) { free(key); free(val); return mmf_fail(MMF_ERR_NOMEM, "k-means: out of memory"); }
+    for (size_t i = 0; i < cap; i++) key[i] = SIZE_MAX;
+#define SLOT(p) ({ size_t h_ = ((p) * 0x9e3779b97f4a7c15ULL) & (cap - 1); while (key[h_] != SIZE_MAX && key[h_] != (p)) h_ = (h_ + 1) & (cap - 1); h_; })
+    for (size_t i = 0; i < m; i++) {
+        size_t j = i + rng_below(r, n - i);
+        size_t si = SLOT(i);
+        size_t vi = key[si] == i ? val[si] : i;
+        size_t sj = SLOT(j);
+        size_t vj = key[sj] == j ? val[sj] : j;
+        key[sj] = j; val[sj] = vi;   /* a[j] = a[i] */
+        si = SLOT(i);
+        key[si] = i; val[si] = vj;   /* a[i] = a[j] */
+        out[i] = vj;
+    }
+#undef SLOT
+    free(key);
+    free(val);
+    return MMF_OK;
+}
 
 static void sq_norms(const float *x, size_t n, int d, float *out, int nt) {
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n > 4096)
@@ -84,38 +140,33 @@ static double assign_rows(const float *x, const float *xn, const size_t *idx, si
 /* Greedy k-means++ over a sample (as scikit-learn): each step draws
  * L = 2 + ln k candidates with probability proportional to the squared
  * distance to the nearest seed so far and keeps the one that lowers the total
- * the most. Plain k-means++ (L = 1) often puts two seeds in one blob. */
-static mmf_status seed_plus_plus(const float *x, const float *xn, size_t n, int d, int k, rng *r,
-                                 float *C, int nt) {
+ * the most. Plain k-means++ (L = 1) often puts two seeds in one blob. The
+ * sample is gathered to every rank, which then all run the same steps. */
+static mmf_status seed_plus_plus(const shard *sh, const float *x, int d, int k, rng *r, float *C, int nt) {
+    const size_t n = sh->n;
     size_t m = n;
     /* 40 points per centroid are plenty to place seeds, and the sample
      * (40*k*d floats) stays cache-sized: each seed step re-reads all of it */
     size_t cap = (size_t)k * 40;
-    size_t *sample = NULL;
     int L = 2 + (int)log((double)k);
-    if (n > cap) {
-        m = cap;
-        sample = malloc(n * sizeof *sample);
-        if (!sample) return mmf_fail(MMF_ERR_NOMEM, "k-means: out of memory");
-        for (size_t i = 0; i < n; i++) sample[i] = i;
-        for (size_t i = 0; i < m; i++) {   /* partial Fisher-Yates */
-            size_t j = i + rng_below(r, n - i), t = sample[i];
-            sample[i] = sample[j]; sample[j] = t;
-        }
-    }
+    if (n > cap) m = cap;
+    size_t *sample = malloc(m * sizeof *sample);
     float *xs = malloc(m * (size_t)d * sizeof(float)), *xsn = malloc(m * sizeof(float));
     float *D = malloc(m * sizeof(float)), *dot = malloc(m * (size_t)L * sizeof(float));
     float *cand = malloc((size_t)L * (size_t)d * sizeof(float));
     size_t *ci = malloc((size_t)L * sizeof *ci);
-    if (!xs || !xsn || !D || !dot || !cand || !ci) {
+    mmf_status s = MMF_OK;
+    if (!sample || !xs || !xsn || !D || !dot || !cand || !ci) s = mmf_fail(MMF_ERR_NOMEM, "k-means: out of memory");
+    if (!s) {
+        if (n > cap) s = partial_shuffle(n, m, r, sample);
+        else for (size_t i = 0; i < m; i++) sample[i] = i;
+    }
+    if (!s && gather_rows(sh, x, d, sample, m, xs)) s = mmf_fail(MMF_ERR_IO, "k-means: the all-reduce of the seeding sample failed");
+    if (s) {
         free(sample); free(xs); free(xsn); free(D); free(dot); free(cand); free(ci);
-        return mmf_fail(MMF_ERR_NOMEM, "k-means: out of memory");
+        return s;
     }
-    for (size_t i = 0; i < m; i++) {
-        size_t src = sample ? sample[i] : i;
-        memcpy(xs + i * (size_t)d, x + src * (size_t)d, (size_t)d * sizeof(float));
-        xsn[i] = xn[src];
-    }
+    sq_norms(xs, m, d, xsn, nt);   /* the same function on the same rows: the norms of the full set */
     for (size_t i = 0; i < m; i++) D[i] = INFINITY;
     for (int c = 0; c < k; c++) {
         /* candidates: one uniform draw for the first seed, else L D^2 draws */
@@ -158,24 +209,22 @@ static mmf_status seed_plus_plus(const float *x, const float *xn, size_t n, int 
     return MMF_OK;
 }
 
-static void seed_random(const float *x, size_t n, int d, int k, rng *r, float *C) {
-    /* k distinct rows: Floyd's algorithm would need a set; a partial shuffle
-     * of indices is simple and k <= n */
-    size_t *perm = malloc(n * sizeof *perm);
-    if (!perm) { for (int c = 0; c < k; c++) memcpy(C + (size_t)c * d, x + (size_t)c * d, (size_t)d * sizeof(float)); return; }
-    for (size_t i = 0; i < n; i++) perm[i] = i;
-    for (int c = 0; c < k; c++) {
-        size_t j = (size_t)c + rng_below(r, n - (size_t)c), t = perm[c];
-        perm[c] = perm[j]; perm[j] = t;
-        memcpy(C + (size_t)c * (size_t)d, x + perm[c] * (size_t)d, (size_t)d * sizeof(float));
-    }
-    free(perm);
+/* k distinct rows, drawn as a partial shuffle of the row numbers */
+static mmf_status seed_random(const shard *sh, const float *x, int d, int k, rng *r, float *C) {
+    size_t *pick = malloc((size_t)k * sizeof *pick);
+    if (!pick) return mmf_fail(MMF_ERR_NOMEM, "k-means: out of memory");
+    mmf_status s = partial_shuffle(sh->n, (size_t)k, r, pick);
+    if (!s && gather_rows(sh, x, d, pick, (size_t)k, C)) s = mmf_fail(MMF_ERR_IO, "k-means: the all-reduce of the seeds failed");
+    free(pick);
+    return s;
 }
 
 /* Centroids = means of their points; an empty cluster takes the point
- * farthest from its current centroid (each such point used once). */
-static void update_centroids(const float *x, size_t n, int d, int k, const int32_t *assign, float *dist,
-                             float *C, double *acc, size_t *cnt, int nt) {
+ * farthest from its current centroid (each such point used once; over all
+ * ranks: the largest distance, the lowest row number among equals). */
+static mmf_status update_centroids(const shard *sh, const float *x, int d, int k, const int32_t *assign, float *dist,
+                                   float *C, double *acc, int64_t *cnt, int nt) {
+    const size_t n = sh->n_local;
     memset(acc, 0, (size_t)k * (size_t)d * sizeof *acc);
     memset(cnt, 0, (size_t)k * sizeof *cnt);
     /* centroid-parallel: each thread owns a range of centroids, scans all points */
@@ -192,87 +241,123 @@ static void update_centroids(const float *x, size_t n, int d, int k, const int32
             cnt[c]++;
         }
     }
+    if (reduce(sh, acc, (size_t)k * (size_t)d, MMF_DT_F64, MMF_COMM_SUM) || reduce(sh, cnt, (size_t)k, MMF_DT_I64, MMF_COMM_SUM))
+        return mmf_fail(MMF_ERR_IO, "k-means: the all-reduce of the centroid sums failed");
     for (int c = 0; c < k; c++) {
         float *cc = C + (size_t)c * (size_t)d;
         if (cnt[c]) {
             double inv = 1.0 / (double)cnt[c];
             for (int j = 0; j < d; j++) cc[j] = (float)(acc[(size_t)c * (size_t)d + (size_t)j] * inv);
-        } else {
-            size_t far = 0;
-            float fd = -1.0f;
-            for (size_t i = 0; i < n; i++) if (dist[i] > fd) { fd = dist[i]; far = i; }
-            memcpy(cc, x + far * (size_t)d, (size_t)d * sizeof(float));
-            dist[far] = -1.0f;
+            continue;
         }
+        size_t far = 0;
+        float fd = -1.0f;
+        for (size_t i = 0; i < n; i++) if (dist[i] > fd) { fd = dist[i]; far = i; }
+        double best[1] = {n ? fd : -2.0};
+        if (reduce(sh, best, 1, MMF_DT_F64, MMF_COMM_MAX)) return mmf_fail(MMF_ERR_IO, "k-means: all-reduce failed");
+        /* the lowest global row number among the ranks holding that distance */
+        int64_t row[1] = {n && (double)fd == best[0] ? (int64_t)(sh->row0 + far) : INT64_MAX};
+        if (reduce(sh, row, 1, MMF_DT_I64, MMF_COMM_MIN)) return mmf_fail(MMF_ERR_IO, "k-means: all-reduce failed");
+        size_t g = (size_t)row[0];
+        if (gather_rows(sh, x, d, &g, 1, cc)) return mmf_fail(MMF_ERR_IO, "k-means: all-reduce failed");
+        if (g >= sh->row0 && g < sh->row0 + n) dist[g - sh->row0] = -1.0f;
     }
+    return MMF_OK;
 }
+
 mmf_status mmf_kmeans(const float *x, size_t n, int d, const mmf_kmeans_params *p, mmf_kmeans_result *out) {
+    return mmf_kmeans_sharded(x, n, 0, n, d, p, NULL, out);
+}
+
+mmf_status mmf_kmeans_sharded(const float *x, size_t n_local, size_t row0, size_t n, int d, const mmf_kmeans_params *p,
+                              const mmf_comm *comm, mmf_kmeans_result *out) {
     memset(out, 0, sizeof *out);
-    if (!x || !p) return mmf_fail(MMF_ERR_ARG, "k-means: NULL input");
+    if ((!x && n_local) || !p) return mmf_fail(MMF_ERR_ARG, "k-means: NULL input");
     if (d < 1) return mmf_fail(MMF_ERR_ARG, "k-means: dimension %d, expected >= 1", d);
     if (n == 0) return mmf_fail(MMF_ERR_ARG, "k-means: no points");
+    if (row0 > n || n_local > n - row0) return mmf_fail(MMF_ERR_ARG, "k-means: rows %zu..%zu outside the %zu points", row0, row0 + n_local, n);
     if (p->k < 1) return mmf_fail(MMF_ERR_ARG, "k-means: k = %d, expected >= 1", p->k);
     if ((size_t)p->k > n) return mmf_fail(MMF_ERR_ARG, "k-means: k = %d is larger than the number of points (%zu)", p->k, n);
     if (p->mini_batch < 0) return mmf_fail(MMF_ERR_ARG, "k-means: mini_batch = %d, expected >= 0", p->mini_batch);
-    for (size_t i = 0; i < n * (size_t)d; i++)
-        if (!isfinite(x[i])) return mmf_fail(MMF_ERR_NUMERIC, "k-means: point %zu has a non-finite value", i / (size_t)d);
+    shard sh = {comm && comm->size > 1 ? comm : NULL, row0, n_local, n};
+    /* a bad row on one rank fails every rank */
+    int64_t bad[1] = {INT64_MAX};
+    for (size_t i = 0; i < n_local * (size_t)d; i++)
+        if (!isfinite(x[i])) { bad[0] = (int64_t)(row0 + i / (size_t)d); break; }
+    if (reduce(&sh, bad, 1, MMF_DT_I64, MMF_COMM_MIN)) return mmf_fail(MMF_ERR_IO, "k-means: all-reduce failed");
+    if (bad[0] != INT64_MAX) return mmf_fail(MMF_ERR_NUMERIC, "k-means: point %lld has a non-finite value", (long long)bad[0]);
     int k = p->k, nt = p->n_threads < 1 ? 1 : p->n_threads;
     int iters = p->max_iter > 0 ? p->max_iter : p->mini_batch ? 100 : 50;
+    size_t nl = n_local ? n_local : 1;
+    size_t b = p->mini_batch ? ((size_t)p->mini_batch < n ? (size_t)p->mini_batch : n) : 0;
     rng r = {p->seed};
     float *C = malloc((size_t)k * (size_t)d * sizeof *C), *cn = malloc((size_t)k * sizeof *cn);
-    float *xn = malloc(n * sizeof *xn), *dist = malloc(n * sizeof *dist);
+    float *xn = malloc(nl * sizeof *xn), *dist = malloc(nl * sizeof *dist);
     float *S = malloc((size_t)KM_BLOCK * (size_t)k * sizeof *S), *xb = malloc((size_t)KM_BLOCK * (size_t)d * sizeof *xb);
-    int32_t *assign = malloc(n * sizeof *assign), *prev = malloc(n * sizeof *prev);
+    int32_t *assign = malloc(nl * sizeof *assign), *prev = malloc((nl > b ? nl : b) * sizeof *prev);
     double *acc = malloc((size_t)k * (size_t)d * sizeof *acc);
-    size_t *cnt = malloc((size_t)k * sizeof *cnt);
+    int64_t *cnt = malloc((size_t)k * sizeof *cnt);
     mmf_status s = MMF_OK;
     if (!C || !cn || !xn || !dist || !S || !xb || !assign || !prev || !acc || !cnt) {
-        s = mmf_fail(MMF_ERR_NOMEM, "k-means: out of memory for n = %zu, k = %d, d = %d", n, k, d);
+        s = mmf_fail(MMF_ERR_NOMEM, "k-means: out of memory for n = %zu, k = %d, d = %d", n_local, k, d);
         goto fail;
     }
-    sq_norms(x, n, d, xn, nt);
-    if (p->init_plus_plus) { s = seed_plus_plus(x, xn, n, d, k, &r, C, nt); if (s) goto fail; }
-    else seed_random(x, n, d, k, &r, C);
+    sq_norms(x, n_local, d, xn, nt);
+    s = p->init_plus_plus ? seed_plus_plus(&sh, x, d, k, &r, C, nt) : seed_random(&sh, x, d, k, &r, C);
+    if (s) goto fail;
 
     double inertia = INFINITY;
     int it = 0;
     if (!p->mini_batch) {
         for (it = 0; it < iters; it++) {
             sq_norms(C, (size_t)k, d, cn, 1);
-            double in = assign_rows(x, xn, NULL, n, d, C, cn, k, assign, dist, S, xb, nt);
-            int changed = it == 0 || memcmp(assign, prev, n * sizeof *assign) != 0;
-            int converged = p->tol >= 0.0 && (!changed || (isfinite(inertia) && inertia - in <= p->tol * inertia));
-            inertia = in;
+            double in[1] = {assign_rows(x, xn, NULL, n_local, d, C, cn, k, assign, dist, S, xb, nt)};
+            int32_t changed[1] = {it == 0 || memcmp(assign, prev, n_local * sizeof *assign) != 0};
+            if (reduce(&sh, in, 1, MMF_DT_F64, MMF_COMM_SUM) || reduce(&sh, changed, 1, MMF_DT_I32, MMF_COMM_MAX)) {
+                s = mmf_fail(MMF_ERR_IO, "k-means: all-reduce failed");
+                goto fail;
+            }
+            int converged = p->tol >= 0.0 && (!changed[0] || (isfinite(inertia) && inertia - in[0] <= p->tol * inertia));
+            inertia = in[0];
             if (converged) break;
-            memcpy(prev, assign, n * sizeof *assign);
-            update_centroids(x, n, d, k, assign, dist, C, acc, cnt, nt);
+            memcpy(prev, assign, n_local * sizeof *assign);
+            if ((s = update_centroids(&sh, x, d, k, assign, dist, C, acc, cnt, nt))) goto fail;
         }
         if (it == iters) {   /* the last update moved the centroids: re-assign */
             sq_norms(C, (size_t)k, d, cn, 1);
-            inertia = assign_rows(x, xn, NULL, n, d, C, cn, k, assign, dist, S, xb, nt);
+            double in[1] = {assign_rows(x, xn, NULL, n_local, d, C, cn, k, assign, dist, S, xb, nt)};
+            if (reduce(&sh, in, 1, MMF_DT_F64, MMF_COMM_SUM)) { s = mmf_fail(MMF_ERR_IO, "k-means: all-reduce failed"); goto fail; }
+            inertia = in[0];
         } else {
             it++;
         }
     } else {
-        size_t b = (size_t)p->mini_batch < n ? (size_t)p->mini_batch : n;
-        size_t *idx = malloc(b * sizeof *idx);
-        if (!idx) { s = mmf_fail(MMF_ERR_NOMEM, "k-means: out of memory"); goto fail; }
+        /* the batch's rows are gathered to every rank, which all apply the same updates */
+        size_t *idx = malloc(b * sizeof *idx), *seq = malloc(b * sizeof *seq);
+        float *xm = malloc(b * (size_t)d * sizeof *xm), *xmn = malloc(b * sizeof *xmn);
+        if (!idx || !seq || !xm || !xmn) { free(idx); free(seq); free(xm); free(xmn); s = mmf_fail(MMF_ERR_NOMEM, "k-means: out of memory"); goto fail; }
+        for (size_t i = 0; i < b; i++) seq[i] = i;
         memset(cnt, 0, (size_t)k * sizeof *cnt);
-        for (it = 0; it < iters; it++) {
+        for (it = 0; it < iters && !s; it++) {
             for (size_t i = 0; i < b; i++) idx[i] = rng_below(&r, n);
+            if (gather_rows(&sh, x, d, idx, b, xm)) { s = mmf_fail(MMF_ERR_IO, "k-means: the all-reduce of a batch failed"); break; }
+            sq_norms(xm, b, d, xmn, nt);
             sq_norms(C, (size_t)k, d, cn, 1);
-            assign_rows(x, xn, idx, b, d, C, cn, k, prev, NULL, S, xb, nt);
+            assign_rows(xm, xmn, seq, b, d, C, cn, k, prev, NULL, S, xb, nt);
             for (size_t i = 0; i < b; i++) {
                 int c = prev[i];
                 float eta = 1.0f / (float)(++cnt[c]);
                 float *cc = C + (size_t)c * (size_t)d;
-                const float *v = x + idx[i] * (size_t)d;
+                const float *v = xm + i * (size_t)d;
                 for (int j = 0; j < d; j++) cc[j] += eta * (v[j] - cc[j]);
             }
         }
-        free(idx);
+        free(idx); free(seq); free(xm); free(xmn);
+        if (s) goto fail;
         sq_norms(C, (size_t)k, d, cn, 1);
-        inertia = assign_rows(x, xn, NULL, n, d, C, cn, k, assign, dist, S, xb, nt);
+        double in[1] = {assign_rows(x, xn, NULL, n_local, d, C, cn, k, assign, dist, S, xb, nt)};
+        if (reduce(&sh, in, 1, MMF_DT_F64, MMF_COMM_SUM)) { s = mmf_fail(MMF_ERR_IO, "k-means: all-reduce failed"); goto fail; }
+        inertia = in[0];
     }
     out->centroids = C;
     out->assign = assign;
