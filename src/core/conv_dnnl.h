@@ -6,6 +6,7 @@
  * time (its encoder handle is), so each slot's scratchpad is its own. */
 #ifndef MMF_CORE_CONV_DNNL_H
 #define MMF_CORE_CONV_DNNL_H
+#include <stdint.h>
 
 typedef struct mmf_dconv mmf_dconv;
 
@@ -15,4 +16,14 @@ void mmf_dconv_free(mmf_dconv *c);
 /* out (B, OH, OW, OC) = relu?(conv(in (B, H, W, IC)) + bias [+ out when accumulate]).
  * Returns 0, or -1 when oneDNN refused (out may then hold anything: recompute it). */
 int mmf_dconv_run(mmf_dconv *c, const float *in, int B, int H, int W, float *out, int accumulate, int relu, int nt);
+
+/* int8: weights quantised here, symmetric per output channel; the input is
+ * u8 = round(x / in_scale) of a non-negative fp32 tensor (a ReLU output: see
+ * mmf_quant_u8). out = relu?(conv + bias [+ residual]) in fp32, the residual
+ * (B, OH, OW, OC) not aliasing out; the scales, bias, residual and ReLU are
+ * one pass after the primitive (2.6's int8 convolutions take no run-time
+ * output scales). Returns 0 or -1 as mmf_dconv_run. */
+mmf_dconv *mmf_dconv_new_u8(const float *w, const float *bias, int ic, int oc, int k, int stride, int pad);
+int mmf_dconv_run_u8(mmf_dconv *c, const uint8_t *in, float in_scale, int B, int H, int W, float *out,
+                     const float *residual, int relu, int nt);
 #endif

@@ -36,7 +36,7 @@ void mmf_int8_pack(void *dst, const float *W, int N, int K) {
     for (int n = 0; n < N; n++) {
         const float *w = W + (size_t)n * K;
         float amax = 0.0f;
-        for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(w[k]));
+        for (int k = 0; k < K; k++) amax = fabsf(w[k]) > amax ? fabsf(w[k]) : amax;
         float s = amax > 0.0f ? amax / 127.0f : 1.0f, inv = 1.0f / s;
         scale[n] = s;
         for (int k = 0; k < K; k++) {
@@ -132,5 +132,25 @@ int mmf_int8_linear(float *y, const float *x, const void *Wp, const float *bias,
         if (v512) dequant_row_512(y + r * N, c + r * N, ascale[r], wscale, bias, N, accumulate);
         else dequant_row(y + r * N, c + r * N, ascale[r], wscale, bias, N, accumulate);
     }
+    return 0;
+}
+
+int mmf_quant_u8(uint8_t *q, const float *x, int64_t n, float *scale, int nt) {
+    if (nt < 1) nt = 1;
+    float lo = 0.0f, hi = 0.0f;
+#pragma omp parallel for simd num_threads(nt) schedule(static) reduction(min : lo) reduction(max : hi) \
+    if (parallel : nt > 1 && n >= 65536)
+    for (int64_t i = 0; i < n; i++) {
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+    }
+    if (lo < 0.0f || !(hi < INFINITY)) return -1;   /* NaN or inf fail the second test */
+    const float s = hi > 0.0f ? hi / 255.0f : 1.0f, inv = 1.0f / s;
+#pragma omp parallel for simd num_threads(nt) schedule(static) if (parallel : nt > 1 && n >= 65536)
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i] * inv + 0.5f;   /* x >= 0: round half up */
+        q[i] = (uint8_t)(v < 255.0f ? v : 255.0f);
+    }
+    *scale = s;
     return 0;
 }

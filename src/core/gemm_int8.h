@@ -26,4 +26,8 @@ size_t mmf_int8_scratch_bytes(int64_t rows, int Kmax, int Nmax);
  * and the caller runs the fp32 path). */
 int mmf_int8_linear(float *y, const float *x, const void *Wp, const float *bias, int64_t rows, int K, int N,
                     int accumulate, void *scratch, int nt);
+/* q = round(x / s) as u8 with s = max(x) / 255, for a non-negative x (a ReLU
+ * output); *scale = s. Returns -1, writing nothing useful, when x has a
+ * negative, NaN or infinite value. */
+int mmf_quant_u8(uint8_t *q, const float *x, int64_t n, float *scale, int nt);
 #endif
