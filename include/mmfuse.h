@@ -147,8 +147,11 @@ mmf_status mmf_write_file_atomic(const char *path, const void *data, size_t len)
 
 /* ----------------------------------------------------------- text encoders */
 
-/* Tokenizers loaded from a Hugging Face folder: tokenizer.json (WordPiece;
- * BPE for CLIP) or vocab.txt + tokenizer_config.json. Text is UTF-8; invalid
+/* Tokenizers loaded from a Hugging Face folder: tokenizer.json (WordPiece,
+ * BPE (CLIP's, byte-level GPT-2 / RoBERTa, SentencePiece-style), Unigram),
+ * vocab.txt + tokenizer_config.json, vocab.json + merges.txt, or a
+ * SentencePiece model (spiece.model, sentencepiece.bpe.model, tokenizer.model);
+ * the kind is read from the files (docs/text.md). Text is UTF-8; invalid
  * byte sequences are replaced by U+FFFD (one per bad byte) with a warning
  * through the log, and BERT's text cleaning then drops them. */
 typedef struct mmf_tokenizer mmf_tokenizer;

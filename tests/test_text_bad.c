@@ -123,7 +123,9 @@ int main(void) {
     expect_fail(d, MMF_ERR_FORMAT, "[CLS]");
     d = copy_model("bad_tokenizer_json", NULL);
     put(d, "tokenizer.json", "{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}", 43);
-    expect_fail(d, MMF_ERR_UNSUPPORTED, "Unigram");
+    expect_fail(d, MMF_ERR_FORMAT, "model.vocab has 0 pieces");
+    put(d, "tokenizer.json", "{\"model\": {\"type\": \"WordLevel\", \"vocab\": {}}}", 45);
+    expect_fail(d, MMF_ERR_UNSUPPORTED, "WordLevel");
     put(d, "tokenizer.json", "not json", 8);
     expect_fail(d, MMF_ERR_FORMAT, "tokenizer.json");
 

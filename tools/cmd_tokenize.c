@@ -6,9 +6,10 @@
 
 static const char help[] =
     "Usage: mmfuse tokenize --model DIR (--text STR | --text-file F) [options]\n\n"
-    "Tokenizes text with the tokenizer of a Hugging Face model folder (tokenizer.json,\n"
-    "or vocab.txt + tokenizer_config.json) exactly as the reference `tokenizers`\n"
-    "library does, and prints one JSON object per input on stdout:\n"
+    "Tokenizes text with the tokenizer of a Hugging Face model folder (tokenizer.json:\n"
+    "WordPiece, BPE or Unigram; or vocab.txt, vocab.json + merges.txt, or a SentencePiece\n"
+    "spiece.model / sentencepiece.bpe.model) as the reference `tokenizers` library or\n"
+    "sentencepiece does, and prints one JSON object per input on stdout:\n"
     "  {\"ids\": [101, 7592, 102], \"tokens\": [\"[CLS]\", \"hello\", \"[SEP]\"]}\n"
     "Invalid UTF-8 bytes are replaced by U+FFFD (with a warning); BERT drops them.\n\n"
     "Options:\n"

@@ -174,12 +174,11 @@ static void bytes_to_unicode(int cp[256]) {
     }
 }
 
-/* model.vocab + model.merges of a tokenizer.json tree */
-static mmf_status from_root(mmf_bpe *t, const cJSON *root, const char *path) {
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+/* model.vocab + model.merges of a tokenizer.json "model" node */
+static mmf_status from_model(mmf_bpe *t, const cJSON *model, const char *path) {
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(model, "type");
     if (!cJSON_IsString(type) || strcmp(type->valuestring, "BPE"))
-        return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: model.type should be \"BPE\" for a CLIP tokenizer", path);
+        return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: model.type should be \"BPE\"", path);
     mmf_status s = take_vocab(t, cJSON_GetObjectItemCaseSensitive(model, "vocab"), path);
     if (s) return s;
     const cJSON *mg = cJSON_GetObjectItemCaseSensitive(model, "merges");
@@ -201,11 +200,50 @@ static mmf_status from_root(mmf_bpe *t, const cJSON *root, const char *path) {
     return MMF_OK;
 }
 
+static mmf_status from_root(mmf_bpe *t, const cJSON *root, const char *path) {
+    return from_model(t, cJSON_GetObjectItemCaseSensitive(root, "model"), path);
+}
+
+/* vocab.json + merges.txt (GPT-2's files; "#version" line skipped) */
+static mmf_status from_files(mmf_bpe *t, const char *vocab_path, const char *merges_path) {
+    cJSON *root;
+    mmf_status s = load_json(vocab_path, &root);
+    if (s) return s;
+    s = take_vocab(t, root, vocab_path);
+    cJSON_Delete(root);
+    if (s) return s;
+    char *buf;
+    size_t len;
+    if ((s = read_all(merges_path, &buf, &len))) return s;
+    size_t lines = 1;
+    for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';
+    if (!pmap_init(&t->merges, lines)) { free(buf); return mmf_fail(MMF_ERR_NOMEM, "out of memory"); }
+    int32_t r = 0;
+    for (char *p = buf, *e; p < buf + len; p = e + 1) {
+        e = memchr(p, '\n', (size_t)(buf + len - p));
+        if (!e) e = buf + len;
+        size_t n = (size_t)(e - p);
+        if (n && p[n - 1] == '\r') n--;
+        if (n == 0 || (p == buf && n >= 8 && !memcmp(p, "#version", 8))) continue;
+        char *sp = memchr(p, ' ', n);
+        if (!sp) { free(buf); return mmf_fail(MMF_ERR_FORMAT, "%s: merge line %d has no space", merges_path, r + 1); }
+        add_merge(t, p, (size_t)(sp - p), sp + 1, (size_t)(p + n - sp - 1), r++);
+    }
+    free(buf);
+    return MMF_OK;
+}
+
+/* every id has a token (a vocabulary with holes is refused) */
+static mmf_status check_ids(const mmf_bpe *t, const char *dir) {
+    for (int64_t i = 0; i < t->n_tok; i++)
+        if (!t->tok[i]) return mmf_fail(MMF_ERR_FORMAT, "%s: vocabulary has no token with id %lld", dir, (long long)i);
+    return MMF_OK;
+}
+
 /* id table complete, special ids, byte symbols */
 static mmf_status finish(mmf_bpe *t, const char *dir) {
-    mmf_status s;
-    for (int64_t i = 0; i < t->n_tok; i++)
-        if (!t->tok[i]) { s = mmf_fail(MMF_ERR_FORMAT, "%s: vocabulary has no token with id %lld", dir, (long long)i); return s; }
+    mmf_status s = check_ids(t, dir);
+    if (s) return s;
     t->bos = smap_get(&t->vocab, BOS_STR, strlen(BOS_STR));
     t->eos = smap_get(&t->vocab, EOS_STR, strlen(EOS_STR));
     if (t->bos < 0 || t->eos < 0) { s = mmf_fail(MMF_ERR_FORMAT, "%s: vocabulary lacks %s or %s", dir, BOS_STR, EOS_STR); return s; }
@@ -251,30 +289,10 @@ mmf_status mmf_bpe_load(const char *dir, mmf_bpe **out) {
         cJSON_Delete(root);
         root = NULL;
     } else {
+        char merges[4096];
         snprintf(path, sizeof path, "%s/vocab.json", dir);
-        if ((s = load_json(path, &root))) goto fail;
-        if ((s = take_vocab(t, root, path))) goto fail;
-        cJSON_Delete(root);
-        root = NULL;
-        snprintf(path, sizeof path, "%s/merges.txt", dir);
-        char *buf;
-        size_t len;
-        if ((s = read_all(path, &buf, &len))) goto fail;
-        size_t lines = 1;
-        for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';
-        if (!pmap_init(&t->merges, lines)) { free(buf); s = mmf_fail(MMF_ERR_NOMEM, "out of memory"); goto fail; }
-        int32_t r = 0;
-        for (char *p = buf, *e; p < buf + len; p = e + 1) {
-            e = memchr(p, '\n', (size_t)(buf + len - p));
-            if (!e) e = buf + len;
-            size_t n = (size_t)(e - p);
-            if (n && p[n - 1] == '\r') n--;
-            if (n == 0 || (p == buf && n >= 8 && !memcmp(p, "#version", 8))) continue;
-            char *sp = memchr(p, ' ', n);
-            if (!sp) { free(buf); s = mmf_fail(MMF_ERR_FORMAT, "%s: merge line %d has no space", path, r + 1); goto fail; }
-            add_merge(t, p, (size_t)(sp - p), sp + 1, (size_t)(p + n - sp - 1), r++);
-        }
-        free(buf);
+        snprintf(merges, sizeof merges, "%s/merges.txt", dir);
+        if ((s = from_files(t, path, merges))) goto fail;
     }
     if ((s = finish(t, dir))) goto fail;
     t->max_len = 77;
@@ -553,4 +571,54 @@ mmf_status mmf_bpe_encode(const mmf_bpe *t, const char *text, size_t len, int32_
     ids[k + 1] = t->eos;
     *n = k + 2;
     return MMF_OK;
+}
+
+/* ---------------------------------------------- the engine for other BPEs */
+
+static mmf_status generic_done(mmf_bpe *t, mmf_status s, const char *where, mmf_bpe **out) {
+    if (!s) s = check_ids(t, where);
+    if (s) { mmf_bpe_free(t); return s; }
+    t->bos = t->eos = t->unk = -1;
+    *out = t;
+    return MMF_OK;
+}
+
+mmf_status mmf_bpe_engine_from_model(const cJSON *model, const char *file, mmf_bpe **out) {
+    *out = NULL;
+    mmf_bpe *t = calloc(1, sizeof *t);
+    if (!t) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
+    return generic_done(t, from_model(t, model, file), file, out);
+}
+
+mmf_status mmf_bpe_engine_from_files(const char *vocab_path, const char *merges_path, mmf_bpe **out) {
+    *out = NULL;
+    mmf_bpe *t = calloc(1, sizeof *t);
+    if (!t) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
+    return generic_done(t, from_files(t, vocab_path, merges_path), vocab_path, out);
+}
+
+int32_t mmf_bpe_id(const mmf_bpe *t, const char *s, size_t n) { return smap_get(&t->vocab, s, n); }
+
+size_t mmf_bpe_merge(const mmf_bpe *t, int32_t *w, int32_t *w2, size_t n) {
+    const pmap *pm = &t->merges;
+    while (n > 1) {
+        int32_t best = INT32_MAX, best_id = -1;
+        uint64_t best_k = 0;
+        for (size_t i = 0; i + 1 < n; i++) {
+            if (w[i] < 0 || w[i + 1] < 0) continue;
+            uint64_t k = (uint64_t)(uint32_t)w[i] << 32 | (uint32_t)w[i + 1];
+            size_t s = pmap_slot(pm, k);
+            if (pm->keys[s] == k && pm->rank[s] < best) { best = pm->rank[s]; best_id = pm->merged[s]; best_k = k; }
+        }
+        if (best_id < 0) break;
+        int32_t a = (int32_t)(best_k >> 32), bb = (int32_t)(uint32_t)best_k;
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (i + 1 < n && w[i] == a && w[i + 1] == bb) { w2[m++] = best_id; i++; }
+            else w2[m++] = w[i];
+        }
+        memcpy(w, w2, m * sizeof *w);
+        n = m;
+    }
+    return n;
 }

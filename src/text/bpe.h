@@ -40,4 +40,13 @@ struct cJSON;
 mmf_status mmf_bpe_from_root(const struct cJSON *root, const char *file, mmf_bpe **out);
 mmf_status mmf_bpe_normalize(const int32_t *cp, size_t n, struct mmf_i32vec *out);
 mmf_status mmf_bpe_tokenize(const mmf_bpe *t, const int32_t *cp, size_t n, struct mmf_i32vec *ids);
+
+/* The vocabulary + merge-rank engine for the other byte-level and character
+ * BPEs (text/bpe_model.c): no CLIP tokens required. */
+mmf_status mmf_bpe_engine_from_model(const struct cJSON *model, const char *file, mmf_bpe **out);
+mmf_status mmf_bpe_engine_from_files(const char *vocab_path, const char *merges_path, mmf_bpe **out);
+int32_t mmf_bpe_id(const mmf_bpe *t, const char *s, size_t n);   /* -1 if absent */
+/* Merge symbol ids w[0..n) by rank (w2: scratch of n); returns the new count.
+ * Negative ids never merge. */
+size_t mmf_bpe_merge(const mmf_bpe *t, int32_t *w, int32_t *w2, size_t n);
 #endif

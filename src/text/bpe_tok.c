@@ -12,7 +12,8 @@ static mmf_status bpe_normalize(const mmf_tokenizer *t, const int32_t *cp, size_
     (void)t;
     return mmf_bpe_normalize(cp, n, out);
 }
-static mmf_status bpe_tokenize(const mmf_tokenizer *t, const int32_t *cp, size_t n, mmf_i32vec *ids) {
+static mmf_status bpe_tokenize(const mmf_tokenizer *t, const int32_t *cp, size_t n, int first, mmf_i32vec *ids) {
+    (void)first;
     return mmf_bpe_tokenize(t->impl, cp, n, ids);
 }
 static void bpe_free(void *impl) { mmf_bpe_free(impl); }

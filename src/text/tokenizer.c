@@ -72,12 +72,12 @@ static int match_at(const mmf_tokenizer *t, const int32_t *cp, size_t n, size_t 
     return best;
 }
 
-typedef mmf_status (*section_fn)(const mmf_tokenizer *t, const int32_t *cp, size_t n, mmf_i32vec *ids);
+typedef mmf_status (*section_fn)(const mmf_tokenizer *t, const int32_t *cp, size_t n, int first, mmf_i32vec *ids);
 
 /* Split cp on added tokens (leftmost-longest), trim around lstrip/rstrip
  * tokens, hand the plain sections to `fn` and emit the tokens' ids. */
 static mmf_status split_added(const mmf_tokenizer *t, const int32_t *cp, size_t n, int normalized,
-                              section_fn fn, mmf_i32vec *ids) {
+                              section_fn fn, int first, mmf_i32vec *ids) {
     size_t start = 0, i = 0;
     int pending_rstrip = 0;
     while (i <= n) {
@@ -87,7 +87,7 @@ static mmf_status split_added(const mmf_tokenizer *t, const int32_t *cp, size_t 
         size_t a = start, b = i;
         if (pending_rstrip) while (a < b && mmf_tok_is_space(cp[a])) a++;
         if (m >= 0 && t->added[m].lstrip) while (b > a && mmf_tok_is_space(cp[b - 1])) b--;
-        if (b > a) TRY(fn(t, cp + a, b - a, ids));
+        if (b > a) TRY(fn(t, cp + a, b - a, first && start == 0, ids));
         if (m < 0) break;
         TRY(mmf_i32vec_push(ids, t->added[m].id));
         pending_rstrip = t->added[m].rstrip;
@@ -97,8 +97,8 @@ static mmf_status split_added(const mmf_tokenizer *t, const int32_t *cp, size_t 
     return MMF_OK;
 }
 
-static mmf_status model_section(const mmf_tokenizer *t, const int32_t *cp, size_t n, mmf_i32vec *ids) {
-    return t->ops->tokenize(t, cp, n, ids);
+static mmf_status model_section(const mmf_tokenizer *t, const int32_t *cp, size_t n, int first, mmf_i32vec *ids) {
+    return t->ops->tokenize(t, cp, n, first, ids);
 }
 
 static int has_normalized_added(const mmf_tokenizer *t) {
@@ -107,13 +107,13 @@ static int has_normalized_added(const mmf_tokenizer *t) {
     return 0;
 }
 
-static mmf_status normalized_section(const mmf_tokenizer *t, const int32_t *cp, size_t n, mmf_i32vec *ids) {
-    if (!t->ops->normalize) return split_added(t, cp, n, 1, model_section, ids);
+static mmf_status normalized_section(const mmf_tokenizer *t, const int32_t *cp, size_t n, int first, mmf_i32vec *ids) {
+    if (!t->ops->normalize) return split_added(t, cp, n, 1, model_section, first, ids);
     mmf_i32vec norm = {0};
     mmf_status s = t->ops->normalize(t, cp, n, &norm);
     if (!s && norm.n) {
-        if (has_normalized_added(t)) s = split_added(t, norm.v, norm.n, 1, model_section, ids);
-        else s = t->ops->tokenize(t, norm.v, norm.n, ids);
+        if (has_normalized_added(t)) s = split_added(t, norm.v, norm.n, 1, model_section, first, ids);
+        else s = t->ops->tokenize(t, norm.v, norm.n, first, ids);
     }
     free(norm.v);
     return s;
@@ -126,7 +126,7 @@ static mmf_status encode_one(const mmf_tokenizer *t, const char *text, mmf_i32ve
     size_t n = mmf_utf8_decode(text, len, cp, &bad);
     if (bad)
         mmf_log(MMF_LOG_WARN, "tokenizer: input is not valid UTF-8: %zu bad byte(s) replaced by U+FFFD", bad);
-    mmf_status s = split_added(t, cp, n, 0, normalized_section, ids);
+    mmf_status s = split_added(t, cp, n, 0, normalized_section, 1, ids);
     free(cp);
     return s;
 }
@@ -351,11 +351,16 @@ static mmf_status load_json(mmf_tokenizer *t, const char *path) {
             type = "WordPiece";
         else s = mmf_fail(MMF_ERR_FORMAT, "%s: model has no \"type\"", path);
     }
-    /* model families: WordPiece here; BPE (CLIP) registers beside it */
+    /* model families: WordPiece; CLIP's BPE (its "</w>" end-of-word suffix);
+     * Unigram and every other BPE through the normaliser / pre-tokeniser
+     * pipeline that tokenizer.json describes */
     if (!s) {
+        const cJSON *eow = cJSON_GetObjectItemCaseSensitive(model, "end_of_word_suffix");
+        int clip = cJSON_IsString(eow) && !strcmp(eow->valuestring, "</w>");
         if (!strcmp(type, "WordPiece")) s = mmf_wordpiece_from_json(t, root, path);
-        else if (!strcmp(type, "BPE")) s = mmf_bpe_from_json(t, root, path);
-        else s = mmf_fail(MMF_ERR_UNSUPPORTED, "%s: tokenizer model type \"%s\" is not supported (supported: WordPiece, BPE)", path, type);
+        else if (!strcmp(type, "BPE") && clip) s = mmf_bpe_from_json(t, root, path);
+        else if (!strcmp(type, "BPE") || !strcmp(type, "Unigram")) s = mmf_pipeline_from_json(t, root, path);
+        else s = mmf_fail(MMF_ERR_UNSUPPORTED, "%s: tokenizer model type \"%s\" is not supported (supported: WordPiece, BPE, Unigram)", path, type);
     }
     if (!s) s = parse_added_tokens(t, root, path);
     if (!s) s = parse_post_processor(t, root, path);
@@ -366,6 +371,41 @@ static mmf_status load_json(mmf_tokenizer *t, const char *path) {
         if (!s) t->max_length = (int)ml;
     }
     cJSON_Delete(root);
+    return s;
+}
+
+/* the SentencePiece model file of a folder, NULL if none */
+static const char *find_spm(const char *dir) {
+    static const char *names[] = {"spiece.model", "sentencepiece.bpe.model", "tokenizer.model"};
+    char path[4096];
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (file_exists(path)) return names[i];
+    }
+    return NULL;
+}
+
+/* vocab.json + merges.txt: CLIP's (tokens ending in "</w>", or a CLIP
+ * tokenizer_class) or GPT-2 / RoBERTa's byte-level BPE */
+static mmf_status load_bpe_files(mmf_tokenizer *t, const char *dir) {
+    char path[4096];
+    cJSON *cfg = NULL;
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    if (file_exists(path)) TRY(mmf_json_load(path, &cfg));
+    const char *cls = "";
+    mmf_status s = cfg ? mmf_json_str(cfg, "tokenizer_class", "", path, &cls) : MMF_OK;
+    int clip = strstr(cls, "CLIP") != NULL;
+    if (!s && !cls[0]) {
+        /* no class named: CLIP's merges end words with "</w>" */
+        snprintf(path, sizeof path, "%s/merges.txt", dir);
+        char *text;
+        size_t len;
+        s = mmf_read_file(path, (size_t)64 << 20, &text, &len);
+        for (size_t i = 0; !s && !clip && i + 4 <= len; i++) clip = !memcmp(text + i, "</w>", 4);
+        if (!s) free(text);
+    }
+    if (!s) s = clip ? mmf_bpe_from_files(t, dir) : mmf_pipeline_from_bpe_files(t, dir, cfg);
+    cJSON_Delete(cfg);
     return s;
 }
 
@@ -385,9 +425,11 @@ mmf_status mmf_tokenizer_load(const char *dir, mmf_tokenizer **out) {
             snprintf(path, sizeof path, "%s/vocab.txt", dir);
             char merges[4096];
             snprintf(merges, sizeof merges, "%s/merges.txt", dir);
+            const char *spm = find_spm(dir);
             if (file_exists(path)) s = mmf_wordpiece_from_vocab(t, dir);
-            else if (file_exists(merges)) s = mmf_bpe_from_files(t, dir);
-            else s = mmf_fail(MMF_ERR_NOT_FOUND, "%s: no tokenizer.json, vocab.txt or vocab.json + merges.txt in the folder", dir);
+            else if (file_exists(merges)) s = load_bpe_files(t, dir);
+            else if (spm) s = mmf_pipeline_from_spm(t, dir, spm);
+            else s = mmf_fail(MMF_ERR_NOT_FOUND, "%s: no tokenizer.json, vocab.txt, vocab.json + merges.txt or SentencePiece model (spiece.model, sentencepiece.bpe.model, tokenizer.model) in the folder", dir);
         }
     }
     if (!s) s = read_config_max_length(t, dir);

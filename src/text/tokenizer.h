@@ -22,8 +22,9 @@ typedef struct mmf_tok_ops {
     const char *name;   /* "WordPiece", "BPE" */
     /* Normalize one section; append the result to out. NULL = identity. */
     mmf_status (*normalize)(const mmf_tokenizer *t, const int32_t *cp, size_t n, mmf_i32vec *out);
-    /* Pre-tokenize and run the model on normalized code points; append ids. */
-    mmf_status (*tokenize)(const mmf_tokenizer *t, const int32_t *cp, size_t n, mmf_i32vec *ids);
+    /* Pre-tokenize and run the model on normalized code points; append ids.
+     * `first`: the section starts the text (no added token before it). */
+    mmf_status (*tokenize)(const mmf_tokenizer *t, const int32_t *cp, size_t n, int first, mmf_i32vec *ids);
     void (*free_impl)(void *impl);
 } mmf_tok_ops;
 
@@ -57,6 +58,12 @@ mmf_status mmf_wordpiece_from_vocab(mmf_tokenizer *t, const char *dir);
 /* CLIP byte-level BPE (text/bpe_tok.c): tokenizer.json, or vocab.json + merges.txt */
 mmf_status mmf_bpe_from_json(mmf_tokenizer *t, const cJSON *root, const char *file);
 mmf_status mmf_bpe_from_files(mmf_tokenizer *t, const char *dir);
+/* Unigram and the other BPEs (text/tok_pipeline.c, text/pipeline.h): a
+ * tokenizer.json, a SentencePiece .model file, or GPT-2 / RoBERTa's
+ * vocab.json + merges.txt (byte-level) */
+mmf_status mmf_pipeline_from_json(mmf_tokenizer *t, const cJSON *root, const char *file);
+mmf_status mmf_pipeline_from_spm(mmf_tokenizer *t, const char *dir, const char *file);
+mmf_status mmf_pipeline_from_bpe_files(mmf_tokenizer *t, const char *dir, const cJSON *config);
 
 /* Helpers for loaders. */
 mmf_status mmf_tok_add_token(mmf_tokenizer *t, const char *content, int32_t id, int special, int normalized,

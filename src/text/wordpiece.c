@@ -142,8 +142,9 @@ unk:
     return mmf_i32vec_push(ids, t->unk_id);
 }
 
-static mmf_status wp_tokenize(const mmf_tokenizer *t, const int32_t *cp, size_t n, mmf_i32vec *ids) {
+static mmf_status wp_tokenize(const mmf_tokenizer *t, const int32_t *cp, size_t n, int first, mmf_i32vec *ids) {
     const wp_impl *w = t->impl;
+    (void)first;
     mmf_strbuf buf = {0};
     mmf_status s = MMF_OK;
     if (!w->has_pretok) {
