@@ -194,7 +194,9 @@ typedef enum mmf_pooling {
     MMF_POOL_MEAN,          /* mean over real (unpadded) tokens */
     MMF_POOL_MAX,           /* elementwise max over real tokens */
     MMF_POOL_POOLER,        /* BERT pooler: tanh(dense(h_cls)) */
-    MMF_POOL_NONE           /* every token's hidden state (see mmf_encoder_embed_text_tokens) */
+    MMF_POOL_NONE,          /* every token's hidden state (see mmf_encoder_embed_text_tokens) */
+    MMF_POOL_CLS_MEAN       /* [CLS, mean of the patch tokens] (DINOv2, as Dinov2ForImageClassification):
+                               twice the hidden size, so it is chosen at load (mmf_encoder_params.pooling) */
 } mmf_pooling;
 
 const char *mmf_pooling_name(mmf_pooling p);                 /* "cls", "mean", ... */
@@ -223,6 +225,8 @@ typedef struct mmf_encoder_params {
     mmf_progress_fn progress;   /* called after each batch, or NULL */
     void *progress_user;
     mmf_precision precision;   /* default MMF_PRECISION_F32 */
+    mmf_pooling pooling;       /* the encoder's default pooling instead of the folder's (MMF_POOL_DEFAULT,
+                                  the default); MMF_POOL_CLS_MEAN can only be chosen here: it sets the dim */
 } mmf_encoder_params;
 
 mmf_encoder_params mmf_encoder_params_default(void);

@@ -91,7 +91,7 @@ static void check_case(const char *cas, const char *model_type, mmf_pooling def_
         int32_t *types = calloc((size_t)(B * T), sizeof *types);
         for (int64_t i = 0; i < B * T; i++) keep[i] = (uint8_t)mask[i];
         float *h = malloc((size_t)(B * T * C) * sizeof(float)), *pooled = malloc((size_t)(B * C) * sizeof(float));
-        size_t nh;
+        size_t nh = 0;
         float *want_h = getf(ex, "hidden", &nh);
         CHECK_OK(e->ops->text_forward(e, ids, types, keep, (int)B, (int)T, MMF_POOL_CLS, NULL, h));
         for (int64_t i = 0; i < B * T; i++)

@@ -173,6 +173,7 @@ int embed_sharded(const embed_opts *o) {
             p.max_batch = (int)o->batch;
             p.max_length = (int)o->max_len;
             p.precision = o->precision;
+            if (o->pooling == MMF_POOL_CLS_MEAN) p.pooling = MMF_POOL_CLS_MEAN;
             mmf_status s = mmf_encoder_load(o->model, &p, &j.enc);
             if (s) rc = cli_fail("embed", s, "cannot load the model");
             else if (!(mmf_encoder_modalities(j.enc) & (o->image_list ? MMF_MODALITY_IMAGE : MMF_MODALITY_TEXT)))

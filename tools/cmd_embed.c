@@ -27,8 +27,9 @@ static const char help[] =
     "  --model DIR          model folder (required)\n"
     "  --text-file F        one text per line (UTF-8; an empty line is an input too; - = stdin)\n"
     "  --out OUT            output .safetensors (written atomically) (required)\n"
-    "  --pooling P          cls | mean | max | pooler | none | default (default: default =\n"
-    "                       the folder's 1_Pooling config, else mean)\n"
+    "  --pooling P          cls | mean | max | pooler | none | cls_mean | default (default:\n"
+    "                       default = the folder's 1_Pooling config, else mean; cls_mean:\n"
+    "                       DINOv2's [CLS, mean of patches], twice the hidden size)\n"
     "  --normalize          L2-normalize each embedding (default: only if the folder has\n"
     "                       a sentence-transformers Normalize module)\n"
     "  --no-normalize       never normalize\n"
@@ -49,8 +50,9 @@ static const char help[] =
     "  --image-list F       images instead of text: one PNG/JPEG path per line (blank lines\n"
     "                       skipped; - = stdin), preprocessed as the folder's\n"
     "                       preprocessor_config.json says. vit: --pooling pooler (default when\n"
-    "                       the checkpoint has one) | cls | mean (patch tokens); clip: the\n"
-    "                       projected image features; resnet: the pooled features\n"
+    "                       the checkpoint has one) | cls | mean (patch tokens); dinov2: cls\n"
+    "                       (default) | mean | cls_mean; clip: the projected image features;\n"
+    "                       resnet: the pooled features\n"
     "  --skip-bad           with --image-list: an image that cannot be read is reported,\n"
     "                       its row left zero, and the rest embedded; the output then holds\n"
     "                       \"failed\" (U8, [N], 1 = failed) and the messages in the\n"
@@ -195,6 +197,7 @@ static int load_encoder(const embed_opts *o, const char *dir, const char *label,
     p.progress = cli_dist_rank() == 0 ? progress_labelled : NULL;
     p.progress_user = (void *)label;
     p.precision = o->precision;
+    if (o->pooling == MMF_POOL_CLS_MEAN) p.pooling = MMF_POOL_CLS_MEAN;   /* it sets the dim */
     mmf_status s = mmf_encoder_load(dir, &p, enc);
     if (s) return cli_fail("embed", s, "cannot load the model");
     return MMF_EXIT_OK;
@@ -405,6 +408,7 @@ static int run(int argc, char **argv) {
     p.max_batch = (int)o.batch;
     p.max_length = (int)o.max_len;
     p.precision = o.precision;
+    if (o.pooling == MMF_POOL_CLS_MEAN) p.pooling = MMF_POOL_CLS_MEAN;   /* it sets the dim */
     p.progress = progress;
     mmf_encoder *enc;
     mmf_status s = mmf_encoder_load(o.model, &p, &enc);

@@ -52,7 +52,7 @@ MAX_MODALITIES = 8
 
 class EncoderParams(C.Structure):
     _fields_ = [("n_threads", i32), ("max_batch", i32), ("max_length", i32),
-                ("progress", vp), ("progress_user", vp), ("precision", i32)]
+                ("progress", vp), ("progress_user", vp), ("precision", i32), ("pooling", i32)]
 
 
 class Encoding(C.Structure):

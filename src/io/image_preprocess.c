@@ -88,7 +88,9 @@ static mmf_status parse_processor(const cJSON *root, const char *file, mmf_image
     memset(p, 0, sizeof *p);
     p->do_resize = p->do_rescale = p->do_normalize = 1;
     p->rescale_factor = 1.0 / 255.0;
-    if (!strncmp(type, "CLIPImageProcessor", 18) || !strcmp(type, "CLIPFeatureExtractor")) {
+    /* BitImageProcessor (DINOv2) runs CLIP's resize and crop, with the same defaults */
+    if (!strncmp(type, "CLIPImageProcessor", 18) || !strcmp(type, "CLIPFeatureExtractor") ||
+        !strncmp(type, "BitImageProcessor", 17)) {
         p->kind = KIND_CLIP;
         p->shortest_edge = 224;
         p->crop_h = p->crop_w = 224;
@@ -96,10 +98,12 @@ static mmf_status parse_processor(const cJSON *root, const char *file, mmf_image
         p->resample = MMF_RESAMPLE_BICUBIC;
         memcpy(p->mean, clip_mean, sizeof p->mean);
         memcpy(p->std, clip_std, sizeof p->std);
-    } else if (!strncmp(type, "ViTImageProcessor", 17) || !strcmp(type, "ViTFeatureExtractor")) {
+    } else if (!strncmp(type, "ViTImageProcessor", 17) || !strcmp(type, "ViTFeatureExtractor") ||
+               !strncmp(type, "SiglipImageProcessor", 20)) {
+        /* SiglipImageProcessor: ViT's resize to height x width, bicubic by default */
         p->kind = KIND_VIT;
         p->size_h = p->size_w = 224;
-        p->resample = MMF_RESAMPLE_BILINEAR;
+        p->resample = type[0] == 'S' ? MMF_RESAMPLE_BICUBIC : MMF_RESAMPLE_BILINEAR;
         for (int c = 0; c < 3; c++) p->mean[c] = p->std[c] = 0.5f;
     } else if (!strncmp(type, "ConvNextImageProcessor", 22) || !strcmp(type, "ConvNextFeatureExtractor")) {
         p->kind = KIND_CONVNEXT;
@@ -109,7 +113,7 @@ static mmf_status parse_processor(const cJSON *root, const char *file, mmf_image
         memcpy(p->mean, in_mean, sizeof p->mean);
         memcpy(p->std, in_std, sizeof p->std);
     } else {
-        return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: image processor \"%s\" is not supported (CLIPImageProcessor, ViTImageProcessor, ConvNextImageProcessor)", file, type);
+        return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: image processor \"%s\" is not supported (CLIPImageProcessor, BitImageProcessor, ViTImageProcessor, SiglipImageProcessor, ConvNextImageProcessor)", file, type);
     }
     TRY(mmf_json_bool(root, "do_resize", p->do_resize, file, &p->do_resize));
     TRY(mmf_json_bool(root, "do_rescale", p->do_rescale, file, &p->do_rescale));

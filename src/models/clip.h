@@ -12,4 +12,6 @@ mmf_status mmf_clip_text_ids(mmf_encoder *e, const int32_t *ids, const uint8_t *
                              float *last_hidden);
 /* ViT token states (B,T,C) after the final layernorm. */
 mmf_status mmf_vit_tokens(mmf_encoder *e, const float *pixels, int B, float *x);
+/* DINOv2 last_hidden_state (B,T,C) (after the final layernorm). */
+mmf_status mmf_dinov2_tokens(mmf_encoder *e, const float *pixels, int B, float *x);
 #endif

@@ -124,6 +124,7 @@ mmf_status mmf_encoder_embed_text(mmf_encoder *e, const char *const *texts, size
     if (!e || (!texts && n) || (!out && n)) return mmf_fail(MMF_ERR_ARG, "mmf_encoder_embed_text: NULL argument");
     if (pool == MMF_POOL_NONE)
         return mmf_fail(MMF_ERR_ARG, "mmf_encoder_embed_text: pooling \"none\" gives token states: use mmf_encoder_embed_text_tokens");
+    if (pool == MMF_POOL_CLS_MEAN) return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: pooling \"cls_mean\" is for DINOv2 image encoders", e->dir);
     if (pool < MMF_POOL_DEFAULT || pool > MMF_POOL_NONE) return mmf_fail(MMF_ERR_ARG, "mmf_encoder_embed_text: unknown pooling %d", (int)pool);
     return run(e, texts, n, pool, normalize, out, 0, NULL, NULL);
 }

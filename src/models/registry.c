@@ -10,7 +10,7 @@
 
 extern const mmf_encoder_ops mmf_bert_ops;
 extern const mmf_encoder_ops mmf_roberta_ops, mmf_xlm_roberta_ops, mmf_camembert_ops;
-extern const mmf_encoder_ops mmf_distilbert_ops, mmf_mpnet_ops;
+extern const mmf_encoder_ops mmf_distilbert_ops, mmf_mpnet_ops, mmf_dinov2_ops;
 extern const mmf_encoder_ops mmf_vit_ops, mmf_clip_ops, mmf_resnet_ops;
 extern const mmf_encoder_ops mmf_mmfuse_text_ops, mmf_mmfuse_cnn_ops; /* from-scratch towers (docs/direct.md) */
 
@@ -23,6 +23,7 @@ static const mmf_encoder_ops *const families[] = {
     &mmf_distilbert_ops,
     &mmf_mpnet_ops,
     &mmf_vit_ops,
+    &mmf_dinov2_ops,
     &mmf_clip_ops,
     &mmf_resnet_ops,
     &mmf_mmfuse_text_ops,
@@ -44,7 +45,7 @@ static void known_types(char *buf, size_t cap) {
 }
 
 mmf_encoder_params mmf_encoder_params_default(void) {
-    return (mmf_encoder_params){.n_threads = 1, .max_batch = 32, .max_length = 0};
+    return (mmf_encoder_params){.n_threads = 1, .max_batch = 32, .max_length = 0, .pooling = MMF_POOL_DEFAULT};
 }
 
 static const char *precision_name(mmf_precision p) {
@@ -99,8 +100,14 @@ mmf_status mmf_encoder_load(const char *dir, const mmf_encoder_params *params, m
                          dir, e->cfg.model_type, known);
         }
     }
+    if (!s && (p.pooling < MMF_POOL_DEFAULT || p.pooling > MMF_POOL_CLS_MEAN || p.pooling == MMF_POOL_NONE))
+        s = mmf_fail(MMF_ERR_ARG, "mmf_encoder_load: pooling %d is not a default pooling", (int)p.pooling);
     if (!s) s = resolve_precision(e);
     if (!s) s = e->ops->load(e);
+    /* a chosen default; cls_mean widens the embedding, so the family itself must have set it up */
+    if (!s && p.pooling == MMF_POOL_CLS_MEAN && e->def_pool != MMF_POOL_CLS_MEAN)
+        s = mmf_fail(MMF_ERR_UNSUPPORTED, "%s: pooling \"cls_mean\" is for DINOv2 image encoders, not %s", dir, e->cfg.model_type);
+    if (!s && p.pooling != MMF_POOL_DEFAULT) e->def_pool = p.pooling;
     if (s) {
         mmf_encoder_free(e);
         return s;
@@ -137,6 +144,7 @@ const char *mmf_encoder_pooling_desc(const mmf_encoder *e, mmf_pooling p) {
     case MMF_POOL_MAX: return "the elementwise max over real tokens";
     case MMF_POOL_POOLER: return e->ops->pooler ? e->ops->pooler : "tanh(dense(first token)) (the checkpoint's pooler)";
     case MMF_POOL_NONE: return "every token's hidden state";
+    case MMF_POOL_CLS_MEAN: return "[CLS, mean of the patch tokens] after the final layernorm (2 x hidden)";
     default: return "?";
     }
 }
@@ -151,16 +159,16 @@ mmf_status mmf_encoder_set_threads(mmf_encoder *e, int n_threads) {
     return MMF_OK;
 }
 
-static const char *const pool_names[] = {"cls", "mean", "max", "pooler", "none"};
+static const char *const pool_names[] = {"cls", "mean", "max", "pooler", "none", "cls_mean"};
 
 const char *mmf_pooling_name(mmf_pooling p) {
     if (p == MMF_POOL_DEFAULT) return "default";
-    return (p >= 0 && p <= MMF_POOL_NONE) ? pool_names[p] : "?";
+    return (p >= 0 && p <= MMF_POOL_CLS_MEAN) ? pool_names[p] : "?";
 }
 
 mmf_status mmf_pooling_parse(const char *name, mmf_pooling *out) {
-    for (int i = 0; i <= MMF_POOL_NONE; i++)
+    for (int i = 0; i <= MMF_POOL_CLS_MEAN; i++)
         if (strcmp(name, pool_names[i]) == 0) { *out = (mmf_pooling)i; return MMF_OK; }
     if (strcmp(name, "default") == 0) { *out = MMF_POOL_DEFAULT; return MMF_OK; }
-    return mmf_fail(MMF_ERR_ARG, "pooling \"%s\" is not one of cls, mean, max, pooler, none, default", name);
+    return mmf_fail(MMF_ERR_ARG, "pooling \"%s\" is not one of cls, mean, max, pooler, none, cls_mean, default", name);
 }
