@@ -547,6 +547,47 @@ mmf_status mmf_train_image_tower(const char *train_jsonl, const char *val_jsonl,
 mmf_status mmf_train_text_tower(const char *train_jsonl, const char *val_jsonl, const char *out_dir,
                                 const mmf_tower_params *p);
 
+/* Contrastive dual encoders trained from scratch (the CLIP recipe, docs/direct.md):
+ * a text tower (mmfuse_text layout) and a CNN image tower (mmfuse_cnn layout),
+ * each followed by a linear projection to `dim`, trained jointly with the
+ * symmetric InfoNCE loss over all pairs of a batch and a learned temperature,
+ * on (text, image) pairs of JSONL records: every record's image against its
+ * concept's text (records sharing pair_field are one concept; a batch holds
+ * different concepts). Views are augmented: random resized crops, shifts,
+ * colour jitter and greyscale for the pictures; the name alone, the name with
+ * a random subset of its "tags", or a subset of the tags for the texts. AdamW
+ * with a cosine schedule; with validation records the epoch with the best
+ * text -> image R@10 over the validation images (ties: R@1) is kept, and training stops
+ * after `patience` epochs without a better one. The folder out_dir is a model
+ * mmf_encoder_load opens as model_type "mmfuse_clip" (both modalities in one
+ * space, unit-length embeddings, its own tokenizer, logit scale). */
+typedef struct mmf_clip_params {
+    int epochs;               /* default 40 */
+    int patience;             /* default 8; 0 = run every epoch */
+    int batch;                /* pairs per step (all others are the negatives), default 128 */
+    float lr;                 /* AdamW peak, cosine with 5% warmup; default 2e-3 */
+    float weight_decay;       /* default 0.05 (not on biases, norms, the temperature) */
+    int dim;                  /* joint embedding size, default 128 */
+    int text_dim, image_dim;  /* tower widths, default 128 and 128 */
+    int image_size;           /* picture side, default 32 */
+    int layers, heads;        /* text tower: 2 layers, 4 heads */
+    int max_length;           /* text: tokens incl. [CLS]/[SEP], default 32 */
+    int min_count;            /* text: words seen fewer times are left to characters, default 1 */
+    float temperature;        /* initial temperature, default 0.07 (the scale 1/T is learned, capped at 100) */
+    int augment;              /* 1 (default): picture and text views as above; 0: the plain pairs */
+    const char *pair_field;   /* field naming a record's concept, default "hexcode" (absent: the text) */
+    uint64_t seed;            /* default 1 */
+    int n_threads;            /* default 1 */
+    /* after every epoch: mean loss, the logit scale exp(t), validation R@1 and
+     * R@10 text -> image (< 0 without validation records); may be NULL */
+    void (*progress)(void *user, int epoch, int epochs, double train_loss, double logit_scale, double val_r1,
+                     double val_r10);
+    void *progress_user;
+} mmf_clip_params;
+
+mmf_clip_params mmf_clip_params_default(void);
+mmf_status mmf_train_clip(const char *train_jsonl, const char *val_jsonl, const char *out_dir, const mmf_clip_params *p);
+
 /* Direct multimodal models over embedding files (docs/direct.md), written as
  * fusion heads (mmf_head_save / mmf_head_load, `mmfuse eval` / `mmfuse fuse`):
  *   "bimodal-ae": Ngiam et al.'s bimodal deep autoencoder, trained unsupervised

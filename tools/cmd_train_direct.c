@@ -1,16 +1,19 @@
 /* mmfuse train-direct: a direct multimodal model (the bimodal deep autoencoder or
  * the cross-modal transformer) trained from scratch on embedding files or raw
- * record features; the result is a fusion head file. */
+ * record features, whose result is a fusion head file; or (--model clip,
+ * cli_train_clip.c) contrastive dual encoders written as a model folder. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "cli_train_clip.h"
 
 static const char help[] =
     "Usage: mmfuse train-direct --model MODEL --train TRAIN.safetensors [--val VAL.safetensors]\n"
     "                           --out HEAD.safetensors [options]\n"
     "       mmfuse train-direct --model MODEL --records TRAIN.jsonl [--val VAL.jsonl]\n"
-    "                           [--featurize OTHER.jsonl ...] --out DIR [options]\n\n"
+    "                           [--featurize OTHER.jsonl ...] --out DIR [options]\n"
+    "       mmfuse train-direct --model clip --records TRAIN.jsonl [--val VAL.jsonl] --out DIR [options]\n\n"
     "Trains a multimodal model from scratch, rather than a fusion operator over\n"
     "pretrained encoders' embeddings. The output is a fusion head: `mmfuse eval`,\n"
     "`mmfuse fuse` and (xmodal) `mmfuse attention` work on it. docs/direct.md has more.\n\n"
@@ -28,14 +31,15 @@ static const char help[] =
     "              4 x 4 patch tokens and the bag of words one token per word; words\n"
     "              attend to patches and patches to words (`mmfuse attention` draws\n"
     "              the maps). Over other embeddings each modality is one token. Each\n"
-    "              modality is dropped from a quarter of the training rows.\n\n"
+    "              modality is dropped from a quarter of the training rows.\n"
+    CLI_TRAIN_CLIP_HELP "\n"
     "With --records the inputs are raw features of JSONL records (\"image\" path\n"
     "relative to the file, \"text\", label field): the image resized to SIDE x SIDE\n"
     "RGB in [0, 1] and a binary bag of words over the training vocabulary. DIR gets\n"
     "vocab.txt, classes.txt, the features of every records file as an embedding\n"
     "file named after it (train.jsonl -> DIR/train.safetensors) and DIR/head.safetensors.\n\n"
     "Options (defaults in brackets):\n"
-    "  --model M            bimodal-ae or xmodal [bimodal-ae]\n"
+    "  --model M            bimodal-ae, xmodal or clip [bimodal-ae]\n"
     "  --train FILE         training embeddings (docs/embedding-file.md)\n"
     "  --val FILE           validation embeddings: the classifier's accuracy is reported\n"
     "  --out FILE|DIR       the head to write; with --records a folder (required)\n"
@@ -66,7 +70,10 @@ static const char help[] =
     "  mmfuse train-direct --model xmodal --records data/emoji/train.jsonl \\\n"
     "      --val data/emoji/val.jsonl --featurize data/emoji/test.jsonl --out runs/xm --hidden 64\n"
     "  mmfuse attention runs/xm/head.safetensors --data runs/xm/test.safetensors \\\n"
-    "      --out runs/xm/test.attn.safetensors --overlay runs/xm/overlay --records data/emoji/test.jsonl\n";
+    "      --out runs/xm/test.attn.safetensors --overlay runs/xm/overlay --records data/emoji/test.jsonl\n"
+    "  mmfuse train-direct --model clip --records data/emoji/train.jsonl --val data/emoji/val.jsonl \\\n"
+    "      --out runs/clip\n"
+    "  mmfuse search gallery.mmfidx --text \"smiling cat\" --model runs/clip -k 5\n";
 
 static void progress(void *user, int phase, int epoch, int epochs, double loss, double val) {
     (void)user;
@@ -79,6 +86,8 @@ static void progress(void *user, int phase, int epoch, int epochs, double loss, 
 }
 
 static int run(int argc, char **argv) {
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--model") && !strcmp(argv[i + 1], "clip")) return cli_train_clip(argc, argv);
     mmf_direct_params p = mmf_direct_params_default();
     p.n_threads = cli_default_threads();
     const char *train = NULL, *val = NULL, *out = NULL, *records = NULL, *v, *extra[8];
@@ -124,7 +133,7 @@ static int run(int argc, char **argv) {
     }
     if (bad) return MMF_EXIT_USAGE;
     if (strcmp(p.model, "bimodal-ae") && strcmp(p.model, "xmodal"))
-        return cli_usage("train-direct", "--model %s: expected bimodal-ae or xmodal", p.model);
+        return cli_usage("train-direct", "--model %s: expected bimodal-ae, xmodal or clip", p.model);
     if (!train && !records) return cli_usage("train-direct", "--train TRAIN.safetensors or --records TRAIN.jsonl is required");
     if (train && records) return cli_usage("train-direct", "give --train or --records, not both");
     if (!out) return cli_usage("train-direct", "--out is required");

@@ -14,7 +14,8 @@ static const char help[] =
     "the labels (Hugging Face's logits_per_image.softmax(dim=1)). Prints a header line,\n"
     "then one tab-separated line per image: path, best label, one probability per label.\n\n"
     "Options:\n"
-    "  --model DIR        a CLIP model folder with its tokenizer files (required)\n"
+    "  --model DIR        a CLIP model folder with its tokenizer files, or one that\n"
+    "                     `mmfuse train-direct --model clip` wrote (required)\n"
     "  --image-list F     one image path per line (blank lines skipped; - = stdin) (required)\n"
     "  --labels S         comma-separated label texts\n"
     "  --labels-file F    one label text per line (instead of --labels)\n"
@@ -80,8 +81,10 @@ static int run(int argc, char **argv) {
     mmf_status s = mmf_encoder_load(model, &p, &enc);
     if (s) { free(lab); free(lbuf); return cli_fail("zeroshot", s, "cannot load the model"); }
     int rc = MMF_EXIT_OK;
-    if (strcmp(mmf_encoder_model_type(enc), "clip") || !mmf_encoder_tokenizer(enc)) {
-        rc = cli_usage("zeroshot", "%s is not a CLIP folder with tokenizer files (model_type %s)", model, mmf_encoder_model_type(enc));
+    /* a dual encoder: both modalities in one space (clip, mmfuse_clip) and a tokenizer */
+    if (mmf_encoder_modalities(enc) != (MMF_MODALITY_TEXT | MMF_MODALITY_IMAGE) || !mmf_encoder_logit_scale(enc) ||
+        !mmf_encoder_tokenizer(enc)) {
+        rc = cli_usage("zeroshot", "%s is not a CLIP-style folder (text and image towers, logit scale, tokenizer files; model_type %s)", model, mmf_encoder_model_type(enc));
         goto done_enc;
     }
     char **lines = NULL, *buf = NULL;

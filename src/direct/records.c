@@ -10,6 +10,8 @@ void mmf_records_free(mmf_records *rs) {
     if (!rs) return;
     for (size_t i = 0; i < rs->n; i++) {
         free(rs->r[i].id); free(rs->r[i].text); free(rs->r[i].image); free(rs->r[i].label);
+        for (int k = 0; k < rs->r[i].n_tags; k++) free(rs->r[i].tags[k]);
+        free(rs->r[i].tags);
     }
     free(rs->r);
     free(rs->path);
@@ -19,6 +21,23 @@ void mmf_records_free(mmf_records *rs) {
 static char *dup_field(const cJSON *o, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsString(v) && v->valuestring ? strdup(v->valuestring) : NULL;
+}
+
+/* "tags": an array of strings (other items skipped) or one string */
+static mmf_status read_tags(const cJSON *o, mmf_record *r, const char *where) {
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "tags");
+    if (!t || cJSON_IsNull(t)) return MMF_OK;
+    int n = cJSON_IsArray(t) ? cJSON_GetArraySize(t) : cJSON_IsString(t) ? 1 : -1;
+    if (n < 0) return mmf_fail(MMF_ERR_FORMAT, "%s: \"tags\" should be an array of strings or a string", where);
+    r->tags = calloc((size_t)(n ? n : 1), sizeof *r->tags);
+    if (!r->tags) return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", where);
+    for (int k = 0; k < n; k++) {
+        const cJSON *e = cJSON_IsArray(t) ? cJSON_GetArrayItem(t, k) : t;
+        if (!cJSON_IsString(e) || !e->valuestring || !e->valuestring[0]) continue;
+        if (!(r->tags[r->n_tags] = strdup(e->valuestring))) return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", where);
+        r->n_tags++;
+    }
+    return MMF_OK;
 }
 
 mmf_status mmf_records_load(const char *path, const char *label_field, mmf_records *out) {
@@ -71,6 +90,7 @@ mmf_status mmf_records_load(const char *path, const char *label_field, mmf_recor
                     if (r->image) snprintf(r->image, n, "%s%s", dir, img);
                     free(img);
                 } else r->image = img;
+                s = read_tags(o, r, name);
                 cJSON_Delete(o);
             }
         }

@@ -1,6 +1,6 @@
 /* JSONL records for the from-scratch models: one object a line with "id",
  * "text", "image" (a path relative to the JSONL file's folder) and a label
- * field (default "label"). Unknown fields are ignored; a missing field leaves
+ * field (default "label"), optionally "tags" (keywords). Unknown fields are ignored; a missing field leaves
  * NULL (the callers decide what is required). */
 #ifndef MMF_DIRECT_RECORDS_H
 #define MMF_DIRECT_RECORDS_H
@@ -9,6 +9,8 @@
 
 typedef struct mmf_record {
     char *id, *text, *image, *label;   /* image: resolved path */
+    char **tags;                       /* "tags": keyword strings (an array, or one string), NULL if absent */
+    int n_tags;
 } mmf_record;
 
 typedef struct mmf_records {

@@ -261,6 +261,12 @@ mmf_status mmf_hf_config_parse(const cJSON *root, const char *file, mmf_hf_confi
         return parse_tower(root, file, "", &c->tf);
     }
     if (!strcmp(mt, "mmfuse_cnn")) return MMF_OK;
+    /* the contrastive dual encoder over the two (models/mmfuse_clip.c): the
+     * towers are subfolders with their own config.json */
+    if (!strcmp(mt, "mmfuse_clip")) {
+        TRY(mmf_json_int(root, "projection_dim", 128, 1, 65536, file, &c->projection_dim));
+        return mmf_json_num(root, "logit_scale_init_value", 2.6592, file, &c->logit_scale_init);
+    }
     if (!strcmp(mt, "vit")) {
         vit_defaults(&c->tf);
         return parse_tower(root, file, "", &c->tf);

@@ -13,6 +13,7 @@ extern const mmf_encoder_ops mmf_roberta_ops, mmf_xlm_roberta_ops, mmf_camembert
 extern const mmf_encoder_ops mmf_distilbert_ops, mmf_mpnet_ops, mmf_dinov2_ops;
 extern const mmf_encoder_ops mmf_vit_ops, mmf_clip_ops, mmf_resnet_ops;
 extern const mmf_encoder_ops mmf_mmfuse_text_ops, mmf_mmfuse_cnn_ops; /* from-scratch towers (docs/direct.md) */
+extern const mmf_encoder_ops mmf_mmfuse_clip_ops;   /* their contrastive dual encoder */
 
 /* One line per family; the image families add vit, clip, resnet here. */
 static const mmf_encoder_ops *const families[] = {
@@ -28,6 +29,7 @@ static const mmf_encoder_ops *const families[] = {
     &mmf_resnet_ops,
     &mmf_mmfuse_text_ops,
     &mmf_mmfuse_cnn_ops,
+    &mmf_mmfuse_clip_ops,
 };
 
 const mmf_encoder_ops *mmf_encoder_ops_find(const char *model_type) {

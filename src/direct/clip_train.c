@@ -1,0 +1,417 @@
+/* The contrastive dual encoder's model and training pieces (clip.h), and
+ * mmf_train_clip, the loop that drives them. */
+#include "direct/clip.h"
+#include "direct/text_vocab.h"
+#include "direct/tower.h"
+#include "core/error.h"
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SCALE_LOG 4.6051702f   /* log(100): CLIP caps the logit scale at 100 */
+
+mmf_clip_params mmf_clip_params_default(void) {
+    mmf_clip_params p = {0};
+    p.epochs = 40;
+    p.patience = 8;
+    p.batch = 128;
+    p.lr = 2e-3f;
+    p.weight_decay = 0.05f;
+    p.dim = 128;
+    p.text_dim = 128;
+    p.image_dim = 128;
+    p.image_size = 32;
+    p.layers = 2;
+    p.heads = 4;
+    p.max_length = 32;
+    p.min_count = 1;
+    p.temperature = 0.07f;
+    p.augment = 1;
+    p.pair_field = "hexcode";
+    p.seed = 1;
+    p.n_threads = 1;
+    return p;
+}
+
+/* ------------------------------------------------------------ model */
+
+void clip_model_free(clip_model *m) {
+    textnet_free(&m->txt);
+    cnn_free(&m->img);
+    mmf_params_free(&m->head);
+    memset(m, 0, sizeof *m);
+}
+
+mmf_status clip_model_init(clip_model *m, int vocab, const mmf_clip_params *p) {
+    memset(m, 0, sizeof *m);
+    textnet_config tc = {.vocab = vocab, .hidden = p->text_dim, .layers = p->layers, .heads = p->heads,
+                         .ffn = 2 * p->text_dim, .max_pos = p->max_length, .n_classes = 0, .eps = 1e-5f, .dropout = 0.1f};
+    mmf_status s = textnet_init(&m->txt, &tc, p->seed);
+    cnn_config cc = cnn_config_default(0);
+    cc.image_size = p->image_size;
+    cc.channels[cc.n_stages - 1] = p->image_dim;
+    if (!s) s = cnn_init(&m->img, &cc, p->seed + 1);
+    if (s) return s;
+    for (int i = 0; i < cc.n_stages; i++) m->run_n += 2 * cc.channels[i];
+    mmf_params_init(&m->head);
+    m->p_tproj = mmf_params_add(&m->head, "text_projection.weight", 2, (int64_t[]){p->dim, p->text_dim}, MMF_INIT_LINEAR, 0);
+    m->p_vproj = mmf_params_add(&m->head, "visual_projection.weight", 2, (int64_t[]){p->dim, p->image_dim}, MMF_INIT_LINEAR, 0);
+    m->p_scale = mmf_params_add(&m->head, "logit_scale", 1, (int64_t[]){1}, MMF_INIT_CONST, logf(1.0f / p->temperature));
+    if (m->p_tproj < 0 || m->p_vproj < 0 || m->p_scale < 0) return MMF_ERR_ARG;
+    mmf_rng r;
+    mmf_rng_seed(&r, p->seed + 2);
+    return mmf_params_alloc(&m->head, &r);
+}
+
+/* ------------------------------------------------------------ training pieces */
+
+void clip_trainer_free(clip_trainer *t) {
+    mmf_tape_free(t->tp);
+    mmf_optim_free(&t->opt_txt);
+    mmf_optim_free(&t->opt_img);
+    mmf_optim_free(&t->opt_head);
+    free(t->pix);
+    free(t->ids);
+    free(t->keep);
+    free(t->best);
+    memset(t, 0, sizeof *t);
+}
+
+mmf_status clip_trainer_init(clip_trainer *t, clip_model *m, const mmf_clip_params *p, const mmf_tokenizer *tok,
+                             int64_t total_steps) {
+    memset(t, 0, sizeof *t);
+    t->m = m;
+    t->p = p;
+    t->aug = mmf_image_aug_default();
+    mmf_rng_seed(&t->rng, p->seed ^ 0xc11bULL);
+    mmf_encoding e;
+    mmf_status s = mmf_tokenizer_encode(tok, "", NULL, 1, -1, &e);   /* [CLS] [SEP] */
+    if (s) return s;
+    if (e.n != 2) { mmf_encoding_free(&e); return mmf_fail(MMF_ERR_FORMAT, "contrastive trainer: the tokenizer gives %d tokens for an empty text, expected [CLS] [SEP]", e.n); }
+    t->cls = e.ids[0];
+    t->sep = e.ids[1];
+    mmf_encoding_free(&e);
+    mmf_tower_params tpar = mmf_tower_params_default();
+    tpar.lr = p->lr;
+    tpar.weight_decay = p->weight_decay;
+    tpar.n_threads = p->n_threads;
+    mmf_optim_params op = mmf_tower_optim(&tpar, total_steps);
+    s = mmf_optim_init(&t->opt_txt, &m->txt.ps, &op);
+    if (!s) s = mmf_optim_init(&t->opt_img, &m->img.ps, &op);
+    if (!s) s = mmf_optim_init(&t->opt_head, &m->head, &op);
+    if (s) return s;
+    int B = p->batch, S = p->image_size, T = p->max_length;
+    t->tp = mmf_tape_new(p->n_threads, p->seed);
+    t->pix = malloc((size_t)B * 3 * S * S * sizeof(float));
+    t->ids = malloc((size_t)B * T * sizeof(int32_t));
+    t->keep = malloc((size_t)B * T);
+    t->best = malloc((size_t)(m->txt.ps.total + m->img.ps.total + m->head.total + m->run_n) * sizeof(float));
+    if (!t->tp || !t->pix || !t->ids || !t->keep || !t->best) return mmf_fail(MMF_ERR_NOMEM, "contrastive trainer: out of memory");
+    clip_snapshot(t);
+    return MMF_OK;
+}
+
+/* A text view of concept c: the name; with augmentation also the name plus a
+ * random subset of its tags in random order, or a subset of the tags alone. */
+static int text_view(clip_trainer *t, const clip_concept *c, int augment, int32_t *ids, uint8_t *keep) {
+    const int32_t *pieces[65];
+    int lens[65], n = 0;
+    float u = augment && c->n_tags ? mmf_rng_uniform(&t->rng) : 0.0f;
+    if (u < 0.8f) { pieces[n] = c->name; lens[n++] = c->name_len; }
+    if (u >= 0.5f) {
+        int64_t order[64];
+        int k = c->n_tags < 64 ? c->n_tags : 64, first = n;
+        for (int i = 0; i < k; i++) order[i] = i;
+        mmf_rng_shuffle(&t->rng, order, k);
+        for (int i = 0; i < k; i++)
+            if (mmf_rng_uniform(&t->rng) < 0.5f) { pieces[n] = c->tags[order[i]]; lens[n++] = c->tag_len[order[i]]; }
+        if (n == first) { pieces[n] = c->tags[order[0]]; lens[n++] = c->tag_len[order[0]]; }
+    }
+    return mmf_compose_tokens(pieces, lens, n, t->cls, t->sep, t->p->max_length, ids, keep);
+}
+
+/* rows [B, max_length] -> [B, T] with T the longest row, in place */
+static int compact(int32_t *ids, uint8_t *keep, int B, int Tmax, const int *len) {
+    int T = 1;
+    for (int b = 0; b < B; b++) if (len[b] > T) T = len[b];
+    for (int b = 0; b < B; b++) {
+        memmove(ids + (size_t)b * T, ids + (size_t)b * Tmax, (size_t)T * sizeof *ids);
+        memmove(keep + (size_t)b * T, keep + (size_t)b * Tmax, (size_t)T);
+    }
+    return T;
+}
+
+/* the two towers and projections: text [B, D] and image [B, D] (not normalised) */
+static void forward(clip_trainer *t, int B, int T, mmf_var *te, mmf_var *ie) {
+    clip_model *m = t->m;
+    int S = t->p->image_size;
+    mmf_tape *tp = t->tp;
+    mmf_var pooled = -1, feat = -1;
+    textnet_forward(tp, &m->txt, t->ids, t->keep, B, T, &pooled);
+    mmf_var x = mmf_t_const(tp, t->pix, 4, (int64_t[]){B, 3, S, S});
+    cnn_forward(tp, &m->img, x, &feat);
+    *te = mmf_t_linear(tp, pooled, mmf_t_param(tp, &m->head, m->p_tproj), -1);
+    *ie = mmf_t_linear(tp, feat, mmf_t_param(tp, &m->head, m->p_vproj), -1);
+}
+
+mmf_status clip_step(clip_trainer *t, const clip_set *d, const int64_t *img, int B, double *loss) {
+    const mmf_clip_params *p = t->p;
+    int S = d->S, Tm = p->max_length, len[4096];
+    if (B < 2 || B > p->batch) return mmf_fail(MMF_ERR_ARG, "contrastive step: batch %d outside [2, %d]", B, p->batch);
+    for (int b = 0; b < B; b++) {
+        const uint8_t *px = d->px + (size_t)img[b] * S * S * 3;
+        mmf_augment_image(px, S, p->augment ? &t->aug : NULL, &t->rng, t->pix + (size_t)b * 3 * S * S);
+        len[b] = text_view(t, &d->c[d->img_concept[img[b]]], p->augment, t->ids + (size_t)b * Tm, t->keep + (size_t)b * Tm);
+    }
+    int T = compact(t->ids, t->keep, B, Tm, len);
+    mmf_tape *tp = t->tp;
+    mmf_tape_reset(tp);
+    mmf_tape_set_training(tp, 1);
+    mmf_var te, ie;
+    forward(t, B, T, &te, &ie);
+    mmf_var L = mmf_t_infonce(tp, te, ie, mmf_t_param(tp, &t->m->head, t->m->p_scale));
+    mmf_status s = mmf_tape_status(tp);
+    if (!s) s = mmf_tape_backward(tp, L);
+    if (!s) s = mmf_optim_step(&t->opt_txt, &t->m->txt.ps);
+    if (!s) s = mmf_optim_step(&t->opt_img, &t->m->img.ps);
+    if (!s) s = mmf_optim_step(&t->opt_head, &t->m->head);
+    if (s) return s;
+    float *ls = mmf_params_value(&t->m->head, t->m->p_scale);
+    if (ls[0] > MAX_SCALE_LOG) ls[0] = MAX_SCALE_LOG;
+    if (ls[0] < 0.0f) ls[0] = 0.0f;
+    *loss = mmf_tape_var(tp, L)->v[0];
+    return MMF_OK;
+}
+
+static void unit_rows(const float *x, float *out, int B, int D) {
+    for (int b = 0; b < B; b++) {
+        double n = 0.0;
+        for (int j = 0; j < D; j++) n += (double)x[b * D + j] * x[b * D + j];
+        float inv = (float)(1.0 / (sqrt(n) > 1e-12 ? sqrt(n) : 1e-12));
+        for (int j = 0; j < D; j++) out[(size_t)b * D + j] = x[b * D + j] * inv;
+    }
+}
+
+mmf_status clip_embed_set(clip_trainer *t, const clip_set *d, float *text, float *image) {
+    const mmf_clip_params *p = t->p;
+    int S = d->S, Tm = p->max_length, D = p->dim, bs = p->batch, len[4096];
+    mmf_tape *tp = t->tp;
+    mmf_tape_set_training(tp, 0);
+    int64_t n = d->n_concepts > d->n_images ? d->n_concepts : d->n_images;
+    for (int64_t st = 0; st < n; st += bs) {
+        int Bt = text && st < d->n_concepts ? (int)(d->n_concepts - st < bs ? d->n_concepts - st : bs) : 0;
+        int Bi = image && st < d->n_images ? (int)(d->n_images - st < bs ? d->n_images - st : bs) : 0;
+        int B = Bt > Bi ? Bt : Bi;
+        if (!B) continue;
+        /* rows beyond one side's count repeat its last row; they are not read back */
+        for (int b = 0; b < B; b++) {
+            int64_t c = st + (b < Bt ? b : Bt - 1), g = st + (b < Bi ? b : Bi - 1);
+            if (Bt) len[b] = text_view(t, &d->c[c], 0, t->ids + (size_t)b * Tm, t->keep + (size_t)b * Tm);
+            else len[b] = mmf_compose_tokens(NULL, NULL, 0, t->cls, t->sep, Tm, t->ids + (size_t)b * Tm, t->keep + (size_t)b * Tm);
+            mmf_augment_image(d->px + (size_t)(Bi ? g : 0) * S * S * 3, S, NULL, NULL, t->pix + (size_t)b * 3 * S * S);
+        }
+        int T = compact(t->ids, t->keep, B, Tm, len);
+        mmf_tape_reset(tp);
+        mmf_var te, ie;
+        forward(t, B, T, &te, &ie);
+        mmf_status s = mmf_tape_status(tp);
+        if (s) return s;
+        if (Bt) unit_rows(mmf_tape_var(tp, te)->v, text + (size_t)st * D, Bt, D);
+        if (Bi) unit_rows(mmf_tape_var(tp, ie)->v, image + (size_t)st * D, Bi, D);
+    }
+    return MMF_OK;
+}
+
+static double dot(const float *a, const float *b, int D) {
+    double s = 0.0;
+    for (int j = 0; j < D; j++) s += (double)a[j] * b[j];
+    return s;
+}
+
+mmf_status clip_evaluate(clip_trainer *t, const clip_set *d, clip_scores *out) {
+    int D = t->p->dim;
+    int64_t Q = d->n_concepts, G = d->n_images;
+    float *te = malloc((size_t)Q * D * sizeof(float)), *ie = malloc((size_t)G * D * sizeof(float));
+    double *sim = malloc((size_t)Q * G * sizeof(double));
+    if (!te || !ie || !sim) { free(te); free(ie); free(sim); return mmf_fail(MMF_ERR_NOMEM, "contrastive evaluation: out of memory"); }
+    mmf_status s = clip_embed_set(t, d, te, ie);
+    memset(out, 0, sizeof *out);
+    if (!s) {
+        for (int64_t q = 0; q < Q; q++)
+            for (int64_t g = 0; g < G; g++) sim[q * G + g] = dot(te + q * D, ie + g * D, D);
+        /* text -> image: rank of the best picture of the concept */
+        for (int64_t q = 0; q < Q; q++) {
+            double best = -DBL_MAX;
+            for (int64_t g = 0; g < G; g++) if (d->img_concept[g] == q && sim[q * G + g] > best) best = sim[q * G + g];
+            int64_t rank = 0;
+            for (int64_t g = 0; g < G; g++) rank += d->img_concept[g] != q && sim[q * G + g] > best;
+            out->t2i_r1 += rank < 1; out->t2i_r5 += rank < 5; out->t2i_r10 += rank < 10;
+        }
+        /* image -> text: rank of the picture's own concept among the names */
+        for (int64_t g = 0; g < G; g++) {
+            int64_t c = d->img_concept[g], rank = 0;
+            for (int64_t q = 0; q < Q; q++) rank += q != c && sim[q * G + g] > sim[c * G + g];
+            out->i2t_r1 += rank < 1; out->i2t_r5 += rank < 5; out->i2t_r10 += rank < 10;
+        }
+        out->t2i_r1 /= Q; out->t2i_r5 /= Q; out->t2i_r10 /= Q;
+        out->i2t_r1 /= G; out->i2t_r5 /= G; out->i2t_r10 /= G;
+    }
+    free(te); free(ie); free(sim);
+    return s;
+}
+
+void clip_snapshot(clip_trainer *t) {
+    clip_model *m = t->m;
+    float *b = t->best;
+    memcpy(b, m->txt.ps.data, (size_t)m->txt.ps.total * sizeof(float)); b += m->txt.ps.total;
+    memcpy(b, m->img.ps.data, (size_t)m->img.ps.total * sizeof(float)); b += m->img.ps.total;
+    memcpy(b, m->head.data, (size_t)m->head.total * sizeof(float)); b += m->head.total;
+    memcpy(b, m->img.running, (size_t)m->run_n * sizeof(float));
+}
+
+void clip_restore(clip_trainer *t) {
+    clip_model *m = t->m;
+    const float *b = t->best;
+    memcpy(m->txt.ps.data, b, (size_t)m->txt.ps.total * sizeof(float)); b += m->txt.ps.total;
+    memcpy(m->img.ps.data, b, (size_t)m->img.ps.total * sizeof(float)); b += m->img.ps.total;
+    memcpy(m->head.data, b, (size_t)m->head.total * sizeof(float)); b += m->head.total;
+    memcpy(m->img.running, b, (size_t)m->run_n * sizeof(float));
+    mmf_params_touch(&m->txt.ps);
+    mmf_params_touch(&m->img.ps);
+    mmf_params_touch(&m->head);
+}
+
+/* ------------------------------------------------------------ the loop */
+
+/* The epoch's picture order: rounds over the concepts in a fresh random order,
+ * round k taking each concept's k-th picture (pictures shuffled per concept),
+ * so two pictures of one concept share a batch only across a round boundary. */
+static void epoch_order(const clip_set *d, const int64_t *first, const int64_t *by_concept, int64_t *tmp, mmf_rng *r,
+                        int64_t *order) {
+    int64_t n = 0, rounds = 0;
+    for (int64_t c = 0; c < d->n_concepts; c++) {
+        int64_t k = first[c + 1] - first[c];
+        if (k > rounds) rounds = k;
+        memcpy(tmp + first[c], by_concept + first[c], (size_t)k * sizeof *tmp);
+        mmf_rng_shuffle(r, tmp + first[c], k);
+    }
+    int64_t *perm = order + d->n_images;   /* order has room for n_images + n_concepts */
+    for (int64_t k = 0; k < rounds; k++) {
+        for (int64_t c = 0; c < d->n_concepts; c++) perm[c] = c;
+        mmf_rng_shuffle(r, perm, d->n_concepts);
+        for (int64_t i = 0; i < d->n_concepts; i++) {
+            int64_t c = perm[i];
+            if (first[c] + k < first[c + 1]) order[n++] = tmp[first[c] + k];
+        }
+    }
+}
+
+static mmf_status check_params(const mmf_clip_params *p) {
+    if (p->epochs < 1 || p->epochs > 100000) return mmf_fail(MMF_ERR_ARG, "contrastive training: epochs %d outside [1, 100000]", p->epochs);
+    if (p->batch < 2 || p->batch > 4096) return mmf_fail(MMF_ERR_ARG, "contrastive training: batch %d outside [2, 4096]", p->batch);
+    if (p->image_size < 8 || p->image_size > 512) return mmf_fail(MMF_ERR_ARG, "contrastive training: image size %d outside [8, 512]", p->image_size);
+    if (p->dim < 2 || p->dim > 4096 || p->text_dim < 4 || p->text_dim > 4096 || p->image_dim < 2 || p->image_dim > 4096)
+        return mmf_fail(MMF_ERR_ARG, "contrastive training: dims %d / %d / %d outside [2, 4096]", p->dim, p->text_dim, p->image_dim);
+    if (p->max_length < 4 || p->max_length > 512) return mmf_fail(MMF_ERR_ARG, "contrastive training: max_length %d outside [4, 512]", p->max_length);
+    if (!(p->temperature >= 0.01f && p->temperature <= 1.0f)) return mmf_fail(MMF_ERR_ARG, "contrastive training: temperature %g outside [0.01, 1]", p->temperature);
+    if (p->patience < 0) return mmf_fail(MMF_ERR_ARG, "contrastive training: patience %d < 0", p->patience);
+    return MMF_OK;
+}
+
+mmf_status mmf_train_clip(const char *train_jsonl, const char *val_jsonl, const char *out_dir, const mmf_clip_params *pp) {
+    mmf_clip_params p = pp ? *pp : mmf_clip_params_default();
+    if (p.n_threads < 1) p.n_threads = 1;
+    if (p.min_count < 1) p.min_count = 1;
+    if (!p.pair_field) p.pair_field = "hexcode";
+    mmf_status s = check_params(&p);
+    if (s) return s;
+    if (!train_jsonl || !out_dir) return mmf_fail(MMF_ERR_ARG, "contrastive training: training records and an output folder are required");
+    char tdir[4096], vdir[4096];
+    snprintf(tdir, sizeof tdir, "%s/text", out_dir);
+    snprintf(vdir, sizeof vdir, "%s/vision", out_dir);
+    char **texts = NULL;
+    size_t n_texts = 0;
+    int64_t vocab = 0;
+    mmf_tokenizer *tok = NULL;
+    mmf_image_processor *proc = NULL;
+    clip_model m = {0};
+    clip_set tr = {0}, va = {0};
+    clip_trainer t = {0};
+    int64_t *first = NULL, *by_concept = NULL, *tmp = NULL, *order = NULL;
+    s = mmf_mkdirs(tdir);
+    if (!s) s = mmf_mkdirs(vdir);
+    if (!s) s = clip_texts_load(train_jsonl, &texts, &n_texts);
+    if (!s) s = mmf_text_vocab_learn((const char *const *)texts, n_texts, tdir, p.max_length, p.min_count, &vocab, &tok);
+    for (size_t i = 0; i < n_texts; i++) free(texts[i]);
+    free(texts);
+    if (!s) s = clip_model_init(&m, (int)vocab, &p);
+    /* the processor the saved folder carries: save the vision tower once, load it back */
+    if (!s) s = cnn_save(&m.img, vdir, NULL);
+    if (!s) s = mmf_image_processor_load(vdir, &proc);
+    if (!s) s = clip_set_load(train_jsonl, p.pair_field, tok, proc, p.image_size, &tr);
+    if (!s && val_jsonl) s = clip_set_load(val_jsonl, p.pair_field, tok, proc, p.image_size, &va);
+    if (!s) {
+        first = calloc((size_t)tr.n_concepts + 1, sizeof *first);
+        by_concept = malloc((size_t)tr.n_images * sizeof *by_concept);
+        tmp = malloc((size_t)tr.n_images * sizeof *tmp);
+        order = malloc((size_t)(tr.n_images + tr.n_concepts) * sizeof *order);
+        if (!first || !by_concept || !tmp || !order) s = mmf_fail(MMF_ERR_NOMEM, "contrastive training: out of memory");
+    }
+    if (!s) {   /* pictures grouped by concept (counting sort) */
+        for (int64_t g = 0; g < tr.n_images; g++) first[tr.img_concept[g] + 1]++;
+        for (int64_t c = 0; c < tr.n_concepts; c++) first[c + 1] += first[c];
+        int64_t *fill = calloc((size_t)tr.n_concepts, sizeof *fill);
+        if (!fill) s = mmf_fail(MMF_ERR_NOMEM, "contrastive training: out of memory");
+        for (int64_t g = 0; !s && g < tr.n_images; g++) {
+            int64_t c = tr.img_concept[g];
+            by_concept[first[c] + fill[c]++] = g;
+        }
+        free(fill);
+    }
+    int bs = p.batch < tr.n_images ? p.batch : (int)tr.n_images;
+    if (!s && bs < 2) s = mmf_fail(MMF_ERR_FORMAT, "%s: fewer than 2 pairs", train_jsonl);
+    int64_t steps = tr.n_images / (bs ? bs : 1) + (bs && tr.n_images % bs >= 2);
+    if (!s) { p.batch = bs; s = clip_trainer_init(&t, &m, &p, tok, steps * p.epochs); }
+    double best = -1.0, best1 = -1.0;
+    int since = 0;
+    for (int ep = 0; !s && ep < p.epochs; ep++) {
+        epoch_order(&tr, first, by_concept, tmp, &t.rng, order);
+        double sum = 0.0;
+        int64_t seen = 0;
+        for (int64_t st = 0; !s && st + 2 <= tr.n_images; st += bs) {
+            int B = (int)(tr.n_images - st < bs ? tr.n_images - st : bs);
+            double l;
+            s = clip_step(&t, &tr, order + st, B, &l);
+            sum += l * B;
+            seen += B;
+        }
+        if (s) break;
+        clip_scores sc = {.t2i_r1 = -1, .t2i_r10 = -1};
+        if (va.n_concepts && (s = clip_evaluate(&t, &va, &sc))) break;
+        float scale = expf(mmf_params_value(&m.head, m.p_scale)[0]);
+        if (p.progress) p.progress(p.progress_user, ep + 1, p.epochs, sum / (double)(seen ? seen : 1), scale, sc.t2i_r1, sc.t2i_r10);
+        /* R@10 first; R@1 breaks ties (R@10 saturates on small validation sets) */
+        if (!va.n_concepts || sc.t2i_r10 > best || (sc.t2i_r10 == best && sc.t2i_r1 > best1)) {
+            best = sc.t2i_r10;
+            best1 = sc.t2i_r1;
+            since = 0;
+            clip_snapshot(&t);
+        } else if (p.patience && ++since >= p.patience) {
+            break;
+        }
+    }
+    if (!s) {
+        clip_restore(&t);
+        s = clip_save(&m, &p, out_dir);
+    }
+    clip_trainer_free(&t);
+    free(first); free(by_concept); free(tmp); free(order);
+    clip_set_free(&tr);
+    clip_set_free(&va);
+    mmf_image_processor_free(proc);
+    mmf_tokenizer_free(tok);
+    clip_model_free(&m);
+    return s;
+}

@@ -1,0 +1,70 @@
+/* mmfuse train-direct --model clip: the contrastive dual encoder trained from
+ * scratch on JSONL records (mmf_train_clip), written as a model folder. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "cli_train_clip.h"
+
+
+static void progress(void *user, int epoch, int epochs, double loss, double scale, double r1, double r10) {
+    (void)user;
+    if (r10 >= 0)
+        fprintf(stderr, "train-direct: clip epoch %d/%d  loss %.4f  logit scale %.1f  val text->image R@1 %.3f  R@10 %.3f\n",
+                epoch, epochs, loss, scale, r1, r10);
+    else
+        fprintf(stderr, "train-direct: clip epoch %d/%d  loss %.4f  logit scale %.1f\n", epoch, epochs, loss, scale);
+}
+
+int cli_train_clip(int argc, char **argv) {
+    mmf_clip_params p = mmf_clip_params_default();
+    p.n_threads = cli_default_threads();
+    const char *records = NULL, *val = NULL, *out = NULL, *v;
+    int bad = 0, quiet = 0;
+    long n;
+    double d;
+    const cli_num nums[] = {
+        {"--epochs", &p.epochs, NULL, 1, 100000},
+        {"--batch", &p.batch, NULL, 2, 4096},
+        {"--dim", &p.dim, NULL, 2, 4096},
+        {"--text-dim", &p.text_dim, NULL, 4, 4096},
+        {"--image-dim", &p.image_dim, NULL, 2, 4096},
+        {"--image-size", &p.image_size, NULL, 8, 512},
+        {"--layers", &p.layers, NULL, 1, 64},
+        {"--heads", &p.heads, NULL, 1, 64},
+        {"--max-length", &p.max_length, NULL, 4, 512},
+        {"--min-count", &p.min_count, NULL, 1, 1000000},
+        {"--patience", &p.patience, NULL, 0, 100000},
+        {"--threads", &p.n_threads, NULL, 1, 1024},
+    };
+    for (int i = 1; i < argc && !bad; i++) {
+        if (cli_opt(argc, argv, &i, "--model", &v, &bad)) continue;
+        if (cli_opt(argc, argv, &i, "--records", &records, &bad)) continue;
+        if (cli_opt(argc, argv, &i, "--val", &val, &bad)) continue;
+        if (cli_opt(argc, argv, &i, "--out", &out, &bad)) continue;
+        if (cli_opt(argc, argv, &i, "--pair-field", &p.pair_field, &bad)) continue;
+        if (cli_num_opt(argc, argv, &i, nums, (int)(sizeof nums / sizeof nums[0]), &bad)) continue;
+        if (cli_opt(argc, argv, &i, "--seed", &v, &bad)) { if (!bad && cli_int("--seed", v, 0, 2147483647L, &n)) p.seed = (uint64_t)n; else bad = 1; continue; }
+#define FLOPT(name, lo, hi, field) \
+        if (cli_opt(argc, argv, &i, name, &v, &bad)) { \
+            if (!bad && cli_float(name, v, &d) && d >= lo && d <= hi) field = (float)d; \
+            else if (!bad) return cli_usage("train-direct", "%s %s: expected a number in [%g, %g]", name, v, (double)lo, (double)hi); \
+            continue; }
+        FLOPT("--lr", 1e-9, 10, p.lr)
+        FLOPT("--weight-decay", 0, 10, p.weight_decay)
+        FLOPT("--temperature", 0.01, 1, p.temperature)
+#undef FLOPT
+        if (cli_flag(argv, i, "--no-augment")) { p.augment = 0; continue; }
+        if (cli_flag(argv, i, "--quiet")) { quiet = 1; continue; }
+        return cli_usage("train-direct", "--model clip: unknown argument %s", argv[i]);
+    }
+    if (bad) return MMF_EXIT_USAGE;
+    if (!records) return cli_usage("train-direct", "--model clip needs --records TRAIN.jsonl");
+    if (!out) return cli_usage("train-direct", "--out DIR is required");
+    if (p.text_dim % p.heads) return cli_usage("train-direct", "--text-dim %d is not divisible by --heads %d", p.text_dim, p.heads);
+    if (!quiet) p.progress = progress;
+    mmf_status s = mmf_train_clip(records, val, out, &p);
+    if (s) return cli_fail("train-direct", s, "contrastive training failed");
+    if (!quiet) fprintf(stderr, "train-direct: wrote %s (model_type mmfuse_clip, %d-dimensional joint space)\n", out, p.dim);
+    return MMF_EXIT_OK;
+}
