@@ -202,10 +202,11 @@ def write_fragment(results, info, load0, load1, t_start):
     L.append("ORT int8 against ORT fp32 (cosine, first row): " + ", ".join(sorted(set(q))) + ". mmfuse int8 against "
              "mmfuse fp32 is gated at >= 0.99 in tests/test_int8.c (0.9999 on the test models).")
     L.append("")
-    L.append("Ratios above 1 mean mmfuse is faster. mmfuse int8: per-channel int8 weights, per-token int8 "
-             "activations, oneDNN u8s8s32 GEMMs (VNNI) for the transformer projections and FFN and every ResNet "
-             "convolution, the rest fp32 (ResNet's int8 is accurate but not yet faster: its quantise/dequantise "
-             "passes are not fused). ORT int8: the exported graph rewritten as ORT's dynamic quantisation writes it "
+    L.append("Ratios above 1 mean mmfuse is faster; on a shared machine the 1-thread CPU-time rows are the "
+             "ones to read (2-thread wall time waits for cores other jobs hold). mmfuse int8: per-channel int8 "
+             "weights; per-token int8 activations into oneDNN u8s8s32 GEMMs (VNNI) for the transformer "
+             "projections and FFN; ResNet's ReLU outputs quantised per tensor to u8 for oneDNN int8 "
+             "convolutions (the stem: an int8 GEMM); softmax, GELU, LayerNorm in fp32. ORT int8: the exported graph rewritten as ORT's dynamic quantisation writes it "
              "(bench/ort_quant.py: DynamicQuantizeLinear + MatMulInteger / ConvInteger, per-channel int8 weights); "
              "ORT's ConvInteger is a plain kernel (its fast int8 convolutions need static QLinearConv graphs), so "
              "its ResNet int8 row is slow.")
