@@ -8,10 +8,15 @@ if [ -z "${MMFUSE_MPIRUN:-}" ] || [ ! -x "${MMFUSE_MPIRUN}" ]; then
 fi
 need_numpy
 # --oversubscribe: two ranks even where fewer cores are free; root allowed (CI containers).
-# Sanitizer builds: Open MPI's own allocations are reported as leaks at exit; the
-# suppressions name only Open MPI's libraries (tests/lsan-openmpi.supp).
+# Sanitizer builds: Open MPI keeps start-up allocations until exit and LSan reports
+# them. The suppressions name only Open MPI's libraries (tests/lsan-openmpi.supp); to
+# let them match, its plugins stay loaded at exit (unloaded, their frames are
+# "<unknown module>") and stacks are unwound fully (Open MPI has no frame pointers).
 export LSAN_OPTIONS="suppressions=$SRC/tests/lsan-openmpi.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-MPIRUN=("$MMFUSE_MPIRUN" --oversubscribe --allow-run-as-root --mca btl self,vader,tcp -x LSAN_OPTIONS -x ASAN_OPTIONS -x UBSAN_OPTIONS)
+[ -n "${ASAN_OPTIONS:-}" ] && export ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0"
+export OMPI_MCA_mca_base_component_disable_dlclose=1
+MPIRUN=("$MMFUSE_MPIRUN" --oversubscribe --allow-run-as-root --mca btl self,vader,tcp
+        -x LSAN_OPTIONS -x ASAN_OPTIONS -x UBSAN_OPTIONS -x OMPI_MCA_mca_base_component_disable_dlclose)
 # st_compare A B TOL: same header (tensors, shapes, dtypes, metadata) and every tensor within TOL
 st_compare() {
   $PY - "$1" "$2" "$3" <<'PYEOF'

@@ -7,6 +7,8 @@
 #include "cli_embfile.h"
 #include "cli_items.h"
 #include "cli_lines.h"
+#include "cli_dist.h"
+#include "cli_index_shards.h"
 
 static const char help[] =
     "Usage: mmfuse index build EMB.safetensors --out IDX [options]\n"
@@ -49,6 +51,9 @@ static const char help[] =
     "                         separated, or none (default: text,image)\n"
     "  --model DIR            the encoder folder that embedded the vectors, when\n"
     "                         the file does not record it\n\n"
+    "Under `mpirun -np N`, build writes one index per rank over its contiguous share of\n"
+    "the rows (IDX.shard-R-of-N, each with its own --threads) and a JSON manifest at IDX\n"
+    "naming them; `mmfuse search IDX` searches them all and merges (docs/scale.md).\n\n"
     "add/delete write the updated index back to IDX (or to --out IDX2).\n"
     "Deleted ids are never returned again; their slots keep routing the graph.\n\n"
     "Examples:\n"
@@ -139,30 +144,70 @@ static int do_build(int argc, char **argv) {
     if (!emb) return cli_usage("index", "build: missing EMB.safetensors");
     if (!out) return cli_usage("index", "build: missing --out IDX");
     cli_emb e;
-    if (!cli_load_emb("index", emb, tensor, ids_name, &e)) return MMF_EXIT_FAIL;
-    float *x = e.x;
-    size_t n = e.n;
+    if (!cli_dist_all_ok(cli_load_emb("index", emb, tensor, ids_name, &e))) { cli_emb_free(&e); return MMF_EXIT_FAIL; }
+    /* under mpirun: this rank's contiguous share of the rows, into its own shard file */
+    const int R = cli_dist_size(), rank = cli_dist_rank();
+    size_t lo, hi;
+    cli_dist_range(e.n, &lo, &hi);
+    cli_emb mine = e;   /* a view of the share: e owns the memory */
+    mine.x = e.x + lo * (size_t)e.d;
+    mine.ids = e.ids + lo;
+    mine.rows = e.rows + lo;
+    mine.n = hi - lo;
+    char shard[4200];
+    if (R > 1) cli_sindex_shard_name(out, rank, R, shard, sizeof shard);
+    const char *dest = R > 1 ? shard : out;
+    float *x = mine.x;
+    size_t n = mine.n;
     int d = e.d;
-    int64_t *ids = e.ids;
-    mmf_index *ix;
+    int64_t *ids = mine.ids;
+    mmf_index *ix = NULL;
     mmf_status s = mmf_index_new(d, &p, &ix);
-    if (s) { cli_emb_free(&e); return cli_fail("index", s, "cannot create the index"); }
+    if (s) cli_fail("index", s, "cannot create the index");
     double t0 = now_s();
     /* add in chunks so the progress bar moves; the graph is the same */
     size_t chunk = n / 50 + 1;
     for (size_t at = 0; at < n && !s; at += chunk) {
         size_t m = n - at < chunk ? n - at : chunk;
         s = mmf_index_add(ix, m, x + at * (size_t)d, ids ? ids + at : NULL);
-        cli_progress("index", (long)(at + m), (long)n);
+        if (s) cli_fail("index", s, "cannot add the vectors");
+        if (rank == 0) cli_progress("index", (long)(at + m), (long)n);
     }
     double t1 = now_s();
-    if (s) { cli_emb_free(&e); mmf_index_free(ix); return cli_fail("index", s, "cannot add the vectors"); }
-    int rc = label_items(ix, &e, records, id_field, fields, model_dir);
+    int rc = s ? MMF_EXIT_FAIL : label_items(ix, &mine, records, id_field, fields, model_dir);
     cli_emb_free(&e);
-    if (rc) { mmf_index_free(ix); return rc; }
-    s = mmf_index_save(ix, out);
+    if (!rc) {
+        s = mmf_index_save(ix, dest);
+        if (s) rc = cli_fail("index", s, "cannot save the index");
+    }
+    mmf_index_info info;
+    if (ix) mmf_index_get_info(ix, &info);
     mmf_index_free(ix);
-    if (s) return cli_fail("index", s, "cannot save the index");
+    if (!cli_dist_all_ok(!rc)) return rc ? rc : MMF_EXIT_FAIL;
+    if (R > 1) {   /* every shard saved: rank 0 names them in the manifest */
+        double *counts = calloc((size_t)R, sizeof *counts), secs[1] = {t1 - t0};
+        int ok = counts != NULL;
+        if (ok) counts[rank] = (double)n;
+        if (!ok || cli_dist_allreduce(counts, (size_t)R, MMF_DT_F64, CLI_DIST_SUM) || cli_dist_allreduce(secs, 1, MMF_DT_F64, CLI_DIST_MAX)) ok = 0;
+        if (ok && rank == 0) {
+            char (*names)[4200] = malloc((size_t)R * sizeof *names);
+            const char **files = malloc((size_t)R * sizeof *files);
+            size_t *cnt = malloc((size_t)R * sizeof *cnt);
+            ok = names && files && cnt;
+            for (int r = 0; ok && r < R; r++) {
+                cli_sindex_shard_name(out, r, R, names[r], sizeof names[r]);
+                files[r] = names[r];
+                cnt[r] = (size_t)counts[r];
+            }
+            if (ok) ok = cli_sindex_write_manifest("index", out, R, files, cnt, &info);
+            free(names); free(files); free(cnt);
+            if (ok) fprintf(stderr, "mmfuse index: %zu vectors of dimension %d in %d shards, %s %s%s, built in %.2f s (slowest rank) -> %s\n",
+                            e.n, d, R, p.kind == MMF_INDEX_HNSW ? "hnsw" : "flat", mmf_metric_name(p.metric),
+                            p.quant == MMF_QUANT_INT8 ? " int8" : "", secs[0], out);
+        }
+        free(counts);
+        return cli_dist_all_ok(ok) ? MMF_EXIT_OK : MMF_EXIT_FAIL;
+    }
     fprintf(stderr, "mmfuse index: %zu vectors of dimension %d, %s %s%s, built in %.2f s -> %s\n", n, d,
             p.kind == MMF_INDEX_HNSW ? "hnsw" : "flat", mmf_metric_name(p.metric),
             p.quant == MMF_QUANT_INT8 ? " int8" : "", t1 - t0, out);
@@ -285,6 +330,10 @@ static int do_update(int argc, char **argv, int is_add) {
 static int run(int argc, char **argv) {
     if (argc < 2) return cli_usage("index", "missing action: build, info, add or delete");
     if (!strcmp(argv[1], "build")) return do_build(argc, argv);
+    if (cli_dist_size() > 1) {
+        if (cli_dist_rank() == 0) fprintf(stderr, "mmfuse index: error: under mpirun only \"index build\" runs (one shard per rank)\n");
+        return MMF_EXIT_USAGE;
+    }
     if (!strcmp(argv[1], "info")) return do_info(argc, argv);
     if (!strcmp(argv[1], "add")) return do_update(argc, argv, 1);
     if (!strcmp(argv[1], "delete")) return do_update(argc, argv, 0);

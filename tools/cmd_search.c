@@ -7,6 +7,8 @@
 #include "cli_embfile.h"
 #include "cli_items.h"
 #include "cli_lines.h"
+#include "cli_dist.h"
+#include "cli_index_shards.h"
 
 static const char help[] =
     "Usage: mmfuse search IDX --vector-file Q.safetensors [options]\n"
@@ -43,6 +45,9 @@ static const char help[] =
     "                     {\"query\": ID, \"results\": [{\"id\": ID, \"score\": S,\n"
     "                     \"name\": NAME, \"payload\": {...}}, ...]} (name and payload\n"
     "                     when the item has them)\n\n"
+    "IDX may be a shard manifest (`mpirun -np N mmfuse index build`): every shard is\n"
+    "searched and each query's top k merged; under `mpirun -np N` with N the number of\n"
+    "shards, rank r searches shard r and rank 0 merges and prints.\n\n"
     "Examples:\n"
     "  mmfuse search images.mmfidx --vector-file text.safetensors --tensor text -k 5 --json\n"
     "  mmfuse search images.mmfidx --text \"a red heart\" --model models/clip-vit-base-patch32\n"
@@ -132,11 +137,24 @@ static int run(int argc, char **argv) {
     if ((qtext || qimage) && !model) return cli_usage("search", "--text and --image need --model DIR");
     if (vf && model) return cli_usage("search", "--model is for --text / --image, not --vector-file");
     if (qrecords && !vf) return cli_usage("search", "--query-records names the rows of a --vector-file");
-    mmf_index *ix;
-    mmf_status s = mmf_index_open(idx, &ix);
-    if (s) return cli_fail("search", s, "cannot open the index");
-    mmf_index_info in;
-    mmf_index_get_info(ix, &in);
+    /* under mpirun: one rank per shard; rank 0 also opens the others for item names */
+    const int R = cli_dist_size(), rank = cli_dist_rank();
+    cli_sindex si;
+    if (!cli_dist_all_ok(cli_sindex_open("search", idx, rank != 0, rank, R, &si))) {
+        if (si.ix) cli_sindex_free(&si);
+        return MMF_EXIT_FAIL;
+    }
+    if (R > 1 && si.n_shards != R) {
+        if (rank == 0)
+            fprintf(stderr, "mmfuse search: error: under mpirun, one rank per shard: %s has %d shard%s, the job %d ranks\n", idx,
+                    si.n_shards, si.n_shards == 1 ? "" : "s", R);
+        cli_sindex_free(&si);
+        return MMF_EXIT_USAGE;
+    }
+    mmf_index *ix = si.ix[0];
+    mmf_index_info in = si.info;
+    mmf_status s;
+    int synced = R == 1;   /* under mpirun a rank failing before the search still joins the ranks' agreement */
     cli_emb qe = {0};
     int64_t *ids = NULL;
     float *scores = NULL;
@@ -159,15 +177,35 @@ static int run(int argc, char **argv) {
             goto out;
         }
     }
-    if (in.count > 0 && (size_t)k > in.count)   /* not an error: every live vector is a result */
+    if (rank == 0 && in.count > 0 && (size_t)k > in.count)   /* not an error: every live vector is a result */
         fprintf(stderr, "mmfuse search: notice: -k %d is more than the %zu vectors in %s; each query returns %zu results\n",
                 k, in.count, idx, in.count);
     if (qrecords && cli_items_load("search", qrecords, qid_field, qfields, qe.ids, qe.n, &qi)) goto out;
     ids = malloc((nq ? nq : 1) * (size_t)k * sizeof *ids);
     scores = malloc((nq ? nq : 1) * (size_t)k * sizeof *scores);
     if (!ids || !scores) { fprintf(stderr, "mmfuse search: out of memory\n"); goto out; }
-    s = mmf_index_search(ix, nq, qe.x, k, &sp, ids, scores);
-    if (s) { cli_fail("search", s, "search failed"); goto out; }
+    if (R > 1) {   /* this rank's shard, then rank 0 merges everyone's top k */
+        s = mmf_index_search(ix, nq, qe.x, k, &sp, ids, scores);
+        if (s) cli_fail("search", s, "search failed");
+        synced = 1;
+        if (!cli_dist_all_ok(!s)) goto out;
+        void *gi = NULL, *gs = NULL;
+        size_t li, ls, per = nq * (size_t)k;
+        int g = cli_dist_gather(ids, per * sizeof *ids, &gi, &li) | cli_dist_gather(scores, per * sizeof *scores, &gs, &ls);
+        if (!cli_dist_all_ok(!g)) { free(gi); free(gs); goto out; }
+        if (rank != 0) { rc = MMF_EXIT_OK; goto out; }
+        const int64_t **lid = malloc((size_t)R * sizeof *lid);
+        const float **lsc = malloc((size_t)R * sizeof *lsc);
+        if (lid && lsc) {
+            for (int r = 0; r < R; r++) { lid[r] = (const int64_t *)gi + (size_t)r * per; lsc[r] = (const float *)gs + (size_t)r * per; }
+            cli_sindex_merge(in.metric, nq, k, R, lid, lsc, ids, scores);
+        }
+        free(lid); free(lsc); free(gi); free(gs);
+        if (!lid || !lsc) { fprintf(stderr, "mmfuse search: out of memory\n"); goto out; }
+    } else {
+        s = cli_sindex_search(&si, nq, qe.x, k, &sp, ids, scores);
+        if (s) { cli_fail("search", s, "search failed"); goto out; }
+    }
     for (size_t i = 0; i < nq; i++) {
         long long qid = (long long)qe.ids[i];
         const char *qn = qi.names ? qi.names[i] : NULL, *qp = qi.payloads ? qi.payloads[i] : NULL;
@@ -182,7 +220,7 @@ static int run(int argc, char **argv) {
         for (int j = 0; j < k; j++) {
             size_t o = i * (size_t)k + (size_t)j;
             if (ids[o] < 0) break;
-            const char *nm = mmf_index_item_name(ix, ids[o]), *pl = mmf_index_item_payload(ix, ids[o]);
+            const char *nm = cli_sindex_item_name(&si, ids[o]), *pl = cli_sindex_item_payload(&si, ids[o]);
             if (json) {
                 printf("%s{\"id\": %lld, \"score\": %.6g", first ? "" : ", ", (long long)ids[o], scores[o]);
                 if (nm) { printf(", \"name\": "); cli_json_string(stdout, nm); }
@@ -196,9 +234,10 @@ static int run(int argc, char **argv) {
     }
     rc = MMF_EXIT_OK;
 out:
+    if (!synced) cli_dist_all_ok(0);
     cli_emb_free(&qe); free(ids); free(scores);
     cli_items_free(&qi);
-    mmf_index_free(ix);
+    cli_sindex_free(&si);
     return rc;
 }
 
