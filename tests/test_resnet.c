@@ -44,6 +44,10 @@ static void run_case(const mmf_safetensors *ex, const char *name) {
         CHECK_OK(mmf_resnet_forward(m, (const float *)px->data + (size_t)3 * H * W, 1, H, W, pool, NULL, nt));
         CHECK(t_max_abs_diff(pool, (const float *)po->data + po->shape[1], (size_t)po->shape[1]) <= 1e-4);
     }
+    /* a workspace planned for one image: the batch goes through in chunks */
+    CHECK_OK(mmf_resnet_reserve(m, 1, H, W));
+    CHECK_OK(mmf_resnet_forward(m, px->data, B, H, W, pool, hid, 1));
+    CHECK(t_max_abs_diff(pool, po->data, (size_t)po->numel) <= 1e-4 && t_max_abs_diff(hid, lh->data, (size_t)lh->numel) <= 1e-4);
     free(pool);
     free(hid);
     mmf_resnet_free(m);

@@ -62,11 +62,12 @@ static mmf_status count_fn(void *u, const char *w, size_t n) {
     return MMF_OK;
 }
 
-static const counter *g_cnt;   /* qsort context (single-threaded use) */
-static int cmp_ids(const void *a, const void *b) {
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    if (g_cnt->cnt[x] != g_cnt->cnt[y]) return g_cnt->cnt[x] > g_cnt->cnt[y] ? -1 : 1;
-    return strcmp(mmf_vocab_token(&g_cnt->v, x), mmf_vocab_token(&g_cnt->v, y));
+/* words sorted as (count, word) pairs: most frequent first, ties by bytes */
+typedef struct word_count { int64_t n; const char *w; } word_count;
+static int cmp_word_count(const void *a, const void *b) {
+    const word_count *x = a, *y = b;
+    if (x->n != y->n) return x->n > y->n ? -1 : 1;
+    return strcmp(x->w, y->w);
 }
 
 static int file_exists(const char *p) { struct stat sb; return stat(p, &sb) == 0 && S_ISREG(sb.st_mode); }
@@ -76,16 +77,15 @@ static mmf_status learn(const mmf_records *rs, const char *dir, const mmf_featur
     counter c = {0};
     mmf_status s = mmf_vocab_init(&c.v, 4096);
     for (size_t i = 0; i < rs->n && !s; i++) s = each_word(rs->r[i].text, count_fn, &c);
-    int32_t *ids = s ? NULL : malloc((size_t)(c.n + 1) * sizeof *ids);
-    if (!s && !ids) s = mmf_fail(MMF_ERR_NOMEM, "out of memory");
+    word_count *wc = s ? NULL : malloc((size_t)(c.n + 1) * sizeof *wc);
+    if (!s && !wc) s = mmf_fail(MMF_ERR_NOMEM, "out of memory");
     mmf_strbuf b = {0};
     if (!s) {
-        for (int64_t i = 0; i < c.n; i++) ids[i] = (int32_t)i;
-        g_cnt = &c;
-        qsort(ids, (size_t)c.n, sizeof *ids, cmp_ids);
+        for (int64_t i = 0; i < c.n; i++) wc[i] = (word_count){c.cnt[i], mmf_vocab_token(&c.v, (int32_t)i)};
+        qsort(wc, (size_t)c.n, sizeof *wc, cmp_word_count);
         for (int64_t i = 0; i < c.n && i < p->max_words && !s; i++) {
-            if (c.cnt[ids[i]] < p->min_count) break;
-            const char *w = mmf_vocab_token(&c.v, ids[i]);
+            if (wc[i].n < p->min_count) break;
+            const char *w = wc[i].w;
             s = mmf_strbuf_add(&b, w, strlen(w));
             if (!s) s = mmf_strbuf_add(&b, "\n", 1);
         }
@@ -93,7 +93,7 @@ static mmf_status learn(const mmf_records *rs, const char *dir, const mmf_featur
     char path[4096];
     snprintf(path, sizeof path, "%s/vocab.txt", dir);
     if (!s) s = mmf_write_file_atomic(path, b.s ? b.s : "", b.n);
-    free(ids);
+    free(wc);
     mmf_vocab_free(&c.v);
     free(c.cnt);
     b.n = 0;

@@ -42,9 +42,8 @@ mmf_status mmf_xmodal_attention(mmf_head *h, const mmf_embfile *data, const char
         mmf_tape_reset(tp);
         mmf_tape_set_training(tp, 0);
         fz_out o;
-        fz_xmodal_capture(maps + st * W * P, words + st * W);
-        s = fz_head_forward(h, tp, B, xs, mask, NULL, &o);
-        fz_xmodal_capture(NULL, NULL);
+        fz_xmodal_maps cap = {maps + st * W * P, words + st * W};
+        s = fz_head_forward_capture(h, tp, B, xs, mask, NULL, &cap, &o);
     }
     if (!s) {
         mmf_st_writer *w = mmf_st_writer_new();

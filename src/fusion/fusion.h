@@ -70,6 +70,7 @@ struct fz_ctx {
     mmf_var logits;         /* set by operators that make their own logits, else -1 */
     mmf_var aux_loss;       /* an extra loss term (CentralNet's unimodal heads), else -1 */
     const int64_t *labels;  /* classify labels of the batch when training, else NULL */
+    struct fz_xmodal_maps *capture;  /* xmodal: where this forward writes its attention maps, or NULL */
 };
 
 /* registry */

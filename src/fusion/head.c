@@ -70,9 +70,14 @@ mmf_status fz_head_new(const fz_config *cfg, mmf_head **out) {
 
 mmf_status fz_head_forward(mmf_head *h, mmf_tape *tp, int64_t B, float *const *xs, const uint8_t *mask,
                            const int64_t *labels, fz_out *o) {
+    return fz_head_forward_capture(h, tp, B, xs, mask, labels, NULL, o);
+}
+
+mmf_status fz_head_forward_capture(mmf_head *h, mmf_tape *tp, int64_t B, float *const *xs, const uint8_t *mask,
+                                   const int64_t *labels, struct fz_xmodal_maps *capture, fz_out *o) {
     int M = h->cfg.M;
     o->emb = o->out = o->out2 = o->aux = -1;
-    fz_ctx c = {.tp = tp, .h = h, .B = B, .mask = mask, .logits = -1, .aux_loss = -1, .labels = labels};
+    fz_ctx c = {.tp = tp, .h = h, .B = B, .mask = mask, .logits = -1, .aux_loss = -1, .labels = labels, .capture = capture};
     float *mf = mmf_tape_scratch(tp, (size_t)(B * M) * 2 * sizeof(float));
     if (!mf) return mmf_fail(MMF_ERR_NOMEM, "fusion: out of memory");
     for (int m = 0; m < M; m++) {

@@ -102,21 +102,21 @@ static mmf_var masked_mean(fz_ctx *c, mmf_var x, const uint8_t *keep, int64_t B,
     return mmf_t_reshape(c->tp, mmf_t_matmul(c->tp, wv, x, 0, 0), 2, (int64_t[]){B, c->h->cfg.hidden});
 }
 
-/* attention-map capture (fz_xmodal_capture): the last layer's word -> patch
- * probabilities, averaged over heads, written while the forward runs */
-static struct { float *maps; int32_t *words; const int32_t *ids; } g_cap;
-
-void fz_xmodal_capture(float *maps, int32_t *words) { g_cap.maps = maps; g_cap.words = words; g_cap.ids = NULL; }
-
-static void capture(fz_ctx *c, mmf_var qv, mmf_var kv, const uint8_t *tkeep, const uint8_t *ikeep, int64_t B, int64_t NT, int64_t NP) {
+/* attention-map capture (c->capture, fz_head_forward_capture): the last
+ * layer's word -> patch probabilities, averaged over heads, written while the
+ * forward runs; ids: the word tokens' vocabulary indices (raw mode) or NULL */
+static void capture(fz_ctx *c, mmf_var qv, mmf_var kv, const int32_t *ids, const uint8_t *tkeep, const uint8_t *ikeep,
+                    int64_t B, int64_t NT, int64_t NP) {
+    float *maps = c->capture->maps;
+    int32_t *words = c->capture->words;
     const float *Q = mmf_tape_var(c->tp, qv)->v, *K = mmf_tape_var(c->tp, kv)->v;
     int H = c->h->cfg.hidden, nh = c->h->cfg.heads, D = H / nh;
     float sc = 1.0f / sqrtf((float)D), pr[XM_GRID * XM_GRID];
     for (int64_t b = 0; b < B; b++)
         for (int64_t t = 0; t < XM_T; t++) {
-            float *o = g_cap.maps + (b * XM_T + t) * XM_GRID * XM_GRID;
+            float *o = maps + (b * XM_T + t) * XM_GRID * XM_GRID;
             memset(o, 0, sizeof(float) * XM_GRID * XM_GRID);
-            g_cap.words[b * XM_T + t] = (t < NT && tkeep[b * NT + t] && g_cap.ids) ? g_cap.ids[b * XM_T + t] : -1;
+            words[b * XM_T + t] = (t < NT && tkeep[b * NT + t] && ids) ? ids[b * XM_T + t] : -1;
             if (t >= NT || !tkeep[b * NT + t] || NP != XM_GRID * XM_GRID) continue;
             for (int hh = 0; hh < nh; hh++) {
                 float mx = -INFINITY, sum = 0.0f;
@@ -143,6 +143,7 @@ static mmf_var xm_fwd(fz_ctx *c) {
     mmf_var T, I;
     uint8_t *tkeep, *ikeep;
     int ms, mi;   /* the modalities of the "t" and "i" streams */
+    const int32_t *word_ids = NULL;   /* raw mode: the word tokens' vocabulary indices */
     if (raw_mode(h)) {
         mi = find_mod(h, "image");
         int mt = find_mod(h, "text");
@@ -174,7 +175,7 @@ static mmf_var xm_fwd(fz_ctx *c) {
                     if (xt[b * V + v] > 0.0f) { ids[b * XM_T + n] = (int32_t)v; tkeep[b * XM_T + n] = 1; n++; }
             for (; n < XM_T; n++) { ids[b * XM_T + n] = 0; tkeep[b * XM_T + n] = 0; }
         }
-        g_cap.ids = ids;
+        word_ids = ids;
         I = fz_lin(c, "f.patch", mmf_t_const(tp, patch, 3, (int64_t[]){B, NP, PD}));
         I = mmf_t_add(tp, I, fz_p(c, "f.ppos"));
         T = mmf_t_reshape(tp, mmf_t_embedding(tp, fz_p(c, "f.word"), ids, B * XM_T), 3, (int64_t[]){B, XM_T, H});
@@ -203,7 +204,7 @@ static mmf_var xm_fwd(fz_ctx *c) {
         snprintf(q, sizeof q, "f.l%d.t2i.q", l); snprintf(k, sizeof k, "f.l%d.t2i.k", l);
         snprintf(v, sizeof v, "f.l%d.t2i.v", l); snprintf(o, sizeof o, "f.l%d.t2i.o", l);
         mmf_var qv = fz_lin(c, q, tq), kv = fz_lin(c, k, ik);
-        if (g_cap.maps && l == h->cfg.layers - 1) capture(c, qv, kv, tkeep, ikeep, B, NT, NP);
+        if (c->capture && l == h->cfg.layers - 1) capture(c, qv, kv, word_ids, tkeep, ikeep, B, NT, NP);
         mmf_var t2i = fz_lin(c, o, mmf_t_attention(tp, qv, kv, fz_lin(c, v, ik), h->cfg.heads, ikeep, 0));
         snprintf(q, sizeof q, "f.l%d.i2t.q", l); snprintf(k, sizeof k, "f.l%d.i2t.k", l);
         snprintf(v, sizeof v, "f.l%d.i2t.v", l); snprintf(o, sizeof o, "f.l%d.i2t.o", l);

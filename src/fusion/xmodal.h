@@ -7,9 +7,12 @@
 #define FZ_XMODAL_WORDS 16   /* word token slots */
 #define FZ_XMODAL_PATCHES 16 /* 4 x 4 grid, row-major */
 
-/* While set (not NULL), every xmodal forward writes, for its batch, maps
- * [B, 16 words, 16 patches] (last layer's word -> patch attention averaged over
- * heads; zeros for empty slots) and words [B, 16] (vocabulary index of each word
- * token, -1 for an empty slot). Not thread-safe: one forward at a time. */
-void fz_xmodal_capture(float *maps, int32_t *words);
+/* Where one xmodal forward (fz_head_forward_capture) writes, for its batch,
+ * maps [B, 16 words, 16 patches] (last layer's word -> patch attention
+ * averaged over heads; zeros for empty slots) and words [B, 16] (vocabulary
+ * index of each word token, -1 for an empty slot). */
+typedef struct fz_xmodal_maps {
+    float *maps;
+    int32_t *words;
+} fz_xmodal_maps;
 #endif

@@ -33,14 +33,9 @@ static int cmp_offset(const void *a, const void *b) {
     return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end < y->end ? -1 : x->end > y->end);
 }
 
-static int cmp_name_idx(const void *a, const void *b, void *ctx) {
-    const mmf_st_entry *e = ctx;
-    return strcmp(e[*(const size_t *)a].info.name, e[*(const size_t *)b].info.name);
-}
-
-/* qsort_r is glibc's; keep the context in a thread-local for portability. */
-static _Thread_local const mmf_st_entry *sort_ctx;
-static int cmp_name(const void *a, const void *b) { return cmp_name_idx(a, b, (void *)sort_ctx); }
+/* the name index is sorted as (name, entry) pairs: the comparison needs no context */
+typedef struct name_ref { const char *name; size_t i; } name_ref;
+static int cmp_name_ref(const void *a, const void *b) { return strcmp(((const name_ref *)a)->name, ((const name_ref *)b)->name); }
 
 /* An exact non-negative integer from a JSON number (cJSON holds doubles:
  * anything past 2^53 cannot be trusted and is rejected). */
@@ -162,10 +157,12 @@ static mmf_status parse_metadata(const char *file, const cJSON *meta, mmf_safete
 
 mmf_status mmf_st_build_index(mmf_safetensors *st, const char *file) {
     st->by_name = malloc((st->n ? st->n : 1) * sizeof(size_t));
-    if (!st->by_name) return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", file);
-    for (size_t i = 0; i < st->n; i++) st->by_name[i] = i;
-    sort_ctx = st->entries;
-    qsort(st->by_name, st->n, sizeof(size_t), cmp_name);
+    name_ref *refs = malloc((st->n ? st->n : 1) * sizeof *refs);
+    if (!st->by_name || !refs) { free(refs); return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", file); }
+    for (size_t i = 0; i < st->n; i++) refs[i] = (name_ref){st->entries[i].info.name, i};
+    qsort(refs, st->n, sizeof *refs, cmp_name_ref);
+    for (size_t i = 0; i < st->n; i++) st->by_name[i] = refs[i].i;
+    free(refs);
     for (size_t i = 1; i < st->n; i++) {
         const char *a = st->entries[st->by_name[i - 1]].info.name, *b = st->entries[st->by_name[i]].info.name;
         if (strcmp(a, b) == 0) return mmf_fail(MMF_ERR_FORMAT, "%s: tensor name \"%s\" appears twice", file, a);

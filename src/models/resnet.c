@@ -32,6 +32,7 @@
  * quantised per pixel). ResNet-50 batch 16, 1 thread, CPU time: 520-527 ms
  * with the convolutions, 638-690 ms with int8 GEMMs only (MMFUSE_SGEMM_ONLY=1). */
 #include "models/resnet.h"
+#include "core/arena.h"
 #include "core/error.h"
 #include "core/ops.h"
 #include "core/gemm_bf16.h"
@@ -66,17 +67,19 @@ struct mmf_resnet {
     rn_block *blocks;
     int nblocks;
     int out_c;
-    /* workspace grown on demand (per handle, never shared) */
-    float *buf[5];
-    size_t buf_cap;
-    float *scratch;
-    size_t scratch_cap;
     int bf16;          /* convolutions in bf16 (mmf_resnet_use_bf16) */
+    /* The workspace: one arena per handle, carved by mmf_resnet_reserve from
+     * the size table of the planned input shape (never shared, never grown
+     * inside a forward). */
+    mmf_arena ws;
+    int ws_B, ws_H, ws_W;   /* the shape it was planned for (0: none yet) */
+    float *buf[5];     /* fp32 activations */
+    float *scratch;    /* fp32 im2col */
+    size_t scratch_cap;
     uint16_t *bbuf[4]; /* bf16 activations, rows of pad2(C) values */
-    size_t bbuf_cap;
     uint16_t *bscratch;/* bf16 im2col */
     size_t bscratch_cap;
-    void *qscratch;    /* int8: quantised rows + int32 sums, or a u8 input (grown on demand) */
+    void *qscratch;    /* int8: quantised rows + int32 sums, or a u8 input */
     size_t qscratch_cap;
 };
 
@@ -139,11 +142,7 @@ void mmf_resnet_free(mmf_resnet *m) {
         if (m->blocks[i].has_sc) free_conv(&m->blocks[i].sc);
     }
     free(m->blocks);
-    for (int i = 0; i < 5; i++) free(m->buf[i]);
-    free(m->scratch);
-    for (int i = 0; i < 4; i++) free(m->bbuf[i]);
-    free(m->bscratch);
-    free(m->qscratch);
+    mmf_arena_free(&m->ws);
     free(m);
 }
 
@@ -247,6 +246,7 @@ mmf_status mmf_resnet_use_bf16(mmf_resnet *m, const char *dir) {
         if (b->has_sc) { free(b->sc.w); b->sc.w = NULL; }
     }
     m->bf16 = 1;
+    m->ws_H = 0;   /* the workspace is planned again for bf16 buffers */
     return MMF_OK;
 }
 
@@ -259,15 +259,9 @@ static mmf_status quantise_conv(conv_bn *c, int direct) {
     return MMF_OK;
 }
 
-/* room for n bytes in the int8 scratch */
-static void *qscratch_for(mmf_resnet *m, size_t need) {
-    if (need > m->qscratch_cap) {
-        free(m->qscratch);
-        m->qscratch = malloc(need);
-        m->qscratch_cap = m->qscratch ? need : 0;
-    }
-    return m->qscratch;
-}
+/* the int8 scratch the size table reserved, or NULL when a need exceeds it
+ * (a planning bug: the caller then takes the fp32 path) */
+static void *qscratch_for(mmf_resnet *m, size_t need) { return need <= m->qscratch_cap ? m->qscratch : NULL; }
 
 mmf_status mmf_resnet_use_int8(mmf_resnet *m, const char *dir) {
     if (!mmf_int8_supported())
@@ -282,6 +276,7 @@ mmf_status mmf_resnet_use_int8(mmf_resnet *m, const char *dir) {
         for (int j = 0; !s && j < b->nconv; j++) s = quantise_conv(&b->c[j], 1);
         if (!s && b->has_sc) s = quantise_conv(&b->sc, 1);
     }
+    m->ws_H = 0;   /* planned again: the int8 scratch joins the workspace */
     return s;   /* the fp32 weights stay: the path when the engine refuses a GEMM */
 }
 
@@ -489,11 +484,15 @@ static void maxpool_nhwc(float *out, const float *in, int B, int H, int W, int C
     }
 }
 
-/* Largest activation (floats) and im2col need for one pass at B x H x W. */
-/* bf16 (values): the largest activation with rows of pad2(C), the largest
- * per-image im2col with rows of pad2(K). */
-static void plan(const mmf_resnet *m, int B, int H, int W, size_t *act, size_t *cols1, size_t *actb, size_t *colsb1) {
-    size_t a = (size_t)B * H * W * m->stem.ic, c1 = 0, cb = 0;
+/* The size table of one pass at B x H x W (element counts): the largest
+ * activation (fp32, and bf16 with rows of pad2(C)), the largest per-image
+ * im2col (fp32 rows of K, bf16 rows of pad2(K)) and the int8 scratch (bytes:
+ * the GEMM's quantised rows for B images at once, an upper bound of every
+ * chunk, or a u8 copy of a oneDNN int8 convolution's input). */
+typedef struct rn_sizes { size_t act, cols1, actb, colsb1, qbytes; } rn_sizes;
+
+static void plan(const mmf_resnet *m, int B, int H, int W, rn_sizes *z) {
+    size_t a = (size_t)B * H * W * m->stem.ic, c1 = 0, cb = 0, q = 0;
     /* bf16 input: NHWC rows, and the NCHW conversion with rows of pad2(H*W) */
     size_t ab = (size_t)B * H * W * pad2(m->stem.ic), ab2 = (size_t)B * m->stem.ic * pad2(H * W);
     if (ab2 > ab) ab = ab2;
@@ -502,7 +501,10 @@ static void plan(const mmf_resnet *m, int B, int H, int W, size_t *act, size_t *
         size_t o_ = (size_t)B * oh_ * ow_ * (c)->oc; if (o_ > a) a = o_; \
         size_t ob_ = (size_t)B * oh_ * ow_ * pad2((c)->oc); if (ob_ > ab) ab = ob_; \
         size_t k_ = (size_t)oh_ * ow_ * (c)->k * (c)->k * (c)->ic; if (k_ > c1) c1 = k_; \
-        size_t kb_ = (size_t)oh_ * ow_ * pad2((c)->k * (c)->k * (c)->ic); if (kb_ > cb) cb = kb_; } while (0)
+        size_t kb_ = (size_t)oh_ * ow_ * pad2((c)->k * (c)->k * (c)->ic); if (kb_ > cb) cb = kb_; \
+        if ((c)->wq) { size_t q_ = mmf_int8_scratch_bytes((int64_t)B * oh_ * ow_, (c)->k * (c)->k * (c)->ic, (c)->oc); \
+                       if (q_ > q) q = q_; } \
+        if ((c)->dq) { size_t u_ = (size_t)B * (hh) * (ww) * (c)->ic; if (u_ > q) q = u_; } } while (0)
     ACC(&m->stem, H, W);
     out_hw(&m->stem, H, W, &h, &w);
     h = (h + 2 - 3) / 2 + 1;
@@ -513,53 +515,66 @@ static void plan(const mmf_resnet *m, int B, int H, int W, size_t *act, size_t *
         for (int j = 0; j < b->nconv; j++) { ACC(&b->c[j], h, w); out_hw(&b->c[j], h, w, &h, &w); }
     }
 #undef ACC
-    *act = a;
-    *cols1 = c1;
-    *actb = ab;
-    *colsb1 = cb;
+    z->act = a;
+    z->cols1 = c1;
+    z->actb = ab;
+    z->colsb1 = cb;
+    z->qbytes = q;
 }
+
+mmf_status mmf_resnet_reserve(mmf_resnet *m, int B, int H, int W) {
+    if (B < 1 || H < 8 || W < 8 || H > 8192 || W > 8192)
+        return mmf_fail(MMF_ERR_SHAPE, "resnet: input %d x 3 x %d x %d is out of range", B, H, W);
+    rn_sizes z;
+    plan(m, B, H, W, &z);
+    /* im2col: at least one image, up to 8M values to batch the small late stages */
+    const size_t batch_cols = (size_t)8 << 20;
+    size_t cols = z.cols1 > batch_cols ? z.cols1 : batch_cols, colsb = z.colsb1 > batch_cols ? z.colsb1 : batch_cols;
+    size_t bytes = 5 * mmf_arena_need(z.act * sizeof(float)) + mmf_arena_need(z.qbytes);
+    if (m->bf16) bytes += 4 * mmf_arena_need(z.actb * sizeof(uint16_t)) + mmf_arena_need(colsb * sizeof(uint16_t));
+    else bytes += mmf_arena_need(cols * sizeof(float));
+    mmf_arena_free(&m->ws);
+    m->ws_B = m->ws_H = m->ws_W = 0;
+    mmf_status s = mmf_arena_init(&m->ws, bytes);
+    if (s) return mmf_fail_wrap(s, "resnet: workspace for %d images of %d x %d", B, H, W);
+    for (int i = 0; i < 5; i++) m->buf[i] = mmf_arena_floats(&m->ws, z.act);
+    m->qscratch = z.qbytes ? mmf_arena_alloc(&m->ws, z.qbytes) : NULL;
+    m->qscratch_cap = z.qbytes;
+    for (int i = 0; i < 4; i++) m->bbuf[i] = m->bf16 ? mmf_arena_alloc(&m->ws, z.actb * sizeof(uint16_t)) : NULL;
+    m->bscratch = m->bf16 ? mmf_arena_alloc(&m->ws, colsb * sizeof(uint16_t)) : NULL;
+    m->bscratch_cap = m->bf16 ? colsb : 0;
+    m->scratch = m->bf16 ? NULL : mmf_arena_floats(&m->ws, cols);
+    m->scratch_cap = m->bf16 ? 0 : cols;
+    m->ws_B = B; m->ws_H = H; m->ws_W = W;
+    return MMF_OK;
+}
+
+static mmf_status forward_planned(mmf_resnet *m, const float *pixels, int B, int H, int W, float *pooled, float *last_hidden,
+                                  int nt);
 
 mmf_status mmf_resnet_forward(mmf_resnet *m, const float *pixels, int B, int H, int W,
                               float *pooled, float *last_hidden, int nt) {
     if (B < 1 || H < 8 || W < 8 || H > 8192 || W > 8192)
         return mmf_fail(MMF_ERR_SHAPE, "resnet: input %d x 3 x %d x %d is out of range", B, H, W);
+    mmf_status s = MMF_OK;
+    /* another image size is planned afresh; more images than planned run in
+     * chunks of the planned batch (images are independent) */
+    if (H != m->ws_H || W != m->ws_W) s = mmf_resnet_reserve(m, B, H, W);
+    int oh, ow;
+    mmf_resnet_out_hw(m, H, W, &oh, &ow);
+    size_t px = (size_t)3 * H * W, hid = (size_t)m->out_c * oh * ow;
+    for (int n0 = 0; !s && n0 < B; n0 += m->ws_B) {
+        int nb = B - n0 < m->ws_B ? B - n0 : m->ws_B;
+        s = forward_planned(m, pixels + (size_t)n0 * px, nb, H, W, pooled ? pooled + (size_t)n0 * m->out_c : NULL,
+                            last_hidden ? last_hidden + (size_t)n0 * hid : NULL, nt);
+    }
+    return s;
+}
+
+/* One pass over B <= ws_B images of the planned H x W, in the workspace. */
+static mmf_status forward_planned(mmf_resnet *m, const float *pixels, int B, int H, int W, float *pooled, float *last_hidden,
+                                  int nt) {
     mmf_threads_use(nt);
-    size_t act, cols1, actb, colsb1;
-    plan(m, B, H, W, &act, &cols1, &actb, &colsb1);
-    if (act > m->buf_cap) {
-        for (int i = 0; i < 5; i++) {
-            free(m->buf[i]);
-            m->buf[i] = malloc(act * sizeof(float));
-            if (!m->buf[i]) { m->buf_cap = 0; return mmf_fail(MMF_ERR_NOMEM, "resnet: cannot allocate %zu activation floats", act); }
-        }
-        m->buf_cap = act;
-    }
-    /* im2col: at least one image, up to 8M values to batch the small late stages */
-    if (m->bf16) {
-        if (actb > m->bbuf_cap) {
-            for (int i = 0; i < 4; i++) {
-                free(m->bbuf[i]);
-                m->bbuf[i] = malloc(actb * sizeof(uint16_t));
-                if (!m->bbuf[i]) { m->bbuf_cap = 0; return mmf_fail(MMF_ERR_NOMEM, "resnet: cannot allocate %zu bf16 activations", actb); }
-            }
-            m->bbuf_cap = actb;
-        }
-        size_t want = colsb1 > ((size_t)8 << 20) ? colsb1 : ((size_t)8 << 20);
-        if (want > m->bscratch_cap) {
-            free(m->bscratch);
-            m->bscratch = malloc(want * sizeof(uint16_t));
-            if (!m->bscratch) { m->bscratch_cap = 0; return mmf_fail(MMF_ERR_NOMEM, "resnet: cannot allocate im2col scratch"); }
-            m->bscratch_cap = want;
-        }
-    } else {
-        size_t want = cols1 > ((size_t)8 << 20) ? cols1 : ((size_t)8 << 20);
-        if (want > m->scratch_cap) {
-            free(m->scratch);
-            m->scratch = malloc(want * sizeof(float));
-            if (!m->scratch) { m->scratch_cap = 0; return mmf_fail(MMF_ERR_NOMEM, "resnet: cannot allocate im2col scratch"); }
-            m->scratch_cap = want;
-        }
-    }
     float *x = m->buf[0], *t1 = m->buf[1], *t2 = m->buf[2], *t3 = m->buf[3], *sc = m->buf[4];
     int C0 = m->stem.ic;
     int h, w;
@@ -670,6 +685,10 @@ static mmf_status resnet_enc_load(mmf_encoder *e) {
     else if (e->params.precision == MMF_PRECISION_F32 && !getenv("MMFUSE_SGEMM_ONLY")) TRY_RN(mmf_resnet_use_dnnl(m));
     else if (e->params.precision != MMF_PRECISION_F32)
         return mmf_fail(MMF_ERR_ARG, "mmf_encoder_load: unknown precision %d", (int)e->params.precision);
+    /* the workspace for a full batch of the processor's images, carved now */
+    int c, h, w;
+    mmf_image_processor_size(e->proc, &c, &h, &w);
+    TRY_RN(mmf_resnet_reserve(m, e->params.max_batch > 0 ? e->params.max_batch : 1, h, w));
     e->dim = e->token_dim = m->out_c;
     e->def_pool = MMF_POOL_MEAN;
     e->def_norm = 0;

@@ -21,7 +21,13 @@ mmf_status mmf_resnet_use_bf16(mmf_resnet *m, const char *dir);
 mmf_status mmf_resnet_use_dnnl(mmf_resnet *m);
 /* int8 convolutions (VNNI; MMF_ERR_UNSUPPORTED naming it otherwise). */
 mmf_status mmf_resnet_use_int8(mmf_resnet *m, const char *dir);
-/* pixels (B,3,H,W) NCHW -> pooled (B, C_last). last_hidden (B, C, h, w) NCHW, or NULL. */
+/* Carve the handle's one workspace arena from the size table of B images of
+ * H x W (after choosing the precision: it decides the buffers). The encoder
+ * does this at load for its batch and the processor's size. */
+mmf_status mmf_resnet_reserve(mmf_resnet *m, int B, int H, int W);
+/* pixels (B,3,H,W) NCHW -> pooled (B, C_last). last_hidden (B, C, h, w) NCHW, or NULL.
+ * Runs in the reserved workspace: more images than reserved go through in
+ * chunks; another H x W is reserved afresh (the only allocation a forward makes). */
 mmf_status mmf_resnet_forward(mmf_resnet *m, const float *pixels, int B, int H, int W,
                               float *pooled, float *last_hidden, int nt);
 /* Spatial size of last_hidden for an H x W input. */
