@@ -320,13 +320,21 @@ mmf_status mmf_image_processor_files(const mmf_image_processor *p, const char *c
                                      int n_threads, uint8_t *failed, float *out, mmf_image_error_fn on_error, void *user);
 
 /* Image embeddings from an encoder loaded with mmf_encoder_load on a vit,
- * clip or resnet folder (its preprocessor_config.json is the processor).
+ * dinov2, clip, siglip, siglip_vision_model or resnet folder (its
+ * preprocessor_config.json is the processor).
  * Poolings: ViT pooler (default when the checkpoint has one) / cls / mean
- * (patch tokens); CLIP the projected features (get_image_features; default);
- * ResNet the pooled features (mean; default). normalize as for text. */
+ * (patch tokens); DINOv2 cls (default) / mean / cls_mean; CLIP the projected
+ * features (get_image_features; default); SigLIP pooler (the attention-pooling
+ * head; default) / mean; ResNet the pooled features (mean; default).
+ * normalize as for text. */
 const mmf_image_processor *mmf_encoder_image_processor(const mmf_encoder *enc);   /* NULL for text-only */
-/* CLIP: exp(logit_scale), the factor on cosine similarities; 0 for others. */
+/* CLIP, SigLIP: exp(logit_scale), the factor on cosine similarities; 0 for others. */
 float mmf_encoder_logit_scale(const mmf_encoder *enc);
+/* SigLIP: logit_bias, added to the scaled cosines; 0 for others. */
+float mmf_encoder_logit_bias(const mmf_encoder *enc);
+/* 1 when zero-shot probabilities are sigmoid(scale * cosine + bias) per label
+ * (SigLIP), 0 when they are a softmax over the labels (CLIP). */
+int mmf_encoder_logits_sigmoid(const mmf_encoder *enc);
 /* pixels (n, 3, H, W) as the processor makes them -> out (n, dim). */
 mmf_status mmf_encoder_embed_pixels(mmf_encoder *enc, const float *pixels, size_t n, mmf_pooling pooling,
                                     int normalize, float *out);

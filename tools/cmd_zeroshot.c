@@ -1,5 +1,5 @@
 /* mmfuse zeroshot: CLIP zero-shot classification, as CLIPModel's
- * logits_per_image.softmax(dim=1). */
+ * logits_per_image.softmax(dim=1); SigLIP's as sigmoid(logits_per_image). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,12 +9,14 @@
 
 static const char help[] =
     "Usage: mmfuse zeroshot --model DIR --image-list F (--labels \"L1,L2,...\" | --labels-file F) [options]\n\n"
-    "Zero-shot classification with a CLIP folder: every label text and every image is\n"
-    "embedded, and each image gets softmax(exp(logit_scale) * cosine(image, label)) over\n"
-    "the labels (Hugging Face's logits_per_image.softmax(dim=1)). Prints a header line,\n"
+    "Zero-shot classification with a CLIP or SigLIP folder: every label text and every\n"
+    "image is embedded, and each image gets softmax(exp(logit_scale) * cosine(image, label))\n"
+    "over the labels (CLIP: Hugging Face's logits_per_image.softmax(dim=1)), or for SigLIP\n"
+    "sigmoid(exp(logit_scale) * cosine + logit_bias) for each label on its own (the\n"
+    "probabilities need not sum to 1). Prints a header line,\n"
     "then one tab-separated line per image: path, best label, one probability per label.\n\n"
     "Options:\n"
-    "  --model DIR        a CLIP model folder with its tokenizer files, or one that\n"
+    "  --model DIR        a CLIP or SigLIP model folder with its tokenizer files, or one that\n"
     "                     `mmfuse train-direct --model clip` wrote (required)\n"
     "  --image-list F     one image path per line (blank lines skipped; - = stdin) (required)\n"
     "  --labels S         comma-separated label texts\n"
@@ -81,7 +83,7 @@ static int run(int argc, char **argv) {
     mmf_status s = mmf_encoder_load(model, &p, &enc);
     if (s) { free(lab); free(lbuf); return cli_fail("zeroshot", s, "cannot load the model"); }
     int rc = MMF_EXIT_OK;
-    /* a dual encoder: both modalities in one space (clip, mmfuse_clip) and a tokenizer */
+    /* a dual encoder: both modalities in one space (clip, siglip, mmfuse_clip) and a tokenizer */
     if (mmf_encoder_modalities(enc) != (MMF_MODALITY_TEXT | MMF_MODALITY_IMAGE) || !mmf_encoder_logit_scale(enc) ||
         !mmf_encoder_tokenizer(enc)) {
         rc = cli_usage("zeroshot", "%s is not a CLIP-style folder (text and image towers, logit scale, tokenizer files; model_type %s)", model, mmf_encoder_model_type(enc));
@@ -100,7 +102,8 @@ static int run(int argc, char **argv) {
     if (!s) s = mmf_encoder_embed_image_files(enc, (const char *const *)lines, n, MMF_POOL_DEFAULT, 1, skip_bad, failed, ie, on_error, NULL);
     if (s) rc = cli_fail("zeroshot", s, "embedding failed");
     else {
-        float scale = mmf_encoder_logit_scale(enc);
+        float scale = mmf_encoder_logit_scale(enc), bias = mmf_encoder_logit_bias(enc);
+        int sigmoid = mmf_encoder_logits_sigmoid(enc);
         double *pr = malloc(nl * sizeof(double));
         printf("image\tbest");
         for (size_t j = 0; j < nl; j++) printf("\t%s", lab[j]);
@@ -113,12 +116,17 @@ static int run(int argc, char **argv) {
             for (size_t j = 0; j < nl; j++) {
                 double d = 0;
                 for (int k = 0; k < D; k++) d += (double)ie[i * D + k] * te[j * D + k];
-                pr[j] = scale * d;
+                pr[j] = scale * d + bias;
                 if (pr[j] > mx) { mx = pr[j]; best = j; }
             }
-            for (size_t j = 0; j < nl; j++) sum += (pr[j] = exp(pr[j] - mx));
+            /* SigLIP: each label on its own, sigmoid(logit); CLIP: a softmax over the labels */
+            if (sigmoid) for (size_t j = 0; j < nl; j++) pr[j] = 1.0 / (1.0 + exp(-pr[j]));
+            else {
+                for (size_t j = 0; j < nl; j++) sum += (pr[j] = exp(pr[j] - mx));
+                for (size_t j = 0; j < nl; j++) pr[j] /= sum;
+            }
             printf("%s", lab[best]);
-            for (size_t j = 0; j < nl; j++) printf("\t%.6f", pr[j] / sum);
+            for (size_t j = 0; j < nl; j++) printf("\t%.6f", pr[j]);
             putchar('\n');
         }
         free(pr);

@@ -50,7 +50,9 @@ struct mmf_encoder {
     int max_length;       /* tokens per sequence, specials included */
     mmf_tokenizer *tok;   /* text families */
     mmf_image_processor *proc;   /* image families: preprocessor_config.json */
-    float logit_scale;    /* CLIP: exp(logit_scale); 0 otherwise */
+    float logit_scale;    /* CLIP, SigLIP: exp(logit_scale); 0 otherwise */
+    float logit_bias;     /* SigLIP: logit_bias; 0 otherwise */
+    int sigmoid_logits;   /* SigLIP: zero-shot probabilities are sigmoid(logits), not a softmax */
 };
 
 const mmf_encoder_ops *mmf_encoder_ops_find(const char *model_type);

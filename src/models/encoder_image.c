@@ -9,6 +9,8 @@
 
 const mmf_image_processor *mmf_encoder_image_processor(const mmf_encoder *e) { return e->proc; }
 float mmf_encoder_logit_scale(const mmf_encoder *e) { return e->logit_scale; }
+float mmf_encoder_logit_bias(const mmf_encoder *e) { return e->logit_bias; }
+int mmf_encoder_logits_sigmoid(const mmf_encoder *e) { return e->sigmoid_logits; }
 
 static mmf_status check_image(mmf_encoder *e, mmf_pooling *pool, int *normalize) {
     if (!(e->ops->modalities & MMF_MODALITY_IMAGE) || !e->ops->image_forward || !e->proc)

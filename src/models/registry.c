@@ -11,6 +11,7 @@
 extern const mmf_encoder_ops mmf_bert_ops;
 extern const mmf_encoder_ops mmf_roberta_ops, mmf_xlm_roberta_ops, mmf_camembert_ops;
 extern const mmf_encoder_ops mmf_distilbert_ops, mmf_mpnet_ops, mmf_dinov2_ops;
+extern const mmf_encoder_ops mmf_siglip_ops, mmf_siglip_vision_ops;
 extern const mmf_encoder_ops mmf_vit_ops, mmf_clip_ops, mmf_resnet_ops;
 extern const mmf_encoder_ops mmf_mmfuse_text_ops, mmf_mmfuse_cnn_ops; /* from-scratch towers (docs/direct.md) */
 extern const mmf_encoder_ops mmf_mmfuse_clip_ops;   /* their contrastive dual encoder */
@@ -26,6 +27,8 @@ static const mmf_encoder_ops *const families[] = {
     &mmf_vit_ops,
     &mmf_dinov2_ops,
     &mmf_clip_ops,
+    &mmf_siglip_ops,
+    &mmf_siglip_vision_ops,
     &mmf_resnet_ops,
     &mmf_mmfuse_text_ops,
     &mmf_mmfuse_cnn_ops,

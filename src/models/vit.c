@@ -236,15 +236,17 @@ void mmf_vis_tower_forward(const mmf_vis_tower *t, const float *pixels, int B, f
                 memcpy(d + (c * P + ky) * P, pixels + (((size_t)b * 3 + c) * S + (size_t)gy * P + ky) * S + (size_t)gx * P,
                        sizeof(float) * (size_t)P);
     }
-    /* patch tokens go to rows 1..N of each image: one GEMM per image keeps the layout */
+    /* patch tokens go to rows 1..N of each image (0..N-1 without a CLS token):
+     * one GEMM per image keeps the layout */
+    const int first = t->cls ? 1 : 0;
     for (int b = 0; b < B; b++) {
         float *xb = x + (size_t)b * T * C;
-        mmf_gemm(0, 1, N, C, K, 1.0f, patches + (size_t)b * N * K, K, t->patch_w, K, 0.0f, xb + C, C, nt);
-        memcpy(xb, t->cls, sizeof(float) * (size_t)C);
+        mmf_gemm(0, 1, N, C, K, 1.0f, patches + (size_t)b * N * K, K, t->patch_w, K, 0.0f, xb + (size_t)first * C, C, nt);
+        if (t->cls) memcpy(xb, t->cls, sizeof(float) * (size_t)C);
         for (int i = 0; i < T; i++) {
             float *row = xb + (size_t)i * C;
             const float *pos = t->pos + (size_t)i * C;
-            if (i > 0 && t->patch_b)
+            if (i >= first && t->patch_b)
                 for (int j = 0; j < C; j++) row[j] += t->patch_b[j] + pos[j];
             else
                 for (int j = 0; j < C; j++) row[j] += pos[j];

@@ -46,10 +46,10 @@ mmf_status mmf_wbag_layers(mmf_wbag *w, const mmf_tf_layer_names *nm, int L, int
                            const char *cfg, mmf_tf_layer_w **out);
 
 typedef struct mmf_vis_tower {
-    int C, L, F, P, S, N, T;   /* hidden, layers, ffn, patch, image size, patches, tokens (N + 1) */
+    int C, L, F, P, S, N, T;   /* hidden, layers, ffn, patch, image size, patches, tokens (N + 1, or N without CLS) */
     float eps;
     float *patch_w, *patch_b;  /* (C, 3*P*P), (C) or NULL */
-    float *cls, *pos;          /* (C), (T, C) */
+    float *cls, *pos;          /* (C) or NULL (SigLIP: no CLS token, T = N), (T, C) */
     float *pre_w, *pre_b;      /* CLIP pre_layrnorm, or NULL */
     float *post_w, *post_b;    /* ViT final layernorm / CLIP post_layernorm */
     int post_all_tokens;       /* 1 = ViT */
