@@ -35,6 +35,9 @@ int cli_dist_bcast(void *buf, size_t nbytes, int root);
 /* Rank 0 receives every rank's bytes, in rank order, concatenated (*all malloc'd,
  * NUL-terminated for convenience; *all_len excludes the NUL); other ranks get NULL. */
 int cli_dist_gather(const void *mine, size_t len, void **all, size_t *all_len);
+/* Not collective: seconds this rank spent inside the collectives above (waiting
+ * for slower ranks included): the communication share of a run. */
+double cli_dist_comm_seconds(void);
 /* The library's view of the job, for mmf_kmeans_sharded and the trainers. */
 const mmf_comm *cli_dist_comm(void);
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "cli.h"
 #include "cli_dist.h"
 #include "cli_embed.h"
@@ -154,6 +155,12 @@ static int read_inputs(const embed_opts *o, char ***lines, size_t *n, char **buf
     return 0;
 }
 
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 int embed_sharded(const embed_opts *o) {
     const int rank = cli_dist_rank();
     job j = {.o = o};
@@ -226,7 +233,9 @@ int embed_sharded(const embed_opts *o) {
     memset(&sh, 0, sizeof sh);
     if (!ok || cli_shards_open(&sh, "embed", o->out, N, j.nt, j.t, fp, o->resume)) ok = 0;
     else {
+        double t0 = now_s();
         ok = embed_shard(&j, &sh);
+        double t_embed[1] = {now_s() - t0}, t1 = now_s(), comm0 = cli_dist_comm_seconds();
         char *notes = NULL;
         size_t n_notes = 0;
         mmf_st_writer *w = NULL;
@@ -253,6 +262,12 @@ int embed_sharded(const embed_opts *o) {
         }
         mmf_st_writer_free(w);
         free(notes);
+        double t_write = now_s() - t1, comm = cli_dist_comm_seconds() - comm0;
+        if (cli_dist_allreduce(t_embed, 1, MMF_DT_F64, CLI_DIST_MAX)) ok = 0;
+        if (ok && rank == 0 && cli_dist_size() > 1)
+            fprintf(stderr, "mmfuse embed: %zu rows on %d ranks: embedding %.3f s (slowest rank), writing %s %.3f s "
+                            "(%.3f s of it in collectives on rank 0, waiting for the others included)\n",
+                    N, cli_dist_size(), t_embed[0], o->out, t_write, comm);
     }
     cli_shards_close(&sh);
     if (o->records) embed_rec_close(&er);

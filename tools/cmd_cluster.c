@@ -120,7 +120,12 @@ static int run(int argc, char **argv) {
     /* under mpirun: this rank's rows; every rank read the file, rank 0 gets all assignments back */
     size_t lo, hi;
     cli_dist_range(n, &lo, &hi);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double comm0 = cli_dist_comm_seconds();
     mmf_status s = mmf_kmeans_sharded(x + lo * (size_t)d, hi - lo, lo, n, d, &p, cli_dist_comm(), &r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec), comm = cli_dist_comm_seconds() - comm0;
     if (!cli_dist_all_ok(!s)) { if (s) cli_fail("cluster", s, "k-means failed"); goto done; }
     if (cli_dist_size() > 1) {
         void *all = NULL;
@@ -159,8 +164,11 @@ static int run(int argc, char **argv) {
         mmf_st_writer_free(w);
         if (s) { cli_fail("cluster", s, "cannot write the centroids"); goto done; }
     }
-    fprintf(stderr, "mmfuse cluster: %zu points into %d clusters, %d iterations, inertia %.6g -> %s\n",
-            n, p.k, r.iterations, r.inertia, out);
+    fprintf(stderr, "mmfuse cluster: %zu points into %d clusters, %d iterations, inertia %.6g, k-means %.3f s -> %s\n",
+            n, p.k, r.iterations, r.inertia, secs, out);
+    if (cli_dist_size() > 1)
+        fprintf(stderr, "mmfuse cluster: %d ranks; rank 0 spent %.3f s of the k-means in all-reduces (waiting for the others included)\n",
+                cli_dist_size(), comm);
     rc = MMF_EXIT_OK;
 done:
     cli_emb_free(&e); free(lab); free(b.p);

@@ -12,6 +12,9 @@
 #include <string.h>
 
 static int g_on, g_rank, g_size = 1;
+static double g_comm;   /* seconds inside collectives */
+
+double cli_dist_comm_seconds(void) { return g_comm; }
 
 static int mpi_err(int rc, const char *what) {
     if (rc == MPI_SUCCESS) return 0;
@@ -65,12 +68,17 @@ void cli_dist_range(size_t n, size_t *lo, size_t *hi) {
 int cli_dist_all_ok(int ok) {
     if (g_size == 1) return ok != 0;
     int mine = ok != 0, all = 0;
-    if (MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD) != MPI_SUCCESS) return 0;
-    return all;
+    double t = MPI_Wtime();
+    int rc = MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    g_comm += MPI_Wtime() - t;
+    return rc == MPI_SUCCESS && all;
 }
 
 void cli_dist_barrier(void) {
-    if (g_size > 1) MPI_Barrier(MPI_COMM_WORLD);
+    if (g_size == 1) return;
+    double t = MPI_Wtime();
+    MPI_Barrier(MPI_COMM_WORLD);
+    g_comm += MPI_Wtime() - t;
 }
 
 static MPI_Datatype mpi_type(mmf_dtype dt) {
@@ -91,21 +99,27 @@ int cli_dist_allreduce(void *buf, size_t count, mmf_dtype dt, int op) {
     if (t == MPI_DATATYPE_NULL) return 1;
     /* MPI counts are int: large buffers go in pieces */
     size_t es = mmf_dtype_size(dt), step = (size_t)1 << 28;
-    for (size_t at = 0; at < count; at += step) {
+    double t0 = MPI_Wtime();
+    int rc = 0;
+    for (size_t at = 0; !rc && at < count; at += step) {
         int c = (int)(count - at < step ? count - at : step);
-        if (mpi_err(MPI_Allreduce(MPI_IN_PLACE, (char *)buf + at * es, c, t, o, MPI_COMM_WORLD), "MPI_Allreduce")) return 1;
+        rc = mpi_err(MPI_Allreduce(MPI_IN_PLACE, (char *)buf + at * es, c, t, o, MPI_COMM_WORLD), "MPI_Allreduce");
     }
-    return 0;
+    g_comm += MPI_Wtime() - t0;
+    return rc;
 }
 
 int cli_dist_bcast(void *buf, size_t nbytes, int root) {
     if (g_size == 1) return 0;
     size_t step = (size_t)1 << 30;
-    for (size_t at = 0; at < nbytes; at += step) {
+    double t0 = MPI_Wtime();
+    int rc = 0;
+    for (size_t at = 0; !rc && at < nbytes; at += step) {
         int c = (int)(nbytes - at < step ? nbytes - at : step);
-        if (mpi_err(MPI_Bcast((char *)buf + at, c, MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast")) return 1;
+        rc = mpi_err(MPI_Bcast((char *)buf + at, c, MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
     }
-    return 0;
+    g_comm += MPI_Wtime() - t0;
+    return rc;
 }
 
 int cli_dist_gather(const void *mine, size_t len, void **all, size_t *all_len) {
@@ -114,6 +128,7 @@ int cli_dist_gather(const void *mine, size_t len, void **all, size_t *all_len) {
     if (len > (size_t)1 << 30) { fprintf(stderr, "mmfuse: error: rank %d: %zu bytes to gather, more than 1 GiB\n", g_rank, len); len = 0; }
     int n = (int)len, *counts = NULL, *displs = NULL;
     char *buf = NULL;
+    double t0 = MPI_Wtime();
     if (g_rank == 0) {
         counts = calloc((size_t)g_size, sizeof *counts);
         displs = calloc((size_t)g_size, sizeof *displs);
@@ -132,6 +147,7 @@ int cli_dist_gather(const void *mine, size_t len, void **all, size_t *all_len) {
     if (mpi_err(MPI_Gatherv(mine, n, MPI_BYTE, ok0 ? buf : &dummy, counts, displs, MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Gatherv")) rc = 1;
     free(counts);
     free(displs);
+    g_comm += MPI_Wtime() - t0;
     if (g_rank == 0 && ok0 && !rc) {
         buf[total] = 0;
         *all = buf;
