@@ -116,6 +116,19 @@ const char *mmf_st_path(const mmf_safetensors *st);
 /* Copy a float tensor (F32, F16, BF16, F64) into dst as float32; `count` must equal numel. */
 mmf_status mmf_st_read_f32(const mmf_safetensors *st, const char *name, float *dst, size_t count);
 
+/* Work split over processes (`mpirun -np N mmfuse ...`; docs/scale.md). The library
+ * never links MPI: the caller passes the job as a rank, a size and an in-place
+ * all-reduce, which mmfuse's CLI implements with MPI_Allreduce. Every rank calls
+ * the same library function with its own shard; the all-reduce is collective. */
+typedef enum mmf_comm_op { MMF_COMM_SUM = 0, MMF_COMM_MAX, MMF_COMM_MIN } mmf_comm_op;
+typedef struct mmf_comm {
+    int rank, size;
+    /* buf: count elements of dt (F32, F64, I32 or I64), replaced by the reduction
+     * over all ranks; returns 0 on success */
+    int (*allreduce)(void *buf, size_t count, mmf_dtype dt, mmf_comm_op op, void *user);
+    void *user;
+} mmf_comm;
+
 /* Writing: collect tensors, then mmf_st_writer_finish() writes them to a temp
  * file beside `path`, fsyncs and renames it into place. On any failure the
  * previous file at `path` is untouched and no temp file is left behind. */
@@ -472,6 +485,14 @@ mmf_train_params mmf_train_params_default(void);
  * NULL: the last epoch is kept). Fails on NaN/Inf loss or gradients, naming the
  * epoch and step; labels out of range; val files that differ in modalities/dims. */
 mmf_status mmf_head_train(const mmf_embfile *train, const mmf_embfile *val, const mmf_train_params *p, mmf_head **out);
+/* Data-parallel training over the ranks of comm (`mpirun -np N mmfuse train`): every
+ * rank calls it with the same files and parameters; each step's batch is split by
+ * rank and the gradients all-reduced, so every rank ends with the model one process
+ * trains on the same batches (up to the order of the gradient sums; modality
+ * dropout draws differ per rank). classify and multilabel (losses that are means
+ * over samples); align is refused. comm NULL or of size 1: mmf_head_train. */
+mmf_status mmf_head_train_comm(const mmf_embfile *train, const mmf_embfile *val, const mmf_train_params *p,
+                               const mmf_comm *comm, mmf_head **out);
 /* safetensors with the parameters + __metadata__ "mmfuse.head" (JSON config); atomic. */
 mmf_status mmf_head_save(const mmf_head *h, const char *path);
 mmf_status mmf_head_load(const char *path, mmf_head **out);
@@ -790,18 +811,6 @@ mmf_status mmf_model_id(const char *path, char *out, size_t cap);
 
 /* ------------------------------- clustering, retrieval metrics (issue 7) */
 
-/* Work split over processes (`mpirun -np N mmfuse ...`; docs/scale.md). The library
- * never links MPI: the caller passes the job as a rank, a size and an in-place
- * all-reduce, which mmfuse's CLI implements with MPI_Allreduce. Every rank calls
- * the same library function with its own shard; the all-reduce is collective. */
-typedef enum mmf_comm_op { MMF_COMM_SUM = 0, MMF_COMM_MAX, MMF_COMM_MIN } mmf_comm_op;
-typedef struct mmf_comm {
-    int rank, size;
-    /* buf: count elements of dt (F32, F64, I32 or I64), replaced by the reduction
-     * over all ranks; returns 0 on success */
-    int (*allreduce)(void *buf, size_t count, mmf_dtype dt, mmf_comm_op op, void *user);
-    void *user;
-} mmf_comm;
 
 typedef struct mmf_kmeans_params {
     int k;                  /* required */

@@ -42,7 +42,7 @@ run_both() {   # name file args...
   local name=$1 f=$2; shift 2
   "$CLI" cluster "$T/$f" --threads 1 --out "$T/$name.1.json" --centroids "$T/$name.1.st" "$@" 2>/dev/null
   "${MPIRUN[@]}" -np 2 "$CLI" cluster "$T/$f" --threads 1 --out "$T/$name.2.json" --centroids "$T/$name.2.st" "$@" 2>"$T/err"
-  check '[ $? -eq 0 ]' "$name: mpirun cluster: $(tail -3 "$T/err")"
+  rc=$?; check '[ $rc -eq 0 ]' "$name: mpirun cluster: $(tail -3 "$T/err")"
   check 'same "$T/$name.1.json" "$T/$name.2.json" "$T/$name.1.st" "$T/$name.2.st"' "$name: 2 ranks = 1 process"
 }
 run_both lloyd blobs.safetensors -k 12 --seed 5

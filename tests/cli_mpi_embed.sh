@@ -17,7 +17,7 @@ PYEOF
 for pool in default none; do
   "$CLI" embed --model "$A" --text-file "$T/t.txt" --pooling $pool --out "$T/one.st" --threads 1 2>/dev/null
   "${MPIRUN[@]}" -np 2 "$CLI" embed --model "$A" --text-file "$T/t.txt" --pooling $pool --out "$T/two.st" --threads 1 --chunk 50 2>"$T/err"
-  check '[ $? -eq 0 ]' "mpirun embed --pooling $pool: $(tail -3 "$T/err")"
+  rc=$?; check '[ $rc -eq 0 ]' "mpirun embed --pooling $pool: $(tail -3 "$T/err")"
   check 'st_compare "$T/one.st" "$T/two.st" 1e-5' "text --pooling $pool: 2 ranks = 1 process"
   check '[ ! -e "$T/two.st.parts" ]' "the shard files are removed after the write"
 done
@@ -26,7 +26,7 @@ done
 printf '%s\n' "$D/photo400x300.jpg" "$D/rgba8.png" "" "$D/pal4_trns.png" "$D/grey8.png" "$T/missing.png" "$D/exif6.jpg" > "$T/img.txt"
 "$CLI" embed --model "$D/resnet_basic" --image-list "$T/img.txt" --skip-bad --out "$T/i1.st" --threads 1 2>/dev/null
 "${MPIRUN[@]}" -np 2 "$CLI" embed --model "$D/resnet_basic" --image-list "$T/img.txt" --skip-bad --out "$T/i2.st" --threads 1 --chunk 2 2>"$T/err"
-check '[ $? -eq 0 ]' "mpirun embed images: $(tail -3 "$T/err")"
+rc=$?; check '[ $rc -eq 0 ]' "mpirun embed images: $(tail -3 "$T/err")"
 check 'st_compare "$T/i1.st" "$T/i2.st" 1e-5' "images with --skip-bad: 2 ranks = 1 process"
 # without --skip-bad the bad image (in rank 1's shard) fails the whole job, and no output appears
 "${MPIRUN[@]}" -np 2 "$CLI" embed --model "$D/resnet_basic" --image-list "$T/img.txt" --out "$T/bad.st" --threads 1 2>"$T/err"
@@ -44,7 +44,7 @@ cp "$D/photo400x300.jpg" "$D/rgba8.png" "$D/grey8.png" "$D/pal4_trns.png" "$T/"
 } > "$T/rec.jsonl"
 "$CLI" embed --records "$T/rec.jsonl" --text-model "$A" --image-model "$D/resnet_basic" --id-field id --out "$T/r1.st" --threads 1 2>/dev/null
 "${MPIRUN[@]}" -np 2 "$CLI" embed --records "$T/rec.jsonl" --text-model "$A" --image-model "$D/resnet_basic" --id-field id --out "$T/r2.st" --threads 1 --chunk 1 2>"$T/err"
-check '[ $? -eq 0 ]' "mpirun embed --records: $(tail -3 "$T/err")"
+rc=$?; check '[ $rc -eq 0 ]' "mpirun embed --records: $(tail -3 "$T/err")"
 check 'st_compare "$T/r1.st" "$T/r2.st" 1e-5' "records: 2 ranks = 1 process"
 
 # kill rank 1 once its progress file shows two chunks, then resume
@@ -66,7 +66,7 @@ check '[ -n "$killed" ] && [ $rc -ne 0 ]' "rank 1 killed mid-embed (pid ${killed
 check '[ ! -e "$T/b2.st" ]' "no output after the kill"
 done1=$($PY -c "import json; print(json.load(open('$prog'))['done'])" 2>/dev/null || echo 0)
 "${MPIRUN[@]}" -np 2 "$CLI" embed --model "$A" --text-file "$T/big.txt" --out "$T/b2.st" --threads 1 --chunk 4 --resume 2>"$T/err2"
-check '[ $? -eq 0 ]' "resumed run: $(tail -3 "$T/err2")"
+rc=$?; check '[ $rc -eq 0 ]' "resumed run: $(tail -3 "$T/err2")"
 check 'grep -q "rank 1: shard rows 800..1600: $done1 done by an earlier run, resuming" "$T/err2"' "rank 1 resumed after its $done1 rows: $(grep 'earlier run' "$T/err2")"
 check 'st_compare "$T/b1.st" "$T/b2.st" 1e-5' "resumed output = 1 process"
 # progress of another run is refused, not mixed in
@@ -76,6 +76,6 @@ rc=$?
 check '[ $rc -eq 1 ] && grep -q "progress of another run" "$T/err" && [ ! -e "$T/x.st" ]' "foreign progress refused (rc $rc): $(tail -2 "$T/err")"
 # a command that does not run distributed refuses instead of running twice
 "${MPIRUN[@]}" -np 2 "$CLI" tokenize --model "$A" --text hi >/dev/null 2>"$T/err"
-check '[ $? -eq 2 ] && grep -q "does not run as 2 ranks" "$T/err"' "tokenize refuses 2 ranks"
+rc=$?; check '[ $rc -eq 2 ] && grep -q "does not run as 2 ranks" "$T/err"' "tokenize refuses 2 ranks"
 echo "rank 1 killed after $done1 rows; $(grep "earlier run" "$T/err2" | tr "\n" " ")"
 exit $fail

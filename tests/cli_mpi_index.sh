@@ -48,14 +48,14 @@ for kind in flat hnsw; do
   "$CLI" index build "$T/x.st" --type $kind --M 8 --ef-construction 40 --threads 1 --out "$T/one.$kind" 2>/dev/null
   "${MPIRUN[@]}" -np 2 "$CLI" index build "$T/x.st" --type $kind --M 8 --ef-construction 40 --threads 1 \
       --records "$T/rec.jsonl" --payload text --out "$T/sh.$kind" 2>"$T/err"
-  check '[ $? -eq 0 ] && [ -f "$T/sh.$kind.shard-00000-of-00002" ] && [ -f "$T/sh.$kind.shard-00001-of-00002" ]' "mpirun index build $kind: $(tail -2 "$T/err")"
+  rc=$?; check '[ $rc -eq 0 ] && [ -f "$T/sh.$kind.shard-00000-of-00002" ] && [ -f "$T/sh.$kind.shard-00001-of-00002" ]' "mpirun index build $kind: $(tail -2 "$T/err")"
   check 'grep -Eq "\"format\":[[:space:]]*\"mmfuse-index-shards\"" "$T/sh.$kind"' "$kind: manifest written"
   ex=""; [ $kind = flat ] && ex=--exact
   "$CLI" search "$T/one.$kind" --vector-file "$T/q.st" -k 10 --ef 12 $ex --threads 1 --json > "$T/one.$kind.jsonl" 2>/dev/null
   "$CLI" search "$T/sh.$kind" --vector-file "$T/q.st" -k 10 --ef 12 $ex --threads 1 --json > "$T/sh1.$kind.jsonl" 2>"$T/err"
-  check '[ $? -eq 0 ]' "search over the manifest in one process ($kind): $(tail -2 "$T/err")"
+  rc=$?; check '[ $rc -eq 0 ]' "search over the manifest in one process ($kind): $(tail -2 "$T/err")"
   "${MPIRUN[@]}" -np 2 "$CLI" search "$T/sh.$kind" --vector-file "$T/q.st" -k 10 --ef 12 $ex --threads 1 --json > "$T/sh2.$kind.jsonl" 2>"$T/err"
-  check '[ $? -eq 0 ]' "search with one rank per shard ($kind): $(tail -2 "$T/err")"
+  rc=$?; check '[ $rc -eq 0 ]' "search with one rank per shard ($kind): $(tail -2 "$T/err")"
   mode=recall; [ $kind = flat ] && mode=exact
   check 'compare "$T/one.$kind.jsonl" "$T/sh1.$kind.jsonl" $mode' "$kind: sharded search in one process vs one index ($mode)"
   check 'compare "$T/one.$kind.jsonl" "$T/sh2.$kind.jsonl" $mode' "$kind: sharded search under mpirun vs one index ($mode)"

@@ -15,8 +15,10 @@ need_numpy
 export LSAN_OPTIONS="suppressions=$SRC/tests/lsan-openmpi.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 [ -n "${ASAN_OPTIONS:-}" ] && export ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0"
 export OMPI_MCA_mca_base_component_disable_dlclose=1
-MPIRUN=("$MMFUSE_MPIRUN" --oversubscribe --allow-run-as-root --mca btl self,vader,tcp
-        -x LSAN_OPTIONS -x ASAN_OPTIONS -x UBSAN_OPTIONS -x OMPI_MCA_mca_base_component_disable_dlclose)
+MPIRUN=("$MMFUSE_MPIRUN" --oversubscribe --allow-run-as-root --mca btl self,vader,tcp)
+for v in LSAN_OPTIONS ASAN_OPTIONS UBSAN_OPTIONS OMPI_MCA_mca_base_component_disable_dlclose; do
+  [ -n "${!v:-}" ] && MPIRUN+=(-x "$v")
+done
 # st_compare A B TOL: same header (tensors, shapes, dtypes, metadata) and every tensor within TOL
 st_compare() {
   $PY - "$1" "$2" "$3" <<'PYEOF'

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "cli_dist.h"
 
 static const char help[] =
     "Usage: mmfuse train --train TRAIN.safetensors [--val VAL.safetensors] --out HEAD.safetensors\n"
@@ -47,6 +48,10 @@ static const char help[] =
     "                          with --precision bf16 on one thread the weights'\n"
     "                          AdamW updates run inside the next forward)\n"
     "  --quiet                 no per-epoch lines\n\n"
+    "Under `mpirun -np N` the training is data parallel: each rank takes a contiguous\n"
+    "slice of every batch with its own --threads, gradients are all-reduced, and every\n"
+    "rank holds the head one process trains on the same batches (classify, multilabel;\n"
+    "--modality-dropout draws differ per rank); rank 0 writes it.\n\n"
     "Example:\n"
     "  mmfuse train --train train.safetensors --val val.safetensors --fusion gmu \\\n"
     "        --hidden 256 --epochs 30 --modality-dropout 0.2 --out gmu.head.safetensors\n";
@@ -155,13 +160,16 @@ static int run(int argc, char **argv) {
     if (s) return cli_fail("train", s, "cannot use the training file");
     if (val && (s = mmf_embfile_open(val, &va))) { mmf_embfile_close(tr); return cli_fail("train", s, "cannot use the validation file"); }
     if (mdrop && !parse_mdrop(mdrop, &p, tr)) { mmf_embfile_close(tr); mmf_embfile_close(va); return MMF_EXIT_USAGE; }
-    prog pr = {quiet, p.task};
-    p.progress = on_progress;
+    /* under mpirun: data parallel, every rank trains the same head; rank 0 reports and writes */
+    const int rank = cli_dist_rank();
+    prog pr = {quiet || rank != 0, p.task};
+    p.progress = rank == 0 ? on_progress : NULL;
     p.progress_user = &pr;
     mmf_head *h = NULL;
-    s = mmf_head_train(tr, va, &p, &h);
+    s = mmf_head_train_comm(tr, va, &p, cli_dist_comm(), &h);
     int rc = MMF_EXIT_OK;
-    if (s) rc = cli_fail("train", s, "training failed (no head written)");
+    if (!cli_dist_all_ok(!s)) rc = s ? cli_fail("train", s, "training failed (no head written)") : MMF_EXIT_FAIL;
+    else if (rank != 0) rc = MMF_EXIT_OK;
     else {
         char desc[512];
         fprintf(stderr, "head: %s\n", mmf_head_describe(h, desc, sizeof desc));

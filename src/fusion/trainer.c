@@ -527,7 +527,15 @@ static void hf_progress(void *ctx, const mmf_fit_report *r) {
 }
 
 mmf_status mmf_head_train(const mmf_embfile *train, const mmf_embfile *val, const mmf_train_params *p, mmf_head **out) {
+    return mmf_head_train_comm(train, val, p, NULL, out);
+}
+
+mmf_status mmf_head_train_comm(const mmf_embfile *train, const mmf_embfile *val, const mmf_train_params *p,
+                               const mmf_comm *comm, mmf_head **out) {
     *out = NULL;
+    if (comm && comm->size > 1 && p->task == MMF_TASK_ALIGN)
+        return mmf_fail(MMF_ERR_ARG, "train: data-parallel training needs a loss that is a mean over samples (classify, multilabel); "
+                                     "align's contrastive loss couples the whole batch");
     int M = mmf_embfile_n_modalities(train);
     const char *tpath = mmf_embfile_path(train);
     if (p->epochs < 1 || p->batch < 1 || !(p->lr > 0.0f) || p->dropout < 0.0f || p->dropout >= 1.0f || p->n_threads < 1)
@@ -588,7 +596,7 @@ mmf_status mmf_head_train(const mmf_embfile *train, const mmf_embfile *val, cons
     if (!s && !(c.sel = malloc((size_t)bs * sizeof *c.sel))) s = mmf_fail(MMF_ERR_NOMEM, "train: out of memory");
     mmf_fit f = {.what = "train", .n = N, .batch = bs, .epochs = p->epochs, .patience = p->patience, .rng = &rng, .tp = tp,
                  .sets = {&h->ps}, .opts = {&opt}, .n_sets = 1, .phase_seconds = p->phase_seconds,
-                 .ops = {hf_gather, hf_forward, val ? hf_eval : NULL, hf_progress}, .ctx = &c};
+                 .ops = {hf_gather, hf_forward, val ? hf_eval : NULL, hf_progress}, .ctx = &c, .comm = comm};
     if (!s) s = mmf_fit_run(&f);
     else if (p->phase_seconds) memset(p->phase_seconds, 0, 5 * sizeof *p->phase_seconds);
     mmf_tape_free(tp);

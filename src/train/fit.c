@@ -45,32 +45,94 @@ static void flush(const mmf_fit *f) {
     for (int k = 0; k < f->n_sets; k++) mmf_optim_flush(f->opts[k], f->sets[k]);
 }
 
+/* Data parallel: zero what no pass wrote, weight this rank's gradients by its
+ * share w of the batch, and sum them over the ranks with the loss (extra[]). */
+static mmf_status allreduce_grads(const mmf_fit *f, int have, double w, double *extra, int n_extra) {
+    const mmf_comm *c = f->comm;
+    for (int k = 0; k < f->n_sets; k++) {
+        mmf_params *ps = f->sets[k];
+        for (int i = 0; i < ps->n; i++) {
+            mmf_param_info *pi = &ps->p[i];
+            float *g = ps->grad + pi->offset;
+            if (!have || pi->grad_stale) memset(g, 0, (size_t)pi->n * sizeof *g);
+            else for (int64_t j = 0; j < pi->n; j++) g[j] *= (float)w;
+            pi->grad_stale = 0;
+            pi->sumsq_ok = 0;   /* the clipping norm is recomputed from the summed gradient */
+        }
+        if (ps->total && c->allreduce(ps->grad, (size_t)ps->total, MMF_DT_F32, MMF_COMM_SUM, c->user))
+            return mmf_fail(MMF_ERR_IO, "%s: the gradient all-reduce failed", f->what);
+    }
+    if (c->allreduce(extra, (size_t)n_extra, MMF_DT_F64, MMF_COMM_SUM, c->user))
+        return mmf_fail(MMF_ERR_IO, "%s: the loss all-reduce failed", f->what);
+    return MMF_OK;
+}
+
+/* Every rank continues from rank 0's generator state (an all-reduced sum of a
+ * buffer only rank 0 fills: exact). */
+static mmf_status sync_rng(const mmf_fit *f) {
+    int64_t st[4];
+    for (int i = 0; i < 4; i++) st[i] = f->comm->rank == 0 ? (int64_t)f->rng->s[i] : 0;
+    if (f->comm->allreduce(st, 4, MMF_DT_I64, MMF_COMM_SUM, f->comm->user))
+        return mmf_fail(MMF_ERR_IO, "%s: the all-reduce of the generator state failed", f->what);
+    for (int i = 0; i < 4; i++) f->rng->s[i] = (uint64_t)st[i];
+    return MMF_OK;
+}
+
 /* One step on samples idx[0..B); a skipped batch (no loss) returns MMF_OK uncounted. */
 static mmf_status step(const mmf_fit *f, const int64_t *idx, int64_t B, int ep, int64_t bi, int64_t global,
                        mmf_fit_report *r, double *ph) {
     mmf_tape *tp = f->tp;
+    const int dp = f->comm && f->comm->size > 1;
+    const int64_t Bg = B;
+    double w = 1.0;
+    if (dp) {   /* this rank's contiguous slice of the batch */
+        int64_t lo = B * f->comm->rank / f->comm->size, hi = B * (f->comm->rank + 1) / f->comm->size;
+        idx += lo;
+        B = hi - lo;
+        w = (double)B / (double)Bg;
+        if (f->comm->rank > 0) f->rng->s[0] ^= 0x9e3779b97f4a7c15ULL * (uint64_t)f->comm->rank;
+    }
     double t0 = ph ? mono_s() : 0.0;
-    mmf_status s = f->ops.gather ? f->ops.gather(f->ctx, idx, B) : MMF_OK;
+    mmf_status s = f->ops.gather && B > 0 ? f->ops.gather(f->ctx, idx, B) : MMF_OK;
     double t1 = ph ? mono_s() : 0.0;
     mmf_var L = -1;
-    if (!s) {
+    if (!s && B > 0) {
         mmf_tape_reset(tp);
         mmf_tape_set_training(tp, 1);
         s = f->ops.forward(f->ctx, tp, idx, B, &L);
     }
     if (!s) s = mmf_tape_status(tp);
-    if (s) return mmf_fail_wrap(s, "%s: epoch %d step %lld", f->what, ep + 1, (long long)bi + 1);
-    if (L < 0) return MMF_OK;   /* nothing to learn from in this batch */
-    float lv = mmf_tape_var(tp, L)->v[0];
-    if (!isfinite(lv))
-        return mmf_fail(MMF_ERR_NUMERIC, "%s: epoch %d step %lld (global step %lld): the loss is %s; lower the learning rate or check the inputs",
-                        f->what, ep + 1, (long long)bi + 1, (long long)global + 1, isnan(lv) ? "NaN" : "Inf");
-    r->loss_sum += lv;
-    r->loss_wsum += (double)lv * (double)B;
-    r->counted++;
-    r->samples += B;
+    if (s && !dp) return mmf_fail_wrap(s, "%s: epoch %d step %lld", f->what, ep + 1, (long long)bi + 1);
+    float lv = L >= 0 && !s ? mmf_tape_var(tp, L)->v[0] : 0.0f;
     double t2 = ph ? mono_s() : 0.0;
-    s = mmf_tape_backward(tp, L);
+    if (dp) {
+        /* every rank reaches the all-reduce, whatever happened here */
+        int have = !s && L >= 0 && isfinite(lv);
+        if (have) s = mmf_tape_backward(tp, L);
+        double extra[4] = {have && !s ? w * (double)lv : 0.0, have && !s ? 1.0 : 0.0, (L >= 0 && !isfinite(lv)) ? 1.0 : 0.0,
+                           s ? 1.0 : 0.0};
+        mmf_status as = allreduce_grads(f, have && !s, w, extra, 4);
+        if (!as) as = sync_rng(f);
+        if (s) return mmf_fail_wrap(s, "%s: epoch %d step %lld", f->what, ep + 1, (long long)bi + 1);
+        if (as) return as;
+        if (extra[3] > 0) return mmf_fail(MMF_ERR_IO, "%s: epoch %d step %lld failed on another rank", f->what, ep + 1, (long long)bi + 1);
+        if (extra[2] > 0)
+            return mmf_fail(MMF_ERR_NUMERIC, "%s: epoch %d step %lld (global step %lld): the loss is not finite on a rank; lower the learning rate or check the inputs",
+                            f->what, ep + 1, (long long)bi + 1, (long long)global + 1);
+        if (extra[1] == 0) return MMF_OK;   /* no rank had anything to learn from */
+        lv = (float)extra[0];
+        L = 0;
+    } else {
+        if (L < 0) return MMF_OK;   /* nothing to learn from in this batch */
+        if (!isfinite(lv))
+            return mmf_fail(MMF_ERR_NUMERIC, "%s: epoch %d step %lld (global step %lld): the loss is %s; lower the learning rate or check the inputs",
+                            f->what, ep + 1, (long long)bi + 1, (long long)global + 1, isnan(lv) ? "NaN" : "Inf");
+        s = mmf_tape_backward(tp, L);
+    }
+    r->loss_sum += lv;
+    r->loss_wsum += (double)lv * (double)Bg;
+    r->counted++;
+    r->samples += Bg;
     if (!s && f->grad_hook) s = f->grad_hook(f->grad_user, f->sets, f->n_sets);
     double t3 = ph ? mono_s() : 0.0;
     for (int k = 0; !s && k < f->n_sets; k++) s = mmf_optim_step(f->opts[k], f->sets[k]);

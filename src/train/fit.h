@@ -76,6 +76,16 @@ typedef struct mmf_fit {
     int64_t n_state;
     mmf_fit_grad_fn grad_hook; /* may be NULL */
     void *grad_user;
+    /* Data parallel (NULL or size 1: one process). Every rank runs this loop with
+     * the same setup; each step's batch is cut into contiguous slices by rank,
+     * each rank's gradients (of a per-sample mean loss) are weighted by its share
+     * of the batch and all-reduced before the optimiser, so every rank applies
+     * the full batch's update. Losses are all-reduced the same way. After each
+     * step every rank takes rank 0's rng state, so shuffles stay identical; a
+     * rank's own draws in gather (modality drops) come from the stream mixed
+     * with its rank. Equal to one process up to the order of the gradient sums
+     * when gather draws nothing. */
+    const mmf_comm *comm;
     /* may be NULL; else on return wall seconds in [0] gathering, [1] forward
      * passes, [2] backward passes (and the hook), [3] optimiser steps; [4] the
      * number of steps (validation not counted) */
