@@ -16,4 +16,7 @@ done
 if [ -d "${HFTOK:-/tmp/hftok}/node_modules/@huggingface/tokenizers" ] && command -v node >/dev/null; then
   echo "make-refs: tools/ref_clip_bpe.cjs" >&2
   HFTOK=${HFTOK:-/tmp/hftok} node tools/ref_clip_bpe.cjs
+  # byte-level BPE and Unigram tokenizer.json ids (after tools/ref_spm.py wrote uni_nfkc/tokenizer.json)
+  echo "make-refs: tools/ref_hf_tokenizers.mjs" >&2
+  HFTOK=${HFTOK:-/tmp/hftok}/node_modules/@huggingface/tokenizers/dist/tokenizers.mjs node tools/ref_hf_tokenizers.mjs
 fi

@@ -11,6 +11,11 @@ Writes tests/data/text/spm/:
   uni_fairseq_ids.json  the same model as sentencepiece.bpe.model (XLM-R's
                      layout): fairseq ids (<s> 0, <pad> 1, </s> 2, <unk> 3,
                      every other piece + 1, <mask> last), <s> A </s>
+  ../uni_nfkc/tokenizer.json  uni.model's pieces as an older XLM-R tokenizer.json
+                     (NFKC instead of the charsmap, Replace " {2,}" -> " ", Metaspace
+                     add_prefix_space, no byte fallback, <s> A </s></s> B </s>):
+                     its ids come from npm's @huggingface/tokenizers
+                     (tools/ref_hf_tokenizers.mjs)
   uni_tokenizer.json a tokenizer.json for uni.model written as transformers'
                      SpmConverter writes one (Precompiled charsmap, Strip right,
                      Replace " {2,}" -> U+2581, Metaspace, Unigram, byte fallback,
@@ -31,18 +36,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "tests", "data", "text")
 SPM = os.path.join(DATA, "spm")
 
-EXTRA = [
-    "\u2581", "\u2581hello", "hello\u2581world", "\u2581\u2581\u2581", "<s>", "</s>", "<unk>", "a<s>b", "x </s> y",
-    "<s><s>", "<0x41>", "<0xE2>", "  leading", "trailing  ", "  both  ", "a  b   c    d", "\t\ttabs\t",
-    "\u3000full\u3000width\u3000", "ＡＢＣａｂｃ１２３", "ｶﾀｶﾅ", "①②③", "㍻", "ﬁﬂ", "™", "…", "x\u0301", "e\u0301\u0301",
-    "\u00e9", "\u0065\u0301", "Å", "\u212b", "ǅ", "¼", "x²", "Ⅸ", "ﾊﾟ", "か\u3099", "\u1100\u1161\u11a8", "각",
-    "😀👍🏽🇫🇷", "👨\u200d👩\u200d👧", "\u200d", "\u200c", "\ufeff", "\u00ad", "\u2028", "\x7f", "\x1f", "\x01a",
-    "Ω", "\u2126", "ﷺ", "ﷻ", "ﬀ", "Ⓐ", "🄰", "㈱", "¨", "´", "\u0300", "\u0338", "a\u0338", "≠", "=\u0338",
-    "मैं हिन्दी बोलता हूँ", "สวัสดีครับ", "我爱北京天安门", "日本語のテキストです", "한국어 텍스트",
-    "Привет мир", "Καλημέρα κόσμε", "مرحبا بالعالم", "שלום עולם", "Tiếng Việt", "İstanbul ılık",
-    "zażółć gęślą jaźń", "příliš žluťoučký kůň", "ÀÉÎÕÜ àéîõü", "x" * 300, "ab" * 200, "😀" * 50, "中" * 100,
-    "a" + " " * 50 + "b", "the quick brown fox jumps over the lazy dog " * 10,
-]
+with open(os.path.join(DATA, "strings_extra.json"), encoding="utf-8") as f:
+    EXTRA = json.load(f)["strings"]   # SentencePiece-, BPE- and special-token-specific strings
 
 
 def load_strings():
@@ -260,6 +255,21 @@ def main():
     }
     with open(os.path.join(SPM, "uni_tokenizer.json"), "w", encoding="utf-8") as f:
         json.dump(tj, f, ensure_ascii=False)
+    old = json.loads(json.dumps(tj))
+    old["normalizer"] = {"type": "Sequence", "normalizers": [
+        {"type": "NFKC"}, {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]}
+    old["pre_tokenizer"] = {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True}
+    old["model"]["byte_fallback"] = False
+    old["added_tokens"].append({"id": n, "content": "<mask>", "single_word": False, "lstrip": True, "rstrip": False,
+                                "normalized": False, "special": True})
+    old["model"]["vocab"].append(["<mask>", 0.0])
+    item = lambda k, t: {"SpecialToken": {"id": k, "type_id": t}}
+    seq = lambda k: {"Sequence": {"id": k, "type_id": 0}}
+    old["post_processor"]["single"] = [item("<s>", 0), seq("A"), item("</s>", 0)]
+    old["post_processor"]["pair"] = [item("<s>", 0), seq("A"), item("</s>", 0), item("</s>", 0), seq("B"), item("</s>", 0)]
+    os.makedirs(os.path.join(DATA, "uni_nfkc"), exist_ok=True)
+    with open(os.path.join(DATA, "uni_nfkc", "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(old, f, ensure_ascii=False)
     sps = specials_of(sp)
     sid = {p: sp.piece_to_id(p) for p in sps}
     bos, eos = sp.bos_id(), sp.eos_id()

@@ -435,6 +435,7 @@ static mmf_status run_step(const step *st, const int32_t *cp, size_t n, mmf_i32v
         size_t a = 0, b = n;
         if (st->flags & 1) while (a < b && is_ws(cp[a])) a++;
         if (st->flags & 2) while (b > a && is_ws(cp[b - 1])) b--;
+        if (b == a) return MMF_OK;
         TRY(mmf_i32vec_reserve(out, out->n + (b - a)));
         memcpy(out->v + out->n, cp + a, (b - a) * sizeof *cp);
         out->n += b - a;
@@ -452,8 +453,8 @@ static mmf_status run_step(const step *st, const int32_t *cp, size_t n, mmf_i32v
         for (size_t i = 0; i < n;) {
             size_t m = pat_match(st, cp, n, i);
             if (m) {
-                TRY(mmf_i32vec_reserve(out, out->n + st->n_text));
-                memcpy(out->v + out->n, st->text, st->n_text * sizeof *cp);
+                TRY(mmf_i32vec_reserve(out, out->n + st->n_text + 1));
+                if (st->n_text) memcpy(out->v + out->n, st->text, st->n_text * sizeof *cp);
                 out->n += st->n_text;
                 i += m;
             } else {
@@ -467,6 +468,7 @@ static mmf_status run_step(const step *st, const int32_t *cp, size_t n, mmf_i32v
 
 mmf_status mmf_normalizer_run(const mmf_normalizer *nz, const int32_t *cp, size_t n, mmf_i32vec *out) {
     if (!nz || !nz->n) {
+        if (!n) return MMF_OK;
         TRY(mmf_i32vec_reserve(out, out->n + n));
         memcpy(out->v + out->n, cp, n * sizeof *cp);
         out->n += n;

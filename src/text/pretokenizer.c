@@ -197,7 +197,7 @@ static mmf_status bytelevel(const mmf_pretok *pt, const pt_step *st, const int32
         tmp = malloc((n + 1) * sizeof *tmp);
         if (!tmp) return mmf_fail(MMF_ERR_NOMEM, "tokenizer: out of memory");
         tmp[0] = ' ';
-        memcpy(tmp + 1, cp, n * sizeof *cp);
+        if (n) memcpy(tmp + 1, cp, n * sizeof *cp);
         cp = tmp;
         n++;
     }

@@ -219,22 +219,22 @@ mmf_status mmf_pipeline_from_spm(mmf_tokenizer *t, const char *dir, const char *
         s = mmf_bpe_model_from_spm(m.piece, scores, kind, m.n, m.unk_id, m.byte_fallback, path, &p->model);
     }
     if (!s) s = mmf_normalizer_spm(m.charsmap, m.charsmap_len, m.add_dummy_prefix, m.remove_extra_ws, m.escape_ws, path, &p->norm);
-    /* special pieces are split out of the text as the transformers tokenizers do */
+    /* special pieces are split out of the text as the transformers tokenizers
+     * do: the model's control and unknown pieces, or fairseq's five */
     int32_t bos = -1, eos = -1;
-    for (int32_t i = 0; !s && i < m.n; i++) {
-        if (m.type[i] != MMF_SPM_CONTROL && m.type[i] != MMF_SPM_UNKNOWN) continue;
-        int32_t id = fairseq ? mmf_vocab_get(&t->vocab, m.piece[i], strlen(m.piece[i])) : i;
-        if (id < 0) id = i + off;
-        if (m.piece[i][0]) s = mmf_tok_add_token(t, m.piece[i], id, 1, 0, 0, 0);
-        if (i == m.bos_id) bos = id;
-        if (i == m.eos_id) eos = id;
-    }
+    for (int k = 0; !s && fairseq && k < 4; k++) s = mmf_tok_add_token(t, fair[k], k, 1, 0, 0, 0);
     if (!s && fairseq) s = mmf_tok_add_token(t, "<mask>", m.n + off, 1, 0, 1, 0);
+    if (fairseq) { bos = 0; eos = 2; }
+    for (int32_t i = 0; !s && !fairseq && i < m.n; i++) {
+        if (m.type[i] != MMF_SPM_CONTROL && m.type[i] != MMF_SPM_UNKNOWN) continue;
+        if (m.piece[i][0]) s = mmf_tok_add_token(t, m.piece[i], i, 1, 0, 0, 0);
+        if (i == m.bos_id) bos = i;
+        if (i == m.eos_id) eos = i;
+    }
     if (!s) {
         t->unk_id = fairseq ? 3 : m.unk_id;
         t->pad_id = fairseq ? 1 : m.pad_id >= 0 ? m.pad_id : eos >= 0 && strstr(cls, "Siglip") ? eos : 0;
-        if (fairseq && (bos < 0 || eos < 0)) s = mmf_fail(MMF_ERR_FORMAT, "%s: no <s> or </s> piece for the XLM-R template", path);
-        else set_template(t, bos, eos, fairseq);
+        set_template(t, bos, eos, fairseq);
     }
     free(kind);
     free(scores);
