@@ -23,6 +23,8 @@ typedef struct serve_batcher_opts {
     int max_batch;               /* inputs per encoder call */
     int max_wait_us;             /* how long the first request waits for company */
     int max_queue;               /* inputs waiting at most; more -> 429 */
+    atomic_int *in_flight;       /* HTTP requests in progress: no wait when none but the queued
+                                    ones are (NULL: always wait up to max_wait_us) */
 } serve_batcher_opts;
 
 int serve_batcher_start(const serve_batcher_opts *o, serve_batcher **out);
@@ -99,9 +101,13 @@ extern const char serve_page_html[];
 
 /* ------------------------------------------------------------ HTTP */
 typedef struct serve_http serve_http;
-/* Listens on host:port (port 0: a free one; *bound gets it) with a pool of
- * threads; slow clients are dropped after timeout_s of silence. */
-int serve_http_start(serve_ctx *c, const char *host, int port, int threads, int timeout_s, serve_http **out,
+enum serve_http_mode { SERVE_HTTP_POOL, SERVE_HTTP_EPOLL, SERVE_HTTP_PER_CONNECTION };
+/* "pool" | "epoll" | "per-connection" -> the mode, -1 when unknown */
+int serve_http_mode_parse(const char *name);
+/* Listens on host:port (port 0: a free one; *bound gets it): a pool of
+ * `threads` epoll threads, one epoll thread, or a thread per connection; slow
+ * clients are dropped after timeout_s of silence. */
+int serve_http_start(serve_ctx *c, const char *host, int port, int mode, int threads, int timeout_s, serve_http **out,
                      int *bound, char *err, size_t cap);
 /* Stops accepting, waits (up to grace_s) for requests in flight, closes. */
 void serve_http_stop(serve_http *h, int grace_s);

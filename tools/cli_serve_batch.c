@@ -2,7 +2,9 @@
  * not reentrant); request threads queue jobs and sleep. The worker takes the
  * first job, waits up to max_wait_us for more of the same kind, and runs them
  * as one encoder batch, so concurrent single-text requests cost one forward
- * pass instead of many (dynamic batching). */
+ * pass instead of many (dynamic batching). It waits only while more HTTP
+ * requests are in flight than jobs are queued: a lone client's request starts
+ * at once instead of paying the wait on every call. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,8 +89,11 @@ static void *worker(void *arg) {
         add_ns(&until, (long)b->o.max_wait_us * 1000L);
         for (;;) {
             size_t n = 0;
+            int jobs = 0;
+            for (job *j = b->head; j; j = j->next) jobs++;
             for (job *j = b->head; j && j->is_image == b->head->is_image; j = j->next) n += j->n;
             if ((int)n >= b->o.max_batch || b->stop) break;
+            if (b->o.in_flight && atomic_load(b->o.in_flight) <= jobs) break;   /* nobody else is coming */
             if (pthread_cond_timedwait(&b->wake, &b->mu, &until) == ETIMEDOUT) break;
         }
         /* take a run of same-kind jobs up to max_batch inputs (at least one job) */

@@ -1,8 +1,11 @@
 /* libmicrohttpd glue of `mmfuse serve`: collects each request body up to the
  * limit (a Content-Length above it is refused before anything is read), checks
  * the API key in constant time, hands complete requests to serve_api_handle and
- * writes one access-log line per request to stderr. MHD runs a thread pool, each
- * thread with its own epoll (or poll) loop. */
+ * writes one access-log line per request to stderr. Three ways to run MHD
+ * (--http-mode; bench/serve_wrk.py measures them): a pool of threads, each with
+ * its own epoll loop (the default); one epoll thread for every connection; a
+ * thread per connection. A handler blocks while the batcher embeds, so with one
+ * thread requests cannot share encoder batches. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -192,13 +195,22 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls, 
     atomic_fetch_sub(&c->in_flight, 1);
 }
 
-int serve_http_start(serve_ctx *c, const char *host, int port, int threads, int timeout_s, serve_http **out,
+int serve_http_mode_parse(const char *name) {
+    return !strcmp(name, "pool") ? SERVE_HTTP_POOL : !strcmp(name, "epoll") ? SERVE_HTTP_EPOLL
+         : !strcmp(name, "per-connection") ? SERVE_HTTP_PER_CONNECTION : -1;
+}
+
+int serve_http_start(serve_ctx *c, const char *host, int port, int mode, int threads, int timeout_s, serve_http **out,
                      int *bound, char *err, size_t cap) {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_AUTO;
+    unsigned flags = mode == SERVE_HTTP_PER_CONNECTION ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                                                         MHD_USE_ITC | MHD_USE_POLL
+                     : mode == SERVE_HTTP_EPOLL ? MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC
+                                                : MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_AUTO;
+    if (mode != SERVE_HTTP_POOL) threads = 1;   /* MHD_OPTION_THREAD_POOL_SIZE 1: no pool */
     if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
         a4->sin_family = AF_INET;
         a4->sin_port = htons((uint16_t)port);

@@ -44,10 +44,15 @@ static const char help[] =
     "  --api-key-file F       every endpoint but /healthz needs Authorization: Bearer KEY,\n"
     "                         KEY being F's first line\n"
     "  --threads N            encoder threads (default: the cores this process may use, or MMFUSE_THREADS)\n"
-    "  --http-threads N       connection threads (default 4)\n"
+    "  --http-mode M          per-connection (a thread per connection, the default) | pool (--http-\n"
+    "                         threads threads with an epoll loop each) | epoll (one thread). A\n"
+    "                         request holds its thread while it waits for its encoder batch, so\n"
+    "                         only requests on different threads share batches (bench/RESULTS.md)\n"
+    "  --http-threads N       threads of --http-mode pool (default 32)\n"
     "  --precision P          fp32 | bf16 | int8 | auto (default fp32; see mmfuse embed --help)\n"
     "  --max-batch N          inputs per encoder call (default 32)\n"
-    "  --batch-wait-ms N      how long a request waits for others to share its batch (default 2)\n"
+    "  --batch-wait-ms N      how long a request waits for others to share its batch, when other\n"
+    "                         requests are in flight (default 2)\n"
     "  --max-queue N          inputs waiting for the encoder before 429 (default 1024)\n"
     "  --max-body BYTES       request body limit, else 413 (default 16777216)\n"
     "  --max-inputs N         inputs or items per request, else 413 (default 256)\n"
@@ -110,7 +115,8 @@ static int load(const char *dir, int threads, int max_batch, mmf_precision prec,
 static int run(int argc, char **argv) {
     const char *text_dir = NULL, *image_dir = NULL, *index = NULL, *host = "127.0.0.1", *port_file = NULL;
     const char *key_file = NULL, *model_name = NULL, *v;
-    long port = 8080, threads = cli_default_threads(), http_threads = 4, max_batch = 32, wait_ms = 2, max_queue = 1024;
+    int http_mode = SERVE_HTTP_PER_CONNECTION;
+    long port = 8080, threads = cli_default_threads(), http_threads = 32, max_batch = 32, wait_ms = 2, max_queue = 1024;
     long max_body = 16L << 20, max_inputs = 256, max_pixels = 40000000, timeout = 30;
     mmf_precision prec = MMF_PRECISION_F32;
     int bad = 0;
@@ -134,7 +140,10 @@ static int run(int argc, char **argv) {
         else if (cli_opt(argc, argv, &i, "--port-file", &port_file, &bad)) {}
         else if (cli_opt(argc, argv, &i, "--api-key-file", &key_file, &bad)) {}
         else if (cli_opt(argc, argv, &i, "--model-name", &model_name, &bad)) {}
-        else if (cli_opt(argc, argv, &i, "--precision", &v, &bad)) {
+        else if (cli_opt(argc, argv, &i, "--http-mode", &v, &bad)) {
+            if (!bad && (http_mode = serve_http_mode_parse(v)) < 0)
+                return cli_usage("serve", "--http-mode %s: expected pool, epoll or per-connection", v);
+        } else if (cli_opt(argc, argv, &i, "--precision", &v, &bad)) {
             if (!bad && !cli_precision("serve", v, &prec)) return MMF_EXIT_USAGE;
         } else return cli_usage("serve", "unknown argument %s (see mmfuse serve --help)", argv[i]);
         if (bad) return MMF_EXIT_USAGE;
@@ -168,7 +177,7 @@ static int run(int argc, char **argv) {
     char err[512];
     int bound = 0, rc = MMF_EXIT_FAIL;
     serve_http *http = NULL;
-    if (serve_http_start(&c, host, (int)port, (int)http_threads, (int)timeout, &http, &bound, err, sizeof err)) {
+    if (serve_http_start(&c, host, (int)port, http_mode, (int)http_threads, (int)timeout, &http, &bound, err, sizeof err)) {
         fprintf(stderr, "mmfuse serve: error: %s\n", err);
         free(c.api_key);
         return MMF_EXIT_FAIL;
@@ -194,7 +203,8 @@ static int run(int argc, char **argv) {
         goto out;
     }
     serve_batcher_opts bo = {.text = c.text, .image = c.image, .max_batch = (int)max_batch,
-                             .max_wait_us = (int)wait_ms * 1000, .max_queue = (int)max_queue};
+                             .max_wait_us = (int)wait_ms * 1000, .max_queue = (int)max_queue,
+                             .in_flight = &c.in_flight};
     if (serve_batcher_start(&bo, &c.batcher)) { fprintf(stderr, "mmfuse serve: error: cannot start the encoder thread\n"); goto out; }
     if (index) {
         mmf_encoder *q = c.text ? c.text : c.image;
