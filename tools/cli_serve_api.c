@@ -273,7 +273,7 @@ static int default_normalize(serve_ctx *c, const inputs *in) {
     return mmf_encoder_default_normalize(c->image);
 }
 
-static cJSON *parse_body(const char *body, size_t len, serve_reply *r) {
+cJSON *serve_parse_body(const char *body, size_t len, serve_reply *r) {
     if (len == 0) { serve_error(r, 400, NULL, "empty body: send a JSON object"); return NULL; }
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(body, len, &end, 0);
@@ -288,7 +288,7 @@ static cJSON *parse_body(const char *body, size_t len, serve_reply *r) {
 
 /* ---------------------------------------------------------------- routes */
 static void embeddings_openai(serve_ctx *c, const char *body, size_t len, serve_reply *r) {
-    cJSON *j = parse_body(body, len, r);
+    cJSON *j = serve_parse_body(body, len, r);
     if (!j) return;
     inputs in = {0};
     float *v = NULL;
@@ -349,7 +349,7 @@ out:
 }
 
 static void embed_tei(serve_ctx *c, const char *body, size_t len, serve_reply *r) {
-    cJSON *j = parse_body(body, len, r);
+    cJSON *j = serve_parse_body(body, len, r);
     if (!j) return;
     inputs in = {0};
     float *v = NULL;
@@ -378,8 +378,8 @@ out:
 }
 
 /* A query or item embedding as the index holds it: the folder's normalisation. */
-static int embed_one(serve_ctx *c, const char *text, const char *image, const char *param, float **out, int *dim,
-                     serve_reply *r) {
+int serve_embed_one(serve_ctx *c, const char *text, const char *image, const char *param, float **out, int *dim,
+                    serve_reply *r) {
     const char *t[1] = {text}, *im[1] = {image};
     inputs in = {.n = 1, .text = malloc(sizeof(char *)), .image = malloc(sizeof(char *))};
     if (!in.text || !in.image) { inputs_free(&in); serve_error(r, 500, NULL, "out of memory"); return 0; }
@@ -405,7 +405,7 @@ static int need_store(serve_ctx *c, serve_reply *r) {
 
 static void search(serve_ctx *c, const char *body, size_t len, serve_reply *r) {
     if (!need_store(c, r)) return;
-    cJSON *j = parse_body(body, len, r);
+    cJSON *j = serve_parse_body(body, len, r);
     if (!j) return;
     float *q = NULL;
     int D = 0;
@@ -441,7 +441,7 @@ static void search(serve_ctx *c, const char *body, size_t len, serve_reply *r) {
             q[i] = (float)x->valuedouble;
         }
         D = n;
-    } else if (!embed_one(c, text ? text->valuestring : NULL, image ? image->valuestring : NULL, text ? "text" : "image", &q, &D, r))
+    } else if (!serve_embed_one(c, text ? text->valuestring : NULL, image ? image->valuestring : NULL, text ? "text" : "image", &q, &D, r))
         goto out;
     char *filter_s = filter && cJSON_IsObject(filter) ? cJSON_PrintUnformatted(filter) : NULL;
     char *hits = NULL, err[300];
@@ -460,7 +460,7 @@ out:
 
 static void items_add(serve_ctx *c, const char *body, size_t len, serve_reply *r) {
     if (!need_store(c, r)) return;
-    cJSON *j = parse_body(body, len, r);
+    cJSON *j = serve_parse_body(body, len, r);
     if (!j) return;
     const cJSON *items = cJSON_GetObjectItemCaseSensitive(j, "items");
     int n = cJSON_IsArray(items) ? cJSON_GetArraySize(items) : -1;
@@ -495,7 +495,7 @@ static void items_add(serve_ctx *c, const char *body, size_t len, serve_reply *r
         if (pl && !cJSON_IsNull(pl)) payloads[i] = cJSON_PrintUnformatted(pl);
         float *e = NULL;
         int d = 0;
-        if (!embed_one(c, cJSON_IsString(t) ? t->valuestring : NULL, cJSON_IsString(im) ? im->valuestring : NULL, p, &e, &d, r)) goto out;
+        if (!serve_embed_one(c, cJSON_IsString(t) ? t->valuestring : NULL, cJSON_IsString(im) ? im->valuestring : NULL, p, &e, &d, r)) goto out;
         if (d != D) { free(e); serve_error(r, 400, p, "item %d embeds to dimension %d; the index holds %d", i, d, D); goto out; }
         memcpy(vecs + (size_t)i * D, e, (size_t)D * sizeof *e);
         free(e);
@@ -550,7 +550,7 @@ void serve_api_handle(serve_ctx *c, const char *method, const char *url, const c
     struct { const char *path; int ep, post; } routes[] = {
         {"/v1/embeddings", EP_EMBEDDINGS, 1}, {"/embed", EP_TEI, 1}, {"/v1/search", EP_SEARCH, 1},
         {"/v1/index/items", EP_ITEMS_ADD, 1}, {"/healthz", EP_HEALTHZ, 0}, {"/readyz", EP_READYZ, 0},
-        {"/metrics", EP_METRICS, 0}, {"/", EP_PAGE, 0}};
+        {"/metrics", EP_METRICS, 0}, {"/", EP_PAGE, 0}, {"/v1/classify", EP_CLASSIFY, 1}};
     int found = -1;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (!strcmp(url, routes[i].path)) found = (int)i;
@@ -572,6 +572,7 @@ void serve_api_handle(serve_ctx *c, const char *method, const char *url, const c
     case EP_TEI: embed_tei(c, body, len, r); break;
     case EP_SEARCH: search(c, body, len, r); break;
     case EP_ITEMS_ADD: items_add(c, body, len, r); break;
+    case EP_CLASSIFY: serve_classify(c, body, len, r); break;
     case EP_HEALTHZ: text_reply(r, 200, "application/json", dupn("{\"status\": \"ok\"}", 16)); break;
     case EP_READYZ:
         if (atomic_load(&c->ready)) text_reply(r, 200, "application/json", dupn("{\"status\": \"ready\"}", 19));

@@ -12,7 +12,7 @@
 #include "cli_serve.h"
 
 static const char help[] =
-    "Usage: mmfuse serve --text-model DIR [--image-model DIR] [--index FILE] [options]\n\n"
+    "Usage: mmfuse serve --text-model DIR [--image-model DIR] [--index FILE] [--head HEAD] [options]\n\n"
     "Runs an HTTP service beside your application: embeddings in the OpenAI and\n"
     "Hugging Face TEI shapes, a live vector index with durable writes, health,\n"
     "Prometheus metrics and a web page. Concurrent requests are gathered into\n"
@@ -30,6 +30,9 @@ static const char help[] =
     "  DELETE /v1/index/items/ID\n"
     "  POST /v1/search         {\"text\" | \"image\" | \"vector\", \"k\"?: 10, \"filter\"?: {field: value}}\n"
     "                          -> {\"hits\": [{\"id\", \"score\", \"payload\"}]}\n"
+    "  POST /v1/classify       {\"text\"?, \"image\"?, \"top\"?: 5} with --head: the head's classes\n"
+    "                          -> {\"class\", \"top\": [{\"class\", \"probability\", \"logit\"}], \"modalities\"};\n"
+    "                          either modality may be absent (masked, as eval --drop)\n"
     "  GET /healthz, /readyz, /metrics (Prometheus text), / (the web page)\n\n"
     "Options:\n"
     "  --text-model DIR       encoder folder for texts (any folder `mmfuse embed` takes)\n"
@@ -37,6 +40,8 @@ static const char help[] =
     "                         image tower, e.g. CLIP)\n"
     "  --index FILE           the live index (created when missing); writes go to FILE.log,\n"
     "                         fsync'd before the reply and folded into FILE in the background\n"
+    "  --head HEAD            a classify fusion head (`mmfuse train`) over \"text\" and/or \"image\"\n"
+    "                         embeddings of these models: serves POST /v1/classify\n"
     "  --host ADDR            numeric address to bind (default 127.0.0.1; 0.0.0.0 = every\n"
     "                         interface: give --api-key-file too)\n"
     "  --port N               TCP port (default 8080; 0 = a free one, see --port-file)\n"
@@ -114,7 +119,7 @@ static int load(const char *dir, int threads, int max_batch, mmf_precision prec,
 
 static int run(int argc, char **argv) {
     const char *text_dir = NULL, *image_dir = NULL, *index = NULL, *host = "127.0.0.1", *port_file = NULL;
-    const char *key_file = NULL, *model_name = NULL, *v;
+    const char *key_file = NULL, *model_name = NULL, *head = NULL, *v;
     int http_mode = SERVE_HTTP_PER_CONNECTION;
     long port = 8080, threads = cli_default_threads(), http_threads = 32, max_batch = 32, wait_ms = 2, max_queue = 1024;
     long max_body = 16L << 20, max_inputs = 256, max_pixels = 40000000, timeout = 30;
@@ -136,6 +141,7 @@ static int run(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "--text-model", &text_dir, &bad)) {}
         else if (cli_opt(argc, argv, &i, "--image-model", &image_dir, &bad)) {}
         else if (cli_opt(argc, argv, &i, "--index", &index, &bad)) {}
+        else if (cli_opt(argc, argv, &i, "--head", &head, &bad)) {}
         else if (cli_opt(argc, argv, &i, "--host", &host, &bad)) {}
         else if (cli_opt(argc, argv, &i, "--port-file", &port_file, &bad)) {}
         else if (cli_opt(argc, argv, &i, "--api-key-file", &key_file, &bad)) {}
@@ -202,6 +208,12 @@ static int run(int argc, char **argv) {
                 mmf_encoder_model_type(c.image));
         goto out;
     }
+    pthread_mutex_init(&c.head_mu, NULL);
+    if (head) {
+        mmf_status hs = mmf_head_load(head, &c.head);
+        if (hs) { cli_fail("serve", hs, "cannot load the head"); goto out; }
+        if (!serve_head_check(&c, err, sizeof err)) { fprintf(stderr, "mmfuse serve: error: %s: %s\n", head, err); goto out; }
+    }
     serve_batcher_opts bo = {.text = c.text, .image = c.image, .max_batch = (int)max_batch,
                              .max_wait_us = (int)wait_ms * 1000, .max_queue = (int)max_queue,
                              .in_flight = &c.in_flight};
@@ -234,6 +246,7 @@ out:
         serve_store_close(c.store);   /* folds the log into the index file */
         fprintf(stderr, "mmfuse serve: index %s saved\n", index);
     }
+    mmf_head_free(c.head);
     if (c.image && c.image != c.text) mmf_encoder_free(c.image);
     mmf_encoder_free(c.text);
     free(c.api_key);
