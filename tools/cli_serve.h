@@ -3,7 +3,7 @@
  *   cli_serve_http.c     libmicrohttpd glue: bodies, limits, auth, routing, access log
  *   cli_serve_batch.c    the encoder worker: concurrent requests gathered into batches
  *   cli_serve_api.c      the JSON endpoints (OpenAI, TEI, search, index items)
- *   cli_serve_heads.c    POST /v1/classify through a fusion head
+ *   cli_serve_heads.c    POST /v1/classify, /v1/caption, /v1/vqa (fusion head, captioner, VQA)
  *   cli_serve_store.c    the live index and its durable write-ahead log
  *   cli_serve_metrics.c  counters and latency histograms, Prometheus text
  *   cli_serve_page.c     the web page at GET /
@@ -49,7 +49,7 @@ void serve_store_close(serve_store *s);   /* compacts, then frees */
 /* ------------------------------------------------------------ metrics */
 enum serve_endpoint {
     EP_EMBEDDINGS, EP_TEI, EP_SEARCH, EP_ITEMS_ADD, EP_ITEMS_DELETE, EP_HEALTHZ, EP_READYZ, EP_METRICS, EP_PAGE,
-    EP_CLASSIFY, EP_OTHER, EP_COUNT
+    EP_CLASSIFY, EP_CAPTION, EP_VQA, EP_OTHER, EP_COUNT
 };
 extern const char *const serve_endpoint_names[EP_COUNT];
 void serve_metrics_request(int ep, int status, double seconds);
@@ -66,7 +66,9 @@ typedef struct serve_ctx {
     serve_batcher *batcher;
     serve_store *store;               /* NULL without --index */
     mmf_head *head;                   /* --head (a classify head), or NULL */
-    pthread_mutex_t head_mu;          /* the head is not reentrant */
+    mmf_captioner *captioner;         /* --captioner, or NULL */
+    mmf_vqa *vqa;                     /* --vqa, or NULL */
+    pthread_mutex_t head_mu;          /* the head, captioner and VQA model are not reentrant */
     char *api_key;                    /* NULL: no auth */
     size_t max_body;                  /* bytes */
     int max_inputs;                   /* per request */
@@ -97,10 +99,14 @@ struct cJSON *serve_parse_body(const char *body, size_t len, serve_reply *r);
  * writes it (the folder's pooling and default normalisation): *out is malloc'd. */
 int serve_embed_one(serve_ctx *c, const char *text, const char *image, const char *param, float **out, int *dim,
                     serve_reply *r);
-/* POST /v1/classify (cli_serve_heads.c). */
+/* POST /v1/classify, /v1/caption, /v1/vqa (cli_serve_heads.c). */
 void serve_classify(serve_ctx *c, const char *body, size_t len, serve_reply *r);
-/* Checks that a --head fits the loaded encoders: modalities "text" / "image", same dimensions. */
+void serve_caption(serve_ctx *c, const char *body, size_t len, serve_reply *r);
+void serve_vqa(serve_ctx *c, const char *body, size_t len, serve_reply *r);
+/* Checks that --head / --captioner / --vqa fit the loaded encoders (modalities, dimensions). */
 int serve_head_check(serve_ctx *c, char *err, size_t cap);
+int serve_caption_check(serve_ctx *c, char *err, size_t cap);
+int serve_vqa_check(serve_ctx *c, char *err, size_t cap);
 
 /* Search, add and delete against the store, called by cli_serve_api.c. */
 int serve_store_search(serve_store *s, const float *q, int dim, int k, const char *filter_json, char **hits_json,

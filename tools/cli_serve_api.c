@@ -550,7 +550,8 @@ void serve_api_handle(serve_ctx *c, const char *method, const char *url, const c
     struct { const char *path; int ep, post; } routes[] = {
         {"/v1/embeddings", EP_EMBEDDINGS, 1}, {"/embed", EP_TEI, 1}, {"/v1/search", EP_SEARCH, 1},
         {"/v1/index/items", EP_ITEMS_ADD, 1}, {"/healthz", EP_HEALTHZ, 0}, {"/readyz", EP_READYZ, 0},
-        {"/metrics", EP_METRICS, 0}, {"/", EP_PAGE, 0}, {"/v1/classify", EP_CLASSIFY, 1}};
+        {"/metrics", EP_METRICS, 0}, {"/", EP_PAGE, 0}, {"/v1/classify", EP_CLASSIFY, 1},
+        {"/v1/caption", EP_CAPTION, 1}, {"/v1/vqa", EP_VQA, 1}};
     int found = -1;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (!strcmp(url, routes[i].path)) found = (int)i;
@@ -573,6 +574,8 @@ void serve_api_handle(serve_ctx *c, const char *method, const char *url, const c
     case EP_SEARCH: search(c, body, len, r); break;
     case EP_ITEMS_ADD: items_add(c, body, len, r); break;
     case EP_CLASSIFY: serve_classify(c, body, len, r); break;
+    case EP_CAPTION: serve_caption(c, body, len, r); break;
+    case EP_VQA: serve_vqa(c, body, len, r); break;
     case EP_HEALTHZ: text_reply(r, 200, "application/json", dupn("{\"status\": \"ok\"}", 16)); break;
     case EP_READYZ:
         if (atomic_load(&c->ready)) text_reply(r, 200, "application/json", dupn("{\"status\": \"ready\"}", 19));

@@ -148,3 +148,165 @@ out:
     free(out);
     cJSON_Delete(j);
 }
+
+/* ------------------------------------------------ captioning and VQA */
+/* A caption or VQA modality is embedded by the text model when its name says
+ * text or question ("text", "question_text"), else by the image model, as
+ * `mmfuse caption run` / `mmfuse vqa run` decide. */
+static int names_text(const char *name) { return strstr(name, "text") || strstr(name, "question"); }
+
+static int model_check(serve_ctx *c, const char *what, int M, const char *(*modality)(const void *, int),
+                       int64_t (*dim)(const void *, int), const void *model, int (*is_bow)(const void *, int),
+                       char *err, size_t cap) {
+    if (M > 8) { snprintf(err, cap, "the %s takes %d modalities; at most 8", what, M); return 0; }
+    for (int m = 0; m < M; m++) {
+        const char *name = modality(model, m);
+        if (is_bow && is_bow(model, m)) continue;   /* the question as the model's own bag of words */
+        mmf_encoder *e = names_text(name) ? c->text : c->image;
+        if (!e) {
+            snprintf(err, cap, "the %s's modality \"%s\" needs --%s-model", what, name, names_text(name) ? "text" : "image");
+            return 0;
+        }
+        if (mmf_encoder_dim(e) != dim(model, m)) {
+            snprintf(err, cap, "the %s takes \"%s\" vectors of dimension %lld; the %s model gives %d", what, name,
+                     (long long)dim(model, m), names_text(name) ? "text" : "image", mmf_encoder_dim(e));
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const char *cap_modality(const void *p, int m) { return mmf_captioner_modality(p, m); }
+static int64_t cap_dim(const void *p, int m) { return mmf_captioner_dim(p, m); }
+static const char *vqa_modality(const void *p, int m) { return mmf_vqa_modality(p, m); }
+static int64_t vqa_dim(const void *p, int m) { return mmf_vqa_dim(p, m); }
+static int vqa_is_bow(const void *p, int m) { return mmf_vqa_bow(p, m) != NULL; }
+
+int serve_caption_check(serve_ctx *c, char *err, size_t cap) {
+    return model_check(c, "captioner", mmf_captioner_n_modalities(c->captioner), cap_modality, cap_dim, c->captioner,
+                       NULL, err, cap);
+}
+
+int serve_vqa_check(serve_ctx *c, char *err, size_t cap) {
+    return model_check(c, "VQA model", mmf_vqa_n_modalities(c->vqa), vqa_modality, vqa_dim, c->vqa, vqa_is_bow, err, cap);
+}
+
+/* Embeds the request's text (field tfield) and image for each modality into
+ * xs[m] (NULL when absent); returns the number present, -1 after an error. */
+static int embed_modalities(serve_ctx *c, int M, const char *(*modality)(const void *, int), const void *model,
+                            const mmf_caption_vocab *(*bow)(const void *, int), int64_t (*dim)(const void *, int),
+                            const cJSON *text, const char *tfield, const cJSON *image, float **xs, serve_reply *r) {
+    int present = 0;
+    for (int m = 0; m < M; m++) {
+        const char *name = modality(model, m);
+        const mmf_caption_vocab *v = bow ? bow(model, m) : NULL;
+        const cJSON *in = v || names_text(name) ? text : image;
+        if (!in || !cJSON_IsString(in)) continue;
+        if (v) {
+            if (!(xs[m] = malloc((size_t)dim(model, m) * sizeof(float)))) { serve_error(r, 500, NULL, "out of memory"); return -1; }
+            int unk = 0;
+            mmf_bow_encode(v, in->valuestring, xs[m], &unk);
+        } else {
+            int D = 0;
+            if (!serve_embed_one(c, names_text(name) ? in->valuestring : NULL, names_text(name) ? NULL : in->valuestring,
+                                 names_text(name) ? tfield : "image", &xs[m], &D, r))
+                return -1;
+        }
+        present++;
+    }
+    return present;
+}
+
+static int check_strings(const cJSON *j, const char *const *fields, int n, serve_reply *r) {
+    for (int i = 0; i < n; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, fields[i]);
+        if (v && !cJSON_IsNull(v) && !cJSON_IsString(v)) {
+            serve_error(r, 400, fields[i], "\"%s\" must be a string%s", fields[i],
+                        strcmp(fields[i], "image") ? "" : " (base64 or a data URL)");
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int int_field(const cJSON *j, const char *name, int lo, int hi, int *out, serve_reply *r) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, name);
+    if (!v || cJSON_IsNull(v)) return 1;
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo || v->valuedouble > hi) {
+        serve_error(r, 400, name, "\"%s\" must be an integer from %d to %d", name, lo, hi);
+        return 0;
+    }
+    *out = (int)v->valuedouble;
+    return 1;
+}
+
+static void reply_object(serve_reply *r, cJSON *o) {
+    char *txt = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!txt) { serve_error(r, 500, NULL, "out of memory"); return; }
+    free(r->body);
+    r->status = 200;
+    r->body = txt;
+    r->len = strlen(txt);
+    r->type = "application/json";
+}
+
+void serve_caption(serve_ctx *c, const char *body, size_t len, serve_reply *r) {
+    if (!c->captioner) { serve_error(r, 404, NULL, "this server has no captioner: start it with --captioner FILE"); return; }
+    cJSON *j = serve_parse_body(body, len, r);
+    if (!j) return;
+    static const char *const fields[] = {"text", "image", "prefix"};
+    float *xs[8] = {0};
+    char *cap = NULL;
+    mmf_caption_gen_params g = mmf_caption_gen_params_default();
+    int M = mmf_captioner_n_modalities(c->captioner);
+    if (!check_strings(j, fields, 3, r) || !int_field(j, "beam", 1, 32, &g.beam, r) || !int_field(j, "max_len", 1, 200, &g.max_len, r))
+        goto out;
+    const cJSON *pre = cJSON_GetObjectItemCaseSensitive(j, "prefix");
+    if (cJSON_IsString(pre) && pre->valuestring[0]) g.prefix = pre->valuestring;
+    int n = embed_modalities(c, M, cap_modality, c->captioner, NULL, cap_dim, cJSON_GetObjectItemCaseSensitive(j, "text"),
+                             "text", cJSON_GetObjectItemCaseSensitive(j, "image"), xs, r);
+    if (n < 0) goto out;
+    if (n == 0) { serve_error(r, 400, NULL, "give \"image\" and/or \"text\" (the captioner's inputs)"); goto out; }
+    pthread_mutex_lock(&c->head_mu);
+    mmf_status s = mmf_captioner_generate(c->captioner, 1, (const float *const *)xs, NULL, &g, &cap);
+    pthread_mutex_unlock(&c->head_mu);
+    if (s) { serve_error(r, s == MMF_ERR_ARG ? 400 : 500, NULL, "captioning failed: %s", mmf_last_error()); goto out; }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "caption", cap);
+    reply_object(r, o);
+out:
+    free(cap);
+    for (int m = 0; m < 8; m++) free(xs[m]);
+    cJSON_Delete(j);
+}
+
+static const mmf_caption_vocab *vqa_bow(const void *p, int m) { return mmf_vqa_bow(p, m); }
+
+void serve_vqa(serve_ctx *c, const char *body, size_t len, serve_reply *r) {
+    if (!c->vqa) { serve_error(r, 404, NULL, "this server has no VQA model: start it with --vqa FILE"); return; }
+    cJSON *j = serve_parse_body(body, len, r);
+    if (!j) return;
+    static const char *const fields[] = {"question", "image"};
+    float *xs[8] = {0};
+    int M = mmf_vqa_n_modalities(c->vqa);
+    if (!check_strings(j, fields, 2, r)) goto out;
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(j, "question");
+    int n = embed_modalities(c, M, vqa_modality, c->vqa, vqa_bow, vqa_dim, q, "question",
+                             cJSON_GetObjectItemCaseSensitive(j, "image"), xs, r);
+    if (n < 0) goto out;
+    if (n == 0) { serve_error(r, 400, NULL, "give \"image\" and/or \"question\""); goto out; }
+    int32_t a = 0;
+    float pr = 0;
+    pthread_mutex_lock(&c->head_mu);
+    mmf_status s = mmf_vqa_predict(c->vqa, 1, (const float *const *)xs, NULL, 1, &a, &pr);
+    pthread_mutex_unlock(&c->head_mu);
+    if (s) { serve_error(r, 500, NULL, "the VQA model failed: %s", mmf_last_error()); goto out; }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "answer", mmf_vqa_answer(c->vqa, a));
+    cJSON_AddNumberToObject(o, "probability", pr);
+    reply_object(r, o);
+out:
+    for (int m = 0; m < 8; m++) free(xs[m]);
+    cJSON_Delete(j);
+}

@@ -12,7 +12,7 @@
 
 const char *const serve_endpoint_names[EP_COUNT] = {
     "/v1/embeddings", "/embed", "/v1/search", "/v1/index/items", "/v1/index/items/{id}", "/healthz", "/readyz",
-    "/metrics", "/", "/v1/classify", "other"};
+    "/metrics", "/", "/v1/classify", "/v1/caption", "/v1/vqa", "other"};
 
 static const double lat_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define N_LAT (sizeof lat_bounds / sizeof lat_bounds[0])

@@ -33,6 +33,10 @@ static const char help[] =
     "  POST /v1/classify       {\"text\"?, \"image\"?, \"top\"?: 5} with --head: the head's classes\n"
     "                          -> {\"class\", \"top\": [{\"class\", \"probability\", \"logit\"}], \"modalities\"};\n"
     "                          either modality may be absent (masked, as eval --drop)\n"
+    "  POST /v1/caption        {\"image\"?, \"text\"?, \"beam\"?, \"max_len\"?, \"prefix\"?} with --captioner\n"
+    "                          -> {\"caption\"}, as `mmfuse caption run`\n"
+    "  POST /v1/vqa            {\"image\"?, \"question\"?} with --vqa -> {\"answer\", \"probability\"},\n"
+    "                          as `mmfuse vqa run`\n"
     "  GET /healthz, /readyz, /metrics (Prometheus text), / (the web page)\n\n"
     "Options:\n"
     "  --text-model DIR       encoder folder for texts (any folder `mmfuse embed` takes)\n"
@@ -42,6 +46,9 @@ static const char help[] =
     "                         fsync'd before the reply and folded into FILE in the background\n"
     "  --head HEAD            a classify fusion head (`mmfuse train`) over \"text\" and/or \"image\"\n"
     "                         embeddings of these models: serves POST /v1/classify\n"
+    "  --captioner CAP        a captioner (`mmfuse caption train`): serves POST /v1/caption\n"
+    "  --vqa VQA              a VQA model (`mmfuse vqa train`): serves POST /v1/vqa; text and\n"
+    "                         image modalities go through --text-model / --image-model\n"
     "  --host ADDR            numeric address to bind (default 127.0.0.1; 0.0.0.0 = every\n"
     "                         interface: give --api-key-file too)\n"
     "  --port N               TCP port (default 8080; 0 = a free one, see --port-file)\n"
@@ -119,7 +126,7 @@ static int load(const char *dir, int threads, int max_batch, mmf_precision prec,
 
 static int run(int argc, char **argv) {
     const char *text_dir = NULL, *image_dir = NULL, *index = NULL, *host = "127.0.0.1", *port_file = NULL;
-    const char *key_file = NULL, *model_name = NULL, *head = NULL, *v;
+    const char *key_file = NULL, *model_name = NULL, *head = NULL, *captioner = NULL, *vqa = NULL, *v;
     int http_mode = SERVE_HTTP_PER_CONNECTION;
     long port = 8080, threads = cli_default_threads(), http_threads = 32, max_batch = 32, wait_ms = 2, max_queue = 1024;
     long max_body = 16L << 20, max_inputs = 256, max_pixels = 40000000, timeout = 30;
@@ -142,6 +149,8 @@ static int run(int argc, char **argv) {
         else if (cli_opt(argc, argv, &i, "--image-model", &image_dir, &bad)) {}
         else if (cli_opt(argc, argv, &i, "--index", &index, &bad)) {}
         else if (cli_opt(argc, argv, &i, "--head", &head, &bad)) {}
+        else if (cli_opt(argc, argv, &i, "--captioner", &captioner, &bad)) {}
+        else if (cli_opt(argc, argv, &i, "--vqa", &vqa, &bad)) {}
         else if (cli_opt(argc, argv, &i, "--host", &host, &bad)) {}
         else if (cli_opt(argc, argv, &i, "--port-file", &port_file, &bad)) {}
         else if (cli_opt(argc, argv, &i, "--api-key-file", &key_file, &bad)) {}
@@ -214,6 +223,16 @@ static int run(int argc, char **argv) {
         if (hs) { cli_fail("serve", hs, "cannot load the head"); goto out; }
         if (!serve_head_check(&c, err, sizeof err)) { fprintf(stderr, "mmfuse serve: error: %s: %s\n", head, err); goto out; }
     }
+    if (captioner) {
+        mmf_status cs = mmf_captioner_load(captioner, &c.captioner);
+        if (cs) { cli_fail("serve", cs, "cannot load the captioner"); goto out; }
+        if (!serve_caption_check(&c, err, sizeof err)) { fprintf(stderr, "mmfuse serve: error: %s: %s\n", captioner, err); goto out; }
+    }
+    if (vqa) {
+        mmf_status vs = mmf_vqa_load(vqa, &c.vqa);
+        if (vs) { cli_fail("serve", vs, "cannot load the VQA model"); goto out; }
+        if (!serve_vqa_check(&c, err, sizeof err)) { fprintf(stderr, "mmfuse serve: error: %s: %s\n", vqa, err); goto out; }
+    }
     serve_batcher_opts bo = {.text = c.text, .image = c.image, .max_batch = (int)max_batch,
                              .max_wait_us = (int)wait_ms * 1000, .max_queue = (int)max_queue,
                              .in_flight = &c.in_flight};
@@ -247,6 +266,8 @@ out:
         fprintf(stderr, "mmfuse serve: index %s saved\n", index);
     }
     mmf_head_free(c.head);
+    mmf_captioner_free(c.captioner);
+    mmf_vqa_free(c.vqa);
     if (c.image && c.image != c.text) mmf_encoder_free(c.image);
     mmf_encoder_free(c.text);
     free(c.api_key);
