@@ -21,6 +21,16 @@
 #define PROMISE(c) do { if (!(c)) { fprintf(stderr, "broken promise: %s\n", #c); __builtin_trap(); } } while (0)
 
 static serve_ctx ctx;
+static char store_dir[64], store_path[256];
+
+/* the temporary index and its log go when the fuzzer exits */
+static void remove_store(void) {
+    char log[300];
+    snprintf(log, sizeof log, "%s.log", store_path);
+    unlink(log);
+    unlink(store_path);
+    rmdir(store_dir);
+}
 
 static mmf_encoder *load(const char *dir) {
     mmf_encoder_params p = mmf_encoder_params_default();
@@ -49,14 +59,14 @@ static void setup(void) {
     ctx.search_threads = 1;
     serve_batcher_opts bo = {.text = ctx.text, .image = ctx.image, .max_batch = 8, .max_wait_us = 0, .max_queue = 64};
     if (serve_batcher_start(&bo, &ctx.batcher)) { fprintf(stderr, "fuzz_serve_api: no batcher\n"); exit(1); }
-    char dir[] = "/dev/shm/mmfuse-fuzz-serve.XXXXXX", dir2[] = "/tmp/mmfuse-fuzz-serve.XXXXXX";
-    const char *d = mkdtemp(dir) ? dir : mkdtemp(dir2);
-    if (!d) { perror("mkdtemp"); exit(1); }
-    static char path[256];
-    snprintf(path, sizeof path, "%s/live.mmfidx", d);
+    snprintf(store_dir, sizeof store_dir, "%s", access("/dev/shm", W_OK) == 0 ? "/dev/shm/mmfuse-fuzz-serve.XXXXXX"
+                                                                              : "/tmp/mmfuse-fuzz-serve.XXXXXX");
+    if (!mkdtemp(store_dir)) { perror("mkdtemp"); exit(1); }
+    snprintf(store_path, sizeof store_path, "%s/live.mmfidx", store_dir);
+    atexit(remove_store);
     char err[512];
-    if (serve_store_open(path, mmf_encoder_dim(ctx.text), NULL, &ctx.store, err, sizeof err)) {
-        fprintf(stderr, "fuzz_serve_api: %s: %s\n", path, err);
+    if (serve_store_open(store_path, mmf_encoder_dim(ctx.text), NULL, &ctx.store, err, sizeof err)) {
+        fprintf(stderr, "fuzz_serve_api: %s: %s\n", store_path, err);
         exit(1);
     }
     atomic_store(&ctx.ready, 1);
