@@ -98,6 +98,23 @@ function lineChart(series, {w = 460, h = 260, ylab = "", xlab = "epoch", ymin = 
   return g + "</svg>";
 }
 
+// One small chart per series, all on the same axes (a handful of lines per
+// chart at most: 17 curves in one chart cannot be told apart).
+function smallMultiples(series, {w = 170, h = 110, ref = null} = {}) {
+  const pts = series.flatMap(s => s.points);
+  if (!pts.length) return "<p class=missing>no data</p>";
+  const x1 = Math.max(...pts.map(p => p[0]), 2), y1 = Math.ceil(10 * Math.max(...pts.map(p => p[1]), ref || 0, 1e-6)) / 10;
+  const L = 26, R = 6, T = 16, B = 16, X = x => L + (x - 1) / (x1 - 1) * (w - L - R), Y = y => h - B - y / y1 * (h - T - B);
+  return `<div class=multiples>` + series.map((s, i) => {
+    let g = `<svg class=plot viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img"><text x=${L} y=11 class=leg>${esc(s.name)}</text>`;
+    for (const v of [0, y1 / 2, y1]) g += `<line x1=${L} x2=${w - R} y1=${Y(v)} y2=${Y(v)} class=grid /><text x=${L - 3} y=${Y(v) + 3} class=tick text-anchor=end>${(100 * v).toFixed(0)}</text>`;
+    g += `<text x=${L} y=${h - 4} class=tick>1</text><text x=${w - R} y=${h - 4} class=tick text-anchor=end>${x1}</text>`;
+    if (ref != null) g += `<line x1=${L} x2=${w - R} y1=${Y(ref)} y2=${Y(ref)} stroke="#888" stroke-dasharray="3 3" />`;
+    g += `<polyline fill=none stroke="${PAL[0]}" stroke-width=1.8 points="${s.points.map(p => X(p[0]).toFixed(1) + "," + Y(p[1]).toFixed(1)).join(" ")}" />`;
+    return g + "</svg>";
+  }).join("") + `</div>`;
+}
+
 function barChart(groups, keys, {w = 900, h = 280, ymax = 1, refs = []} = {}) {
   // groups: [{name, values: {key: v}}]; keys: [{key, name, color}]
   if (!groups.length) return "<p class=missing>no data</p>";
@@ -118,11 +135,16 @@ function barChart(groups, keys, {w = 900, h = 280, ymax = 1, refs = []} = {}) {
     const cx = L + i * gw + gw / 2;
     g += `<text x=${cx} y=${h - B + 10} class=tick text-anchor=end transform="rotate(-40 ${cx} ${h - B + 10})">${esc(gr.name)}</text>`;
   });
-  refs.forEach(r => {
-    g += `<line x1=${L} x2=${w - R} y1=${Y(r.v)} y2=${Y(r.v)} stroke="${r.color}" stroke-dasharray="5 4" stroke-width=1.5 /><text x=${w - R - 4} y=${Y(r.v) - 3} class=leg text-anchor=end fill="${r.color}">${esc(r.name)} ${pct(r.v)}</text>`;
+  // reference lines; their labels sit in the top margin's right end, one per
+  // row, so two close values never print over each other or over the bars
+  refs.filter(r => r.v != null).forEach((r, i) => {
+    g += `<line x1=${L} x2=${w - R} y1=${Y(r.v)} y2=${Y(r.v)} stroke="${r.color}" stroke-dasharray="5 4" stroke-width=1.5 />`;
+    g += `<text x=${w - R - 4 - i * 130} y=13 class=leg text-anchor=end fill="${r.color}">- - ${esc(r.name)} ${pct(r.v)}%</text>`;
   });
-  keys.forEach((k, j) => {
-    g += `<rect x=${L + 8 + j * 150} y=4 width=10 height=10 fill="${k.color}"/><text x=${L + 22 + j * 150} y=13 class=leg>${esc(k.name)}</text>`;
+  let lx = L + 8;   // legend: each entry as wide as its text (about 6.2 px a character at 11 px)
+  keys.forEach(k => {
+    g += `<rect x=${lx} y=4 width=10 height=10 fill="${k.color}"/><text x=${lx + 14} y=13 class=leg>${esc(k.name)}</text>`;
+    lx += 14 + Math.ceil(6.2 * k.name.length) + 18;
   });
   return g + "</svg>";
 }
@@ -244,7 +266,7 @@ const fusion = {ops: [], only: {}};
     const bestTxt = (text(D("fusion", "best.txt")).trim());
     h += `<p>Heads trained on the train split's embeddings (Google + Twitter art), selected on the validation split, tested on the <b>${testRecs.length}</b> test images of <b>${new Set(testRecs.map(r => r.hexcode)).size}</b> held-out concepts and on the OpenMoji art of the same concepts (an unseen drawing style). Every fused head was trained with modality dropout. Image-only and text-only heads are MLPs over one embedding.</p>`;
     h += `<table><tr><th>head</th><th>params</th><th>FLOPs/sample</th><th>test acc %</th><th>macro-F1</th><th>OpenMoji acc %</th><th>without text %</th><th>without image %</th><th>50% drop %</th><th>noise σ=1 %</th><th>train+eval s</th></tr>`;
-    for (const m of ["image", "text"]) h += `<tr class=ref><td>${m} only (mlp)</td><td></td><td></td><td>${pct(fusion.only[m].test)}</td><td>${num(fusion.only[m].f1)}</td><td>${pct(fusion.only[m].openmoji)}</td><td colspan=5></td></tr>`;
+    for (const m of ["image", "text"]) h += `<tr class=ref><td>${m} only (mlp)</td><td>–</td><td>–</td><td>${pct(fusion.only[m].test)}</td><td>${num(fusion.only[m].f1)}</td><td>${pct(fusion.only[m].openmoji)}</td><td colspan=5 class=small>one modality: not measured</td></tr>`;
     for (const o of fusion.ops) {
       if (o.failed) { h += `<tr><td>${esc(o.op)}</td><td colspan=10 class=missing>training failed: ${esc(o.err || "")}</td></tr>`; continue; }
       const cls = o === best ? " class=best" : "";
@@ -255,7 +277,7 @@ const fusion = {ops: [], only: {}};
       [{key: "acc", name: "test (held-out concepts)", color: PAL[0]}, {key: "om", name: "OpenMoji art", color: PAL[3]}, {key: "nt", name: "without text", color: PAL[1]}, {key: "ni", name: "without image", color: PAL[2]}],
       {refs: [{name: "text only", v: fusion.only.text.test, color: "#555"}, {name: "image only", v: fusion.only.image.test, color: "#a33"}]})}
       <figcaption>Accuracy (%) of every fusion operator, and its robustness when one modality is missing at test time; dashed lines: unimodal heads.</figcaption></figure>`;
-    h += `<figure>${lineChart(good.map(o => ({name: o.op, points: o.curve})), {ylab: "validation accuracy", w: 620, h: 300})}<figcaption>Fusion head training curves: validation accuracy per epoch (early stopping keeps the best).</figcaption></figure>`;
+    h += `<figure>${smallMultiples(good.map(o => ({name: o.op, points: o.curve})), {ref: bestU})}<figcaption>Fusion head training curves, one small chart per operator on the same axes: validation accuracy per epoch (early stopping keeps the best); dashed: the best unimodal head's test accuracy (${pct(bestU)}%).</figcaption></figure>`;
     // confusion matrix (groups) of the best operator
     const bop = bestTxt || (best && best.op), pred = bop && jsonOr(D("fusion", bop + ".test.pred.json"), null);
     if (pred && classes.groups.length) {
@@ -311,6 +333,47 @@ const fusion = {ops: [], only: {}};
     });
     if (ex) h += `<h3>Examples: top 5 for some queries (green: the right concept; left: the query and its OpenMoji image)</h3><table class=ret>${ex}</table>`;
   } else h += missing("retrieval", "Retrieval");
+  sections.push(h);
+}
+
+// contrastive dual encoders
+{
+  let h = "<h2>3b. Contrastive dual encoders trained from scratch (the CLIP recipe)</h2>";
+  const dirs = f => {
+    const raw = text(D("contrastive", f));
+    const m = [...raw.matchAll(/"([^"]*->[^"]*)":\s*\{"r1":\s*([0-9.]+),\s*"r5":\s*([0-9.]+),\s*"r10":\s*([0-9.]+),\s*"map":\s*([0-9.]+),\s*"queries":\s*(\d+)\}/g)];
+    const o = {};
+    for (const x of m) o[x[1]] = {r1: +x[2], r5: +x[3], r10: +x[4], map: +x[5], queries: +x[6]};
+    return o;
+  };
+  const held = dirs("retrieval.json"), tr = dirs("retrieval_train.json");
+  if (ok("contrastive") && held["text->image"]) {
+    const zs = jsonOr(D("contrastive", "zeroshot.json"), null);
+    const cl = ["text", "image"].map(m => [m, jsonOr(D("contrastive", "cluster_" + m + ".json"), {})]);
+    const log = text(D("contrastive", "train.log")).split("\n").map(l => /epoch (\d+)\/\d+\s+loss ([0-9.]+)\s+logit scale ([0-9.]+).*R@10 ([0-9.]+)/.exec(l)).filter(Boolean);
+    h += `<p>No pretrained encoder and no labels: a small text transformer and a small CNN (<code>mmfuse train-direct --model clip</code>, <code>docs/direct.md</code>) trained together so that a concept's name and its pictures land close in one space (symmetric InfoNCE over all pairs of a batch, learned temperature), on the Google and Twitter art of the training concepts, with picture views (crops that zoom in and out, shifts, colour jitter, greyscale, drawn outlines) and text views (name, name + keywords, keywords). ${log.length} epochs (the best validation text → image R@10 kept${log.length ? ", final logit scale " + num(+log[log.length - 1][3], 1) : ""}). The folder it writes is loaded by <code>embed</code>, <code>search --text</code>, <code>zeroshot</code> and <code>serve</code> like a CLIP folder. Gallery: all ${omRecs.length} OpenMoji images, a drawing style never trained on; chance R@10 ≈ ${pct(Math.min(1, 10 / omRecs.length))}%.</p>`;
+    const row = (label, d) => d ? `<tr><td>${label}</td><td>${d.queries}</td><td>${pct(d.r1)}</td><td>${pct(d.r5)}</td><td><b>${pct(d.r10)}</b></td><td>${num(d.map)}</td></tr>` : "";
+    h += `<table><tr><th>queries</th><th>n</th><th>R@1 %</th><th>R@5 %</th><th>R@10 %</th><th>mAP</th></tr>` +
+      row("held-out concepts: name → OpenMoji image", held["text->image"]) + row("held-out concepts: OpenMoji image → name", held["image->text"]) +
+      row("training concepts: name → OpenMoji image", tr["text->image"]) + row("training concepts: OpenMoji image → name", tr["image->text"]) + "</table>";
+    if (zs) h += `<p>Zero-shot subgroup classification of the held-out concepts' OpenMoji art: each picture against one label text per subgroup (“face smiling”, “animal mammal”, … ${zs.labels} texts), the most similar wins: <b>${pct(zs.accuracy)}%</b> of ${zs.images} (chance ${pct(1 / zs.labels)}%; the supervised fusion heads of section 2 were trained on these very labels).</p>`;
+    h += `<table><tr><th>k-means on the contrastive embeddings (test split)</th><th>k</th><th>NMI</th><th>ARI</th><th>purity</th></tr>` +
+      cl.map(([m, c]) => `<tr><td>${m}</td><td>${c.k || "–"}</td><td>${num((c.scores || {}).nmi)}</td><td>${num((c.scores || {}).ari)}</td><td>${num((c.scores || {}).purity)}</td></tr>`).join("") + "</table>";
+    summary.contrastive = {heldout: {t2i: held["text->image"], i2t: held["image->text"]}, train_concepts: {t2i: tr["text->image"], i2t: tr["image->text"]},
+      zeroshot: zs, cluster: Object.fromEntries(cl.map(([m, c]) => [m, {nmi: (c.scores || {}).nmi, ari: (c.scores || {}).ari}])), gallery: omRecs.length, epochs: log.length};
+    // a grid of real queries: every 16th held-out name and its top 5
+    const res = jsonl(D("contrastive", "search.jsonl")), byHex = new Map(omRecs.map(r => [r.hexcode, r]));
+    let ex = "";
+    res.filter((_, i) => i % 16 === 0).slice(0, 12).forEach(r => {
+      const q = byHex.get(r.query_name);
+      if (!q) return;
+      ex += `<tr><td class=q>“${esc(q.text)}”<br>${img(q)}</td>` + r.results.map(x => {
+        const g = byHex.get(x.name);
+        return `<td class="${x.name === r.query_name ? "hit" : ""}">${img(g)}<div class=small>${esc(g ? g.text : x.name)}<br>${num(x.score, 2)}</div></td>`;
+      }).join("") + "</tr>";
+    });
+    if (ex) h += `<h3>Real queries: the top 5 OpenMoji images for held-out names (<code>mmfuse search gallery.mmfidx</code>; green: the right concept; left: the query and its own OpenMoji image)</h3><table class=ret>${ex}</table>`;
+  } else h += missing("contrastive", "Contrastive dual encoders");
   sections.push(h);
 }
 
@@ -398,8 +461,11 @@ const fusion = {ops: [], only: {}};
   if (ok("direct") && get("as given").accuracy != null) {
     h += `<p>No pretrained encoder: 16x16 pixels cut into a 4 x 4 grid of patch tokens and one token per word of the name attend to each other (<code>mmfuse train-direct --model xmodal</code>, <code>docs/direct.md</code>), trained for the ${classes.subgroups.length || ""} subgroups with an alignment loss between the two streams.</p>
       <table><tr><th>input (test split, held-out concepts)</th><th>accuracy %</th><th>macro-F1</th></tr>` +
-      [["as given", "pixels + words"], ["without text", "pixels only"], ["without image", "words only"]].map(([k, l]) =>
-        `<tr><td>${l}</td><td>${pct(get(k).accuracy)}</td><td>${num(get(k).macro_f1)}</td></tr>`).join("") + "</table>";
+      [["as given", "pixels + words"], ["without text", "pixels only"], ["without image", "words only"],
+       ["noise sigma 0.50", "Gaussian noise σ = 0.5 × each feature's std"], ["noise sigma 1.00", "Gaussian noise σ = 1 × each feature's std"]]
+        .filter(([k]) => get(k).accuracy != null).map(([k, l]) =>
+        `<tr><td>${l}</td><td>${pct(get(k).accuracy)}</td><td>${num(get(k).macro_f1)}</td></tr>`).join("") + "</table>" +
+      `<p class=note>The words are a bag of words (0 or 1 per vocabulary word) and the model makes one token per word present. It used to call a word present when its entry was above 0, so the noise rows, which add Gaussian noise to every entry, made about half the vocabulary “present” and every row's 16 tokens the same most frequent words, whatever the emoji: the predictions became nearly constant and accuracy fell to 3.5% even at σ = 0.1 (the same head on the same data, before the fix: 3.6% at σ = 0.1 to 1). A word is now present when its entry is at least 0.5 (the same words on clean input), and the noise rows measure noise on the words that are there.</p>`;
     const dir = D("direct", "overlay"), pngs = exists(dir) ? fs.readdirSync(dir).filter(f => /^\d+\.png$/.test(f)).sort((a, b) => parseInt(a) - parseInt(b)) : [];
     fs.mkdirSync(path.join(OUT, "img", "attention"), {recursive: true});
     let ex = "";
@@ -415,13 +481,15 @@ const fusion = {ops: [], only: {}};
 
 // timings
 {
-  let h = `<h2>Run</h2><p>Machine: ${esc(machine.machine || "unknown")}, ${machine.cpus || "?"} CPUs, ${machine.threads || "?"} threads per command, load average at start ${esc(machine.load || "?")}; ${esc(machine.date || "")}.${args.total ? " Total wall time of this run: " + (+args.total).toFixed(0) + " s (cached stages are not rerun)." : ""}</p><table><tr><th>step</th><th>status</th><th>wall s</th><th>CPU s</th><th></th></tr>`;
-  for (const [n, s] of setupTimes) h += `<tr><td>${esc(n)}</td><td>ok</td><td>${esc(s)}</td><td></td><td></td></tr>`;
+  const STAGES = ["records", "encoders", "embed", "fusion", "retrieval", "contrastive", "cluster", "caption", "vqa", "direct"];
+  const why = STAGES.some(st => statuses[st] && statuses[st].reason);   // a reason column only when a stage has one
+  let h = `<h2>Run</h2><p>Machine: ${esc(machine.machine || "unknown")}, ${machine.cpus || "?"} CPUs, ${machine.threads || "?"} threads per command, load average at start ${esc(machine.load || "?")}; ${esc(machine.date || "")}.${args.total ? " Total wall time of this run: " + (+args.total).toFixed(0) + " s (cached stages are not rerun)." : ""} Setup steps (packages, build, data set) are timed by wall clock only.</p><table><tr><th>step</th><th>status</th><th>wall s</th><th>CPU s</th>${why ? "<th>why</th>" : ""}</tr>`;
+  for (const [n, s] of setupTimes) h += `<tr><td>${esc(n)}</td><td>ok</td><td>${esc(s)}</td><td>–</td>${why ? "<td></td>" : ""}</tr>`;
   summary.stages = {};
-  for (const st of ["records", "encoders", "embed", "fusion", "retrieval", "cluster", "caption", "vqa", "direct"]) {
+  for (const st of STAGES) {
     const s = statuses[st] || {status: "not run", seconds: 0, reason: ""};
     summary.stages[st] = {status: s.status, seconds: s.seconds, cpu_seconds: s.cpu_seconds};
-    h += `<tr class="${s.status === "ok" ? "" : "missingrow"}"><td>${esc(s.title || st)}</td><td>${esc(s.status)}</td><td>${s.status === "ok" ? num(s.seconds, 1) : ""}</td><td>${s.status === "ok" && s.cpu_seconds != null ? num(s.cpu_seconds, 1) : ""}</td><td>${esc(s.reason || "")}</td></tr>`;
+    h += `<tr class="${s.status === "ok" ? "" : "missingrow"}"><td>${esc(s.title || st)}</td><td>${esc(s.status)}</td><td>${s.status === "ok" ? num(s.seconds, 1) : "–"}</td><td>${s.status === "ok" && s.cpu_seconds != null ? num(s.cpu_seconds, 1) : "–"}</td>${why ? `<td>${esc(s.reason || "")}</td>` : ""}</tr>`;
   }
   sections.push(h + "</table>");
 }
@@ -436,6 +504,7 @@ if (summary.fusion && summary.fusion.best) {
   headline.push(`without text ${pct(b.without_text)}%, without image ${pct(b.without_image)}%`);
 }
 if (summary.retrieval) headline.push(`text → image R@10 ${pct(summary.retrieval.r10)}% over ${summary.retrieval.gallery} OpenMoji images`);
+if (summary.contrastive) headline.push(`contrastive towers: text → image R@10 ${pct(summary.contrastive.heldout.t2i.r10)}% for held-out concepts, ${pct(summary.contrastive.train_concepts.t2i && summary.contrastive.train_concepts.t2i.r10)}% for training concepts (OpenMoji gallery)`);
 if (summary.caption) headline.push(`captioning BLEU-1 ${num(summary.caption.bleu1)} with tags, ${num(summary.caption.bleu1_without_text)} from the image alone`);
 if (summary.vqa) headline.push(`VQA accuracy ${pct(summary.vqa.accuracy)}% (question only ${pct(summary.vqa.without_image)}%)`);
 if (summary.cluster && summary.cluster.fused) headline.push(`clustering NMI ${num(summary.cluster.fused.nmi)}`);
@@ -445,7 +514,7 @@ table{border-collapse:collapse;margin:10px 0;font-size:13px}td,th{border:1px sol
 td:first-child,th:first-child{text-align:left}tr.ref td{background:#f4f4f4}tr.best td{background:#eaf5ea}
 .missing{color:#a33;background:#fdf0f0;padding:8px 10px;border-left:4px solid #a33}.missingrow td{color:#a33}
 .note,figcaption{color:#666;font-size:13px}figure{margin:14px 0}.plot{max-width:100%;height:auto}
-.plot .grid{stroke:#eee}.plot .tick{font-size:10px;fill:#666}.plot .axis{font-size:11px;fill:#444}.plot .leg{font-size:11px;fill:#333}.plot .cell{font-size:10px}
+.multiples{display:flex;flex-wrap:wrap;gap:4px;max-width:900px}.plot .grid{stroke:#eee}.plot .tick{font-size:10px;fill:#666}.plot .axis{font-size:11px;fill:#444}.plot .leg{font-size:11px;fill:#333}.plot .cell{font-size:10px}
 .headline{background:#f3f6fd;border-left:4px solid #4269d0;padding:8px 14px}.headline li{margin:3px 0}
 img.emo{width:40px;height:40px;image-rendering:auto}img.big{width:56px;height:56px}
 .cards{display:flex;flex-wrap:wrap;gap:8px}.card{border:1px solid #ddd;border-radius:6px;padding:6px;width:140px;text-align:center}

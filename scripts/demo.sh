@@ -34,6 +34,8 @@ MOD_DROPOUT=${DEMO_MODALITY_DROPOUT:-0.3}
 CAP_EPOCHS=${DEMO_CAP_EPOCHS:-12}
 VQA_EPOCHS=${DEMO_VQA_EPOCHS:-8}
 XM_EPOCHS=${DEMO_XM_EPOCHS:-10}
+CLIP_EPOCHS=${DEMO_CLIP_EPOCHS:-30}
+CLIP_PATIENCE=${DEMO_CLIP_PATIENCE:-6}
 T_START=$(date +%s.%N)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)   # before our own build and data steps add to it
 
@@ -69,10 +71,11 @@ BASEKEY="bin=$(cksum <"$MMF" | cut -d' ' -f1) threads=$THREADS v=2"
 if [ "${DEMO_FRESH:-0}" = 1 ]; then rm -rf "$OUT"; fi
 mkdir -p "$OUT/status"
 declare -A SETTINGS=(
-  [records]=""
+  [records]="queries=2"
   [encoders]="text=${MMFUSE_TEXT_MODEL:-} image=${MMFUSE_IMAGE_MODEL:-} img=$IMG_EPOCHS/$IMG_SIZE txt=$TXT_EPOCHS"
   [embed]="" [fusion]="head=$HEAD_EPOCHS/$HEAD_PATIENCE/$MOD_DROPOUT" [retrieval]="" [cluster]=""
-  [caption]="cap=$CAP_EPOCHS" [vqa]="vqa=$VQA_EPOCHS" [direct]="xm=$XM_EPOCHS")
+  [caption]="cap=$CAP_EPOCHS" [vqa]="vqa=$VQA_EPOCHS" [direct]="xm=$XM_EPOCHS"
+  [contrastive]="clip=$CLIP_EPOCHS/$CLIP_PATIENCE")
 KEY=$BASEKEY
 {
   printf '{"machine": %s, "cpus": %s, "threads": %s, "date": %s, "key": %s,' \
@@ -163,7 +166,10 @@ fs.writeFileSync("openmoji_test.jsonl", om.map(r => JSON.stringify(r)).join("\n"
 const seen = new Set(), q = [];
 for (const r of read("test.jsonl")) if (!seen.has(r.hexcode)) { seen.add(r.hexcode); q.push({id: r.hexcode, hexcode: r.hexcode, text: r.text, label: r.label}); }
 fs.writeFileSync("queries.jsonl", q.map(r => JSON.stringify(r)).join("\n") + "\n");
-console.log(`openmoji_test.jsonl: ${om.length} records; queries.jsonl: ${q.length} texts`);
+// the training concepts' names, for retrieval of their OpenMoji art (a style never trained on)
+const qt = read("openmoji.jsonl").filter(r => r.concept_split === "train").map(r => ({id: r.hexcode, hexcode: r.hexcode, text: r.text, label: r.label}));
+fs.writeFileSync("queries_train.jsonl", qt.map(r => JSON.stringify(r)).join("\n") + "\n");
+console.log(`openmoji_test.jsonl: ${om.length} records; queries.jsonl: ${q.length} texts; queries_train.jsonl: ${qt.length}`);
 EOF
 }
 
@@ -350,7 +356,50 @@ st_direct() {
     --featurize "$DATA/test.jsonl" --out xm --hidden 64 --epochs "$XM_EPOCHS" --threads "$THREADS" 2> >(tee train.log >&2)
   "$MMF" eval xm/head.safetensors --data xm/test.safetensors --json --threads "$THREADS" | tee eval.json
   "$MMF" attention xm/head.safetensors --data xm/test.safetensors --out attention.safetensors \
-    --overlay overlay --records "$DATA/test.jsonl" --rows 8 --size 96
+    --overlay overlay --records "$DATA/test.jsonl" --rows 8 --size 128
+}
+
+# Contrastive dual encoders from raw pictures and words (train-direct --model
+# clip), then on their one space: retrieval both ways over the OpenMoji gallery
+# for the held-out concepts and for the training concepts, zero-shot subgroup
+# classification of the held-out concepts' OpenMoji art through label texts,
+# clustering, and a named gallery index searched by every query.
+st_contrastive() {
+  local R=$OUT/records M=$PWD/clip k
+  "$MMF" train-direct --model clip --records "$DATA/train.jsonl" --val "$DATA/val.jsonl" --out clip \
+    --epochs "$CLIP_EPOCHS" --patience "$CLIP_PATIENCE" --threads "$THREADS" 2> >(tee train.log >&2)
+  local common=(--id-field hexcode --classes "$DATA/classes.json" --classes-key subgroups --threads "$THREADS")
+  "$MMF" embed --records "$R/queries.jsonl" --text-model "$M" "${common[@]}" --out queries.safetensors
+  "$MMF" embed --records "$R/queries_train.jsonl" --text-model "$M" "${common[@]}" --out queries_train.safetensors
+  "$MMF" embed --records "$DATA/openmoji.jsonl" --image-model "$M" "${common[@]}" --out gallery.safetensors
+  "$MMF" retrieval queries.safetensors --a text --b image --b-file gallery.safetensors --json --threads "$THREADS" | tee retrieval.json
+  "$MMF" retrieval queries_train.safetensors --a text --b image --b-file gallery.safetensors --json --threads "$THREADS" | tee retrieval_train.json
+  "$MMF" index build gallery.safetensors --tensor image --type flat --records "$DATA/openmoji.jsonl" \
+    --id-field hexcode --payload text,image,emoji --out gallery.mmfidx >/dev/null
+  "$MMF" search gallery.mmfidx --vector-file queries.safetensors --tensor text -k 5 --exact --json \
+    --query-records "$R/queries.jsonl" --query-id-field hexcode >search.jsonl
+  # zero-shot: each held-out concept's OpenMoji picture against one label text per subgroup
+  node -e '
+    const fs = require("fs"), c = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+    fs.writeFileSync("labels.txt", c.subgroups.map(s => s.replace(/-/g, " ")).join("\n") + "\n");' "$DATA/classes.json"
+  node -e '
+    const fs = require("fs"), L = fs.readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
+    fs.writeFileSync("zeroshot_images.txt", L.map(r => r.image).join("\n") + "\n");' "$R/openmoji_test.jsonl"
+  (cd "$OUT/records" && "$MMF" zeroshot --model "$M" --image-list "$OLDPWD/zeroshot_images.txt" --labels-file "$OLDPWD/labels.txt" \
+    --threads "$THREADS") >zeroshot.tsv
+  node -e '
+    const fs = require("fs"), L = fs.readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
+    const rows = fs.readFileSync("zeroshot.tsv", "utf8").trim().split("\n").slice(1).map(l => l.split("\t"));
+    let ok = 0;
+    rows.forEach((r, i) => { ok += r[1] === L[i].subgroup.replace(/-/g, " "); });
+    const out = {images: rows.length, labels: fs.readFileSync("labels.txt", "utf8").trim().split("\n").length, accuracy: ok / rows.length};
+    fs.writeFileSync("zeroshot.json", JSON.stringify(out) + "\n");
+    console.log("zero-shot subgroup accuracy (held-out concepts, OpenMoji art): " + out.accuracy.toFixed(3) + " over " + out.labels + " label texts");' "$R/openmoji_test.jsonl"
+  # clustering the held-out concepts on the contrastive embeddings
+  "$MMF" embed --records "$DATA/test.jsonl" --text-model "$M" --image-model "$M" "${common[@]}" --out test.safetensors
+  k=$(node -e 'const fs=require("fs");const s=new Set(fs.readFileSync(process.argv[1],"utf8").trim().split("\n").map(l=>JSON.parse(l).subgroup));console.log(s.size)' "$DATA/test.jsonl")
+  "$MMF" cluster test.safetensors --tensor text --labels labels -k "$k" --threads "$THREADS" --out cluster_text.json
+  "$MMF" cluster test.safetensors --tensor image --labels labels -k "$k" --threads "$THREADS" --out cluster_image.json
 }
 
 # ---------------------------------------------------------------- run
@@ -363,6 +412,7 @@ run_stage retrieval "text -> image retrieval, OpenMoji art as the gallery" st_re
 run_stage cluster   "clustering vs subgroups (NMI, ARI)" st_cluster "fuse cluster" "fusion"
 run_stage caption   "captioning (BLEU) on held-out images, with and without tags" st_caption "caption embed" "encoders"
 run_stage vqa       "visual question answering on generated questions" st_vqa "vqa embed" "encoders"
+run_stage contrastive "contrastive dual encoders from pixels and words: retrieval both ways, zero-shot, clustering" st_contrastive "train-direct embed retrieval index search zeroshot cluster" "records"
 run_stage direct    "cross-modal attention transformer from pixels and words, attention overlays" st_direct "train-direct eval attention" ""
 
 say "report (scripts/demo-report.js -> report/index.html)"

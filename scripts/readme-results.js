@@ -65,9 +65,20 @@ function block(S) {
     L.push(`| text -> image retrieval, ${R.queries} queries, gallery of all ${R.gallery} OpenMoji images |` +
            ` R@1 ${pct(R.r1)}, R@5 ${pct(R.r5)}, **R@10 ${pct(R.r10)}** (chance ${pct(chance)}) |`);
   }
+  const Q = S.contrastive;
+  if (Q && Q.heldout && Q.heldout.t2i) {
+    const h = Q.heldout, t = Q.train_concepts || {};
+    L.push(`| contrastive towers from scratch (\`train-direct --model clip\`), same gallery: text -> image |` +
+           ` held-out concepts R@1 ${pct(h.t2i.r1)}, **R@10 ${pct(h.t2i.r10)}**; training concepts in OpenMoji style` +
+           ` R@1 ${pct(t.t2i && t.t2i.r1)}, **R@10 ${pct(t.t2i && t.t2i.r10)}** |`);
+    L.push(`| same towers: image -> text R@10 (held-out / training concepts); zero-shot subgroup accuracy of held-out OpenMoji art |` +
+           ` ${pct(h.i2t && h.i2t.r10)} / ${pct(t.i2t && t.i2t.r10)}; zero-shot ${pct(Q.zeroshot && Q.zeroshot.accuracy)}` +
+           ` (${Q.zeroshot ? Q.zeroshot.labels : "?"} label texts) |`);
+  }
   const C = S.cluster;
   if (C) {
     const parts = ["fused", "text", "image"].filter(m => C[m]).map(m => `${m} ${f3(C[m].nmi)} / ${f3(C[m].ari)}`);
+    if (Q && Q.cluster) for (const m of ["text", "image"]) if (Q.cluster[m] && Q.cluster[m].nmi != null) parts.push(`contrastive ${m} ${f3(Q.cluster[m].nmi)} / ${f3(Q.cluster[m].ari)}`);
     L.push(`| k-means vs subgroups (NMI / ARI) | ${parts.join(", ")} |`);
   }
   const K = S.caption;
@@ -82,7 +93,8 @@ function block(S) {
   const st = S.stages || {}, su = S.setup || {};
   const stageSum = Object.values(st).reduce((a, s) => a + (s && s.status === "ok" ? +s.seconds || 0 : 0), 0);
   const names = {encoders: "encoders", fusion: "fusion operators", caption: "captioning", vqa: "VQA", direct: "cross-modal transformer",
-                 embed: "embedding", retrieval: "retrieval", cluster: "clustering", records: "records"};
+                 embed: "embedding", retrieval: "retrieval", cluster: "clustering", records: "records",
+                 contrastive: "contrastive towers"};
   const big = Object.entries(st).filter(([, s]) => s && s.status === "ok").sort((a, b) => b[1].seconds - a[1].seconds);
   const shown = big.filter(([, s]) => s.seconds >= 5).map(([n, s]) => `${names[n] || n} ${secs(s.seconds)}`);
   const rest = big.filter(([, s]) => s.seconds < 5);

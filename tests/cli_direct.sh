@@ -84,6 +84,25 @@ grep -q '"fusion": "bimodal-ae"' "$tmp/eval" || fail "eval does not name the bim
 grep -q '"fusion": "xmodal"' "$tmp/eval" || fail "eval does not name the xmodal head"
 "$CLI" attention "$tmp/xm/head.safetensors" --data "$tmp/xm/val.safetensors" --out "$tmp/attn.safetensors" >/dev/null 2>&1 || fail "attention"
 "$CLI" inspect "$tmp/attn.safetensors" | grep -Eq '^attention +F32 +\[12, 16, 16\]' || fail "attention maps shape"
+# a word is a token where its bag-of-words entry is >= 0.5: noise below that
+# (here +0.3 on every entry, as eval's noise rows add) picks the same words
+/usr/bin/python3 - "$tmp/xm/val.safetensors" "$tmp/xm/val_noisy.safetensors" <<'PY' || fail "writing the noisy copy"
+import json, struct, sys
+b = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n]); body = bytearray(b[8 + n:])
+a, z = h["text"]["data_offsets"]
+v = struct.unpack("<%df" % ((z - a) // 4), body[a:z])
+body[a:z] = struct.pack("<%df" % len(v), *[x + 0.3 for x in v])
+open(sys.argv[2], "wb").write(b[:8 + n] + bytes(body))
+PY
+"$CLI" attention "$tmp/xm/head.safetensors" --data "$tmp/xm/val_noisy.safetensors" --out "$tmp/attn_noisy.safetensors" >/dev/null 2>&1 || fail "attention on noisy words"
+/usr/bin/python3 - "$tmp/attn.safetensors" "$tmp/attn_noisy.safetensors" <<'PY' || fail "noise below 0.5 changed the word tokens"
+import json, struct, sys
+def words(f):
+    b = open(f, "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n]); a, z = h["words"]["data_offsets"]
+    return b[8 + n + a:8 + n + z]
+w0, w1 = words(sys.argv[1]), words(sys.argv[2])
+sys.exit(0 if w0 == w1 and any(w0[i:i + 4] != b"\xff\xff\xff\xff" for i in range(0, len(w0), 4)) else 1)
+PY
 "$CLI" attention "$tmp/ae/head.safetensors" --data "$tmp/ae/val.safetensors" --out "$tmp/a2.safetensors" 2>"$tmp/err" >/dev/null
 [ $? -eq 1 ] && grep -q "not an xmodal head" "$tmp/err" || fail "attention on a bimodal-ae head should fail clearly: $(cat "$tmp/err")"
 

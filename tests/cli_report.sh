@@ -13,6 +13,12 @@ fail=0
 check() { if ! eval "$1"; then echo "FAILED: $2" >&2; fail=1; fi; }
 F=$SRC/tests/data/report
 cp -r "$F/demo" "$F/emoji" "$T/"
+# as many operators as the real demo has (17): copies of concat's outputs, so
+# the charts must stay readable with that many series
+for i in $(seq 1 14); do
+  for f in "$T"/demo/fusion/concat.*; do cp "$f" "${f/concat./concat_copy_$i.}"; done
+  echo "concat_copy_$i" >>"$T/demo/fusion/operators.txt"
+done
 # images named in the fixture records, from the image test files
 while read -r hex png; do
   for v in google twitter openmoji; do
@@ -77,4 +83,8 @@ if [ -s "$T/shot.png" ]; then
     "screenshot not blank (width height ink colours: $stats)"
   [ -n "${MMFUSE_REPORT_SHOT:-}" ] && cp "$T/shot.png" "$MMFUSE_REPORT_SHOT"
 fi
+# every chart as Chromium lays it out: no label may overlap another or leave
+# its chart (scripts/report-check.sh measures the rendered text boxes)
+res=$("$SRC/scripts/report-check.sh" "$T/report" 2>&1); rc=$?
+check '[ $rc -eq 0 ]' "chart labels overlap or leave their chart: $res"
 exit $fail

@@ -1,7 +1,8 @@
 /* The contrastive dual encoder trained from scratch (mmf_train_clip):
  * data (clip_data.c), the model and its training pieces (clip_train.c), the
- * folder it writes (clip_save.c). The trainer is split into step / evaluate /
- * snapshot / restore so a generic fit loop can drive it. */
+ * folder it writes (clip_save.c). Training runs on the shared fit loop
+ * (train/fit.h: patience, best-weights restore, NaN stop) through gather /
+ * loss / evaluate. */
 #ifndef MMF_DIRECT_CLIP_H
 #define MMF_DIRECT_CLIP_H
 #include "direct/augment.h"
@@ -63,7 +64,7 @@ typedef struct clip_trainer {
     float *pix;               /* [batch, 3, S, S] */
     int32_t *ids;             /* [batch, T] */
     uint8_t *keep;
-    float *best;              /* snapshot: the three parameter blocks and the running statistics */
+    int B, T;                 /* the gathered batch: rows, tokens per row */
 } clip_trainer;
 
 typedef struct clip_scores {
@@ -73,17 +74,18 @@ typedef struct clip_scores {
 mmf_status clip_trainer_init(clip_trainer *t, clip_model *m, const mmf_clip_params *p, const mmf_tokenizer *tok,
                              int64_t total_steps);
 void clip_trainer_free(clip_trainer *t);
-/* One step on images img[0..B) of d (each with a view of its concept's text):
- * symmetric InfoNCE, backward, the three optimiser steps, the temperature
- * capped. *loss gets the batch loss. */
+/* The batch: views of pictures img[0..B) of d, each with a view of its concept's text. */
+mmf_status clip_gather(clip_trainer *t, const clip_set *d, const int64_t *img, int B);
+/* The gathered batch's symmetric InfoNCE on tp (training mode set by the caller). */
+mmf_var clip_loss(clip_trainer *t, mmf_tape *tp);
+/* One step outside the fit loop (mmf_train_clip runs it through mmf_fit_run):
+ * gather, loss, backward, the three optimiser steps, the temperature capped. */
 mmf_status clip_step(clip_trainer *t, const clip_set *d, const int64_t *img, int B, double *loss);
 /* Unit-length embeddings in eval mode: every concept's name (text, [n_concepts, D])
  * and every picture (image, [n_images, D]); either may be NULL. */
 mmf_status clip_embed_set(clip_trainer *t, const clip_set *d, float *text, float *image);
 /* R@1/5/10 both ways on d: queries are the concepts' names, the gallery its pictures. */
 mmf_status clip_evaluate(clip_trainer *t, const clip_set *d, clip_scores *out);
-void clip_snapshot(clip_trainer *t);
-void clip_restore(clip_trainer *t);
 
 /* ------------------------------------------------------------ folder */
 

@@ -3,6 +3,7 @@
 #include "direct/clip.h"
 #include "direct/text_vocab.h"
 #include "direct/tower.h"
+#include "train/fit.h"
 #include "core/error.h"
 #include <float.h>
 #include <math.h>
@@ -75,7 +76,6 @@ void clip_trainer_free(clip_trainer *t) {
     free(t->pix);
     free(t->ids);
     free(t->keep);
-    free(t->best);
     memset(t, 0, sizeof *t);
 }
 
@@ -107,9 +107,7 @@ mmf_status clip_trainer_init(clip_trainer *t, clip_model *m, const mmf_clip_para
     t->pix = malloc((size_t)B * 3 * S * S * sizeof(float));
     t->ids = malloc((size_t)B * T * sizeof(int32_t));
     t->keep = malloc((size_t)B * T);
-    t->best = malloc((size_t)(m->txt.ps.total + m->img.ps.total + m->head.total + m->run_n) * sizeof(float));
-    if (!t->tp || !t->pix || !t->ids || !t->keep || !t->best) return mmf_fail(MMF_ERR_NOMEM, "contrastive trainer: out of memory");
-    clip_snapshot(t);
+    if (!t->tp || !t->pix || !t->ids || !t->keep) return mmf_fail(MMF_ERR_NOMEM, "contrastive trainer: out of memory");
     return MMF_OK;
 }
 
@@ -144,10 +142,9 @@ static int compact(int32_t *ids, uint8_t *keep, int B, int Tmax, const int *len)
 }
 
 /* the two towers and projections: text [B, D] and image [B, D] (not normalised) */
-static void forward(clip_trainer *t, int B, int T, mmf_var *te, mmf_var *ie) {
+static void forward(clip_trainer *t, mmf_tape *tp, int B, int T, mmf_var *te, mmf_var *ie) {
     clip_model *m = t->m;
     int S = t->p->image_size;
-    mmf_tape *tp = t->tp;
     mmf_var pooled = -1, feat = -1;
     textnet_forward(tp, &m->txt, t->ids, t->keep, B, T, &pooled);
     mmf_var x = mmf_t_const(tp, t->pix, 4, (int64_t[]){B, 3, S, S});
@@ -156,7 +153,7 @@ static void forward(clip_trainer *t, int B, int T, mmf_var *te, mmf_var *ie) {
     *ie = mmf_t_linear(tp, feat, mmf_t_param(tp, &m->head, m->p_vproj), -1);
 }
 
-mmf_status clip_step(clip_trainer *t, const clip_set *d, const int64_t *img, int B, double *loss) {
+mmf_status clip_gather(clip_trainer *t, const clip_set *d, const int64_t *img, int B) {
     const mmf_clip_params *p = t->p;
     int S = d->S, Tm = p->max_length, len[4096];
     if (B < 2 || B > p->batch) return mmf_fail(MMF_ERR_ARG, "contrastive step: batch %d outside [2, %d]", B, p->batch);
@@ -165,23 +162,39 @@ mmf_status clip_step(clip_trainer *t, const clip_set *d, const int64_t *img, int
         mmf_augment_image(px, S, p->augment ? &t->aug : NULL, &t->rng, t->pix + (size_t)b * 3 * S * S);
         len[b] = text_view(t, &d->c[d->img_concept[img[b]]], p->augment, t->ids + (size_t)b * Tm, t->keep + (size_t)b * Tm);
     }
-    int T = compact(t->ids, t->keep, B, Tm, len);
-    mmf_tape *tp = t->tp;
-    mmf_tape_reset(tp);
-    mmf_tape_set_training(tp, 1);
+    t->B = B;
+    t->T = compact(t->ids, t->keep, B, Tm, len);
+    return MMF_OK;
+}
+
+/* the temperature stays in CLIP's range: logit scale in [1, 100] */
+static void cap_scale(clip_model *m) {
+    float *ls = mmf_params_value(&m->head, m->p_scale);
+    if (ls[0] > MAX_SCALE_LOG) ls[0] = MAX_SCALE_LOG;
+    if (ls[0] < 0.0f) ls[0] = 0.0f;
+}
+
+mmf_var clip_loss(clip_trainer *t, mmf_tape *tp) {
+    cap_scale(t->m);   /* before the forward reads it: the cap of the previous step's update */
     mmf_var te, ie;
-    forward(t, B, T, &te, &ie);
-    mmf_var L = mmf_t_infonce(tp, te, ie, mmf_t_param(tp, &t->m->head, t->m->p_scale));
-    mmf_status s = mmf_tape_status(tp);
-    if (!s) s = mmf_tape_backward(tp, L);
+    forward(t, tp, t->B, t->T, &te, &ie);
+    return mmf_t_infonce(tp, te, ie, mmf_t_param(tp, &t->m->head, t->m->p_scale));
+}
+
+mmf_status clip_step(clip_trainer *t, const clip_set *d, const int64_t *img, int B, double *loss) {
+    mmf_status s = clip_gather(t, d, img, B);
+    if (s) return s;
+    mmf_tape_reset(t->tp);
+    mmf_tape_set_training(t->tp, 1);
+    mmf_var L = clip_loss(t, t->tp);
+    s = mmf_tape_status(t->tp);
+    if (!s) s = mmf_tape_backward(t->tp, L);
     if (!s) s = mmf_optim_step(&t->opt_txt, &t->m->txt.ps);
     if (!s) s = mmf_optim_step(&t->opt_img, &t->m->img.ps);
     if (!s) s = mmf_optim_step(&t->opt_head, &t->m->head);
     if (s) return s;
-    float *ls = mmf_params_value(&t->m->head, t->m->p_scale);
-    if (ls[0] > MAX_SCALE_LOG) ls[0] = MAX_SCALE_LOG;
-    if (ls[0] < 0.0f) ls[0] = 0.0f;
-    *loss = mmf_tape_var(tp, L)->v[0];
+    cap_scale(t->m);
+    *loss = mmf_tape_var(t->tp, L)->v[0];
     return MMF_OK;
 }
 
@@ -215,7 +228,7 @@ mmf_status clip_embed_set(clip_trainer *t, const clip_set *d, float *text, float
         int T = compact(t->ids, t->keep, B, Tm, len);
         mmf_tape_reset(tp);
         mmf_var te, ie;
-        forward(t, B, T, &te, &ie);
+        forward(t, tp, B, T, &te, &ie);
         mmf_status s = mmf_tape_status(tp);
         if (s) return s;
         if (Bt) unit_rows(mmf_tape_var(tp, te)->v, text + (size_t)st * D, Bt, D);
@@ -262,27 +275,6 @@ mmf_status clip_evaluate(clip_trainer *t, const clip_set *d, clip_scores *out) {
     return s;
 }
 
-void clip_snapshot(clip_trainer *t) {
-    clip_model *m = t->m;
-    float *b = t->best;
-    memcpy(b, m->txt.ps.data, (size_t)m->txt.ps.total * sizeof(float)); b += m->txt.ps.total;
-    memcpy(b, m->img.ps.data, (size_t)m->img.ps.total * sizeof(float)); b += m->img.ps.total;
-    memcpy(b, m->head.data, (size_t)m->head.total * sizeof(float)); b += m->head.total;
-    memcpy(b, m->img.running, (size_t)m->run_n * sizeof(float));
-}
-
-void clip_restore(clip_trainer *t) {
-    clip_model *m = t->m;
-    const float *b = t->best;
-    memcpy(m->txt.ps.data, b, (size_t)m->txt.ps.total * sizeof(float)); b += m->txt.ps.total;
-    memcpy(m->img.ps.data, b, (size_t)m->img.ps.total * sizeof(float)); b += m->img.ps.total;
-    memcpy(m->head.data, b, (size_t)m->head.total * sizeof(float)); b += m->head.total;
-    memcpy(m->img.running, b, (size_t)m->run_n * sizeof(float));
-    mmf_params_touch(&m->txt.ps);
-    mmf_params_touch(&m->img.ps);
-    mmf_params_touch(&m->head);
-}
-
 /* ------------------------------------------------------------ the loop */
 
 /* The epoch's picture order: rounds over the concepts in a fresh random order,
@@ -306,6 +298,58 @@ static void epoch_order(const clip_set *d, const int64_t *first, const int64_t *
             if (first[c] + k < first[c + 1]) order[n++] = tmp[first[c] + k];
         }
     }
+}
+
+/* The contrastive trainer's side of the fit loop (train/fit.h). The loop's
+ * positions are the slots of an epoch: gather fills them from the trainer's
+ * own epoch order (epoch_order, rebuilt when an epoch ends), which keeps a
+ * concept's pictures out of one batch, where they would be each other's
+ * negatives. */
+typedef struct clip_fit {
+    clip_trainer *t;
+    const clip_set *tr, *va;
+    const int64_t *first, *by_concept;
+    int64_t *tmp, *order, cursor;
+} clip_fit;
+
+static mmf_status cf_gather(void *ctx, const int64_t *idx, int64_t B) {
+    clip_fit *c = ctx;
+    (void)idx;
+    if (c->cursor + B > c->tr->n_images) return mmf_fail(MMF_ERR_ARG, "contrastive trainer: epoch order exhausted");
+    mmf_status s = clip_gather(c->t, c->tr, c->order + c->cursor, (int)B);
+    c->cursor += B;
+    return s;
+}
+
+static mmf_status cf_forward(void *ctx, mmf_tape *tp, const int64_t *idx, int64_t B, mmf_var *loss) {
+    clip_fit *c = ctx;
+    (void)idx; (void)B;
+    *loss = clip_loss(c->t, tp);
+    return mmf_tape_status(tp);
+}
+
+/* score: text -> image R@10, R@1 breaking ties (R@10 saturates on small validation sets) */
+static mmf_status cf_eval(void *ctx, int epoch, double *score, double *metrics) {
+    clip_fit *c = ctx;
+    (void)epoch;
+    clip_scores sc;
+    mmf_status s = clip_evaluate(c->t, c->va, &sc);
+    *score = sc.t2i_r10 + 1e-6 * sc.t2i_r1;
+    metrics[0] = sc.t2i_r1;
+    metrics[1] = sc.t2i_r10;
+    return s;
+}
+
+static void cf_progress(void *ctx, const mmf_fit_report *r) {
+    clip_fit *c = ctx;
+    if (!r->end) return;
+    c->cursor = 0;
+    epoch_order(c->tr, c->first, c->by_concept, c->tmp, &c->t->rng, c->order);
+    const mmf_clip_params *p = c->t->p;
+    clip_model *m = c->t->m;
+    if (p->progress)
+        p->progress(p->progress_user, r->epoch, r->epochs, mmf_fit_sample_loss(r), expf(mmf_params_value(&m->head, m->p_scale)[0]),
+                    r->metrics ? r->metrics[0] : -1.0, r->metrics ? r->metrics[1] : -1.0);
 }
 
 static mmf_status check_params(const mmf_clip_params *p) {
@@ -372,38 +416,22 @@ mmf_status mmf_train_clip(const char *train_jsonl, const char *val_jsonl, const 
     }
     int bs = p.batch < tr.n_images ? p.batch : (int)tr.n_images;
     if (!s && bs < 2) s = mmf_fail(MMF_ERR_FORMAT, "%s: fewer than 2 pairs", train_jsonl);
-    int64_t steps = tr.n_images / (bs ? bs : 1) + (bs && tr.n_images % bs >= 2);
+    int64_t steps = mmf_fit_steps_per_epoch(tr.n_images, bs, 2);
     if (!s) { p.batch = bs; s = clip_trainer_init(&t, &m, &p, tok, steps * p.epochs); }
-    double best = -1.0, best1 = -1.0;
-    int since = 0;
-    for (int ep = 0; !s && ep < p.epochs; ep++) {
+    clip_fit c = {.t = &t, .tr = &tr, .va = &va, .first = first, .by_concept = by_concept, .tmp = tmp, .order = order};
+    mmf_rng shuffle;   /* the loop's own shuffle; the slots it orders are filled from c.order */
+    mmf_rng_seed(&shuffle, p.seed ^ 0x5107ULL);
+    if (!s) {
         epoch_order(&tr, first, by_concept, tmp, &t.rng, order);
-        double sum = 0.0;
-        int64_t seen = 0;
-        for (int64_t st = 0; !s && st + 2 <= tr.n_images; st += bs) {
-            int B = (int)(tr.n_images - st < bs ? tr.n_images - st : bs);
-            double l;
-            s = clip_step(&t, &tr, order + st, B, &l);
-            sum += l * B;
-            seen += B;
-        }
-        if (s) break;
-        clip_scores sc = {.t2i_r1 = -1, .t2i_r10 = -1};
-        if (va.n_concepts && (s = clip_evaluate(&t, &va, &sc))) break;
-        float scale = expf(mmf_params_value(&m.head, m.p_scale)[0]);
-        if (p.progress) p.progress(p.progress_user, ep + 1, p.epochs, sum / (double)(seen ? seen : 1), scale, sc.t2i_r1, sc.t2i_r10);
-        /* R@10 first; R@1 breaks ties (R@10 saturates on small validation sets) */
-        if (!va.n_concepts || sc.t2i_r10 > best || (sc.t2i_r10 == best && sc.t2i_r1 > best1)) {
-            best = sc.t2i_r10;
-            best1 = sc.t2i_r1;
-            since = 0;
-            clip_snapshot(&t);
-        } else if (p.patience && ++since >= p.patience) {
-            break;
-        }
+        mmf_fit f = {.what = "contrastive training", .n = tr.n_images, .batch = bs, .min_batch = 2, .epochs = p.epochs,
+                     .patience = va.n_concepts ? p.patience : 0, .fresh_order = 1, .rng = &shuffle, .tp = t.tp,
+                     .sets = {&m.txt.ps, &m.img.ps, &m.head}, .opts = {&t.opt_txt, &t.opt_img, &t.opt_head}, .n_sets = 3,
+                     .state = m.img.running, .n_state = m.run_n,
+                     .ops = {cf_gather, cf_forward, va.n_concepts ? cf_eval : NULL, cf_progress}, .ctx = &c};
+        s = mmf_fit_run(&f);
     }
     if (!s) {
-        clip_restore(&t);
+        cap_scale(&m);
         s = clip_save(&m, &p, out_dir);
     }
     clip_trainer_free(&t);
