@@ -3,7 +3,9 @@
  * layouts of roberta-base ("roberta." prefix, pooler), multilingual-e5 /
  * paraphrase-multilingual (no prefix, F16, mean + Normalize,
  * max_seq_length), distilbert-base-uncased ("distilbert." prefix),
- * multi-qa-distilbert (cls + Normalize, sinusoidal table absent from the
+ * an XLM-R folder tokenized by its sentencepiece.bpe.model (fairseq ids; an
+ * spm_train Unigram model, ids from python3-sentencepiece) over multilingual
+ * texts, multi-qa-distilbert (cls + Normalize, sinusoidal table absent from the
  * checkpoint), all-mpnet-base-v2 (mean + Normalize, 38 positions so the
  * logarithmic buckets are used) and an "mpnet."-prefixed one with 16 buckets.
  * Per case: last hidden states and every pooling over an id batch of lengths
@@ -21,14 +23,20 @@
 #define TOL 1e-4
 static double worst_seen = 0;
 
-static const char *texts[] = {
+static const char *wp_texts[] = {
     "", "hello", "Hello, world!", "the cat sat on the mat.",
     "The dog was running and playing; it is unbelievable!", "unbelievableness of the world",
     "a b c d e f g h i j k l m n o p q r s t u v w x y z",
     "numbers 12345 and 007, (parens) \"quotes\" 'single'",
     "this that and of to in for the a is was it run play hello world cat dog sat on mat",
 };
-#define N_TEXTS ((int)(sizeof texts / sizeof texts[0]))
+/* MULTI_TEXTS of the script, for the SentencePiece folder */
+static const char *multi_texts[] = {
+    "Héllo wörld, naïve café!", "Ünïcödé — ‘quotes’ and “more”", "你好，世界。日本語のテキスト", "한국어 문장입니다",
+    "Привет, как дела?", "emoji 🙂👍🏽 and ✨ sparkles", "   spaced\tout   text  ", "ﬁne ligatures ①②③ ＦＵＬＬＷＩＤＴＨ", "", "a",
+};
+static const char **texts = wp_texts;
+static int N_TEXTS = (int)(sizeof wp_texts / sizeof wp_texts[0]);
 
 static float *getf(mmf_safetensors *st, const char *name, size_t *n) {
     const mmf_tensor_info *t = mmf_st_find(st, name);
@@ -184,6 +192,12 @@ static void check_case(const char *cas, const char *model_type, mmf_pooling def_
 
 int main(void) {
     check_case("roberta_a", "roberta", MMF_POOL_MEAN, 0, 18);
+    /* the XLM-R folder with sentencepiece.bpe.model (fairseq ids) over multilingual texts */
+    texts = multi_texts;
+    N_TEXTS = (int)(sizeof multi_texts / sizeof multi_texts[0]);
+    check_case("xlmr_spm", "xlm-roberta", MMF_POOL_MEAN, 1, 38);
+    texts = wp_texts;
+    N_TEXTS = (int)(sizeof wp_texts / sizeof wp_texts[0]);
     check_case("xlmr_st", "xlm-roberta", MMF_POOL_MEAN, 1, 10);
     check_case("distilbert_a", "distilbert", MMF_POOL_MEAN, 0, 16);
     check_case("distilbert_st", "distilbert", MMF_POOL_CLS, 1, 16);

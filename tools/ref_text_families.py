@@ -48,6 +48,30 @@ TEXTS = [
 ]
 
 
+# for the SentencePiece folder: scripts, accents, CJK, emoji, spacing
+MULTI_TEXTS = [
+    "Héllo wörld, naïve café!",
+    "Ünïcödé — ‘quotes’ and “more”",
+    "你好，世界。日本語のテキスト",
+    "한국어 문장입니다",
+    "Привет, как дела?",
+    "emoji 🙂👍🏽 and ✨ sparkles",
+    "   spaced\tout   text  ",
+    "ﬁne ligatures ①②③ ＦＵＬＬＷＩＤＴＨ",
+    "",
+    "a",
+]
+SPM_MODEL = os.path.join(OUT, "spm", "uni.model")   # spm_train Unigram, nmt_nfkc + byte fallback
+
+
+def spm_fairseq_ids(text):
+    """XLMRobertaTokenizer: SentencePiece pieces, fairseq ids (<s> <pad> </s> <unk> first, pieces one later,
+    the unknown piece -> <unk>), <s> ... </s>; python3-sentencepiece does the segmentation."""
+    import sentencepiece as spm
+    sp = spm.SentencePieceProcessor(model_file=SPM_MODEL)
+    return [0] + [3 if i == sp.unk_id() else i + 1 for i in sp.encode(text)] + [2], sp.get_piece_size() + 2
+
+
 def gelu_tanh(x):
     return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
 
@@ -296,7 +320,7 @@ def write_st_modules(folder, C, pool, normalize, max_len):
 
 
 def make_case(name, family, cfg, seed, prefix="", storage=torch.float32, st_pool=None, normalize=False,
-              st_max_len=None, sinusoidal_missing=False):
+              st_max_len=None, sinusoidal_missing=False, spm=False):
     g = Gen(seed)
     cfg = dict(cfg)
     if family == "distilbert":
@@ -308,6 +332,8 @@ def make_case(name, family, cfg, seed, prefix="", storage=torch.float32, st_pool
         fwd, npos = distilbert_forward, P
     else:
         vocab = RB_VOCAB
+        if spm:   # only the size matters: the tokenizer is sentencepiece.bpe.model
+            vocab = ["<s>", "<pad>", "</s>", "<unk>"] + ["p%d" % i for i in range(spm_fairseq_ids("")[1] - 4)]
         cfg.update({"vocab_size": len(vocab), "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2})
         if family == "mpnet":
             cfg.update({"model_type": "mpnet", "architectures": ["MPNetModel"]})
@@ -328,7 +354,13 @@ def make_case(name, family, cfg, seed, prefix="", storage=torch.float32, st_pool
     with open(os.path.join(folder, "config.json"), "w") as f:
         json.dump(cfg, f, indent=1)
     st_write(os.path.join(folder, "model.safetensors"), {prefix + k: v for k, v in w.items()}, {"format": "pt"})
-    write_tokenizer(folder, vocab, cls, sep, padtok, unk, npos)
+    if spm:
+        shutil.copyfile(SPM_MODEL, os.path.join(folder, "sentencepiece.bpe.model"))
+        with open(os.path.join(folder, "tokenizer_config.json"), "w") as f:
+            json.dump({"tokenizer_class": "XLMRobertaTokenizer", "model_max_length": npos, "bos_token": "<s>",
+                       "eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>"}, f)
+    else:
+        write_tokenizer(folder, vocab, cls, sep, padtok, unk, npos)
     if st_pool:
         write_st_modules(folder, C, st_pool, normalize, st_max_len)
 
@@ -353,7 +385,10 @@ def make_case(name, family, cfg, seed, prefix="", storage=torch.float32, st_pool
     # ---- text level through the tiny WordPiece and the family's template
     vmap = {t: i for i, t in enumerate(vocab)}
     max_len = min(npos, st_max_len or npos)
-    seqs = [[vmap[cls]] + py_wordpiece(t, dict(vmap, **{"[UNK]": vmap[unk]}))[:max_len - 2] + [vmap[sep]] for t in TEXTS]
+    if spm:
+        seqs = [(lambda s: s[:max_len - 1] + [2] if len(s) > max_len else s)(spm_fairseq_ids(t)[0]) for t in MULTI_TEXTS]
+    else:
+        seqs = [[vmap[cls]] + py_wordpiece(t, dict(vmap, **{"[UNK]": vmap[unk]}))[:max_len - 2] + [vmap[sep]] for t in TEXTS]
     TT = max(len(s) for s in seqs)
     tids = torch.full((len(seqs), TT), pad, dtype=torch.int64)
     tmask = torch.zeros(len(seqs), TT, dtype=torch.int64)
@@ -385,6 +420,10 @@ def main():
     # distilbert-base-uncased layout: "distilbert." prefix, learned positions
     db = {"dim": 24, "n_heads": 3, "n_layers": 2, "hidden_dim": 48, "activation": "gelu",
           "max_position_embeddings": 16, "sinusoidal_pos_embds": False}
+    # xlm-roberta-base / multilingual-e5 with the SentencePiece file: an spm_train Unigram model as
+    # sentencepiece.bpe.model (fairseq ids), multilingual texts
+    make_case("xlmr_spm", "xlm-roberta", dict(rb, max_position_embeddings=40), seed=17, prefix="roberta.",
+              st_pool="mean", normalize=True, st_max_len=38, spm=True)
     make_case("distilbert_a", "distilbert", db, seed=13, prefix="distilbert.")
     # multi-qa-distilbert-cos-v1 layout: no prefix, cls + Normalize; sinusoidal table not in the checkpoint
     make_case("distilbert_st", "distilbert", dict(db, activation="relu", sinusoidal_pos_embds=True), seed=14,
