@@ -539,7 +539,7 @@ mmf_status mmf_head_predict(mmf_head *h, const mmf_embfile *data, const mmf_eval
  * "encoder.fused"), so an index over them refuses vectors made another way. */
 mmf_status mmf_head_fuse(mmf_head *h, const mmf_embfile *data, const char *out_path, int n_threads);
 
-/* ------------------------------------ from-scratch models (issue 6, direct) */
+/* ------------------------------------ from-scratch models (src/direct, docs/direct.md) */
 
 /* Small encoders trained from scratch on JSONL records ("id", "text", "image"
  * relative to the JSONL file, a label field), saved as a model folder that
@@ -703,7 +703,7 @@ mmf_status mmf_xmodal_overlay(const char *maps_path, const char *records, const 
 
 /* ------------------------------------------------------------ index, tasks */
 
-/* ---------------------------------------------- vector index (issue 7, index) */
+/* ---------------------------------------------- vector index (src/index, docs/index.md) */
 
 /* Similarity used by an index, k-means or retrieval evaluation.
  * COSINE: vectors are L2-normalised on the way in; score = cosine similarity.
@@ -809,7 +809,7 @@ mmf_status mmf_index_check_query(const mmf_index *ix, const char *model_id, int 
 #define MMF_MODEL_ID_MAX 96
 mmf_status mmf_model_id(const char *path, char *out, size_t cap);
 
-/* ------------------------------- clustering, retrieval metrics (issue 7) */
+/* ------------------------------- clustering, retrieval metrics (src/tasks) */
 
 
 typedef struct mmf_kmeans_params {
@@ -866,7 +866,7 @@ mmf_status mmf_retrieval_eval(const float *queries, const int64_t *query_ids, si
                               int dim, mmf_metric metric, int n_threads,
                               mmf_retrieval_scores *out);
 
-/* ------------------------------------ captioning, VQA (issue 7, caption) */
+/* ------------------------------------ captioning, VQA (src/tasks, docs/caption.md) */
 /* docs/caption.md. Caption words: ASCII letters lower-cased; a word is a run of
  * ASCII letters, digits, apostrophes and non-ASCII bytes; anything else separates. */
 

@@ -1,4 +1,4 @@
-/* The bf16 GEMM (and the fp32 pre-packed one) against a double-precision product of the same bf16-rounded
+/* The bf16 GEMM against a double-precision product of the same bf16-rounded
  * operands (so only fp32 accumulation order may differ), over shapes with
  * row, column and K tails, with bias, accumulation and 1-2 threads; and the
  * convolution path: pre-converted bf16 rows with a stride, bias + residual +
@@ -43,28 +43,8 @@ int main(void) {
                 for (int i = 0; i < M * N; i++) { double d = fabs(y[i] - ref[i]); if (d > worst) worst = d; }
                 CHECK_MSG(worst <= 2e-6 * (K + 1), "M=%d N=%d K=%d acc=%d nt=%d: max abs diff %g", M, N, K, acc, nt, worst);
             }
-        /* the fp32 pre-packed kernel on the same shapes, against double */
-        if (mmf_f32p_supported()) {
-            float *Wf = aligned_alloc(64, (mmf_f32p_packed_size(N, K) * 4 + 63) / 64 * 64);
-            mmf_f32p_pack(Wf, W, N, K);
-            for (int nt = 1; nt <= 2; nt++) {
-                for (int i = 0; i < M * N; i++) y[i] = 0.25f;
-                mmf_f32p_linear(y, x, Wf, b, M, K, N, 1, nt);
-                double worst = 0;
-                for (int i = 0; i < M; i++)
-                    for (int j = 0; j < N; j++) {
-                        double s = 0.25 + b[j];
-                        for (int k = 0; k < K; k++) s += (double)x[i * K + k] * W[j * K + k];
-                        double d = fabs(y[i * N + j] - s);
-                        if (d > worst) worst = d;
-                    }
-                CHECK_MSG(worst <= 2e-6 * (K + 1), "f32p M=%d N=%d K=%d nt=%d: max abs diff %g", M, N, K, nt, worst);
-            }
-            free(Wf);
-        }
         /* pre-converted rows with a wider stride and the full epilogue:
-         * bias + residual + ReLU to fp32 and bf16 outputs (the convolutions' path),
-         * and the same epilogue on the fp32 packed kernel */
+         * bias + residual + ReLU to fp32 and bf16 outputs (the convolutions' path) */
         {
             const int Kp = mmf_bf16_kpad(K), ldx = Kp + 4, ldr = N + 3, ldb = N + 1;
             uint16_t *xb = malloc((size_t)M * ldx * 2), *yb = malloc((size_t)M * ldb * 2);
@@ -72,8 +52,6 @@ int main(void) {
             mmf_bf16_convert(xb, ldx, x, K, M, K, 1);
             for (int i = 0; i < M * ldr; i++) res[i] = rnd(&seed);
             for (int i = 0; i < M; i++) memcpy(xs + (size_t)i * (K + 5), x + (size_t)i * K, (size_t)K * 4);
-            float *Wf = mmf_f32p_supported() ? aligned_alloc(64, (mmf_f32p_packed_size(N, K) * 4 + 63) / 64 * 64) : NULL;
-            if (Wf) mmf_f32p_pack(Wf, W, N, K);
             for (int nt = 1; nt <= 2; nt++) {
                 mmf_gemm_epi e = {.bias = b, .res = res, .ldr = ldr, .relu = 1, .y = y, .ldy = N, .yb = yb, .ldyb = ldb};
                 mmf_bf16_gemm(xb, ldx, Wp, M, K, N, &e, nt);
@@ -91,22 +69,8 @@ int main(void) {
                     }
                 CHECK_MSG(worst <= 2e-6 * (K + 1), "epilogue M=%d N=%d K=%d nt=%d: max abs diff %g", M, N, K, nt, worst);
                 CHECK_MSG(worst_b == 0, "bf16 output M=%d N=%d K=%d: %g", M, N, K, worst_b);
-                if (Wf) {
-                    mmf_gemm_epi ef = {.bias = b, .res = res, .ldr = ldr, .relu = 1, .y = y, .ldy = N};
-                    mmf_f32p_gemm(xs, K + 5, Wf, M, K, N, &ef, nt);
-                    double wf = 0;
-                    for (int i = 0; i < M; i++)
-                        for (int j = 0; j < N; j++) {
-                            double s = b[j] + res[(size_t)i * ldr + j];
-                            for (int k = 0; k < K; k++) s += (double)x[i * K + k] * W[j * K + k];
-                            if (s < 0) s = 0;
-                            double d = fabs(y[i * N + j] - s);
-                            if (d > wf) wf = d;
-                        }
-                    CHECK_MSG(wf <= 2e-6 * (K + 1), "f32p epilogue M=%d N=%d K=%d nt=%d: max abs diff %g", M, N, K, nt, wf);
-                }
             }
-            free(xb); free(yb); free(res); free(xs); free(Wf);
+            free(xb); free(yb); free(res); free(xs);
         }
         free(x); free(W); free(b); free(y); free(ref); free(Wp); free(sc);
     }

@@ -15,6 +15,8 @@ mmf_status mmf_fail(mmf_status s, const char *fmt, ...) MMF_PRINTF(2, 3);
 /* Prefix the current error message with more context ("loading X: <old>"). */
 mmf_status mmf_fail_wrap(mmf_status s, const char *fmt, ...) MMF_PRINTF(2, 3);
 void mmf_log(mmf_log_level level, const char *fmt, ...) MMF_PRINTF(2, 3);
+/* Return the status of a fallible call when it failed (its message is set). */
+#define MMF_TRY(x) do { mmf_status mmf_try_s_ = (x); if (mmf_try_s_) return mmf_try_s_; } while (0)
 
 /* Overflow-checked size arithmetic: return 0 on overflow, 1 on success. */
 static inline int mmf_mul_size(size_t a, size_t b, size_t *out) {

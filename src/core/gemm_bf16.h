@@ -88,18 +88,3 @@ void mmf_bf16_gemm(const uint16_t *xb, int64_t ldx, const uint16_t *Wp, int64_t 
 void mmf_bf16_gemm_1t(const uint16_t *xb, int64_t ldx, const uint16_t *Wp, int64_t M, int K, int N,
                       const mmf_gemm_epi *e);
 #endif
-
-/* fp32 with weights packed once ([N/16][K][16] floats, AVX-512F): saves the
- * per-call weight packing a BLAS does, which matters for short inputs. */
-#ifndef MMF_CORE_GEMM_F32P
-#define MMF_CORE_GEMM_F32P
-int mmf_f32p_supported(void);
-size_t mmf_f32p_packed_size(int N, int K);
-void mmf_f32p_pack(float *dst, const float *W, int N, int K);
-/* y (M,N) = (accumulate ? y : 0) + bias + x @ W^T */
-void mmf_f32p_linear(float *y, const float *x, const float *Wp, const float *bias, int64_t M, int K, int N,
-                     int accumulate, int nt);
-/* x (M, K) rows with stride ldx, times the packed W, through the epilogue
- * (e->yb must be NULL; e->y required). */
-void mmf_f32p_gemm(const float *x, int64_t ldx, const float *Wp, int64_t M, int K, int N, const mmf_gemm_epi *e, int nt);
-#endif

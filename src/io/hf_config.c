@@ -27,30 +27,29 @@ const char *mmf_act_name(mmf_act a) {
 }
 
 #define BIG 100000000LL   /* generous bound for vocabularies and sizes */
-#define TRY(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
 
 /* Tower fields with Hugging Face's per-family defaults already in *t. */
 static mmf_status parse_tower(const cJSON *o, const char *file, const char *prefix, mmf_tf_config *t) {
     char field[96];
     const char *act = NULL;
-    TRY(mmf_json_int(o, "vocab_size", t->vocab_size, 0, BIG, file, &t->vocab_size));
-    TRY(mmf_json_int(o, "hidden_size", t->hidden_size, 1, 65536, file, &t->hidden_size));
-    TRY(mmf_json_int(o, "num_hidden_layers", t->num_layers, 0, 1024, file, &t->num_layers));
-    TRY(mmf_json_int(o, "num_attention_heads", t->num_heads, 1, 1024, file, &t->num_heads));
-    TRY(mmf_json_int(o, "intermediate_size", t->intermediate_size, 1, 1 << 20, file, &t->intermediate_size));
-    TRY(mmf_json_int(o, "max_position_embeddings", t->max_positions, 0, 1 << 20, file, &t->max_positions));
-    TRY(mmf_json_int(o, "type_vocab_size", t->type_vocab_size, 0, 1 << 16, file, &t->type_vocab_size));
-    TRY(mmf_json_int(o, "pad_token_id", t->pad_token_id, -1, BIG, file, &t->pad_token_id));
-    TRY(mmf_json_int(o, "bos_token_id", t->bos_token_id, -1, BIG, file, &t->bos_token_id));
-    TRY(mmf_json_int(o, "eos_token_id", t->eos_token_id, -1, BIG, file, &t->eos_token_id));
-    TRY(mmf_json_int(o, "image_size", t->image_size, 0, 1 << 16, file, &t->image_size));
-    TRY(mmf_json_int(o, "patch_size", t->patch_size, 0, 1 << 12, file, &t->patch_size));
-    TRY(mmf_json_int(o, "num_channels", t->num_channels, 1, 64, file, &t->num_channels));
-    TRY(mmf_json_num(o, "layer_norm_eps", t->layer_norm_eps, file, &t->layer_norm_eps));
-    TRY(mmf_json_bool(o, "qkv_bias", t->qkv_bias, file, &t->qkv_bias));
-    TRY(mmf_json_str(o, "hidden_act", NULL, file, &act));
+    MMF_TRY(mmf_json_int(o, "vocab_size", t->vocab_size, 0, BIG, file, &t->vocab_size));
+    MMF_TRY(mmf_json_int(o, "hidden_size", t->hidden_size, 1, 65536, file, &t->hidden_size));
+    MMF_TRY(mmf_json_int(o, "num_hidden_layers", t->num_layers, 0, 1024, file, &t->num_layers));
+    MMF_TRY(mmf_json_int(o, "num_attention_heads", t->num_heads, 1, 1024, file, &t->num_heads));
+    MMF_TRY(mmf_json_int(o, "intermediate_size", t->intermediate_size, 1, 1 << 20, file, &t->intermediate_size));
+    MMF_TRY(mmf_json_int(o, "max_position_embeddings", t->max_positions, 0, 1 << 20, file, &t->max_positions));
+    MMF_TRY(mmf_json_int(o, "type_vocab_size", t->type_vocab_size, 0, 1 << 16, file, &t->type_vocab_size));
+    MMF_TRY(mmf_json_int(o, "pad_token_id", t->pad_token_id, -1, BIG, file, &t->pad_token_id));
+    MMF_TRY(mmf_json_int(o, "bos_token_id", t->bos_token_id, -1, BIG, file, &t->bos_token_id));
+    MMF_TRY(mmf_json_int(o, "eos_token_id", t->eos_token_id, -1, BIG, file, &t->eos_token_id));
+    MMF_TRY(mmf_json_int(o, "image_size", t->image_size, 0, 1 << 16, file, &t->image_size));
+    MMF_TRY(mmf_json_int(o, "patch_size", t->patch_size, 0, 1 << 12, file, &t->patch_size));
+    MMF_TRY(mmf_json_int(o, "num_channels", t->num_channels, 1, 64, file, &t->num_channels));
+    MMF_TRY(mmf_json_num(o, "layer_norm_eps", t->layer_norm_eps, file, &t->layer_norm_eps));
+    MMF_TRY(mmf_json_bool(o, "qkv_bias", t->qkv_bias, file, &t->qkv_bias));
+    MMF_TRY(mmf_json_str(o, "hidden_act", NULL, file, &act));
     snprintf(field, sizeof field, "%shidden_act", prefix);
-    if (act) TRY(mmf_act_parse(act, file, field, &t->act));
+    if (act) MMF_TRY(mmf_act_parse(act, file, field, &t->act));
     if (t->hidden_size % t->num_heads)
         return mmf_fail(MMF_ERR_FORMAT, "%s: %shidden_size %lld is not divisible by num_attention_heads %lld",
                         file, prefix, (long long)t->hidden_size, (long long)t->num_heads);
@@ -89,16 +88,16 @@ static mmf_status parse_distilbert(const cJSON *o, const char *file, mmf_tf_conf
     bert_defaults(t);
     t->type_vocab_size = 0;
     const char *act = NULL;
-    TRY(mmf_json_int(o, "vocab_size", 30522, 1, BIG, file, &t->vocab_size));
-    TRY(mmf_json_int(o, "dim", 768, 1, 65536, file, &t->hidden_size));
-    TRY(mmf_json_int(o, "n_layers", 6, 0, 1024, file, &t->num_layers));
-    TRY(mmf_json_int(o, "n_heads", 12, 1, 1024, file, &t->num_heads));
-    TRY(mmf_json_int(o, "hidden_dim", 4 * 768, 1, 1 << 20, file, &t->intermediate_size));
-    TRY(mmf_json_int(o, "max_position_embeddings", 512, 1, 1 << 20, file, &t->max_positions));
-    TRY(mmf_json_int(o, "pad_token_id", 0, -1, BIG, file, &t->pad_token_id));
-    TRY(mmf_json_bool(o, "sinusoidal_pos_embds", 0, file, &t->sinusoidal_pos));
-    TRY(mmf_json_str(o, "activation", "gelu", file, &act));
-    TRY(mmf_act_parse(act, file, "activation", &t->act));
+    MMF_TRY(mmf_json_int(o, "vocab_size", 30522, 1, BIG, file, &t->vocab_size));
+    MMF_TRY(mmf_json_int(o, "dim", 768, 1, 65536, file, &t->hidden_size));
+    MMF_TRY(mmf_json_int(o, "n_layers", 6, 0, 1024, file, &t->num_layers));
+    MMF_TRY(mmf_json_int(o, "n_heads", 12, 1, 1024, file, &t->num_heads));
+    MMF_TRY(mmf_json_int(o, "hidden_dim", 4 * 768, 1, 1 << 20, file, &t->intermediate_size));
+    MMF_TRY(mmf_json_int(o, "max_position_embeddings", 512, 1, 1 << 20, file, &t->max_positions));
+    MMF_TRY(mmf_json_int(o, "pad_token_id", 0, -1, BIG, file, &t->pad_token_id));
+    MMF_TRY(mmf_json_bool(o, "sinusoidal_pos_embds", 0, file, &t->sinusoidal_pos));
+    MMF_TRY(mmf_json_str(o, "activation", "gelu", file, &act));
+    MMF_TRY(mmf_act_parse(act, file, "activation", &t->act));
     if (t->hidden_size % t->num_heads)
         return mmf_fail(MMF_ERR_FORMAT, "%s: dim %lld is not divisible by n_heads %lld", file, (long long)t->hidden_size,
                         (long long)t->num_heads);
@@ -110,13 +109,13 @@ static mmf_status parse_dinov2(const cJSON *o, const char *file, mmf_tf_config *
     bert_defaults(t);
     t->vocab_size = 0; t->type_vocab_size = 0; t->max_positions = 0; t->pad_token_id = -1;
     t->image_size = 224; t->patch_size = 14; t->layer_norm_eps = 1e-6; t->layerscale_value = 1.0;
-    TRY(parse_tower(o, file, "", t));
+    MMF_TRY(parse_tower(o, file, "", t));
     double ratio = 4.0;
-    TRY(mmf_json_num(o, "mlp_ratio", 4.0, file, &ratio));
+    MMF_TRY(mmf_json_num(o, "mlp_ratio", 4.0, file, &ratio));
     if (!(ratio > 0 && ratio <= 64)) return mmf_fail(MMF_ERR_FORMAT, "%s: mlp_ratio %g should be in (0, 64]", file, ratio);
     t->intermediate_size = (int64_t)((double)t->hidden_size * ratio);
-    TRY(mmf_json_num(o, "layerscale_value", 1.0, file, &t->layerscale_value));
-    TRY(mmf_json_bool(o, "use_swiglu_ffn", 0, file, &t->use_swiglu));
+    MMF_TRY(mmf_json_num(o, "layerscale_value", 1.0, file, &t->layerscale_value));
+    MMF_TRY(mmf_json_bool(o, "use_swiglu_ffn", 0, file, &t->use_swiglu));
     return MMF_OK;
 }
 
@@ -136,15 +135,15 @@ static void siglip_vision_defaults(mmf_tf_config *t) {
 
 static mmf_status parse_siglip_text(const cJSON *o, const char *file, mmf_tf_config *t) {
     siglip_text_defaults(t);
-    TRY(parse_tower(o, file, "text_config.", t));
-    TRY(mmf_json_int(o, "projection_size", t->hidden_size, 1, 65536, file, &t->projection_size));
+    MMF_TRY(parse_tower(o, file, "text_config.", t));
+    MMF_TRY(mmf_json_int(o, "projection_size", t->hidden_size, 1, 65536, file, &t->projection_size));
     return MMF_OK;
 }
 
 static mmf_status parse_siglip_vision(const cJSON *o, const char *file, mmf_tf_config *t, const char *prefix) {
     siglip_vision_defaults(t);
-    TRY(parse_tower(o, file, prefix, t));
-    TRY(mmf_json_bool(o, "vision_use_head", 1, file, &t->vision_use_head));
+    MMF_TRY(parse_tower(o, file, prefix, t));
+    MMF_TRY(mmf_json_bool(o, "vision_use_head", 1, file, &t->vision_use_head));
     return MMF_OK;
 }
 
@@ -196,24 +195,24 @@ static mmf_status parse_resnet(const cJSON *o, const char *file, mmf_hf_config *
     c->bottleneck = 1;
     c->tf.num_channels = 3;
     c->tf.act = MMF_ACT_RELU;
-    TRY(mmf_json_int(o, "num_channels", 3, 1, 64, file, &c->tf.num_channels));
-    TRY(mmf_json_int(o, "embedding_size", 64, 1, 65536, file, &c->embedding_size));
+    MMF_TRY(mmf_json_int(o, "num_channels", 3, 1, 64, file, &c->tf.num_channels));
+    MMF_TRY(mmf_json_int(o, "embedding_size", 64, 1, 65536, file, &c->embedding_size));
     int64_t nh = 4, nd = 4;
-    TRY(parse_int_array(o, "hidden_sizes", file, c->hidden_sizes, &nh, 1, 65536));
-    TRY(parse_int_array(o, "depths", file, c->depths, &nd, 1, 1024));
+    MMF_TRY(parse_int_array(o, "hidden_sizes", file, c->hidden_sizes, &nh, 1, 65536));
+    MMF_TRY(parse_int_array(o, "depths", file, c->depths, &nd, 1, 1024));
     if (nh != nd)
         return mmf_fail(MMF_ERR_FORMAT, "%s: \"hidden_sizes\" has %lld entries but \"depths\" has %lld", file,
                         (long long)nh, (long long)nd);
     c->n_stages = nh;
     const char *lt = "bottleneck", *act = "relu";
-    TRY(mmf_json_str(o, "layer_type", "bottleneck", file, &lt));
+    MMF_TRY(mmf_json_str(o, "layer_type", "bottleneck", file, &lt));
     if (strcmp(lt, "bottleneck") && strcmp(lt, "basic"))
         return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: field \"layer_type\" is \"%s\"; expected \"basic\" or \"bottleneck\"", file, lt);
     c->bottleneck = strcmp(lt, "bottleneck") == 0;
-    TRY(mmf_json_str(o, "hidden_act", "relu", file, &act));
-    TRY(mmf_act_parse(act, file, "hidden_act", &c->tf.act));
-    TRY(mmf_json_bool(o, "downsample_in_first_stage", 0, file, &c->downsample_in_first_stage));
-    TRY(mmf_json_bool(o, "downsample_in_bottleneck", 0, file, &c->downsample_in_bottleneck));
+    MMF_TRY(mmf_json_str(o, "hidden_act", "relu", file, &act));
+    MMF_TRY(mmf_act_parse(act, file, "hidden_act", &c->tf.act));
+    MMF_TRY(mmf_json_bool(o, "downsample_in_first_stage", 0, file, &c->downsample_in_first_stage));
+    MMF_TRY(mmf_json_bool(o, "downsample_in_bottleneck", 0, file, &c->downsample_in_bottleneck));
     return MMF_OK;
 }
 
@@ -221,7 +220,7 @@ mmf_status mmf_hf_config_parse(const cJSON *root, const char *file, mmf_hf_confi
     memset(c, 0, sizeof *c);
     if (!cJSON_IsObject(root)) return mmf_fail(MMF_ERR_FORMAT, "%s: config should be a JSON object", file);
     const char *mt = NULL;
-    TRY(mmf_json_str(root, "model_type", NULL, file, &mt));
+    MMF_TRY(mmf_json_str(root, "model_type", NULL, file, &mt));
     if (!mt) return mmf_fail(MMF_ERR_FORMAT, "%s: missing field \"model_type\" (expected bert, roberta, xlm-roberta, distilbert, mpnet, vit, dinov2, clip, siglip or resnet)", file);
     if (strlen(mt) >= sizeof c->model_type)
         return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: model_type \"%.40s...\" is not one mmfuse knows", file, mt);
@@ -236,8 +235,8 @@ mmf_status mmf_hf_config_parse(const cJSON *root, const char *file, mmf_hf_confi
     }
     if (!strcmp(mt, "mpnet")) {
         mpnet_defaults(&c->tf);
-        TRY(parse_tower(root, file, "", &c->tf));
-        TRY(mmf_json_int(root, "relative_attention_num_buckets", 32, 2, 4096, file, &c->tf.rel_buckets));
+        MMF_TRY(parse_tower(root, file, "", &c->tf));
+        MMF_TRY(mmf_json_int(root, "relative_attention_num_buckets", 32, 2, 4096, file, &c->tf.rel_buckets));
         return MMF_OK;
     }
     if (!strcmp(mt, "distilbert")) return parse_distilbert(root, file, &c->tf);
@@ -250,8 +249,8 @@ mmf_status mmf_hf_config_parse(const cJSON *root, const char *file, mmf_hf_confi
         if (cJSON_IsNull(vc)) vc = NULL;
         if (tc && !cJSON_IsObject(tc)) return mmf_fail(MMF_ERR_FORMAT, "%s: field \"text_config\" should be an object", file);
         if (vc && !cJSON_IsObject(vc)) return mmf_fail(MMF_ERR_FORMAT, "%s: field \"vision_config\" should be an object", file);
-        TRY(parse_siglip_text(tc, file, &c->text));
-        TRY(parse_siglip_vision(vc, file, &c->vision, "vision_config."));
+        MMF_TRY(parse_siglip_text(tc, file, &c->text));
+        MMF_TRY(parse_siglip_vision(vc, file, &c->vision, "vision_config."));
         return MMF_OK;
     }
     /* mmfuse's own from-scratch towers (docs/direct.md): the text tower has the
@@ -264,7 +263,7 @@ mmf_status mmf_hf_config_parse(const cJSON *root, const char *file, mmf_hf_confi
     /* the contrastive dual encoder over the two (models/mmfuse_clip.c): the
      * towers are subfolders with their own config.json */
     if (!strcmp(mt, "mmfuse_clip")) {
-        TRY(mmf_json_int(root, "projection_dim", 128, 1, 65536, file, &c->projection_dim));
+        MMF_TRY(mmf_json_int(root, "projection_dim", 128, 1, 65536, file, &c->projection_dim));
         return mmf_json_num(root, "logit_scale_init_value", 2.6592, file, &c->logit_scale_init);
     }
     if (!strcmp(mt, "vit")) {
@@ -284,10 +283,10 @@ mmf_status mmf_hf_config_parse(const cJSON *root, const char *file, mmf_hf_confi
         if (cJSON_IsNull(vc)) vc = NULL;
         if (tc && !cJSON_IsObject(tc)) return mmf_fail(MMF_ERR_FORMAT, "%s: field \"text_config\" should be an object", file);
         if (vc && !cJSON_IsObject(vc)) return mmf_fail(MMF_ERR_FORMAT, "%s: field \"vision_config\" should be an object", file);
-        TRY(parse_tower(tc, file, "text_config.", &c->text));
-        TRY(parse_tower(vc, file, "vision_config.", &c->vision));
-        TRY(mmf_json_int(root, "projection_dim", 512, 1, 65536, file, &c->projection_dim));
-        TRY(mmf_json_num(root, "logit_scale_init_value", 2.6592, file, &c->logit_scale_init));
+        MMF_TRY(parse_tower(tc, file, "text_config.", &c->text));
+        MMF_TRY(parse_tower(vc, file, "vision_config.", &c->vision));
+        MMF_TRY(mmf_json_int(root, "projection_dim", 512, 1, 65536, file, &c->projection_dim));
+        MMF_TRY(mmf_json_num(root, "logit_scale_init_value", 2.6592, file, &c->logit_scale_init));
         return MMF_OK;
     }
     return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: model_type \"%s\" is not supported (expected bert, roberta, xlm-roberta, camembert, distilbert, mpnet, vit, dinov2, clip, siglip, siglip_vision_model or resnet)", file, mt);

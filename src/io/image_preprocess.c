@@ -32,7 +32,6 @@ struct mmf_image_processor {
     float mean[3], std[3];
 };
 
-#define TRY(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
 
 /* size / crop_size: an int, {"shortest_edge": n}, or {"height": h, "width": w}.
  * An int means shortest edge when `int_is_edge`, a square otherwise (HF's
@@ -43,7 +42,7 @@ static mmf_status parse_size(const cJSON *root, const char *key, const char *fil
     if (!v || cJSON_IsNull(v)) return MMF_OK;
     if (cJSON_IsNumber(v)) {
         int64_t n;
-        TRY(mmf_json_int(root, key, 0, 1, 65536, file, &n));
+        MMF_TRY(mmf_json_int(root, key, 0, 1, 65536, file, &n));
         if (int_is_edge) { *edge = (int)n; *h = *w = 0; }
         else { *edge = 0; *h = *w = (int)n; }
         return MMF_OK;
@@ -51,9 +50,9 @@ static mmf_status parse_size(const cJSON *root, const char *key, const char *fil
     if (!cJSON_IsObject(v))
         return mmf_fail(MMF_ERR_FORMAT, "%s: field \"%s\" should be an integer or an object", file, key);
     int64_t se = 0, hh = 0, ww = 0;
-    TRY(mmf_json_int(v, "shortest_edge", 0, 0, 65536, file, &se));
-    TRY(mmf_json_int(v, "height", 0, 0, 65536, file, &hh));
-    TRY(mmf_json_int(v, "width", 0, 0, 65536, file, &ww));
+    MMF_TRY(mmf_json_int(v, "shortest_edge", 0, 0, 65536, file, &se));
+    MMF_TRY(mmf_json_int(v, "height", 0, 0, 65536, file, &hh));
+    MMF_TRY(mmf_json_int(v, "width", 0, 0, 65536, file, &ww));
     if (cJSON_GetObjectItemCaseSensitive(v, "longest_edge"))
         return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: field \"%s.longest_edge\" is not supported", file, key);
     if (se > 0) { *edge = (int)se; *h = *w = 0; return MMF_OK; }
@@ -79,8 +78,8 @@ static mmf_status parse_triple(const cJSON *root, const char *key, const char *f
 static mmf_status parse_processor(const cJSON *root, const char *file, mmf_image_processor *p) {
     if (!cJSON_IsObject(root)) return mmf_fail(MMF_ERR_FORMAT, "%s: should be a JSON object", file);
     const char *type = NULL;
-    TRY(mmf_json_str(root, "image_processor_type", NULL, file, &type));
-    if (!type) TRY(mmf_json_str(root, "feature_extractor_type", NULL, file, &type));
+    MMF_TRY(mmf_json_str(root, "image_processor_type", NULL, file, &type));
+    if (!type) MMF_TRY(mmf_json_str(root, "feature_extractor_type", NULL, file, &type));
     if (!type)
         return mmf_fail(MMF_ERR_FORMAT, "%s: missing \"image_processor_type\" (or \"feature_extractor_type\")", file);
     static const float clip_mean[3] = {0.48145466f, 0.4578275f, 0.40821073f}, clip_std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
@@ -115,34 +114,34 @@ static mmf_status parse_processor(const cJSON *root, const char *file, mmf_image
     } else {
         return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: image processor \"%s\" is not supported (CLIPImageProcessor, BitImageProcessor, ViTImageProcessor, SiglipImageProcessor, ConvNextImageProcessor)", file, type);
     }
-    TRY(mmf_json_bool(root, "do_resize", p->do_resize, file, &p->do_resize));
-    TRY(mmf_json_bool(root, "do_rescale", p->do_rescale, file, &p->do_rescale));
-    TRY(mmf_json_bool(root, "do_normalize", p->do_normalize, file, &p->do_normalize));
-    TRY(mmf_json_num(root, "rescale_factor", p->rescale_factor, file, &p->rescale_factor));
+    MMF_TRY(mmf_json_bool(root, "do_resize", p->do_resize, file, &p->do_resize));
+    MMF_TRY(mmf_json_bool(root, "do_rescale", p->do_rescale, file, &p->do_rescale));
+    MMF_TRY(mmf_json_bool(root, "do_normalize", p->do_normalize, file, &p->do_normalize));
+    MMF_TRY(mmf_json_num(root, "rescale_factor", p->rescale_factor, file, &p->rescale_factor));
     int64_t rs;
-    TRY(mmf_json_int(root, "resample", p->resample, 0, 5, file, &rs));
+    MMF_TRY(mmf_json_int(root, "resample", p->resample, 0, 5, file, &rs));
     p->resample = (mmf_resample)rs;
     if (p->do_resize && p->resample == MMF_RESAMPLE_NEAREST)
         return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: field \"resample\" is 0 (nearest), which mmfuse does not implement", file);
-    TRY(parse_triple(root, "image_mean", file, p->mean));
-    TRY(parse_triple(root, "image_std", file, p->std));
+    MMF_TRY(parse_triple(root, "image_mean", file, p->mean));
+    MMF_TRY(parse_triple(root, "image_std", file, p->std));
     for (int c = 0; c < 3; c++)
         if (p->std[c] == 0.0f) return mmf_fail(MMF_ERR_FORMAT, "%s: image_std[%d] is 0", file, c);
     if (p->kind == KIND_CLIP) {
-        TRY(parse_size(root, "size", file, 1, &p->shortest_edge, &p->size_h, &p->size_w));
-        TRY(mmf_json_bool(root, "do_center_crop", 1, file, &p->do_center_crop));
+        MMF_TRY(parse_size(root, "size", file, 1, &p->shortest_edge, &p->size_h, &p->size_w));
+        MMF_TRY(mmf_json_bool(root, "do_center_crop", 1, file, &p->do_center_crop));
         int dummy = 0;
-        TRY(parse_size(root, "crop_size", file, 0, &dummy, &p->crop_h, &p->crop_w));
+        MMF_TRY(parse_size(root, "crop_size", file, 0, &dummy, &p->crop_h, &p->crop_w));
         if (dummy) return mmf_fail(MMF_ERR_FORMAT, "%s: field \"crop_size\" should give height and width", file);
     } else if (p->kind == KIND_VIT) {
-        TRY(parse_size(root, "size", file, 0, &p->shortest_edge, &p->size_h, &p->size_w));
+        MMF_TRY(parse_size(root, "size", file, 0, &p->shortest_edge, &p->size_h, &p->size_w));
         if (p->shortest_edge)
             return mmf_fail(MMF_ERR_FORMAT, "%s: ViTImageProcessor field \"size\" should give height and width", file);
     } else {
-        TRY(parse_size(root, "size", file, 1, &p->shortest_edge, &p->size_h, &p->size_w));
+        MMF_TRY(parse_size(root, "size", file, 1, &p->shortest_edge, &p->size_h, &p->size_w));
         if (!p->shortest_edge)
             return mmf_fail(MMF_ERR_FORMAT, "%s: ConvNextImageProcessor field \"size\" should have \"shortest_edge\"", file);
-        TRY(mmf_json_num(root, "crop_pct", p->crop_pct, file, &p->crop_pct));
+        MMF_TRY(mmf_json_num(root, "crop_pct", p->crop_pct, file, &p->crop_pct));
         if (!(p->crop_pct > 0.0 && p->crop_pct <= 4.0))
             return mmf_fail(MMF_ERR_FORMAT, "%s: field \"crop_pct\" is %g, expected in (0, 4]", file, p->crop_pct);
     }
@@ -158,7 +157,7 @@ mmf_status mmf_image_processor_load(const char *dir_or_file, mmf_image_processor
     else
         snprintf(path, sizeof path, "%s", dir_or_file);
     cJSON *root;
-    TRY(mmf_json_load(path, &root));
+    MMF_TRY(mmf_json_load(path, &root));
     mmf_image_processor *p = calloc(1, sizeof *p);
     if (!p) { cJSON_Delete(root); return mmf_fail(MMF_ERR_NOMEM, "out of memory"); }
     mmf_status s = parse_processor(root, path, p);
@@ -269,7 +268,7 @@ mmf_status mmf_image_processor_geometry(const mmf_image_processor *p, const mmf_
 
 mmf_status mmf_image_processor_run(const mmf_image_processor *p, const mmf_image *in, float *out) {
     mmf_image g;
-    TRY(mmf_image_processor_geometry(p, in, &g));
+    MMF_TRY(mmf_image_processor_geometry(p, in, &g));
     int C, H, W;
     mmf_image_processor_size(p, &C, &H, &W);
     if (g.width != W || g.height != H) {

@@ -38,7 +38,6 @@ typedef struct bert {
     int nt_sized;
 } bert;
 
-#define TRY(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
 
 typedef struct wload {
     mmf_safetensors *st;
@@ -77,7 +76,7 @@ static mmf_status wtake(wload *w, const char *name, int64_t d0, int64_t d1, cons
         return MMF_OK;
     }
     float *dst = w->next;
-    TRY(wread(w, name, dst, d0, d1, why));
+    MMF_TRY(wread(w, name, dst, d0, d1, why));
     w->next += d0 * (d1 ? d1 : 1);
     *out = dst;
     return MMF_OK;
@@ -88,7 +87,7 @@ static mmf_status size_arena(mmf_encoder *e, bert *m, int nt) {
     size_t B = (size_t)e->params.max_batch, T = (size_t)e->max_length, C = (size_t)m->C;
     size_t fl = mmf_tf_layer_scratch(&m->spec, (int)B, (int)T, nt);
     size_t bytes = mmf_arena_need(B * T * C * 4) + mmf_arena_need(fl * 4) + mmf_arena_need(B * C * 4) + mmf_arena_need(B * T * 4);
-    TRY(mmf_arena_init(&m->arena, bytes));
+    MMF_TRY(mmf_arena_init(&m->arena, bytes));
     m->x = mmf_arena_floats(&m->arena, B * T * C);
     m->scratch = mmf_arena_floats(&m->arena, fl);
     m->cls = mmf_arena_floats(&m->arena, B * C);
@@ -117,35 +116,35 @@ static mmf_status load_weights(mmf_encoder *e, bert *m, mmf_safetensors *st, con
     m->layers = calloc((size_t)(L ? L : 1), sizeof *m->layers);
     if (!m->params || !m->layers) return mmf_fail(MMF_ERR_NOMEM, "%s: cannot allocate %zu parameters", e->dir, total);
     w.next = m->params;
-    TRY(wtake(&w, "embeddings.word_embeddings.weight", V, C, "vocab_size x hidden_size", &m->wte));
-    TRY(wtake(&w, "embeddings.position_embeddings.weight", P, C, "max_position_embeddings x hidden_size", &m->wpe));
-    if (TV) TRY(wtake(&w, "embeddings.token_type_embeddings.weight", TV, C, "type_vocab_size x hidden_size", &m->wtt));
-    TRY(wtake(&w, "embeddings.LayerNorm.weight", C, 0, "hidden_size", &m->eln_w));
-    TRY(wtake(&w, "embeddings.LayerNorm.bias", C, 0, "hidden_size", &m->eln_b));
+    MMF_TRY(wtake(&w, "embeddings.word_embeddings.weight", V, C, "vocab_size x hidden_size", &m->wte));
+    MMF_TRY(wtake(&w, "embeddings.position_embeddings.weight", P, C, "max_position_embeddings x hidden_size", &m->wpe));
+    if (TV) MMF_TRY(wtake(&w, "embeddings.token_type_embeddings.weight", TV, C, "type_vocab_size x hidden_size", &m->wtt));
+    MMF_TRY(wtake(&w, "embeddings.LayerNorm.weight", C, 0, "hidden_size", &m->eln_w));
+    MMF_TRY(wtake(&w, "embeddings.LayerNorm.bias", C, 0, "hidden_size", &m->eln_b));
     for (int64_t l = 0; l < L; l++) {
         mmf_tf_layer_w *ly = &m->layers[l];
         char n[160];
 #define NAME(fmt) (snprintf(n, sizeof n, "encoder.layer.%lld." fmt, (long long)l), n)
         float *qkv = w.next, *qkvb = w.next + 3 * C * C;
-        TRY(wread(&w, NAME("attention.self.query.weight"), qkv, C, C, "hidden_size"));
-        TRY(wread(&w, NAME("attention.self.key.weight"), qkv + C * C, C, C, "hidden_size"));
-        TRY(wread(&w, NAME("attention.self.value.weight"), qkv + 2 * C * C, C, C, "hidden_size"));
-        TRY(wread(&w, NAME("attention.self.query.bias"), qkvb, C, 0, "hidden_size"));
-        TRY(wread(&w, NAME("attention.self.key.bias"), qkvb + C, C, 0, "hidden_size"));
-        TRY(wread(&w, NAME("attention.self.value.bias"), qkvb + 2 * C, C, 0, "hidden_size"));
+        MMF_TRY(wread(&w, NAME("attention.self.query.weight"), qkv, C, C, "hidden_size"));
+        MMF_TRY(wread(&w, NAME("attention.self.key.weight"), qkv + C * C, C, C, "hidden_size"));
+        MMF_TRY(wread(&w, NAME("attention.self.value.weight"), qkv + 2 * C * C, C, C, "hidden_size"));
+        MMF_TRY(wread(&w, NAME("attention.self.query.bias"), qkvb, C, 0, "hidden_size"));
+        MMF_TRY(wread(&w, NAME("attention.self.key.bias"), qkvb + C, C, 0, "hidden_size"));
+        MMF_TRY(wread(&w, NAME("attention.self.value.bias"), qkvb + 2 * C, C, 0, "hidden_size"));
         ly->qkv_w = qkv;
         ly->qkv_b = qkvb;
         w.next += 3 * C * C + 3 * C;
-        TRY(wtake(&w, NAME("attention.output.dense.weight"), C, C, "hidden_size", &ly->o_w));
-        TRY(wtake(&w, NAME("attention.output.dense.bias"), C, 0, "hidden_size", &ly->o_b));
-        TRY(wtake(&w, NAME("attention.output.LayerNorm.weight"), C, 0, "hidden_size", &ly->ln1_w));
-        TRY(wtake(&w, NAME("attention.output.LayerNorm.bias"), C, 0, "hidden_size", &ly->ln1_b));
-        TRY(wtake(&w, NAME("intermediate.dense.weight"), F, C, "intermediate_size x hidden_size", &ly->fc1_w));
-        TRY(wtake(&w, NAME("intermediate.dense.bias"), F, 0, "intermediate_size", &ly->fc1_b));
-        TRY(wtake(&w, NAME("output.dense.weight"), C, F, "hidden_size x intermediate_size", &ly->fc2_w));
-        TRY(wtake(&w, NAME("output.dense.bias"), C, 0, "hidden_size", &ly->fc2_b));
-        TRY(wtake(&w, NAME("output.LayerNorm.weight"), C, 0, "hidden_size", &ly->ln2_w));
-        TRY(wtake(&w, NAME("output.LayerNorm.bias"), C, 0, "hidden_size", &ly->ln2_b));
+        MMF_TRY(wtake(&w, NAME("attention.output.dense.weight"), C, C, "hidden_size", &ly->o_w));
+        MMF_TRY(wtake(&w, NAME("attention.output.dense.bias"), C, 0, "hidden_size", &ly->o_b));
+        MMF_TRY(wtake(&w, NAME("attention.output.LayerNorm.weight"), C, 0, "hidden_size", &ly->ln1_w));
+        MMF_TRY(wtake(&w, NAME("attention.output.LayerNorm.bias"), C, 0, "hidden_size", &ly->ln1_b));
+        MMF_TRY(wtake(&w, NAME("intermediate.dense.weight"), F, C, "intermediate_size x hidden_size", &ly->fc1_w));
+        MMF_TRY(wtake(&w, NAME("intermediate.dense.bias"), F, 0, "intermediate_size", &ly->fc1_b));
+        MMF_TRY(wtake(&w, NAME("output.dense.weight"), C, F, "hidden_size x intermediate_size", &ly->fc2_w));
+        MMF_TRY(wtake(&w, NAME("output.dense.bias"), C, 0, "hidden_size", &ly->fc2_b));
+        MMF_TRY(wtake(&w, NAME("output.LayerNorm.weight"), C, 0, "hidden_size", &ly->ln2_w));
+        MMF_TRY(wtake(&w, NAME("output.LayerNorm.bias"), C, 0, "hidden_size", &ly->ln2_b));
 #undef NAME
     }
     /* one layer past the config's count means config and checkpoint disagree */
@@ -155,8 +154,8 @@ static mmf_status load_weights(mmf_encoder *e, bert *m, mmf_safetensors *st, con
         return mmf_fail(MMF_ERR_SHAPE, "%s: config.json says num_hidden_layers = %lld but the checkpoint has \"%s\"", e->dir,
                         (long long)L, extra);
     if (has_pooler) {
-        TRY(wtake(&w, "pooler.dense.weight", C, C, "hidden_size", &m->pool_w));
-        TRY(wtake(&w, "pooler.dense.bias", C, 0, "hidden_size", &m->pool_b));
+        MMF_TRY(wtake(&w, "pooler.dense.weight", C, C, "hidden_size", &m->pool_w));
+        MMF_TRY(wtake(&w, "pooler.dense.bias", C, 0, "hidden_size", &m->pool_b));
     }
     return MMF_OK;
 }
@@ -190,7 +189,7 @@ mmf_status mmf_bert_load_variant(mmf_encoder *e, const char *prefix, int pos_fro
         char cp[4096];
         cJSON *root;
         snprintf(cp, sizeof cp, "%s/config.json", e->dir);
-        TRY(mmf_json_load(cp, &root));
+        MMF_TRY(mmf_json_load(cp, &root));
         const char *pet = NULL;
         mmf_status s = mmf_json_str(root, "position_embedding_type", "absolute", cp, &pet);
         if (!s && strcmp(pet, "absolute"))
@@ -201,18 +200,18 @@ mmf_status mmf_bert_load_variant(mmf_encoder *e, const char *prefix, int pos_fro
     m->spec = (mmf_tf_spec){.hidden = m->C, .heads = m->H, .ffn = m->F, .eps = m->eps, .act = c->act};
     e->dim = e->token_dim = m->C;
 
-    TRY(mmf_open_checkpoint(e->dir, &m->st));
-    TRY(load_weights(e, m, m->st, prefix));
-    TRY(mmf_tf_use_precision(&m->spec, m->layers, m->L, (int)e->params.precision, e->dir, &m->packed));
-    /* fp32 runs on the engine's sgemm (oneDNN): pre-packed fp32 panels
-     * (MMF_TF_PACK_F32) measured no faster than OpenBLAS here (same CPU time at
-     * batch 1 and 32) and cost start-up time */
+    MMF_TRY(mmf_open_checkpoint(e->dir, &m->st));
+    MMF_TRY(load_weights(e, m, m->st, prefix));
+    MMF_TRY(mmf_tf_use_precision(&m->spec, m->layers, m->L, (int)e->params.precision, e->dir, &m->packed));
+    /* fp32 runs on the engine's sgemm (oneDNN) over the plain matrices: our
+     * own pre-packed fp32 panels measured no faster than OpenBLAS (same CPU
+     * time at batch 1 and 32), cost start-up time, and went */
 
-    TRY(mmf_tokenizer_load(e->dir, &e->tok));
+    MMF_TRY(mmf_tokenizer_load(e->dir, &e->tok));
     e->def_pool = MMF_POOL_MEAN;
     e->def_norm = 0;
     int st_max = 0;
-    TRY(mmf_st_folder_settings(e->dir, &e->def_pool, &e->def_norm, &st_max));
+    MMF_TRY(mmf_st_folder_settings(e->dir, &e->def_pool, &e->def_norm, &st_max));
     /* RoBERTa positions run from padding_idx + 1, so padding_idx + 1 fewer tokens fit */
     int pmax = m->P;
     if (pos_from_ids) {

@@ -22,7 +22,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define TRY(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
 
 typedef struct clip {
     mmf_wbag bag;
@@ -65,7 +64,7 @@ static mmf_status clip_size(mmf_encoder *e, clip *m, int nt) {
     size_t cmax = Cv > Ct ? Cv : Ct;
     size_t bytes = mmf_arena_need(B * Tv * Cv * 4) + mmf_arena_need(vs * 4) + mmf_arena_need(B * Tt * Ct * 4) +
                    mmf_arena_need(ts * 4) + mmf_arena_need(B * cmax * 4);
-    TRY(mmf_arena_init(&m->arena, bytes));
+    MMF_TRY(mmf_arena_init(&m->arena, bytes));
     m->vx = mmf_arena_floats(&m->arena, B * Tv * Cv);
     m->vscratch = mmf_arena_floats(&m->arena, vs);
     m->tx = mmf_arena_floats(&m->arena, B * Tt * Ct);
@@ -95,11 +94,11 @@ static mmf_status load_text(clip *m, const mmf_tf_config *c, mmf_wbag *w) {
                              .pre_norm = 1, .causal = 1, .attn_scale = 0.0f};
     const int64_t C = m->Ct, F = m->Ft;
     strcpy(w->prefix, "text_model.");
-    TRY(mmf_wbag_take(w, "embeddings.token_embedding.weight", m->V, C, 0, 0, "text_config vocab_size x hidden_size", &m->tok_emb));
-    TRY(mmf_wbag_take(w, "embeddings.position_embedding.weight", m->Pt, C, 0, 0, "text_config max_position_embeddings x hidden_size", &m->pos_emb));
-    TRY(mmf_wbag_layers(w, &mmf_clip_layer_names, m->Lt, C, F, "text_config ", &m->tlayers));
-    TRY(mmf_wbag_take(w, "final_layer_norm.weight", C, 0, 0, 0, "text_config hidden_size", &m->fin_w));
-    TRY(mmf_wbag_take(w, "final_layer_norm.bias", C, 0, 0, 0, "text_config hidden_size", &m->fin_b));
+    MMF_TRY(mmf_wbag_take(w, "embeddings.token_embedding.weight", m->V, C, 0, 0, "text_config vocab_size x hidden_size", &m->tok_emb));
+    MMF_TRY(mmf_wbag_take(w, "embeddings.position_embedding.weight", m->Pt, C, 0, 0, "text_config max_position_embeddings x hidden_size", &m->pos_emb));
+    MMF_TRY(mmf_wbag_layers(w, &mmf_clip_layer_names, m->Lt, C, F, "text_config ", &m->tlayers));
+    MMF_TRY(mmf_wbag_take(w, "final_layer_norm.weight", C, 0, 0, 0, "text_config hidden_size", &m->fin_w));
+    MMF_TRY(mmf_wbag_take(w, "final_layer_norm.bias", C, 0, 0, 0, "text_config hidden_size", &m->fin_b));
     return MMF_OK;
 }
 
@@ -112,8 +111,8 @@ static mmf_status clip_load(mmf_encoder *e) {
     clip *m = calloc(1, sizeof *m);
     if (!m) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
     e->impl = m;
-    TRY(mmf_image_processor_load(e->dir, &e->proc));
-    TRY(mmf_open_checkpoint(e->dir, &m->bag.st));
+    MMF_TRY(mmf_image_processor_load(e->dir, &e->proc));
+    MMF_TRY(mmf_open_checkpoint(e->dir, &m->bag.st));
     mmf_wbag *w = &m->bag;
     w->dir = e->dir;
     strcpy(w->prefix, "vision_model.");
@@ -138,7 +137,7 @@ static mmf_status clip_load(mmf_encoder *e) {
     char p1[4096], p2[4096];
     snprintf(p1, sizeof p1, "%s/tokenizer.json", e->dir);
     snprintf(p2, sizeof p2, "%s/merges.txt", e->dir);
-    if (file_exists(p1) || file_exists(p2)) TRY(mmf_tokenizer_load(e->dir, &e->tok));
+    if (file_exists(p1) || file_exists(p2)) MMF_TRY(mmf_tokenizer_load(e->dir, &e->tok));
     else mmf_log(MMF_LOG_INFO, "%s: no tokenizer files; CLIP text embedding needs tokenizer.json or vocab.json + merges.txt", e->dir);
     int ml = e->tok ? mmf_tokenizer_max_length(e->tok) : 0;
     e->max_length = ml > 0 && ml < m->Pt ? ml : m->Pt;
@@ -149,8 +148,8 @@ static mmf_status clip_load(mmf_encoder *e) {
     e->def_pool = MMF_POOL_POOLER;
     e->def_norm = 0;
     /* bf16: both towers' transformer layers (transformer.c's bf16 layer); embeddings and projections stay fp32 */
-    TRY(mmf_tf_use_precision(&m->vis.spec, m->vis.layers, m->vis.L, (int)e->params.precision, e->dir, &m->vpacked));
-    TRY(mmf_tf_use_precision(&m->tspec, m->tlayers, m->Lt, (int)e->params.precision, e->dir, &m->tpacked));
+    MMF_TRY(mmf_tf_use_precision(&m->vis.spec, m->vis.layers, m->vis.L, (int)e->params.precision, e->dir, &m->vpacked));
+    MMF_TRY(mmf_tf_use_precision(&m->tspec, m->tlayers, m->Lt, (int)e->params.precision, e->dir, &m->tpacked));
     return clip_size(e, m, e->params.n_threads);
 }
 
@@ -169,7 +168,7 @@ static mmf_status text(clip *m, const int32_t *ids, const uint8_t *keep, int B, 
     const int C = m->Ct;
     if (T > m->tT || T > m->Pt) return mmf_fail(MMF_ERR_ARG, "clip: %d tokens > the %d this model takes", T, m->tT);
     mmf_threads_use(nt);
-    TRY(mmf_embedding(m->tx, m->tok_emb, ids, (int64_t)B * T, C, m->V));
+    MMF_TRY(mmf_embedding(m->tx, m->tok_emb, ids, (int64_t)B * T, C, m->V));
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             float *r = m->tx + ((size_t)b * T + t) * C;

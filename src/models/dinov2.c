@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRY(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
 
 typedef struct dinov2 {
     mmf_wbag bag;
@@ -104,7 +103,7 @@ static mmf_status dino_size(mmf_encoder *e, dinov2 *m, int nt) {
     mmf_arena_free(&m->arena);
     size_t B = (size_t)e->params.max_batch, T = (size_t)m->tw.T, C = (size_t)m->tw.C;
     size_t sc = mmf_vis_tower_scratch(&m->tw, (int)B, nt);
-    TRY(mmf_arena_init(&m->arena, mmf_arena_need(B * T * C * 4) + mmf_arena_need(sc * 4)));
+    MMF_TRY(mmf_arena_init(&m->arena, mmf_arena_need(B * T * C * 4) + mmf_arena_need(sc * 4)));
     m->x = mmf_arena_floats(&m->arena, B * T * C);
     m->scratch = mmf_arena_floats(&m->arena, sc);
     if (!m->x || !m->scratch) return mmf_fail(MMF_ERR_NOMEM, "%s: activation arena too small", e->dir);
@@ -122,7 +121,7 @@ static mmf_status positions(mmf_encoder *e, dinov2 *m, int S0) {
     mmf_vis_tower *t = &m->tw;
     const int C = t->C, P = t->P, G0 = S0 / P, G = t->S / P;
     float *table;
-    TRY(mmf_wbag_take(&m->bag, "embeddings.position_embeddings", 1, (int64_t)G0 * G0 + 1, C, 0,
+    MMF_TRY(mmf_wbag_take(&m->bag, "embeddings.position_embeddings", 1, (int64_t)G0 * G0 + 1, C, 0,
                       "(image_size / patch_size)^2 + 1 x hidden_size", &table));
     if (G == G0) { t->pos = table; return MMF_OK; }   /* same grid: used as it is */
     if (!(t->pos = mmf_wbag_zeros(&m->bag, ((size_t)G * G + 1) * C))) return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", e->dir);
@@ -140,7 +139,7 @@ static mmf_status dino_load(mmf_encoder *e) {
         return mmf_fail(MMF_ERR_UNSUPPORTED, "%s/config.json: use_swiglu_ffn (dinov2-giant's SwiGLU MLP) is not supported", e->dir);
     if (c->num_channels != 3)
         return mmf_fail(MMF_ERR_UNSUPPORTED, "%s/config.json: num_channels %lld (mmfuse feeds RGB images: 3)", e->dir, (long long)c->num_channels);
-    TRY(mmf_image_processor_load(e->dir, &e->proc));
+    MMF_TRY(mmf_image_processor_load(e->dir, &e->proc));
     int ch, h, w;
     mmf_image_processor_size(e->proc, &ch, &h, &w);
     if (h != w || h < 1)
@@ -156,7 +155,7 @@ static mmf_status dino_load(mmf_encoder *e) {
     t->eps = (float)c->layer_norm_eps;
     t->spec = (mmf_tf_spec){.hidden = t->C, .heads = (int)c->num_heads, .ffn = t->F, .eps = t->eps, .act = c->act,
                             .pre_norm = 1, .layer_scaled = 1};
-    TRY(mmf_open_checkpoint(e->dir, &m->bag.st));
+    MMF_TRY(mmf_open_checkpoint(e->dir, &m->bag.st));
     mmf_wbag *wb = &m->bag;
     wb->dir = e->dir;
     strcpy(wb->prefix, mmf_st_find(wb->st, "dinov2.embeddings.cls_token") ? "dinov2." : "");
@@ -190,7 +189,7 @@ static mmf_status dino_load(mmf_encoder *e) {
     }
     e->def_norm = 0;
     /* bf16 / int8: the layers' GEMMs (layer scale runs the per-GEMM path) */
-    TRY(mmf_tf_use_precision(&t->spec, t->layers, t->L, (int)e->params.precision, e->dir, &m->packed));
+    MMF_TRY(mmf_tf_use_precision(&t->spec, t->layers, t->L, (int)e->params.precision, e->dir, &m->packed));
     return dino_size(e, m, e->params.n_threads);
 }
 

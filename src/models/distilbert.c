@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRY(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
 
 typedef struct distilbert {
     mmf_text_tower t;
@@ -59,12 +58,12 @@ static mmf_status db_load(mmf_encoder *e) {
     const int P = (int)c->max_positions;
     t->npos = P;
     t->spec = (mmf_tf_spec){.hidden = t->C, .heads = t->H, .ffn = (int)c->intermediate_size, .eps = 1e-12f, .act = c->act};
-    TRY(mmf_open_checkpoint(e->dir, &t->bag.st));
+    MMF_TRY(mmf_open_checkpoint(e->dir, &t->bag.st));
     t->bag.dir = e->dir;
     strcpy(t->bag.prefix, mmf_st_find(t->bag.st, "distilbert.embeddings.word_embeddings.weight") ? "distilbert." : "");
     mmf_wbag *w = &t->bag;
-    TRY(mmf_wbag_take(w, "embeddings.word_embeddings.weight", t->V, t->C, 0, 0, "vocab_size x dim", &m->wte));
-    TRY(mmf_wbag_take_opt(w, "embeddings.position_embeddings.weight", P, t->C, "max_position_embeddings x dim", &m->wpe));
+    MMF_TRY(mmf_wbag_take(w, "embeddings.word_embeddings.weight", t->V, t->C, 0, 0, "vocab_size x dim", &m->wte));
+    MMF_TRY(mmf_wbag_take_opt(w, "embeddings.position_embeddings.weight", P, t->C, "max_position_embeddings x dim", &m->wpe));
     if (!m->wpe) {
         if (!c->sinusoidal_pos)
             return mmf_fail(MMF_ERR_NOT_FOUND, "%s: tensor \"%sembeddings.position_embeddings.weight\" is missing from the checkpoint "
@@ -72,9 +71,9 @@ static mmf_status db_load(mmf_encoder *e) {
         if (!(m->wpe = mmf_wbag_zeros(w, (size_t)P * t->C))) return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", e->dir);
         sinusoidal(m->wpe, P, t->C);
     }
-    TRY(mmf_wbag_take(w, "embeddings.LayerNorm.weight", t->C, 0, 0, 0, "dim", &m->eln_w));
-    TRY(mmf_wbag_take(w, "embeddings.LayerNorm.bias", t->C, 0, 0, 0, "dim", &m->eln_b));
-    TRY(mmf_wbag_layers(w, &names, t->L, t->C, t->spec.ffn, "", &t->layers));
+    MMF_TRY(mmf_wbag_take(w, "embeddings.LayerNorm.weight", t->C, 0, 0, 0, "dim", &m->eln_w));
+    MMF_TRY(mmf_wbag_take(w, "embeddings.LayerNorm.bias", t->C, 0, 0, 0, "dim", &m->eln_b));
+    MMF_TRY(mmf_wbag_layers(w, &names, t->L, t->C, t->spec.ffn, "", &t->layers));
     return mmf_text_tower_finish(e, t);
 }
 
@@ -85,7 +84,7 @@ static mmf_status db_forward(mmf_encoder *e, const int32_t *ids, const int32_t *
     (void)types;   /* DistilBERT has no token types */
     distilbert *m = e->impl;
     mmf_text_tower *t = &m->t;
-    TRY(mmf_text_tower_check(e, t, ids, B, T, pool, pooled));
+    MMF_TRY(mmf_text_tower_check(e, t, ids, B, T, pool, pooled));
     const int C = t->C, nt = e->params.n_threads;
     const int64_t rows = (int64_t)B * T;
     mmf_threads_use(nt);

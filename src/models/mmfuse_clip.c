@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRY(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
 
 typedef struct mclip {
     mmf_encoder *text, *vision;
@@ -52,7 +51,7 @@ static mmf_status sub_folder(const char *dir, const char *key, const char *def, 
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
     cJSON *o;
-    TRY(mmf_json_load(path, &o));
+    MMF_TRY(mmf_json_load(path, &o));
     const char *name = def;
     mmf_status s = mmf_json_str(o, key, def, path, &name);
     if (!s && (strchr(name, '/') || !strcmp(name, "..") || !name[0]))
@@ -67,18 +66,18 @@ static mmf_status mc_load(mmf_encoder *e) {
     if (!m) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
     e->impl = m;
     char tdir[4096], vdir[4096];
-    TRY(sub_folder(e->dir, "text_folder", "text", tdir, sizeof tdir));
-    TRY(sub_folder(e->dir, "vision_folder", "vision", vdir, sizeof vdir));
+    MMF_TRY(sub_folder(e->dir, "text_folder", "text", tdir, sizeof tdir));
+    MMF_TRY(sub_folder(e->dir, "vision_folder", "vision", vdir, sizeof vdir));
     mmf_encoder_params p = e->params;
-    TRY(mmf_encoder_load(tdir, &p, &m->text));
-    TRY(mmf_encoder_load(vdir, &p, &m->vision));
+    MMF_TRY(mmf_encoder_load(tdir, &p, &m->text));
+    MMF_TRY(mmf_encoder_load(vdir, &p, &m->vision));
     if (!(m->text->ops->modalities & MMF_MODALITY_TEXT) || !(m->vision->ops->modalities & MMF_MODALITY_IMAGE))
         return mmf_fail(MMF_ERR_FORMAT, "%s: text_folder must hold a text encoder and vision_folder an image encoder", e->dir);
     m->Ct = m->text->dim;
     m->Cv = m->vision->dim;
     m->D = (int)e->cfg.projection_dim;
     mmf_safetensors *st;
-    TRY(mmf_open_checkpoint(e->dir, &st));
+    MMF_TRY(mmf_open_checkpoint(e->dir, &st));
     mmf_status s = read_matrix(st, e->dir, "text_projection.weight", m->D, m->Ct, &m->tproj);
     if (!s) s = read_matrix(st, e->dir, "visual_projection.weight", m->D, m->Cv, &m->vproj);
     float ls = 0.0f;
@@ -88,8 +87,8 @@ static mmf_status mc_load(mmf_encoder *e) {
     mmf_st_close(st);
     if (s) return s;
     e->logit_scale = expf(ls);
-    TRY(mmf_tokenizer_load(e->dir, &e->tok));
-    TRY(mmf_image_processor_load(e->dir, &e->proc));
+    MMF_TRY(mmf_tokenizer_load(e->dir, &e->tok));
+    MMF_TRY(mmf_image_processor_load(e->dir, &e->proc));
     int c, h, w, c2, h2, w2;
     mmf_image_processor_size(e->proc, &c, &h, &w);
     mmf_image_processor_size(m->vision->proc, &c2, &h2, &w2);
@@ -108,7 +107,7 @@ static mmf_status mc_load(mmf_encoder *e) {
 
 static mmf_status mc_threads(mmf_encoder *e, int nt) {
     mclip *m = e->impl;
-    TRY(mmf_encoder_set_threads(m->text, nt));
+    MMF_TRY(mmf_encoder_set_threads(m->text, nt));
     return mmf_encoder_set_threads(m->vision, nt);
 }
 
@@ -121,16 +120,16 @@ static mmf_status check_pool(mmf_pooling pool, const char *what) {
 static mmf_status mc_text(mmf_encoder *e, const int32_t *ids, const int32_t *types, const uint8_t *keep, int B, int T,
                           mmf_pooling pool, float *pooled, float *tokens) {
     mclip *m = e->impl;
-    if (pooled) TRY(check_pool(pool, "text"));
-    TRY(m->text->ops->text_forward(m->text, ids, types, keep, B, T, MMF_POOL_MEAN, pooled ? m->tmp : NULL, tokens));
+    if (pooled) MMF_TRY(check_pool(pool, "text"));
+    MMF_TRY(m->text->ops->text_forward(m->text, ids, types, keep, B, T, MMF_POOL_MEAN, pooled ? m->tmp : NULL, tokens));
     if (pooled) mmf_linear(pooled, m->tmp, m->tproj, NULL, B, m->Ct, m->D, e->params.n_threads);
     return MMF_OK;
 }
 
 static mmf_status mc_image(mmf_encoder *e, const float *pixels, int B, mmf_pooling pool, float *out) {
     mclip *m = e->impl;
-    TRY(check_pool(pool, "image"));
-    TRY(m->vision->ops->image_forward(m->vision, pixels, B, MMF_POOL_MEAN, m->tmp));
+    MMF_TRY(check_pool(pool, "image"));
+    MMF_TRY(m->vision->ops->image_forward(m->vision, pixels, B, MMF_POOL_MEAN, m->tmp));
     mmf_linear(out, m->tmp, m->vproj, NULL, B, m->Cv, m->D, e->params.n_threads);
     return MMF_OK;
 }

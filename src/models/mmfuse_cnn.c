@@ -25,13 +25,12 @@ typedef struct cnn_inf {
     int nt_sized;
 } cnn_inf;
 
-#define TRY(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
 
 static mmf_status read_config(const char *dir, cnn_inf *m) {
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
     cJSON *o;
-    TRY(mmf_json_load(path, &o));
+    MMF_TRY(mmf_json_load(path, &o));
     int64_t v;
     double d;
     mmf_status s = mmf_json_int_req(o, "image_size", 8, 4096, path, &v);
@@ -94,14 +93,14 @@ static mmf_status cnn_load(mmf_encoder *e) {
     if (e->params.precision != MMF_PRECISION_F32)
         return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: a mmfuse_cnn encoder runs in fp32 only (asked for precision %d)", e->dir,
                         (int)e->params.precision);
-    TRY(read_config(e->dir, m));
-    TRY(mmf_image_processor_load(e->dir, &e->proc));
+    MMF_TRY(read_config(e->dir, m));
+    MMF_TRY(mmf_image_processor_load(e->dir, &e->proc));
     int c, h, w;
     mmf_image_processor_size(e->proc, &c, &h, &w);
     if (h != m->S || w != m->S)
         return mmf_fail(MMF_ERR_FORMAT, "%s/preprocessor_config.json: gives %dx%d images, config.json says image_size %d", e->dir, w, h, m->S);
     mmf_safetensors *st;
-    TRY(mmf_open_checkpoint(e->dir, &st));
+    MMF_TRY(mmf_open_checkpoint(e->dir, &st));
     mmf_status s = MMF_OK;
     int prev = m->in_c, side = m->S;
     float *gm = malloc(4 * 4096 * sizeof(float));

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRY(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
 #define PADDING_IDX 1
 
 typedef struct mpnet {
@@ -86,26 +85,26 @@ static mmf_status mp_load(mmf_encoder *e) {
     t->npos = m->P - PADDING_IDX - 1;
     t->spec = (mmf_tf_spec){.hidden = t->C, .heads = t->H, .ffn = (int)c->intermediate_size, .eps = (float)c->layer_norm_eps,
                             .act = c->act, .attn_biased = 1};
-    TRY(mmf_open_checkpoint(e->dir, &t->bag.st));
+    MMF_TRY(mmf_open_checkpoint(e->dir, &t->bag.st));
     t->bag.dir = e->dir;
     strcpy(t->bag.prefix, mmf_st_find(t->bag.st, "mpnet.embeddings.word_embeddings.weight") ? "mpnet." : "");
     mmf_wbag *w = &t->bag;
-    TRY(mmf_wbag_take(w, "embeddings.word_embeddings.weight", t->V, t->C, 0, 0, "vocab_size x hidden_size", &m->wte));
-    TRY(mmf_wbag_take(w, "embeddings.position_embeddings.weight", m->P, t->C, 0, 0, "max_position_embeddings x hidden_size", &m->wpe));
-    TRY(mmf_wbag_take(w, "embeddings.LayerNorm.weight", t->C, 0, 0, 0, "hidden_size", &m->eln_w));
-    TRY(mmf_wbag_take(w, "embeddings.LayerNorm.bias", t->C, 0, 0, 0, "hidden_size", &m->eln_b));
-    TRY(mmf_wbag_take(w, "encoder.relative_attention_bias.weight", m->buckets, t->H, 0, 0,
+    MMF_TRY(mmf_wbag_take(w, "embeddings.word_embeddings.weight", t->V, t->C, 0, 0, "vocab_size x hidden_size", &m->wte));
+    MMF_TRY(mmf_wbag_take(w, "embeddings.position_embeddings.weight", m->P, t->C, 0, 0, "max_position_embeddings x hidden_size", &m->wpe));
+    MMF_TRY(mmf_wbag_take(w, "embeddings.LayerNorm.weight", t->C, 0, 0, 0, "hidden_size", &m->eln_w));
+    MMF_TRY(mmf_wbag_take(w, "embeddings.LayerNorm.bias", t->C, 0, 0, 0, "hidden_size", &m->eln_b));
+    MMF_TRY(mmf_wbag_take(w, "encoder.relative_attention_bias.weight", m->buckets, t->H, 0, 0,
                       "relative_attention_num_buckets x num_attention_heads", &m->rel));
-    TRY(mmf_wbag_layers(w, &names, t->L, t->C, t->spec.ffn, "", &t->layers));
-    TRY(mmf_wbag_take_opt(w, "pooler.dense.weight", t->C, t->C, "hidden_size", &t->pool_w));
-    if (t->pool_w) TRY(mmf_wbag_take(w, "pooler.dense.bias", t->C, 0, 0, 0, "hidden_size", &t->pool_b));
+    MMF_TRY(mmf_wbag_layers(w, &names, t->L, t->C, t->spec.ffn, "", &t->layers));
+    MMF_TRY(mmf_wbag_take_opt(w, "pooler.dense.weight", t->C, t->C, "hidden_size", &t->pool_w));
+    if (t->pool_w) MMF_TRY(mmf_wbag_take(w, "pooler.dense.bias", t->C, 0, 0, 0, "hidden_size", &t->pool_b));
     return mmf_text_tower_finish(e, t);
 }
 
 static mmf_status mp_set_threads(mmf_encoder *e, int nt) {
     mpnet *m = e->impl;
     int was = m->t.nt_sized;
-    TRY(mmf_text_tower_set_threads(e, &m->t, nt));
+    MMF_TRY(mmf_text_tower_set_threads(e, &m->t, nt));
     if (m->t.nt_sized != was) m->bias_T = 0;   /* a new arena: the bias is gone */
     return MMF_OK;
 }
@@ -115,7 +114,7 @@ static mmf_status mp_forward(mmf_encoder *e, const int32_t *ids, const int32_t *
     (void)types;   /* MPNet has no token types */
     mpnet *m = e->impl;
     mmf_text_tower *t = &m->t;
-    TRY(mmf_text_tower_check(e, t, ids, B, T, pool, pooled));
+    MMF_TRY(mmf_text_tower_check(e, t, ids, B, T, pool, pooled));
     const int C = t->C, nt = e->params.n_threads;
     const int64_t rows = (int64_t)B * T;
     mmf_text_tower_positions_from_ids(t, ids, keep, B, T, PADDING_IDX);

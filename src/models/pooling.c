@@ -49,21 +49,20 @@ static int exists(const char *p) {
     return stat(p, &sb) == 0;
 }
 
-#define TRY(x) do { mmf_status s_ = (x); if (s_) { cJSON_Delete(root); return s_; } } while (0)
-
 static mmf_status read_pooling(const char *path, mmf_pooling *pool) {
     cJSON *root;
     mmf_status s = mmf_json_load(path, &root);
     if (s) return s;
     int cls = 0, mean = 0, mx = 0, sq = 0, wt = 0, last = 0;
     const char *mode = NULL;
-    TRY(mmf_json_bool(root, "pooling_mode_cls_token", 0, path, &cls));
-    TRY(mmf_json_bool(root, "pooling_mode_mean_tokens", 0, path, &mean));
-    TRY(mmf_json_bool(root, "pooling_mode_max_tokens", 0, path, &mx));
-    TRY(mmf_json_bool(root, "pooling_mode_mean_sqrt_len_tokens", 0, path, &sq));
-    TRY(mmf_json_bool(root, "pooling_mode_weightedmean_tokens", 0, path, &wt));
-    TRY(mmf_json_bool(root, "pooling_mode_lasttoken", 0, path, &last));
-    TRY(mmf_json_str(root, "pooling_mode", NULL, path, &mode));
+    s = mmf_json_bool(root, "pooling_mode_cls_token", 0, path, &cls);
+    if (!s) s = mmf_json_bool(root, "pooling_mode_mean_tokens", 0, path, &mean);
+    if (!s) s = mmf_json_bool(root, "pooling_mode_max_tokens", 0, path, &mx);
+    if (!s) s = mmf_json_bool(root, "pooling_mode_mean_sqrt_len_tokens", 0, path, &sq);
+    if (!s) s = mmf_json_bool(root, "pooling_mode_weightedmean_tokens", 0, path, &wt);
+    if (!s) s = mmf_json_bool(root, "pooling_mode_lasttoken", 0, path, &last);
+    if (!s) s = mmf_json_str(root, "pooling_mode", NULL, path, &mode);
+    if (s) { cJSON_Delete(root); return s; }
     if (mode) {
         cls = !strcmp(mode, "cls");
         mean = !strcmp(mode, "mean");
@@ -83,9 +82,6 @@ static mmf_status read_pooling(const char *path, mmf_pooling *pool) {
     *pool = cls ? MMF_POOL_CLS : mean ? MMF_POOL_MEAN : MMF_POOL_MAX;
     return MMF_OK;
 }
-
-#undef TRY
-#define TRY(x) do { mmf_status s_ = (x); if (s_) { cJSON_Delete(mods); return s_; } } while (0)
 
 mmf_status mmf_st_folder_settings(const char *dir, mmf_pooling *pool, int *normalize, int *max_seq_length) {
     char path[4096];
@@ -109,14 +105,15 @@ mmf_status mmf_st_folder_settings(const char *dir, mmf_pooling *pool, int *norma
     int k = 0;
     for (const cJSON *m = mods->child; m; m = m->next, k++) {
         const char *type = NULL, *sub = "";
-        TRY(mmf_json_str(m, "type", NULL, path, &type));
-        TRY(mmf_json_str(m, "path", "", path, &sub));
+        s = mmf_json_str(m, "type", NULL, path, &type);
+        if (!s) s = mmf_json_str(m, "path", "", path, &sub);
+        if (s) { cJSON_Delete(mods); return s; }
         if (!type) { cJSON_Delete(mods); return mmf_fail(MMF_ERR_FORMAT, "%s: module %d has no \"type\"", path, k); }
         if (strstr(type, "Pooling")) {
             char pp[4096];
             if (strstr(sub, "..")) { cJSON_Delete(mods); return mmf_fail(MMF_ERR_FORMAT, "%s: module path \"%s\" leaves the folder", path, sub); }
             snprintf(pp, sizeof pp, "%s/%s/config.json", dir, sub);
-            TRY(read_pooling(pp, pool));
+            if ((s = read_pooling(pp, pool))) { cJSON_Delete(mods); return s; }
         } else if (strstr(type, "Normalize")) {
             *normalize = 1;
         } else if (!strstr(type, "Transformer")) {

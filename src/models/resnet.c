@@ -672,7 +672,6 @@ static mmf_status forward_planned(mmf_resnet *m, const float *pixels, int B, int
 /* ------------------------------------------------ the encoder family */
 #include "models/encoder.h"
 
-#define TRY_RN(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
 
 static mmf_status resnet_enc_load(mmf_encoder *e) {
     mmf_resnet *m;
@@ -680,15 +679,15 @@ static mmf_status resnet_enc_load(mmf_encoder *e) {
     if (s) return s;
     if ((s = mmf_resnet_load(e->dir, &m))) return s;
     e->impl = m;
-    if (e->params.precision == MMF_PRECISION_BF16) TRY_RN(mmf_resnet_use_bf16(m, e->dir));
-    else if (e->params.precision == MMF_PRECISION_INT8) TRY_RN(mmf_resnet_use_int8(m, e->dir));
-    else if (e->params.precision == MMF_PRECISION_F32 && !getenv("MMFUSE_SGEMM_ONLY")) TRY_RN(mmf_resnet_use_dnnl(m));
+    if (e->params.precision == MMF_PRECISION_BF16) MMF_TRY(mmf_resnet_use_bf16(m, e->dir));
+    else if (e->params.precision == MMF_PRECISION_INT8) MMF_TRY(mmf_resnet_use_int8(m, e->dir));
+    else if (e->params.precision == MMF_PRECISION_F32 && !getenv("MMFUSE_SGEMM_ONLY")) MMF_TRY(mmf_resnet_use_dnnl(m));
     else if (e->params.precision != MMF_PRECISION_F32)
         return mmf_fail(MMF_ERR_ARG, "mmf_encoder_load: unknown precision %d", (int)e->params.precision);
     /* the workspace for a full batch of the processor's images, carved now */
     int c, h, w;
     mmf_image_processor_size(e->proc, &c, &h, &w);
-    TRY_RN(mmf_resnet_reserve(m, e->params.max_batch > 0 ? e->params.max_batch : 1, h, w));
+    MMF_TRY(mmf_resnet_reserve(m, e->params.max_batch > 0 ? e->params.max_batch : 1, h, w));
     e->dim = e->token_dim = m->out_c;
     e->def_pool = MMF_POOL_MEAN;
     e->def_norm = 0;

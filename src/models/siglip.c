@@ -27,7 +27,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define TRY(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
 
 typedef struct siglip {
     mmf_wbag bag;
@@ -76,7 +75,7 @@ static mmf_status sg_size(mmf_encoder *e, siglip *m, int nt) {
                      m->has_text ? B * Tt * Ct : 1, ts, B * cmax, m->has_text ? B * Tt : 1};
     size_t bytes = 0;
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) bytes += mmf_arena_need(want[i] * 4);
-    TRY(mmf_arena_init(&m->arena, bytes));
+    MMF_TRY(mmf_arena_init(&m->arena, bytes));
     float **dst[] = {&m->vx, &m->vscratch, &m->kv, &m->att, &m->a, &m->y, &m->hid, &m->ascr, &m->tx, &m->tscratch, &m->tmp,
                      (float **)&m->tids};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
@@ -108,26 +107,26 @@ static mmf_status load_vision(mmf_encoder *e, siglip *m, const mmf_tf_config *c)
     m->use_head = c->vision_use_head;
     const int64_t C = t->C, F = t->F, P = t->P;
     t->cls = NULL;
-    TRY(mmf_wbag_take(w, "embeddings.patch_embedding.weight", C, 3, P, P, "hidden_size x 3 x patch x patch", &t->patch_w));
-    TRY(mmf_wbag_take(w, "embeddings.patch_embedding.bias", C, 0, 0, 0, "hidden_size", &t->patch_b));
-    TRY(mmf_wbag_take(w, "embeddings.position_embedding.weight", t->N, C, 0, 0, "(image_size / patch_size)^2 x hidden_size", &t->pos));
-    TRY(mmf_wbag_layers(w, &mmf_clip_layer_names, t->L, C, F, "vision_config ", &t->layers));
-    TRY(mmf_wbag_take(w, "post_layernorm.weight", C, 0, 0, 0, "hidden_size", &t->post_w));
-    TRY(mmf_wbag_take(w, "post_layernorm.bias", C, 0, 0, 0, "hidden_size", &t->post_b));
+    MMF_TRY(mmf_wbag_take(w, "embeddings.patch_embedding.weight", C, 3, P, P, "hidden_size x 3 x patch x patch", &t->patch_w));
+    MMF_TRY(mmf_wbag_take(w, "embeddings.patch_embedding.bias", C, 0, 0, 0, "hidden_size", &t->patch_b));
+    MMF_TRY(mmf_wbag_take(w, "embeddings.position_embedding.weight", t->N, C, 0, 0, "(image_size / patch_size)^2 x hidden_size", &t->pos));
+    MMF_TRY(mmf_wbag_layers(w, &mmf_clip_layer_names, t->L, C, F, "vision_config ", &t->layers));
+    MMF_TRY(mmf_wbag_take(w, "post_layernorm.weight", C, 0, 0, 0, "hidden_size", &t->post_w));
+    MMF_TRY(mmf_wbag_take(w, "post_layernorm.bias", C, 0, 0, 0, "hidden_size", &t->post_b));
     t->post_all_tokens = 1;
     if (!m->use_head) return MMF_OK;
     float *probe, *in_w, *in_b;
-    TRY(mmf_wbag_take(w, "head.probe", 1, 1, C, 0, "hidden_size", &probe));
-    TRY(mmf_wbag_take(w, "head.attention.in_proj_weight", 3 * C, C, 0, 0, "3 hidden_size x hidden_size", &in_w));
-    TRY(mmf_wbag_take(w, "head.attention.in_proj_bias", 3 * C, 0, 0, 0, "3 hidden_size", &in_b));
-    TRY(mmf_wbag_take(w, "head.attention.out_proj.weight", C, C, 0, 0, "hidden_size", &m->ho_w));
-    TRY(mmf_wbag_take(w, "head.attention.out_proj.bias", C, 0, 0, 0, "hidden_size", &m->ho_b));
-    TRY(mmf_wbag_take(w, "head.layernorm.weight", C, 0, 0, 0, "hidden_size", &m->hln_w));
-    TRY(mmf_wbag_take(w, "head.layernorm.bias", C, 0, 0, 0, "hidden_size", &m->hln_b));
-    TRY(mmf_wbag_take(w, "head.mlp.fc1.weight", F, C, 0, 0, "intermediate_size x hidden_size", &m->hfc1_w));
-    TRY(mmf_wbag_take(w, "head.mlp.fc1.bias", F, 0, 0, 0, "intermediate_size", &m->hfc1_b));
-    TRY(mmf_wbag_take(w, "head.mlp.fc2.weight", C, F, 0, 0, "hidden_size x intermediate_size", &m->hfc2_w));
-    TRY(mmf_wbag_take(w, "head.mlp.fc2.bias", C, 0, 0, 0, "hidden_size", &m->hfc2_b));
+    MMF_TRY(mmf_wbag_take(w, "head.probe", 1, 1, C, 0, "hidden_size", &probe));
+    MMF_TRY(mmf_wbag_take(w, "head.attention.in_proj_weight", 3 * C, C, 0, 0, "3 hidden_size x hidden_size", &in_w));
+    MMF_TRY(mmf_wbag_take(w, "head.attention.in_proj_bias", 3 * C, 0, 0, 0, "3 hidden_size", &in_b));
+    MMF_TRY(mmf_wbag_take(w, "head.attention.out_proj.weight", C, C, 0, 0, "hidden_size", &m->ho_w));
+    MMF_TRY(mmf_wbag_take(w, "head.attention.out_proj.bias", C, 0, 0, 0, "hidden_size", &m->ho_b));
+    MMF_TRY(mmf_wbag_take(w, "head.layernorm.weight", C, 0, 0, 0, "hidden_size", &m->hln_w));
+    MMF_TRY(mmf_wbag_take(w, "head.layernorm.bias", C, 0, 0, 0, "hidden_size", &m->hln_b));
+    MMF_TRY(mmf_wbag_take(w, "head.mlp.fc1.weight", F, C, 0, 0, "intermediate_size x hidden_size", &m->hfc1_w));
+    MMF_TRY(mmf_wbag_take(w, "head.mlp.fc1.bias", F, 0, 0, 0, "intermediate_size", &m->hfc1_b));
+    MMF_TRY(mmf_wbag_take(w, "head.mlp.fc2.weight", C, F, 0, 0, "hidden_size x intermediate_size", &m->hfc2_w));
+    MMF_TRY(mmf_wbag_take(w, "head.mlp.fc2.bias", C, 0, 0, 0, "hidden_size", &m->hfc2_b));
     /* the probe is a constant: its query projection is computed once */
     if (!(m->hq = mmf_wbag_zeros(w, (size_t)C))) return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", e->dir);
     mmf_linear(m->hq, probe, in_w, in_b, 1, (int)C, (int)C, 1);
@@ -146,13 +145,13 @@ static mmf_status load_text(mmf_encoder *e, siglip *m, const mmf_tf_config *c) {
         return mmf_fail(MMF_ERR_FORMAT, "%s/config.json: text_config needs vocab_size and max_position_embeddings >= 1", e->dir);
     m->tspec = (mmf_tf_spec){.hidden = m->Ct, .heads = (int)c->num_heads, .ffn = m->Ft, .eps = m->eps_t, .act = c->act, .pre_norm = 1};
     const int64_t C = m->Ct;
-    TRY(mmf_wbag_take(w, "embeddings.token_embedding.weight", m->V, C, 0, 0, "text_config vocab_size x hidden_size", &m->tok_emb));
-    TRY(mmf_wbag_take(w, "embeddings.position_embedding.weight", m->Pt, C, 0, 0, "text_config max_position_embeddings x hidden_size", &m->pos_emb));
-    TRY(mmf_wbag_layers(w, &mmf_clip_layer_names, m->Lt, C, m->Ft, "text_config ", &m->tlayers));
-    TRY(mmf_wbag_take(w, "final_layer_norm.weight", C, 0, 0, 0, "text_config hidden_size", &m->fin_w));
-    TRY(mmf_wbag_take(w, "final_layer_norm.bias", C, 0, 0, 0, "text_config hidden_size", &m->fin_b));
-    TRY(mmf_wbag_take(w, "head.weight", m->Dt, C, 0, 0, "text_config projection_size x hidden_size", &m->thead_w));
-    TRY(mmf_wbag_take(w, "head.bias", m->Dt, 0, 0, 0, "text_config projection_size", &m->thead_b));
+    MMF_TRY(mmf_wbag_take(w, "embeddings.token_embedding.weight", m->V, C, 0, 0, "text_config vocab_size x hidden_size", &m->tok_emb));
+    MMF_TRY(mmf_wbag_take(w, "embeddings.position_embedding.weight", m->Pt, C, 0, 0, "text_config max_position_embeddings x hidden_size", &m->pos_emb));
+    MMF_TRY(mmf_wbag_layers(w, &mmf_clip_layer_names, m->Lt, C, m->Ft, "text_config ", &m->tlayers));
+    MMF_TRY(mmf_wbag_take(w, "final_layer_norm.weight", C, 0, 0, 0, "text_config hidden_size", &m->fin_w));
+    MMF_TRY(mmf_wbag_take(w, "final_layer_norm.bias", C, 0, 0, 0, "text_config hidden_size", &m->fin_b));
+    MMF_TRY(mmf_wbag_take(w, "head.weight", m->Dt, C, 0, 0, "text_config projection_size x hidden_size", &m->thead_w));
+    MMF_TRY(mmf_wbag_take(w, "head.bias", m->Dt, 0, 0, 0, "text_config projection_size", &m->thead_b));
     return MMF_OK;
 }
 
@@ -169,8 +168,8 @@ static mmf_status sg_load(mmf_encoder *e) {
     e->impl = m;
     m->has_text = strcmp(e->cfg.model_type, "siglip") == 0;
     const mmf_tf_config *vc = m->has_text ? &e->cfg.vision : &e->cfg.tf;
-    TRY(mmf_image_processor_load(e->dir, &e->proc));
-    TRY(mmf_open_checkpoint(e->dir, &m->bag.st));
+    MMF_TRY(mmf_image_processor_load(e->dir, &e->proc));
+    MMF_TRY(mmf_open_checkpoint(e->dir, &m->bag.st));
     mmf_wbag *w = &m->bag;
     w->dir = e->dir;
     strcpy(w->prefix, "vision_model.");
@@ -203,7 +202,7 @@ static mmf_status sg_load(mmf_encoder *e) {
         e->logit_scale = expf(ls[0]);
         e->logit_bias = lb[0];
         e->sigmoid_logits = 1;
-        if (file_exists(e->dir, "tokenizer.json") || file_exists(e->dir, "spiece.model")) TRY(mmf_tokenizer_load(e->dir, &e->tok));
+        if (file_exists(e->dir, "tokenizer.json") || file_exists(e->dir, "spiece.model")) MMF_TRY(mmf_tokenizer_load(e->dir, &e->tok));
         else mmf_log(MMF_LOG_INFO, "%s: no tokenizer files; SigLIP text embedding needs tokenizer.json or spiece.model", e->dir);
         /* the pad is text_config's pad_token_id (SiglipTokenizer pads with "</s>", id 1), whatever the
          * tokenizer file calls padding */
@@ -212,9 +211,9 @@ static mmf_status sg_load(mmf_encoder *e) {
         if (e->params.max_length > 0 && e->params.max_length < e->max_length) e->max_length = e->params.max_length;
         if (m->pad_id < 0 || m->pad_id >= m->V)
             return mmf_fail(MMF_ERR_FORMAT, "%s: the pad id %d is outside the vocabulary of %d", e->dir, m->pad_id, m->V);
-        TRY(mmf_tf_use_precision(&m->tspec, m->tlayers, m->Lt, (int)e->params.precision, e->dir, &m->tpacked));
+        MMF_TRY(mmf_tf_use_precision(&m->tspec, m->tlayers, m->Lt, (int)e->params.precision, e->dir, &m->tpacked));
     }
-    TRY(mmf_tf_use_precision(&m->vis.spec, m->vis.layers, m->vis.L, (int)e->params.precision, e->dir, &m->vpacked));
+    MMF_TRY(mmf_tf_use_precision(&m->vis.spec, m->vis.layers, m->vis.L, (int)e->params.precision, e->dir, &m->vpacked));
     return sg_size(e, m, e->params.n_threads);
 }
 
@@ -265,7 +264,7 @@ static mmf_status text(mmf_encoder *e, const int32_t *ids, const uint8_t *keep, 
             m->tids[(size_t)b * Tp + t] = t < T && (!keep || keep[r]) ? ids[r] : m->pad_id;
         }
     mmf_threads_use(nt);
-    TRY(mmf_embedding(m->tx, m->tok_emb, m->tids, (int64_t)B * Tp, C, m->V));
+    MMF_TRY(mmf_embedding(m->tx, m->tok_emb, m->tids, (int64_t)B * Tp, C, m->V));
     for (int b = 0; b < B; b++)
         for (int t = 0; t < Tp; t++) {
             float *r = m->tx + ((size_t)b * Tp + t) * C;

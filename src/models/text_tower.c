@@ -5,14 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRY(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
 
 static mmf_status size_arena(mmf_encoder *e, mmf_text_tower *t, int nt) {
     mmf_arena_free(&t->arena);
     size_t B = (size_t)e->params.max_batch, T = (size_t)e->max_length, C = (size_t)t->C;
     size_t fl = mmf_tf_layer_scratch(&t->spec, (int)B, (int)T, nt);
     size_t nb = t->spec.attn_biased ? (size_t)t->H * T * T : 1;
-    TRY(mmf_arena_init(&t->arena, mmf_arena_need(B * T * C * 4) + mmf_arena_need(fl * 4) + mmf_arena_need(B * C * 4) +
+    MMF_TRY(mmf_arena_init(&t->arena, mmf_arena_need(B * T * C * 4) + mmf_arena_need(fl * 4) + mmf_arena_need(B * C * 4) +
                                       mmf_arena_need(nb * 4) + mmf_arena_need(B * T * 4)));
     t->x = mmf_arena_floats(&t->arena, B * T * C);
     t->scratch = mmf_arena_floats(&t->arena, fl);
@@ -29,12 +28,12 @@ mmf_status mmf_text_tower_finish(mmf_encoder *e, mmf_text_tower *t) {
     mmf_st_close(t->bag.st);
     t->bag.st = NULL;
     e->dim = e->token_dim = t->C;
-    TRY(mmf_tf_use_precision(&t->spec, t->layers, t->L, (int)e->params.precision, e->dir, &t->packed));
-    TRY(mmf_tokenizer_load(e->dir, &e->tok));
+    MMF_TRY(mmf_tf_use_precision(&t->spec, t->layers, t->L, (int)e->params.precision, e->dir, &t->packed));
+    MMF_TRY(mmf_tokenizer_load(e->dir, &e->tok));
     e->def_pool = MMF_POOL_MEAN;
     e->def_norm = 0;
     int st_max = 0;
-    TRY(mmf_st_folder_settings(e->dir, &e->def_pool, &e->def_norm, &st_max));
+    MMF_TRY(mmf_st_folder_settings(e->dir, &e->def_pool, &e->def_norm, &st_max));
     int ml = t->npos, tl = mmf_tokenizer_max_length(e->tok);
     if (tl > 0 && tl < ml) ml = tl;
     if (st_max > 0 && st_max < ml) ml = st_max;

@@ -201,7 +201,6 @@ void mmf_tf_layer_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *
 #define DENSE(y, xin, W, Wp, b, ic, oc, acc) \
     do { if (s->packed == MMF_TF_PACK_BF16 && (Wp)) mmf_bf16_linear(y, xin, (const uint16_t *)(Wp), b, rows, ic, oc, acc, bfs, nt); \
          else if (s->packed == MMF_TF_PACK_INT8 && (Wp) && !mmf_int8_linear(y, xin, Wp, b, rows, ic, oc, acc, bfs, nt)) {} \
-         else if (s->packed == MMF_TF_PACK_F32 && (Wp)) mmf_f32p_linear(y, xin, (const float *)(Wp), b, rows, ic, oc, acc, nt); \
          else dense(y, xin, W, b, rows, ic, oc, acc, nt); } while (0)
     float scale = s->attn_scale > 0 ? s->attn_scale : 1.0f / sqrtf((float)D);
 
@@ -242,9 +241,7 @@ void mmf_tf_layer_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *
 
 /* bytes of one packed (N, K) matrix, a multiple of 64 so the next stays aligned */
 static size_t packed_bytes(int how, int N, int K) {
-    size_t b = how == MMF_TF_PACK_BF16 ? mmf_bf16_packed_size(N, K) * sizeof(uint16_t)
-             : how == MMF_TF_PACK_INT8 ? mmf_int8_packed_bytes(N, K)
-                                       : mmf_f32p_packed_size(N, K) * sizeof(float);
+    size_t b = how == MMF_TF_PACK_BF16 ? mmf_bf16_packed_size(N, K) * sizeof(uint16_t) : mmf_int8_packed_bytes(N, K);
     return (b + 63) & ~(size_t)63;
 }
 
@@ -271,8 +268,7 @@ void *mmf_tf_pack(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers, int how)
         for (int i = 0; i < 4; i++) {
             int N = shapes[i][0], K = shapes[i][1];
             if (how == MMF_TF_PACK_BF16) mmf_bf16_pack((uint16_t *)p, src[i], N, K);
-            else if (how == MMF_TF_PACK_INT8) mmf_int8_pack(p, src[i], N, K);
-            else mmf_f32p_pack((float *)p, src[i], N, K);
+            else mmf_int8_pack(p, src[i], N, K);
             *dst[i] = p;
             p += packed_bytes(how, N, K);
         }

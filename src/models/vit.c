@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRY(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
 
 /* ------------------------------------------------------------ weight bag */
 
@@ -72,7 +71,7 @@ static mmf_status take(mmf_wbag *w, const char *name, const int64_t *d, const ch
     }
     float *a = bag_alloc(w, (size_t)numel);
     if (!a) return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory reading \"%s\"", w->dir, full);
-    TRY(mmf_st_read_f32(w->st, full, a, (size_t)numel));
+    MMF_TRY(mmf_st_read_f32(w->st, full, a, (size_t)numel));
     *out = a;
     return MMF_OK;
 }
@@ -91,12 +90,12 @@ mmf_status mmf_wbag_take_opt(mmf_wbag *w, const char *name, int64_t d0, int64_t 
 mmf_status mmf_wbag_qkv(mmf_wbag *w, const char *q, const char *k, const char *v, const char *qb, const char *kb,
                         const char *vb, int64_t C, mmf_tf_layer_w *ly) {
     float *qw, *kw, *vw, *qbb, *kbb, *vbb;
-    TRY(mmf_wbag_take(w, q, C, C, 0, 0, "hidden_size", &qw));
-    TRY(mmf_wbag_take(w, k, C, C, 0, 0, "hidden_size", &kw));
-    TRY(mmf_wbag_take(w, v, C, C, 0, 0, "hidden_size", &vw));
-    TRY(mmf_wbag_take_opt(w, qb, C, 0, "hidden_size", &qbb));
-    TRY(mmf_wbag_take_opt(w, kb, C, 0, "hidden_size", &kbb));
-    TRY(mmf_wbag_take_opt(w, vb, C, 0, "hidden_size", &vbb));
+    MMF_TRY(mmf_wbag_take(w, q, C, C, 0, 0, "hidden_size", &qw));
+    MMF_TRY(mmf_wbag_take(w, k, C, C, 0, 0, "hidden_size", &kw));
+    MMF_TRY(mmf_wbag_take(w, v, C, C, 0, 0, "hidden_size", &vw));
+    MMF_TRY(mmf_wbag_take_opt(w, qb, C, 0, "hidden_size", &qbb));
+    MMF_TRY(mmf_wbag_take_opt(w, kb, C, 0, "hidden_size", &kbb));
+    MMF_TRY(mmf_wbag_take_opt(w, vb, C, 0, "hidden_size", &vbb));
     float *fw = bag_alloc(w, (size_t)(3 * C * C)), *fb = bag_alloc(w, (size_t)(3 * C));
     if (!fw || !fb) return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", w->dir);
     mmf_tf_fuse_qkv(fw, fb, qw, kw, vw, qbb, kbb, vbb, (int)C);
@@ -158,7 +157,7 @@ mmf_status mmf_wbag_layers(mmf_wbag *w, const mmf_tf_layer_names *nm, int L, int
         char n[6][160];
         const char *qkv[6] = {nm->q_w, nm->k_w, nm->v_w, nm->q_b, nm->k_b, nm->v_b};
         for (int i = 0; i < 6; i++) snprintf(n[i], sizeof n[i], qkv[i], l);
-        TRY(mmf_wbag_qkv(w, n[0], n[1], n[2], n[3], n[4], n[5], C, ly));
+        MMF_TRY(mmf_wbag_qkv(w, n[0], n[1], n[2], n[3], n[4], n[5], C, ly));
         const struct { const char *fmt; int64_t d0, d1; const float **dst; } rest[] = {
             {nm->o_w, C, C, &ly->o_w}, {nm->o_b, C, 0, &ly->o_b},
             {nm->ln1_w, C, 0, &ly->ln1_w}, {nm->ln1_b, C, 0, &ly->ln1_b},
@@ -170,7 +169,7 @@ mmf_status mmf_wbag_layers(mmf_wbag *w, const mmf_tf_layer_names *nm, int L, int
             char b[160];
             float *p;
             snprintf(b, sizeof b, rest[i].fmt, l);
-            TRY(mmf_wbag_take(w, b, rest[i].d0, rest[i].d1, 0, 0, why, &p));
+            MMF_TRY(mmf_wbag_take(w, b, rest[i].d0, rest[i].d1, 0, 0, why, &p));
             *rest[i].dst = p;
         }
     }
@@ -186,33 +185,33 @@ mmf_status mmf_wbag_layers(mmf_wbag *w, const mmf_tf_layer_names *nm, int L, int
 }
 
 mmf_status mmf_vis_tower_load_vit(mmf_vis_tower *t, const mmf_tf_config *c, mmf_wbag *w) {
-    TRY(tower_dims(t, c, w->dir));
+    MMF_TRY(tower_dims(t, c, w->dir));
     const int64_t C = t->C, F = t->F, P = t->P;
     float *cls;
-    TRY(mmf_wbag_take(w, "embeddings.cls_token", 1, 1, C, 0, "hidden_size", &cls));
+    MMF_TRY(mmf_wbag_take(w, "embeddings.cls_token", 1, 1, C, 0, "hidden_size", &cls));
     t->cls = cls;
-    TRY(mmf_wbag_take(w, "embeddings.position_embeddings", 1, t->T, C, 0, "(image_size/patch_size)^2 + 1 x hidden_size", &t->pos));
-    TRY(mmf_wbag_take(w, "embeddings.patch_embeddings.projection.weight", C, 3, P, P, "hidden_size x 3 x patch x patch", &t->patch_w));
-    TRY(mmf_wbag_take_opt(w, "embeddings.patch_embeddings.projection.bias", C, 0, "hidden_size", &t->patch_b));
-    TRY(mmf_wbag_layers(w, &mmf_vit_layer_names, t->L, C, F, "", &t->layers));
-    TRY(mmf_wbag_take(w, "layernorm.weight", C, 0, 0, 0, "hidden_size", &t->post_w));
-    TRY(mmf_wbag_take(w, "layernorm.bias", C, 0, 0, 0, "hidden_size", &t->post_b));
+    MMF_TRY(mmf_wbag_take(w, "embeddings.position_embeddings", 1, t->T, C, 0, "(image_size/patch_size)^2 + 1 x hidden_size", &t->pos));
+    MMF_TRY(mmf_wbag_take(w, "embeddings.patch_embeddings.projection.weight", C, 3, P, P, "hidden_size x 3 x patch x patch", &t->patch_w));
+    MMF_TRY(mmf_wbag_take_opt(w, "embeddings.patch_embeddings.projection.bias", C, 0, "hidden_size", &t->patch_b));
+    MMF_TRY(mmf_wbag_layers(w, &mmf_vit_layer_names, t->L, C, F, "", &t->layers));
+    MMF_TRY(mmf_wbag_take(w, "layernorm.weight", C, 0, 0, 0, "hidden_size", &t->post_w));
+    MMF_TRY(mmf_wbag_take(w, "layernorm.bias", C, 0, 0, 0, "hidden_size", &t->post_b));
     t->post_all_tokens = 1;
     return MMF_OK;
 }
 
 mmf_status mmf_vis_tower_load_clip(mmf_vis_tower *t, const mmf_tf_config *c, mmf_wbag *w) {
-    TRY(tower_dims(t, c, w->dir));
+    MMF_TRY(tower_dims(t, c, w->dir));
     const int64_t C = t->C, F = t->F, P = t->P;
-    TRY(mmf_wbag_take(w, "embeddings.class_embedding", C, 0, 0, 0, "vision hidden_size", &t->cls));
-    TRY(mmf_wbag_take(w, "embeddings.position_embedding.weight", t->T, C, 0, 0, "(image_size/patch_size)^2 + 1 x hidden_size", &t->pos));
-    TRY(mmf_wbag_take(w, "embeddings.patch_embedding.weight", C, 3, P, P, "hidden_size x 3 x patch x patch", &t->patch_w));
+    MMF_TRY(mmf_wbag_take(w, "embeddings.class_embedding", C, 0, 0, 0, "vision hidden_size", &t->cls));
+    MMF_TRY(mmf_wbag_take(w, "embeddings.position_embedding.weight", t->T, C, 0, 0, "(image_size/patch_size)^2 + 1 x hidden_size", &t->pos));
+    MMF_TRY(mmf_wbag_take(w, "embeddings.patch_embedding.weight", C, 3, P, P, "hidden_size x 3 x patch x patch", &t->patch_w));
     t->patch_b = NULL;
-    TRY(mmf_wbag_take(w, "pre_layrnorm.weight", C, 0, 0, 0, "hidden_size", &t->pre_w));
-    TRY(mmf_wbag_take(w, "pre_layrnorm.bias", C, 0, 0, 0, "hidden_size", &t->pre_b));
-    TRY(mmf_wbag_layers(w, &mmf_clip_layer_names, t->L, C, F, "vision_config ", &t->layers));
-    TRY(mmf_wbag_take(w, "post_layernorm.weight", C, 0, 0, 0, "hidden_size", &t->post_w));
-    TRY(mmf_wbag_take(w, "post_layernorm.bias", C, 0, 0, 0, "hidden_size", &t->post_b));
+    MMF_TRY(mmf_wbag_take(w, "pre_layrnorm.weight", C, 0, 0, 0, "hidden_size", &t->pre_w));
+    MMF_TRY(mmf_wbag_take(w, "pre_layrnorm.bias", C, 0, 0, 0, "hidden_size", &t->pre_b));
+    MMF_TRY(mmf_wbag_layers(w, &mmf_clip_layer_names, t->L, C, F, "vision_config ", &t->layers));
+    MMF_TRY(mmf_wbag_take(w, "post_layernorm.weight", C, 0, 0, 0, "hidden_size", &t->post_w));
+    MMF_TRY(mmf_wbag_take(w, "post_layernorm.bias", C, 0, 0, 0, "hidden_size", &t->post_b));
     t->post_all_tokens = 0;
     return MMF_OK;
 }
@@ -283,7 +282,7 @@ static mmf_status vit_size(mmf_encoder *e, vit *m, int nt) {
     mmf_arena_free(&m->arena);
     size_t B = (size_t)e->params.max_batch, T = (size_t)m->tw.T, C = (size_t)m->tw.C;
     size_t sc = mmf_vis_tower_scratch(&m->tw, (int)B, nt);
-    TRY(mmf_arena_init(&m->arena, mmf_arena_need(B * T * C * 4) + mmf_arena_need(sc * 4) + mmf_arena_need(B * C * 4)));
+    MMF_TRY(mmf_arena_init(&m->arena, mmf_arena_need(B * T * C * 4) + mmf_arena_need(sc * 4) + mmf_arena_need(B * C * 4)));
     m->x = mmf_arena_floats(&m->arena, B * T * C);
     m->scratch = mmf_arena_floats(&m->arena, sc);
     m->tmp = mmf_arena_floats(&m->arena, B * C);
@@ -301,8 +300,8 @@ static mmf_status vit_load(mmf_encoder *e) {
     vit *m = calloc(1, sizeof *m);
     if (!m) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
     e->impl = m;
-    TRY(mmf_image_processor_load(e->dir, &e->proc));
-    TRY(mmf_open_checkpoint(e->dir, &m->bag.st));
+    MMF_TRY(mmf_image_processor_load(e->dir, &e->proc));
+    MMF_TRY(mmf_open_checkpoint(e->dir, &m->bag.st));
     m->bag.dir = e->dir;
     strcpy(m->bag.prefix, mmf_st_find(m->bag.st, "vit.embeddings.cls_token") ? "vit." : "");
     mmf_status s = mmf_vis_tower_load_vit(&m->tw, &e->cfg.tf, &m->bag);
@@ -319,7 +318,7 @@ static mmf_status vit_load(mmf_encoder *e) {
     e->def_pool = m->pool_w ? MMF_POOL_POOLER : MMF_POOL_CLS;
     e->def_norm = 0;
     /* bf16: the transformer layers (transformer.c's bf16 layer); patch embedding and pooler stay fp32 */
-    TRY(mmf_tf_use_precision(&m->tw.spec, m->tw.layers, m->tw.L, (int)e->params.precision, e->dir, &m->packed));
+    MMF_TRY(mmf_tf_use_precision(&m->tw.spec, m->tw.layers, m->tw.L, (int)e->params.precision, e->dir, &m->packed));
     return vit_size(e, m, e->params.n_threads);
 }
 

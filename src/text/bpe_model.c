@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRY(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
 
 typedef struct rank_bpe {
     mmf_bpe *eng;
@@ -92,7 +91,7 @@ static mmf_status rank_encode(const void *p, const int32_t *cp, size_t n, mmf_i3
 static mmf_status adopt_vocab(mmf_tokenizer *t, const mmf_bpe *eng) {
     for (int64_t i = 0; i < mmf_bpe_vocab_size(eng); i++) {
         const char *tok = mmf_bpe_token(eng, (int32_t)i);
-        if (tok[0]) TRY(mmf_vocab_set(&t->vocab, tok, strlen(tok), (int32_t)i, 1));
+        if (tok[0]) MMF_TRY(mmf_vocab_set(&t->vocab, tok, strlen(tok), (int32_t)i, 1));
     }
     return MMF_OK;
 }
@@ -109,14 +108,14 @@ mmf_status mmf_bpe_model_from_json(mmf_tokenizer *t, const cJSON *model, const c
     rank_bpe *b = calloc(1, sizeof *b);
     if (!b) return mmf_fail(MMF_ERR_NOMEM, "tokenizer: out of memory");
     *out = (mmf_tok_model){"BPE", rank_encode, rank_free, b};
-    TRY(mmf_bpe_engine_from_model(model, file, &b->eng));
+    MMF_TRY(mmf_bpe_engine_from_model(model, file, &b->eng));
     const char *unk = NULL, *prefix = NULL, *suffix = NULL;
-    TRY(mmf_json_str(model, "unk_token", NULL, file, &unk));
-    TRY(mmf_json_str(model, "continuing_subword_prefix", NULL, file, &prefix));
-    TRY(mmf_json_str(model, "end_of_word_suffix", NULL, file, &suffix));
-    TRY(mmf_json_bool(model, "byte_fallback", 0, file, &b->byte_fallback));
-    TRY(mmf_json_bool(model, "fuse_unk", 0, file, &b->fuse_unk));
-    TRY(mmf_json_bool(model, "ignore_merges", 0, file, &b->ignore_merges));
+    MMF_TRY(mmf_json_str(model, "unk_token", NULL, file, &unk));
+    MMF_TRY(mmf_json_str(model, "continuing_subword_prefix", NULL, file, &prefix));
+    MMF_TRY(mmf_json_str(model, "end_of_word_suffix", NULL, file, &suffix));
+    MMF_TRY(mmf_json_bool(model, "byte_fallback", 0, file, &b->byte_fallback));
+    MMF_TRY(mmf_json_bool(model, "fuse_unk", 0, file, &b->fuse_unk));
+    MMF_TRY(mmf_json_bool(model, "ignore_merges", 0, file, &b->ignore_merges));
     const cJSON *drop = cJSON_GetObjectItemCaseSensitive(model, "dropout");
     if (cJSON_IsNumber(drop) && drop->valuedouble > 0)
         return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: BPE dropout %g (only deterministic BPE, dropout null or 0)", file, drop->valuedouble);
@@ -126,7 +125,7 @@ mmf_status mmf_bpe_model_from_json(mmf_tokenizer *t, const cJSON *model, const c
     if (suffix) strcpy(b->suffix, suffix);
     b->unk = unk ? mmf_bpe_id(b->eng, unk, strlen(unk)) : -1;
     byte_ids(b);
-    TRY(adopt_vocab(t, b->eng));
+    MMF_TRY(adopt_vocab(t, b->eng));
     t->unk_id = b->unk;
     return MMF_OK;
 }
@@ -138,10 +137,10 @@ mmf_status mmf_bpe_model_from_files(mmf_tokenizer *t, const char *dir, mmf_tok_m
     char vocab[4096], merges[4096];
     snprintf(vocab, sizeof vocab, "%s/vocab.json", dir);
     snprintf(merges, sizeof merges, "%s/merges.txt", dir);
-    TRY(mmf_bpe_engine_from_files(vocab, merges, &b->eng));
+    MMF_TRY(mmf_bpe_engine_from_files(vocab, merges, &b->eng));
     b->unk = mmf_bpe_id(b->eng, "<unk>", 5);
     byte_ids(b);
-    TRY(adopt_vocab(t, b->eng));
+    MMF_TRY(adopt_vocab(t, b->eng));
     t->unk_id = b->unk;
     return MMF_OK;
 }
@@ -209,7 +208,7 @@ static mmf_status spm_encode(const void *p, const int32_t *cp, size_t n, mmf_i32
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         while (j < n && cp[j] != MMF_SPIECE_SPACE) j++;
-        TRY(spm_segment(b, cp + i, j - i, ids));
+        MMF_TRY(spm_segment(b, cp + i, j - i, ids));
         i = j;
     }
     return MMF_OK;
@@ -225,7 +224,7 @@ mmf_status mmf_bpe_model_from_spm(char **pieces, const double *scores, const uns
     b->split_at_space = 1;
     b->score = malloc((size_t)n * sizeof *b->score);
     if (!b->score) return mmf_fail(MMF_ERR_NOMEM, "tokenizer: out of memory");
-    TRY(mmf_vocab_init(&b->pieces, (size_t)n));
+    MMF_TRY(mmf_vocab_init(&b->pieces, (size_t)n));
     for (int k = 0; k < 256; k++) b->byte_id[k] = -1;
     for (int32_t i = 0; i < n; i++) {
         b->score[i] = scores[i];
@@ -237,7 +236,7 @@ mmf_status mmf_bpe_model_from_spm(char **pieces, const double *scores, const uns
         /* U+2581 (e2 96 81) anywhere but first: segments cannot be merged apart */
         for (size_t k = 1; k + 2 < len + 0 && b->split_at_space; k++)
             if (!memcmp(pieces[i] + k, "\xe2\x96\x81", 3)) b->split_at_space = 0;
-        TRY(mmf_vocab_set(&b->pieces, pieces[i], len, i, 0));
+        MMF_TRY(mmf_vocab_set(&b->pieces, pieces[i], len, i, 0));
     }
     (void)file;
     return MMF_OK;

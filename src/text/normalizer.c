@@ -11,7 +11,6 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#define TRY(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
 
 enum step_kind { ST_UNICODE, ST_LOWER, ST_STRIP, ST_STRIP_ACCENTS, ST_REPLACE, ST_PREPEND, ST_PRECOMPILED, ST_SPM };
 
@@ -119,7 +118,7 @@ static int escape_code(const int32_t *p, size_t n, size_t *i, int32_t *code) {
 static mmf_status parse_regex(step *st, const char *src, const char *file) {
     int32_t *p = NULL;
     size_t n = 0;
-    TRY(utf8_cps(src, file, "a Replace pattern", &p, &n));
+    MMF_TRY(utf8_cps(src, file, "a Replace pattern", &p, &n));
     mmf_status s = MMF_OK;
     size_t i = 0;
 #define BAD(why) do { s = mmf_fail(MMF_ERR_UNSUPPORTED, "%s: Replace regex \"%s\": %s (supported: characters, escapes and [classes] with ?, *, +, {n,m}; only the last may vary in length)", file, src, why); goto done; } while (0)
@@ -215,7 +214,7 @@ static mmf_status parse_precompiled(step *st, const cJSON *node, const char *fil
     size_t len;
     char what[600];
     snprintf(what, sizeof what, "%s: precompiled_charsmap", file);
-    TRY(mmf_base64_decode(m->valuestring, strlen(m->valuestring), &blob, &len, what));
+    MMF_TRY(mmf_base64_decode(m->valuestring, strlen(m->valuestring), &blob, &len, what));
     mmf_status s = len ? mmf_charsmap_init(&st->map, blob, len, file) : MMF_OK;
     free(blob);
     return s;
@@ -226,16 +225,16 @@ static mmf_status parse_step(mmf_normalizer *nz, const cJSON *node, const char *
     if (!cJSON_IsObject(node)) return mmf_fail(MMF_ERR_FORMAT, "%s: a normalizer should be an object", file);
     if (depth > 8) return mmf_fail(MMF_ERR_FORMAT, "%s: normalizer Sequences nested too deep", file);
     const char *type = NULL;
-    TRY(mmf_json_str(node, "type", NULL, file, &type));
+    MMF_TRY(mmf_json_str(node, "type", NULL, file, &type));
     if (!type) return mmf_fail(MMF_ERR_FORMAT, "%s: a normalizer has no \"type\"", file);
     if (!strcmp(type, "Sequence")) {
         const cJSON *arr = cJSON_GetObjectItemCaseSensitive(node, "normalizers");
         if (!cJSON_IsArray(arr)) return mmf_fail(MMF_ERR_FORMAT, "%s: normalizer Sequence needs a \"normalizers\" array", file);
-        for (const cJSON *c = arr->child; c; c = c->next) TRY(parse_step(nz, c, file, depth + 1));
+        for (const cJSON *c = arr->child; c; c = c->next) MMF_TRY(parse_step(nz, c, file, depth + 1));
         return MMF_OK;
     }
     step *st = NULL;
-    TRY(push_step(nz, &st));
+    MMF_TRY(push_step(nz, &st));
     if (!strcmp(type, "NFC")) { st->kind = ST_UNICODE; st->flags = UTF8PROC_STABLE | UTF8PROC_COMPOSE; }
     else if (!strcmp(type, "NFD")) { st->kind = ST_UNICODE; st->flags = UTF8PROC_STABLE | UTF8PROC_DECOMPOSE; }
     else if (!strcmp(type, "NFKC")) { st->kind = ST_UNICODE; st->flags = UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT; }
@@ -245,27 +244,27 @@ static mmf_status parse_step(mmf_normalizer *nz, const cJSON *node, const char *
     else if (!strcmp(type, "Strip")) {
         int l, r;
         st->kind = ST_STRIP;
-        TRY(mmf_json_bool(node, "strip_left", 1, file, &l));
-        TRY(mmf_json_bool(node, "strip_right", 1, file, &r));
+        MMF_TRY(mmf_json_bool(node, "strip_left", 1, file, &l));
+        MMF_TRY(mmf_json_bool(node, "strip_right", 1, file, &r));
         st->flags = l | r << 1;
     } else if (!strcmp(type, "Prepend")) {
         const char *p = NULL;
         st->kind = ST_PREPEND;
-        TRY(mmf_json_str(node, "prepend", NULL, file, &p));
+        MMF_TRY(mmf_json_str(node, "prepend", NULL, file, &p));
         if (!p) return mmf_fail(MMF_ERR_FORMAT, "%s: normalizer Prepend has no \"prepend\" string", file);
-        TRY(utf8_cps(p, file, "Prepend's text", &st->text, &st->n_text));
+        MMF_TRY(utf8_cps(p, file, "Prepend's text", &st->text, &st->n_text));
     } else if (!strcmp(type, "Replace")) {
         const cJSON *pat = cJSON_GetObjectItemCaseSensitive(node, "pattern");
         const char *content = NULL;
         st->kind = ST_REPLACE;
-        TRY(mmf_json_str(node, "content", NULL, file, &content));
+        MMF_TRY(mmf_json_str(node, "content", NULL, file, &content));
         if (!content || !cJSON_IsObject(pat)) return mmf_fail(MMF_ERR_FORMAT, "%s: normalizer Replace needs \"pattern\" and \"content\"", file);
-        TRY(utf8_cps(content, file, "Replace's content", &st->text, &st->n_text));
+        MMF_TRY(utf8_cps(content, file, "Replace's content", &st->text, &st->n_text));
         const cJSON *str = cJSON_GetObjectItemCaseSensitive(pat, "String"), *re = cJSON_GetObjectItemCaseSensitive(pat, "Regex");
         if (cJSON_IsString(str)) {
             int32_t *p = NULL;
             size_t n = 0;
-            TRY(utf8_cps(str->valuestring, file, "Replace's pattern", &p, &n));
+            MMF_TRY(utf8_cps(str->valuestring, file, "Replace's pattern", &p, &n));
             if (!n) { free(p); return mmf_fail(MMF_ERR_FORMAT, "%s: normalizer Replace has an empty pattern", file); }
             st->pat = calloc(n, sizeof *st->pat);
             if (!st->pat) { free(p); return mmf_fail(MMF_ERR_NOMEM, "tokenizer: out of memory"); }
@@ -273,13 +272,13 @@ static mmf_status parse_step(mmf_normalizer *nz, const cJSON *node, const char *
             st->n_pat = (int)n;
             free(p);
         } else if (cJSON_IsString(re)) {
-            TRY(parse_regex(st, re->valuestring, file));
+            MMF_TRY(parse_regex(st, re->valuestring, file));
         } else {
             return mmf_fail(MMF_ERR_FORMAT, "%s: normalizer Replace pattern should be {\"String\": ...} or {\"Regex\": ...}", file);
         }
     } else if (!strcmp(type, "Precompiled")) {
         st->kind = ST_PRECOMPILED;
-        TRY(parse_precompiled(st, node, file));
+        MMF_TRY(parse_precompiled(st, node, file));
     } else {
         return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: normalizer type \"%s\" is not supported here (supported: Sequence, NFC, NFD, NFKC, NFKD, Lowercase, Strip, StripAccents, Replace, Prepend, Precompiled)", file, type);
     }
@@ -319,13 +318,13 @@ mmf_status mmf_normalizer_spm(const unsigned char *charsmap, size_t len, int add
 
 static mmf_status to_utf8(const int32_t *cp, size_t n, mmf_strbuf *b) {
     b->n = 0;
-    TRY(mmf_strbuf_add(b, "", 0));
-    for (size_t i = 0; i < n; i++) TRY(mmf_strbuf_cp(b, cp[i]));
+    MMF_TRY(mmf_strbuf_add(b, "", 0));
+    for (size_t i = 0; i < n; i++) MMF_TRY(mmf_strbuf_cp(b, cp[i]));
     return MMF_OK;
 }
 
 static mmf_status push_utf8(mmf_i32vec *out, const char *s, size_t len) {
-    TRY(mmf_i32vec_reserve(out, out->n + len));
+    MMF_TRY(mmf_i32vec_reserve(out, out->n + len));
     out->n += mmf_utf8_decode(s, len, out->v + out->n, NULL);
     return MMF_OK;
 }
@@ -423,27 +422,27 @@ static mmf_status run_step(const step *st, const int32_t *cp, size_t n, mmf_i32v
     case ST_SPM: return run_spm(st, cp, n, out);
     case ST_LOWER:
         for (size_t i = 0; i < n; i++) {
-            if (cp[i] == 0x130) { TRY(mmf_i32vec_push(out, 'i')); TRY(mmf_i32vec_push(out, 0x307)); }
-            else TRY(mmf_i32vec_push(out, utf8proc_tolower(cp[i])));
+            if (cp[i] == 0x130) { MMF_TRY(mmf_i32vec_push(out, 'i')); MMF_TRY(mmf_i32vec_push(out, 0x307)); }
+            else MMF_TRY(mmf_i32vec_push(out, utf8proc_tolower(cp[i])));
         }
         return MMF_OK;
     case ST_STRIP_ACCENTS:
         for (size_t i = 0; i < n; i++)
-            if (utf8proc_category(cp[i]) != UTF8PROC_CATEGORY_MN) TRY(mmf_i32vec_push(out, cp[i]));
+            if (utf8proc_category(cp[i]) != UTF8PROC_CATEGORY_MN) MMF_TRY(mmf_i32vec_push(out, cp[i]));
         return MMF_OK;
     case ST_STRIP: {
         size_t a = 0, b = n;
         if (st->flags & 1) while (a < b && is_ws(cp[a])) a++;
         if (st->flags & 2) while (b > a && is_ws(cp[b - 1])) b--;
         if (b == a) return MMF_OK;
-        TRY(mmf_i32vec_reserve(out, out->n + (b - a)));
+        MMF_TRY(mmf_i32vec_reserve(out, out->n + (b - a)));
         memcpy(out->v + out->n, cp + a, (b - a) * sizeof *cp);
         out->n += b - a;
         return MMF_OK;
     }
     case ST_PREPEND:
         if (!n) return MMF_OK;   /* Rust prepends to non-empty text only */
-        TRY(mmf_i32vec_reserve(out, out->n + st->n_text + n));
+        MMF_TRY(mmf_i32vec_reserve(out, out->n + st->n_text + n));
         memcpy(out->v + out->n, st->text, st->n_text * sizeof *cp);
         out->n += st->n_text;
         memcpy(out->v + out->n, cp, n * sizeof *cp);
@@ -453,12 +452,12 @@ static mmf_status run_step(const step *st, const int32_t *cp, size_t n, mmf_i32v
         for (size_t i = 0; i < n;) {
             size_t m = pat_match(st, cp, n, i);
             if (m) {
-                TRY(mmf_i32vec_reserve(out, out->n + st->n_text + 1));
+                MMF_TRY(mmf_i32vec_reserve(out, out->n + st->n_text + 1));
                 if (st->n_text) memcpy(out->v + out->n, st->text, st->n_text * sizeof *cp);
                 out->n += st->n_text;
                 i += m;
             } else {
-                TRY(mmf_i32vec_push(out, cp[i++]));
+                MMF_TRY(mmf_i32vec_push(out, cp[i++]));
             }
         }
         return MMF_OK;
@@ -469,7 +468,7 @@ static mmf_status run_step(const step *st, const int32_t *cp, size_t n, mmf_i32v
 mmf_status mmf_normalizer_run(const mmf_normalizer *nz, const int32_t *cp, size_t n, mmf_i32vec *out) {
     if (!nz || !nz->n) {
         if (!n) return MMF_OK;
-        TRY(mmf_i32vec_reserve(out, out->n + n));
+        MMF_TRY(mmf_i32vec_reserve(out, out->n + n));
         memcpy(out->v + out->n, cp, n * sizeof *cp);
         out->n += n;
         return MMF_OK;

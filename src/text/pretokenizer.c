@@ -9,7 +9,6 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#define TRY(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
 
 enum { PT_METASPACE, PT_BYTELEVEL, PT_WSSPLIT };
 enum { PREPEND_ALWAYS, PREPEND_NEVER, PREPEND_FIRST };
@@ -44,7 +43,7 @@ static mmf_status piece_end(mmf_pieces *p) {
 
 static mmf_status piece_add(mmf_pieces *p, const int32_t *cp, size_t n) {
     if (!n) return MMF_OK;
-    TRY(mmf_i32vec_reserve(&p->cp, p->cp.n + n));
+    MMF_TRY(mmf_i32vec_reserve(&p->cp, p->cp.n + n));
     memcpy(p->cp.v + p->cp.n, cp, n * sizeof *cp);
     p->cp.n += n;
     return piece_end(p);
@@ -75,12 +74,12 @@ static mmf_status parse(mmf_pretok *pt, const cJSON *node, const char *file, int
     if (!cJSON_IsObject(node)) return mmf_fail(MMF_ERR_FORMAT, "%s: a pre_tokenizer should be an object", file);
     if (depth > 8) return mmf_fail(MMF_ERR_FORMAT, "%s: pre_tokenizer Sequences nested too deep", file);
     const char *type = NULL;
-    TRY(mmf_json_str(node, "type", NULL, file, &type));
+    MMF_TRY(mmf_json_str(node, "type", NULL, file, &type));
     if (!type) return mmf_fail(MMF_ERR_FORMAT, "%s: a pre_tokenizer has no \"type\"", file);
     if (!strcmp(type, "Sequence")) {
         const cJSON *arr = cJSON_GetObjectItemCaseSensitive(node, "pretokenizers");
         if (!cJSON_IsArray(arr)) return mmf_fail(MMF_ERR_FORMAT, "%s: pre_tokenizer Sequence needs a \"pretokenizers\" array", file);
-        for (const cJSON *c = arr->child; c; c = c->next) TRY(parse(pt, c, file, depth + 1));
+        for (const cJSON *c = arr->child; c; c = c->next) MMF_TRY(parse(pt, c, file, depth + 1));
         return MMF_OK;
     }
     pt_step *s = realloc(pt->s, (size_t)(pt->n + 1) * sizeof *s);
@@ -92,15 +91,15 @@ static mmf_status parse(mmf_pretok *pt, const cJSON *node, const char *file, int
         const char *rep = NULL, *scheme = NULL;
         int aps;
         st->kind = PT_METASPACE;
-        TRY(mmf_json_str(node, "replacement", "\xe2\x96\x81", file, &rep));
+        MMF_TRY(mmf_json_str(node, "replacement", "\xe2\x96\x81", file, &rep));
         int32_t cps[8];
         size_t bad = 0, len = strlen(rep);
         if (len == 0 || len > 4 || mmf_utf8_decode(rep, len, cps, &bad) != 1 || bad)
             return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: pre_tokenizer Metaspace replacement \"%s\" should be one character", file, rep);
         st->replacement = cps[0];
-        TRY(mmf_json_bool(node, "add_prefix_space", 1, file, &aps));
-        TRY(mmf_json_str(node, "prepend_scheme", NULL, file, &scheme));
-        TRY(mmf_json_bool(node, "split", 1, file, &st->split));
+        MMF_TRY(mmf_json_bool(node, "add_prefix_space", 1, file, &aps));
+        MMF_TRY(mmf_json_str(node, "prepend_scheme", NULL, file, &scheme));
+        MMF_TRY(mmf_json_bool(node, "split", 1, file, &st->split));
         if (!scheme) st->prepend = aps ? PREPEND_ALWAYS : PREPEND_NEVER;
         else if (!strcmp(scheme, "always")) st->prepend = PREPEND_ALWAYS;
         else if (!strcmp(scheme, "never")) st->prepend = PREPEND_NEVER;
@@ -108,8 +107,8 @@ static mmf_status parse(mmf_pretok *pt, const cJSON *node, const char *file, int
         else return mmf_fail(MMF_ERR_FORMAT, "%s: pre_tokenizer Metaspace prepend_scheme \"%s\" (expected always, never or first)", file, scheme);
     } else if (!strcmp(type, "ByteLevel")) {
         st->kind = PT_BYTELEVEL;
-        TRY(mmf_json_bool(node, "add_prefix_space", 1, file, &st->add_prefix_space));
-        TRY(mmf_json_bool(node, "use_regex", 1, file, &st->use_regex));
+        MMF_TRY(mmf_json_bool(node, "add_prefix_space", 1, file, &st->add_prefix_space));
+        MMF_TRY(mmf_json_bool(node, "use_regex", 1, file, &st->use_regex));
     } else if (!strcmp(type, "WhitespaceSplit")) {
         st->kind = PT_WSSPLIT;
     } else {
@@ -137,14 +136,14 @@ static mmf_status metaspace(const pt_step *st, const int32_t *cp, size_t n, int 
     int prepend = (st->prepend == PREPEND_ALWAYS || (st->prepend == PREPEND_FIRST && first)) && !(n && (cp[0] == ' ' || cp[0] == r));
     /* (a leading ' ' becomes the replacement, so it counts as "starts with") */
     size_t start = out->cp.n;
-    if (prepend) TRY(mmf_i32vec_push(&out->cp, r));
+    if (prepend) MMF_TRY(mmf_i32vec_push(&out->cp, r));
     for (size_t i = 0; i < n; i++) {
         int32_t c = cp[i] == ' ' ? r : cp[i];
         /* MergedWithNext: each replacement starts a new piece */
-        if (st->split && c == r && out->cp.n > start) TRY(piece_end(out));
-        TRY(mmf_i32vec_push(&out->cp, c));
+        if (st->split && c == r && out->cp.n > start) MMF_TRY(piece_end(out));
+        MMF_TRY(mmf_i32vec_push(&out->cp, c));
     }
-    if (out->cp.n > start) TRY(piece_end(out));
+    if (out->cp.n > start) MMF_TRY(piece_end(out));
     return MMF_OK;
 }
 
@@ -186,7 +185,7 @@ static mmf_status byte_piece(const mmf_pretok *pt, const int32_t *cp, size_t n, 
     for (size_t i = 0; i < n; i++) {
         char u[4];
         int k = mmf_utf8_put(cp[i], u);
-        for (int b = 0; b < k; b++) TRY(mmf_i32vec_push(&out->cp, pt->byte_map[(unsigned char)u[b]]));
+        for (int b = 0; b < k; b++) MMF_TRY(mmf_i32vec_push(&out->cp, pt->byte_map[(unsigned char)u[b]]));
     }
     return piece_end(out);
 }
@@ -217,7 +216,7 @@ static mmf_status wssplit(const int32_t *cp, size_t n, mmf_pieces *out) {
         if (ws(cp[i])) { i++; continue; }
         size_t j = i;
         while (j < n && !ws(cp[j])) j++;
-        TRY(piece_add(out, cp + i, j - i));
+        MMF_TRY(piece_add(out, cp + i, j - i));
         i = j;
     }
     return MMF_OK;
@@ -226,7 +225,7 @@ static mmf_status wssplit(const int32_t *cp, size_t n, mmf_pieces *out) {
 mmf_status mmf_pretok_run(const mmf_pretok *pt, const int32_t *cp, size_t n, int first, mmf_pieces *out) {
     out->cp.n = 0;
     out->n = 0;
-    TRY(piece_add(out, cp, n));
+    MMF_TRY(piece_add(out, cp, n));
     mmf_pieces next = {0};
     mmf_status s = MMF_OK;
     for (int k = 0; pt && k < pt->n && !s; k++) {

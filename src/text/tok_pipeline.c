@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define TRY(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
 
 typedef struct pipe_impl {
     mmf_normalizer *norm;
@@ -69,7 +68,7 @@ static mmf_status pick_pad(mmf_tokenizer *t, const cJSON *root, const char *file
     const cJSON *pad = root ? cJSON_GetObjectItemCaseSensitive(root, "padding") : NULL;
     if (cJSON_IsObject(pad)) {
         int64_t pid;
-        TRY(mmf_json_int(pad, "pad_id", -1, -1, INT32_MAX, file, &pid));
+        MMF_TRY(mmf_json_int(pad, "pad_id", -1, -1, INT32_MAX, file, &pid));
         if (pid >= 0) { t->pad_id = (int32_t)pid; return MMF_OK; }
     }
     if (t->pad_id < 0) t->pad_id = mmf_vocab_get(&t->vocab, "<pad>", 5);
@@ -84,8 +83,8 @@ static mmf_status unigram_from_json(mmf_tokenizer *t, pipe_impl *p, const cJSON 
     if (n <= 0 || n > 10000000) return mmf_fail(MMF_ERR_FORMAT, "%s: model.vocab has %d pieces", file, n);
     int64_t unk;
     int fb;
-    TRY(mmf_json_int(model, "unk_id", -1, -1, n - 1, file, &unk));
-    TRY(mmf_json_bool(model, "byte_fallback", 0, file, &fb));
+    MMF_TRY(mmf_json_int(model, "unk_id", -1, -1, n - 1, file, &unk));
+    MMF_TRY(mmf_json_bool(model, "byte_fallback", 0, file, &fb));
     char **pieces = calloc((size_t)n, sizeof *pieces);
     double *scores = calloc((size_t)n, sizeof *scores);
     mmf_status s = pieces && scores ? MMF_OK : mmf_fail(MMF_ERR_NOMEM, "tokenizer: out of memory");
@@ -115,19 +114,19 @@ static mmf_status unigram_from_json(mmf_tokenizer *t, pipe_impl *p, const cJSON 
 mmf_status mmf_pipeline_from_json(mmf_tokenizer *t, const cJSON *root, const char *file) {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     const char *type = NULL;
-    TRY(mmf_json_str(model, "type", NULL, file, &type));
+    MMF_TRY(mmf_json_str(model, "type", NULL, file, &type));
     pipe_impl *p = NULL;
     if (type && !strcmp(type, "Unigram")) {
-        TRY(new_impl(t, &unigram_ops, &p));
-        TRY(unigram_from_json(t, p, model, file));
+        MMF_TRY(new_impl(t, &unigram_ops, &p));
+        MMF_TRY(unigram_from_json(t, p, model, file));
     } else if (type && !strcmp(type, "BPE")) {
-        TRY(new_impl(t, &bpe_ops, &p));
-        TRY(mmf_bpe_model_from_json(t, model, file, &p->model));
+        MMF_TRY(new_impl(t, &bpe_ops, &p));
+        MMF_TRY(mmf_bpe_model_from_json(t, model, file, &p->model));
     } else {
         return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: model type \"%s\" for the pipeline tokenizer", file, type ? type : "(none)");
     }
-    TRY(mmf_normalizer_from_json(cJSON_GetObjectItemCaseSensitive(root, "normalizer"), file, &p->norm));
-    TRY(mmf_pretok_from_json(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), file, &p->pretok));
+    MMF_TRY(mmf_normalizer_from_json(cJSON_GetObjectItemCaseSensitive(root, "normalizer"), file, &p->norm));
+    MMF_TRY(mmf_pretok_from_json(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), file, &p->pretok));
     return pick_pad(t, root, file);
 }
 
@@ -145,7 +144,7 @@ static mmf_status config_class(const char *dir, cJSON **cfg, const char **cls) {
     *cfg = NULL;
     *cls = "";
     if (!exists(path)) return MMF_OK;
-    TRY(mmf_json_load(path, cfg));
+    MMF_TRY(mmf_json_load(path, cfg));
     return mmf_json_str(*cfg, "tokenizer_class", "", path, cls);
 }
 
@@ -174,7 +173,7 @@ mmf_status mmf_pipeline_from_spm(mmf_tokenizer *t, const char *dir, const char *
     cJSON *cfg = NULL;
     const char *cls = "";
     mmf_spm_model m;
-    TRY(mmf_spm_model_read(path, &m));
+    MMF_TRY(mmf_spm_model_read(path, &m));
     mmf_status s = config_class(dir, &cfg, &cls);
     /* fairseq's id layout (XLM-R, CamemBERT's sentencepiece.bpe.model):
      * <s> <pad> </s> <unk> first, every other piece one place later */
@@ -254,12 +253,12 @@ static const char *cfg_token(const cJSON *cfg, const char *key, const char *def)
 
 mmf_status mmf_pipeline_from_bpe_files(mmf_tokenizer *t, const char *dir, const cJSON *cfg) {
     pipe_impl *p = NULL;
-    TRY(new_impl(t, &bpe_ops, &p));
-    TRY(mmf_bpe_model_from_files(t, dir, &p->model));
+    MMF_TRY(new_impl(t, &bpe_ops, &p));
+    MMF_TRY(mmf_bpe_model_from_files(t, dir, &p->model));
     char file[4096];
     snprintf(file, sizeof file, "%s/tokenizer_config.json", dir);
     int aps = 0;
-    if (cfg) TRY(mmf_json_bool(cfg, "add_prefix_space", 0, file, &aps));
+    if (cfg) MMF_TRY(mmf_json_bool(cfg, "add_prefix_space", 0, file, &aps));
     cJSON *bl = cJSON_CreateObject();
     if (!bl || !cJSON_AddStringToObject(bl, "type", "ByteLevel") || !cJSON_AddBoolToObject(bl, "add_prefix_space", aps) ||
         !cJSON_AddBoolToObject(bl, "use_regex", 1)) { cJSON_Delete(bl); return mmf_fail(MMF_ERR_NOMEM, "tokenizer: out of memory"); }
@@ -267,7 +266,7 @@ mmf_status mmf_pipeline_from_bpe_files(mmf_tokenizer *t, const char *dir, const 
     cJSON_Delete(bl);
     if (s) return s;
     const char *cls_name = "";
-    if (cfg) TRY(mmf_json_str(cfg, "tokenizer_class", "", file, &cls_name));
+    if (cfg) MMF_TRY(mmf_json_str(cfg, "tokenizer_class", "", file, &cls_name));
     int gpt2 = strstr(cls_name, "GPT2") != NULL;
     /* RobertaTokenizer's specials (mask strips the space before it); GPT-2 has one */
     const char *keys[] = {"bos_token", "eos_token", "unk_token", "sep_token", "cls_token", "pad_token", "mask_token"};
@@ -275,7 +274,7 @@ mmf_status mmf_pipeline_from_bpe_files(mmf_tokenizer *t, const char *dir, const 
     for (int k = 0; k < 7; k++) {
         const char *tok = cfg_token(cfg, keys[k], gpt2 ? "<|endoftext|>" : defs[k]);
         int32_t id = mmf_vocab_get(&t->vocab, tok, strlen(tok));
-        if (id >= 0) TRY(mmf_tok_add_token(t, tok, id, 1, 0, k == 6 && !gpt2, 0));
+        if (id >= 0) MMF_TRY(mmf_tok_add_token(t, tok, id, 1, 0, k == 6 && !gpt2, 0));
     }
     const char *cls = cfg_token(cfg, "cls_token", "<s>"), *sep = cfg_token(cfg, "sep_token", "</s>");
     int32_t c = mmf_vocab_get(&t->vocab, cls, strlen(cls)), e = mmf_vocab_get(&t->vocab, sep, strlen(sep));

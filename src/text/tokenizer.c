@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define TRY(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
 
 int mmf_tok_is_space(int32_t c) {
     /* Unicode White_Space (Rust's char::is_whitespace) plus U+FEFF (JS \s) */
@@ -21,7 +20,7 @@ mmf_status mmf_tok_add_token(mmf_tokenizer *t, const char *content, int32_t id, 
     if (!len) return mmf_fail(MMF_ERR_FORMAT, "%s: added token with id %d is empty", t->path, id);
     if (!mmf_utf8_valid(content, len))
         return mmf_fail(MMF_ERR_FORMAT, "%s: added token with id %d is not valid UTF-8", t->path, id);
-    TRY(mmf_vocab_set(&t->vocab, content, len, id, 1));
+    MMF_TRY(mmf_vocab_set(&t->vocab, content, len, id, 1));
     mmf_added_token *a = realloc(t->added, (t->n_added + 1) * sizeof *a);
     if (!a) return mmf_fail(MMF_ERR_NOMEM, "tokenizer: out of memory");
     t->added = a;
@@ -87,9 +86,9 @@ static mmf_status split_added(const mmf_tokenizer *t, const int32_t *cp, size_t 
         size_t a = start, b = i;
         if (pending_rstrip) while (a < b && mmf_tok_is_space(cp[a])) a++;
         if (m >= 0 && t->added[m].lstrip) while (b > a && mmf_tok_is_space(cp[b - 1])) b--;
-        if (b > a) TRY(fn(t, cp + a, b - a, first && start == 0, ids));
+        if (b > a) MMF_TRY(fn(t, cp + a, b - a, first && start == 0, ids));
         if (m < 0) break;
-        TRY(mmf_i32vec_push(ids, t->added[m].id));
+        MMF_TRY(mmf_i32vec_push(ids, t->added[m].id));
         pending_rstrip = t->added[m].rstrip;
         i += t->added[m].n;
         start = i;
@@ -245,14 +244,14 @@ static mmf_status parse_added_tokens(mmf_tokenizer *t, const cJSON *root, const 
         int64_t id;
         const char *content = NULL;
         int special, normalized, lstrip, rstrip;
-        TRY(mmf_json_int_req(o, "id", 0, INT32_MAX, file, &id));
-        TRY(mmf_json_str(o, "content", NULL, file, &content));
+        MMF_TRY(mmf_json_int_req(o, "id", 0, INT32_MAX, file, &id));
+        MMF_TRY(mmf_json_str(o, "content", NULL, file, &content));
         if (!content) return mmf_fail(MMF_ERR_FORMAT, "%s: %s has no \"content\"", file, field);
-        TRY(mmf_json_bool(o, "special", 0, file, &special));
-        TRY(mmf_json_bool(o, "normalized", !special, file, &normalized));
-        TRY(mmf_json_bool(o, "lstrip", 0, file, &lstrip));
-        TRY(mmf_json_bool(o, "rstrip", 0, file, &rstrip));
-        TRY(mmf_tok_add_token(t, content, (int32_t)id, special, normalized, lstrip, rstrip));
+        MMF_TRY(mmf_json_bool(o, "special", 0, file, &special));
+        MMF_TRY(mmf_json_bool(o, "normalized", !special, file, &normalized));
+        MMF_TRY(mmf_json_bool(o, "lstrip", 0, file, &lstrip));
+        MMF_TRY(mmf_json_bool(o, "rstrip", 0, file, &rstrip));
+        MMF_TRY(mmf_tok_add_token(t, content, (int32_t)id, special, normalized, lstrip, rstrip));
     }
     return MMF_OK;
 }
@@ -276,12 +275,12 @@ static mmf_status parse_template(mmf_tokenizer *t, const cJSON *arr, const char 
             return mmf_fail(MMF_ERR_FORMAT, "%s: post_processor.%s item %d should be {\"SpecialToken\": ...} or {\"Sequence\": ...}", file, field, n);
         const char *name = NULL;
         int64_t type_id;
-        TRY(mmf_json_str(x, "id", NULL, file, &name));
-        TRY(mmf_json_int(x, "type_id", 0, 0, 1 << 16, file, &type_id));
+        MMF_TRY(mmf_json_str(x, "id", NULL, file, &name));
+        MMF_TRY(mmf_json_int(x, "type_id", 0, 0, 1 << 16, file, &type_id));
         if (!name) return mmf_fail(MMF_ERR_FORMAT, "%s: post_processor.%s item %d has no \"id\"", file, field, n);
         if (sp) {
             int32_t id;
-            TRY(token_id(t, name, file, "post_processor", &id));
+            MMF_TRY(token_id(t, name, file, "post_processor", &id));
             items[n++] = (mmf_tok_item){-1, id, (int32_t)type_id};
         } else {
             if (strcmp(name, "A") && strcmp(name, "B"))
@@ -298,11 +297,11 @@ static mmf_status parse_post_processor(mmf_tokenizer *t, const cJSON *root, cons
     const cJSON *pp = cJSON_GetObjectItemCaseSensitive(root, "post_processor");
     if (!pp || cJSON_IsNull(pp)) { t->n_single = t->n_pair = 0; return MMF_OK; }
     const char *type = NULL;
-    TRY(mmf_json_str(pp, "type", NULL, file, &type));
+    MMF_TRY(mmf_json_str(pp, "type", NULL, file, &type));
     if (!type) return mmf_fail(MMF_ERR_FORMAT, "%s: post_processor has no \"type\"", file);
     if (!strcmp(type, "TemplateProcessing")) {
-        TRY(parse_template(t, cJSON_GetObjectItemCaseSensitive(pp, "single"), file, "single", t->single, &t->n_single));
-        TRY(parse_template(t, cJSON_GetObjectItemCaseSensitive(pp, "pair"), file, "pair", t->pair, &t->n_pair));
+        MMF_TRY(parse_template(t, cJSON_GetObjectItemCaseSensitive(pp, "single"), file, "single", t->single, &t->n_single));
+        MMF_TRY(parse_template(t, cJSON_GetObjectItemCaseSensitive(pp, "pair"), file, "pair", t->pair, &t->n_pair));
         return MMF_OK;
     }
     if (!strcmp(type, "BertProcessing") || !strcmp(type, "RobertaProcessing")) {
@@ -328,7 +327,7 @@ static mmf_status read_config_max_length(mmf_tokenizer *t, const char *dir) {
     snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
     if (!file_exists(path)) return MMF_OK;
     cJSON *cfg;
-    TRY(mmf_json_load(path, &cfg));
+    MMF_TRY(mmf_json_load(path, &cfg));
     double ml = 0;
     mmf_status s = mmf_json_num(cfg, "model_max_length", 0, path, &ml);
     /* transformers writes 1e30 ("no limit") for some models */
@@ -339,7 +338,7 @@ static mmf_status read_config_max_length(mmf_tokenizer *t, const char *dir) {
 
 static mmf_status load_json(mmf_tokenizer *t, const char *path) {
     cJSON *root;
-    TRY(mmf_json_load(path, &root));
+    MMF_TRY(mmf_json_load(path, &root));
     mmf_status s = MMF_OK;
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     const char *type = NULL;
@@ -391,7 +390,7 @@ static mmf_status load_bpe_files(mmf_tokenizer *t, const char *dir) {
     char path[4096];
     cJSON *cfg = NULL;
     snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
-    if (file_exists(path)) TRY(mmf_json_load(path, &cfg));
+    if (file_exists(path)) MMF_TRY(mmf_json_load(path, &cfg));
     const char *cls = "";
     mmf_status s = cfg ? mmf_json_str(cfg, "tokenizer_class", "", path, &cls) : MMF_OK;
     int clip = strstr(cls, "CLIP") != NULL;

@@ -19,7 +19,6 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#define TRY(x) do { mmf_status s_ = (x); if (s_) return s_; } while (0)
 
 typedef struct wp_impl {
     int has_normalizer, clean_text, chinese, strip_accents /* -1 = follow lowercase */, lowercase;
@@ -52,7 +51,7 @@ static int is_punct(int32_t c) {
 static mmf_status wp_normalize(const mmf_tokenizer *t, const int32_t *cp, size_t n, mmf_i32vec *out) {
     const wp_impl *w = t->impl;
     if (!w->has_normalizer) {
-        TRY(mmf_i32vec_reserve(out, out->n + n));
+        MMF_TRY(mmf_i32vec_reserve(out, out->n + n));
         memcpy(out->v + out->n, cp, n * sizeof *cp);
         out->n += n;
         return MMF_OK;
@@ -65,9 +64,9 @@ static mmf_status wp_normalize(const mmf_tokenizer *t, const int32_t *cp, size_t
             if (mmf_tok_is_space(c) && c != 0xFEFF) c = ' ';
         }
         if (w->chinese && is_cjk(c)) {
-            TRY(mmf_i32vec_push(out, ' '));
-            TRY(mmf_i32vec_push(out, c));
-            TRY(mmf_i32vec_push(out, ' '));
+            MMF_TRY(mmf_i32vec_push(out, ' '));
+            MMF_TRY(mmf_i32vec_push(out, c));
+            MMF_TRY(mmf_i32vec_push(out, ' '));
             continue;
         }
         int32_t dec[32];
@@ -84,13 +83,13 @@ static mmf_status wp_normalize(const mmf_tokenizer *t, const int32_t *cp, size_t
             if (strip && utf8proc_category(d) == UTF8PROC_CATEGORY_MN) continue;
             if (w->lowercase) {
                 if (d == 0x130) {   /* the one unconditional multi-code-point lowercase */
-                    TRY(mmf_i32vec_push(out, 'i'));
-                    TRY(mmf_i32vec_push(out, 0x307));
+                    MMF_TRY(mmf_i32vec_push(out, 'i'));
+                    MMF_TRY(mmf_i32vec_push(out, 0x307));
                     continue;
                 }
                 d = utf8proc_tolower(d);
             }
-            TRY(mmf_i32vec_push(out, d));
+            MMF_TRY(mmf_i32vec_push(out, d));
         }
     }
     return MMF_OK;
@@ -102,7 +101,7 @@ static mmf_status wp_word(const mmf_tokenizer *t, const int32_t *cp, size_t n, m
     if (n > (size_t)w->max_chars) goto unk;
     /* UTF-8 of the word after the prefix; off[i] = byte offset of code point i */
     buf->n = 0;
-    TRY(mmf_strbuf_add(buf, w->prefix, w->prefix_len));
+    MMF_TRY(mmf_strbuf_add(buf, w->prefix, w->prefix_len));
     size_t *off = malloc((n + 1) * sizeof *off);
     if (!off) return mmf_fail(MMF_ERR_NOMEM, "tokenizer: out of memory");
     for (size_t i = 0; i < n; i++) {
@@ -198,20 +197,20 @@ static mmf_status special_ids(mmf_tokenizer *t, const char *unk) {
 
 mmf_status mmf_wordpiece_from_json(mmf_tokenizer *t, const cJSON *root, const char *file) {
     wp_impl *w = NULL;
-    TRY(wp_new(t, &w));
+    MMF_TRY(wp_new(t, &w));
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
     if (!cJSON_IsObject(vocab)) return mmf_fail(MMF_ERR_FORMAT, "%s: model.vocab should be an object {token: id}", file);
     for (const cJSON *e = vocab->child; e; e = e->next) {
         if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > INT32_MAX || e->valuedouble != (double)(int64_t)e->valuedouble)
             return mmf_fail(MMF_ERR_FORMAT, "%s: model.vocab[\"%.40s\"] should be a non-negative integer id", file, e->string);
-        TRY(mmf_vocab_set(&t->vocab, e->string, strlen(e->string), (int32_t)e->valuedouble, 0));
+        MMF_TRY(mmf_vocab_set(&t->vocab, e->string, strlen(e->string), (int32_t)e->valuedouble, 0));
     }
     const char *unk = "[UNK]", *prefix = "##";
     int64_t mc;
-    TRY(mmf_json_str(model, "unk_token", "[UNK]", file, &unk));
-    TRY(mmf_json_str(model, "continuing_subword_prefix", "##", file, &prefix));
-    TRY(mmf_json_int(model, "max_input_chars_per_word", 100, 1, 1 << 20, file, &mc));
+    MMF_TRY(mmf_json_str(model, "unk_token", "[UNK]", file, &unk));
+    MMF_TRY(mmf_json_str(model, "continuing_subword_prefix", "##", file, &prefix));
+    MMF_TRY(mmf_json_int(model, "max_input_chars_per_word", 100, 1, 1 << 20, file, &mc));
     if (strlen(prefix) >= sizeof w->prefix)
         return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: model.continuing_subword_prefix is longer than %zu bytes", file, sizeof w->prefix - 1);
     strcpy(w->prefix, prefix);
@@ -222,26 +221,26 @@ mmf_status mmf_wordpiece_from_json(mmf_tokenizer *t, const cJSON *root, const ch
     if (!norm || cJSON_IsNull(norm)) w->has_normalizer = 0;
     else {
         const char *type = NULL;
-        TRY(mmf_json_str(norm, "type", NULL, file, &type));
+        MMF_TRY(mmf_json_str(norm, "type", NULL, file, &type));
         if (!type || strcmp(type, "BertNormalizer"))
             return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: normalizer type \"%s\" with a WordPiece model (supported: BertNormalizer, null)", file, type ? type : "(none)");
-        TRY(mmf_json_bool(norm, "clean_text", 1, file, &w->clean_text));
-        TRY(mmf_json_bool(norm, "handle_chinese_chars", 1, file, &w->chinese));
-        TRY(mmf_json_bool(norm, "lowercase", 1, file, &w->lowercase));
-        TRY(tri_bool(norm, "strip_accents", file, &w->strip_accents));
+        MMF_TRY(mmf_json_bool(norm, "clean_text", 1, file, &w->clean_text));
+        MMF_TRY(mmf_json_bool(norm, "handle_chinese_chars", 1, file, &w->chinese));
+        MMF_TRY(mmf_json_bool(norm, "lowercase", 1, file, &w->lowercase));
+        MMF_TRY(tri_bool(norm, "strip_accents", file, &w->strip_accents));
     }
     const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
     if (!pt || cJSON_IsNull(pt)) w->has_pretok = 0;
     else {
         const char *type = NULL;
-        TRY(mmf_json_str(pt, "type", NULL, file, &type));
+        MMF_TRY(mmf_json_str(pt, "type", NULL, file, &type));
         if (!type || strcmp(type, "BertPreTokenizer"))
             return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: pre_tokenizer type \"%s\" with a WordPiece model (supported: BertPreTokenizer, null)", file, type ? type : "(none)");
     }
     const cJSON *pad = cJSON_GetObjectItemCaseSensitive(root, "padding");
     if (cJSON_IsObject(pad)) {
         int64_t pid;
-        TRY(mmf_json_int(pad, "pad_id", -1, -1, INT32_MAX, file, &pid));
+        MMF_TRY(mmf_json_int(pad, "pad_id", -1, -1, INT32_MAX, file, &pid));
         t->pad_id = (int32_t)pid;
     }
     return special_ids(t, unk);
@@ -256,12 +255,12 @@ static mmf_status cfg_token(const cJSON *cfg, const char *key, const char *def, 
 
 mmf_status mmf_wordpiece_from_vocab(mmf_tokenizer *t, const char *dir) {
     wp_impl *w = NULL;
-    TRY(wp_new(t, &w));
+    MMF_TRY(wp_new(t, &w));
     char path[4096];
     snprintf(path, sizeof path, "%s/vocab.txt", dir);
     char *text;
     size_t len;
-    TRY(mmf_read_file(path, (size_t)1 << 30, &text, &len));
+    MMF_TRY(mmf_read_file(path, (size_t)1 << 30, &text, &len));
     if (!mmf_utf8_valid(text, len)) { free(text); return mmf_fail(MMF_ERR_FORMAT, "%s: not valid UTF-8", path); }
     mmf_status s = MMF_OK;
     int32_t id = 0;
@@ -281,7 +280,7 @@ mmf_status mmf_wordpiece_from_vocab(mmf_tokenizer *t, const char *dir) {
     cJSON *cfg = NULL;
     snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
     FILE *f = fopen(path, "rb");
-    if (f) { fclose(f); TRY(mmf_json_load(path, &cfg)); }
+    if (f) { fclose(f); MMF_TRY(mmf_json_load(path, &cfg)); }
     else cfg = cJSON_CreateObject();
     const char *unk = "[UNK]", *cls = "[CLS]", *sep = "[SEP]", *pad = "[PAD]", *mask = "[MASK]";
     s = mmf_json_bool(cfg, "do_lower_case", 1, path, &w->lowercase);

@@ -83,7 +83,12 @@ mmf_status mmf_tape_backward(mmf_tape *tp, mmf_var loss);
 size_t mmf_tape_bytes(const mmf_tape *tp);   /* arena capacity, for reports */
 
 /* ---- variables ---- */
-mmf_tvar *mmf_tape_var(mmf_tape *tp, mmf_var v);   /* NULL for -1 */
+/* The variable's record, NULL for -1. The pointer lives in a growable array:
+ * any call that makes a variable (every op, mmf_t_const/view/leaf/param)
+ * may move it, and mmf_tape_reset ends it. Keep the mmf_var and look the
+ * record up again after making variables; the v and g buffers themselves
+ * stay put until the reset. */
+mmf_tvar *mmf_tape_var(mmf_tape *tp, mmf_var v);
 /* For ops: record an error (message already set with mmf_fail) and return -1. */
 mmf_var mmf_tape_fail(mmf_tape *tp, mmf_status s);
 /* For ops: a new variable, values uninitialised; gradient (zeroed) iff needs_grad. */
@@ -187,8 +192,9 @@ float *mmf_params_value(mmf_params *ps, int idx);
 /* Variable over parameter idx (values and gradient point into the blocks);
  * a pending optimiser update is applied first. */
 mmf_var mmf_t_param(mmf_tape *tp, mmf_params *ps, int idx);
-/* The same, leaving a pending update to the consumer (mmf_tvar.pend): only
- * for mmf_t_linear's weight, which applies it while it multiplies. */
+/* The same, leaving a pending update to the consumer (mmf_tvar.deferred,
+ * mmf_var_pending): only for mmf_t_linear's weight, which applies it while it
+ * multiplies. */
 mmf_var mmf_t_param_deferred(mmf_tape *tp, mmf_params *ps, int idx);
 /* Apply parameter idx's pending update, if any. */
 void mmf_params_apply_pending(mmf_params *ps, int idx);
