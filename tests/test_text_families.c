@@ -5,7 +5,8 @@
  * max_seq_length), distilbert-base-uncased ("distilbert." prefix),
  * an XLM-R folder tokenized by its sentencepiece.bpe.model (fairseq ids; an
  * spm_train Unigram model, ids from python3-sentencepiece) over multilingual
- * texts, multi-qa-distilbert (cls + Normalize, sinusoidal table absent from the
+ * texts, a RoBERTa folder with a byte-level BPE tokenizer.json (strings and
+ * ids from npm @huggingface/tokenizers), multi-qa-distilbert (cls + Normalize, sinusoidal table absent from the
  * checkpoint), all-mpnet-base-v2 (mean + Normalize, 38 positions so the
  * logarithmic buckets are used) and an "mpnet."-prefixed one with 16 buckets.
  * Per case: last hidden states and every pooling over an id batch of lengths
@@ -18,25 +19,27 @@
 #include "models/encoder.h"
 #include "core/gemm_bf16.h"
 #include "core/gemm_int8.h"
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 
 #define TOL 1e-4
 static double worst_seen = 0;
 
-static const char *wp_texts[] = {
-    "", "hello", "Hello, world!", "the cat sat on the mat.",
-    "The dog was running and playing; it is unbelievable!", "unbelievableness of the world",
-    "a b c d e f g h i j k l m n o p q r s t u v w x y z",
-    "numbers 12345 and 007, (parens) \"quotes\" 'single'",
-    "this that and of to in for the a is was it run play hello world cat dog sat on mat",
-};
-/* MULTI_TEXTS of the script, for the SentencePiece folder */
-static const char *multi_texts[] = {
-    "Héllo wörld, naïve café!", "Ünïcödé — ‘quotes’ and “more”", "你好，世界。日本語のテキスト", "한국어 문장입니다",
-    "Привет, как дела?", "emoji 🙂👍🏽 and ✨ sparkles", "   spaced\tout   text  ", "ﬁne ligatures ①②③ ＦＵＬＬＷＩＤＴＨ", "", "a",
-};
-static const char **texts = wp_texts;
-static int N_TEXTS = (int)(sizeof wp_texts / sizeof wp_texts[0]);
+/* The texts of each case come from its expected file (metadata "texts", a JSON
+ * array written by the reference with the ids it computed for them). */
+static const char *texts[64];
+static int N_TEXTS;
+static cJSON *texts_json;
+
+static void load_texts(mmf_safetensors *ex, const char *cas) {
+    cJSON_Delete(texts_json);
+    N_TEXTS = 0;
+    const char *m = mmf_st_metadata(ex, "texts");
+    texts_json = m ? cJSON_Parse(m) : NULL;
+    CHECK_MSG(cJSON_IsArray(texts_json), "%s: no \"texts\" metadata in the expected file", cas);
+    for (const cJSON *t = texts_json ? texts_json->child : NULL; t && N_TEXTS < 64; t = t->next)
+        if (cJSON_IsString(t)) texts[N_TEXTS++] = t->valuestring;
+}
 
 static float *getf(mmf_safetensors *st, const char *name, size_t *n) {
     const mmf_tensor_info *t = mmf_st_find(st, name);
@@ -83,6 +86,7 @@ static void check_case(const char *cas, const char *model_type, mmf_pooling def_
     mmf_safetensors *ex;
     CHECK_OK(mmf_st_open(t_src_path(path, epath, sizeof epath), &ex));
     if (!ex) return;
+    load_texts(ex, cas);
     for (int nt = 1; nt <= 2; nt++) {
         int64_t B, T;
         const int32_t *ids = geti(ex, "ids", &B, &T), *mask = geti(ex, "mask", NULL, NULL);
@@ -192,17 +196,14 @@ static void check_case(const char *cas, const char *model_type, mmf_pooling def_
 
 int main(void) {
     check_case("roberta_a", "roberta", MMF_POOL_MEAN, 0, 18);
-    /* the XLM-R folder with sentencepiece.bpe.model (fairseq ids) over multilingual texts */
-    texts = multi_texts;
-    N_TEXTS = (int)(sizeof multi_texts / sizeof multi_texts[0]);
-    check_case("xlmr_spm", "xlm-roberta", MMF_POOL_MEAN, 1, 38);
-    texts = wp_texts;
-    N_TEXTS = (int)(sizeof wp_texts / sizeof wp_texts[0]);
+    check_case("roberta_bpe", "roberta", MMF_POOL_MEAN, 0, 32);   /* byte-level BPE tokenizer.json */
+    check_case("xlmr_spm", "xlm-roberta", MMF_POOL_MEAN, 1, 38);  /* sentencepiece.bpe.model, multilingual */
     check_case("xlmr_st", "xlm-roberta", MMF_POOL_MEAN, 1, 10);
     check_case("distilbert_a", "distilbert", MMF_POOL_MEAN, 0, 16);
     check_case("distilbert_st", "distilbert", MMF_POOL_CLS, 1, 16);
     check_case("mpnet_st", "mpnet", MMF_POOL_MEAN, 1, 38);
     check_case("mpnet_b", "mpnet", MMF_POOL_MEAN, 0, 22);
+    cJSON_Delete(texts_json);
     printf("worst max abs diff over all cases and poolings: %.3g (tolerance %g)\n", worst_seen, TOL);
     return t_done("test_text_families");
 }

@@ -62,6 +62,16 @@ MULTI_TEXTS = [
     "a",
 ]
 SPM_MODEL = os.path.join(OUT, "spm", "uni.model")   # spm_train Unigram, nmt_nfkc + byte fallback
+BYTEBPE = os.path.join(OUT, "bytebpe")   # a byte-level BPE trained here, ids from npm @huggingface/tokenizers
+
+
+def bytebpe_cases(max_len, n=14):
+    """Strings and their ids from the committed npm reference (ids_js.json), spread over the list, that fit."""
+    with open(os.path.join(BYTEBPE, "ids_js.json")) as f:
+        singles = json.load(f)["singles"]
+    fit = [s for s in singles if 2 < len(s["ids"]) <= max_len]
+    step = max(1, len(fit) // n)
+    return [(s["text"], s["ids"]) for s in fit[::step][:n]]
 
 
 def spm_fairseq_ids(text):
@@ -320,7 +330,7 @@ def write_st_modules(folder, C, pool, normalize, max_len):
 
 
 def make_case(name, family, cfg, seed, prefix="", storage=torch.float32, st_pool=None, normalize=False,
-              st_max_len=None, sinusoidal_missing=False, spm=False):
+              st_max_len=None, sinusoidal_missing=False, spm=False, bytebpe=False):
     g = Gen(seed)
     cfg = dict(cfg)
     if family == "distilbert":
@@ -334,6 +344,10 @@ def make_case(name, family, cfg, seed, prefix="", storage=torch.float32, st_pool
         vocab = RB_VOCAB
         if spm:   # only the size matters: the tokenizer is sentencepiece.bpe.model
             vocab = ["<s>", "<pad>", "</s>", "<unk>"] + ["p%d" % i for i in range(spm_fairseq_ids("")[1] - 4)]
+        if bytebpe:   # the byte-level BPE's tokenizer.json decides the ids
+            with open(os.path.join(BYTEBPE, "tokenizer.json")) as f:
+                tj = json.load(f)
+            vocab = ["t%d" % i for i in range(max(max(tj["model"]["vocab"].values()), max(a["id"] for a in tj["added_tokens"])) + 1)]
         cfg.update({"vocab_size": len(vocab), "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2})
         if family == "mpnet":
             cfg.update({"model_type": "mpnet", "architectures": ["MPNetModel"]})
@@ -354,7 +368,10 @@ def make_case(name, family, cfg, seed, prefix="", storage=torch.float32, st_pool
     with open(os.path.join(folder, "config.json"), "w") as f:
         json.dump(cfg, f, indent=1)
     st_write(os.path.join(folder, "model.safetensors"), {prefix + k: v for k, v in w.items()}, {"format": "pt"})
-    if spm:
+    if bytebpe:
+        for fn in ("tokenizer.json", "tokenizer_config.json"):
+            shutil.copyfile(os.path.join(BYTEBPE, fn), os.path.join(folder, fn))
+    elif spm:
         shutil.copyfile(SPM_MODEL, os.path.join(folder, "sentencepiece.bpe.model"))
         with open(os.path.join(folder, "tokenizer_config.json"), "w") as f:
             json.dump({"tokenizer_class": "XLMRobertaTokenizer", "model_max_length": npos, "bos_token": "<s>",
@@ -385,7 +402,12 @@ def make_case(name, family, cfg, seed, prefix="", storage=torch.float32, st_pool
     # ---- text level through the tiny WordPiece and the family's template
     vmap = {t: i for i, t in enumerate(vocab)}
     max_len = min(npos, st_max_len or npos)
-    if spm:
+    texts = TEXTS
+    if bytebpe:
+        cases = bytebpe_cases(max_len)
+        texts, seqs = [c[0] for c in cases], [c[1] for c in cases]
+    elif spm:
+        texts = MULTI_TEXTS
         seqs = [(lambda s: s[:max_len - 1] + [2] if len(s) > max_len else s)(spm_fairseq_ids(t)[0]) for t in MULTI_TEXTS]
     else:
         seqs = [[vmap[cls]] + py_wordpiece(t, dict(vmap, **{"[UNK]": vmap[unk]}))[:max_len - 2] + [vmap[sep]] for t in TEXTS]
@@ -403,7 +425,7 @@ def make_case(name, family, cfg, seed, prefix="", storage=torch.float32, st_pool
     if st_pool:
         d = tp[st_pool]
         exp["text_default"] = (torch.nn.functional.normalize(d, p=2, dim=1) if normalize else d).float()
-    st_write(os.path.join(OUT, "expect_%s.safetensors" % name), exp)
+    st_write(os.path.join(OUT, "expect_%s.safetensors" % name), exp, {"texts": json.dumps(texts, ensure_ascii=False)})
     print("%-16s %-11s C %d layers %d storage %s -> %d tensors" % (name, family, C, cfg.get("num_hidden_layers", cfg.get("n_layers")),
                                                                    storage, len(w)))
 
@@ -424,6 +446,8 @@ def main():
     # sentencepiece.bpe.model (fairseq ids), multilingual texts
     make_case("xlmr_spm", "xlm-roberta", dict(rb, max_position_embeddings=40), seed=17, prefix="roberta.",
               st_pool="mean", normalize=True, st_max_len=38, spm=True)
+    # roberta-base's tokenizer kind: a byte-level BPE tokenizer.json (RobertaProcessing), ids from npm
+    make_case("roberta_bpe", "roberta", dict(rb, max_position_embeddings=34), seed=18, prefix="roberta.", bytebpe=True)
     make_case("distilbert_a", "distilbert", db, seed=13, prefix="distilbert.")
     # multi-qa-distilbert-cos-v1 layout: no prefix, cls + Normalize; sinusoidal table not in the checkpoint
     make_case("distilbert_st", "distilbert", dict(db, activation="relu", sinusoidal_pos_embds=True), seed=14,
