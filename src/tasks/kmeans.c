@@ -219,11 +219,9 @@ static mmf_status seed_random(const shard *sh, const float *x, int d, int k, rng
     return s;
 }
 
-/* Centroids = means of their points; an empty cluster takes the point
- * farthest from its current centroid (each such point used once; over all
- * ranks: the largest distance, the lowest row number among equals). */
-static mmf_status update_centroids(const shard *sh, const float *x, int d, int k, const int32_t *assign, float *dist,
-                                   float *C, double *acc, int64_t *cnt, int nt) {
+/* This rank's centroid sums (acc, k x d) and counts (cnt, k; as doubles, exact
+ * below 2^53, so that one all-reduce carries both). */
+static void accumulate(const shard *sh, const float *x, int d, int k, const int32_t *assign, double *acc, double *cnt, int nt) {
     const size_t n = sh->n_local;
     memset(acc, 0, (size_t)k * (size_t)d * sizeof *acc);
     memset(cnt, 0, (size_t)k * sizeof *cnt);
@@ -238,15 +236,22 @@ static mmf_status update_centroids(const shard *sh, const float *x, int d, int k
             double *a = acc + (size_t)c * (size_t)d;
             const float *v = x + i * (size_t)d;
             for (int j = 0; j < d; j++) a[j] += v[j];
-            cnt[c]++;
+            cnt[c] += 1.0;
         }
     }
-    if (reduce(sh, acc, (size_t)k * (size_t)d, MMF_DT_F64, MMF_COMM_SUM) || reduce(sh, cnt, (size_t)k, MMF_DT_I64, MMF_COMM_SUM))
-        return mmf_fail(MMF_ERR_IO, "k-means: the all-reduce of the centroid sums failed");
+}
+
+/* Centroids = means of their points (sums and counts over all ranks); an empty
+ * cluster takes the point farthest from its current centroid (each such point
+ * used once; over all ranks: the largest distance, the lowest row number
+ * among equals). */
+static mmf_status finish_centroids(const shard *sh, const float *x, int d, int k, float *dist, float *C,
+                                   const double *acc, const double *cnt) {
+    const size_t n = sh->n_local;
     for (int c = 0; c < k; c++) {
         float *cc = C + (size_t)c * (size_t)d;
-        if (cnt[c]) {
-            double inv = 1.0 / (double)cnt[c];
+        if (cnt[c] > 0) {
+            double inv = 1.0 / cnt[c];
             for (int j = 0; j < d; j++) cc[j] = (float)(acc[(size_t)c * (size_t)d + (size_t)j] * inv);
             continue;
         }
@@ -295,10 +300,11 @@ mmf_status mmf_kmeans_sharded(const float *x, size_t n_local, size_t row0, size_
     float *xn = malloc(nl * sizeof *xn), *dist = malloc(nl * sizeof *dist);
     float *S = malloc((size_t)KM_BLOCK * (size_t)k * sizeof *S), *xb = malloc((size_t)KM_BLOCK * (size_t)d * sizeof *xb);
     int32_t *assign = malloc(nl * sizeof *assign), *prev = malloc((nl > b ? nl : b) * sizeof *prev);
-    double *acc = malloc((size_t)k * (size_t)d * sizeof *acc);
-    int64_t *cnt = malloc((size_t)k * sizeof *cnt);
+    /* one all-reduce per Lloyd iteration: sums (k x d), counts (k), inertia, changed */
+    double *acc = malloc(((size_t)k * (size_t)d + (size_t)k + 2) * sizeof *acc);
+    double *cnt = acc ? acc + (size_t)k * (size_t)d : NULL;
     mmf_status s = MMF_OK;
-    if (!C || !cn || !xn || !dist || !S || !xb || !assign || !prev || !acc || !cnt) {
+    if (!C || !cn || !xn || !dist || !S || !xb || !assign || !prev || !acc) {
         s = mmf_fail(MMF_ERR_NOMEM, "k-means: out of memory for n = %zu, k = %d, d = %d", n_local, k, d);
         goto fail;
     }
@@ -311,17 +317,20 @@ mmf_status mmf_kmeans_sharded(const float *x, size_t n_local, size_t row0, size_
     if (!p->mini_batch) {
         for (it = 0; it < iters; it++) {
             sq_norms(C, (size_t)k, d, cn, 1);
-            double in[1] = {assign_rows(x, xn, NULL, n_local, d, C, cn, k, assign, dist, S, xb, nt)};
-            int32_t changed[1] = {it == 0 || memcmp(assign, prev, n_local * sizeof *assign) != 0};
-            if (reduce(&sh, in, 1, MMF_DT_F64, MMF_COMM_SUM) || reduce(&sh, changed, 1, MMF_DT_I32, MMF_COMM_MAX)) {
+            double *tail = cnt + k;   /* [inertia, changed] */
+            tail[0] = assign_rows(x, xn, NULL, n_local, d, C, cn, k, assign, dist, S, xb, nt);
+            tail[1] = it == 0 || memcmp(assign, prev, n_local * sizeof *assign) != 0;
+            accumulate(&sh, x, d, k, assign, acc, cnt, nt);   /* needed unless converged: summed in the same all-reduce */
+            if (reduce(&sh, acc, (size_t)k * (size_t)d + (size_t)k + 2, MMF_DT_F64, MMF_COMM_SUM)) {
                 s = mmf_fail(MMF_ERR_IO, "k-means: all-reduce failed");
                 goto fail;
             }
-            int converged = p->tol >= 0.0 && (!changed[0] || (isfinite(inertia) && inertia - in[0] <= p->tol * inertia));
-            inertia = in[0];
+            double in = tail[0];
+            int converged = p->tol >= 0.0 && (tail[1] == 0 || (isfinite(inertia) && inertia - in <= p->tol * inertia));
+            inertia = in;
             if (converged) break;
             memcpy(prev, assign, n_local * sizeof *assign);
-            if ((s = update_centroids(&sh, x, d, k, assign, dist, C, acc, cnt, nt))) goto fail;
+            if ((s = finish_centroids(&sh, x, d, k, dist, C, acc, cnt))) goto fail;
         }
         if (it == iters) {   /* the last update moved the centroids: re-assign */
             sq_norms(C, (size_t)k, d, cn, 1);
@@ -346,7 +355,8 @@ mmf_status mmf_kmeans_sharded(const float *x, size_t n_local, size_t row0, size_
             assign_rows(xm, xmn, seq, b, d, C, cn, k, prev, NULL, S, xb, nt);
             for (size_t i = 0; i < b; i++) {
                 int c = prev[i];
-                float eta = 1.0f / (float)(++cnt[c]);
+                cnt[c] += 1.0;
+                float eta = 1.0f / (float)cnt[c];
                 float *cc = C + (size_t)c * (size_t)d;
                 const float *v = xm + i * (size_t)d;
                 for (int j = 0; j < d; j++) cc[j] += eta * (v[j] - cc[j]);
@@ -363,10 +373,10 @@ mmf_status mmf_kmeans_sharded(const float *x, size_t n_local, size_t row0, size_
     out->assign = assign;
     out->inertia = inertia;
     out->iterations = it;
-    free(cn); free(xn); free(dist); free(S); free(xb); free(prev); free(acc); free(cnt);
+    free(cn); free(xn); free(dist); free(S); free(xb); free(prev); free(acc);
     return MMF_OK;
 fail:
-    free(C); free(cn); free(xn); free(dist); free(S); free(xb); free(assign); free(prev); free(acc); free(cnt);
+    free(C); free(cn); free(xn); free(dist); free(S); free(xb); free(assign); free(prev); free(acc);
     return s;
 }
 
