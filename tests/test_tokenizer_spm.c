@@ -2,8 +2,10 @@
  * Unigram (nmt_nfkc charsmap + byte fallback; identity normaliser with
  * unknown pieces and whitespace kept) and BPE models of tests/data/text/spm
  * (trained by tools/gen_spm_models.py with spm_train), expected ids from
- * tools/ref_spm.py. Layouts: a folder with only spiece.model (T5 / SigLIP:
- * A </s>), only sentencepiece.bpe.model (XLM-R's fairseq ids, <s> A </s>),
+ * tools/ref_spm.py. Layouts: a folder with only spiece.model (T5: A </s>),
+ * spiece.model + SiglipTokenizer's tokenizer_config.json (its lower-casing,
+ * punctuation removal and "▁" handling, as transcribed in tools/ref_spm.py),
+ * only sentencepiece.bpe.model (XLM-R's fairseq ids, <s> A </s>),
  * and a tokenizer.json written as transformers' converter writes one
  * (Precompiled charsmap, Metaspace, Unigram). Every string must give exactly
  * the reference ids. */
@@ -91,6 +93,21 @@ int main(void) {
         run(models[i], tmp, ref);
         cleanup(tmp, "spiece.model");
     }
+    /* SigLIP's layout: spiece.model + tokenizer_config.json naming SiglipTokenizer */
+    folder_with(tmp, sizeof tmp, "tests/data/text/spm/uni.model", "spiece.model");
+    char cfg[1200];
+    snprintf(cfg, sizeof cfg, "%s/tokenizer_config.json", tmp);
+    FILE *cf = fopen(cfg, "w");
+    if (cf) { fputs("{\"tokenizer_class\": \"SiglipTokenizer\", \"model_max_length\": 64}\n", cf); fclose(cf); }
+    run("uni as SigLIP's spiece.model", tmp, "tests/data/text/spm/uni_siglip_ids.json");
+    mmf_tokenizer *sg = NULL;
+    CHECK_OK(mmf_tokenizer_load(tmp, &sg));
+    if (sg) {   /* pads with </s>, 64 tokens */
+        CHECK(mmf_tokenizer_pad_id(sg) == mmf_tokenizer_token_to_id(sg, "</s>") && mmf_tokenizer_max_length(sg) == 64);
+        mmf_tokenizer_free(sg);
+    }
+    unlink(cfg);
+    cleanup(tmp, "spiece.model");
     folder_with(tmp, sizeof tmp, "tests/data/text/spm/uni.model", "sentencepiece.bpe.model");
     run("uni as sentencepiece.bpe.model (fairseq ids)", tmp, "tests/data/text/spm/uni_fairseq_ids.json");
     mmf_tokenizer *tok = NULL;

@@ -7,7 +7,14 @@ Writes tests/data/text/spm/:
   NAME_ids.json      a folder holding only NAME.model as spiece.model
                      (T5 / SigLIP layout): special pieces (<unk>, <s>, </s>)
                      split out of the text as transformers' tokenizers do,
-                     each other section sp.encode()d, then </s>
+                     each other section sp.encode()d, then </s> unless the
+                     text already ends with it (T5Tokenizer)
+  uni_siglip_ids.json  uni.model as spiece.model with tokenizer_class
+                     SiglipTokenizer: transformers' SiglipTokenizer steps
+                     transcribed here (lower case, ASCII punctuation removed,
+                     whitespace collapsed, "▁" prefix, sentencepiece without
+                     its dummy prefix behind "<unk>", specials stripping the
+                     spaces around them, </s> unless already last)
   uni_fairseq_ids.json  the same model as sentencepiece.bpe.model (XLM-R's
                      layout): fairseq ids (<s> 0, <pad> 1, </s> 2, <unk> 3,
                      every other piece + 1, <mask> last), <s> A </s>
@@ -30,6 +37,7 @@ Writes tests/data/text/spm/:
 import base64
 import json
 import os
+import re
 import sentencepiece as spm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -209,6 +217,86 @@ def charsmap_of(path):
     return b""
 
 
+# ---- SigLIP: transformers' SiglipTokenizer over python3-sentencepiece ----
+
+PY_PUNCT = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"   # string.punctuation
+
+
+def without_dummy_prefix(model_bytes):
+    """the ModelProto with normalizer_spec.add_dummy_prefix = false, as
+    SiglipTokenizer.get_spm_processor sets it (a later field wins in protobuf)"""
+    out = b""
+    for num, wt, v in proto_fields(model_bytes):
+        if num == 3 and wt == 2:
+            v = v + b"\x18\x00"
+        out += key_bytes(num, wt) + (enc_varint(len(v)) + v if wt == 2 else enc_varint(v) if wt == 0 else v)
+    return out
+
+
+def enc_varint(v):
+    o = b""
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            o += bytes([b | 0x80])
+        else:
+            return o + bytes([b])
+
+
+def key_bytes(num, wt):
+    return enc_varint(num << 3 | wt)
+
+
+class Siglip:
+    """transformers' SiglipTokenizer.tokenize / _tokenize / build_inputs_with_special_tokens"""
+
+    def __init__(self, path, eos="</s>", unk="<unk>", pad="</s>"):
+        with open(path, "rb") as f:
+            self.sp = spm.SentencePieceProcessor()
+            self.sp.LoadFromSerializedProto(without_dummy_prefix(f.read()))
+        self.eos, self.unk, self.pad = eos, unk, pad
+        self.specials = [eos, unk, pad]
+        self.unk_len = len(self.sp.encode(unk))
+
+    def canonicalize(self, text):
+        text = text.translate(str.maketrans("", "", PY_PUNCT))
+        text = re.sub(r"\s+", " ", text)
+        return text.strip()
+
+    def _tokenize(self, text):
+        ids = self.sp.encode(self.unk + self.canonicalize(text))
+        return ids[self.unk_len:] if len(ids) >= self.unk_len else ids
+
+    def tokenize(self, text):
+        text = "\u2581" + text.replace("\u2581", " ")
+        pat = "(" + "|".join(re.escape(t) for t in self.specials) + ")|(.+?)"
+        text = re.sub(pat, lambda m: m.groups()[0] or m.groups()[1].lower(), text)
+        parts = split_specials(text, self.specials)
+        # every special strips the whitespace on both sides (AddedToken lstrip/rstrip)
+        for i, p in enumerate(parts):
+            if isinstance(p, tuple):
+                if i > 0 and not isinstance(parts[i - 1], tuple):
+                    parts[i - 1] = parts[i - 1].rstrip()
+                if i + 1 < len(parts) and not isinstance(parts[i + 1], tuple):
+                    parts[i + 1] = parts[i + 1].lstrip()
+        toks = []
+        for p in parts:
+            if isinstance(p, tuple):
+                toks.append(("special", self.sp.piece_to_id(p[0])))
+            elif p:
+                toks += [("piece", i) for i in self._tokenize(p)]
+        if len(toks) > 1 and toks[0] == ("piece", self.sp.piece_to_id("\u2581")) and toks[1][0] == "special":
+            toks = toks[1:]
+        return [i for _, i in toks]
+
+    def encode(self, a, b=None):
+        eos = self.sp.piece_to_id(self.eos)
+        add = lambda ids: ids if ids and ids[-1] == eos else ids + [eos]
+        ids = add(self.tokenize(a))
+        return ids if b is None else ids + add(self.tokenize(b))
+
+
 def main():
     strings, pairs = load_strings()
     for name in ["uni", "uni_plain", "bpe"]:
@@ -216,11 +304,18 @@ def main():
         sps = specials_of(sp)
         sid = {p: sp.piece_to_id(p) for p in sps}
         eos = sp.eos_id()
-        singles = [{"text": s, "ids": encode_sections(sp, s, sps, sid) + [eos]} for s in strings]
-        prs = [{"text": a, "pair": b, "ids": encode_sections(sp, a, sps, sid) + [eos] + encode_sections(sp, b, sps, sid) + [eos]}
+        # T5Tokenizer._add_eos_if_not_present
+        add = lambda ids: ids if ids and ids[-1] == eos else ids + [eos]
+        singles = [{"text": s, "ids": add(encode_sections(sp, s, sps, sid))} for s in strings]
+        prs = [{"text": a, "pair": b, "ids": add(encode_sections(sp, a, sps, sid)) + add(encode_sections(sp, b, sps, sid))}
                for a, b in pairs]
         write(os.path.join(SPM, name + "_ids.json"), {"reference": "python3-sentencepiece " + spm.__version__,
                                                        "model": name + ".model", "singles": singles, "pairs": prs})
+    sg = Siglip(os.path.join(SPM, "uni.model"))
+    write(os.path.join(SPM, "uni_siglip_ids.json"), {
+        "reference": "python3-sentencepiece " + spm.__version__ + " under transformers' SiglipTokenizer steps",
+        "model": "uni.model", "singles": [{"text": s, "ids": sg.encode(s)} for s in strings],
+        "pairs": [{"text": a, "pair": b, "ids": sg.encode(a, b)} for a, b in pairs]})
     sp = spm.SentencePieceProcessor(model_file=os.path.join(SPM, "uni.model"))
     n = sp.get_piece_size()
     fair = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "<mask>": n + 1}

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <utf8proc.h>
 
 
 typedef struct pipe_impl {
@@ -19,15 +20,68 @@ typedef struct pipe_impl {
     mmf_tok_model model;
     int32_t *remap;          /* model id -> tokenizer id (fairseq offsets), or NULL */
     int32_t n_remap;
+    /* SigLIP: transformers' SiglipTokenizer work before sentencepiece */
+    int siglip, lower;
+    int32_t unk_cp[32];      /* the unknown token's text, encoded before each section */
+    size_t n_unk_cp, unk_len;
 } pipe_impl;
+
+/* Python's str.isspace (the \s of SiglipTokenizer's regex) */
+static int py_space(int32_t c) {
+    return (c >= 9 && c <= 13) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+static mmf_status model_ids(const pipe_impl *p, const int32_t *cp, size_t n, mmf_i32vec *ids) {
+    mmf_i32vec norm = {0};
+    mmf_status s = mmf_normalizer_run(p->norm, cp, n, &norm);
+    if (!s && norm.n) s = p->model.encode(p->model.m, norm.v, norm.n, ids);
+    free(norm.v);
+    return s;
+}
+
+/* SiglipTokenizer: "▁" before the text ("▁" in it made a space), lower case,
+ * ASCII punctuation removed, whitespace runs -> " ", stripped; encoded behind
+ * the unknown token's text, whose pieces are then dropped (so sentencepiece,
+ * without its dummy prefix here, strips nothing at the front). */
+static mmf_status siglip_section(const pipe_impl *p, const int32_t *cp, size_t n, int first, mmf_i32vec *ids) {
+    mmf_i32vec w = {0}, out = {0};
+    mmf_status s = mmf_i32vec_reserve(&w, p->n_unk_cp + 2 * n + 2);
+    if (s) return s;
+    memcpy(w.v, p->unk_cp, p->n_unk_cp * sizeof *w.v);
+    w.n = p->n_unk_cp;
+    size_t start = w.n;
+    if (first) w.v[w.n++] = MMF_SPIECE_SPACE;
+    for (size_t i = 0; i < n; i++) {
+        int32_t c = cp[i] == MMF_SPIECE_SPACE ? ' ' : cp[i];
+        if (c < 128 && c > 32 && !((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))) continue;
+        if (py_space(c)) {
+            if (w.n > start && w.v[w.n - 1] != ' ') w.v[w.n++] = ' ';
+            continue;
+        }
+        if (p->lower && c == 0x130) { w.v[w.n++] = 'i'; w.v[w.n++] = 0x307; continue; }
+        w.v[w.n++] = p->lower ? utf8proc_tolower(c) : c;
+    }
+    if (w.n > start && w.v[w.n - 1] == ' ') w.n--;
+    s = model_ids(p, w.v, w.n, &out);
+    size_t skip = out.n >= p->unk_len ? p->unk_len : 0;
+    if (!s && out.n > skip) {
+        s = mmf_i32vec_reserve(ids, ids->n + out.n - skip);
+        if (!s) { memcpy(ids->v + ids->n, out.v + skip, (out.n - skip) * sizeof *out.v); ids->n += out.n - skip; }
+    }
+    free(w.v);
+    free(out.v);
+    return s;
+}
 
 static mmf_status pipe_normalize(const mmf_tokenizer *t, const int32_t *cp, size_t n, mmf_i32vec *out) {
     const pipe_impl *p = t->impl;
-    return mmf_normalizer_run(p->norm, cp, n, out);
+    return mmf_normalizer_run(p->siglip ? NULL : p->norm, cp, n, out);
 }
 
 static mmf_status pipe_tokenize(const mmf_tokenizer *t, const int32_t *cp, size_t n, int first, mmf_i32vec *ids) {
     const pipe_impl *p = t->impl;
+    if (p->siglip) return siglip_section(p, cp, n, first, ids);
     mmf_pieces pc = {0};
     size_t from = ids->n;
     mmf_status s = mmf_pretok_run(p->pretok, cp, n, first, &pc);
@@ -167,6 +221,39 @@ static void set_template(mmf_tokenizer *t, int32_t bos, int32_t eos, int fairseq
     }
 }
 
+static const char *cfg_token(const cJSON *cfg, const char *key, const char *def);
+
+/* SiglipTokenizer's special tokens (eos, unk, pad; each strips the spaces
+ * around it), lower-casing, the unknown-token prefix and the lone "▁" rule */
+static mmf_status siglip_setup(mmf_tokenizer *t, pipe_impl *p, const cJSON *cfg, const char *path, int32_t *bos, int32_t *eos) {
+    const char *names[3] = {cfg_token(cfg, "eos_token", "</s>"), cfg_token(cfg, "unk_token", "<unk>"), cfg_token(cfg, "pad_token", "</s>")};
+    int32_t id[3];
+    for (int k = 0; k < 3; k++) {
+        id[k] = mmf_vocab_get(&t->vocab, names[k], strlen(names[k]));
+        if (id[k] < 0) return mmf_fail(MMF_ERR_FORMAT, "%s: SigLIP's special token \"%s\" is not a piece of the model", path, names[k]);
+        int dup = 0;
+        for (int j = 0; j < k; j++) dup |= id[j] == id[k];
+        if (!dup) MMF_TRY(mmf_tok_add_token(t, names[k], id[k], 1, 0, 1, 1));
+    }
+    *bos = -1;
+    *eos = id[0];
+    t->pad_id = id[2];
+    t->unk_id = id[1];
+    p->siglip = 1;
+    p->lower = 1;
+    if (cfg) MMF_TRY(mmf_json_bool(cfg, "do_lower_case", 1, path, &p->lower));
+    size_t len = strlen(names[1]), bad = 0;
+    if (len >= sizeof p->unk_cp / sizeof *p->unk_cp) return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: unk_token longer than 31 bytes", path);
+    p->n_unk_cp = mmf_utf8_decode(names[1], len, p->unk_cp, &bad);
+    mmf_i32vec v = {0};
+    mmf_status s = model_ids(p, p->unk_cp, p->n_unk_cp, &v);
+    p->unk_len = v.n;
+    free(v.v);
+    t->encode_empty = 1;
+    t->lone_prefix_id = mmf_vocab_get(&t->vocab, "\xe2\x96\x81", 3);
+    return s;
+}
+
 mmf_status mmf_pipeline_from_spm(mmf_tokenizer *t, const char *dir, const char *file) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, file);
@@ -179,6 +266,7 @@ mmf_status mmf_pipeline_from_spm(mmf_tokenizer *t, const char *dir, const char *
      * <s> <pad> </s> <unk> first, every other piece one place later */
     int fairseq = !s && (strstr(cls, "XLMRoberta") || strstr(cls, "Camembert") ||
                          (!cls[0] && !strcmp(file, "sentencepiece.bpe.model")));
+    int siglip = !s && strstr(cls, "Siglip") != NULL;
     pipe_impl *p = NULL;
     if (!s) s = new_impl(t, m.model_type == 2 ? &bpe_ops : &unigram_ops, &p);
     unsigned char *kind = NULL;
@@ -217,14 +305,16 @@ mmf_status mmf_pipeline_from_spm(mmf_tokenizer *t, const char *dir, const char *
     } else if (!s) {
         s = mmf_bpe_model_from_spm(m.piece, scores, kind, m.n, m.unk_id, m.byte_fallback, path, &p->model);
     }
-    if (!s) s = mmf_normalizer_spm(m.charsmap, m.charsmap_len, m.add_dummy_prefix, m.remove_extra_ws, m.escape_ws, path, &p->norm);
+    /* SiglipTokenizer turns sentencepiece's dummy prefix off */
+    if (!s) s = mmf_normalizer_spm(m.charsmap, m.charsmap_len, siglip ? 0 : m.add_dummy_prefix, m.remove_extra_ws, m.escape_ws, path, &p->norm);
     /* special pieces are split out of the text as the transformers tokenizers
      * do: the model's control and unknown pieces, or fairseq's five */
     int32_t bos = -1, eos = -1;
     for (int k = 0; !s && fairseq && k < 4; k++) s = mmf_tok_add_token(t, fair[k], k, 1, 0, 0, 0);
     if (!s && fairseq) s = mmf_tok_add_token(t, "<mask>", m.n + off, 1, 0, 1, 0);
     if (fairseq) { bos = 0; eos = 2; }
-    for (int32_t i = 0; !s && !fairseq && i < m.n; i++) {
+    if (!s && siglip) s = siglip_setup(t, p, cfg, path, &bos, &eos);
+    for (int32_t i = 0; !s && !fairseq && !siglip && i < m.n; i++) {
         if (m.type[i] != MMF_SPM_CONTROL && m.type[i] != MMF_SPM_UNKNOWN) continue;
         if (m.piece[i][0]) s = mmf_tok_add_token(t, m.piece[i], i, 1, 0, 0, 0);
         if (i == m.bos_id) bos = i;
@@ -232,7 +322,8 @@ mmf_status mmf_pipeline_from_spm(mmf_tokenizer *t, const char *dir, const char *
     }
     if (!s) {
         t->unk_id = fairseq ? 3 : m.unk_id;
-        t->pad_id = fairseq ? 1 : m.pad_id >= 0 ? m.pad_id : eos >= 0 && strstr(cls, "Siglip") ? eos : 0;
+        if (!siglip) t->pad_id = fairseq ? 1 : m.pad_id >= 0 ? m.pad_id : 0;
+        if (!fairseq) t->eos_once = eos;   /* T5Tokenizer / SiglipTokenizer._add_eos_if_not_present */
         set_template(t, bos, eos, fairseq);
     }
     free(kind);

@@ -76,7 +76,7 @@ typedef mmf_status (*section_fn)(const mmf_tokenizer *t, const int32_t *cp, size
 /* Split cp on added tokens (leftmost-longest), trim around lstrip/rstrip
  * tokens, hand the plain sections to `fn` and emit the tokens' ids. */
 static mmf_status split_added(const mmf_tokenizer *t, const int32_t *cp, size_t n, int normalized,
-                              section_fn fn, int first, mmf_i32vec *ids) {
+                              section_fn fn, int first, mmf_i32vec *ids, size_t *first_added_at) {
     size_t start = 0, i = 0;
     int pending_rstrip = 0;
     while (i <= n) {
@@ -88,6 +88,7 @@ static mmf_status split_added(const mmf_tokenizer *t, const int32_t *cp, size_t 
         if (m >= 0 && t->added[m].lstrip) while (b > a && mmf_tok_is_space(cp[b - 1])) b--;
         if (b > a) MMF_TRY(fn(t, cp + a, b - a, first && start == 0, ids));
         if (m < 0) break;
+        if (first_added_at && *first_added_at == SIZE_MAX) *first_added_at = ids->n;
         MMF_TRY(mmf_i32vec_push(ids, t->added[m].id));
         pending_rstrip = t->added[m].rstrip;
         i += t->added[m].n;
@@ -107,11 +108,11 @@ static int has_normalized_added(const mmf_tokenizer *t) {
 }
 
 static mmf_status normalized_section(const mmf_tokenizer *t, const int32_t *cp, size_t n, int first, mmf_i32vec *ids) {
-    if (!t->ops->normalize) return split_added(t, cp, n, 1, model_section, first, ids);
+    if (!t->ops->normalize) return split_added(t, cp, n, 1, model_section, first, ids, NULL);
     mmf_i32vec norm = {0};
     mmf_status s = t->ops->normalize(t, cp, n, &norm);
     if (!s && norm.n) {
-        if (has_normalized_added(t)) s = split_added(t, norm.v, norm.n, 1, model_section, first, ids);
+        if (has_normalized_added(t)) s = split_added(t, norm.v, norm.n, 1, model_section, first, ids, NULL);
         else s = t->ops->tokenize(t, norm.v, norm.n, first, ids);
     }
     free(norm.v);
@@ -125,7 +126,14 @@ static mmf_status encode_one(const mmf_tokenizer *t, const char *text, mmf_i32ve
     size_t n = mmf_utf8_decode(text, len, cp, &bad);
     if (bad)
         mmf_log(MMF_LOG_WARN, "tokenizer: input is not valid UTF-8: %zu bad byte(s) replaced by U+FFFD", bad);
-    mmf_status s = split_added(t, cp, n, 0, normalized_section, 1, ids);
+    size_t first_added = SIZE_MAX;
+    mmf_status s = n == 0 && t->encode_empty ? t->ops->tokenize(t, cp, 0, 1, ids)
+                                             : split_added(t, cp, n, 0, normalized_section, 1, ids, &first_added);
+    /* SigLIP: a text that starts with an added token loses the lone "▁" before it */
+    if (!s && first_added == 1 && t->lone_prefix_id >= 0 && ids->v[0] == t->lone_prefix_id) {
+        memmove(ids->v, ids->v + 1, (ids->n - 1) * sizeof *ids->v);
+        ids->n--;
+    }
     free(cp);
     return s;
 }
@@ -148,6 +156,11 @@ mmf_status mmf_tokenizer_encode(const mmf_tokenizer *t, const char *text, const 
     const mmf_tok_item *items = pair ? t->pair : t->single;
     int n_items = pair ? t->n_pair : t->n_single;
     int use_template = add_special && n_items > 0;
+    /* T5 / SigLIP add </s> only to a text that does not end with it */
+    if (use_template && t->eos_once >= 0) {
+        if (a.n && a.v[a.n - 1] == t->eos_once) a.n--;
+        if (b.n && b.v[b.n - 1] == t->eos_once) b.n--;
+    }
     size_t extra = use_template ? (size_t)n_specials(items, n_items) : 0;
     int limit = max_length > 0 ? max_length : (max_length == 0 ? t->max_length : 0);
     size_t na = a.n, nb = b.n;
@@ -415,6 +428,7 @@ mmf_status mmf_tokenizer_load(const char *dir, mmf_tokenizer **out) {
     if (!t) return mmf_fail(MMF_ERR_NOMEM, "tokenizer: out of memory");
     t->path = strdup(dir);
     t->unk_id = t->pad_id = -1;
+    t->lone_prefix_id = t->eos_once = -1;
     mmf_status s = mmf_vocab_init(&t->vocab, 1024);
     char path[4096];
     if (!s) {

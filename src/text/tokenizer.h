@@ -49,6 +49,10 @@ struct mmf_tokenizer {
     int n_single, n_pair;   /* 0 = no post-processor: sequences concatenated */
     int32_t unk_id, pad_id;
     int max_length;         /* 0 = none known */
+    /* transformers' T5 / SigLIP tokenizers: */
+    int encode_empty;       /* an empty text still reaches ops->tokenize (SigLIP's lone "▁") */
+    int32_t lone_prefix_id; /* a first token of this id right before an added token is dropped (-1: none) */
+    int32_t eos_once;       /* a text already ending in this id does not get it again from the template (-1: none) */
     char *path;             /* the folder, for messages */
 };
 
