@@ -82,6 +82,52 @@ static void cleanup(const char *tmp, const char *name) {
     rmdir(tmp);
 }
 
+/* Damaged model files: every truncation point of a small model and random
+ * byte changes either load (and then encode without fault) or fail with a
+ * message naming the file; never a crash (the sanitizer build checks the
+ * reads). */
+static void damaged(const char *rel) {
+    char path[1024], tmp[512], dst[1200];
+    char *orig = NULL;
+    size_t len = 0;
+    CHECK_OK(mmf_read_file(t_src_path(rel, path, sizeof path), (size_t)1 << 24, &orig, &len));
+    if (!orig) return;
+    t_tmpdir(tmp, sizeof tmp);
+    snprintf(dst, sizeof dst, "%s/spiece.model", tmp);
+    uint32_t seed = 12345;
+    int loaded = 0, refused = 0, named = 0;
+    for (int k = 0; k < 300; k++) {
+        size_t n = len;
+        char *buf = malloc(len);
+        memcpy(buf, orig, len);
+        if (k < 100) n = (size_t)k * len / 100;   /* truncated */
+        else {
+            for (int j = 0; j < 1 + k % 8; j++) {   /* bytes changed */
+                seed = seed * 1664525u + 1013904223u;
+                buf[(seed >> 8) % len] = (char)(seed >> 24);
+            }
+        }
+        FILE *f = fopen(dst, "wb");
+        if (f) { fwrite(buf, 1, n, f); fclose(f); }
+        free(buf);
+        mmf_tokenizer *tok = NULL;
+        if (mmf_tokenizer_load(tmp, &tok) == MMF_OK) {
+            loaded++;
+            mmf_encoding e;
+            if (mmf_tokenizer_encode(tok, "Hello wörld, 東京 😀 <s> x", "pair", 1, 0, &e) == MMF_OK) mmf_encoding_free(&e);
+            mmf_tokenizer_free(tok);
+        } else {
+            refused++;
+            named += strstr(mmf_last_error(), "spiece.model") != NULL;
+        }
+    }
+    printf("[damaged %s] %d loaded, %d refused (%d naming the file)\n", rel, loaded, refused, named);
+    CHECK(refused > 50 && named == refused);
+    unlink(dst);
+    rmdir(tmp);
+    free(orig);
+}
+
 int main(void) {
     char tmp[512];
     const char *models[] = {"uni", "uni_plain", "bpe"};
@@ -122,6 +168,8 @@ int main(void) {
     run("uni tokenizer.json (Precompiled, Metaspace)", tmp, "tests/data/text/spm/uni_tokenizer_ids.json");
     cleanup(tmp, "tokenizer.json");
 
+    damaged("tests/data/text/spm/bpe.model");
+    damaged("tests/data/text/spm/uni_plain.model");
     /* a damaged model: a clear error naming the file */
     t_tmpdir(tmp, sizeof tmp);
     char p[1200];
