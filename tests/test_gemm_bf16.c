@@ -74,45 +74,6 @@ int main(void) {
         }
         free(x); free(W); free(b); free(y); free(ref); free(Wp); free(sc);
     }
-    /* implicit-GEMM convolution against a direct double loop over the same
-     * bf16 values: strides 1 and 2, padding, k 1/3/7, batch 2, padded rows,
-     * every row tail of the 12-row tile */
-    const int convs[][6] = {{2, 7, 5, 6, 3, 1}, {2, 9, 8, 4, 3, 2}, {1, 6, 6, 10, 1, 2}, {2, 11, 10, 2, 7, 2}, {1, 5, 13, 34, 3, 1}};
-    for (size_t ci = 0; ci < sizeof convs / sizeof convs[0]; ci++) {
-        int B = convs[ci][0], H = convs[ci][1], W = convs[ci][2], IC = convs[ci][3], k = convs[ci][4], st = convs[ci][5];
-        int pad = k / 2, OH = (H + 2 * pad - k) / st + 1, OW = (W + 2 * pad - k) / st + 1, N = 37, K = k * k * IC;
-        int64_t ldi = IC + 2, M = (int64_t)B * OH * OW;
-        uint16_t *in = malloc((size_t)B * H * W * ldi * 2), *Wp = malloc(mmf_bf16_packed_size(N, K) * 2);
-        float *W32 = malloc((size_t)N * K * 4), *b = malloc((size_t)N * 4), *y = malloc((size_t)M * N * 4);
-        for (int64_t i = 0; i < (int64_t)B * H * W * ldi; i++) in[i] = mmf_f32_to_bf16(rnd(&seed));
-        for (int i = 0; i < N * K; i++) W32[i] = rnd(&seed);
-        for (int i = 0; i < N; i++) b[i] = rnd(&seed);
-        mmf_bf16_pack(Wp, W32, N, K);
-        for (int nt = 1; nt <= 2; nt++) {
-            mmf_bf16_conv_geo g = {.B = B, .H = H, .W = W, .IC = IC, .k = k, .stride = st, .pad = pad, .OH = OH, .OW = OW, .ldi = ldi};
-            mmf_gemm_epi e = {.bias = b, .y = y, .ldy = N};
-            mmf_bf16_conv(in, &g, Wp, N, &e, nt);
-            double worst = 0;
-            for (int n = 0; n < B; n++)
-                for (int oh = 0; oh < OH; oh++)
-                    for (int ow = 0; ow < OW; ow++)
-                        for (int o = 0; o < N; o++) {
-                            double s = b[o];
-                            for (int kh = 0; kh < k; kh++)
-                                for (int kw = 0; kw < k; kw++) {
-                                    int ih = oh * st - pad + kh, iw = ow * st - pad + kw;
-                                    if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                                    for (int c = 0; c < IC; c++)
-                                        s += (double)mmf_bf16_to_f32(in[(((int64_t)n * H + ih) * W + iw) * ldi + c]) *
-                                             bf(W32[(size_t)o * K + (kh * k + kw) * IC + c]);
-                                }
-                            double d = fabs(y[(((int64_t)n * OH + oh) * OW + ow) * N + o] - s);
-                            if (d > worst) worst = d;
-                        }
-            CHECK_MSG(worst <= 2e-6 * (K + 1), "conv B=%d %dx%d IC=%d k=%d stride=%d nt=%d: max abs diff %g", B, H, W, IC, k, st, nt, worst);
-        }
-        free(in); free(Wp); free(W32); free(b); free(y);
-    }
     /* mmf_bf16_pack_fast == mmf_bf16_pack, including a row stride wider than K and every tail */
     const int ps[][2] = {{1, 1}, {16, 32}, {17, 33}, {5, 70}, {64, 896}, {70, 45}, {33, 1}};
     for (size_t si = 0; si < sizeof ps / sizeof ps[0]; si++) {

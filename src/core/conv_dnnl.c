@@ -21,7 +21,7 @@ struct mmf_dconv {
     const float *w, *bias;
     int ic, oc, k, stride, pad, failed, n;
     /* u8 x s8 convolutions: weights quantised per output channel (OC, K, K, IC), their scales */
-    int u8;
+    int u8, bf16;
     int8_t *wq;
     float *wscale;
     dc_slot slot[DC_SLOTS];
@@ -85,11 +85,12 @@ static dc_slot *make_slot(mmf_dconv *c, int B, int H, int W, int acc, int relu, 
     dnnl_primitive_desc_t pd = NULL, rpd = NULL;
     dnnl_primitive_t reorder = NULL;
     dnnl_memory_t from = NULL, to = NULL;
-    const dnnl_data_type_t sdt = c->u8 ? dnnl_u8 : dnnl_f32, wdt = c->u8 ? dnnl_s8 : dnnl_f32;
+    const dnnl_data_type_t sdt = c->u8 ? dnnl_u8 : c->bf16 ? dnnl_bf16 : dnnl_f32,
+                           wdt = c->u8 ? dnnl_s8 : c->bf16 ? dnnl_bf16 : dnnl_f32;
     CK(dnnl_memory_desc_init_by_tag(&src, 4, (dnnl_dims_t){B, c->ic, H, W}, sdt, dnnl_nhwc));
     CK(dnnl_memory_desc_init_by_tag(&dst, 4, (dnnl_dims_t){B, c->oc, OH, OW}, dnnl_f32, dnnl_nhwc));
     CK(dnnl_memory_desc_init_by_tag(&wany, 4, (dnnl_dims_t){c->oc, c->ic, c->k, c->k}, wdt, dnnl_format_tag_any));
-    CK(dnnl_memory_desc_init_by_tag(&wplain, 4, (dnnl_dims_t){c->oc, c->ic, c->k, c->k}, wdt, dnnl_ohwi));
+    CK(dnnl_memory_desc_init_by_tag(&wplain, 4, (dnnl_dims_t){c->oc, c->ic, c->k, c->k}, c->u8 ? dnnl_s8 : dnnl_f32, dnnl_ohwi));
     CK(dnnl_memory_desc_init_by_tag(&bmd, 1, (dnnl_dims_t){c->oc}, dnnl_f32, dnnl_a));
     CK(dnnl_primitive_attr_create(&attr));
     CK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
@@ -188,7 +189,8 @@ static int run(mmf_dconv *c, const void *in, float in_scale, int B, int H, int W
     dnnl_memory_t ms = NULL, md = NULL, mw = NULL, mb = NULL, mscr = NULL;
     int rc = -1, na = 0;
     dnnl_exec_arg_t args[5];
-    CK(dnnl_memory_desc_init_by_tag(&src, 4, (dnnl_dims_t){B, c->ic, H, W}, c->u8 ? dnnl_u8 : dnnl_f32, dnnl_nhwc));
+    CK(dnnl_memory_desc_init_by_tag(&src, 4, (dnnl_dims_t){B, c->ic, H, W}, c->u8 ? dnnl_u8 : c->bf16 ? dnnl_bf16 : dnnl_f32,
+                                    dnnl_nhwc));
     CK(dnnl_memory_desc_init_by_tag(&dst, 4, (dnnl_dims_t){B, c->oc, OH, OW}, dnnl_f32, dnnl_nhwc));
     CK(dnnl_memory_create(&ms, &src, eng, (void *)in));
     CK(dnnl_memory_create(&md, &dst, eng, out));
@@ -219,7 +221,22 @@ fail:
 }
 
 int mmf_dconv_run(mmf_dconv *c, const float *in, int B, int H, int W, float *out, int accumulate, int relu, int nt) {
-    return c->u8 ? -1 : run(c, in, 1.0f, B, H, W, out, accumulate, NULL, relu, nt);
+    return c->u8 || c->bf16 ? -1 : run(c, in, 1.0f, B, H, W, out, accumulate, NULL, relu, nt);
+}
+
+int mmf_dconv_bf16_supported(void) {
+    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();   /* ISA values are nested bit sets */
+    return (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
+}
+
+mmf_dconv *mmf_dconv_new_bf16(const float *w, const float *bias, int ic, int oc, int k, int stride, int pad) {
+    mmf_dconv *c = mmf_dconv_new(w, bias, ic, oc, k, stride, pad);
+    if (c) c->bf16 = 1;
+    return c;
+}
+
+int mmf_dconv_run_bf16(mmf_dconv *c, const uint16_t *in, int B, int H, int W, float *out, int accumulate, int relu, int nt) {
+    return c->bf16 ? run(c, in, 1.0f, B, H, W, out, accumulate, NULL, relu, nt) : -1;
 }
 
 int mmf_dconv_run_u8(mmf_dconv *c, const uint8_t *in, float in_scale, int B, int H, int W, float *out,

@@ -26,4 +26,10 @@ int mmf_dconv_run(mmf_dconv *c, const float *in, int B, int H, int W, float *out
 mmf_dconv *mmf_dconv_new_u8(const float *w, const float *bias, int ic, int oc, int k, int stride, int pad);
 int mmf_dconv_run_u8(mmf_dconv *c, const uint8_t *in, float in_scale, int B, int H, int W, float *out,
                      const float *residual, int relu, int nt);
+/* bf16: weights rounded to bf16 in the primitive's layout at first use, the
+ * input NHWC bf16, accumulation and out in fp32, as mmf_dconv_run. */
+/* 1 when oneDNN runs its AVX512-BF16 kernels here (not under ONEDNN_MAX_CPU_ISA=AVX2, say). */
+int mmf_dconv_bf16_supported(void);
+mmf_dconv *mmf_dconv_new_bf16(const float *w, const float *bias, int ic, int oc, int k, int stride, int pad);
+int mmf_dconv_run_bf16(mmf_dconv *c, const uint16_t *in, int B, int H, int W, float *out, int accumulate, int relu, int nt);
 #endif

@@ -203,56 +203,9 @@ TGT static void tile(const uint16_t *xb, int64_t ldx, int Kp, const uint16_t *b0
     else tile_mr(xb, ldx, Kp, b0, b1, r0, n0, w0, w1, rows, e, 4, pf_off, pf_len);
 }
 
-/* zeros that out-of-image taps read (read-only) */
-static const uint16_t conv_zeros[MMF_BF16_CONV_MAX_IC] __attribute__((aligned(64)));
-
-/* tile() for an implicit-GEMM convolution: the K range is walked tap by tap
- * (kh, kw), each tap's IC values of row i read from the input pixel it
- * covers (or zeros), so no im2col copy exists. */
-TGT static void tile_conv(const uint16_t *in, const mmf_bf16_conv_geo *g, const uint16_t *b0, const uint16_t *b1,
-                          int64_t r0, int n0, int w0, int w1, int rows, const mmf_gemm_epi *e) {
-    __m512 acc[MR][2];
-    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-    int64_t base[MR];
-    int ih0[MR], iw0[MR];
-    const int64_t OHW = (int64_t)g->OH * g->OW;
-    for (int i = 0; i < MR; i++) {
-        int64_t r = r0 + (i < rows ? i : rows - 1);
-        int64_t n = r / OHW, p = r % OHW;
-        ih0[i] = (int)(p / g->OW) * g->stride - g->pad;
-        iw0[i] = (int)(p % g->OW) * g->stride - g->pad;
-        base[i] = n * g->H * g->W;
-    }
-    const int PI = g->IC / 2;
-    for (int kh = 0; kh < g->k; kh++)
-        for (int kw = 0; kw < g->k; kw++) {
-            const uint16_t *xr[MR];
-            for (int i = 0; i < MR; i++) {
-                int ih = ih0[i] + kh, iw = iw0[i] + kw;
-                xr[i] = (ih >= 0 && ih < g->H && iw >= 0 && iw < g->W)
-                            ? in + (base[i] + (int64_t)ih * g->W + iw) * g->ldi : conv_zeros;
-            }
-            const size_t t0 = (size_t)(kh * g->k + kw) * PI * 32;
-            const uint16_t *c0 = b0 + t0, *c1 = b1 ? b1 + t0 : NULL;
-            for (int p = 0; p < PI; p++) {
-                __m512bh B0 = (__m512bh)_mm512_loadu_si512((const void *)(c0 + (size_t)p * 32));
-                __m512bh B1 = c1 ? (__m512bh)_mm512_loadu_si512((const void *)(c1 + (size_t)p * 32)) : B0;
-#pragma GCC unroll 12
-                for (int i = 0; i < MR; i++) {
-                    int32_t pairv;
-                    memcpy(&pairv, xr[i] + 2 * p, 4);
-                    __m512bh A = (__m512bh)_mm512_set1_epi32(pairv);
-                    acc[i][0] = _mm512_dpbf16_ps(acc[i][0], A, B0);
-                    acc[i][1] = _mm512_dpbf16_ps(acc[i][1], A, B1);
-                }
-            }
-        }
-    store_tile(e, acc, r0, n0, w0, w1, rows, MR);
-}
-
 /* One unit: a row block of tiles times one pair of column blocks. */
 TGT static inline void gemm_unit(const uint16_t *xb, int64_t ldx, const uint16_t *Wp, int64_t M, int K, int N,
-                                 const mmf_gemm_epi *e, const mmf_bf16_conv_geo *g, int64_t mb, int np,
+                                 const mmf_gemm_epi *e, int64_t mb, int np,
                                  int64_t m_tiles, int64_t tiles_per_block) {
     const int Kp = pad2(K), P = Kp / 2;
     int n0 = np * 32;
@@ -264,16 +217,13 @@ TGT static inline void gemm_unit(const uint16_t *xb, int64_t ldx, const uint16_t
     for (int64_t t = mb * tiles_per_block; t < t1; t++) {
         int64_t r0 = t * MR;
         int rows = M - r0 < MR ? (int)(M - r0) : MR;
-        if (g) tile_conv(xb, g, b0, b1, r0, n0, w0, w1, rows, e);
-        else {
-            int64_t off = 0, len = 0;
-            if (e->pf_bytes) {   /* this tile's share of the prefetch regions (tiles numbered in call order) */
-                const int64_t n_pairs = (pad16(N) / NB + 1) / 2, share = (e->pf_bytes + m_tiles * n_pairs - 1) / (m_tiles * n_pairs);
-                off = (t * n_pairs + np) * share;
-                len = off >= e->pf_bytes ? 0 : (e->pf_bytes - off < share ? e->pf_bytes - off : share);
-            }
-            tile(xb + r0 * ldx, ldx, Kp, b0, b1, r0, n0, w0, w1, rows, e, off, len);
+        int64_t off = 0, len = 0;
+        if (e->pf_bytes) {   /* this tile's share of the prefetch regions (tiles numbered in call order) */
+            const int64_t n_pairs = (pad16(N) / NB + 1) / 2, share = (e->pf_bytes + m_tiles * n_pairs - 1) / (m_tiles * n_pairs);
+            off = (t * n_pairs + np) * share;
+            len = off >= e->pf_bytes ? 0 : (e->pf_bytes - off < share ? e->pf_bytes - off : share);
         }
+        tile(xb + r0 * ldx, ldx, Kp, b0, b1, r0, n0, w0, w1, rows, e, off, len);
     }
 }
 
@@ -281,7 +231,7 @@ TGT static inline void gemm_unit(const uint16_t *xb, int64_t ldx, const uint16_t
  * (orphaned omp for; serial when there is none), or all on the calling
  * thread when !shared. */
 TGT static void gemm_units_in(const uint16_t *xb, int64_t ldx, const uint16_t *Wp, int64_t M, int K, int N,
-                              const mmf_gemm_epi *e, const mmf_bf16_conv_geo *g, int nt, int shared) {
+                              const mmf_gemm_epi *e, int nt, int shared) {
     const int n_pairs = (pad16(N) / NB + 1) / 2;        /* column pairs of blocks (32 columns) */
     const int64_t m_tiles = (M + MR - 1) / MR;
     /* row blocks of ~8 tiles keep the bf16 rows of a block in L2 while every
@@ -296,20 +246,20 @@ TGT static void gemm_units_in(const uint16_t *xb, int64_t ldx, const uint16_t *W
     int by_rows = m_blocks >= nt;
     if (!shared) {
         for (int64_t u = 0; u < units; u++)
-            gemm_unit(xb, ldx, Wp, M, K, N, e, g, u / n_pairs, (int)(u % n_pairs), m_tiles, tiles_per_block);
+            gemm_unit(xb, ldx, Wp, M, K, N, e, u / n_pairs, (int)(u % n_pairs), m_tiles, tiles_per_block);
         return;
     }
 #pragma omp for schedule(static)
     for (int64_t u = 0; u < units; u++) {
         int64_t mb = by_rows ? u / n_pairs : u % m_blocks;
         int np = (int)(by_rows ? u % n_pairs : u / m_blocks);
-        gemm_unit(xb, ldx, Wp, M, K, N, e, g, mb, np, m_tiles, tiles_per_block);
+        gemm_unit(xb, ldx, Wp, M, K, N, e, mb, np, m_tiles, tiles_per_block);
     }
 }
 
 TGT static void gemm_units(const uint16_t *xb, int64_t ldx, const uint16_t *Wp, int64_t M, int K, int N,
-                           const mmf_gemm_epi *e, const mmf_bf16_conv_geo *g, int nt) {
-    gemm_units_in(xb, ldx, Wp, M, K, N, e, g, nt, 1);
+                           const mmf_gemm_epi *e, int nt) {
+    gemm_units_in(xb, ldx, Wp, M, K, N, e, nt, 1);
 }
 
 int mmf_bf16_kpad(int K) { return pad2(K); }
@@ -317,7 +267,7 @@ int mmf_bf16_kpad(int K) { return pad2(K); }
 TGT void mmf_bf16_gemm_1t(const uint16_t *xb, int64_t ldx, const uint16_t *Wp, int64_t M, int K, int N,
                           const mmf_gemm_epi *e) {
     if (M <= 0 || N <= 0) return;
-    gemm_units_in(xb, ldx, Wp, M, K, N, e, NULL, 1, 0);
+    gemm_units_in(xb, ldx, Wp, M, K, N, e, 1, 0);
 }
 
 TGT void mmf_bf16_convert(uint16_t *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows, int K, int nt) {
@@ -330,20 +280,9 @@ TGT void mmf_bf16_gemm(const uint16_t *xb, int64_t ldx, const uint16_t *Wp, int6
                        int nt) {
     if (M <= 0 || N <= 0) return;
     if (nt < 1) nt = 1;
-    if (omp_in_parallel()) { gemm_units(xb, ldx, Wp, M, K, N, e, NULL, omp_get_num_threads()); return; }
+    if (omp_in_parallel()) { gemm_units(xb, ldx, Wp, M, K, N, e, omp_get_num_threads()); return; }
 #pragma omp parallel num_threads(nt) if (nt > 1)
-    gemm_units(xb, ldx, Wp, M, K, N, e, NULL, nt);
-}
-
-TGT void mmf_bf16_conv(const uint16_t *in, const mmf_bf16_conv_geo *g, const uint16_t *Wp, int N, const mmf_gemm_epi *e,
-                       int nt) {
-    const int64_t M = (int64_t)g->B * g->OH * g->OW;
-    const int K = g->k * g->k * g->IC;
-    if (M <= 0 || N <= 0) return;
-    if (nt < 1) nt = 1;
-    if (omp_in_parallel()) { gemm_units(in, 0, Wp, M, K, N, e, g, omp_get_num_threads()); return; }
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    gemm_units(in, 0, Wp, M, K, N, e, g, nt);
+    gemm_units(xb, ldx, Wp, M, K, N, e, nt);
 }
 
 TGT void mmf_bf16_linear(float *y, const float *x, const uint16_t *Wp, const float *bias, int64_t M, int K, int N,
@@ -358,7 +297,7 @@ TGT void mmf_bf16_linear(float *y, const float *x, const uint16_t *Wp, const flo
     {
 #pragma omp for schedule(static)
         for (int64_t r = 0; r < Mp; r += MR) convert_rows(xb, x, r, r + MR, M, K, Kp);
-        gemm_units(xb, Kp, Wp, M, K, N, &e, NULL, nt);
+        gemm_units(xb, Kp, Wp, M, K, N, &e, nt);
     }
 }
 

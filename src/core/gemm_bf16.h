@@ -64,17 +64,6 @@ typedef struct mmf_gemm_epi {
 /* K rounded up to the pair the packed layout works in: a bf16 input row
  * holds this many values, the last one 0 when K is odd. */
 int mmf_bf16_kpad(int K);
-/* Implicit-GEMM convolution (no im2col): `in` holds B NHWC bf16 images, one
- * pixel per row of ldi values of which the first IC (even, <= 4096) are the
- * channels; W is packed as (OC, k*k*IC) in (kh, kw, c) order. Output rows are
- * (b, oh, ow), through the epilogue. Taps outside the image read zeros. */
-typedef struct mmf_bf16_conv_geo {
-    int B, H, W, IC, k, stride, pad, OH, OW;
-    int64_t ldi;
-} mmf_bf16_conv_geo;
-#define MMF_BF16_CONV_MAX_IC 4096
-void mmf_bf16_conv(const uint16_t *in, const mmf_bf16_conv_geo *g, const uint16_t *Wp, int N, const mmf_gemm_epi *e,
-                   int nt);
 /* rows of fp32 src (stride lds, K values) -> bf16 dst (stride ldd >= kpad(K)),
  * the pad value zeroed. */
 void mmf_bf16_convert(uint16_t *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows, int K, int nt);

@@ -42,7 +42,8 @@ struct mmf_encoder {
     void *impl;
     mmf_hf_config cfg;
     char *dir;
-    mmf_encoder_params params;
+    mmf_encoder_params params;   /* precision resolved: never AUTO after load */
+    int precision_auto;   /* the caller asked for AUTO: a family may fall back to fp32 */
     int dim;              /* pooled embedding size */
     int token_dim;        /* hidden size of token states */
     mmf_pooling def_pool;

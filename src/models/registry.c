@@ -64,6 +64,7 @@ static mmf_status resolve_precision(mmf_encoder *e) {
     mmf_precision p = e->params.precision;
     unsigned has = e->ops->precisions | (1u << MMF_PRECISION_F32);
     if (p == MMF_PRECISION_AUTO) {
+        e->precision_auto = 1;
         e->params.precision = (has & (1u << MMF_PRECISION_BF16)) && mmf_bf16_gemm_supported() ? MMF_PRECISION_BF16
                                                                                                 : MMF_PRECISION_F32;
         return MMF_OK;
