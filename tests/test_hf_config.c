@@ -29,6 +29,40 @@ int main(void) {
     CHECK_OK(parse("{\"model_type\":\"resnet\",\"layer_type\":\"basic\",\"hidden_sizes\":[64,128],\"depths\":[2,2]}", &c));
     CHECK(!c.bottleneck && c.n_stages == 2 && c.hidden_sizes[1] == 128 && c.embedding_size == 64);
 
+    /* the families' config classes' defaults (RobertaConfig, XLMRobertaConfig, CamembertConfig,
+     * MPNetConfig, DistilBertConfig, Dinov2Config, SiglipTextConfig / SiglipVisionConfig) */
+    CHECK_OK(parse("{\"model_type\":\"roberta\"}", &c));
+    CHECK(c.tf.vocab_size == 50265 && c.tf.pad_token_id == 1 && c.tf.bos_token_id == 0 && c.tf.eos_token_id == 2);
+    CHECK(c.tf.layer_norm_eps == 1e-12 && c.tf.max_positions == 512 && c.tf.type_vocab_size == 2);
+    CHECK_OK(parse("{\"model_type\":\"xlm-roberta\"}", &c));
+    CHECK(c.tf.vocab_size == 30522 && c.tf.pad_token_id == 1);
+    CHECK_OK(parse("{\"model_type\":\"camembert\"}", &c));
+    CHECK(c.tf.vocab_size == 30522 && c.tf.pad_token_id == 1);
+    CHECK_OK(parse("{\"model_type\":\"mpnet\"}", &c));
+    CHECK(c.tf.vocab_size == 30527 && c.tf.rel_buckets == 32 && c.tf.pad_token_id == 1 && c.tf.layer_norm_eps == 1e-12);
+    CHECK(c.tf.hidden_size == 768 && c.tf.num_layers == 12 && c.tf.act == MMF_ACT_GELU);
+    CHECK_OK(parse("{\"model_type\":\"distilbert\"}", &c));
+    CHECK(c.tf.hidden_size == 768 && c.tf.num_layers == 6 && c.tf.num_heads == 12 && c.tf.intermediate_size == 3072);
+    CHECK(c.tf.max_positions == 512 && c.tf.vocab_size == 30522 && !c.tf.sinusoidal_pos && c.tf.act == MMF_ACT_GELU);
+    CHECK_OK(parse("{\"model_type\":\"distilbert\",\"dim\":64,\"n_layers\":2,\"n_heads\":4,\"hidden_dim\":100,"
+                   "\"activation\":\"relu\",\"sinusoidal_pos_embds\":true}", &c));
+    CHECK(c.tf.hidden_size == 64 && c.tf.num_layers == 2 && c.tf.num_heads == 4 && c.tf.intermediate_size == 100);
+    CHECK(c.tf.act == MMF_ACT_RELU && c.tf.sinusoidal_pos);
+    CHECK(parse("{\"model_type\":\"distilbert\",\"dim\":10,\"n_heads\":3}", &c) == MMF_ERR_FORMAT);
+    CHECK_OK(parse("{\"model_type\":\"dinov2\"}", &c));
+    CHECK(c.tf.hidden_size == 768 && c.tf.intermediate_size == 3072 && c.tf.patch_size == 14 && c.tf.image_size == 224);
+    CHECK(c.tf.layer_norm_eps == 1e-6 && c.tf.layerscale_value == 1.0 && c.tf.qkv_bias && !c.tf.use_swiglu);
+    CHECK_OK(parse("{\"model_type\":\"dinov2\",\"hidden_size\":384,\"num_attention_heads\":6,\"mlp_ratio\":2.5,"
+                   "\"image_size\":518}", &c));
+    CHECK(c.tf.intermediate_size == 960 && c.tf.image_size == 518);
+    CHECK_OK(parse("{\"model_type\":\"siglip\",\"text_config\":{\"hidden_size\":512,\"num_attention_heads\":8},"
+                   "\"vision_config\":{}}", &c));
+    CHECK(c.text.vocab_size == 32000 && c.text.max_positions == 64 && c.text.act == MMF_ACT_GELU_TANH);
+    CHECK(c.text.layer_norm_eps == 1e-6 && c.text.projection_size == 512 && c.text.pad_token_id == 1);
+    CHECK(c.vision.patch_size == 16 && c.vision.image_size == 224 && c.vision.vision_use_head && c.vision.act == MMF_ACT_GELU_TANH);
+    CHECK_OK(parse("{\"model_type\":\"siglip_vision_model\",\"vision_use_head\":false,\"patch_size\":14,\"image_size\":384}", &c));
+    CHECK(!c.tf.vision_use_head && c.tf.patch_size == 14 && c.tf.image_size == 384 && c.tf.hidden_size == 768);
+
     CHECK(parse("{\"model_type\":\"gpt2\"}", &c) == MMF_ERR_UNSUPPORTED);
     CHECK(strstr(mmf_last_error(), "cfg.json") && strstr(mmf_last_error(), "gpt2"));
     CHECK(parse("{\"hidden_size\":3}", &c) == MMF_ERR_FORMAT);

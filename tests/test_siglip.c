@@ -3,7 +3,8 @@
  * SiglipModel folder (vision without CLS + attention-pooling head; text
  * tower with projection_size != hidden, texts padded to
  * max_position_embeddings, pooled at the last position) and a
- * siglip_vision_model folder. Vision hidden states, head and mean poolings,
+ * siglip_vision_model folder, and one whose image size is not a multiple of
+ * the patch (so400m-patch14-384's case). Vision hidden states, head and mean poolings,
  * image files through the SiglipImageProcessor; text states and embeddings
  * from ids and from texts (ids checked against the reference's word lookup);
  * zero-shot logits and sigmoid probabilities, and `mmfuse zeroshot`;
@@ -46,9 +47,17 @@ static mmf_encoder *load(const char *name, int nt, mmf_precision prec) {
     return e;
 }
 
-static void vision_checks(mmf_encoder *e, const mmf_safetensors *ex) {
-    const mmf_tensor_info *px = need(ex, "pixel_values"), *vh = need(ex, "vision_last_hidden"), *ie = need(ex, "image_embeds"),
-                          *im = need(ex, "image_mean");
+static const char *key(const char *pre, const char *name) {
+    static char k[4][128];
+    static int i;
+    i = (i + 1) % 4;
+    snprintf(k[i], sizeof k[i], "%s%s", pre, name);
+    return k[i];
+}
+
+static void vision_checks(mmf_encoder *e, const mmf_safetensors *ex, const char *pre) {
+    const mmf_tensor_info *px = need(ex, key(pre, "pixel_values")), *vh = need(ex, key(pre, "vision_last_hidden")),
+                          *ie = need(ex, key(pre, "image_embeds")), *im = need(ex, key(pre, "image_mean"));
     if (!px || !vh || !ie || !im) return;
     int B = (int)px->shape[0], D = mmf_encoder_dim(e);
     size_t per = (size_t)px->numel / B, hper = (size_t)vh->numel / B;
@@ -80,7 +89,7 @@ static void model_case(const mmf_safetensors *ex, int nt) {
     if (!e) return;
     printf("siglip_a threads %d\n", nt);
     CHECK(mmf_encoder_modalities(e) == (MMF_MODALITY_TEXT | MMF_MODALITY_IMAGE) && mmf_encoder_logits_sigmoid(e) == 1);
-    vision_checks(e, ex);
+    vision_checks(e, ex, "");
     const mmf_tensor_info *ids = need(ex, "input_ids"), *th = need(ex, "text_last_hidden"), *te = need(ex, "text_embeds"),
                           *tids = need(ex, "texts_ids"), *tte = need(ex, "texts_embeds"), *lg = need(ex, "logits_per_image"),
                           *ie = need(ex, "image_embeds");
@@ -126,12 +135,12 @@ static void model_case(const mmf_safetensors *ex, int nt) {
     mmf_encoder_free(e);
 }
 
-static void vision_case(const mmf_safetensors *ex, int nt) {
-    mmf_encoder *e = load("siglip_vision", nt, MMF_PRECISION_F32);
+static void vision_case(const mmf_safetensors *ex, int nt, const char *folder, const char *pre) {
+    mmf_encoder *e = load(folder, nt, MMF_PRECISION_F32);
     if (!e) return;
-    printf("siglip_vision threads %d\n", nt);
+    printf("%s threads %d\n", folder, nt);
     CHECK(mmf_encoder_modalities(e) == MMF_MODALITY_IMAGE && strcmp(mmf_encoder_model_type(e), "siglip_vision_model") == 0);
-    vision_checks(e, ex);
+    vision_checks(e, ex, pre);
     mmf_encoder_free(e);
 }
 
@@ -204,7 +213,8 @@ int main(void) {
     if (!ex) return t_done("test_siglip");
     for (int nt = 1; nt <= 2; nt++) {
         model_case(ex, nt);
-        vision_case(ex, nt);
+        vision_case(ex, nt, "siglip_vision", "");
+        vision_case(ex, nt, "siglip_border", "border/");   /* 18 x 18 inputs, patch 4: a border the conv drops */
     }
     lower_precision(ex);
     zeroshot_cli(ex);

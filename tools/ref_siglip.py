@@ -236,9 +236,27 @@ def main():
                'input_ids': ids.int(), 'text_last_hidden': th[:, :T].float(), 'text_embeds': tp.float(),
                'texts_ids': tids.int(), 'texts_embeds': tte.float(), 'logits_per_image': logits.float(),
                'probs_per_image': torch.sigmoid(logits).float()})
+    # so400m-patch14-384's geometry in small: 18 x 18 inputs, patch 4 -> the convolution leaves a 2-pixel border
+    vo = dict(vc, image_size=18)
+    d = os.path.join(OUT, 'siglip_border')
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    with open(os.path.join(d, 'config.json'), 'w') as f:
+        json.dump(dict(vo, model_type='siglip_vision_model', architectures=['SiglipVisionModel']), f, indent=1)
+    po = dict(proc, size={'height': 18, 'width': 18})
+    with open(os.path.join(d, 'preprocessor_config.json'), 'w') as f:
+        json.dump(po, f, indent=1)
+    write_safetensors(os.path.join(d, 'model.safetensors'), {k: w[k] for k in w if k.startswith('vision_model.')},
+                      metadata={'format': 'pt'})
+    geo = dict(po, image_processor_type='ViTImageProcessor')
+    pxo = torch.from_numpy(np.stack([pixel_values(geo, geometry(geo, decode_ref(os.path.join(OUT, f)))) for f in IMAGES]))
+    with torch.no_grad():
+        vho, vpo = vision_forward(w64, vo, pxo)
+    ex.update({'border/pixel_values': pxo, 'border/vision_last_hidden': vho.float(), 'border/image_embeds': vpo.float(),
+               'border/image_mean': vho.mean(1).float()})
     write_safetensors(os.path.join(OUT, 'siglip_expected.safetensors'), ex,
                       metadata={'generator': 'tools/ref_siglip.py', 'images': ','.join(IMAGES), 'texts': '|'.join(TEXTS)})
-    print('wrote siglip_a, siglip_vision')
+    print('wrote siglip_a, siglip_vision, siglip_border')
 
 
 if __name__ == '__main__':

@@ -28,8 +28,11 @@ const char *mmf_act_name(mmf_act a) {
 
 #define BIG 100000000LL   /* generous bound for vocabularies and sizes */
 
-/* Tower fields with Hugging Face's per-family defaults already in *t. */
-static mmf_status parse_tower(const cJSON *o, const char *file, const char *prefix, mmf_tf_config *t) {
+/* Tower fields with Hugging Face's per-family defaults already in *t.
+ * partial_patches: the patch conv may leave a border (SigLIP so400m-patch14-384:
+ * 384 / 14 -> 27 x 27 patches, as the stride-14 convolution floors). */
+static mmf_status parse_tower_ex(const cJSON *o, const char *file, const char *prefix, mmf_tf_config *t,
+                                 int partial_patches) {
     char field[96];
     const char *act = NULL;
     MMF_TRY(mmf_json_int(o, "vocab_size", t->vocab_size, 0, BIG, file, &t->vocab_size));
@@ -55,10 +58,14 @@ static mmf_status parse_tower(const cJSON *o, const char *file, const char *pref
                         file, prefix, (long long)t->hidden_size, (long long)t->num_heads);
     if (!(t->layer_norm_eps > 0 && t->layer_norm_eps < 1))
         return mmf_fail(MMF_ERR_FORMAT, "%s: %slayer_norm_eps %g should be in (0, 1)", file, prefix, t->layer_norm_eps);
-    if (t->patch_size && t->image_size % t->patch_size)
+    if (t->patch_size && t->image_size % t->patch_size && !partial_patches)
         return mmf_fail(MMF_ERR_FORMAT, "%s: %simage_size %lld is not a multiple of patch_size %lld",
                         file, prefix, (long long)t->image_size, (long long)t->patch_size);
     return MMF_OK;
+}
+
+static mmf_status parse_tower(const cJSON *o, const char *file, const char *prefix, mmf_tf_config *t) {
+    return parse_tower_ex(o, file, prefix, t, 0);
 }
 
 static void bert_defaults(mmf_tf_config *t) {
@@ -142,7 +149,7 @@ static mmf_status parse_siglip_text(const cJSON *o, const char *file, mmf_tf_con
 
 static mmf_status parse_siglip_vision(const cJSON *o, const char *file, mmf_tf_config *t, const char *prefix) {
     siglip_vision_defaults(t);
-    MMF_TRY(parse_tower(o, file, prefix, t));
+    MMF_TRY(parse_tower_ex(o, file, prefix, t, 1));
     MMF_TRY(mmf_json_bool(o, "vision_use_head", 1, file, &t->vision_use_head));
     return MMF_OK;
 }
