@@ -5,7 +5,9 @@
  * map, merges by rank, RobertaProcessing, <mask> with lstrip) through both
  * tokenizer.json and vocab.json + merges.txt + tokenizer_config.json; and a
  * Unigram tokenizer.json as older XLM-R files are written (NFKC, Replace,
- * Metaspace add_prefix_space, unknown pieces, <s> A </s></s> B </s>). Every
+ * Metaspace add_prefix_space, unknown pieces, <s> A </s></s> B </s>); and
+ * the spm_train BPE as a Llama-style tokenizer.json (Prepend and Replace
+ * normalisers, no pre-tokeniser, character BPE with byte fallback). Every
  * string and pair must give exactly the reference ids. */
 #include "test_util.h"
 #include "io/json.h"
@@ -88,6 +90,11 @@ int main(void) {
     ref = load_ref("tests/data/text/uni_nfkc/ids_js.json");
     if (ref) {
         run("Unigram tokenizer.json (NFKC, Metaspace)", t_src_path("tests/data/text/uni_nfkc", dir, sizeof dir), ref);
+        cJSON_Delete(ref);
+    }
+    ref = load_ref("tests/data/text/spm_bpe/ids_js.json");
+    if (ref) {
+        run("SentencePiece BPE tokenizer.json (Prepend, Replace, byte fallback)", t_src_path("tests/data/text/spm_bpe", dir, sizeof dir), ref);
         cJSON_Delete(ref);
     }
     return t_done("test_tokenizer_pipeline");

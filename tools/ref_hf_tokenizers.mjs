@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Reference ids for the byte-level BPE and the Unigram tokenizer.json files
+// Reference ids for the byte-level BPE, Unigram and SentencePiece-BPE tokenizer.json files
 // under tests/data/text, from npm's @huggingface/tokenizers@0.2.0 (pure JS),
 // over tests/data/text/strings.json plus the extra strings of
 // tests/data/text/strings_extra.json. Install it outside the repo:
@@ -26,6 +26,7 @@ const extra = JSON.parse(readFileSync(`${root}/tests/data/text/strings_extra.jso
 const jobs = [
   ["tests/data/text/bytebpe", "tests/data/text/bytebpe/ids_js.json"],
   ["tests/data/text/uni_nfkc", "tests/data/text/uni_nfkc/ids_js.json"],
+  ["tests/data/text/spm_bpe", "tests/data/text/spm_bpe/ids_js.json"],
 ];
 const rustOnlySpace = (s) => /[\u0085\ufeff]/.test(s);
 

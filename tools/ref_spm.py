@@ -23,6 +23,11 @@ Writes tests/data/text/spm/:
                      add_prefix_space, no byte fallback, <s> A </s></s> B </s>):
                      its ids come from npm's @huggingface/tokenizers
                      (tools/ref_hf_tokenizers.mjs)
+  ../spm_bpe/tokenizer.json  bpe.model as a Llama-style tokenizer.json (Prepend
+                     "▁", Replace " " -> "▁", BPE with merges ordered by the
+                     merged piece's score as transformers' SentencePieceExtractor
+                     orders them, byte fallback, <s> A): its ids come from npm's
+                     @huggingface/tokenizers (tools/ref_hf_tokenizers.mjs)
   uni_tokenizer.json a tokenizer.json for uni.model written as transformers'
                      SpmConverter writes one (Precompiled charsmap, Strip right,
                      Replace " {2,}" -> U+2581, Metaspace, Unigram, byte fallback,
@@ -297,6 +302,40 @@ class Siglip:
         return ids if b is None else ids + add(self.tokenize(b))
 
 
+def write_bpe_tokenizer_json():
+    sp = spm.SentencePieceProcessor(model_file=os.path.join(SPM, "bpe.model"))
+    n = sp.get_piece_size()
+    vocab = {sp.id_to_piece(i): i for i in range(n)}
+    normal = {sp.id_to_piece(i) for i in range(n) if not (sp.is_control(i) or sp.is_unknown(i) or sp.is_byte(i))}
+    merges = []
+    for i in range(n):
+        piece = sp.id_to_piece(i)
+        if piece not in normal:
+            continue
+        local = [(piece[:k], piece[k:], sp.get_score(i)) for k in range(1, len(piece))
+                 if piece[:k] in normal and piece[k:] in normal]
+        merges += sorted(local, key=lambda x: (vocab[x[0]], vocab[x[1]]))
+    merges.sort(key=lambda m: m[2], reverse=True)
+    added = [{"id": i, "content": sp.id_to_piece(i), "single_word": False, "lstrip": False, "rstrip": False,
+              "normalized": False, "special": True} for i in range(n) if sp.is_control(i) or sp.is_unknown(i)]
+    tj = {"version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+          "normalizer": {"type": "Sequence", "normalizers": [
+              {"type": "Prepend", "prepend": "\u2581"}, {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
+          "pre_tokenizer": None,
+          "post_processor": {"type": "TemplateProcessing",
+                             "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+                             "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                                      {"SpecialToken": {"id": "<s>", "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+                             "special_tokens": {}},
+          "decoder": None,
+          "model": {"type": "BPE", "dropout": None, "unk_token": "<unk>", "continuing_subword_prefix": None,
+                    "end_of_word_suffix": None, "fuse_unk": True, "byte_fallback": True, "ignore_merges": False,
+                    "vocab": vocab, "merges": [[a, b] for a, b, _ in merges]}}
+    os.makedirs(os.path.join(DATA, "spm_bpe"), exist_ok=True)
+    with open(os.path.join(DATA, "spm_bpe", "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(tj, f, ensure_ascii=False)
+
+
 def main():
     strings, pairs = load_strings()
     for name in ["uni", "uni_plain", "bpe"]:
@@ -311,6 +350,7 @@ def main():
                for a, b in pairs]
         write(os.path.join(SPM, name + "_ids.json"), {"reference": "python3-sentencepiece " + spm.__version__,
                                                        "model": name + ".model", "singles": singles, "pairs": prs})
+    write_bpe_tokenizer_json()
     sg = Siglip(os.path.join(SPM, "uni.model"))
     write(os.path.join(SPM, "uni_siglip_ids.json"), {
         "reference": "python3-sentencepiece " + spm.__version__ + " under transformers' SiglipTokenizer steps",
