@@ -9,8 +9,8 @@ import random, sys
 random.seed(7)
 w = 'the a cat dog runs over lazy quick brown fox jumps hello world emoji face smiling'.split()
 line = lambda: ' '.join(random.choice(w) for _ in range(random.randint(1, 9)))
-open(sys.argv[1] + '/t.txt', 'w').write('\n'.join(line() for _ in range(301)) + '\n')
-open(sys.argv[1] + '/big.txt', 'w').write('\n'.join(line() for _ in range(1600)) + '\n')
+open(sys.argv[1] + '/t.txt', 'w').write('\n'.join(line() for _ in range(151)) + '\n')
+open(sys.argv[1] + '/big.txt', 'w').write('\n'.join(line() for _ in range(1200)) + '\n')
 PYEOF
 
 # text, pooled and token level: one process vs two ranks (odd N: unequal shards)
@@ -67,7 +67,7 @@ check '[ ! -e "$T/b2.st" ]' "no output after the kill"
 done1=$($PY -c "import json; print(json.load(open('$prog'))['done'])" 2>/dev/null || echo 0)
 "${MPIRUN[@]}" -np 2 "$CLI" embed --model "$A" --text-file "$T/big.txt" --out "$T/b2.st" --threads 1 --chunk 4 --resume 2>"$T/err2"
 rc=$?; check '[ $rc -eq 0 ]' "resumed run: $(tail -3 "$T/err2")"
-check 'grep -q "rank 1: shard rows 800..1600: $done1 done by an earlier run, resuming" "$T/err2"' "rank 1 resumed after its $done1 rows: $(grep 'earlier run' "$T/err2")"
+check 'grep -q "rank 1: shard rows 600..1200: $done1 done by an earlier run, resuming" "$T/err2"' "rank 1 resumed after its $done1 rows: $(grep 'earlier run' "$T/err2")"
 check 'st_compare "$T/b1.st" "$T/b2.st" 1e-5' "resumed output = 1 process"
 # progress of another run is refused, not mixed in
 mkdir -p "$T/x.st.parts" && echo '{"fingerprint": "0000000000000000", "ranks": 2, "lo": 0, "hi": 150, "done": 3}' > "$T/x.st.parts/shard-00000-of-00002.json"
