@@ -66,6 +66,11 @@ check '! compare "$T/one.flat.jsonl" "$T/one.hnsw.jsonl" exact 2>/dev/null' "HNS
 # names and payloads come back from both shards (rows 0..2999 in shard 0, 3000..6000 in shard 1)
 check 'grep -q "\"name\": \"[0-9]*\", \"payload\": {\"text\":\"item [0-9]\{1,3\}\"}" "$T/sh2.flat.jsonl"' "an item of shard 0 with its name and payload"
 check 'grep -q "\"name\": \"[0-9]*\", \"payload\": {\"text\":\"item [3-6][0-9][0-9][0-9]\"}" "$T/sh2.flat.jsonl"' "an item of shard 1 with its name and payload"
+# index info sums the shards; add and delete refuse a manifest (they change one file)
+out=$("$CLI" index info "$T/sh.flat" --json)
+check '[[ "$out" == *"\"count\": 6001"*"\"shards\": 2}"* ]]' "index info over the manifest: $out"
+"$CLI" index delete "$T/sh.flat" --id 5 2>"$T/err"
+rc=$?; check '[ $rc -eq 1 ] && grep -q "is a shard manifest" "$T/err"' "delete on a manifest refused (rc $rc)"
 # one rank per shard: a plain index under 2 ranks is refused
 "${MPIRUN[@]}" -np 2 "$CLI" search "$T/one.flat" --vector-file "$T/q.st" -k 3 > /dev/null 2>"$T/err"
 rc=$?

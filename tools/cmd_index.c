@@ -224,11 +224,10 @@ static int do_info(int argc, char **argv) {
         else return cli_usage("index", "info: one index at a time");
     }
     if (!path) return cli_usage("index", "info: missing IDX");
-    mmf_index *ix;
-    mmf_status s = mmf_index_open(path, &ix);
-    if (s) return cli_fail("index", s, "cannot open the index");
-    mmf_index_info in;
-    mmf_index_get_info(ix, &in);
+    cli_sindex si;   /* a shard manifest: the shards' totals */
+    if (!cli_sindex_open("index", path, 0, 0, 1, &si)) return MMF_EXIT_FAIL;
+    mmf_index *ix = si.ix[0];
+    mmf_index_info in = si.info;
     const char *kind = in.kind == MMF_INDEX_HNSW ? "hnsw" : "flat", *q = in.quant == MMF_QUANT_INT8 ? "int8" : "none";
     const char *model, *tensor;
     mmf_index_get_source(ix, &model, &tensor);
@@ -242,13 +241,14 @@ static int do_info(int argc, char **argv) {
         if (model) cli_json_string(stdout, model); else printf("null");
         printf(", \"tensor\": ");
         if (tensor) cli_json_string(stdout, tensor); else printf("null");
-        printf("}\n");
+        printf(", \"shards\": %d}\n", si.n_shards);
     } else
         printf("%s: %s index, metric %s, quant %s, dim %d\n  %zu vectors (%zu deleted)\n"
                "  M %d, ef_construction %d, ef_search %d, top level %d\n  %zu bytes\n  vectors of tensor \"%s\" from model %s\n",
                path, kind, mmf_metric_name(in.metric), q, in.dim, in.count, in.deleted, in.M, in.ef_construction,
                in.ef_search, in.max_level, in.bytes, tensor ? tensor : "?", model ? model : "(not recorded)");
-    mmf_index_free(ix);
+    if (!json && si.is_manifest) printf("  %d shards (the numbers above are their totals; M, ef and top level of the first)\n", si.n_shards);
+    cli_sindex_free(&si);
     return MMF_EXIT_OK;
 }
 
@@ -284,6 +284,16 @@ static int do_update(int argc, char **argv, int is_add) {
     if (!path) { free(del); return cli_usage("index", "missing IDX"); }
     if (is_add && !emb) return cli_usage("index", "add: missing EMB.safetensors");
     if (!is_add && !ndel) return cli_usage("index", "delete: give at least one --id");
+    cli_sindex probe;   /* a manifest names shard files: those are what add and delete change */
+    if (!cli_sindex_open("index", path, 1, 0, 1, &probe)) { free(del); return MMF_EXIT_FAIL; }
+    int manifest = probe.is_manifest;
+    cli_sindex_free(&probe);
+    if (manifest) {
+        free(del);
+        fprintf(stderr, "mmfuse index: error: %s is a shard manifest: %s the shard files it names (%s.shard-R-of-N), "
+                        "or rebuild the shards\n", path, is_add ? "add to one of" : "delete from", path);
+        return MMF_EXIT_FAIL;
+    }
     mmf_index *ix;
     mmf_status s = mmf_index_open(path, &ix);
     if (s) { free(del); return cli_fail("index", s, "cannot open the index"); }
