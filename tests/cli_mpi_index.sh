@@ -66,6 +66,16 @@ check '! compare "$T/one.flat.jsonl" "$T/one.hnsw.jsonl" exact 2>/dev/null' "HNS
 # names and payloads come back from both shards (rows 0..2999 in shard 0, 3000..6000 in shard 1)
 check 'grep -q "\"name\": \"[0-9]*\", \"payload\": {\"text\":\"item [0-9]\{1,3\}\"}" "$T/sh2.flat.jsonl"' "an item of shard 0 with its name and payload"
 check 'grep -q "\"name\": \"[0-9]*\", \"payload\": {\"text\":\"item [3-6][0-9][0-9][0-9]\"}" "$T/sh2.flat.jsonl"' "an item of shard 1 with its name and payload"
+# more ranks than rows: an empty shard gives no results, not an error
+$PY -c "
+import sys; sys.path.insert(0, '$SRC/tools')
+import numpy as np
+from st_write import write_safetensors
+write_safetensors('$T/one_row.st', {'embeddings': np.ones((1, 32), np.float32)})"
+"${MPIRUN[@]}" -np 2 "$CLI" index build "$T/one_row.st" --type flat --threads 1 --out "$T/tiny" 2>/dev/null
+out1=$("$CLI" search "$T/tiny" --vector-file "$T/q.st" -k 3 2>&1 | head -3)
+out2=$("${MPIRUN[@]}" -np 2 "$CLI" search "$T/tiny" --vector-file "$T/q.st" -k 3 2>&1 | head -3)
+check '[[ "$out1" == *"1  id 0 "* && "$out1" == "$out2" ]]' "a 1-row index over 2 shards: $out1 / $out2"
 # index info sums the shards; add and delete refuse a manifest (they change one file)
 out=$("$CLI" index info "$T/sh.flat" --json)
 check '[[ "$out" == *"\"count\": 6001"*"\"shards\": 2}"* ]]' "index info over the manifest: $out"

@@ -174,9 +174,20 @@ void cli_sindex_merge(mmf_metric metric, size_t nq, int k, int m, const int64_t 
     if (at != pos) free(at);
 }
 
+mmf_status cli_sindex_search_one(const mmf_index *ix, size_t nq, const float *q, int k, const mmf_search_params *sp,
+                                 int64_t *ids, float *scores) {
+    mmf_index_info in;
+    mmf_index_get_info(ix, &in);
+    if (in.count == 0) {   /* a shard with nothing in it (more ranks than rows): no results, not an error */
+        for (size_t i = 0; i < nq * (size_t)k; i++) { ids[i] = -1; scores[i] = NAN; }
+        return MMF_OK;
+    }
+    return mmf_index_search(ix, nq, q, k, sp, ids, scores);
+}
+
 mmf_status cli_sindex_search(const cli_sindex *s, size_t nq, const float *q, int k, const mmf_search_params *sp,
                              int64_t *ids, float *scores) {
-    if (s->n_open == 1) return mmf_index_search(s->ix[0], nq, q, k, sp, ids, scores);
+    if (s->n_open == 1) return mmf_index_search(s->ix[0], nq, q, k, sp, ids, scores);   /* its own errors, e.g. empty */
     int m = s->n_open;
     size_t per = (nq ? nq : 1) * (size_t)k;
     int64_t **lid = calloc((size_t)m, sizeof *lid);
@@ -185,7 +196,7 @@ mmf_status cli_sindex_search(const cli_sindex *s, size_t nq, const float *q, int
     for (int i = 0; !st && i < m; i++) {
         lid[i] = malloc(per * sizeof **lid);
         lsc[i] = malloc(per * sizeof **lsc);
-        st = lid[i] && lsc[i] ? mmf_index_search(s->ix[i], nq, q, k, sp, lid[i], lsc[i]) : MMF_ERR_NOMEM;
+        st = lid[i] && lsc[i] ? cli_sindex_search_one(s->ix[i], nq, q, k, sp, lid[i], lsc[i]) : MMF_ERR_NOMEM;
     }
     if (!st) cli_sindex_merge(s->info.metric, nq, k, m, (const int64_t *const *)lid, (const float *const *)lsc, ids, scores);
     for (int i = 0; i < m && lid && lsc; i++) { free(lid[i]); free(lsc[i]); }

@@ -31,6 +31,9 @@ void cli_sindex_free(cli_sindex *s);
 /* Top k of every opened shard merged: ids/scores (nq, k), -1 / NAN padded. */
 mmf_status cli_sindex_search(const cli_sindex *s, size_t nq, const float *q, int k, const mmf_search_params *sp,
                              int64_t *ids, float *scores);
+/* One shard's top k; an empty shard gives no results instead of an error. */
+mmf_status cli_sindex_search_one(const mmf_index *ix, size_t nq, const float *q, int k, const mmf_search_params *sp,
+                                 int64_t *ids, float *scores);
 /* Merge m lists of (nq, k) results (lists[i] ids and scores) into one (nq, k), best first. */
 void cli_sindex_merge(mmf_metric metric, size_t nq, int k, int m, const int64_t *const *lid, const float *const *lsc,
                       int64_t *ids, float *scores);

@@ -185,7 +185,7 @@ static int run(int argc, char **argv) {
     scores = malloc((nq ? nq : 1) * (size_t)k * sizeof *scores);
     if (!ids || !scores) { fprintf(stderr, "mmfuse search: out of memory\n"); goto out; }
     if (R > 1) {   /* this rank's shard, then rank 0 merges everyone's top k */
-        s = mmf_index_search(ix, nq, qe.x, k, &sp, ids, scores);
+        s = cli_sindex_search_one(ix, nq, qe.x, k, &sp, ids, scores);
         if (s) cli_fail("search", s, "search failed");
         synced = 1;
         if (!cli_dist_all_ok(!s)) goto out;
