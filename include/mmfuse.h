@@ -746,6 +746,11 @@ mmf_status mmf_index_add(mmf_index *ix, size_t n, const float *vecs, const int64
 /* Mark an id deleted: it is never returned again but still routes the graph
  * walk. MMF_ERR_NOT_FOUND if the id is not live. */
 mmf_status mmf_index_delete(mmf_index *ix, int64_t id);
+/* Drop the tombstones: rebuild the index over its live items (same parameters,
+ * ids, names, payloads and provenance, graph rebuilt in slot order), as a new
+ * index built from them would be. Costs an index build and twice the memory
+ * while it runs; on failure the index is unchanged. Not concurrent with search. */
+mmf_status mmf_index_compact(mmf_index *ix);
 /* k best live vectors for each of nq queries (nq, dim): ids (nq, k), scores
  * (nq, k) or NULL. Slots beyond the live count get id -1 and score NaN.
  * Safe to call from several threads at once, not concurrently with add/delete. */

@@ -3,8 +3,9 @@
  * log record is fsync'd; writers that arrive while a sync runs are covered by
  * the next one (group commit). At start the log is replayed over the index
  * file; a torn or corrupt tail (short record, bad magic, CRC-32 mismatch) is
- * cut off with a warning. A background thread compacts: it saves the index
- * with an atomic rename and empties the log. Replay is idempotent (an add
+ * cut off with a warning. A background thread compacts: it drops deleted
+ * items (mmf_index_compact), saves the index with an atomic rename and empties
+ * the log. Replay is idempotent (an add
  * replaces a live id, a delete of a missing id is skipped), so a crash between
  * the save and the truncation loses nothing and duplicates nothing.
  *
@@ -169,9 +170,15 @@ static int replay(serve_store *s, char *err, size_t cap) {
 }
 
 /* ------------------------------------------------------------- compaction */
-/* Saves the index (atomic rename) and empties the log, holding the write lock. */
+/* Drops the tombstones (an index rebuild over the live items), saves the index
+ * (atomic rename) and empties the log, holding the write lock. */
 static int compact_locked(serve_store *s) {
-    if (atomic_load(&s->log_bytes) == 0 && access(s->path, F_OK) == 0) return 0;
+    mmf_index_info in;
+    mmf_index_get_info(s->ix, &in);
+    if (atomic_load(&s->log_bytes) == 0 && in.deleted == 0 && access(s->path, F_OK) == 0) return 0;
+    if (in.deleted && mmf_index_compact(s->ix))   /* the tombstoned index is still right: save that */
+        fprintf(stderr, "mmfuse serve: warning: cannot drop %zu deleted items, they stay as tombstones: %s\n",
+                in.deleted, mmf_last_error());
     if (mmf_index_save(s->ix, s->path)) {
         fprintf(stderr, "mmfuse serve: warning: compaction failed, the log is kept: %s\n", mmf_last_error());
         return 1;

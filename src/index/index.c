@@ -220,8 +220,9 @@ mmf_status mmf_index_add(mmf_index *ix, size_t n, const float *vecs, const int64
         if (ix->quant == MMF_QUANT_INT8) ix->qscale[slot] = mmf_quantize_i8(dst, ix->qvecs + slot * d, (int)d);
         if (ix->kind == MMF_INDEX_HNSW) ix->levels[slot] = (uint8_t)mmf_hnsw_level_for(ix->seed, slot, ix->M);
     }
+    int64_t base = ix->next_id;   /* the automatic ids above counted from here */
     for (size_t i = 0; i < n; i++) {
-        int64_t id = ids ? ids[i] : ix->next_id + (int64_t)i;
+        int64_t id = ids ? ids[i] : base + (int64_t)i;
         if (id >= ix->next_id) ix->next_id = id == INT64_MAX ? id : id + 1;
     }
     ix->n = from + n;
