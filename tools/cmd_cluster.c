@@ -103,8 +103,8 @@ static int run(int argc, char **argv) {
     if (!emb) return cli_usage("cluster", "missing EMB.safetensors");
     if (!p.k) return cli_usage("cluster", "missing -k K");
     if (!out) return cli_usage("cluster", "missing --out ASSIGN.json");
-    cli_emb e;
-    if (!cli_load_emb("cluster", emb, tensor, ids_name, &e)) return MMF_EXIT_FAIL;
+    cli_emb e;   /* under mpirun every rank reads the file: all go on only if all could */
+    if (!cli_dist_all_ok(cli_load_emb("cluster", emb, tensor, ids_name, &e))) { cli_emb_free(&e); return MMF_EXIT_FAIL; }
     float *x = e.x;
     size_t n = e.n;
     int d = e.d;
@@ -112,7 +112,7 @@ static int run(int argc, char **argv) {
     int rc = MMF_EXIT_FAIL;
     mmf_kmeans_result r = {0};
     sbuf b = {0};
-    if (labels && !cli_load_labels("cluster", &e, labels, &lab)) goto done;
+    if (!cli_dist_all_ok(!labels || cli_load_labels("cluster", &e, labels, &lab))) goto done;
     if ((size_t)p.k > n) {
         fprintf(stderr, "mmfuse cluster: -k %d is larger than the number of vectors in %s (%zu)\n", p.k, emb, n);
         goto done;

@@ -157,9 +157,14 @@ static int run(int argc, char **argv) {
     if (p.dropout < 0 || p.dropout >= 1) return cli_usage("train", "--dropout must be in [0, 1)");
     mmf_embfile *tr = NULL, *va = NULL;
     mmf_status s = mmf_embfile_open(train, &tr);
-    if (s) return cli_fail("train", s, "cannot use the training file");
-    if (val && (s = mmf_embfile_open(val, &va))) { mmf_embfile_close(tr); return cli_fail("train", s, "cannot use the validation file"); }
-    if (mdrop && !parse_mdrop(mdrop, &p, tr)) { mmf_embfile_close(tr); mmf_embfile_close(va); return MMF_EXIT_USAGE; }
+    int rc0 = s ? cli_fail("train", s, "cannot use the training file") : MMF_EXIT_OK;
+    if (!rc0 && val && (s = mmf_embfile_open(val, &va))) rc0 = cli_fail("train", s, "cannot use the validation file");
+    if (!rc0 && mdrop && !parse_mdrop(mdrop, &p, tr)) rc0 = MMF_EXIT_USAGE;
+    if (!cli_dist_all_ok(!rc0)) {   /* under mpirun: every rank read the files, or none trains */
+        mmf_embfile_close(tr);
+        mmf_embfile_close(va);
+        return rc0 ? rc0 : MMF_EXIT_FAIL;
+    }
     /* under mpirun: data parallel, every rank trains the same head; rank 0 reports and writes */
     const int rank = cli_dist_rank();
     prog pr = {quiet || rank != 0, p.task};
