@@ -113,6 +113,12 @@ open("queries.jsonl", "w").writelines(json.dumps(r) + "\n" for r in q)' "$DATA/t
   "$MMF" train --task align --train "$OUT/embed/train.safetensors" --val "$OUT/embed/val.safetensors" --epochs 3 --out align.head.safetensors
   "$MMF" fuse align.head.safetensors --data "$OUT/embed/queries.safetensors" --out queries.fused.safetensors
   "$MMF" fuse align.head.safetensors --data "$OUT/embed/gallery.safetensors" --out gallery.fused.safetensors
+  mkdir -p "$OUT/contrastive" && cd "$OUT/contrastive"
+  "$MMF" train-direct --model clip --records "$DATA/train.jsonl" --val "$DATA/val.jsonl" --out clip --epochs 2 \
+    --dim 16 --text-dim 16 --image-dim 16 --image-size 16 --layers 1 --heads 2 --quiet
+  "$MMF" embed --records "$DATA/openmoji.jsonl" --image-model "$OUT/contrastive/clip" --id-field hexcode --out gallery.safetensors
+  "$MMF" index build gallery.safetensors --tensor image --type flat --records "$DATA/openmoji.jsonl" \
+    --id-field hexcode --payload text,image,emoji --out gallery.mmfidx
   cd "$OUT/caption"
   for s in train val test; do
     "$MMF" embed --records "$DATA/$s.jsonl" --text-field tags --text-model "$TM" --image-model "$IM" --label-field none --out "$s.tags.safetensors"

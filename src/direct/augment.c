@@ -1,19 +1,21 @@
 /* Random picture and text views (augment.h). The picture view follows the
  * torchvision recipe CLIP-style training uses: a random resized crop
  * (bilinear, edges repeated), then colour jitter (brightness, contrast,
- * saturation, hue) and sometimes greyscale. Two additions aim at a change of
+ * saturation, hue) and sometimes greyscale. Three additions aim at a change of
  * drawing style (a gallery of line art with thick outlines and wide margins,
  * as OpenMoji against Noto and Twemoji): crops may zoom out (the picture
- * shrinks inside its repeated, usually white, border), and dark outlines may be
- * drawn where the colour changes sharply. Horizontal flips are left out:
+ * shrinks inside its repeated, usually white, border), dark outlines may be
+ * drawn where the colour changes sharply, and shading may be posterised into
+ * flat fills. Horizontal flips are left out:
  * emoji such as arrows and "facing right" are not mirror-symmetric. */
 #include "direct/augment.h"
 #include <math.h>
 #include <string.h>
 
 mmf_image_aug mmf_image_aug_default(void) {
-    return (mmf_image_aug){.crop_min_area = 0.6f, .crop_max_area = 1.8f, .shift = 0.08f, .brightness = 0.3f,
-                           .contrast = 0.3f, .saturation = 0.3f, .hue = 0.04f, .grey_p = 0.1f, .outline_p = 0.4f};
+    return (mmf_image_aug){.crop_min_area = 0.6f, .crop_max_area = 2.4f, .shift = 0.08f, .brightness = 0.3f,
+                           .contrast = 0.3f, .saturation = 0.3f, .hue = 0.04f, .grey_p = 0.1f, .outline_p = 0.5f,
+                           .posterize_p = 0.25f};
 }
 
 static float jitter(mmf_rng *r, float x) { return 1.0f + x * (2.0f * mmf_rng_uniform(r) - 1.0f); }
@@ -76,7 +78,7 @@ void mmf_augment_image(const uint8_t *px, int S, const mmf_image_aug *a, mmf_rng
     /* colour, on [0, 1] values */
     float br = jitter(r, a->brightness), ct = jitter(r, a->contrast), sat = jitter(r, a->saturation);
     float th = a->hue * 6.2831853f * (2.0f * mmf_rng_uniform(r) - 1.0f), ch = cosf(th), sh = sinf(th);
-    int grey = mmf_rng_uniform(r) < a->grey_p;
+    int grey = mmf_rng_uniform(r) < a->grey_p, poster = mmf_rng_uniform(r) < a->posterize_p;
     double mean = 0.0;
     for (size_t i = 0; i < n; i++) mean += 0.299f * out[i] + 0.587f * out[n + i] + 0.114f * out[2 * n + i];
     float m = (float)(mean / (double)n) * br;
@@ -91,9 +93,11 @@ void mmf_augment_image(const uint8_t *px, int S, const mmf_image_aug *a, mmf_rng
         R = Y + 0.956f * I2 + 0.621f * Q2;
         G = Y - 0.272f * I2 - 0.647f * Q2;
         B = Y - 1.106f * I2 + 1.703f * Q2;
-        out[i] = (clamp01(R) - 0.5f) / 0.5f;
-        out[n + i] = (clamp01(G) - 0.5f) / 0.5f;
-        out[2 * n + i] = (clamp01(B) - 0.5f) / 0.5f;
+        R = clamp01(R); G = clamp01(G); B = clamp01(B);
+        if (poster) { R = roundf(R * 3.0f) / 3.0f; G = roundf(G * 3.0f) / 3.0f; B = roundf(B * 3.0f) / 3.0f; }
+        out[i] = (R - 0.5f) / 0.5f;
+        out[n + i] = (G - 0.5f) / 0.5f;
+        out[2 * n + i] = (B - 0.5f) / 0.5f;
     }
 }
 

@@ -15,10 +15,12 @@ typedef struct mmf_image_aug {
     float hue;             /* chroma rotated by up to hue * 360 degrees */
     float grey_p;          /* probability of a greyscale view */
     float outline_p;       /* probability of dark outlines drawn along colour edges (line-art styles) */
+    float posterize_p;     /* probability of 4 levels per channel (flat fills instead of shading) */
 } mmf_image_aug;
 
-/* The defaults the contrastive trainer uses (crop area 0.6 to 1.8, shift 0.08,
- * brightness / contrast / saturation 0.3, hue 0.04, greyscale 0.1, outlines 0.4). */
+/* The defaults the contrastive trainer uses (crop area 0.6 to 2.4, shift 0.08,
+ * brightness / contrast / saturation 0.3, hue 0.04, greyscale 0.1, outlines 0.5,
+ * posterize 0.25). */
 mmf_image_aug mmf_image_aug_default(void);
 
 /* One view of px (S x S x 3) into out [3, S, S]; a = NULL gives the identity view. */
