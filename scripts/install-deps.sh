@@ -10,7 +10,7 @@ for group in "$@"; do
     build) ;;
     test)  want+=(python3-numpy python3-pil nodejs python3-pytest python3-setuptools python3-pip python3-venv curl openmpi-bin libopenmpi-dev chromium npm) ;;   # openmpi: the mpi-labelled tests run mpirun -np 2 on loopback; curl: tests/cli_serve.sh drives mmfuse serve; chromium + npm: the page in a browser (tests/cli_serve_browser.sh); numpy/Pillow: synthetic test data; node: the demo scripts' tests; pytest, setuptools, pip, venv: the Python binding (tests/cli_python.sh; each skips without)
     fuzz)  want+=(clang libclang-rt-dev libomp-dev) ;;   # libomp: OpenMP for clang
-    refs) want+=(python3-torch python3-torchvision python3-pil python3-numpy nodejs npm sentencepiece python3-sentencepiece) ;;   # sentencepiece: spm_train (tools/gen_spm_models.py) and the ids of tools/ref_spm.py
+    refs) want+=(python3-torch python3-torchvision python3-pil python3-numpy nodejs npm sentencepiece python3-sentencepiece) ;;   # sentencepiece: spm_train (tests/ref/gen_spm_models.py) and the ids of tests/ref/ref_spm.py
     bench) want+=(wrk libopenblas-openmp-dev python3-onnx python3-torch python3-torchvision python3-pil python3-numpy python3-hnswlib python3-faiss) ;;
     demo)  want+=(librsvg2-bin npm nodejs) ;;
     report) want+=(chromium) ;;

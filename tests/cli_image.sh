@@ -2,7 +2,7 @@
 # CLI contract of `mmfuse preprocess`, `mmfuse embed --image-list` and
 # `mmfuse zeroshot`: shapes, failure reporting (--skip-bad), and an end-to-end
 # zero-shot run (decode, preprocess, CLIP both towers, the real CLIP tokenizer)
-# against probabilities from tools/ref_clip.py.
+# against probabilities from tests/ref/ref_clip.py.
 set -u
 CLI=${MMFUSE_CLI:?} SRC=${MMFUSE_SRC:?}
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
@@ -69,7 +69,7 @@ for c in preprocess zeroshot embed; do
   "$CLI" $c --help | grep -q "Example" || { echo "FAILED: $c --help" >&2; fail=1; }
 done
 
-# end to end: zero-shot probabilities vs tools/ref_clip.py (needs the shared CLIP tokenizer)
+# end to end: zero-shot probabilities vs tests/ref/ref_clip.py (needs the shared CLIP tokenizer)
 TOK=${MMFUSE_SHARED:-/nonexistent}/tokenizers/clip-vit-base-patch32
 if [ -f "$TOK/tokenizer.json" ]; then
   mkdir "$T/zs" && cp "$D/clip_zs/"*.json "$D/clip_zs/model.safetensors" "$T/zs/" && cp "$TOK/"* "$T/zs/"

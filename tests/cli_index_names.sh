@@ -64,7 +64,7 @@ out=$("$CLI" index add "$T/g.mmfidx" "$T/q2.safetensors" --out "$T/mixed.mmfidx"
 check '[ $rc -eq 1 ] && [[ "$out" == *"cannot join"* ]] && [ ! -e "$T/mixed.mmfidx" ]' "adding another model's vectors is refused (rc $rc): $out"
 # a query of another dimension: refused
 /usr/bin/python3 - "$T/q3.safetensors" <<EOF
-import sys; sys.path.insert(0, "$SRC/tools")
+import sys; sys.path.insert(0, "$SRC/tests/ref")
 import numpy as np
 from st_write import write_safetensors
 write_safetensors(sys.argv[1], {"embeddings": np.ones((1, 5), np.float32)})
@@ -85,7 +85,7 @@ check '[ "$(grep -c "\"name\"" <<<"$out")" -eq 2 ] && ! grep -q payload <<<"$out
 # fused vectors name the head that made them: an index over an align head's
 # output refuses another head's output and raw encoder vectors of the same dimension
 /usr/bin/python3 - "$T/pairs.safetensors" <<EOF
-import sys; sys.path.insert(0, "$SRC/tools")
+import sys; sys.path.insert(0, "$SRC/tests/ref")
 import numpy as np
 from st_write import write_safetensors
 rng = np.random.default_rng(3)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `mmfuse inspect`: lists a good file (written by tools/make_bad_safetensors.py,
+# `mmfuse inspect`: lists a good file (written by tests/ref/make_bad_safetensors.py,
 # an independent python writer), names file and fault for a bad one (exit 1),
 # exit 2 on bad usage, --help exits 0.
 set -u

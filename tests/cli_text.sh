@@ -8,7 +8,7 @@ fail=0
 check() { if ! eval "$1"; then echo "FAILED: $2" >&2; fail=1; fi; }
 A=$SRC/tests/data/text/bert_a ST=$SRC/tests/data/text/bert_st
 
-# tiny vocab (tools/ref_bert.py VOCAB): [CLS]=2 [SEP]=3 hello=12 world=13 cat=7; "##s" is listed
+# tiny vocab (tests/ref/ref_bert.py VOCAB): [CLS]=2 [SEP]=3 hello=12 world=13 cat=7; "##s" is listed
 # twice (lines 28 and 101) and, as in Python's load_vocab, the later id (100) wins
 out=$("$CLI" tokenize --model "$A" --text "Hello WORLD" --text "cats")
 check '[ "$out" = "{\"ids\": [2, 12, 13, 3], \"tokens\": [\"[CLS]\", \"hello\", \"world\", \"[SEP]\"]}

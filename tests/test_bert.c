@@ -1,4 +1,4 @@
-/* BERT parity with the PyTorch reference (tools/ref_bert.py): four small
+/* BERT parity with the PyTorch reference (tests/ref/ref_bert.py): four small
  * folders (12 heads gelu_new F32 with "bert." prefix and vocab.txt; 1 head
  * relu F16 without prefix and tokenizer.json; BF16 sharded; a
  * sentence-transformers folder with mean pooling + Normalize and
@@ -41,7 +41,7 @@ static const char *texts[64];
 static int n_texts;
 
 static void load_texts(void) {
-    /* the same list as TEXTS in tools/ref_bert.py */
+    /* the same list as TEXTS in tests/ref/ref_bert.py */
     static const char *t[] = {
         "", "hello", "Hello, world!", "the cat sat on the mat.",
         "The dog was running and playing; it is unbelievable!", "unbelievableness of the world",

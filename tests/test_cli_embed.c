@@ -1,14 +1,14 @@
 /* `mmfuse embed` end to end against the PyTorch reference: the
  * sentence-transformers folder (mean pooling + Normalize, max_seq_length 12)
  * over the reference texts written one per line; the output must match
- * text_default of expect_bert_st (tools/ref_bert.py) within 1e-4. */
+ * text_default of expect_bert_st (tests/ref/ref_bert.py) within 1e-4. */
 #include "test_util.h"
 #include <unistd.h>
 
 int main(void) {
     const char *cli = getenv("MMFUSE_CLI");
     if (!cli) return t_skip("MMFUSE_CLI not set (run through ctest)");
-    /* TEXTS of tools/ref_bert.py, except index 7 which holds a newline */
+    /* TEXTS of tests/ref/ref_bert.py, except index 7 which holds a newline */
     static const char *texts[] = {
         "", "hello", "Hello, world!", "the cat sat on the mat.",
         "The dog was running and playing; it is unbelievable!", "unbelievableness of the world",

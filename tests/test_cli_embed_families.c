@@ -1,7 +1,7 @@
 /* `mmfuse embed --model DIR` and `mmfuse inspect DIR` on the RoBERTa,
- * XLM-RoBERTa, DistilBERT and MPNet folders of tools/ref_text_families.py and
+ * XLM-RoBERTa, DistilBERT and MPNet folders of tests/ref/ref_text_families.py and
  * on the DINOv2 (default cls, and --pooling cls_mean) and SigLIP folders of
- * tools/ref_dinov2.py / tools/ref_siglip.py (three image files):
+ * tests/ref/ref_dinov2.py / tests/ref/ref_siglip.py (three image files):
  * the texts written one per line, embedded by the CLI with the folder's
  * default pooling and normalisation, must match the float64 reference
  * (text_default, or text_mean where the folder has no sentence-transformers

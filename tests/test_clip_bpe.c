@@ -1,4 +1,4 @@
-/* CLIP BPE ids against npm @huggingface/tokenizers@0.2.0 (tools/ref_clip_bpe.cjs,
+/* CLIP BPE ids against npm @huggingface/tokenizers@0.2.0 (tests/ref/ref_clip_bpe.cjs,
  * committed in tests/data/image/clip_bpe_cases.jsonl) on the real
  * openai/clip-vit-base-patch32 files in $MMFUSE_SHARED/tokenizers (skipped
  * when absent). Both loading paths: tokenizer.json and vocab.json + merges.txt. */

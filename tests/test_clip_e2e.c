@@ -2,7 +2,7 @@
  * 49408-token vocabulary) with the real tokenizer files from $MMFUSE_SHARED
  * (skipped when absent): mmf_encoder_embed_text (tokenizer + text tower +
  * projection, batched and padded) and mmf_encoder_embed_image_files (decode +
- * CLIPImageProcessor + vision tower + projection) against tools/ref_clip.py,
+ * CLIPImageProcessor + vision tower + projection) against tests/ref/ref_clip.py,
  * with tokenizer.json and with vocab.json + merges.txt only. */
 #include "test_util.h"
 #include <cjson/cJSON.h>

@@ -1,4 +1,4 @@
-/* DINOv2 parity with tools/ref_dinov2.py (float64, transformers' Dinov2Model
+/* DINOv2 parity with tests/ref/ref_dinov2.py (float64, transformers' Dinov2Model
  * semantics, the position table resized by torch's own bicubic
  * interpolation): three tiny folders, the checkpoint grid downsampled (10 ->
  * 7, dinov2-small layout), upsampled (4 -> 6, "dinov2." prefix with a

@@ -1,6 +1,6 @@
 /* bf16 precision of the image encoders (opt-in): ResNet (every convolution a
  * bf16 GEMM), ViT and CLIP (the shared bf16 transformer layer) against
- * the fp32 PyTorch references of tools/ref_resnet.py, ref_vit.py and
+ * the fp32 PyTorch references of tests/ref/ref_resnet.py, ref_vit.py and
  * ref_clip.py, threads 1 and 2. Each output row must keep cosine >= 0.9999
  * to the reference and stay within a max abs bound scaled by the row's size:
  *   max |bf16 - ref| <= 0.03 * max |ref row|

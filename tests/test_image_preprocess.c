@@ -1,5 +1,5 @@
 /* Decoding and HF preprocessing against Pillow (tests/data/image, written by
- * tools/ref_image_preprocess.py): decoded RGB, Pillow resizes with every
+ * tests/ref/ref_image_preprocess.py): decoded RGB, Pillow resizes with every
  * filter, processor geometry (uint8, before normalisation) and full
  * pixel_values. Target: identical bytes; the contract is within 1/255. */
 #include "test_util.h"

@@ -1,5 +1,5 @@
 /* Every forward kernel of src/core/ops.h against PyTorch references
- * (tests/data/kernels/kernels_ref.safetensors, made by tools/ref_kernels.py; the
+ * (tests/data/kernels/kernels_ref.safetensors, made by tests/ref/ref_kernels.py; the
  * expected values are float64 PyTorch results on the same float32 inputs).
  *
  * Tolerance: |got - expected| <= tol * max(1, |expected|) with tol = TOL = 1e-5 for

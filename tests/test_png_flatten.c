@@ -1,6 +1,6 @@
 /* scripts/png-flatten.js (the emoji builder flattens every image onto white
  * with it) against Pillow: for each PNG kind in tests/data/png_flatten/ (made
- * by tools/ref_png_flatten.py), the flattened output, decoded here by libpng,
+ * by tests/ref/ref_png_flatten.py), the flattened output, decoded here by libpng,
  * must equal Pillow's alpha_composite onto white byte for byte, and must be an
  * opaque 8-bit RGB PNG of the same size. Bad input must fail with the file
  * named and no output left behind. Skipped when node is absent. */

@@ -1,4 +1,4 @@
-/* ResNet parity against tools/ref_resnet.py (PyTorch re-implementation with
+/* ResNet parity against tests/ref/ref_resnet.py (PyTorch re-implementation with
  * Hugging Face names, random weights, non-trivial BN statistics): basic and
  * bottleneck, threads 1 and 2, max abs diff <= 1e-4. Plus config/weight
  * disagreement errors. */

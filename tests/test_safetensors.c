@@ -1,5 +1,5 @@
 /* safetensors: writer round trip, reading a file written by an independent
- * writer (tools/make_bad_safetensors.py, plain python struct), conversions,
+ * writer (tests/ref/make_bad_safetensors.py, plain python struct), conversions,
  * zero copy, sharded checkpoints, crash-safe replacement, and the malformed
  * corpus in tests/data/safetensors_bad (each rejected with a message naming
  * the file and the fault listed in EXPECTED.tsv). */

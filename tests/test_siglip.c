@@ -1,4 +1,4 @@
-/* SigLIP parity with tools/ref_siglip.py (float64, transformers' SiglipModel
+/* SigLIP parity with tests/ref/ref_siglip.py (float64, transformers' SiglipModel
  * semantics; the MAP head through torch's own nn.MultiheadAttention): a
  * SiglipModel folder (vision without CLS + attention-pooling head; text
  * tower with projection_size != hidden, texts padded to

@@ -1,5 +1,5 @@
 /* RoBERTa / XLM-RoBERTa, DistilBERT and MPNet parity with the float64
- * references of tools/ref_text_families.py: tiny random folders in the
+ * references of tests/ref/ref_text_families.py: tiny random folders in the
  * layouts of roberta-base ("roberta." prefix, pooler), multilingual-e5 /
  * paraphrase-multilingual (no prefix, F16, mean + Normalize,
  * max_seq_length), distilbert-base-uncased ("distilbert." prefix),

@@ -1,6 +1,6 @@
 /* WordPiece parity with the reference: bert-base-uncased from
  * $MMFUSE_SHARED/tokenizers against ids from npm's @huggingface/tokenizers
- * (tools/ref_tokenizer_bert.mjs -> tests/data/text/bert_ids.json) over the
+ * (tests/ref/ref_tokenizer_bert.mjs -> tests/data/text/bert_ids.json) over the
  * strings of tests/data/text/strings.json. Both loading paths (tokenizer.json;
  * vocab.txt + tokenizer_config.json) must give exactly those ids. */
 #include "test_util.h"

@@ -1,7 +1,7 @@
 /* The tokenizer.json pipeline against npm's @huggingface/tokenizers@0.2.0
- * (tools/ref_hf_tokenizers.mjs -> ids_js.json): a byte-level BPE in
+ * (tests/ref/ref_hf_tokenizers.mjs -> ids_js.json): a byte-level BPE in
  * RoBERTa's layout (tests/data/text/bytebpe, trained by
- * tools/gen_bytebpe.py: ByteLevel pre-tokeniser with GPT-2's pattern and byte
+ * tests/ref/gen_bytebpe.py: ByteLevel pre-tokeniser with GPT-2's pattern and byte
  * map, merges by rank, RobertaProcessing, <mask> with lstrip) through both
  * tokenizer.json and vocab.json + merges.txt + tokenizer_config.json; and a
  * Unigram tokenizer.json as older XLM-R files are written (NFKC, Replace,

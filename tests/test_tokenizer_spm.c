@@ -1,10 +1,10 @@
 /* SentencePiece tokenizers against Debian's python3-sentencepiece: the
  * Unigram (nmt_nfkc charsmap + byte fallback; identity normaliser with
  * unknown pieces and whitespace kept) and BPE models of tests/data/text/spm
- * (trained by tools/gen_spm_models.py with spm_train), expected ids from
- * tools/ref_spm.py. Layouts: a folder with only spiece.model (T5: A </s>),
+ * (trained by tests/ref/gen_spm_models.py with spm_train), expected ids from
+ * tests/ref/ref_spm.py. Layouts: a folder with only spiece.model (T5: A </s>),
  * spiece.model + SiglipTokenizer's tokenizer_config.json (its lower-casing,
- * punctuation removal and "▁" handling, as transcribed in tools/ref_spm.py),
+ * punctuation removal and "▁" handling, as transcribed in tests/ref/ref_spm.py),
  * only sentencepiece.bpe.model (XLM-R's fairseq ids, <s> A </s>),
  * and a tokenizer.json written as transformers' converter writes one
  * (Precompiled charsmap, Metaspace, Unigram). Every string must give exactly

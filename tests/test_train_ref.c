@@ -1,5 +1,5 @@
 /* The training engine against PyTorch (tests/data/train/ref.safetensors, made by
- * tools/ref_train.py): GRU/LSTM cells, layernorm, label-smoothed cross-entropy
+ * tests/ref/ref_train.py): GRU/LSTM cells, layernorm, label-smoothed cross-entropy
  * and its gradient, and 5 steps of SGD / Adam / AdamW (+ clipping, cosine warmup). */
 #include "test_util.h"
 #include "train/optim.h"

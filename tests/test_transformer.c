@@ -1,5 +1,5 @@
 /* The shared transformer layer against PyTorch: a pre-norm, causal,
- * padded CLIP-style layer (tools/ref_bert.py writes tf_prenorm.safetensors).
+ * padded CLIP-style layer (tests/ref/ref_bert.py writes tf_prenorm.safetensors).
  * The post-norm (BERT) arrangement is checked end to end by test_bert. */
 #include "test_util.h"
 #include "models/transformer.h"

@@ -1,4 +1,4 @@
-/* ViT and CLIP parity against tools/ref_vit.py / tools/ref_clip.py (PyTorch
+/* ViT and CLIP parity against tests/ref/ref_vit.py / tests/ref/ref_clip.py (PyTorch
  * re-implementations with Hugging Face names): token states, every pooling,
  * CLIP image/text features (legacy argmax and first-eos pooling) and
  * logits_per_image; threads 1 and 2; max abs diff <= 1e-4. */

@@ -8,7 +8,7 @@ import pytest
 import mmfuse
 from conftest import SRC, cli
 
-sys.path.insert(0, str(SRC / "tools"))
+sys.path.insert(0, str(SRC / "tests" / "ref"))
 from st_write import write_safetensors  # noqa: E402
 
 

@@ -8,7 +8,7 @@ import pytest
 import mmfuse
 from conftest import cli
 
-sys.path.insert(0, str(__import__("conftest").SRC / "tools"))
+sys.path.insert(0, str(__import__("conftest").SRC / "tests" / "ref"))
 from st_write import write_safetensors  # noqa: E402  (the tests' independent writer)
 
 

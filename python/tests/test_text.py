@@ -53,7 +53,7 @@ def test_clip_text_tower_equals_cli(tmp_path, clip_folder):
 
 
 def test_tokenize_known_ids():
-    # tools/ref_bert.py's vocab: [CLS]=2 [SEP]=3 hello=12 world=13 cat=7, "##s"=100 (as tests/cli_text.sh)
+    # tests/ref/ref_bert.py's vocab: [CLS]=2 [SEP]=3 hello=12 world=13 cat=7, "##s"=100 (as tests/cli_text.sh)
     t = mmfuse.tokenize(["Hello WORLD", "cats", ""], SRC / "tests/data/text/bert_a")
     assert t["input_ids"].tolist() == [[2, 12, 13, 3], [2, 7, 100, 3], [2, 3, 0, 0]]
     assert t["attention_mask"].tolist() == [[1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 0, 0]]

@@ -10,14 +10,14 @@ Writes tests/data/text/spm/:
   uni_plain.model Unigram, identity normaliser, no byte fallback (unknown pieces),
                  whitespace kept as written (remove_extra_whitespaces=false)
   bpe.model      SentencePiece BPE, identity normaliser, byte fallback
-Then tools/ref_spm.py writes the expected ids (python3-sentencepiece)."""
+Then tests/ref/ref_spm.py writes the expected ids (python3-sentencepiece)."""
 import os
 import random
 import subprocess
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "..", "tests", "data", "text", "spm")
+OUT = os.path.join(HERE, "..", "..", "tests", "data", "text", "spm")
 
 WORDS = {
     "en": "the quick brown fox jumps over lazy dog photo of a cat running in the park with friends beautiful "

@@ -3,7 +3,7 @@
 // @huggingface/tokenizers@0.2.0 (pure JS). Install it outside the repo:
 //   mkdir -p /tmp/hftok && cd /tmp/hftok && npm install @huggingface/tokenizers@0.2.0
 // Run:
-//   node tools/ref_tokenizer_bert.mjs ../shared/tokenizers/bert-base-uncased \
+//   node tests/ref/ref_tokenizer_bert.mjs ../shared/tokenizers/bert-base-uncased \
 //        tests/data/text/strings.json tests/data/text/bert_ids.json
 // (HFTOK=/path/to/dist/tokenizers.mjs overrides the module location.)
 import { readFileSync, writeFileSync } from "node:fs";

@@ -3,7 +3,7 @@ Python package on Debian 12).
 
     from st_write import write_safetensors
     write_safetensors("out.safetensors", {"x": np_array, "w": torch_bf16_tensor},
-                      metadata={"producer": "tools/ref_foo.py"})
+                      metadata={"producer": "tests/ref/ref_foo.py"})
 
 Values are numpy arrays or torch tensors. Supported dtypes: F32, F16, BF16 (torch
 tensors only: numpy has no bfloat16), F64, I64, I32, U8, BOOL. The layout follows

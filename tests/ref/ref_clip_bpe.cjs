@@ -4,12 +4,12 @@
 //
 // Usage (the package installed in a scratch folder, never committed):
 //   mkdir -p /tmp/hftok && (cd /tmp/hftok && npm install @huggingface/tokenizers@0.2.0)
-//   HFTOK=/tmp/hftok node tools/ref_clip_bpe.cjs [SHARED_DIR]
+//   HFTOK=/tmp/hftok node tests/ref/ref_clip_bpe.cjs [SHARED_DIR]
 const fs = require('fs');
 const path = require('path');
 const { Tokenizer } = require(path.join(process.env.HFTOK || '/tmp/hftok', 'node_modules/@huggingface/tokenizers'));
 
-const shared = process.argv[2] || path.join(__dirname, '..', '..', 'shared');
+const shared = process.argv[2] || path.join(__dirname, '..', '..', '..', 'shared');
 const dir = path.join(shared, 'tokenizers', 'clip-vit-base-patch32');
 const tok = new Tokenizer(JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer.json'))),
                           JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'))));
@@ -61,6 +61,6 @@ for (let k = 0; k < 80; k++) {
   cases.push(s);
 }
 const out = cases.map(t => JSON.stringify({ text: t, ids: tok.encode(t).ids })).join('\n') + '\n';
-const dst = path.join(__dirname, '..', 'tests', 'data', 'image', 'clip_bpe_cases.jsonl');
+const dst = path.join(__dirname, '..', '..', 'tests', 'data', 'image', 'clip_bpe_cases.jsonl');
 fs.writeFileSync(dst, out);
 console.log(`wrote ${cases.length} cases to ${dst}`);

@@ -3,7 +3,7 @@
 parity (accents, CJK, emoji, punctuation runs, whitespace oddities, very long
 words, control characters, combining marks, mixed scripts, special tokens,
 text pairs). Deterministic (seeded). The expected ids come from
-tools/ref_tokenizer_bert.mjs (npm @huggingface/tokenizers).
+tests/ref/ref_tokenizer_bert.mjs (npm @huggingface/tokenizers).
 
 Deliberately absent (the JS reference differs from Hugging Face's Rust
 tokenizer there; see src/text/wordpiece.c): CJK ideographs outside the BMP,
@@ -99,7 +99,7 @@ def main():
         assert "Σ" not in s
         for ch in s:
             assert not (0x20000 <= ord(ch) <= 0x2FA1F), "astral CJK excluded"
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "text", "strings.json")
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "data", "text", "strings.json")
     with open(out, "w", encoding="utf-8") as f:
         json.dump({"strings": strings, "pairs": pairs}, f, ensure_ascii=True, indent=0)
     print("wrote %d strings and %d pairs to %s" % (len(strings), len(pairs), out))

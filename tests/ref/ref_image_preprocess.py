@@ -16,7 +16,7 @@ One deliberate difference, also in src/io/image_decode.c: Pillow 9.4 opens
 16-bit greyscale PNG as mode "I" and convert("RGB") clips values above 255 to
 white; for those files the expected image is the high byte instead.
 
-Usage: /usr/bin/python3 tools/ref_image_preprocess.py [OUT_DIR]
+Usage: /usr/bin/python3 tests/ref/ref_image_preprocess.py [OUT_DIR]
 """
 import io
 import json
@@ -31,7 +31,7 @@ from PIL import Image, ImageOps
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from st_write import write_safetensors as save  # noqa: E402
 
-OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), '..', 'tests', 'data', 'image')
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), '..', '..', 'tests', 'data', 'image')
 rng = np.random.default_rng(1234)
 
 
@@ -300,7 +300,7 @@ def main():
             if name in ('rgb8.png', 'cmyk.jpg'):
                 t[f'pix/{cname}/{name}'] = pixel_values(cfg, a)
     save(os.path.join(OUT, 'expected.safetensors'), t,
-         {'generator': 'tools/ref_image_preprocess.py', 'pillow': Image.__version__})
+         {'generator': 'tests/ref/ref_image_preprocess.py', 'pillow': Image.__version__})
     print(f'wrote {len(files)} images and {len(t)} expected arrays to {OUT}')
 
 

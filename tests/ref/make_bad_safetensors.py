@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the malformed-safetensors corpus and the fuzzing seeds.
 
-    python3 tools/make_bad_safetensors.py [REPO_ROOT]
+    python3 tests/ref/make_bad_safetensors.py [REPO_ROOT]
 
 tests/data/safetensors_bad/*.safetensors: one fault each, handcrafted byte by
 byte (plain python3: no torch, no safetensors package). EXPECTED.tsv lists
@@ -19,7 +19,7 @@ import os
 import struct
 import sys
 
-ROOT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+ROOT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 BAD = os.path.join(ROOT, "tests", "data", "safetensors_bad")
 SEEDS = os.path.join(ROOT, "tests", "data", "fuzz", "fuzz_safetensors")
 

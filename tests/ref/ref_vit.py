@@ -6,7 +6,7 @@ model.safetensors) and vit_expected.safetensors: pixel_values,
 last_hidden_state (after the final layernorm), pooler (tanh(dense(h0))) when
 the model has one, cls (h0) and mean (mean of the patch tokens, CLS excluded).
 
-Usage: /usr/bin/python3 tools/ref_vit.py [OUT_DIR]
+Usage: /usr/bin/python3 tests/ref/ref_vit.py [OUT_DIR]
 """
 import json
 import math
@@ -19,7 +19,7 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from st_write import write_safetensors  # noqa: E402
 
-OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), '..', 'tests', 'data', 'image')
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), '..', '..', 'tests', 'data', 'image')
 ACT = {'gelu': nn.GELU(), 'gelu_new': nn.GELU(approximate='tanh'), 'relu': nn.ReLU()}
 
 
@@ -208,7 +208,7 @@ def main():
         if p is not None:
             ex[f'{name}/pooler'] = p
     write_safetensors(os.path.join(OUT, 'vit_expected.safetensors'), ex,
-                      metadata={'generator': 'tools/ref_vit.py', 'torch': torch.__version__})
+                      metadata={'generator': 'tests/ref/ref_vit.py', 'torch': torch.__version__})
     print('wrote', ', '.join(CASES))
 
 

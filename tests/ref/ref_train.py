@@ -4,7 +4,7 @@
 Writes tests/data/train/ref.safetensors: inputs and outputs of GRUCell, LSTMCell,
 LayerNorm, cross-entropy with label smoothing, and five steps of SGD (momentum,
 weight decay), Adam (L2) and AdamW on a fixed quadratic, with gradient clipping
-and a cosine-with-warmup schedule. Run: /usr/bin/python3 tools/ref_train.py
+and a cosine-with-warmup schedule. Run: /usr/bin/python3 tests/ref/ref_train.py
 """
 import json, math, os, struct, sys
 import numpy as np
@@ -70,7 +70,7 @@ for name, make, kw in [
     put("opt.%s.w" % name, w); put("opt.%s.b" % name, b)
 
 # write safetensors by hand (no safetensors package here)
-hdr, off, blobs = {"__metadata__": {"generator": "tools/ref_train.py", "torch": torch.__version__}}, 0, []
+hdr, off, blobs = {"__metadata__": {"generator": "tests/ref/ref_train.py", "torch": torch.__version__}}, 0, []
 for k in sorted(out):
     a = out[k]; b = a.tobytes()
     hdr[k] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + len(b)]}

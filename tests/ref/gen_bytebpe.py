@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Trains a small byte-level BPE (GPT-2 / RoBERTa style) over the multilingual
-text of tools/gen_spm_models.py, so the byte-level tokenizer can be tested
-against npm's @huggingface/tokenizers (tools/ref_bytebpe.mjs). Plain Python:
+text of tests/ref/gen_spm_models.py, so the byte-level tokenizer can be tested
+against npm's @huggingface/tokenizers (tests/ref/ref_bytebpe.mjs). Plain Python:
 words split at spaces and punctuation (training only needs plausible merges;
 the tokenizers under test apply the real GPT-2 pattern), bytes mapped through
 GPT-2's bytes_to_unicode, the most frequent pair merged 1200 times.
@@ -21,7 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from gen_spm_models import corpus  # noqa: E402
 
-OUT = os.path.join(HERE, "..", "tests", "data", "text", "bytebpe")
+OUT = os.path.join(HERE, "..", "..", "tests", "data", "text", "bytebpe")
 
 
 def bytes_to_unicode():

@@ -4,7 +4,7 @@
 // over tests/data/text/strings.json plus the extra strings of
 // tests/data/text/strings_extra.json. Install it outside the repo:
 //   mkdir -p /tmp/hftok && cd /tmp/hftok && npm install @huggingface/tokenizers@0.2.0
-// Run (from the repository root): node tools/ref_hf_tokenizers.mjs
+// Run (from the repository root): node tests/ref/ref_hf_tokenizers.mjs
 // (HFTOK=/path/to/dist/tokenizers.mjs overrides the module location.)
 //
 // Where the JS port and Hugging Face's Rust tokenizer (which mmfuse follows)
@@ -20,7 +20,7 @@ import { pathToFileURL } from "node:url";
 
 const mod = process.env.HFTOK ?? "/tmp/hftok/node_modules/@huggingface/tokenizers/dist/tokenizers.mjs";
 const { Tokenizer } = await import(pathToFileURL(mod).href);
-const root = new URL("..", import.meta.url).pathname;
+const root = new URL("../..", import.meta.url).pathname;
 const base = JSON.parse(readFileSync(`${root}/tests/data/text/strings.json`, "utf8"));
 const extra = JSON.parse(readFileSync(`${root}/tests/data/text/strings_extra.json`, "utf8"));
 const jobs = [

@@ -15,13 +15,13 @@ Debian) in float64, random weights.
     + logit_bias; probabilities sigmoid(logits).
 
 pixel_values come from real test images through SiglipImageProcessor's path
-(the ViT resize of tools/ref_image_preprocess.py: Pillow bicubic to
+(the ViT resize of tests/ref/ref_image_preprocess.py: Pillow bicubic to
 height x width, rescale, normalise with 0.5 / 0.5). Text ids: a tiny Unigram
 tokenizer.json of whole-word pieces ("▁word"), so the reference ids are the
 words looked up, plus "</s>". Writes tests/data/image/siglip_{a,vision}/ and
 tests/data/image/siglip_expected.safetensors.
 
-Usage: /usr/bin/python3 tools/ref_siglip.py
+Usage: /usr/bin/python3 tests/ref/ref_siglip.py
 """
 import json
 import math
@@ -37,7 +37,7 @@ from st_write import write_safetensors  # noqa: E402
 from ref_image_preprocess import decode_ref, geometry, pixel_values  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, '..', 'tests', 'data', 'image')
+OUT = os.path.join(HERE, '..', '..', 'tests', 'data', 'image')
 F64 = torch.float64
 IMAGES = ['photo400x300.jpg', 'tall190x257.png', 'rgb8.png']
 WORDS = "a photo of cat dog the red car two bird sitting on branch".split()
@@ -255,7 +255,7 @@ def main():
     ex.update({'border/pixel_values': pxo, 'border/vision_last_hidden': vho.float(), 'border/image_embeds': vpo.float(),
                'border/image_mean': vho.mean(1).float()})
     write_safetensors(os.path.join(OUT, 'siglip_expected.safetensors'), ex,
-                      metadata={'generator': 'tools/ref_siglip.py', 'images': ','.join(IMAGES), 'texts': '|'.join(TEXTS)})
+                      metadata={'generator': 'tests/ref/ref_siglip.py', 'images': ','.join(IMAGES), 'texts': '|'.join(TEXTS)})
     print('wrote siglip_a, siglip_vision, siglip_border')
 
 

@@ -11,7 +11,7 @@ file tests/data/text/expect_<name>.safetensors.
 Also writes tests/data/text/tf_prenorm.safetensors: one pre-norm causal
 layer (CLIP arrangement) with its input and output, for the shared layer.
 
-Run: /usr/bin/python3 tools/ref_bert.py   (from the repository root)
+Run: /usr/bin/python3 tests/ref/ref_bert.py   (from the repository root)
 """
 import json
 import math
@@ -22,7 +22,7 @@ import struct
 import numpy as np
 import torch
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "text")
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "data", "text")
 
 # ------------------------------------------------------------ safetensors
 

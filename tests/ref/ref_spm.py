@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Expected ids for the SentencePiece tokenizers, from Debian's
-python3-sentencepiece on the models tools/gen_spm_models.py trained, over the
+python3-sentencepiece on the models tests/ref/gen_spm_models.py trained, over the
 strings of tests/data/text/strings.json plus SentencePiece-specific ones.
 
 Writes tests/data/text/spm/:
@@ -22,12 +22,12 @@ Writes tests/data/text/spm/:
                      (NFKC instead of the charsmap, Replace " {2,}" -> " ", Metaspace
                      add_prefix_space, no byte fallback, <s> A </s></s> B </s>):
                      its ids come from npm's @huggingface/tokenizers
-                     (tools/ref_hf_tokenizers.mjs)
+                     (tests/ref/ref_hf_tokenizers.mjs)
   ../spm_bpe/tokenizer.json  bpe.model as a Llama-style tokenizer.json (Prepend
                      "▁", Replace " " -> "▁", BPE with merges ordered by the
                      merged piece's score as transformers' SentencePieceExtractor
                      orders them, byte fallback, <s> A): its ids come from npm's
-                     @huggingface/tokenizers (tools/ref_hf_tokenizers.mjs)
+                     @huggingface/tokenizers (tests/ref/ref_hf_tokenizers.mjs)
   uni_tokenizer.json a tokenizer.json for uni.model written as transformers'
                      SpmConverter writes one (Precompiled charsmap, Strip right,
                      Replace " {2,}" -> U+2581, Metaspace, Unigram, byte fallback,
@@ -46,7 +46,7 @@ import re
 import sentencepiece as spm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.join(HERE, "..", "tests", "data", "text")
+DATA = os.path.join(HERE, "..", "..", "tests", "data", "text")
 SPM = os.path.join(DATA, "spm")
 
 with open(os.path.join(DATA, "strings_extra.json"), encoding="utf-8") as f:

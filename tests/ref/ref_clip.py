@@ -10,7 +10,7 @@ model.safetensors) and clip_expected.safetensors with, per case:
 Case "legacy" has eos_token_id = 2 (pooled at argmax(input_ids), as the
 original openai configs); case "eos" pools at the first eos_token_id.
 
-Usage: /usr/bin/python3 tools/ref_clip.py [OUT_DIR]
+Usage: /usr/bin/python3 tests/ref/ref_clip.py [OUT_DIR]
 """
 import json
 import os
@@ -22,7 +22,7 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from st_write import write_safetensors  # noqa: E402
 
-OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), '..', 'tests', 'data', 'image')
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), '..', '..', 'tests', 'data', 'image')
 
 
 def quick_gelu(x):
@@ -251,7 +251,7 @@ def zeroshot_case(g):
         probs = logits.softmax(dim=1)
     write_safetensors(os.path.join(d, 'expected.safetensors'),
                       {'text_embeds': txt, 'image_embeds': img, 'logits_per_image': logits, 'probs': probs},
-                      metadata={'generator': 'tools/ref_clip.py', 'labels': json.dumps(ZS_LABELS),
+                      metadata={'generator': 'tests/ref/ref_clip.py', 'labels': json.dumps(ZS_LABELS),
                                 'images': json.dumps(ZS_IMAGES)})
     with open(os.path.join(d, 'labels.txt'), 'w') as f:
         f.write('\n'.join(ZS_LABELS) + '\n')
@@ -296,7 +296,7 @@ def main():
                    f'{name}/logit_scale_exp': ls.reshape(1)})
     zeroshot_case(g)
     write_safetensors(os.path.join(OUT, 'clip_expected.safetensors'), ex,
-                      metadata={'generator': 'tools/ref_clip.py', 'torch': torch.__version__})
+                      metadata={'generator': 'tests/ref/ref_clip.py', 'torch': torch.__version__})
     print('wrote', ', '.join(CASES))
 
 

@@ -10,13 +10,13 @@ semantics (no `transformers` package on Debian) in float64, random weights.
   last_hidden_state = layernorm(x); pooler_output = its CLS row.
 
 pixel_values come from real test images through the BitImageProcessor
-pipeline of tools/ref_image_preprocess.py (Pillow resize of the shortest
+pipeline of tests/ref/ref_image_preprocess.py (Pillow resize of the shortest
 edge, centre crop, rescale, normalise). Writes tests/data/image/dinov2_<case>/
 (config.json, preprocessor_config.json, model.safetensors) and
 tests/data/image/dinov2_expected.safetensors: <case>/{pixel_values,
 last_hidden_state, cls, mean, cls_mean}.
 
-Usage: /usr/bin/python3 tools/ref_dinov2.py
+Usage: /usr/bin/python3 tests/ref/ref_dinov2.py
 """
 import json
 import math
@@ -32,7 +32,7 @@ from st_write import write_safetensors  # noqa: E402
 from ref_image_preprocess import decode_ref, geometry, pixel_values  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, '..', 'tests', 'data', 'image')
+OUT = os.path.join(HERE, '..', '..', 'tests', 'data', 'image')
 F64 = torch.float64
 IMAGES = ['photo400x300.jpg', 'tall190x257.png', 'rgb8.png']
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
@@ -174,7 +174,7 @@ def main():
         ex[name + '/mean'] = mean.float()
         ex[name + '/cls_mean'] = torch.cat((cls, mean), 1).float()
     write_safetensors(os.path.join(OUT, 'dinov2_expected.safetensors'), ex,
-                      metadata={'generator': 'tools/ref_dinov2.py', 'images': ','.join(IMAGES)})
+                      metadata={'generator': 'tests/ref/ref_dinov2.py', 'images': ','.join(IMAGES)})
     print('wrote', ', '.join('dinov2_' + n for n in CASES))
 
 

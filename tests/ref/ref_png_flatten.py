@@ -5,14 +5,14 @@ Writes tests/data/png_flatten/<kind>.png in every PNG kind the emoji art uses
 (and a few more), with Pillow, and <kind>.rgb: the raw 8-bit RGB Pillow gets by
 compositing the image onto white, Image.alpha_composite(white, im.convert("RGBA")).
 tests/test_png_flatten.c runs the flattener on each PNG and compares.
-Odd sizes (13 x 7) exercise sub-byte row padding. Run: /usr/bin/python3 tools/ref_png_flatten.py
+Odd sizes (13 x 7) exercise sub-byte row padding. Run: /usr/bin/python3 tests/ref/ref_png_flatten.py
 """
 import os
 import random
 
 from PIL import Image
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "png_flatten")
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "data", "png_flatten")
 W, H = 13, 7
 rng = random.Random(20261128)
 

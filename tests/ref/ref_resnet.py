@@ -6,7 +6,7 @@ Writes tests/data/image/resnet_<name>/ (config.json, preprocessor_config.json,
 model.safetensors) and expected.safetensors with pixel_values,
 last_hidden_state (B, C, h, w) and pooler_output (B, C).
 
-Usage: /usr/bin/python3 tools/ref_resnet.py [OUT_DIR]
+Usage: /usr/bin/python3 tests/ref/ref_resnet.py [OUT_DIR]
 """
 import json
 import os
@@ -18,7 +18,7 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from st_write import write_safetensors  # noqa: E402
 
-OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), '..', 'tests', 'data', 'image')
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), '..', '..', 'tests', 'data', 'image')
 
 
 class ResNetConvLayer(nn.Module):
@@ -178,7 +178,7 @@ def main():
         expected[f'{name}/last_hidden_state'] = h.contiguous()
         expected[f'{name}/pooler_output'] = p.contiguous()
     write_safetensors(os.path.join(OUT, 'resnet_expected.safetensors'), expected,
-                      metadata={'generator': 'tools/ref_resnet.py', 'torch': torch.__version__})
+                      metadata={'generator': 'tests/ref/ref_resnet.py', 'torch': torch.__version__})
     print('wrote', ', '.join(CASES))
 
 

@@ -2,7 +2,7 @@
 """Reference outputs for every forward kernel in src/core/ops.h (and the F16/BF16
 conversions in src/core/tensor.h), computed with Debian's PyTorch.
 
-    /usr/bin/python3 tools/ref_kernels.py [OUT]   (default tests/data/kernels/kernels_ref.safetensors)
+    /usr/bin/python3 tests/ref/ref_kernels.py [OUT]   (default tests/data/kernels/kernels_ref.safetensors)
 
 Inputs are float32 from a seeded generator; the expected outputs are computed in
 float64 from those float32 inputs (then rounded to float32), so the C test measures
@@ -310,8 +310,8 @@ ties = torch.tensor([1.0 + 2 ** -11, 1.0 + 3 * 2 ** -11, 1.0 + 2 ** -8, 1.0 + 3 
 rsrc = f32(torch.cat([ties, -ties, torch.randn(300) * 1000, torch.randn(100) * 1e-6]))
 put("round.f32", rsrc); put("round.f16", rsrc.to(torch.float16)); put("round.bf16", rsrc.to(torch.bfloat16))
 
-out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                                           "tests", "data", "kernels", "kernels_ref.safetensors")
 os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-write_safetensors(out, T, metadata={"producer": "tools/ref_kernels.py", "torch": torch.__version__, "seed": "1234"})
+write_safetensors(out, T, metadata={"producer": "tests/ref/ref_kernels.py", "torch": torch.__version__, "seed": "1234"})
 print(f"wrote {out}: {len(T)} tensors, {os.path.getsize(out)} bytes")

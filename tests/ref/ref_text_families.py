@@ -13,7 +13,7 @@ as F32 (one case F16); the reference runs in float64 on exactly the stored
 values. Folders go to tests/data/text/<name>/, expected outputs to
 tests/data/text/expect_<name>.safetensors.
 
-Run: /usr/bin/python3 tools/ref_text_families.py   (from the repository root)
+Run: /usr/bin/python3 tests/ref/ref_text_families.py   (from the repository root)
 """
 import json
 import math
@@ -27,7 +27,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ref_bert import st_write, py_wordpiece, VOCAB as BERT_VOCAB  # noqa: E402
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "text")
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "data", "text")
 F64 = torch.float64
 
 # RoBERTa / MPNet vocabularies start <s> <pad> </s> <unk>; the WordPiece test
