@@ -48,4 +48,15 @@ out=$("$CLI" vqa train --train "$T/train.safetensors" --answers "$T/train.jsonl"
 check '[ $? -eq 2 ]' "--top-k 1: $out"
 out=$("$CLI" vqa eval "$T/test.safetensors" --data "$T/test.safetensors" --answers "$T/test.jsonl" 2>&1)
 check '[ $? -eq 1 ] && [[ "$out" == *"not a VQA model"* ]]' "not a model: $out"
+# the training options vqa shares with train (tools/cli_train_opts.c): per-modality
+# dropout by name, --profile, and their refusals
+"$CLI" vqa train --train "$T/train.safetensors" --answers "$T/train.jsonl" --epochs 2 --modality-dropout question=0.2 \
+    --profile --out "$T/p.safetensors" > /dev/null 2> "$T/p.err"
+check '[ $? -eq 0 ] && grep -q "^profile: [0-9]* steps, ms per step" "$T/p.err"' "vqa train --profile: $(cat "$T/p.err")"
+out=$("$CLI" vqa train --train "$T/train.safetensors" --answers "$T/train.jsonl" --modality-dropout audio=0.2 --out "$T/x.safetensors" 2>&1)
+check '[ $? -eq 2 ] && [[ "$out" == *"no modality \"audio\""* ]]' "--modality-dropout audio=0.2: $out"
+out=$("$CLI" vqa train --train "$T/train.safetensors" --answers "$T/train.jsonl" --precision fp64 --out "$T/x.safetensors" 2>&1)
+check '[ $? -eq 2 ] && [[ "$out" == *"fp32 or bf16"* ]]' "--precision fp64: $out"
+out=$("$CLI" vqa train --train "$T/train.safetensors" --answers "$T/train.jsonl" --seed -3 --out "$T/x.safetensors" 2>&1)
+check '[ $? -eq 2 ] && [[ "$out" == *"non-negative integer"* ]]' "--seed -3: $out"
 exit $fail

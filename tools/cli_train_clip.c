@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "cli_train_opts.h"
 #include "cli_train_clip.h"
 
 
@@ -21,8 +22,8 @@ int cli_train_clip(int argc, char **argv) {
     p.n_threads = cli_default_threads();
     const char *records = NULL, *val = NULL, *out = NULL, *v;
     int bad = 0, quiet = 0;
-    long n;
     double d;
+    cli_train_opts to = cli_train_opts_make("train-direct", 0);
     const cli_num nums[] = {
         {"--epochs", &p.epochs, NULL, 1, 100000},
         {"--batch", &p.batch, NULL, 2, 4096},
@@ -44,7 +45,7 @@ int cli_train_clip(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "--out", &out, &bad)) continue;
         if (cli_opt(argc, argv, &i, "--pair-field", &p.pair_field, &bad)) continue;
         if (cli_num_opt(argc, argv, &i, nums, (int)(sizeof nums / sizeof nums[0]), &bad)) continue;
-        if (cli_opt(argc, argv, &i, "--seed", &v, &bad)) { if (!bad && cli_int("--seed", v, 0, 2147483647L, &n)) p.seed = (uint64_t)n; else bad = 1; continue; }
+        if (cli_train_opt(argc, argv, &i, &to, &bad)) { p.seed = to.seed; continue; }
 #define FLOPT(name, lo, hi, field) \
         if (cli_opt(argc, argv, &i, name, &v, &bad)) { \
             if (!bad && cli_float(name, v, &d) && d >= lo && d <= hi) field = (float)d; \

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "cli_train_opts.h"
 #include "cli_encoders.h"
 #include "cli_lines.h"
 #include "cli_texts.h"
@@ -82,31 +83,6 @@ static void progress(void *u, int ep, int eps, double tl, double vl) {
     else fprintf(stderr, "epoch %d/%d  train loss %.4f  val loss %.4f\n", ep, eps, tl, vl);
 }
 
-/* "0.3" (every modality) or "text=0.3,image=0.1" against the file's modalities */
-static int parse_mod_drop(const char *v, const mmf_embfile *f, float *out) {
-    char *end;
-    double d = strtod(v, &end);
-    if (*v && !*end) {
-        if (!(d >= 0 && d < 1)) return cli_usage(NAME, "--modality-dropout %s: expected [0, 1)", v);
-        for (int m = 0; m < mmf_embfile_n_modalities(f); m++) out[m] = (float)d;
-        return 0;
-    }
-    const char *p = v;
-    while (*p) {
-        const char *eq = strchr(p, '='), *comma = strchr(p, ',');
-        if (!eq || (comma && comma < eq)) return cli_usage(NAME, "--modality-dropout: expected P or NAME=P,... got \"%s\"", v);
-        char name[80];
-        snprintf(name, sizeof name, "%.*s", (int)(eq - p) < 79 ? (int)(eq - p) : 79, p);
-        int m = mmf_embfile_find(f, name);
-        if (m < 0) return cli_usage(NAME, "--modality-dropout: %s has no modality \"%s\"", mmf_embfile_path(f), name);
-        d = strtod(eq + 1, &end);
-        if (end == eq + 1 || !(d >= 0 && d < 1) || (*end && *end != ',')) return cli_usage(NAME, "--modality-dropout: bad value for %s", name);
-        out[m] = (float)d;
-        p = *end ? end + 1 : end;
-    }
-    return 0;
-}
-
 static int gen_opt(int argc, char **argv, int *i, mmf_caption_gen_params *g, int *bad, int *matched) {
     const char *v;
     long iv;
@@ -139,11 +115,10 @@ static int gen_opt(int argc, char **argv, int *i, mmf_caption_gen_params *g, int
 static mmf_status set_encoder(void *c, const char *name, const char *dir) { return mmf_captioner_set_encoder(c, name, dir); }
 
 static int do_train(int argc, char **argv) {
-    const char *train = NULL, *caps = NULL, *val = NULL, *vcaps = NULL, *field = "caption", *idf = NULL, *out = NULL,
-               *moddrop = NULL, *v;
+    const char *train = NULL, *caps = NULL, *val = NULL, *vcaps = NULL, *field = "caption", *idf = NULL, *out = NULL, *v;
     cli_encoders enc = {0};
     int bad = 0;
-    long iv;
+    cli_train_opts to = cli_train_opts_make(NAME, CLI_TRAIN_DROPOUT);
     mmf_caption_train_params p = mmf_caption_train_params_default();
     p.n_threads = cli_default_threads();
     const cli_num nums[] = {
@@ -169,7 +144,7 @@ static int do_train(int argc, char **argv) {
         else if (cli_opt(argc, argv, &i, "--id-field", &v, &bad)) idf = v;
         else if (cli_opt(argc, argv, &i, "--out", &v, &bad)) out = v;
         else if (cli_opt(argc, argv, &i, "--fusion", &v, &bad)) p.fusion = v;
-        else if (cli_opt(argc, argv, &i, "--modality-dropout", &v, &bad)) moddrop = v;
+        else if (cli_train_opt(argc, argv, &i, &to, &bad)) { /* seed, modality dropout */ }
         else if (cli_opt(argc, argv, &i, "--encoder", &v, &bad)) {
             int r = cli_encoders_add(NAME, &enc, bad ? NULL : v);
             if (r) return r;
@@ -184,9 +159,6 @@ static int do_train(int argc, char **argv) {
             else if (!bad) return cli_usage(NAME, "--inject expects init, input or both, got \"%s\"", v);
         } else if (cli_num_opt(argc, argv, &i, nums, (int)(sizeof nums / sizeof nums[0]), &bad)) {
             /* parsed into p */
-        } else if (cli_opt(argc, argv, &i, "--seed", &v, &bad)) {
-            if (bad || !cli_int("--seed", v, 0, 2147483647L, &iv)) return MMF_EXIT_USAGE;
-            p.seed = (uint64_t)iv;
         } else if (argv[i][0] == '-') return cli_usage(NAME, "unknown option %s for caption train", argv[i]);
         else return cli_usage(NAME, "unexpected argument %s", argv[i]);
         if (bad) return MMF_EXIT_USAGE;
@@ -199,7 +171,8 @@ static int do_train(int argc, char **argv) {
     mmf_captioner *c = NULL;
     mmf_status s = mmf_embfile_open(train, &ft);
     if (s) return cli_fail(NAME, s, "cannot read the training file");
-    if (moddrop && (rc = parse_mod_drop(moddrop, ft, p.modality_dropout))) goto done;
+    p.seed = to.seed;
+    if ((rc = cli_train_dropout(&to, ft, p.modality_dropout))) goto done;
     rc = MMF_EXIT_FAIL;
     if (val && (s = mmf_embfile_open(val, &fv))) { cli_fail(NAME, s, "cannot read the validation file"); goto done; }
     if (cli_texts_load(NAME, ft, caps, field, idf, &tt)) goto done;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "cli_train_opts.h"
 #include "cli_dist.h"
 
 static const char help[] =
@@ -71,32 +72,11 @@ static void on_progress(void *user, int epoch, int epochs, int64_t batch, int64_
     fflush(stdout);
 }
 
-static int parse_mdrop(const char *s, mmf_train_params *p, const mmf_embfile *f) {
-    if (!strchr(s, '=')) {
-        double v;
-        if (!cli_float("--modality-dropout", s, &v) || v < 0 || v >= 1) { fprintf(stderr, "mmfuse train: --modality-dropout must be in [0, 1)\n"); return 0; }
-        for (int m = 0; m < MMF_EMB_MAX_MODALITIES; m++) p->modality_dropout[m] = (float)v;
-        return 1;
-    }
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", s);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        char *eq = strchr(tok, '=');
-        if (!eq) { fprintf(stderr, "mmfuse train: --modality-dropout: expected NAME=P, got \"%s\"\n", tok); return 0; }
-        *eq = 0;
-        int m = mmf_embfile_find(f, tok);
-        double v;
-        if (m < 0) { fprintf(stderr, "mmfuse train: --modality-dropout: no modality \"%s\" in %s\n", tok, mmf_embfile_path(f)); return 0; }
-        if (!cli_float("--modality-dropout", eq + 1, &v) || v < 0 || v >= 1) { fprintf(stderr, "mmfuse train: --modality-dropout must be in [0, 1)\n"); return 0; }
-        p->modality_dropout[m] = (float)v;
-    }
-    return 1;
-}
-
 static int run(int argc, char **argv) {
     mmf_train_params p = mmf_train_params_default();
     p.n_threads = cli_default_threads();
-    const char *train = NULL, *val = NULL, *out = NULL, *task = "classify", *mdrop = NULL, *v;
+    const char *train = NULL, *val = NULL, *out = NULL, *task = "classify", *v;
+    cli_train_opts to = cli_train_opts_make("train", CLI_TRAIN_ALL);
     int bad = 0, quiet = 0;
     double phases[5] = {0};
     long n;
@@ -107,9 +87,8 @@ static int run(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "--out", &out, &bad)) continue;
         if (cli_opt(argc, argv, &i, "--fusion", &p.fusion, &bad)) continue;
         if (cli_opt(argc, argv, &i, "--task", &task, &bad)) continue;
-        if (cli_opt(argc, argv, &i, "--modality-dropout", &mdrop, &bad)) continue;
+        if (cli_train_opt(argc, argv, &i, &to, &bad)) continue;
         if (cli_flag(argv, i, "--quiet")) { quiet = 1; continue; }
-        if (cli_flag(argv, i, "--profile")) { p.phase_seconds = phases; continue; }
         if (cli_flag(argv, i, "--constant-lr")) { p.cosine = 0; continue; }
 #define INTOPT(name, field, lo, hi) if (cli_opt(argc, argv, &i, name, &v, &bad)) { if (bad || !cli_int(name, v, lo, hi, &n)) return MMF_EXIT_USAGE; p.field = n; continue; }
 #define FLTOPT(name, field) if (cli_opt(argc, argv, &i, name, &v, &bad)) { if (bad || !cli_float(name, v, &x)) return MMF_EXIT_USAGE; p.field = (float)x; continue; }
@@ -129,21 +108,12 @@ static int run(int argc, char **argv) {
         FLTOPT("--dropout", dropout)
         FLTOPT("--label-smoothing", label_smoothing)
         FLTOPT("--clip", clip_norm)
-        if (cli_opt(argc, argv, &i, "--precision", &v, &bad)) {
-            if (!strcmp(v, "fp32")) p.precision = MMF_PRECISION_F32;
-            else if (!strcmp(v, "bf16")) p.precision = MMF_PRECISION_BF16;
-            else return cli_usage("train", "--precision %s: expected fp32 or bf16", v);
-            continue;
-        }
-        if (cli_opt(argc, argv, &i, "--seed", &v, &bad)) {
-            char *end;
-            p.seed = strtoull(v, &end, 10);
-            if (*end || !*v) return cli_usage("train", "--seed expects a non-negative integer, got \"%s\"", v);
-            continue;
-        }
         return cli_usage("train", "unknown argument %s", argv[i]);
     }
     if (bad) return MMF_EXIT_USAGE;
+    p.seed = to.seed;
+    p.precision = to.precision;
+    if (to.profile) p.phase_seconds = phases;
     if (!train) return cli_usage("train", "missing --train FILE");
     if (!out) return cli_usage("train", "missing --out FILE");
     if (!strcmp(task, "classify")) p.task = MMF_TASK_CLASSIFY;
@@ -159,7 +129,7 @@ static int run(int argc, char **argv) {
     mmf_status s = mmf_embfile_open(train, &tr);
     int rc0 = s ? cli_fail("train", s, "cannot use the training file") : MMF_EXIT_OK;
     if (!rc0 && val && (s = mmf_embfile_open(val, &va))) rc0 = cli_fail("train", s, "cannot use the validation file");
-    if (!rc0 && mdrop && !parse_mdrop(mdrop, &p, tr)) rc0 = MMF_EXIT_USAGE;
+    if (!rc0 && cli_train_dropout(&to, tr, p.modality_dropout)) rc0 = MMF_EXIT_USAGE;
     if (!cli_dist_all_ok(!rc0)) {   /* under mpirun: every rank read the files, or none trains */
         mmf_embfile_close(tr);
         mmf_embfile_close(va);
@@ -178,11 +148,7 @@ static int run(int argc, char **argv) {
     else {
         char desc[512];
         fprintf(stderr, "head: %s\n", mmf_head_describe(h, desc, sizeof desc));
-        if (p.phase_seconds && phases[4] > 0) {
-            double ms = 1e3 / phases[4], all = phases[0] + phases[1] + phases[2] + phases[3];
-            fprintf(stderr, "profile: %.0f steps, ms per step: gather %.3f, forward %.3f, backward %.3f, optimiser %.3f (total %.3f)\n",
-                    phases[4], phases[0] * ms, phases[1] * ms, phases[2] * ms, phases[3] * ms, all * ms);
-        }
+        cli_train_print_profile(&to, phases);
         if ((s = mmf_head_save(h, out))) rc = cli_fail("train", s, "cannot write the head");
         else if (!quiet) printf("wrote %s\n", out);
     }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "cli_train_opts.h"
 #include "cli_train_clip.h"
 
 static const char help[] =
@@ -94,7 +95,7 @@ static int run(int argc, char **argv) {
     int n_extra = 0;
     mmf_featurize_params fp = mmf_featurize_params_default();
     int bad = 0, quiet = 0;
-    long n;
+    cli_train_opts to = cli_train_opts_make("train-direct", 0);
     double d;
     const cli_num nums[] = {
         {"--hidden", &p.hidden, NULL, 2, 65536},
@@ -118,7 +119,7 @@ static int run(int argc, char **argv) {
             continue;
         }
         if (cli_num_opt(argc, argv, &i, nums, (int)(sizeof nums / sizeof nums[0]), &bad)) continue;
-        if (cli_opt(argc, argv, &i, "--seed", &v, &bad)) { if (!bad && cli_int("--seed", v, 0, 2147483647L, &n)) p.seed = (uint64_t)n; else bad = 1; continue; }
+        if (cli_train_opt(argc, argv, &i, &to, &bad)) { p.seed = to.seed; continue; }
 #define FLOPT(name, lo, hi, field) \
         if (cli_opt(argc, argv, &i, name, &v, &bad)) { \
             if (!bad && cli_float(name, v, &d) && d >= lo && d <= hi) field = (float)d; \

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "cli_train_opts.h"
 
 static const char help[] =
     "Usage: mmfuse train-encoder --modality image|text --records TRAIN.jsonl --out DIR [options]\n\n"
@@ -57,7 +58,7 @@ static int run(int argc, char **argv) {
     p.n_threads = cli_default_threads();
     const char *modality = NULL, *records = NULL, *val = NULL, *out = NULL, *v;
     int bad = 0, quiet = 0;
-    long n;
+    cli_train_opts to = cli_train_opts_make("train-encoder", 0);
     double d;
     const cli_num nums[] = {
         {"--epochs", &p.epochs, NULL, 1, 100000},
@@ -77,7 +78,7 @@ static int run(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "--out", &out, &bad)) continue;
         if (cli_opt(argc, argv, &i, "--label-field", &p.label_field, &bad)) continue;
         if (cli_num_opt(argc, argv, &i, nums, (int)(sizeof nums / sizeof nums[0]), &bad)) continue;
-        if (cli_opt(argc, argv, &i, "--seed", &v, &bad)) { if (!bad && cli_int("--seed", v, 0, 2147483647L, &n)) p.seed = (uint64_t)n; else bad = 1; continue; }
+        if (cli_train_opt(argc, argv, &i, &to, &bad)) { p.seed = to.seed; continue; }
         if (cli_opt(argc, argv, &i, "--lr", &v, &bad)) {
             if (!bad && cli_float("--lr", v, &d) && d > 0 && d < 10) p.lr = (float)d;
             else if (!bad) return cli_usage("train-encoder", "--lr %s: expected a number in (0, 10)", v);

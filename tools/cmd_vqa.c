@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "cli_train_opts.h"
 #include "cli_encoders.h"
 #include "cli_texts.h"
 
@@ -26,9 +27,12 @@ static const char help[] =
     "  --fusion OP          (default mlb)   --hidden H (default 128)   --rank R (default 4)\n"
     "  --epochs N (default 20)   --batch N (default 64)   --lr X (default 0.001)\n"
     "  --dropout P          on the fused embedding (default 0.1)\n"
-    "  --modality-dropout P hide a modality at random while training, every modality (default 0)\n"
+    "  --modality-dropout P or NAME=P,NAME=P   hide modalities at random while training (default 0)\n"
     "  --patience N (default 5)   --seed S (default 1)   --threads N\n"
     "                       (default: the cores this process may use, or MMFUSE_THREADS)\n"
+    "  --precision P        fp32 | bf16 (default fp32): bf16 GEMMs in the head's larger\n"
+    "                       linear layers, on CPUs with AVX512-BF16 (as mmfuse train)\n"
+    "  --profile            print where the training time went (ms per step)\n"
     "  --encoder NAME=DIR   record the encoder folder of a modality (used by `run`); repeatable.\n"
     "                       Default: the folder the training file names (`mmfuse embed\n"
     "                       --records` writes it), so `run` needs no flags\n"
@@ -72,8 +76,8 @@ static int do_train(int argc, char **argv) {
     const char *train = NULL, *ans = NULL, *val = NULL, *vans = NULL, *field = "answer", *idf = NULL, *out = NULL, *v;
     cli_encoders enc = {0};
     int bad = 0;
-    long iv;
-    double md = 0;
+    cli_train_opts to = cli_train_opts_make(NAME, CLI_TRAIN_ALL);
+    double phases[5] = {0};
     mmf_vqa_train_params p = mmf_vqa_train_params_default();
     mmf_train_params *f = &p.fusion;
     f->n_threads = cli_default_threads();
@@ -102,18 +106,17 @@ static int do_train(int argc, char **argv) {
             if (r) return r;
         } else if (cli_num_opt(argc, argv, &i, nums, (int)(sizeof nums / sizeof nums[0]), &bad)) {
             /* parsed into p */
-        } else if (cli_opt(argc, argv, &i, "--modality-dropout", &v, &bad)) {
-            if (bad || !cli_float("--modality-dropout", v, &md) || !(md >= 0 && md < 1)) return cli_usage(NAME, "--modality-dropout expects [0, 1)");
-        } else if (cli_opt(argc, argv, &i, "--seed", &v, &bad)) {
-            if (bad || !cli_int("--seed", v, 0, 2147483647L, &iv)) return MMF_EXIT_USAGE;
-            f->seed = (uint64_t)iv;
+        } else if (cli_train_opt(argc, argv, &i, &to, &bad)) {
+            /* seed, precision, modality dropout, profile */
         } else if (argv[i][0] == '-') return cli_usage(NAME, "unknown option %s for vqa train", argv[i]);
         else return cli_usage(NAME, "unexpected argument %s", argv[i]);
         if (bad) return MMF_EXIT_USAGE;
     }
     if (!train || !ans || !out) return cli_usage(NAME, "vqa train needs --train, --answers and --out");
     if (!!val != !!vans) return cli_usage(NAME, "--val and --val-answers go together");
-    for (int m = 0; m < MMF_EMB_MAX_MODALITIES; m++) f->modality_dropout[m] = (float)md;
+    f->seed = to.seed;
+    f->precision = to.precision;
+    if (to.profile) f->phase_seconds = phases;
     int rc = MMF_EXIT_FAIL;
     mmf_embfile *ft = NULL, *fv = NULL;
     cli_texts tt = {0}, tv = {0};
@@ -121,12 +124,14 @@ static int do_train(int argc, char **argv) {
     mmf_vqa *q = NULL;
     mmf_status s = mmf_embfile_open(train, &ft);
     if (s) return cli_fail(NAME, s, "cannot read the training file");
+    if (cli_train_dropout(&to, ft, f->modality_dropout)) { rc = MMF_EXIT_USAGE; goto done; }
     if (val && (s = mmf_embfile_open(val, &fv))) { cli_fail(NAME, s, "cannot read the validation file"); goto done; }
     if (cli_texts_load(NAME, ft, ans, field, idf, &tt)) goto done;
     if (fv && cli_texts_load(NAME, fv, vans, field, idf, &tv)) goto done;
     if (!(at = row_answers(&tt)) || (fv && !(av = row_answers(&tv)))) goto done;
     f->progress = progress;
     if ((s = mmf_vqa_train(ft, at, fv, av, &p, &q))) { cli_fail(NAME, s, "training failed"); goto done; }
+    cli_train_print_profile(&to, phases);
     int r = cli_encoders_record(NAME, &enc, set_encoder, q);
     if (!r) r = cli_encoders_record_from(NAME, &enc, ft, set_encoder, q);
     if (r) { rc = r; goto done; }
