@@ -77,6 +77,14 @@ int64_t mmf_conv2d_scratch(int C, int H, int W, int KH, int KW, int stride, int 
 void mmf_conv2d(float *out, const float *inp, const float *Wt, const float *bias,
                 int N, int C, int H, int W, int OC, int KH, int KW, int stride, int pad,
                 float *scratch, int nt);
+/* The one NCHW im2col (inference and the training convolutions): cols
+ * (C*KH*KW, OH*OW) from one image (C,H,W), zero padding; single threaded
+ * (callers parallelise over images). */
+void mmf_im2col(float *cols, const float *img, int C, int H, int W, int KH, int KW, int stride, int pad, int OH, int OW);
+/* For stride 1 with OW == W: the flat range [*lo, *hi) of cols row (kh, kw)
+ * that reads the image plane at one offset, and its valid columns
+ * [*ow_lo, *ow_hi); 0 when the row reads nothing (col2im uses the same rule). */
+int mmf_im2col_same_rows(int H, int W, int OH, int pad, int kh, int kw, int64_t *lo, int64_t *hi, int *ow_lo, int *ow_hi);
 
 /* Inference batchnorm in place: x (N,C,HW). */
 void mmf_batchnorm(float *x, int N, int C, int64_t HW, const float *mean, const float *var,

@@ -20,11 +20,47 @@ int64_t mmf_conv2d_scratch(int C, int H, int W, int KH, int KW, int stride, int 
     return (int64_t)C * KH * KW * OH * OW;
 }
 
+/* Stride 1 with OW == W ("same" width, e.g. 3x3 pad 1): row r = (c, kh, kw) of
+ * the columns is the image plane read at a fixed flat offset (kh-pad)*W + kw-pad,
+ * so it is one long copy (vectorises well even for 8-pixel rows); the columns
+ * that wrapped around a row edge are then zeroed, as are the rows [0, oh_lo) and
+ * [oh_hi, OH) that fall outside the image. [*lo, *hi) = flat valid range. */
+int mmf_im2col_same_rows(int H, int W, int OH, int pad, int kh, int kw, int64_t *lo, int64_t *hi, int *ow_lo, int *ow_hi) {
+    int oh_lo = pad - kh, oh_hi = H + pad - kh;
+    if (oh_lo < 0) oh_lo = 0;
+    if (oh_hi > OH) oh_hi = OH;
+    *ow_lo = pad - kw > 0 ? pad - kw : 0;
+    *ow_hi = W + pad - kw < W ? W + pad - kw : W;
+    if (oh_hi <= oh_lo || *ow_hi <= *ow_lo) { *lo = *hi = 0; return 0; }
+    *lo = (int64_t)oh_lo * W + *ow_lo;
+    *hi = (int64_t)(oh_hi - 1) * W + *ow_hi;
+    return 1;
+}
+
+static void im2col_same(float *cols, const float *img, int C, int H, int W, int KH, int KW, int pad, int OH) {
+    int64_t P = (int64_t)OH * W;
+    for (int r = 0; r < C * KH * KW; r++) {
+        int c = r / (KH * KW), kh = (r / KW) % KH, kw = r % KW;
+        float *d = cols + (int64_t)r * P;
+        const float *s = img + (int64_t)c * H * W;
+        int64_t off = (int64_t)(kh - pad) * W + (kw - pad), lo, hi;
+        int ow_lo, ow_hi;
+        if (!mmf_im2col_same_rows(H, W, OH, pad, kh, kw, &lo, &hi, &ow_lo, &ow_hi)) { memset(d, 0, (size_t)P * sizeof *d); continue; }
+        memset(d, 0, (size_t)lo * sizeof *d);
+        #pragma omp simd
+        for (int64_t i = lo; i < hi; i++) d[i] = s[i + off];
+        memset(d + hi, 0, (size_t)(P - hi) * sizeof *d);
+        for (int64_t row = lo - ow_lo; row < hi; row += W) { /* wrapped edge columns */
+            for (int ow = 0; ow < ow_lo; ow++) d[row + ow] = 0.0f;
+            for (int ow = ow_hi; ow < W && row + ow < P; ow++) d[row + ow] = 0.0f;
+        }
+    }
+}
+
 /* cols (C*KH*KW, OH*OW) from one image (C,H,W). */
-static void im2col(float *cols, const float *img, int C, int H, int W, int KH, int KW,
-                   int stride, int pad, int OH, int OW, int nt) {
+void mmf_im2col(float *cols, const float *img, int C, int H, int W, int KH, int KW, int stride, int pad, int OH, int OW) {
+    if (stride == 1 && OW == W) { im2col_same(cols, img, C, H, W, KH, KW, pad, OH); return; }
     int rows = C * KH * KW;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && rows >= 8)
     for (int r = 0; r < rows; r++) {
         int c = r / (KH * KW), kh = (r / KW) % KH, kw = r % KW;
         float *dst = cols + (int64_t)r * OH * OW;
@@ -34,9 +70,22 @@ static void im2col(float *cols, const float *img, int C, int H, int W, int KH, i
             float *d = dst + (int64_t)oh * OW;
             if (ih < 0 || ih >= H) { memset(d, 0, (size_t)OW * sizeof *d); continue; }
             const float *s = src + (int64_t)ih * W;
-            for (int ow = 0; ow < OW; ow++) {
-                int iw = ow * stride - pad + kw;
-                d[ow] = (iw >= 0 && iw < W) ? s[iw] : 0.0f;
+            if (stride == 1) {
+                /* contiguous run: [ow_lo, ow_hi) reads s[ow - pad + kw] */
+                int lo = pad - kw, hi = W + pad - kw;
+                if (lo < 0) lo = 0;
+                if (hi > OW) hi = OW;
+                /* short rows (8..64 floats here): an inline loop beats a memcpy call */
+                for (int ow = 0; ow < lo && ow < OW; ow++) d[ow] = 0.0f;
+                int sh = kw - pad;
+                #pragma omp simd
+                for (int ow = lo; ow < hi; ow++) d[ow] = s[ow + sh];
+                for (int ow = hi > lo ? hi : lo; ow < OW; ow++) d[ow] = 0.0f;
+            } else {
+                for (int ow = 0; ow < OW; ow++) {
+                    int iw = ow * stride - pad + kw;
+                    d[ow] = (iw >= 0 && iw < W) ? s[iw] : 0.0f;
+                }
             }
         }
     }
@@ -53,7 +102,7 @@ void mmf_conv2d(float *out, const float *inp, const float *Wt, const float *bias
         float *o = out + (int64_t)n * OC * P;
         const float *cols = img;
         if (!conv_is_pointwise(KH, KW, stride, pad)) {
-            im2col(scratch, img, C, H, W, KH, KW, stride, pad, OH, OW, nt);
+            mmf_im2col(scratch, img, C, H, W, KH, KW, stride, pad, OH, OW);
             cols = scratch;
         }
         if (bias)

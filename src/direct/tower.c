@@ -50,16 +50,7 @@ int64_t mmf_records_class_ids(const mmf_records *rs, const char *const *labels, 
 }
 
 mmf_optim_params mmf_tower_optim(const mmf_tower_params *p, int64_t total_steps) {
-    mmf_optim_params o = mmf_optim_params_default();
-    o.kind = MMF_OPT_ADAMW;
-    o.lr = p->lr;
-    o.weight_decay = p->weight_decay;
-    o.clip_norm = 5.0f;
-    o.n_threads = p->n_threads;
-    o.sched = MMF_SCHED_COSINE;
-    o.total_steps = total_steps;
-    o.warmup_steps = total_steps / 20 > 0 ? total_steps / 20 : 1;
-    return o;
+    return mmf_optim_adamw_cosine(p->lr, p->weight_decay, 5.0f, p->n_threads, total_steps, total_steps / 20 > 0 ? total_steps / 20 : 1);
 }
 
 mmf_status mmf_tower_records(const char *train_jsonl, const char *val_jsonl, const char *label_field, const char *out_dir,

@@ -16,16 +16,11 @@ void fz_config_sizes(fz_config *cfg, const mmf_train_params *p) {
 }
 
 mmf_optim_params fz_optim_params(const mmf_train_params *p, int64_t steps_per_epoch) {
-    mmf_optim_params op = mmf_optim_params_default();
-    op.kind = MMF_OPT_ADAMW;
-    op.lr = p->lr;
-    op.weight_decay = p->weight_decay;
-    op.clip_norm = p->clip_norm;
-    op.n_threads = p->n_threads;
-    if (p->cosine) {
-        op.sched = MMF_SCHED_COSINE;
-        op.total_steps = steps_per_epoch * p->epochs;
-        op.warmup_steps = op.total_steps / 20;
+    int64_t total = steps_per_epoch * p->epochs;
+    mmf_optim_params op = mmf_optim_adamw_cosine(p->lr, p->weight_decay, p->clip_norm, p->n_threads, total, total / 20);
+    if (!p->cosine) {   /* a constant rate */
+        op.sched = MMF_SCHED_CONSTANT;
+        op.total_steps = op.warmup_steps = 0;
     }
     return op;
 }

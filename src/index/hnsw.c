@@ -11,6 +11,7 @@
 #include "index/distance.h"
 #include "index/heap.h"
 #include "core/error.h"
+#include "train/rng.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,17 +47,10 @@ void mmf_hnsw_scratch_free(mmf_hnsw_scratch *s) {
     free(s);
 }
 
-static uint64_t splitmix64(uint64_t x) {
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
 /* The level of a slot depends only on (seed, slot): builds are reproducible
  * in their level structure whatever the thread count. */
 int mmf_hnsw_level_for(uint64_t seed, size_t slot, int M) {
-    double u = (double)(splitmix64(seed * 0x2545F4914F6CDD1DULL + slot) >> 11) * 0x1.0p-53;
+    double u = (double)(mmf_splitmix64(seed * 0x2545F4914F6CDD1DULL + slot) >> 11) * 0x1.0p-53;
     double l = -log(1.0 - u) / log((double)M);
     int lv = (int)l;
     return lv > MMF_HNSW_MAX_LEVEL ? MMF_HNSW_MAX_LEVEL : lv;

@@ -251,15 +251,8 @@ mmf_status mmf_captioner_train(const mmf_embfile *train, const char *const *caps
     if (!s && val) s = capdata_init(c, val, val_caps, val_off, &dv);
     int64_t bs = p->batch < dt.n ? p->batch : dt.n;
     mmf_optim od = {0}, of = {0};
-    mmf_optim_params op = mmf_optim_params_default();
-    op.kind = MMF_OPT_ADAMW;
-    op.lr = p->lr;
-    op.weight_decay = p->weight_decay;
-    op.clip_norm = p->clip_norm;
-    op.n_threads = p->n_threads;
-    op.sched = MMF_SCHED_COSINE;
-    op.total_steps = mmf_fit_steps_per_epoch(dt.n, bs, 1) * p->epochs;
-    op.warmup_steps = op.total_steps / 20;
+    int64_t total = mmf_fit_steps_per_epoch(dt.n, bs, 1) * p->epochs;
+    mmf_optim_params op = mmf_optim_adamw_cosine(p->lr, p->weight_decay, p->clip_norm, p->n_threads, total, total / 20);
     if (!s) s = mmf_optim_init(&od, &c->ps, &op);
     if (!s && c->fusion) s = mmf_optim_init(&of, &c->fusion->ps, &op);
     mmf_rng rng;

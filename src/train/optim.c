@@ -31,6 +31,19 @@ mmf_optim_params mmf_optim_params_default(void) {
     return p;
 }
 
+mmf_optim_params mmf_optim_adamw_cosine(float lr, float weight_decay, float clip_norm, int n_threads, int64_t total_steps,
+                                        int64_t warmup_steps) {
+    mmf_optim_params p = mmf_optim_params_default();
+    p.lr = lr;
+    p.weight_decay = weight_decay;
+    p.clip_norm = clip_norm;
+    p.n_threads = n_threads;
+    p.sched = MMF_SCHED_COSINE;
+    p.total_steps = total_steps;
+    p.warmup_steps = warmup_steps;
+    return p;
+}
+
 mmf_status mmf_optim_init(mmf_optim *o, const mmf_params *ps, const mmf_optim_params *p) {
     memset(o, 0, sizeof *o);
     o->p = *p;

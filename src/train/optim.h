@@ -32,6 +32,10 @@ typedef struct mmf_optim_params {
 } mmf_optim_params;
 
 mmf_optim_params mmf_optim_params_default(void); /* AdamW, lr 1e-3, wd 0.01, constant */
+/* The trainers' optimiser: AdamW, clip_norm (0 = off), a cosine schedule to 0
+ * over total_steps after warmup_steps of linear warmup. */
+mmf_optim_params mmf_optim_adamw_cosine(float lr, float weight_decay, float clip_norm, int n_threads, int64_t total_steps,
+                                        int64_t warmup_steps);
 
 typedef struct mmf_optim {
     mmf_optim_params p;

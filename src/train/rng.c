@@ -1,15 +1,17 @@
 #include "train/rng.h"
 #include <math.h>
 
-static uint64_t splitmix(uint64_t *x) {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+#define SPLITMIX_GAMMA 0x9E3779B97F4A7C15ull
+
+uint64_t mmf_splitmix64(uint64_t x) {
+    uint64_t z = x + SPLITMIX_GAMMA;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
 }
 
 void mmf_rng_seed(mmf_rng *r, uint64_t seed) {
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix(&seed);
+    for (int i = 0; i < 4; i++, seed += SPLITMIX_GAMMA) r->s[i] = mmf_splitmix64(seed);
 }
 
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }

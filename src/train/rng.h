@@ -7,6 +7,9 @@
 typedef struct mmf_rng { uint64_t s[4]; } mmf_rng;
 
 void mmf_rng_seed(mmf_rng *r, uint64_t seed);
+/* splitmix64's output for state x (the seeding's mixer): a stateless hash of
+ * x, for values that must depend only on their inputs (HNSW levels). */
+uint64_t mmf_splitmix64(uint64_t x);
 uint64_t mmf_rng_u64(mmf_rng *r);
 /* n draws of mmf_rng_u64 in a row (the same stream), the state in registers */
 void mmf_rng_fill(mmf_rng *r, uint64_t *out, int64_t n);
