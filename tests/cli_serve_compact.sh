@@ -22,7 +22,8 @@ start() {
   rm -f "$T/port"
   "$CLI" serve --text-model "$ST" --index "$IX" --port 0 --port-file "$T/port" --threads 1 2>>"$T/server.log" &
   PID=$!
-  for _ in $(seq 600); do
+  local deadline=$((SECONDS + 120))   # generous: a sanitizer build on a loaded machine starts slowly
+  while [ $SECONDS -lt $deadline ]; do
     if [ -s "$T/port" ]; then
       URL=http://127.0.0.1:$(cat "$T/port")
       [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/readyz")" = 200 ] && return 0

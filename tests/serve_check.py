@@ -43,7 +43,9 @@ def compare(got, want, what):
 def post(url, body):
     import urllib.request
     req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
+    # generous: a sanitizer build on a loaded machine is slow; a killed server
+    # refuses or resets at once, it never waits out this timeout
+    with urllib.request.urlopen(req, timeout=120) as r:
         return r.status, json.loads(r.read())
 
 def writer(url, acked, prefix):
