@@ -1,7 +1,12 @@
 /* mmfuse: multimodal deep learning in C.
  *
  * One public header. Conventions:
- *  - Handles are opaque; every `*_open` / `*_load` has a matching `*_free`/`*_close`.
+ *  - Handles are opaque. Names are `mmf_<object>_<verb>`: `_load` reads a whole
+ *    model or file into memory and `_new` builds one, both released by `_free`;
+ *    `_open` maps a file and reads it on demand, released by `_close` (the
+ *    index maps too, but add/delete may copy it into memory: `mmf_index_free`).
+ *    Training is `mmf_<object>_train`, held-out scoring `mmf_<object>_eval`,
+ *    parameter defaults `mmf_<object>_params_default`.
  *  - Fallible calls return mmf_status (or NULL); mmf_last_error() then holds a
  *    message naming the file, the field and what was expected.
  *  - The library never exits, aborts or prints to stdout; diagnostics go to the
@@ -511,15 +516,15 @@ int64_t mmf_head_dim(const mmf_head *h, int m);
 /* Writes a JSON object describing the head into buf. */
 const char *mmf_head_describe(const mmf_head *h, char *buf, size_t cap);
 
-typedef struct mmf_eval_opts {
+typedef struct mmf_eval_params {
     const char *drop;           /* a modality name forced absent, or NULL */
     float drop_rate;            /* each modality of each row absent with this probability (one kept) */
     float noise;                /* Gaussian noise, sigma relative to each feature's std */
     uint64_t seed;
     int n_threads;
     int batch;                  /* rows per forward, default 256 */
-} mmf_eval_opts;
-mmf_eval_opts mmf_eval_opts_default(void);
+} mmf_eval_params;
+mmf_eval_params mmf_eval_params_default(void);
 
 typedef struct mmf_eval_result {
     int64_t n;
@@ -531,9 +536,9 @@ typedef struct mmf_eval_result {
 
 /* Data must carry the head's modalities (by name, any order; a modality missing
  * from the file counts as absent) with the same dimensions. */
-mmf_status mmf_head_eval(mmf_head *h, const mmf_embfile *data, const mmf_eval_opts *o, mmf_eval_result *r);
+mmf_status mmf_head_eval(mmf_head *h, const mmf_embfile *data, const mmf_eval_params *o, mmf_eval_result *r);
 /* Multimodal embeddings [N, emb_dim] and outputs [N, out_dim] (either may be NULL). */
-mmf_status mmf_head_predict(mmf_head *h, const mmf_embfile *data, const mmf_eval_opts *o, float *emb, float *out);
+mmf_status mmf_head_predict(mmf_head *h, const mmf_embfile *data, const mmf_eval_params *o, float *emb, float *out);
 /* Write the embeddings to an embedding file with one modality "fused" (+ labels, ids);
  * a loaded head's file is recorded as the encoder of "fused" (__metadata__
  * "encoder.fused"), so an index over them refuses vectors made another way. */
@@ -571,9 +576,9 @@ typedef struct mmf_tower_params {
 mmf_tower_params mmf_tower_params_default(void);
 /* Train on train_jsonl, keep the epoch with the best accuracy on val_jsonl (may be
  * NULL: the last), write the model folder out_dir (created if needed). */
-mmf_status mmf_train_image_tower(const char *train_jsonl, const char *val_jsonl, const char *out_dir,
+mmf_status mmf_image_tower_train(const char *train_jsonl, const char *val_jsonl, const char *out_dir,
                                  const mmf_tower_params *p);
-mmf_status mmf_train_text_tower(const char *train_jsonl, const char *val_jsonl, const char *out_dir,
+mmf_status mmf_text_tower_train(const char *train_jsonl, const char *val_jsonl, const char *out_dir,
                                 const mmf_tower_params *p);
 
 /* Contrastive dual encoders trained from scratch (the CLIP recipe, docs/direct.md):
@@ -615,7 +620,7 @@ typedef struct mmf_clip_params {
 } mmf_clip_params;
 
 mmf_clip_params mmf_clip_params_default(void);
-mmf_status mmf_train_clip(const char *train_jsonl, const char *val_jsonl, const char *out_dir, const mmf_clip_params *p);
+mmf_status mmf_clip_train(const char *train_jsonl, const char *val_jsonl, const char *out_dir, const mmf_clip_params *p);
 
 /* Direct multimodal models over embedding files (docs/direct.md), written as
  * fusion heads (mmf_head_save / mmf_head_load, `mmfuse eval` / `mmfuse fuse`):
@@ -997,7 +1002,7 @@ mmf_status mmf_vqa_train(const mmf_embfile *train, const char *const *answers, c
                          const char *const *val_answers, const mmf_vqa_train_params *p, mmf_vqa **out);
 /* Exact-match accuracy of the top answer over the rows with an answer (answers[i]
  * NULL = none); drop: a modality forced absent or NULL. */
-mmf_status mmf_vqa_accuracy(mmf_vqa *v, const mmf_embfile *f, const char *const *answers, const char *drop,
+mmf_status mmf_vqa_eval(mmf_vqa *v, const mmf_embfile *f, const char *const *answers, const char *drop,
                             int n_threads, double *acc);
 /* xs[m] [B, dim_m] or NULL (absent); answer[b] in [0, K), prob[b] its softmax probability (may be NULL). */
 mmf_status mmf_vqa_predict(mmf_vqa *v, int64_t B, const float *const *xs, const uint8_t *mask, int n_threads,

@@ -200,9 +200,9 @@ int main(void) {
     CHECK_OK(mmf_vqa_train(ftr, (const char *const *)qtr.a, fva, (const char *const *)qva.a, &vp, &v));
     if (!v) return 1;
     double acc = 0, noq = 0, noi = 0;
-    CHECK_OK(mmf_vqa_accuracy(v, fte, (const char *const *)qte.a, NULL, 2, &acc));
-    CHECK_OK(mmf_vqa_accuracy(v, fte, (const char *const *)qte.a, "question", 2, &noq));
-    CHECK_OK(mmf_vqa_accuracy(v, fte, (const char *const *)qte.a, "image", 2, &noi));
+    CHECK_OK(mmf_vqa_eval(v, fte, (const char *const *)qte.a, NULL, 2, &acc));
+    CHECK_OK(mmf_vqa_eval(v, fte, (const char *const *)qte.a, "question", 2, &noq));
+    CHECK_OK(mmf_vqa_eval(v, fte, (const char *const *)qte.a, "image", 2, &noi));
     /* majority answer of the training set, scored on the test set */
     int best = 0, bc = 0;
     for (int i = 0; i < qtr.n; i++) {

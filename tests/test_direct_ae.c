@@ -120,7 +120,7 @@ int main(void) {
     CHECK_OK(mmf_direct_train(tr, te, &p, &h));
     if (!h) return 1;
     CHECK(strcmp(mmf_head_fusion(h), "bimodal-ae") == 0 && mmf_head_emb_dim(h) == 32);
-    mmf_eval_opts eo = mmf_eval_opts_default();
+    mmf_eval_params eo = mmf_eval_params_default();
     mmf_eval_result full, only_a, only_b;
     CHECK_OK(mmf_head_eval(h, te, &eo, &full));
     eo.drop = "b";

@@ -134,7 +134,7 @@ static void train_and_retrieve(void) {
     snprintf(va, sizeof va, "%s/val.jsonl", tmpdir);   /* selection on other drawings than the measure */
     snprintf(out, sizeof out, "%s/clip", tmpdir);
     mmf_clip_params p = small_params();
-    CHECK_OK(mmf_train_clip(tr, va, out, &p));
+    CHECK_OK(mmf_clip_train(tr, va, out, &p));
     double r1 = folder_r1(out, 3);
     printf("held-out drawings: text -> image R@1 %.3f (chance 0.0625)\n", r1);
     CHECK(r1 >= 0.375);   /* 6x chance; measured 0.75-0.81 (Release), 0.56 (Debug + sanitizers) */
@@ -142,7 +142,7 @@ static void train_and_retrieve(void) {
     p.epochs = 1;
     p.lr = 1e-7f;
     snprintf(out, sizeof out, "%s/clip0", tmpdir);
-    CHECK_OK(mmf_train_clip(tr, NULL, out, &p));
+    CHECK_OK(mmf_clip_train(tr, NULL, out, &p));
     double r0 = folder_r1(out, 3);
     printf("untrained: R@1 %.3f\n", r0);
     CHECK(r1 >= r0 + 0.25);
@@ -253,16 +253,16 @@ static void bad_input(void) {
     char out[512], path[512];
     snprintf(out, sizeof out, "%s/bad", tmpdir);
     mmf_clip_params p = small_params();
-    CHECK(mmf_train_clip("/nonexistent/train.jsonl", NULL, out, &p) != MMF_OK);
+    CHECK(mmf_clip_train("/nonexistent/train.jsonl", NULL, out, &p) != MMF_OK);
     CHECK(strstr(mmf_last_error(), "/nonexistent/train.jsonl") != NULL);
     snprintf(path, sizeof path, "%s/one.jsonl", tmpdir);
     FILE *f = fopen(path, "w");
     fprintf(f, "{\"hexcode\": \"a\", \"text\": \"red square\", \"image\": \"train_0.png\"}\n");
     fclose(f);
-    CHECK(mmf_train_clip(path, NULL, out, &p) != MMF_OK);
+    CHECK(mmf_clip_train(path, NULL, out, &p) != MMF_OK);
     CHECK(strstr(mmf_last_error(), "one.jsonl") != NULL);
     p.batch = 1;
-    CHECK(mmf_train_clip(path, NULL, out, &p) != MMF_OK);
+    CHECK(mmf_clip_train(path, NULL, out, &p) != MMF_OK);
 }
 
 int main(void) {

@@ -202,7 +202,7 @@ static void trainers(void) {
     p.batch = 16;
     p.lr = 5e-3f;
     snprintf(out, sizeof out, "%s/tower_img", tmpdir);
-    CHECK_OK(mmf_train_image_tower(tr, va, out, &p));
+    CHECK_OK(mmf_image_tower_train(tr, va, out, &p));
     printf("image tower on the synthetic corner task: val accuracy %.3f after %d epochs (chance 0.5)\n", pr.val, pr.epochs);
     CHECK(pr.epochs == 6 && pr.val >= 0.9);
     mmf_encoder *enc = NULL;
@@ -216,7 +216,7 @@ static void trainers(void) {
     p.heads = 2;
     pr.val = -1;
     snprintf(out, sizeof out, "%s/tower_txt", tmpdir);
-    CHECK_OK(mmf_train_text_tower(tr, va, out, &p));
+    CHECK_OK(mmf_text_tower_train(tr, va, out, &p));
     printf("text tower on the synthetic word task: val accuracy %.3f after %d epochs (chance 0.5)\n", pr.val, pr.epochs);
     CHECK(pr.val >= 0.9);
     enc = NULL;
@@ -233,9 +233,9 @@ static void trainers(void) {
     mmf_encoder_free(enc);
     /* bad input: a label field nobody has */
     p.label_field = "nope";
-    CHECK(mmf_train_text_tower(tr, NULL, out, &p) == MMF_ERR_FORMAT);
+    CHECK(mmf_text_tower_train(tr, NULL, out, &p) == MMF_ERR_FORMAT);
     CHECK(strstr(mmf_last_error(), "nope") != NULL);
-    CHECK(mmf_train_image_tower("/nonexistent.jsonl", NULL, out, &p) != MMF_OK);
+    CHECK(mmf_image_tower_train("/nonexistent.jsonl", NULL, out, &p) != MMF_OK);
 }
 
 int main(void) {

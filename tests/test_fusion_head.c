@@ -22,7 +22,7 @@ static mmf_train_params quick(const char *fusion) {
 static float *predict(mmf_head *h, mmf_embfile *f, int nt) {
     int64_t N = mmf_embfile_rows(f);
     float *o = calloc((size_t)(N * (mmf_head_out_dim(h) + mmf_head_emb_dim(h))), sizeof(float));
-    mmf_eval_opts eo = mmf_eval_opts_default();
+    mmf_eval_params eo = mmf_eval_params_default();
     eo.n_threads = nt;
     eo.batch = 7; /* odd batch: partial batches too */
     CHECK_OK(mmf_head_predict(h, f, &eo, o + N * mmf_head_out_dim(h), o));
@@ -127,7 +127,7 @@ int main(void) {
         mmf_head *h = NULL;
         CHECK_OK(mmf_head_train(ml, NULL, &p, &h));
         mmf_eval_result er;
-        mmf_eval_opts eo = mmf_eval_opts_default();
+        mmf_eval_params eo = mmf_eval_params_default();
         if (h) {
             CHECK_OK(mmf_head_eval(h, ml, &eo, &er));
             printf("multilabel: exact %.3f macro-F1 %.3f\n", er.accuracy, er.macro_f1);
@@ -164,7 +164,7 @@ int main(void) {
         CHECK_OK(mmf_head_train(tr, NULL, &p, &h));
         mmf_embfile *wide = synth_open(dir, "wide", SYN_XOR, 10, 9, 5, 1.0f, -1);
         mmf_eval_result er;
-        mmf_eval_opts eo = mmf_eval_opts_default();
+        mmf_eval_params eo = mmf_eval_params_default();
         CHECK(mmf_head_eval(h, wide, &eo, &er) == MMF_ERR_SHAPE);
         CHECK(strstr(mmf_last_error(), "dimension 9") && strstr(mmf_last_error(), "expects 6") && strstr(mmf_last_error(), "wide"));
         eo.drop = "audio";

@@ -19,7 +19,7 @@ static double run(const char *fusion, mmf_embfile *tr, mmf_embfile *va, mmf_embf
     mmf_status s = mmf_head_train(tr, va, &p, &h);
     CHECK_MSG(s == MMF_OK, "%s: %s", fusion, mmf_last_error());
     if (s) return 0.0;
-    mmf_eval_opts o = mmf_eval_opts_default();
+    mmf_eval_params o = mmf_eval_params_default();
     o.drop = drop;
     mmf_eval_result r;
     CHECK_OK(mmf_head_eval(h, te, &o, &r));

@@ -88,7 +88,7 @@ static mmf_head *train(const char *fusion, mmf_embfile *tr, mmf_embfile *va, mmf
 }
 
 static double acc(mmf_head *h, mmf_embfile *te) {
-    mmf_eval_opts o = mmf_eval_opts_default();
+    mmf_eval_params o = mmf_eval_params_default();
     mmf_eval_result r;
     CHECK_OK(mmf_head_eval(h, te, &o, &r));
     return r.accuracy;

@@ -151,14 +151,14 @@ int main(void) {
     if (!v) return 1;
     CHECK(mmf_vqa_n_answers(v) == 8);
     double acc8 = 0;
-    CHECK_OK(mmf_vqa_accuracy(v, fte, ate, NULL, 1, &acc8));
+    CHECK_OK(mmf_vqa_eval(v, fte, ate, NULL, 1, &acc8));
     mmf_vqa_free(v);
 
     p.top_k = 10;
     CHECK_OK(mmf_vqa_train(ftr, atr, NULL, NULL, &p, &v));
     double acc = 0, acc_noq = 0;
-    CHECK_OK(mmf_vqa_accuracy(v, fte, ate, NULL, 1, &acc));
-    CHECK_OK(mmf_vqa_accuracy(v, fte, ate, "question", 1, &acc_noq));
+    CHECK_OK(mmf_vqa_eval(v, fte, ate, NULL, 1, &acc));
+    CHECK_OK(mmf_vqa_eval(v, fte, ate, "question", 1, &acc_noq));
     printf("vqa mlb: accuracy %.3f (top-8 answers: %.3f; question removed: %.3f; majority baseline %.3f)\n", acc, acc8,
            acc_noq, baseline);
     CHECK_MSG(acc >= 0.80 && acc >= baseline + 0.6, "accuracy %.3f (baseline %.3f)", acc, baseline);
@@ -174,7 +174,7 @@ int main(void) {
     CHECK_OK(mmf_vqa_load(path, &v2));
     if (v2) {
         double acc2 = 0;
-        CHECK_OK(mmf_vqa_accuracy(v2, fte, ate, NULL, 1, &acc2));
+        CHECK_OK(mmf_vqa_eval(v2, fte, ate, NULL, 1, &acc2));
         CHECK_NEAR(acc2, acc, 0);
         CHECK(!strcmp(mmf_vqa_encoder(v2, 0), "/models/shapes") && !strcmp(mmf_vqa_encoder(v2, 1), "bow"));
         const mmf_caption_vocab *b2 = mmf_vqa_bow(v2, 1);
@@ -213,7 +213,7 @@ int main(void) {
         mmf_vqa *v32 = NULL;
         CHECK_OK(mmf_vqa_train(ftr, atr, NULL, NULL, &q, &v32));
         double acc32 = 0;
-        if (v32) CHECK_OK(mmf_vqa_accuracy(v32, fte, ate, NULL, 1, &acc32));
+        if (v32) CHECK_OK(mmf_vqa_eval(v32, fte, ate, NULL, 1, &acc32));
         q.fusion.precision = MMF_PRECISION_BF16;
         mmf_status st = mmf_vqa_train(ftr, atr, NULL, NULL, &q, &v4);
         if (!mmf_bf16_gemm_supported()) {
@@ -223,7 +223,7 @@ int main(void) {
         } else {
             CHECK_OK(st);
             double accb = 0;
-            if (v4) CHECK_OK(mmf_vqa_accuracy(v4, fte, ate, NULL, 1, &accb));
+            if (v4) CHECK_OK(mmf_vqa_eval(v4, fte, ate, NULL, 1, &accb));
             /* one test question's answer probability: bf16 GEMMs trained another model */
             float qv[256];
             CHECK(mmf_caption_vocab_size(bow) <= 256);
@@ -251,7 +251,7 @@ int main(void) {
         const char **a4;
         mmf_embfile *fb = write_set(dir, "small.safetensors", few, 4, small, &a4);
         double a;
-        CHECK(mmf_vqa_accuracy(v, fb, a4, NULL, 1, &a) == MMF_ERR_SHAPE);
+        CHECK(mmf_vqa_eval(v, fb, a4, NULL, 1, &a) == MMF_ERR_SHAPE);
         CHECK_MSG(strstr(mmf_last_error(), "question"), "message: %s", mmf_last_error());
         const char *same[4] = {"red", "red", "Red.", "red"};
         mmf_vqa *v3 = NULL;

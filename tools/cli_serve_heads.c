@@ -98,7 +98,7 @@ void serve_classify(serve_ctx *c, const char *body, size_t len, serve_reply *r) 
     out = malloc((size_t)C * sizeof(float));
     if (!out) { serve_error(r, 500, NULL, "out of memory"); goto out; }
     mmf_status s = mmf_embfile_from_spec(&sp, "the request", &f);
-    mmf_eval_opts o = mmf_eval_opts_default();
+    mmf_eval_params o = mmf_eval_params_default();
     o.n_threads = 1;
     if (!s) {
         pthread_mutex_lock(&c->head_mu);

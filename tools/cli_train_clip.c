@@ -1,5 +1,5 @@
 /* mmfuse train-direct --model clip: the contrastive dual encoder trained from
- * scratch on JSONL records (mmf_train_clip), written as a model folder. */
+ * scratch on JSONL records (mmf_clip_train), written as a model folder. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +64,7 @@ int cli_train_clip(int argc, char **argv) {
     if (!out) return cli_usage("train-direct", "--out DIR is required");
     if (p.text_dim % p.heads) return cli_usage("train-direct", "--text-dim %d is not divisible by --heads %d", p.text_dim, p.heads);
     if (!quiet) p.progress = progress;
-    mmf_status s = mmf_train_clip(records, val, out, &p);
+    mmf_status s = mmf_clip_train(records, val, out, &p);
     if (s) return cli_fail("train-direct", s, "contrastive training failed");
     if (!quiet) fprintf(stderr, "train-direct: wrote %s (model_type mmfuse_clip, %d-dimensional joint space)\n", out, p.dim);
     return MMF_EXIT_OK;

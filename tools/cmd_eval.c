@@ -43,7 +43,7 @@ static void row(const char *label, const mmf_eval_result *r, mmf_task task, int 
 }
 
 /* --predictions: argmax and top-5 of the outputs under the same options as the main row */
-static int write_predictions(mmf_head *h, const mmf_embfile *f, const mmf_eval_opts *o, const char *path) {
+static int write_predictions(mmf_head *h, const mmf_embfile *f, const mmf_eval_params *o, const char *path) {
     int64_t N = mmf_embfile_rows(f), C = mmf_head_out_dim(h);
     const int64_t *lab = mmf_embfile_labels(f), *ids = mmf_embfile_ids(f);
     float *out = malloc((size_t)(N * C + 1) * sizeof(float));
@@ -106,7 +106,7 @@ static int run(int argc, char **argv) {
     if (s) return cli_fail("eval", s, "cannot load the head");
     if ((s = mmf_embfile_open(data, &f))) { mmf_head_free(h); return cli_fail("eval", s, "cannot use the data"); }
     mmf_task task = mmf_head_task(h);
-    mmf_eval_opts o = mmf_eval_opts_default();
+    mmf_eval_params o = mmf_eval_params_default();
     o.n_threads = (int)threads;
     o.seed = seed;
     o.drop = drop;
@@ -128,7 +128,7 @@ static int run(int argc, char **argv) {
     if (table && !drop && noise == 0.0) {
         if (!as_json) printf("-- robustness --\n");
         for (int m = 0; m < mmf_embfile_n_modalities(f) && !s; m++) {
-            mmf_eval_opts d = o;
+            mmf_eval_params d = o;
             d.drop = mmf_embfile_modality(f, m);
             if ((s = mmf_head_eval(h, f, &d, &r))) break;
             snprintf(label, sizeof label, "without %s", d.drop);
@@ -136,14 +136,14 @@ static int run(int argc, char **argv) {
         }
         static const float rates[] = {0.1f, 0.25f, 0.5f}, sig[] = {0.1f, 0.25f, 0.5f, 1.0f};
         for (int k = 0; k < 3 && !s; k++) {
-            mmf_eval_opts d = o;
+            mmf_eval_params d = o;
             d.drop_rate = rates[k];
             if ((s = mmf_head_eval(h, f, &d, &r))) break;
             snprintf(label, sizeof label, "drop rate %.2f", rates[k]);
             row(label, &r, task, as_json);
         }
         for (int k = 0; k < 4 && !s; k++) {
-            mmf_eval_opts d = o;
+            mmf_eval_params d = o;
             d.noise = sig[k];
             if ((s = mmf_head_eval(h, f, &d, &r))) break;
             snprintf(label, sizeof label, "noise sigma %.2f", sig[k]);

@@ -99,8 +99,8 @@ static int run(int argc, char **argv) {
     if (!records) return cli_usage("train-encoder", "--records TRAIN.jsonl is required");
     if (!out) return cli_usage("train-encoder", "--out DIR is required");
     if (!quiet) { p.progress = progress; p.progress_user = (void *)modality; }
-    mmf_status s = !strcmp(modality, "image") ? mmf_train_image_tower(records, val, out, &p)
-                                              : mmf_train_text_tower(records, val, out, &p);
+    mmf_status s = !strcmp(modality, "image") ? mmf_image_tower_train(records, val, out, &p)
+                                              : mmf_text_tower_train(records, val, out, &p);
     if (s) return cli_fail("train-encoder", s, "training failed");
     if (!quiet) fprintf(stderr, "train-encoder: wrote %s\n", out);
     return MMF_EXIT_OK;

@@ -137,7 +137,7 @@ static int do_train(int argc, char **argv) {
     if (r) { rc = r; goto done; }
     if ((s = mmf_vqa_save(q, out))) { cli_fail(NAME, s, "cannot write the model"); goto done; }
     double acc = 0;
-    if ((s = mmf_vqa_accuracy(q, fv ? fv : ft, fv ? av : at, NULL, f->n_threads, &acc))) { cli_fail(NAME, s, "cannot evaluate"); goto done; }
+    if ((s = mmf_vqa_eval(q, fv ? fv : ft, fv ? av : at, NULL, f->n_threads, &acc))) { cli_fail(NAME, s, "cannot evaluate"); goto done; }
     printf("{\"answers\": %d, \"%s_accuracy\": %.4f}\n", mmf_vqa_n_answers(q), fv ? "val" : "train", acc);
     rc = MMF_EXIT_OK;
 done:
@@ -178,7 +178,7 @@ static int do_eval(int argc, char **argv) {
     if (cli_texts_load(NAME, f, ans, field, idf, &tt)) goto done;
     if (!(a = row_answers(&tt))) goto done;
     double acc;
-    if ((s = mmf_vqa_accuracy(q, f, a, drop, nt, &acc))) { cli_fail(NAME, s, "evaluation failed"); goto done; }
+    if ((s = mmf_vqa_eval(q, f, a, drop, nt, &acc))) { cli_fail(NAME, s, "evaluation failed"); goto done; }
     printf("{\"n\": %lld, \"accuracy\": %.4f, \"answers\": %d, \"drop\": %s%s%s}\n", (long long)mmf_embfile_rows(f), acc,
            mmf_vqa_n_answers(q), drop ? "\"" : "", drop ? drop : "null", drop ? "\"" : "");
     rc = MMF_EXIT_OK;

@@ -152,7 +152,7 @@ _SIGS = {
     "mmf_embfile_data": (P(f32), [vp, i32]), "mmf_embfile_mask": (P(C.c_uint8), [vp]),
     "mmf_embfile_label_kind": (i32, [vp]), "mmf_embfile_n_classes": (i64, [vp]),
     "mmf_embfile_labels": (P(i64), [vp]), "mmf_embfile_multihot": (P(f32), [vp]), "mmf_embfile_ids": (P(i64), [vp]), "mmf_write_file_atomic": (i32, [cp, cp, sz]),
-    "mmf_train_params_default": (TrainParams, []), "mmf_eval_opts_default": (EvalOpts, []),
+    "mmf_train_params_default": (TrainParams, []), "mmf_eval_params_default": (EvalOpts, []),
     "mmf_head_train": (i32, [vp, vp, P(TrainParams), P(vp)]),
     "mmf_head_save": (i32, [vp, cp]), "mmf_head_load": (i32, [cp, P(vp)]), "mmf_head_free": (None, [vp]),
     "mmf_head_fusion": (cp, [vp]), "mmf_head_task": (i32, [vp]),

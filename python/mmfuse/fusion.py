@@ -60,7 +60,7 @@ class FusionHead(Handle):
     def _run(self, embs, present, threads, want_emb: bool) -> np.ndarray:
         single = all(np.ndim(v) == 1 for v in embs.values() if v is not None) and any(v is not None for v in embs.values())
         with self._lock, _Batch(embs, self.modalities, present=present, name="inputs") as b:
-            o = _lib.lib.mmf_eval_opts_default()
+            o = _lib.lib.mmf_eval_params_default()
             o.n_threads = threads_arg(threads)
             width = self.emb_dim if want_emb else self.out_dim
             out = np.empty((b.n, width), dtype=np.float32)

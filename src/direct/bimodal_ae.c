@@ -156,7 +156,7 @@ static void pf_progress(void *ctx, const mmf_fit_report *r) {
 static mmf_status fit_probe(mmf_head *h, const mmf_embfile *train, const mmf_embfile *val, const mmf_direct_params *p) {
     int64_t N = mmf_embfile_rows(train), E = h->emb_dim, C = h->cfg.n_out;
     const int64_t *y = mmf_embfile_labels(train);
-    mmf_eval_opts eo = mmf_eval_opts_default();
+    mmf_eval_params eo = mmf_eval_params_default();
     eo.n_threads = p->n_threads;
     float *code = malloc((size_t)(N * E + 1) * sizeof(float));
     float *vcode = NULL;

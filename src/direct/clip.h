@@ -1,4 +1,4 @@
-/* The contrastive dual encoder trained from scratch (mmf_train_clip):
+/* The contrastive dual encoder trained from scratch (mmf_clip_train):
  * data (clip_data.c), the model and its training pieces (clip_train.c), the
  * folder it writes (clip_save.c). Training runs on the shared fit loop
  * (train/fit.h: patience, best-weights restore, NaN stop) through gather /
@@ -78,7 +78,7 @@ void clip_trainer_free(clip_trainer *t);
 mmf_status clip_gather(clip_trainer *t, const clip_set *d, const int64_t *img, int B);
 /* The gathered batch's symmetric InfoNCE on tp (training mode set by the caller). */
 mmf_var clip_loss(clip_trainer *t, mmf_tape *tp);
-/* One step outside the fit loop (mmf_train_clip runs it through mmf_fit_run):
+/* One step outside the fit loop (mmf_clip_train runs it through mmf_fit_run):
  * gather, loss, backward, the three optimiser steps, the temperature capped. */
 mmf_status clip_step(clip_trainer *t, const clip_set *d, const int64_t *img, int B, double *loss);
 /* Unit-length embeddings in eval mode: every concept's name (text, [n_concepts, D])

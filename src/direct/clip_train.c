@@ -1,5 +1,5 @@
 /* The contrastive dual encoder's model and training pieces (clip.h), and
- * mmf_train_clip, the loop that drives them. */
+ * mmf_clip_train, the loop that drives them. */
 #include "direct/clip.h"
 #include "direct/text_vocab.h"
 #include "direct/tower.h"
@@ -364,7 +364,7 @@ static mmf_status check_params(const mmf_clip_params *p) {
     return MMF_OK;
 }
 
-mmf_status mmf_train_clip(const char *train_jsonl, const char *val_jsonl, const char *out_dir, const mmf_clip_params *pp) {
+mmf_status mmf_clip_train(const char *train_jsonl, const char *val_jsonl, const char *out_dir, const mmf_clip_params *pp) {
     mmf_clip_params p = pp ? *pp : mmf_clip_params_default();
     if (p.n_threads < 1) p.n_threads = 1;
     if (p.min_count < 1) p.min_count = 1;

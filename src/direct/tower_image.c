@@ -1,4 +1,4 @@
-/* Training the CNN image tower on labelled records (mmf_train_image_tower).
+/* Training the CNN image tower on labelled records (mmf_image_tower_train).
  * Images are decoded once and kept as the processor's uint8 geometry output
  * (S x S x 3); batches are normalised on the fly exactly as the saved
  * preprocessor_config.json does it, with an optional random shift (edge pixels
@@ -142,7 +142,7 @@ static void if_progress(void *ctx, const mmf_fit_report *r) {
     mmf_tower_progress(c->p, r, &c->correct, r->metrics ? r->metrics[0] : -1.0);
 }
 
-mmf_status mmf_train_image_tower(const char *train_jsonl, const char *val_jsonl, const char *out_dir, const mmf_tower_params *pp) {
+mmf_status mmf_image_tower_train(const char *train_jsonl, const char *val_jsonl, const char *out_dir, const mmf_tower_params *pp) {
     mmf_tower_params p = pp ? *pp : mmf_tower_params_default();
     if (p.epochs <= 0) p.epochs = 10;
     if (p.batch < 2 || p.batch > 4096) return mmf_fail(MMF_ERR_ARG, "image tower: batch %d should be in [2, 4096]", p.batch);

@@ -1,4 +1,4 @@
-/* Training the text tower (mmf_train_text_tower): the vocabulary is learned
+/* Training the text tower (mmf_text_tower_train): the vocabulary is learned
  * from the training texts (text_vocab.c), then the BERT-layout encoder is
  * trained to classify the label field. */
 #include "direct/text_vocab.h"
@@ -110,7 +110,7 @@ static void tf_progress(void *ctx, const mmf_fit_report *r) {
     mmf_tower_progress(c->p, r, &c->correct, r->metrics ? r->metrics[0] : -1.0);
 }
 
-mmf_status mmf_train_text_tower(const char *train_jsonl, const char *val_jsonl, const char *out_dir, const mmf_tower_params *pp) {
+mmf_status mmf_text_tower_train(const char *train_jsonl, const char *val_jsonl, const char *out_dir, const mmf_tower_params *pp) {
     mmf_tower_params p = pp ? *pp : mmf_tower_params_default();
     if (p.epochs <= 0) p.epochs = 40;
     if (p.batch < 2 || p.batch > 4096) return mmf_fail(MMF_ERR_ARG, "text tower: batch %d should be in [2, 4096]", p.batch);

@@ -36,8 +36,8 @@ mmf_train_params mmf_train_params_default(void) {
     return p;
 }
 
-mmf_eval_opts mmf_eval_opts_default(void) {
-    mmf_eval_opts o;
+mmf_eval_params mmf_eval_params_default(void) {
+    mmf_eval_params o;
     memset(&o, 0, sizeof o);
     o.seed = 1;
     o.n_threads = 1;
@@ -321,7 +321,7 @@ static mmf_status align_recall(float *a, float *b, int64_t N, int64_t E, int nt,
 }
 
 /* One pass over `rows`: loss and metrics into r; embeddings/outputs optional. */
-static mmf_status run_eval(mmf_head *h, binding *bd, const int64_t *rows, int64_t N, const mmf_eval_opts *o,
+static mmf_status run_eval(mmf_head *h, binding *bd, const int64_t *rows, int64_t N, const mmf_eval_params *o,
                            mmf_eval_result *r, float *emb_all, float *out_all, int metrics) {
     memset(r, 0, sizeof *r);
     r->n = N;
@@ -404,7 +404,7 @@ static mmf_status run_eval(mmf_head *h, binding *bd, const int64_t *rows, int64_
     return s;
 }
 
-mmf_status mmf_head_eval(mmf_head *h, const mmf_embfile *data, const mmf_eval_opts *o, mmf_eval_result *r) {
+mmf_status mmf_head_eval(mmf_head *h, const mmf_embfile *data, const mmf_eval_params *o, mmf_eval_result *r) {
     binding bd;
     mmf_status s = bind(h, data, 0, &bd);
     if (!s) s = check_labels(h, data);
@@ -416,7 +416,7 @@ mmf_status mmf_head_eval(mmf_head *h, const mmf_embfile *data, const mmf_eval_op
     return s;
 }
 
-mmf_status mmf_head_predict(mmf_head *h, const mmf_embfile *data, const mmf_eval_opts *o, float *emb, float *out) {
+mmf_status mmf_head_predict(mmf_head *h, const mmf_embfile *data, const mmf_eval_params *o, float *emb, float *out) {
     binding bd;
     mmf_status s = bind(h, data, 0, &bd);
     int64_t N = mmf_embfile_rows(data);
@@ -436,7 +436,7 @@ mmf_status mmf_head_fuse(mmf_head *h, const mmf_embfile *data, const char *out_p
     float *emb = malloc((size_t)(N * E + 1) * sizeof(float));
     uint8_t *mask = malloc((size_t)N + 1);
     if (!emb || !mask) { free(emb); free(mask); return mmf_fail(MMF_ERR_NOMEM, "fuse: out of memory"); }
-    mmf_eval_opts o = mmf_eval_opts_default();
+    mmf_eval_params o = mmf_eval_params_default();
     o.n_threads = n_threads;
     mmf_status s = mmf_head_predict(h, data, &o, emb, NULL);
     if (!s) {
@@ -485,7 +485,7 @@ typedef struct head_fit {
     batchbuf bb;
     perturb pt;
     int any_drop;
-    mmf_eval_opts eo;
+    mmf_eval_params eo;
 } head_fit;
 
 static mmf_status hf_gather(void *ctx, const int64_t *idx, int64_t B) {
@@ -589,7 +589,7 @@ mmf_status mmf_head_train_comm(const mmf_embfile *train, const mmf_embfile *val,
     mmf_rng rng;
     mmf_rng_seed(&rng, p->seed ^ 0xDA7Aull);
     head_fit c = {.h = h, .p = p, .bt = &bt, .bv = &bv, .rows = rows, .vrows = vrows, .NV = NV,
-                  .pt = {.mod_drop = p->modality_dropout, .drop_m = -1, .rng = &rng}, .eo = mmf_eval_opts_default()};
+                  .pt = {.mod_drop = p->modality_dropout, .drop_m = -1, .rng = &rng}, .eo = mmf_eval_params_default()};
     c.eo.n_threads = p->n_threads;
     for (int m = 0; m < M; m++) c.any_drop |= p->modality_dropout[m] > 0.0f;
     if (!s) s = bb_init(&c.bb, h, bs);

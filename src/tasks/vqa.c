@@ -324,7 +324,7 @@ mmf_status mmf_vqa_train(const mmf_embfile *train, const char *const *answers, c
     return MMF_OK;
 }
 
-mmf_status mmf_vqa_accuracy(mmf_vqa *v, const mmf_embfile *f, const char *const *answers, const char *drop, int n_threads,
+mmf_status mmf_vqa_eval(mmf_vqa *v, const mmf_embfile *f, const char *const *answers, const char *drop, int n_threads,
                             double *acc) {
     mmf_tape *tp = mmf_tape_new(n_threads < 1 ? 1 : n_threads, 1);
     if (!tp) return mmf_fail(MMF_ERR_NOMEM, "vqa: out of memory");
