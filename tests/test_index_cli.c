@@ -90,6 +90,26 @@ int main(void) {
     CHECK(cli(a) == 0 && !strstr(out_buf, "\"id\": 103,"));
     snprintf(a, sizeof a, "index delete %s --id 103", p_idx);
     CHECK(cli(a) == 1 && strstr(out_buf, "not in the index"));
+    /* compaction drops the tombstone, into a new file; the old one keeps it */
+    snprintf(a, sizeof a, "index info %s --json", p_idx);
+    CHECK_MSG(cli(a) == 0 && strstr(out_buf, "\"count\": 599") && strstr(out_buf, "\"deleted\": 1,"), "%s", out_buf);
+    snprintf(a, sizeof a, "index compact %s --threads 2 --out %s/k.mmfidx", p_idx, dir);
+    CHECK_MSG(cli(a) == 0 && strstr(out_buf, "1 deleted slots dropped, 599 vectors kept"), "%s", out_buf);
+    snprintf(a, sizeof a, "index info %s/k.mmfidx --json", dir);
+    CHECK_MSG(cli(a) == 0 && strstr(out_buf, "\"count\": 599") && strstr(out_buf, "\"deleted\": 0,"), "%s", out_buf);
+    snprintf(a, sizeof a, "index info %s --json", p_idx);
+    CHECK_MSG(cli(a) == 0 && strstr(out_buf, "\"deleted\": 1,"), "%s", out_buf);
+    snprintf(a, sizeof a, "search %s/k.mmfidx --vector-file %s -k 3 --json", dir, p_q);
+    CHECK_MSG(cli(a) == 0 && !strstr(out_buf, "\"id\": 103,") &&
+              strstr(out_buf, "{\"query\": 1, \"results\": [{\"id\": 150, \"score\": 1") &&
+              strstr(out_buf, "{\"query\": 2, \"results\": [{\"id\": 699, \"score\": 1"), "%s", out_buf);
+    /* delete --compact in one step; compact takes no --id */
+    snprintf(a, sizeof a, "index delete %s/k.mmfidx --id 150 --compact", dir);
+    CHECK_MSG(cli(a) == 0 && strstr(out_buf, "598 vectors kept"), "%s", out_buf);
+    snprintf(a, sizeof a, "index info %s/k.mmfidx --json", dir);
+    CHECK_MSG(cli(a) == 0 && strstr(out_buf, "\"count\": 598") && strstr(out_buf, "\"deleted\": 0,"), "%s", out_buf);
+    snprintf(a, sizeof a, "index compact %s --id 5", p_idx);
+    CHECK_MSG(cli(a) == 2 && strstr(out_buf, "unknown option --id"), "%s", out_buf);
     /* bad input: dimension mismatch, missing tensor, a --model folder that is not there */
     snprintf(a, sizeof a, "search %s --vector-file %s", p_idx, p_bad);
     CHECK_MSG(cli(a) == 1 && strstr(out_buf, "dimension mismatch"), "%s", out_buf);

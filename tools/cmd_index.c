@@ -1,4 +1,4 @@
-/* mmfuse index build|info|add|delete */
+/* mmfuse index build|info|add|delete|compact */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +14,8 @@ static const char help[] =
     "Usage: mmfuse index build EMB.safetensors --out IDX [options]\n"
     "       mmfuse index info IDX [--json]\n"
     "       mmfuse index add IDX EMB.safetensors [--tensor NAME] [--ids NAME] [--threads N] [--out IDX2]\n"
-    "       mmfuse index delete IDX --id ID [--id ID ...] [--out IDX2]\n\n"
+    "       mmfuse index delete IDX --id ID [--id ID ...] [--compact] [--out IDX2]\n"
+    "       mmfuse index compact IDX [--threads N] [--out IDX2]\n\n"
     "Builds a vector index over the rows of an embedding tensor (F32/F16/BF16,\n"
     "[N, D]) and saves it as one checksummed file, written atomically: a failed\n"
     "build or update leaves any previous file untouched. Searches open the file\n"
@@ -54,14 +55,18 @@ static const char help[] =
     "Under `mpirun -np N`, build writes one index per rank over its contiguous share of\n"
     "the rows (IDX.shard-R-of-N, each with its own --threads) and a JSON manifest at IDX\n"
     "naming them; `mmfuse search IDX` searches them all and merges (docs/scale.md).\n\n"
-    "add/delete write the updated index back to IDX (or to --out IDX2).\n"
-    "Deleted ids are never returned again; their slots keep routing the graph.\n\n"
+    "add/delete/compact write the updated index back to IDX (or to --out IDX2).\n"
+    "Deleted ids are never returned again; their slots keep routing the graph\n"
+    "and stay in the file until a compaction (`index compact`, or `delete\n"
+    "--compact`) drops them and rebuilds the graph over the live vectors: it\n"
+    "costs a build (--threads) and frees the space of the deleted ones.\n\n"
     "Examples:\n"
     "  mmfuse index build train.safetensors --tensor image --out images.mmfidx --threads 2\n"
     "  mmfuse index build gallery.safetensors --tensor image --records openmoji.jsonl \\\n"
     "      --id-field hexcode --payload text,image,emoji --out gallery.mmfidx\n"
     "  mmfuse index info images.mmfidx\n"
-    "  mmfuse index delete images.mmfidx --id 17\n";
+    "  mmfuse index delete images.mmfidx --id 17\n"
+    "  mmfuse index compact images.mmfidx --threads 2\n";
 
 static double now_s(void) {
     struct timespec t;
@@ -252,9 +257,12 @@ static int do_info(int argc, char **argv) {
     return MMF_EXIT_OK;
 }
 
-static int do_update(int argc, char **argv, int is_add) {
+enum update_action { UPDATE_DELETE, UPDATE_ADD, UPDATE_COMPACT };
+static const char *const update_verb[] = {"delete from", "add to one of", "compact"};
+
+static int do_update(int argc, char **argv, enum update_action act) {
     const char *path = NULL, *emb = NULL, *out = NULL, *tensor = NULL, *ids_name = NULL, *v;
-    int bad = 0, nt = 1;
+    int bad = 0, nt = 1, is_add = act == UPDATE_ADD, compact = act == UPDATE_COMPACT;
     long iv;
     int64_t *del = NULL;
     size_t ndel = 0;
@@ -262,10 +270,11 @@ static int do_update(int argc, char **argv, int is_add) {
         if (cli_opt(argc, argv, &i, "--out", &v, &bad)) out = v;
         else if (is_add && cli_opt(argc, argv, &i, "--tensor", &v, &bad)) tensor = v;
         else if (is_add && cli_opt(argc, argv, &i, "--ids", &v, &bad)) ids_name = v;
-        else if (is_add && cli_opt(argc, argv, &i, "--threads", &v, &bad)) {
+        else if (act == UPDATE_DELETE && !strcmp(argv[i], "--compact")) compact = 1;
+        else if (act != UPDATE_DELETE && cli_opt(argc, argv, &i, "--threads", &v, &bad)) {
             if (bad || !cli_int("--threads", v, 1, 1024, &iv)) { free(del); return MMF_EXIT_USAGE; }
             nt = (int)iv;
-        } else if (!is_add && cli_opt(argc, argv, &i, "--id", &v, &bad)) {
+        } else if (act == UPDATE_DELETE && cli_opt(argc, argv, &i, "--id", &v, &bad)) {
             char *end;
             if (bad) break;
             long long id = strtoll(v, &end, 10);
@@ -283,7 +292,7 @@ static int do_update(int argc, char **argv, int is_add) {
     if (bad) { free(del); return MMF_EXIT_USAGE; }
     if (!path) { free(del); return cli_usage("index", "missing IDX"); }
     if (is_add && !emb) return cli_usage("index", "add: missing EMB.safetensors");
-    if (!is_add && !ndel) return cli_usage("index", "delete: give at least one --id");
+    if (act == UPDATE_DELETE && !ndel) return cli_usage("index", "delete: give at least one --id");
     cli_sindex probe;   /* a manifest names shard files: those are what add and delete change */
     if (!cli_sindex_open("index", path, 1, 0, 1, &probe)) { free(del); return MMF_EXIT_FAIL; }
     int manifest = probe.is_manifest;
@@ -291,7 +300,7 @@ static int do_update(int argc, char **argv, int is_add) {
     if (manifest) {
         free(del);
         fprintf(stderr, "mmfuse index: error: %s is a shard manifest: %s the shard files it names (%s.shard-R-of-N), "
-                        "or rebuild the shards\n", path, is_add ? "add to one of" : "delete from", path);
+                        "or rebuild the shards\n", path, update_verb[act], path);
         return MMF_EXIT_FAIL;
     }
     mmf_index *ix;
@@ -323,13 +332,24 @@ static int do_update(int argc, char **argv, int is_add) {
         cli_emb_free(&e);
         if (s) { mmf_index_free(ix); return cli_fail("index", s, "cannot add the vectors"); }
         fprintf(stderr, "mmfuse index: added %zu vectors\n", n);
-    } else {
+    } else if (act == UPDATE_DELETE) {
         for (size_t i = 0; i < ndel; i++) {
             s = mmf_index_delete(ix, del[i]);
             if (s) { free(del); mmf_index_free(ix); return cli_fail("index", s, "cannot delete"); }
         }
         fprintf(stderr, "mmfuse index: deleted %zu ids\n", ndel);
         free(del);
+    }
+    if (compact) {
+        mmf_index_info before, after;
+        mmf_index_get_info(ix, &before);
+        mmf_index_set_threads(ix, nt);
+        double t0 = now_s();
+        s = mmf_index_compact(ix);
+        if (s) { mmf_index_free(ix); return cli_fail("index", s, "cannot compact"); }
+        mmf_index_get_info(ix, &after);
+        fprintf(stderr, "mmfuse index: compacted: %zu deleted slots dropped, %zu vectors kept (%.2f s)\n",
+                before.deleted, after.count, now_s() - t0);
     }
     s = mmf_index_save(ix, out ? out : path);
     mmf_index_free(ix);
@@ -338,16 +358,17 @@ static int do_update(int argc, char **argv, int is_add) {
 }
 
 static int run(int argc, char **argv) {
-    if (argc < 2) return cli_usage("index", "missing action: build, info, add or delete");
+    if (argc < 2) return cli_usage("index", "missing action: build, info, add, delete or compact");
     if (!strcmp(argv[1], "build")) return do_build(argc, argv);
     if (cli_dist_size() > 1) {
         if (cli_dist_rank() == 0) fprintf(stderr, "mmfuse index: error: under mpirun only \"index build\" runs (one shard per rank)\n");
         return MMF_EXIT_USAGE;
     }
     if (!strcmp(argv[1], "info")) return do_info(argc, argv);
-    if (!strcmp(argv[1], "add")) return do_update(argc, argv, 1);
-    if (!strcmp(argv[1], "delete")) return do_update(argc, argv, 0);
-    return cli_usage("index", "unknown action \"%s\" (build, info, add, delete)", argv[1]);
+    if (!strcmp(argv[1], "add")) return do_update(argc, argv, UPDATE_ADD);
+    if (!strcmp(argv[1], "delete")) return do_update(argc, argv, UPDATE_DELETE);
+    if (!strcmp(argv[1], "compact")) return do_update(argc, argv, UPDATE_COMPACT);
+    return cli_usage("index", "unknown action \"%s\" (build, info, add, delete, compact)", argv[1]);
 }
 
 const mmf_cli_command mmf_cmd_index = {"index", "build, inspect and update a vector index (exact or HNSW)", run, help};

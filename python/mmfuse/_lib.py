@@ -137,7 +137,7 @@ _SIGS = {
     "mmf_metric_parse": (i32, [cp, P(i32)]),
     "mmf_index_params_default": (IndexParams, []), "mmf_search_params_default": (SearchParams, []),
     "mmf_index_new": (i32, [i32, P(IndexParams), P(vp)]), "mmf_index_free": (None, [vp]),
-    "mmf_index_add": (i32, [vp, sz, vp, vp]), "mmf_index_delete": (i32, [vp, i64]),
+    "mmf_index_add": (i32, [vp, sz, vp, vp]), "mmf_index_delete": (i32, [vp, i64]), "mmf_index_compact": (i32, [vp]),
     "mmf_index_search": (i32, [vp, sz, vp, i32, P(SearchParams), vp, vp]),
     "mmf_index_save": (i32, [vp, cp]), "mmf_index_open": (i32, [cp, P(vp)]),
     "mmf_index_get_info": (None, [vp, P(IndexInfo)]), "mmf_index_set_ef": (None, [vp, i32]),

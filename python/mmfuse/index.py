@@ -128,6 +128,13 @@ class Index(Handle):
             _lib.check(_lib.lib.mmf_index_delete(self._handle, int_arg(id, "id", -2 ** 63, 2 ** 63 - 1)))
             self.payloads.pop(int(id), None)
 
+    def compact(self) -> None:
+        """Drop the deleted ids for good: the graph is rebuilt over the live vectors (a
+        build's cost, with the index's threads), ids, payloads and search results of the
+        live ones unchanged. On failure the index is as before."""
+        with self._rw.exclusive():
+            _lib.check(_lib.lib.mmf_index_compact(self._handle))
+
     def search(self, queries, k: int = 10, ef: Optional[int] = None, exact: bool = False,
                threads=1) -> Tuple[np.ndarray, np.ndarray]:
         """The k best stored vectors for each query, best first: (ids int64, scores float32),

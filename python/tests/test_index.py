@@ -60,6 +60,10 @@ def test_add_delete_save_load_payloads(tmp_path, data):
     assert (jx.search(x[:20], k=4)[0] == ix.search(x[:20], k=4)[0]).all()
     jx.add(x[200:201], [5])                              # an opened (mapped) index still takes adds
     assert jx.search(x[200], k=1)[0][0] == 5
+    before = jx.search(x[:20], k=4)
+    jx.compact()                                         # tombstones go, the live answers stay
+    assert jx.deleted == 0 and len(jx) == 110 and jx.payload(ids[7]) == {"row": 7}
+    assert (jx.search(x[:20], k=4)[0] == before[0]).all()
     small = mmfuse.Index(16)
     with pytest.raises(mmfuse.ArgumentError, match="no vectors"):
         small.search(x[:2], k=3)
