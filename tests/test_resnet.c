@@ -1,6 +1,7 @@
 /* ResNet parity against tests/ref/ref_resnet.py (PyTorch re-implementation with
  * Hugging Face names, random weights, non-trivial BN statistics): basic and
- * bottleneck, threads 1 and 2, max abs diff <= 1e-4. Plus config/weight
+ * bottleneck, threads 1 and 2, max abs diff <= 1e-4, on the plain path and on
+ * the oneDNN engine. Plus config/weight
  * disagreement errors. */
 #include "test_util.h"
 #include "models/resnet.h"
@@ -14,13 +15,19 @@ static const mmf_tensor_info *need(const mmf_safetensors *st, const char *name) 
 
 static double worst = 0;
 
-static void run_case(const mmf_safetensors *ex, const char *name) {
+/* dnnl 1: the encoders' fp32 engine (mmf_resnet_use_dnnl: oneDNN convolutions
+ * on NHWC); 2: the same as one oneDNN net in the kernels' layout
+ * (MMFUSE_RESNET_NET=1); 0: the plain NHWC im2col + GEMM path */
+static void run_case(const mmf_safetensors *ex, const char *name, int dnnl) {
     char dir[1024], key[256];
     snprintf(key, sizeof key, "tests/data/image/resnet_%s", name);
     t_src_path(key, dir, sizeof dir);
     mmf_resnet *m;
     CHECK_OK(mmf_resnet_load(dir, &m));
     if (!m) return;
+    if (dnnl == 2) setenv("MMFUSE_RESNET_NET", "1", 1);
+    if (dnnl) CHECK_OK(mmf_resnet_use_dnnl(m));
+    unsetenv("MMFUSE_RESNET_NET");
     snprintf(key, sizeof key, "%s/pixel_values", name);
     const mmf_tensor_info *px = need(ex, key);
     snprintf(key, sizeof key, "%s/last_hidden_state", name);
@@ -37,7 +44,7 @@ static void run_case(const mmf_safetensors *ex, const char *name) {
         /* also run a single image of the batch: batch size must not change results */
         CHECK_OK(mmf_resnet_forward(m, px->data, B, H, W, pool, hid, nt));
         double d1 = t_max_abs_diff(pool, po->data, (size_t)po->numel), d2 = t_max_abs_diff(hid, lh->data, (size_t)lh->numel);
-        printf("resnet %s threads %d: pooler max diff %.3g, last_hidden max diff %.3g\n", name, nt, d1, d2);
+        printf("resnet %s%s threads %d: pooler max diff %.3g, last_hidden max diff %.3g\n", name, dnnl == 2 ? " (oneDNN net)" : dnnl ? " (oneDNN)" : "", nt, d1, d2);
         CHECK(d1 <= 1e-4 && d2 <= 1e-4);
         if (d1 > worst) worst = d1;
         if (d2 > worst) worst = d2;
@@ -59,8 +66,10 @@ int main(void) {
     mmf_safetensors *ex;
     CHECK_OK(mmf_st_open(p, &ex));
     if (!ex) return t_done("test_resnet");
-    run_case(ex, "bottleneck");
-    run_case(ex, "basic");
+    for (int dnnl = 0; dnnl <= 2; dnnl++) {
+        run_case(ex, "bottleneck", dnnl);
+        run_case(ex, "basic", dnnl);
+    }
     mmf_st_close(ex);
     printf("resnet worst diff %.3g\n", worst);
 

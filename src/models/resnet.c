@@ -8,13 +8,15 @@
  * output pixels, K = KH*KW*C) + one GEMM against W reordered to (OC,KH,KW,C);
  * bias, residual and ReLU are fused in one pass.
  *
- * bf16 precision (mmf_resnet_use_bf16, opt-in): every convolution is a oneDNN
- * bf16 convolution (weights rounded to bf16 once, fp32 accumulation, bias,
- * residual and ReLU fused as in fp32) on its input rounded to bf16; the
- * activations between convolutions stay fp32 (the fp32 forward below), and a
- * shape oneDNN refuses runs the fp32 path. ResNet-50 batch 16, 1 thread, CPU
- * time on a loaded Zen 4: 763-769 ms, against 817-833 ms for the hand-written
- * bf16 GEMMs and implicit-GEMM convolutions this replaced, and 1290-1324 ms fp32.
+ * bf16 precision (mmf_resnet_use_bf16, opt-in): the whole pass is one oneDNN
+ * net (core/dnnl_net.h) in the layout the kernels choose, activations bf16
+ * between convolutions, weights rounded to bf16 in the kernels' layout once,
+ * fp32 accumulation, bias / ReLU / residual sum as post-ops, max pooling a
+ * oneDNN pooling, fp32 only at the output (MMFUSE_RESNET_PLAIN=1: the
+ * per-convolution path below, bf16 convolutions between fp32 activations).
+ * ResNet-50 batch 16, 1 thread, CPU time on a shared Zen 5: 407-416 ms, against
+ * 474-537 ms per convolution and 770 ms fp32. A net oneDNN refuses runs the
+ * per-convolution path.
  * fp32 (mmf_resnet_use_dnnl, the default): each k x k or strided convolution
  * is a oneDNN direct convolution on the NHWC activations with the bias, the residual (a
  * sum post-op onto the output, which is filled with it first) and the ReLU
@@ -35,6 +37,7 @@
 #include "core/gemm_bf16.h"   /* mmf_bf16_convert, mmf_bf16_gemm_supported */
 #include "core/gemm_int8.h"
 #include "core/conv_dnnl.h"
+#include "core/dnnl_net.h"
 #include "core/tensor.h"
 #include <math.h>
 #include <stdio.h>
@@ -74,6 +77,11 @@ struct mmf_resnet {
     size_t scratch_cap;
     void *qscratch;    /* int8: quantised rows + int32 sums, or a u8 input; bf16: the input in bf16 */
     size_t qscratch_cap;
+    /* fp32 (1) / bf16 (2): the whole pass as one blocked oneDNN net (core/dnnl_net.h),
+     * made per (batch, threads) of the planned image size; 0: the per-convolution path */
+    int net_mode;
+    struct { mmf_dnet *net; int B, nt, failed; } nets[2];
+    int net_next;
 };
 
 #define BN_EPS 1e-5f
@@ -120,6 +128,14 @@ done:
     return s;
 }
 
+static void drop_nets(mmf_resnet *m) {
+    for (int i = 0; i < 2; i++) {
+        mmf_dnet_free(m->nets[i].net);
+        m->nets[i].net = NULL;
+        m->nets[i].B = 0;
+    }
+}
+
 static void free_conv(conv_bn *c) {
     mmf_dconv_free(c->dc);
     mmf_dconv_free(c->dq);
@@ -136,6 +152,7 @@ void mmf_resnet_free(mmf_resnet *m) {
         if (m->blocks[i].has_sc) free_conv(&m->blocks[i].sc);
     }
     free(m->blocks);
+    drop_nets(m);
     mmf_arena_free(&m->ws);
     free(m);
 }
@@ -232,6 +249,8 @@ mmf_status mmf_resnet_use_bf16(mmf_resnet *m, const char *dir) {
         for (int j = 0; !s && j < b->nconv; j++) s = bf16_conv(&b->c[j]);
         if (!s && b->has_sc) s = bf16_conv(&b->sc);
     }
+    if (!s && !getenv("MMFUSE_RESNET_PLAIN")) m->net_mode = 2;
+    drop_nets(m);
     return s;   /* the fp32 weights stay: the path when oneDNN refuses a shape */
 }
 
@@ -262,6 +281,8 @@ mmf_status mmf_resnet_use_int8(mmf_resnet *m, const char *dir) {
         if (!s && b->has_sc) s = quantise_conv(&b->sc, 1);
     }
     m->ws_H = 0;   /* planned again: the int8 scratch joins the workspace */
+    m->net_mode = 0;
+    drop_nets(m);
     return s;   /* the fp32 weights stay: the path when the engine refuses a GEMM */
 }
 
@@ -283,6 +304,11 @@ mmf_status mmf_resnet_use_dnnl(mmf_resnet *m) {
         for (int j = 0; !s && j < b->nconv; j++) s = direct_conv(&b->c[j]);
         if (!s && b->has_sc) s = direct_conv(&b->sc);
     }
+    /* the fp32 net only when asked (MMFUSE_RESNET_NET=1): its 1x1 convolutions
+     * measured slower than the GEMMs of the per-convolution path (ResNet-50 b16,
+     * 1 thread, Zen 5: 817-877 ms against 770-772 ms) */
+    if (!s && !m->net_mode && getenv("MMFUSE_RESNET_NET")) m->net_mode = 1;
+    drop_nets(m);
     return s;
 }
 
@@ -454,6 +480,7 @@ mmf_status mmf_resnet_reserve(mmf_resnet *m, int B, int H, int W) {
     size_t bytes = 5 * mmf_arena_need(z.act * sizeof(float)) + mmf_arena_need(z.qbytes);
     bytes += mmf_arena_need(cols * sizeof(float));
     mmf_arena_free(&m->ws);
+    drop_nets(m);
     m->ws_B = m->ws_H = m->ws_W = 0;
     mmf_status s = mmf_arena_init(&m->ws, bytes);
     if (s) return mmf_fail_wrap(s, "resnet: workspace for %d images of %d x %d", B, H, W);
@@ -488,6 +515,53 @@ mmf_status mmf_resnet_forward(mmf_resnet *m, const float *pixels, int B, int H, 
     return s;
 }
 
+/* The whole pass as one oneDNN net in slots X, S (the block input and the
+ * shortcut, swapping roles), T1, T2 (inside a block): the stem writes T1, the
+ * max pool X; a bottleneck reads X, the shortcut writes S, the last
+ * convolution adds onto the shortcut (S) or onto the block input (X) itself. */
+static mmf_dnet *build_net(const mmf_resnet *m, int B, int H, int W, int nt) {
+    enum { X, S, T1, T2 };
+    mmf_dnet *n = mmf_dnet_new(m->net_mode == 2, nt);
+    if (!n) return NULL;
+    const conv_bn *c = &m->stem;
+    int t = mmf_dnet_input(n, B, c->ic, H, W, T2);
+    t = mmf_dnet_conv(n, t, c->w, c->b, c->oc, c->k, c->stride, c->pad, 1, T1, -1);
+    t = mmf_dnet_maxpool(n, t, 3, 2, 1, X);
+    int xs = X, ss = S;
+    for (int i = 0; i < m->nblocks && t >= 0; i++) {
+        const rn_block *b = &m->blocks[i];
+        int res = t, a = t;
+        if (b->has_sc) res = mmf_dnet_conv(n, t, b->sc.w, b->sc.b, b->sc.oc, 1, b->sc.stride, 0, 0, ss, -1);
+        for (int j = 0; j < b->nconv; j++) {
+            c = &b->c[j];
+            const int last = j == b->nconv - 1;
+            a = mmf_dnet_conv(n, a, c->w, c->b, c->oc, c->k, c->stride, c->pad, 1, j % 2 ? T2 : T1, last ? res : -1);
+        }
+        if (b->has_sc) { int q = xs; xs = ss; ss = q; }
+        t = a;
+    }
+    (void)xs;
+    if (t < 0 || mmf_dnet_output(n, t) || mmf_dnet_ready(n)) {
+        mmf_dnet_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* the net for B images on nt threads (made on first use, two kept), or NULL */
+static mmf_dnet *net_for(mmf_resnet *m, int B, int H, int W, int nt) {
+    for (int i = 0; i < 2; i++)
+        if (m->nets[i].B == B && m->nets[i].nt == nt) return m->nets[i].failed ? NULL : m->nets[i].net;
+    int i = m->net_next;
+    m->net_next ^= 1;
+    mmf_dnet_free(m->nets[i].net);
+    m->nets[i].net = build_net(m, B, H, W, nt);
+    m->nets[i].B = B;
+    m->nets[i].nt = nt;
+    m->nets[i].failed = !m->nets[i].net;
+    return m->nets[i].net;
+}
+
 /* One pass over B <= ws_B images of the planned H x W, in the workspace. */
 static mmf_status forward_planned(mmf_resnet *m, const float *pixels, int B, int H, int W, float *pooled, float *last_hidden,
                                   int nt) {
@@ -495,6 +569,22 @@ static mmf_status forward_planned(mmf_resnet *m, const float *pixels, int B, int
     float *x = m->buf[0], *t1 = m->buf[1], *t2 = m->buf[2], *t3 = m->buf[3], *sc = m->buf[4];
     int C0 = m->stem.ic;
     int h, w;
+    mmf_dnet *net = m->net_mode ? net_for(m, B, H, W, nt) : NULL;
+    /* the net writes NCHW: last_hidden itself, or x (the largest activation's room) */
+    float *out = last_hidden ? last_hidden : x;
+    if (net && !mmf_dnet_run(net, pixels, out)) {
+        int d[4];
+        mmf_dnet_out_dims(net, d);
+        const size_t hw = (size_t)d[2] * d[3];
+        if (pooled)
+            for (size_t r = 0; r < (size_t)B * d[1]; r++) {
+                const float *src = out + r * hw;
+                float s = 0.0f;
+                for (size_t p = 0; p < hw; p++) s += src[p];
+                pooled[r] = s / (float)hw;
+            }
+        return MMF_OK;
+    }
     /* NCHW -> NHWC */
     for (int n = 0; n < B; n++)
         for (int c = 0; c < C0; c++)
