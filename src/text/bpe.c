@@ -1,6 +1,7 @@
 /* CLIP byte-level BPE (see bpe.h for the behaviour it reproduces). */
 #include "text/bpe.h"
 #include "core/error.h"
+#include "text/merge_queue.h"
 #include "text/text_util.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -371,7 +372,7 @@ typedef struct enc_state {
     int oom;
     int32_t *ids;
     int n, cap;          /* content ids so far, content capacity */
-    int32_t *work, *work2;
+    int32_t *work;
     size_t work_cap;
 } enc_state;
 
@@ -384,28 +385,10 @@ static void emit(enc_state *e, int32_t id) {
 /* BPE over byte symbols; `end` marks the word end (</w> on the last symbol). */
 static void bpe_word(enc_state *e, const unsigned char *b, size_t nb, int end) {
     const mmf_bpe *t = e->t;
-    int32_t *w = e->work, *w2 = e->work2;
+    int32_t *w = e->work;
     size_t n = nb;
     for (size_t i = 0; i < nb; i++) w[i] = (end && i + 1 == nb) ? t->byte_end_id[b[i]] : t->byte_id[b[i]];
-    const pmap *pm = &t->merges;
-    while (n > 1) {
-        int32_t best = INT32_MAX, best_id = -1;
-        uint64_t best_k = 0;
-        for (size_t i = 0; i + 1 < n; i++) {
-            uint64_t k = (uint64_t)(uint32_t)w[i] << 32 | (uint32_t)w[i + 1];
-            size_t s = pmap_slot(pm, k);
-            if (pm->keys[s] == k && pm->rank[s] < best) { best = pm->rank[s]; best_id = pm->merged[s]; best_k = k; }
-        }
-        if (best_id < 0) break;
-        int32_t a = (int32_t)(best_k >> 32), bb = (int32_t)(uint32_t)best_k;
-        size_t m = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (i + 1 < n && w[i] == a && w[i + 1] == bb) { w2[m++] = best_id; i++; }
-            else w2[m++] = w[i];
-        }
-        memcpy(w, w2, m * sizeof *w);
-        n = m;
-    }
+    if (mmf_bpe_merge(t, w, nb, &n)) { e->oom = 1; return; }
     for (size_t i = 0; i < n && e->n < e->cap; i++) emit(e, w[i]);
 }
 
@@ -500,8 +483,7 @@ static mmf_status tokenize_cps(enc_state *e, const int32_t *low, size_t m) {
     size_t need = 4 * m + 8;
     if (need > MAX_WORD + 8) need = MAX_WORD + 8;
     e->work = malloc(sizeof(int32_t) * need);
-    e->work2 = malloc(sizeof(int32_t) * need);
-    if (!e->work || !e->work2) { free(e->work); free(e->work2); return mmf_fail(MMF_ERR_NOMEM, "tokenize: out of memory"); }
+    if (!e->work) return mmf_fail(MMF_ERR_NOMEM, "tokenize: out of memory");
     /* The added tokens <|startoftext|> and <|endoftext|> are matched on the
      * normalised (lower-cased) text, as the reference does ("<|ENDOFTEXT|>"
      * is the end token too); the text between them is pre-tokenised. */
@@ -524,8 +506,7 @@ static mmf_status tokenize_cps(enc_state *e, const int32_t *low, size_t m) {
         }
     }
     free(e->work);
-    free(e->work2);
-    e->work = e->work2 = NULL;
+    e->work = NULL;
     return e->oom ? mmf_fail(MMF_ERR_NOMEM, "tokenize: out of memory") : MMF_OK;
 }
 
@@ -599,26 +580,19 @@ mmf_status mmf_bpe_engine_from_files(const char *vocab_path, const char *merges_
 
 int32_t mmf_bpe_id(const mmf_bpe *t, const char *s, size_t n) { return smap_get(&t->vocab, s, n); }
 
-size_t mmf_bpe_merge(const mmf_bpe *t, int32_t *w, int32_t *w2, size_t n) {
-    const pmap *pm = &t->merges;
-    while (n > 1) {
-        int32_t best = INT32_MAX, best_id = -1;
-        uint64_t best_k = 0;
-        for (size_t i = 0; i + 1 < n; i++) {
-            if (w[i] < 0 || w[i + 1] < 0) continue;
-            uint64_t k = (uint64_t)(uint32_t)w[i] << 32 | (uint32_t)w[i + 1];
-            size_t s = pmap_slot(pm, k);
-            if (pm->keys[s] == k && pm->rank[s] < best) { best = pm->rank[s]; best_id = pm->merged[s]; best_k = k; }
-        }
-        if (best_id < 0) break;
-        int32_t a = (int32_t)(best_k >> 32), bb = (int32_t)(uint32_t)best_k;
-        size_t m = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (i + 1 < n && w[i] == a && w[i + 1] == bb) { w2[m++] = best_id; i++; }
-            else w2[m++] = w[i];
-        }
-        memcpy(w, w2, m * sizeof *w);
-        n = m;
-    }
-    return n;
+/* merge ranks as merge_queue priorities; negative ids never merge */
+static int rank_pair(void *ctx, int32_t l, int32_t r, size_t beg, size_t mid, size_t end, double *prio, int32_t *merged) {
+    (void)beg, (void)mid, (void)end;
+    const pmap *pm = ctx;
+    if (l < 0 || r < 0) return 0;
+    uint64_t k = (uint64_t)(uint32_t)l << 32 | (uint32_t)r;
+    size_t s = pmap_slot(pm, k);
+    if (pm->keys[s] != k) return 0;
+    *prio = pm->rank[s];
+    *merged = pm->merged[s];
+    return 1;
+}
+
+mmf_status mmf_bpe_merge(const mmf_bpe *t, int32_t *w, size_t n, size_t *n_out) {
+    return mmf_merge_run(w, n, rank_pair, (void *)&t->merges, NULL, n_out);
 }

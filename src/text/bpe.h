@@ -46,7 +46,7 @@ mmf_status mmf_bpe_tokenize(const mmf_bpe *t, const int32_t *cp, size_t n, struc
 mmf_status mmf_bpe_engine_from_model(const struct cJSON *model, const char *file, mmf_bpe **out);
 mmf_status mmf_bpe_engine_from_files(const char *vocab_path, const char *merges_path, mmf_bpe **out);
 int32_t mmf_bpe_id(const mmf_bpe *t, const char *s, size_t n);   /* -1 if absent */
-/* Merge symbol ids w[0..n) by rank (w2: scratch of n); returns the new count.
- * Negative ids never merge. */
-size_t mmf_bpe_merge(const mmf_bpe *t, int32_t *w, int32_t *w2, size_t n);
+/* Merge symbol ids w[0..n) in place by rank (text/merge_queue.h): *n_out
+ * symbols remain. Negative ids never merge. */
+mmf_status mmf_bpe_merge(const mmf_bpe *t, int32_t *w, size_t n, size_t *n_out);
 #endif

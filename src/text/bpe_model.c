@@ -14,6 +14,7 @@
  * are unknown, spelled as bytes with byte fallback. */
 #include "text/pipeline.h"
 #include "text/bpe.h"
+#include "text/merge_queue.h"
 #include "text/tokenizer.h"
 #include "core/error.h"
 #include "io/json.h"
@@ -47,8 +48,8 @@ static mmf_status rank_encode(const void *p, const int32_t *cp, size_t n, mmf_i3
         int32_t id = st ? -1 : mmf_bpe_id(b->eng, s.s, s.n);
         if (id >= 0) { free(s.s); return mmf_i32vec_push(ids, id); }
     }
-    int32_t *w = malloc(sizeof(int32_t) * (4 * n + 1)), *w2 = malloc(sizeof(int32_t) * (4 * n + 1));
-    if (!w || !w2) { free(w); free(w2); free(s.s); return mmf_fail(MMF_ERR_NOMEM, "tokenizer: out of memory"); }
+    int32_t *w = malloc(sizeof(int32_t) * (4 * n + 1));
+    if (!w) { free(s.s); return mmf_fail(MMF_ERR_NOMEM, "tokenizer: out of memory"); }
     size_t m = 0;
     int pending_unk = 0;
     for (size_t i = 0; i < n && !st; i++) {
@@ -78,12 +79,11 @@ static mmf_status rank_encode(const void *p, const int32_t *cp, size_t n, mmf_i3
     }
     if (!st && pending_unk) w[m++] = b->unk;
     if (!st) {
-        m = mmf_bpe_merge(b->eng, w, w2, m);
-        st = mmf_i32vec_reserve(ids, ids->n + m);
+        st = mmf_bpe_merge(b->eng, w, m, &m);
+        if (!st) st = mmf_i32vec_reserve(ids, ids->n + m);
         if (!st) { memcpy(ids->v + ids->n, w, m * sizeof *w); ids->n += m; }
     }
     free(w);
-    free(w2);
     free(s.s);
     return st;
 }
@@ -163,40 +163,49 @@ static void spm_free(void *p) {
     free(b);
 }
 
-/* one segment [cp, cp+n): symbols are byte ranges of its UTF-8 */
+/* a merge of adjacent pieces covering code points [beg, end) of the segment:
+ * the piece's score as the priority (higher merges first) */
+typedef struct spm_seg { const spm_bpe *b; const char *s; const size_t *off; } spm_seg;
+
+static int spm_pair(void *ctx, int32_t l, int32_t r, size_t beg, size_t mid, size_t end, double *prio, int32_t *merged) {
+    (void)l, (void)r, (void)mid;
+    const spm_seg *g = ctx;
+    int32_t id = mmf_vocab_get(&g->b->pieces, g->s + g->off[beg], g->off[end] - g->off[beg]);
+    if (id < 0) return 0;
+    *prio = -g->b->score[id];
+    *merged = id;
+    return 1;
+}
+
+/* one segment [cp, cp+n): symbols are code points at first, pieces as they merge */
 static mmf_status spm_segment(const spm_bpe *b, const int32_t *cp, size_t n, mmf_i32vec *ids) {
     mmf_strbuf s = {0};
-    size_t *beg = malloc((n + 1) * sizeof *beg), *len = malloc((n + 1) * sizeof *len);
-    mmf_status st = beg && len ? MMF_OK : mmf_fail(MMF_ERR_NOMEM, "tokenizer: out of memory");
+    size_t *off = malloc((n + 1) * sizeof *off), *start = malloc((n + 1) * sizeof *start);
+    int32_t *val = malloc((n + 1) * sizeof *val);
+    mmf_status st = off && start && val ? MMF_OK : mmf_fail(MMF_ERR_NOMEM, "tokenizer: out of memory");
     for (size_t i = 0; i < n && !st; i++) {
-        beg[i] = s.n;
+        off[i] = s.n;
+        val[i] = -1;   /* unused by spm_pair: pieces are looked up by their bytes */
         st = mmf_strbuf_cp(&s, cp[i]);
-        if (!st) len[i] = s.n - beg[i];
     }
-    size_t m = n;   /* symbols: beg/len compacted in place */
-    while (!st && m > 1) {
-        double best = 0;
-        size_t at = m;
-        for (size_t i = 0; i + 1 < m; i++) {
-            int32_t id = mmf_vocab_get(&b->pieces, s.s + beg[i], len[i] + len[i + 1]);
-            if (id >= 0 && (at == m || b->score[id] > best)) { best = b->score[id]; at = i; }
-        }
-        if (at == m) break;
-        len[at] += len[at + 1];
-        memmove(beg + at + 1, beg + at + 2, (m - at - 2) * sizeof *beg);
-        memmove(len + at + 1, len + at + 2, (m - at - 2) * sizeof *len);
-        m--;
+    size_t m = 0;
+    if (!st) {
+        off[n] = s.n;
+        spm_seg g = {b, s.s, off};
+        st = mmf_merge_run(val, n, spm_pair, &g, start, &m);
     }
     for (size_t i = 0; i < m && !st; i++) {
-        int32_t id = mmf_vocab_get(&b->pieces, s.s + beg[i], len[i]);
+        size_t beg = off[start[i]], len = (i + 1 < m ? off[start[i + 1]] : s.n) - beg;
+        int32_t id = mmf_vocab_get(&b->pieces, s.s + beg, len);
         if (id >= 0) { st = mmf_i32vec_push(ids, id); continue; }
         int all = b->byte_fallback;
-        for (size_t k = 0; k < len[i] && all; k++) all = b->byte_id[(unsigned char)s.s[beg[i] + k]] >= 0;
-        if (all) for (size_t k = 0; k < len[i] && !st; k++) st = mmf_i32vec_push(ids, b->byte_id[(unsigned char)s.s[beg[i] + k]]);
+        for (size_t k = 0; k < len && all; k++) all = b->byte_id[(unsigned char)s.s[beg + k]] >= 0;
+        if (all) for (size_t k = 0; k < len && !st; k++) st = mmf_i32vec_push(ids, b->byte_id[(unsigned char)s.s[beg + k]]);
         else st = mmf_i32vec_push(ids, b->unk);
     }
-    free(beg);
-    free(len);
+    free(off);
+    free(start);
+    free(val);
     free(s.s);
     return st;
 }
