@@ -39,14 +39,14 @@ EOF
 "$CLI" caption train --train "$T/train.safetensors" --captions "$T/train.jsonl" --id-field id \
     --fusion-hidden 32 --hidden 64 --embed 32 --epochs 25 --batch 32 --lr 0.005 --dropout 0 \
     --modality-dropout text=0.3 --seed 7 --out "$T/cap.safetensors" > "$T/train.out" 2> "$T/train.err"
-check '[ $? -eq 0 ]' "caption train: $(tail -3 "$T/train.err")"
+rc=$?; check '[ $rc -eq 0 ]' "caption train: $(tail -3 "$T/train.err")"
 check 'grep -q "\"cell\": \"gru\"" "$T/train.out"' "train prints the description: $(cat "$T/train.out")"
 check 'grep -q "epoch 25/25" "$T/train.err"' "train reports epochs"
 
 bleu4() { sed -n 's/.*"bleu4": \([0-9.]*\).*/\1/p' "$1"; }
 "$CLI" caption eval "$T/cap.safetensors" --data "$T/test.safetensors" --captions "$T/test.jsonl" --id-field id \
     --out "$T/pred.jsonl" > "$T/eval.json"
-check '[ $? -eq 0 ]' "caption eval"
+rc=$?; check '[ $rc -eq 0 ]' "caption eval"
 b_full=$(bleu4 "$T/eval.json")
 "$CLI" caption eval "$T/cap.safetensors" --data "$T/test.safetensors" --captions "$T/test.jsonl" --id-field id \
     --drop text --beam 3 --length-penalty 0.6 > "$T/eval_notext.json"
@@ -59,20 +59,20 @@ check 'head -1 "$T/pred.jsonl" | grep -q "^{\"row\": 0, \"id\": 5000, \"caption\
 
 # bad input
 out=$("$CLI" caption eval "$T/cap.safetensors" --data "$T/wide.safetensors" 2>&1)
-check '[ $? -eq 1 ] && [[ "$out" == *"image"*"20"*"16"* ]]' "dimension mismatch: $out"
+rc=$?; check '[ $rc -eq 1 ] && [[ "$out" == *"image"*"20"*"16"* ]]' "dimension mismatch: $out"
 out=$("$CLI" caption eval "$T/cap.safetensors" --data "$T/test.safetensors" --drop audio 2>&1)
-check '[ $? -eq 1 ] && [[ "$out" == *"audio"* ]]' "--drop of an unknown modality: $out"
+rc=$?; check '[ $rc -eq 1 ] && [[ "$out" == *"audio"* ]]' "--drop of an unknown modality: $out"
 out=$("$CLI" caption eval "$T/cap.safetensors" --data "$T/test.safetensors" --prefix "a zebra" --max-len 3 2>&1)
-check '[ $? -eq 1 ] && [[ "$out" == *"vocabulary"*"zebra"* ]]' "unknown prefix word error: $out"
+rc=$?; check '[ $rc -eq 1 ] && [[ "$out" == *"vocabulary"*"zebra"* ]]' "unknown prefix word error: $out"
 out=$("$CLI" caption train --train "$T/train.safetensors" --captions "$T/test.jsonl" --id-field id --out "$T/x.safetensors" 2>&1)
-check '[ $? -eq 1 ] && [[ "$out" == *"no record"* ]]' "captions that join no row: $out"
+rc=$?; check '[ $rc -eq 1 ] && [[ "$out" == *"no record"* ]]' "captions that join no row: $out"
 out=$("$CLI" caption run "$T/cap.safetensors" --image /nonexistent.png 2>&1)
-check '[ $? -eq 1 ] && [[ "$out" == *"encoder"* ]]' "run without a recorded encoder: $out"
+rc=$?; check '[ $rc -eq 1 ] && [[ "$out" == *"encoder"* ]]' "run without a recorded encoder: $out"
 out=$("$CLI" caption frobnicate 2>&1)
-check '[ $? -eq 2 ]' "unknown action: $out"
+rc=$?; check '[ $rc -eq 2 ]' "unknown action: $out"
 printf 'garbage' > "$T/bad.safetensors"
 out=$("$CLI" caption eval "$T/bad.safetensors" --data "$T/test.safetensors" 2>&1)
-check '[ $? -eq 1 ] && [[ "$out" == *"bad.safetensors"* ]]' "corrupt captioner file: $out"
+rc=$?; check '[ $rc -eq 1 ] && [[ "$out" == *"bad.safetensors"* ]]' "corrupt captioner file: $out"
 
 # the whole path from records through the (tiny, random-weight) test encoders
 TXT=$SRC/tests/data/text/bert_a IMG=$SRC/tests/data/image/resnet_basic
@@ -92,33 +92,33 @@ with open(f"{d}/records.jsonl", "w") as f:
         f.write(json.dumps({"image": f"img/{i}.png", "text": f"hello {c} world", "caption": f"a {c} {s}"}) + "\n")
 EOF
   "$CLI" embed --records "$T/rec/records.jsonl" --text-model "$TXT" --image-model "$IMG" --out "$T/rec/emb.safetensors" 2> "$T/embed.err"
-  check '[ $? -eq 0 ]' "embed --records: $(tail -2 "$T/embed.err")"
+  rc=$?; check '[ $rc -eq 0 ]' "embed --records: $(tail -2 "$T/embed.err")"
   "$CLI" caption train --train "$T/rec/emb.safetensors" --captions "$T/rec/records.jsonl" --epochs 40 --lr 0.01 --hidden 16 --embed 8 \
       --fusion gmu --fusion-hidden 8 --encoder text="$TXT" --encoder image="$IMG" --out "$T/rec/cap.safetensors" > /dev/null 2> "$T/rtrain.err"
-  check '[ $? -eq 0 ]' "caption train on embedded records: $(tail -2 "$T/rtrain.err")"
+  rc=$?; check '[ $rc -eq 0 ]' "caption train on embedded records: $(tail -2 "$T/rtrain.err")"
   out=$("$CLI" caption run "$T/rec/cap.safetensors" --image "$T/rec/img/0.png" --text "hello red world" --beam 2 2>&1)
-  check '[ $? -eq 0 ] && [[ "$out" =~ ^[a-z\ ]+$ ]]' "caption run through the encoders: \"$out\""
+  rc=$?; check '[ $rc -eq 0 ] && [[ "$out" =~ ^[a-z\ ]+$ ]]' "caption run through the encoders: \"$out\""
   out=$("$CLI" caption run "$T/rec/cap.safetensors" --image "$T/rec/img/0.png" 2>&1)
-  check '[ $? -eq 0 ] && [[ "$out" =~ ^[a-z\ ]*$ ]]' "caption run, image only: \"$out\""
+  rc=$?; check '[ $rc -eq 0 ] && [[ "$out" =~ ^[a-z\ ]*$ ]]' "caption run, image only: \"$out\""
   # no --encoder at training: the folders the embedding file names are recorded
   # (embedded here with paths relative to the source root, run from elsewhere)
   (cd "$SRC" && "$CLI" embed --records "$T/rec/records.jsonl" --text-model tests/data/text/bert_a \
       --image-model tests/data/image/resnet_basic --out "$T/rec/emb_rel.safetensors" 2>/dev/null)
-  check '[ $? -eq 0 ]' "embed --records with relative model folders"
+  rc=$?; check '[ $rc -eq 0 ]' "embed --records with relative model folders"
   "$CLI" caption train --train "$T/rec/emb_rel.safetensors" --captions "$T/rec/records.jsonl" --epochs 40 --lr 0.01 --hidden 16 --embed 8 \
       --fusion gmu --fusion-hidden 8 --out "$T/rec/cap_auto.safetensors" > /dev/null 2> "$T/rtrain.err"
-  check '[ $? -eq 0 ]' "caption train without --encoder: $(tail -2 "$T/rtrain.err")"
+  rc=$?; check '[ $rc -eq 0 ]' "caption train without --encoder: $(tail -2 "$T/rtrain.err")"
   want=$("$CLI" caption run "$T/rec/cap.safetensors" --image "$T/rec/img/0.png" --text "hello red world" --beam 2 2>&1)
   out=$(cd / && "$CLI" caption run "$T/rec/cap_auto.safetensors" --image "$T/rec/img/0.png" --text "hello red world" --beam 2 2>&1)
-  check '[ $? -eq 0 ] && [ "$out" = "$want" ]' "caption run with the encoders the training file recorded: \"$out\", want \"$want\""
+  rc=$?; check '[ $rc -eq 0 ] && [ "$out" = "$want" ]' "caption run with the encoders the training file recorded: \"$out\", want \"$want\""
   out=$(cd / && "$CLI" caption run "$T/rec/cap_auto.safetensors" --image "$T/rec/img/0.png" --text "hello red world" --beam 2 --precision fp32 2>&1)
-  check '[ $? -eq 0 ] && [ "$out" = "$want" ]' "caption run --precision fp32 is the default path: \"$out\""
+  rc=$?; check '[ $rc -eq 0 ] && [ "$out" = "$want" ]' "caption run --precision fp32 is the default path: \"$out\""
   out=$("$CLI" caption run "$T/rec/cap_auto.safetensors" --image "$T/rec/img/0.png" --precision fp64 2>&1)
-  check '[ $? -eq 2 ] && [[ "$out" == *"fp32, bf16, int8 or auto"* ]]' "caption run --precision fp64: $out"
+  rc=$?; check '[ $rc -eq 2 ] && [[ "$out" == *"fp32, bf16, int8 or auto"* ]]' "caption run --precision fp64: $out"
   out=$("$CLI" caption run "$T/rec/caption_missing.safetensors" --image "$T/rec/img/0.png" 2>&1)
-  check '[ $? -eq 1 ] && [[ "$out" == *"caption_missing.safetensors"* ]]' "caption run on a missing model names it: $out"
+  rc=$?; check '[ $rc -eq 1 ] && [[ "$out" == *"caption_missing.safetensors"* ]]' "caption run on a missing model names it: $out"
   out=$("$CLI" caption run "$T/rec/cap.safetensors" --image "$T/rec/img/0.png" --encoder text="$SRC/tests/data/text/bert_st" --text "x" 2>&1)
-  check '[ $? -eq 1 ] || [[ "$out" =~ ^[a-z\ ]*$ ]]' "caption run with another text encoder: \"$out\""
+  rc=$?; check '[ $rc -eq 1 ] || [[ "$out" =~ ^[a-z\ ]*$ ]]' "caption run with another text encoder: \"$out\""
 else
   echo "note: test encoders or Pillow missing; records path not exercised"
 fi

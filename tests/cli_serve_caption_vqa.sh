@@ -61,7 +61,7 @@ for i, r in enumerate(json.loads(l) for l in open(T + "/records.jsonl")):
         "vqa": json.loads(run("vqa", "run", T + "/vqa.safetensors", "--image", img, "--question", r["question"])),
         "vqa_q": json.loads(run("vqa", "run", T + "/vqa.safetensors", "--question", r["question"]))}))
 EOF
-check '[ $? -eq 0 ]' "caption run / vqa run: $(tail -3 "$T/err")"
+rc=$?; check '[ $rc -eq 0 ]' "caption run / vqa run: $(tail -3 "$T/err")"
 
 start() {
   rm -f "$T/port"
