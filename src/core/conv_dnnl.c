@@ -82,9 +82,7 @@ static dc_slot *make_slot(mmf_dconv *c, int B, int H, int W, int acc, int relu, 
     dnnl_memory_desc_t src, dst, wany, wplain, bmd;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
-    dnnl_primitive_desc_t pd = NULL, rpd = NULL;
-    dnnl_primitive_t reorder = NULL;
-    dnnl_memory_t from = NULL, to = NULL;
+    dnnl_primitive_desc_t pd = NULL;
     const dnnl_data_type_t sdt = c->u8 ? dnnl_u8 : c->bf16 ? dnnl_bf16 : dnnl_f32,
                            wdt = c->u8 ? dnnl_s8 : c->bf16 ? dnnl_bf16 : dnnl_f32;
     CK(dnnl_memory_desc_init_by_tag(&src, 4, (dnnl_dims_t){B, c->ic, H, W}, sdt, dnnl_nhwc));
@@ -117,29 +115,15 @@ static dc_slot *make_slot(mmf_dconv *c, int B, int H, int W, int acc, int relu, 
     if (!sl.w) {
         if (!(sl.w = malloc(dnnl_memory_desc_get_size(&sl.wmd)))) goto fail;
         sl.w_owner = 1;
-        CK(dnnl_memory_create(&from, &wplain, eng, c->u8 ? (void *)c->wq : (void *)c->w));
-        CK(dnnl_memory_create(&to, &sl.wmd, eng, sl.w));
-        CK(dnnl_reorder_primitive_desc_create(&rpd, &wplain, eng, &sl.wmd, eng, NULL));
-        CK(dnnl_primitive_create(&reorder, rpd));
-        dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
-        CK(dnnl_primitive_execute(reorder, st, 2, ra));
-        CK(dnnl_stream_wait(st));
+        if (mmf_dnnl_reorder(&wplain, c->u8 ? (const void *)c->wq : (const void *)c->w, &sl.wmd, sl.w)) goto fail;
     }
     CK(dnnl_primitive_create(&sl.prim, pd));
-    if (reorder) dnnl_primitive_destroy(reorder);
-    if (rpd) dnnl_primitive_desc_destroy(rpd);
-    if (from) dnnl_memory_destroy(from);
-    if (to) dnnl_memory_destroy(to);
     dnnl_primitive_desc_destroy(pd);
     dnnl_post_ops_destroy(po);
     dnnl_primitive_attr_destroy(attr);
     c->slot[c->n] = sl;
     return &c->slot[c->n++];
 fail:
-    if (reorder) dnnl_primitive_destroy(reorder);
-    if (rpd) dnnl_primitive_desc_destroy(rpd);
-    if (from) dnnl_memory_destroy(from);
-    if (to) dnnl_memory_destroy(to);
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (po) dnnl_post_ops_destroy(po);
     if (attr) dnnl_primitive_attr_destroy(attr);

@@ -162,7 +162,6 @@ int mmf_dnet_conv(mmf_dnet *n, int src, const float *w, const float *bias, int o
                   int dst_slot, int sum_t) {
     if (!n || n->failed || src < 0 || src >= n->nt_used || sum_t >= n->nt_used) return -1;
     dnnl_engine_t eng = mmf_dnnl_engine();
-    dnnl_stream_t st = mmf_dnnl_stream();
     const dnnl_memory_desc_t *smd0 = &n->t[src].md;
     const int B = (int)smd0->dims[0], ic = (int)smd0->dims[1], H = (int)smd0->dims[2], W = (int)smd0->dims[3];
     const int OH = (H + 2 * pad - k) / stride + 1, OW = (W + 2 * pad - k) / stride + 1;
@@ -172,9 +171,7 @@ int mmf_dnet_conv(mmf_dnet *n, int src, const float *w, const float *bias, int o
     dnnl_memory_desc_t smd, dmd, wany, wplain, bmd;
     dnnl_primitive_attr_t attr = user_scratch_attr();
     dnnl_post_ops_t po = NULL;
-    dnnl_primitive_desc_t pd = NULL, rpd = NULL;
-    dnnl_primitive_t reorder = NULL;
-    dnnl_memory_t from = NULL, to = NULL;
+    dnnl_primitive_desc_t pd = NULL;
     dn_step *s = NULL;
     void *wbuf = NULL;
     float *bcopy = NULL;
@@ -211,13 +208,7 @@ int mmf_dnet_conv(mmf_dnet *n, int src, const float *w, const float *bias, int o
     if (!(wbuf = malloc(wb))) goto fail;
     if (bias && !(bcopy = malloc(sizeof(float) * (size_t)oc))) goto fail;
     if (bias) memcpy(bcopy, bias, sizeof(float) * (size_t)oc);
-    CK(dnnl_memory_create(&from, &wplain, eng, (void *)w));
-    CK(dnnl_memory_create(&to, &wmd, eng, wbuf));
-    CK(dnnl_reorder_primitive_desc_create(&rpd, &wplain, eng, &wmd, eng, NULL));
-    CK(dnnl_primitive_create(&reorder, rpd));
-    dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
-    CK(dnnl_primitive_execute(reorder, st, 2, ra));
-    CK(dnnl_stream_wait(st));
+    if (mmf_dnnl_reorder(&wplain, w, &wmd, wbuf)) goto fail;
     int dst = sum_t >= 0 ? sum_t : add_tensor(n, &dst_md, dst_slot);
     if (dst < 0 || !(s = add_step(n, ST_CONV, pd))) goto fail;
     s->src = src;
@@ -230,10 +221,6 @@ int mmf_dnet_conv(mmf_dnet *n, int src, const float *w, const float *bias, int o
     wbuf = NULL;
     bcopy = NULL;
 fail:
-    if (reorder) dnnl_primitive_destroy(reorder);
-    if (rpd) dnnl_primitive_desc_destroy(rpd);
-    if (from) dnnl_memory_destroy(from);
-    if (to) dnnl_memory_destroy(to);
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (po) dnnl_post_ops_destroy(po);
     if (attr) dnnl_primitive_attr_destroy(attr);

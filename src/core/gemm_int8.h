@@ -14,7 +14,8 @@
 /* 1 when the engine's ISA has VNNI (AVX512-VNNI or AVX-VNNI): without it the
  * u8 x s8 pair sums of the older instructions can saturate. */
 int mmf_int8_supported(void);
-/* The engine's ISA name, for error messages ("avx2", "avx512_core_bf16"). */
+/* The instruction set oneDNN's kernels use (the best the CPU has, capped by
+ * ONEDNN_MAX_CPU_ISA): "avx2", "avx512_core_bf16", for messages and machine info. */
 const char *mmf_engine_isa_name(void);
 
 size_t mmf_int8_packed_bytes(int N, int K);

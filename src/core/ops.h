@@ -97,6 +97,27 @@ void mmf_batchnorm_fold(float *W, float *bias_out, const float *bias_in, int OC,
 /* Pooling, NCHW, floor mode as PyTorch's defaults. Max pads with -inf. */
 void mmf_pool2d_out_size(int H, int W, int k, int stride, int pad, int *OH, int *OW);
 void mmf_maxpool2d(float *out, const float *inp, int N, int C, int H, int W, int k, int stride, int pad, int nt);
+/* The same, and argmax (N,C,OH,OW) gets for each output the index in its H*W
+ * plane of the element taken (the first maximum in row-major order; a NaN
+ * wins), which the training op's backward routes the gradient to. */
+void mmf_maxpool2d_argmax(float *out, int32_t *argmax, const float *inp, int N, int C, int H, int W, int k, int stride,
+                          int pad, int nt);
+/* Output (oh, ow)'s pooling window clipped to the input, rows [h0,h1) x
+ * columns [w0,w1), and the divisor average pooling uses: the clipped window's size,
+ * or with count_include_pad the window clipped to the padded input (PyTorch). */
+static inline void mmf_pool_window(int oh, int ow, int k, int stride, int pad, int H, int W, int count_include_pad,
+                                      int *h0, int *h1, int *w0, int *w1, float *div) {
+    int a0 = oh * stride - pad, b0 = ow * stride - pad;
+    int a1 = a0 + k, b1 = b0 + k;
+    *h0 = a0 < 0 ? 0 : a0; *h1 = a1 > H ? H : a1;
+    *w0 = b0 < 0 ? 0 : b0; *w1 = b1 > W ? W : b1;
+    if (count_include_pad) {
+        int pa1 = a1 < H + pad ? a1 : H + pad, pb1 = b1 < W + pad ? b1 : W + pad;
+        *div = (float)((pa1 - a0) * (pb1 - b0));
+    } else {
+        *div = (float)((*h1 - *h0) * (*w1 - *w0));
+    }
+}
 /* count_include_pad as PyTorch's AvgPool2d argument. */
 void mmf_avgpool2d(float *out, const float *inp, int N, int C, int H, int W, int k, int stride, int pad,
                    int count_include_pad, int nt);

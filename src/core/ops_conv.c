@@ -141,7 +141,11 @@ void mmf_pool2d_out_size(int H, int W, int k, int stride, int pad, int *OH, int 
     *OW = (W + 2 * pad - k) / stride + 1;
 }
 
-void mmf_maxpool2d(float *out, const float *inp, int N, int C, int H, int W, int k, int stride, int pad, int nt) {
+/* One loop for both poolings over each output's window clipped to the input:
+ * the max (and, with argmax, where it was: the first maximum in row-major
+ * order, a NaN wins) or the sum over the divisor. */
+static void pool2d(float *out, int32_t *argmax, const float *inp, int N, int C, int H, int W, int k, int stride, int pad,
+                   int avg, int count_include_pad, int nt) {
     int OH, OW;
     mmf_pool2d_out_size(H, W, k, stride, pad, &OH, &OW);
     int NC = N * C;
@@ -149,56 +153,44 @@ void mmf_maxpool2d(float *out, const float *inp, int N, int C, int H, int W, int
     for (int nc = 0; nc < NC; nc++) {
         const float *src = inp + (int64_t)nc * H * W;
         float *dst = out + (int64_t)nc * OH * OW;
+        int32_t *am = argmax ? argmax + (int64_t)nc * OH * OW : NULL;
         for (int oh = 0; oh < OH; oh++)
             for (int ow = 0; ow < OW; ow++) {
-                float m = -INFINITY;
-                for (int i = 0; i < k; i++) {
-                    int ih = oh * stride - pad + i;
-                    if (ih < 0 || ih >= H) continue;
-                    for (int j = 0; j < k; j++) {
-                        int iw = ow * stride - pad + j;
-                        if (iw < 0 || iw >= W) continue;
-                        float v = src[ih * W + iw];
-                        if (v > m || isnan(v)) m = v;
-                    }
+                int h0, h1, w0, w1;
+                float div;
+                mmf_pool_window(oh, ow, k, stride, pad, H, W, count_include_pad, &h0, &h1, &w0, &w1, &div);
+                if (avg) {
+                    float sum = 0.0f;
+                    for (int ih = h0; ih < h1; ih++)
+                        for (int iw = w0; iw < w1; iw++) sum += src[ih * W + iw];
+                    dst[oh * OW + ow] = div > 0.0f ? sum / div : 0.0f;
+                    continue;
                 }
+                float m = -INFINITY;
+                int32_t best = -1;
+                for (int ih = h0; ih < h1; ih++)
+                    for (int iw = w0; iw < w1; iw++) {
+                        float v = src[ih * W + iw];
+                        if (best < 0 || v > m || isnan(v)) { m = v; best = (int32_t)(ih * W + iw); }
+                    }
                 dst[oh * OW + ow] = m;
+                if (am) am[oh * OW + ow] = best;
             }
     }
 }
 
+void mmf_maxpool2d_argmax(float *out, int32_t *argmax, const float *inp, int N, int C, int H, int W, int k, int stride,
+                          int pad, int nt) {
+    pool2d(out, argmax, inp, N, C, H, W, k, stride, pad, 0, 0, nt);
+}
+
+void mmf_maxpool2d(float *out, const float *inp, int N, int C, int H, int W, int k, int stride, int pad, int nt) {
+    pool2d(out, NULL, inp, N, C, H, W, k, stride, pad, 0, 0, nt);
+}
+
 void mmf_avgpool2d(float *out, const float *inp, int N, int C, int H, int W, int k, int stride, int pad,
                    int count_include_pad, int nt) {
-    int OH, OW;
-    mmf_pool2d_out_size(H, W, k, stride, pad, &OH, &OW);
-    int NC = N * C;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && NC > 1)
-    for (int nc = 0; nc < NC; nc++) {
-        const float *src = inp + (int64_t)nc * H * W;
-        float *dst = out + (int64_t)nc * OH * OW;
-        for (int oh = 0; oh < OH; oh++)
-            for (int ow = 0; ow < OW; ow++) {
-                float s = 0.0f;
-                int cnt = 0;
-                for (int i = 0; i < k; i++) {
-                    int ih = oh * stride - pad + i;
-                    if (ih < 0 || ih >= H) continue;
-                    for (int j = 0; j < k; j++) {
-                        int iw = ow * stride - pad + j;
-                        if (iw < 0 || iw >= W) continue;
-                        s += src[ih * W + iw];
-                        cnt++;
-                    }
-                }
-                if (count_include_pad) {
-                    /* PyTorch counts the window clipped to the padded input */
-                    int h0 = oh * stride - pad, w0 = ow * stride - pad;
-                    int h1 = h0 + k < H + pad ? h0 + k : H + pad, w1 = w0 + k < W + pad ? w0 + k : W + pad;
-                    cnt = (h1 - h0) * (w1 - w0);
-                }
-                dst[oh * OW + ow] = cnt ? s / (float)cnt : 0.0f;
-            }
-    }
+    pool2d(out, NULL, inp, N, C, H, W, k, stride, pad, 1, count_include_pad, nt);
 }
 
 void mmf_global_avgpool(float *out, const float *inp, int N, int C, int64_t HW, int nt) {

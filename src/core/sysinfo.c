@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <oneapi/dnnl/dnnl.h>
 #include "mmfuse.h"
+#include "core/gemm_int8.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -92,25 +93,9 @@ static int affinity_cpus(void) {
     return n > 0 ? (int)n : 1;
 }
 
-/* oneDNN reports the instruction set its kernels use: the best the CPU has,
- * capped by ONEDNN_MAX_CPU_ISA. */
-static const char *isa_name(dnnl_cpu_isa_t isa) {
-    switch (isa) {
-    case dnnl_cpu_isa_sse41: return "sse41";
-    case dnnl_cpu_isa_avx: return "avx";
-    case dnnl_cpu_isa_avx2: return "avx2";
-    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
-    case dnnl_cpu_isa_avx512_core: return "avx512_core";
-    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
-    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
-    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
-    default: return "other";
-    }
-}
-
 static void read_engine(char *dst, size_t cap) {
     const dnnl_version_t *v = dnnl_version();
-    snprintf(dst, cap, "oneDNN %d.%d.%d, ISA %s", v->major, v->minor, v->patch, isa_name(dnnl_get_effective_cpu_isa()));
+    snprintf(dst, cap, "oneDNN %d.%d.%d, ISA %s", v->major, v->minor, v->patch, mmf_engine_isa_name());
 }
 
 void mmf_machine_info_get(mmf_machine_info *out) {

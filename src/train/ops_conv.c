@@ -426,48 +426,14 @@ mmf_var mmf_t_maxpool2d(mmf_tape *tp, mmf_var x, int k, int stride, int pad) {
             mmf_tape_record(tp, &nd);
         }
         return y;
-    } else
-    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && NC > 1)
-    for (int64_t p = 0; p < NC; p++) {
-        const float *src = X->v + p * H * W;
-        for (int oh = 0; oh < OH; oh++)
-            for (int ow = 0; ow < OW; ow++) {
-                float m = -INFINITY;
-                int32_t best = -1;
-                for (int i = 0; i < k; i++) {
-                    int ih = oh * stride - pad + i;
-                    if (ih < 0 || ih >= H) continue;
-                    for (int j = 0; j < k; j++) {
-                        int iw = ow * stride - pad + j;
-                        if (iw < 0 || iw >= W) continue;
-                        float v = src[ih * W + iw];
-                        if (best < 0 || v > m || isnan(v)) { m = v; best = (int32_t)(ih * W + iw); }
-                    }
-                }
-                Y[(p * OH + oh) * OW + ow] = m;
-                if (am) am[(p * OH + oh) * OW + ow] = best;
-            }
     }
+    mmf_maxpool2d_argmax(Y, am, X->v, (int)N, (int)C, (int)H, (int)W, k, stride, pad, nt);
     if (ng) {
         mmf_node nd = {.backward = maxpool_backward, .name = "maxpool2d", .out = y, .in = {x}, .n_in = 1,
                        .i = {NC, H * W, (int64_t)OH * OW}, .aux = {am}};
         mmf_tape_record(tp, &nd);
     }
     return y;
-}
-
-/* window [h0,h1) x [w0,w1) clipped to the input, and its divisor */
-static inline void avg_window(int oh, int ow, int k, int stride, int pad, int H, int W, int cip, int *h0, int *h1, int *w0,
-                              int *w1, float *div) {
-    int a0 = oh * stride - pad, b0 = ow * stride - pad;
-    int a1 = a0 + k, b1 = b0 + k;
-    if (cip) {
-        int pa1 = a1 < H + pad ? a1 : H + pad, pb1 = b1 < W + pad ? b1 : W + pad;
-        *div = (float)((pa1 - a0) * (pb1 - b0));
-    }
-    *h0 = a0 < 0 ? 0 : a0; *h1 = a1 > H ? H : a1;
-    *w0 = b0 < 0 ? 0 : b0; *w1 = b1 > W ? W : b1;
-    if (!cip) *div = (float)((*h1 - *h0) * (*w1 - *w0));
 }
 
 /* i = {NC, H, W, OH, OW, k, stride, pad | cip << 16} */
@@ -485,7 +451,7 @@ static void avgpool_backward(mmf_tape *tp, const mmf_node *nd) {
             for (int ow = 0; ow < OW; ow++) {
                 int h0, h1, w0, w1;
                 float div;
-                avg_window(oh, ow, k, stride, pad, H, W, cip, &h0, &h1, &w0, &w1, &div);
+                mmf_pool_window(oh, ow, k, stride, pad, H, W, cip, &h0, &h1, &w0, &w1, &div);
                 if (div <= 0.0f) continue;
                 float g = gy[oh * OW + ow] / div;
                 for (int ih = h0; ih < h1; ih++)
@@ -506,22 +472,8 @@ mmf_var mmf_t_avgpool2d(mmf_tape *tp, mmf_var x, int k, int stride, int pad, int
     mmf_var y = mmf_tape_alloc(tp, 4, (int64_t[]){N, C, OH, OW}, ng);
     if (y < 0) return -1;
     X = TV(x);
-    float *Y = TV(y)->v;
     int64_t NC = N * C;
-    int nt = mmf_tape_threads(tp);
-    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && NC > 1)
-    for (int64_t p = 0; p < NC; p++) {
-        const float *src = X->v + p * H * W;
-        for (int oh = 0; oh < OH; oh++)
-            for (int ow = 0; ow < OW; ow++) {
-                int h0, h1, w0, w1;
-                float div, sum = 0.0f;
-                avg_window(oh, ow, k, stride, pad, H, W, cip, &h0, &h1, &w0, &w1, &div);
-                for (int ih = h0; ih < h1; ih++)
-                    for (int iw = w0; iw < w1; iw++) sum += src[ih * W + iw];
-                Y[(p * OH + oh) * OW + ow] = div > 0.0f ? sum / div : 0.0f;
-            }
-    }
+    mmf_avgpool2d(TV(y)->v, X->v, (int)N, (int)C, H, W, k, stride, pad, cip, mmf_tape_threads(tp));
     if (ng) {
         mmf_node nd = {.backward = avgpool_backward, .name = "avgpool2d", .out = y, .in = {x}, .n_in = 1,
                        .i = {NC, H, W, OH, OW, k, stride, (int64_t)pad | ((int64_t)cip << 16)}};
