@@ -19,6 +19,7 @@
  * Gamma (gAMA/iCCP) is ignored, as Pillow does. */
 #include "core/error.h"
 #include "io/json.h"
+#include "io/png_err.h"
 #include "mmfuse.h"
 #include <setjmp.h>
 #include <stdio.h>
@@ -60,16 +61,8 @@ typedef struct png_ctx {
     const unsigned char *buf;
     size_t len, pos;
     const char *name;
-    char msg[256];
-    jmp_buf jb;
+    mmf_png_err err;
 } png_ctx;
-
-static void png_err(png_structp png, png_const_charp msg) {
-    png_ctx *c = png_get_error_ptr(png);
-    snprintf(c->msg, sizeof c->msg, "%s", msg);
-    longjmp(c->jb, 1);
-}
-static void png_warn(png_structp png, png_const_charp msg) { (void)png; (void)msg; }
 
 static void png_read_mem(png_structp png, png_bytep dst, png_size_t n) {
     png_ctx *c = png_get_io_ptr(png);
@@ -88,18 +81,18 @@ static mmf_status decode_png(const unsigned char *buf, size_t len, const char *n
         mmf_status s0 = check_dims(name, w, h, p);
         if (s0) return s0;
     }
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &c, png_err, png_warn);
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &c.err, mmf_png_on_error, mmf_png_on_warning);
     if (!png) return mmf_fail(MMF_ERR_NOMEM, "%s: cannot create PNG reader", name);
     png_infop info = png_create_info_struct(png);
     /* volatile: modified between setjmp and longjmp */
     unsigned char *volatile pix = NULL;
     png_bytep *volatile rows = NULL;
     if (!info) { png_destroy_read_struct(&png, NULL, NULL); return mmf_fail(MMF_ERR_NOMEM, "%s: cannot create PNG info", name); }
-    if (setjmp(c.jb)) {
+    if (setjmp(c.err.jb)) {
         free(pix);
         free(rows);
         png_destroy_read_struct(&png, &info, NULL);
-        return mmf_fail(MMF_ERR_FORMAT, "%s: corrupt PNG: %s", name, c.msg);
+        return mmf_fail(MMF_ERR_FORMAT, "%s: corrupt PNG: %s", name, c.err.msg);
     }
     png_set_read_fn(png, &c, png_read_mem);
     png_set_user_limits(png, 1000000, 1000000);

@@ -3,6 +3,7 @@
  * keeps its old content (or does not exist), so a reader never sees half a PNG. */
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "io/png_err.h"
 #include "mmfuse.h"
 #include <png.h>
 #include <setjmp.h>
@@ -12,16 +13,8 @@
 typedef struct png_wctx {
     mmf_atomic_file *f;
     mmf_status s;          /* first write failure (its message already recorded) */
-    char msg[256];         /* libpng's own error text */
-    jmp_buf jb;
+    mmf_png_err err;
 } png_wctx;
-
-static void w_err(png_structp png, png_const_charp msg) {
-    png_wctx *c = png_get_error_ptr(png);
-    snprintf(c->msg, sizeof c->msg, "%s", msg);
-    longjmp(c->jb, 1);
-}
-static void w_warn(png_structp png, png_const_charp msg) { (void)png; (void)msg; }
 
 static void w_data(png_structp png, png_bytep data, png_size_t n) {
     png_wctx *c = png_get_io_ptr(png);
@@ -37,18 +30,18 @@ mmf_status mmf_image_save_png(const mmf_image *img, const char *path) {
     memset(&c, 0, sizeof c);
     mmf_status s = mmf_atomic_open(path, &c.f);
     if (s) return s;
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &c, w_err, w_warn);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &c.err, mmf_png_on_error, mmf_png_on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!png || !info) {
         png_destroy_write_struct(&png, NULL);
         mmf_atomic_abort(c.f);
         return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory for the PNG encoder", path);
     }
-    if (setjmp(c.jb)) {
+    if (setjmp(c.err.jb)) {
         png_destroy_write_struct(&png, &info);
         mmf_atomic_abort(c.f);
         /* a failed write already recorded a message naming the file */
-        return c.s ? c.s : mmf_fail(MMF_ERR_IO, "%s: PNG encoder: %s", path, c.msg);
+        return c.s ? c.s : mmf_fail(MMF_ERR_IO, "%s: PNG encoder: %s", path, c.err.msg);
     }
     png_set_write_fn(png, &c, w_data, w_flush);
     png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 8, PNG_COLOR_TYPE_RGB,

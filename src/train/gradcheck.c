@@ -6,16 +6,22 @@
 
 #define GC_SEED 1234
 
-/* Build once; return sum(out * R) in double (R made on first use). */
-static mmf_status eval(mmf_tape *tp, mmf_gc_build build, void *user, mmf_gc_input *in, int n_in,
-                       int training, float **R, int64_t *rn, double *loss) {
+/* A fresh tape in the same state for every evaluation (same dropout draws):
+ * the inputs as leaves, or constants where they take no gradient. */
+static void start(mmf_tape *tp, mmf_gc_input *in, int n_in, int training, mmf_var *v) {
     mmf_tape_reset(tp);
     mmf_rng_seed(mmf_tape_rng(tp), GC_SEED);
     mmf_tape_set_training(tp, training);
-    mmf_var v[MMF_NODE_MAXIN];
     for (int i = 0; i < n_in; i++)
         v[i] = in[i].no_grad ? mmf_t_const(tp, in[i].data, in[i].ndim, in[i].shape)
                              : mmf_t_leaf(tp, in[i].data, in[i].ndim, in[i].shape);
+}
+
+/* Build once; return sum(out * R) in double (R made on first use). */
+static mmf_status eval(mmf_tape *tp, mmf_gc_build build, void *user, mmf_gc_input *in, int n_in,
+                       int training, float **R, int64_t *rn, double *loss) {
+    mmf_var v[MMF_NODE_MAXIN];
+    start(tp, in, n_in, training, v);
     mmf_var out = build(tp, v, user);
     mmf_status s = mmf_tape_status(tp);
     if (s) return s;
@@ -59,13 +65,8 @@ mmf_status mmf_gradcheck(mmf_gc_build build, void *user, mmf_gc_input *in, int n
     if (s) { free(R); mmf_tape_free(tp); return s; }
     wrap w = {build, user, R, rn};
     /* analytic gradients of sum(out * R) */
-    mmf_tape_reset(tp);
-    mmf_rng_seed(mmf_tape_rng(tp), GC_SEED);
-    mmf_tape_set_training(tp, training);
     mmf_var v[MMF_NODE_MAXIN];
-    for (int i = 0; i < n_in; i++)
-        v[i] = in[i].no_grad ? mmf_t_const(tp, in[i].data, in[i].ndim, in[i].shape)
-                             : mmf_t_leaf(tp, in[i].data, in[i].ndim, in[i].shape);
+    start(tp, in, n_in, training, v);
     mmf_var loss = weighted(tp, v, &w);
     s = mmf_tape_status(tp);
     if (!s) s = mmf_tape_backward(tp, loss);

@@ -343,10 +343,9 @@ static void scale_backward(mmf_tape *tp, const mmf_node *nd) {
 }
 
 mmf_var mmf_t_scale(mmf_tape *tp, mmf_var x, float alpha, float beta) {
-    if (x < 0 || mmf_tape_status(tp)) return mmf_tape_fail(tp, mmf_tape_status(tp));
-    int ng = TV(x)->g != NULL;
-    mmf_var y = mmf_tape_alloc(tp, TV(x)->ndim, TV(x)->shape, ng);
+    mmf_var y = mmf_tape_alloc_like(tp, x);
     if (y < 0) return -1;
+    int ng = TV(x)->g != NULL;
     const float *xv = TV(x)->v;
     float *yv = TV(y)->v;
     for (int64_t i = 0; i < TV(y)->n; i++) yv[i] = alpha * xv[i] + beta;

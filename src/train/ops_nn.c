@@ -99,10 +99,9 @@ static void act_backward(mmf_tape *tp, const mmf_node *nd) {
 }
 
 static mmf_var act(mmf_tape *tp, mmf_var x, int k, float eps, const char *name) {
-    if (x < 0 || mmf_tape_status(tp)) return mmf_tape_fail(tp, mmf_tape_status(tp));
-    int ng = TV(x)->g != NULL;
-    mmf_var y = mmf_tape_alloc(tp, TV(x)->ndim, TV(x)->shape, ng);
+    mmf_var y = mmf_tape_alloc_like(tp, x);
     if (y < 0) return -1;
+    int ng = TV(x)->g != NULL;
     const float *xv = TV(x)->v;
     float *yv = TV(y)->v;
     int64_t n = TV(y)->n, nch = (n + PAR_MIN - 1) / PAR_MIN;
@@ -149,10 +148,9 @@ static void softmax_backward(mmf_tape *tp, const mmf_node *nd) {
 }
 
 mmf_var mmf_t_softmax(mmf_tape *tp, mmf_var x, const uint8_t *keep) {
-    if (x < 0 || mmf_tape_status(tp)) return mmf_tape_fail(tp, mmf_tape_status(tp));
-    int ng = TV(x)->g != NULL;
-    mmf_var y = mmf_tape_alloc(tp, TV(x)->ndim, TV(x)->shape, ng);
+    mmf_var y = mmf_tape_alloc_like(tp, x);
     if (y < 0) return -1;
+    int ng = TV(x)->g != NULL;
     mmf_tvar *X = TV(x), *Y = TV(y);
     int64_t cols = X->shape[X->ndim - 1], rows = cols ? X->n / cols : 0;
     for (int64_t r = 0; r < rows; r++) {
@@ -255,10 +253,9 @@ static void l2norm_backward(mmf_tape *tp, const mmf_node *nd) {
 }
 
 mmf_var mmf_t_l2norm(mmf_tape *tp, mmf_var x, float eps) {
-    if (x < 0 || mmf_tape_status(tp)) return mmf_tape_fail(tp, mmf_tape_status(tp));
-    int ng = TV(x)->g != NULL;
-    mmf_var y = mmf_tape_alloc(tp, TV(x)->ndim, TV(x)->shape, ng);
+    mmf_var y = mmf_tape_alloc_like(tp, x);
     if (y < 0) return -1;
+    int ng = TV(x)->g != NULL;
     mmf_tvar *X = TV(x), *Y = TV(y);
     int64_t C = X->shape[X->ndim - 1], rows = C ? X->n / C : 0;
     float *inv = mmf_tape_scratch(tp, (size_t)rows * sizeof(float) + 4);
@@ -291,9 +288,9 @@ mmf_var mmf_t_dropout(mmf_tape *tp, mmf_var x, float p) {
     if (x < 0 || mmf_tape_status(tp)) return mmf_tape_fail(tp, mmf_tape_status(tp));
     if (!mmf_tape_training(tp) || p <= 0.0f) return x;
     if (p >= 1.0f) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_ARG, "dropout: p = %g, expected [0, 1)", p));
-    int ng = TV(x)->g != NULL;
-    mmf_var y = mmf_tape_alloc(tp, TV(x)->ndim, TV(x)->shape, ng);
+    mmf_var y = mmf_tape_alloc_like(tp, x);
     if (y < 0) return -1;
+    int ng = TV(x)->g != NULL;
     int64_t n = TV(y)->n;
     float *m = mmf_tape_scratch(tp, (size_t)n * sizeof(float));
     if (!m) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "dropout: out of memory"));

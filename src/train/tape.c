@@ -97,6 +97,13 @@ mmf_var mmf_tape_fail(mmf_tape *tp, mmf_status s) {
     return -1;
 }
 
+mmf_var mmf_tape_alloc_like(mmf_tape *tp, mmf_var x) {
+    if (x < 0 || tp->err) return mmf_tape_fail(tp, tp->err);
+    int64_t shape[MMF_T_MAXDIM];   /* a copy: making the variable may move tp->vars */
+    memcpy(shape, tp->vars[x].shape, sizeof shape);
+    return mmf_tape_alloc(tp, tp->vars[x].ndim, shape, tp->vars[x].g != NULL);
+}
+
 mmf_tvar *mmf_tape_var(mmf_tape *tp, mmf_var v) {
     return (v >= 0 && v < tp->n_vars) ? &tp->vars[v] : NULL;
 }

@@ -93,6 +93,10 @@ mmf_tvar *mmf_tape_var(mmf_tape *tp, mmf_var v);
 mmf_var mmf_tape_fail(mmf_tape *tp, mmf_status s);
 /* For ops: a new variable, values uninitialised; gradient (zeroed) iff needs_grad. */
 mmf_var mmf_tape_alloc(mmf_tape *tp, int ndim, const int64_t *shape, int needs_grad);
+/* For elementwise and row-wise ops: a variable of x's shape with a (zeroed)
+ * gradient iff x has one; -1 when x is -1 or the tape failed before (the
+ * first error kept). */
+mmf_var mmf_tape_alloc_like(mmf_tape *tp, mmf_var x);
 /* For ops: as mmf_tape_alloc, but the gradient is not zeroed up front. Saves a
  * memset and a read for big activations whose consumer overwrites the whole
  * gradient. The backward driver zeroes it before any node that did not declare
