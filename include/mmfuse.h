@@ -566,11 +566,17 @@ typedef struct mmf_tower_params {
     int min_count;            /* text: words seen fewer times are left to characters, default 1 */
     int augment;              /* image: random shifts up to 1/16 of the side, default 1 */
     const char *label_field;  /* default "label" */
+    float dropout;            /* text: dropout of the transformer, default 0.1 */
     uint64_t seed;            /* default 1 */
     int n_threads;            /* default 1 */
     /* after every epoch (val_accuracy < 0 without validation records); may be NULL */
     void (*progress)(void *user, int epoch, int epochs, double train_loss, double train_accuracy, double val_accuracy);
     void *progress_user;
+    /* Data parallel (`mpirun -np N mmfuse train-encoder`, docs/scale.md): every
+     * rank calls the trainer with the same records and parameters and trains on
+     * its slice of each batch (batchnorm over the whole batch); rank 0 writes
+     * the model. NULL (default) or size 1: one process. */
+    const mmf_comm *comm;
 } mmf_tower_params;
 
 mmf_tower_params mmf_tower_params_default(void);
@@ -617,6 +623,10 @@ typedef struct mmf_clip_params {
     void (*progress)(void *user, int epoch, int epochs, double train_loss, double logit_scale, double val_r1,
                      double val_r10);
     void *progress_user;
+    float dropout;            /* text tower dropout, default 0.1 */
+    /* Data parallel (as mmf_tower_params.comm): the loss of the whole batch,
+     * each rank embedding its slice (the embeddings are all-gathered). */
+    const mmf_comm *comm;
 } mmf_clip_params;
 
 mmf_clip_params mmf_clip_params_default(void);
@@ -643,6 +653,9 @@ typedef struct mmf_direct_params {
      * classifier, loss = cross-entropy); val_accuracy < 0 when not measured */
     void (*progress)(void *user, int phase, int epoch, int epochs, double loss, double val_accuracy);
     void *progress_user;
+    float dropout;            /* xmodal: dropout on the fused embedding, default 0.1 */
+    /* Data parallel (as mmf_tower_params.comm): `mpirun -np N mmfuse train-direct` */
+    const mmf_comm *comm;
 } mmf_direct_params;
 
 mmf_direct_params mmf_direct_params_default(void);

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "cli_train_opts.h"
 #include "cli_train_clip.h"
+#include "cli_dist.h"
 
 
 static void progress(void *user, int epoch, int epochs, double loss, double scale, double r1, double r10) {
@@ -18,6 +19,12 @@ static void progress(void *user, int epoch, int epochs, double loss, double scal
 }
 
 int cli_train_clip(int argc, char **argv) {
+    if (cli_dist_size() > 1) {   /* its InfoNCE loss couples the whole batch */
+        if (cli_dist_rank() == 0)
+            fprintf(stderr, "mmfuse train-direct: error: --model clip does not run as %d ranks yet (its contrastive loss "
+                            "couples the whole batch); run it as one process\n", cli_dist_size());
+        return MMF_EXIT_USAGE;
+    }
     mmf_clip_params p = mmf_clip_params_default();
     p.n_threads = cli_default_threads();
     const char *records = NULL, *val = NULL, *out = NULL, *v;

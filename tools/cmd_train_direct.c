@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "cli_train_opts.h"
 #include "cli_train_clip.h"
+#include "cli_dist.h"
 
 static const char help[] =
     "Usage: mmfuse train-direct --model MODEL --train TRAIN.safetensors [--val VAL.safetensors]\n"
@@ -57,9 +58,17 @@ static const char help[] =
     "  --single-fraction X  bimodal-ae: share of samples fed one modality only [0.667]\n"
     "  --probe-epochs N     bimodal-ae: epochs of the linear classifier on the code,\n"
     "                       0 = none [100]\n"
+    "  --dropout P          xmodal: dropout on the fused embedding [0.1]\n"
     "  --seed S             [1]\n"
     "  --threads N          (default: the cores this process may use, or MMFUSE_THREADS)\n"
     "  --quiet              no progress lines on stderr\n\n"
+    "Under `mpirun -np N` the training is data parallel (bimodal-ae, xmodal, clip): every\n"
+    "rank reads the same inputs (rank 0 featurises --records first), takes a contiguous\n"
+    "slice of every batch with its own --threads, and the gradients are all-reduced; the\n"
+    "random choices (bimodal-ae's single-modality rows, xmodal's modality drops, clip's\n"
+    "views) are drawn for the whole batch as one process draws them, so the model is the\n"
+    "one a single process trains (with --dropout 0: dropout draws per rank). Rank 0\n"
+    "writes the outputs; docs/scale.md.\n\n"
     "Examples:\n"
     "  mmfuse train-direct --model bimodal-ae --train train.safetensors --val val.safetensors \\\n"
     "      --out ae.safetensors\n"
@@ -128,6 +137,7 @@ static int run(int argc, char **argv) {
         FLOPT("--lr", 1e-9, 10, p.lr)
         FLOPT("--weight-decay", 0, 10, p.weight_decay)
         FLOPT("--single-fraction", 0, 1, p.single_fraction)
+        FLOPT("--dropout", 0, 0.99, p.dropout)
 #undef FLOPT
         if (cli_flag(argv, i, "--quiet")) { quiet = 1; continue; }
         return cli_usage("train-direct", "unknown argument %s", argv[i]);
@@ -139,7 +149,10 @@ static int run(int argc, char **argv) {
     if (train && records) return cli_usage("train-direct", "give --train or --records, not both");
     if (!out) return cli_usage("train-direct", "--out is required");
     if (n_extra && !records) return cli_usage("train-direct", "--featurize goes with --records");
-    if (!quiet) p.progress = progress;
+    /* under mpirun: data parallel; rank 0 featurises, reports and writes */
+    const int lead = cli_dist_rank() == 0;
+    if (!quiet && lead) p.progress = progress;
+    p.comm = cli_dist_comm();
     char trpath[4096], vapath[4096], headpath[4096];
     if (records) {
         /* featurise every records file into OUT/<name>.safetensors (train first: it defines the vocabulary) */
@@ -148,7 +161,8 @@ static int run(int argc, char **argv) {
         files[nf++] = records;
         if (val) files[nf++] = val;
         for (int k = 0; k < n_extra; k++) files[nf++] = extra[k];
-        for (int k = 0; k < nf; k++) {
+        int frc = MMF_EXIT_OK;
+        for (int k = 0; k < nf && !frc; k++) {
             const char *base = strrchr(files[k], '/');
             base = base ? base + 1 : files[k];
             char stem[1024];
@@ -159,10 +173,12 @@ static int run(int argc, char **argv) {
             snprintf(path, sizeof path, "%s/%s.safetensors", out, stem);
             if (k == 0) snprintf(trpath, sizeof trpath, "%s", path);
             if (k == 1 && val) snprintf(vapath, sizeof vapath, "%s", path);
+            if (!lead) continue;
             mmf_status fs = mmf_records_features(files[k], out, &fp, path);
-            if (fs) return cli_fail("train-direct", fs, "cannot featurise the records");
-            if (!quiet) fprintf(stderr, "train-direct: features of %s -> %s\n", files[k], path);
+            if (fs) frc = cli_fail("train-direct", fs, "cannot featurise the records");
+            else if (!quiet) fprintf(stderr, "train-direct: features of %s -> %s\n", files[k], path);
         }
+        if (!cli_dist_all_ok(!frc)) return frc ? frc : MMF_EXIT_FAIL;
         train = trpath;
         if (val) val = vapath;
         snprintf(headpath, sizeof headpath, "%s/head.safetensors", out);
@@ -170,12 +186,17 @@ static int run(int argc, char **argv) {
     }
     mmf_embfile *tr = NULL, *va = NULL;
     mmf_status s = mmf_embfile_open(train, &tr);
-    if (s) return cli_fail("train-direct", s, "cannot read the training embeddings");
-    if (val && (s = mmf_embfile_open(val, &va))) { mmf_embfile_close(tr); return cli_fail("train-direct", s, "cannot read the validation embeddings"); }
+    int rc = s ? cli_fail("train-direct", s, "cannot read the training embeddings") : MMF_EXIT_OK;
+    if (!rc && val && (s = mmf_embfile_open(val, &va))) rc = cli_fail("train-direct", s, "cannot read the validation embeddings");
+    if (!cli_dist_all_ok(!rc)) {   /* every rank read the files, or none trains */
+        mmf_embfile_close(tr);
+        mmf_embfile_close(va);
+        return rc ? rc : MMF_EXIT_FAIL;
+    }
     mmf_head *h = NULL;
     s = mmf_direct_train(tr, va, &p, &h);
-    int rc = MMF_EXIT_OK;
-    if (s) rc = cli_fail("train-direct", s, "training failed");
+    if (!cli_dist_all_ok(!s)) rc = s ? cli_fail("train-direct", s, "training failed") : MMF_EXIT_FAIL;
+    else if (!lead) rc = MMF_EXIT_OK;
     else if ((s = mmf_head_save(h, out))) rc = cli_fail("train-direct", s, "cannot write the head");
     else if (!quiet) {
         char buf[512];

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "cli.h"
 #include "cli_train_opts.h"
+#include "cli_dist.h"
 
 static const char help[] =
     "Usage: mmfuse train-encoder --modality image|text --records TRAIN.jsonl --out DIR [options]\n\n"
@@ -37,9 +38,15 @@ static const char help[] =
     "  --heads N          text: attention heads (default 4)\n"
     "  --max-length N     text: tokens per text incl. [CLS] and [SEP] (default 32)\n"
     "  --min-count N      text: words seen fewer times get no vocabulary entry (default 1)\n"
+    "  --dropout P        text: dropout in the transformer (default 0.1)\n"
     "  --seed N           default 1\n"
     "  --threads N        CPU threads (default: the cores this process may use, or MMFUSE_THREADS)\n"
     "  --quiet            no per-epoch lines on stderr\n\n"
+    "Under `mpirun -np N` the training is data parallel: every rank reads the records,\n"
+    "takes a contiguous slice of every batch (with its own --threads) and the gradients\n"
+    "are all-reduced; batchnorm normalises with the whole batch's statistics, so the\n"
+    "model is the one a single process trains (text: with --dropout 0, as dropout\n"
+    "draws per rank). Rank 0 writes the model; docs/scale.md.\n\n"
     "Example:\n"
     "  mmfuse train-encoder --modality image --records data/emoji/train.jsonl \\\n"
     "      --val data/emoji/val.jsonl --out models/emoji-cnn --threads 2\n"
@@ -89,6 +96,11 @@ static int run(int argc, char **argv) {
             else if (!bad) return cli_usage("train-encoder", "--weight-decay %s: expected a number in [0, 10)", v);
             continue;
         }
+        if (cli_opt(argc, argv, &i, "--dropout", &v, &bad)) {
+            if (!bad && cli_float("--dropout", v, &d) && d >= 0 && d < 1) p.dropout = (float)d;
+            else if (!bad) return cli_usage("train-encoder", "--dropout %s: expected a number in [0, 1)", v);
+            continue;
+        }
         if (cli_flag(argv, i, "--no-augment")) { p.augment = 0; continue; }
         if (cli_flag(argv, i, "--quiet")) { quiet = 1; continue; }
         return cli_usage("train-encoder", "unknown argument %s", argv[i]);
@@ -98,11 +110,14 @@ static int run(int argc, char **argv) {
         return cli_usage("train-encoder", "--modality image or --modality text is required");
     if (!records) return cli_usage("train-encoder", "--records TRAIN.jsonl is required");
     if (!out) return cli_usage("train-encoder", "--out DIR is required");
-    if (!quiet) { p.progress = progress; p.progress_user = (void *)modality; }
+    /* under mpirun: data parallel; rank 0 reports and writes the model */
+    const int lead = cli_dist_rank() == 0;
+    if (!quiet && lead) { p.progress = progress; p.progress_user = (void *)modality; }
+    p.comm = cli_dist_comm();
     mmf_status s = !strcmp(modality, "image") ? mmf_image_tower_train(records, val, out, &p)
                                               : mmf_text_tower_train(records, val, out, &p);
-    if (s) return cli_fail("train-encoder", s, "training failed");
-    if (!quiet) fprintf(stderr, "train-encoder: wrote %s\n", out);
+    if (!cli_dist_all_ok(!s)) return s ? cli_fail("train-encoder", s, "training failed") : MMF_EXIT_FAIL;
+    if (!quiet && lead) fprintf(stderr, "train-encoder: wrote %s\n", out);
     return MMF_EXIT_OK;
 }
 

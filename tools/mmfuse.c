@@ -41,7 +41,7 @@ static int run_command(int argc, char **argv);
 /* The subcommands that split their work over the ranks of an MPI job
  * (docs/scale.md); the others refuse to run as several ranks. */
 static int distributed(const char *name) {
-    static const char *const names[] = {"embed", "cluster", "index", "search", "train", NULL};
+    static const char *const names[] = {"embed", "cluster", "index", "search", "train", "train-encoder", "train-direct", NULL};
     for (int i = 0; names[i]; i++)
         if (!strcmp(names[i], name)) return 1;
     return 0;
@@ -69,7 +69,7 @@ static int run_command(int argc, char **argv) {
         if (cli_dist_size() > 1 && !distributed((*c)->name)) {
             if (cli_dist_rank() == 0)
                 fprintf(stderr, "mmfuse %s: error: does not run as %d ranks under mpirun; run it as one process "
-                                "(distributed: embed, cluster, index build, search, train)\n", (*c)->name, cli_dist_size());
+                                "(distributed: embed, cluster, index build, search, train, train-encoder, train-direct)\n", (*c)->name, cli_dist_size());
             return MMF_EXIT_USAGE;
         }
         return (*c)->run(argc - 1, argv + 1);

@@ -12,6 +12,7 @@
 #include "fusion/head.h"
 #include "fusion/bimodal_ae.h"
 #include "core/error.h"
+#include "train/comm.h"
 #include "train/fit.h"
 #include "train/optim.h"
 #include <math.h>
@@ -30,6 +31,7 @@ mmf_direct_params mmf_direct_params_default(void) {
     p.weight_decay = 1e-4f;
     p.single_fraction = 2.0f / 3.0f;
     p.probe_epochs = 100;
+    p.dropout = 0.1f;
     p.seed = 1;
     p.n_threads = 1;
     return p;
@@ -78,7 +80,7 @@ static mmf_status set_stats(mmf_head *h, const mmf_embfile *f) {
 /* batch: xs[m] rows (absent rows zero), data mask dm, input mask im */
 typedef struct aebatch { float *x[FZ_MAXM]; uint8_t *dm, *im; float *mf; } aebatch;
 
-static mmf_var ae_step_loss(mmf_head *h, mmf_tape *tp, int64_t B, aebatch *bb) {
+static mmf_var ae_step_loss(mmf_head *h, mmf_tape *tp, int64_t B, aebatch *bb, const double *denom) {
     int M = h->cfg.M;
     fz_ctx ci = {.tp = tp, .h = h, .B = B, .mask = bb->im, .logits = -1, .aux_loss = -1};
     fz_ctx ct = {.tp = tp, .h = h, .B = B, .mask = bb->dm, .logits = -1, .aux_loss = -1};
@@ -94,7 +96,7 @@ static mmf_var ae_step_loss(mmf_head *h, mmf_tape *tp, int64_t B, aebatch *bb) {
     mmf_var z[FZ_MAXM], target[FZ_MAXM];
     mmf_var code = fz_bimodal_ae_code(&ci, z);
     for (int m = 0; m < M; m++) target[m] = fz_bimodal_ae_input(&ct, m);
-    return fz_bimodal_ae_recon(&ci, code, target, bb->dm);
+    return fz_bimodal_ae_recon_scaled(&ci, code, target, bb->dm, denom);
 }
 
 /* the linear probe's side of the fit loop (train/fit.h): rows of the frozen code */
@@ -184,7 +186,9 @@ static mmf_status fit_probe(mmf_head *h, const mmf_embfile *train, const mmf_emb
     probe_fit c = {.p = p, .ps = &ps, .W = W, .b = b, .E = E, .C = C, .code = code, .y = y, .bx = bx, .by = by,
                    .vcode = vcode, .vy = NV ? mmf_embfile_labels(val) : NULL, .NV = NV};
     mmf_fit f = {.what = "bimodal-ae classifier", .n = N, .batch = bs, .epochs = p->probe_epochs, .fresh_order = 1, .rng = &r,
-                 .tp = tp, .sets = {&ps}, .opts = {&opt}, .n_sets = 1, .ops = {pf_gather, pf_forward, NULL, pf_progress}, .ctx = &c};
+                 .tp = tp, .sets = {&ps}, .opts = {&opt}, .n_sets = 1, .ops = {pf_gather, pf_forward, NULL, pf_progress}, .ctx = &c,
+                 .comm = p->comm};
+    s = mmf_comm_agree(p->comm, s, "bimodal-ae classifier");
     if (!s) s = mmf_fit_run(&f);
     if (!s) {
         float *ow = param(h, "%s.w", "out"), *ob = param(h, "%s.b", "out");
@@ -228,9 +232,10 @@ static mmf_status train_xmodal(const mmf_embfile *train, const mmf_embfile *val,
     for (int m = 0; m < mmf_embfile_n_modalities(train) && m < MMF_EMB_MAX_MODALITIES; m++) tp.modality_dropout[m] = 0.25f;
     tp.seed = p->seed;
     tp.n_threads = p->n_threads;
+    tp.dropout = p->dropout;
     xm_prog xp = {p};
     if (p->progress) { tp.progress = xm_progress; tp.progress_user = &xp; }
-    return mmf_head_train(train, val, &tp, out);
+    return mmf_head_train_comm(train, val, &tp, p->comm, out);
 }
 
 /* the autoencoder's side of the fit loop (train/fit.h) */
@@ -240,27 +245,37 @@ typedef struct ae_fit {
     const mmf_embfile *train;
     aebatch *bb;
     mmf_rng *rng;
+    int sliced;                 /* data parallel: this step's batch is a slice, normalised by denom */
+    double denom[FZ_MAXM];
 } ae_fit;
 
 /* rows idx[0..B): every present modality is a target; single_fraction of the
- * rows with two or more feed one of them only (chosen uniformly) */
-static mmf_status ae_gather(void *ctx, const int64_t *idx, int64_t B) {
+ * rows with two or more feed one of them only (chosen uniformly). The draws
+ * are made for the whole batch, rows lo..hi-1 filled (train/fit.h), and a
+ * slice's losses are normalised by the whole batch's target counts. */
+static mmf_status ae_gather(void *ctx, const int64_t *idx, int64_t B, int64_t lo, int64_t hi) {
     ae_fit *c = ctx;
     int M = c->h->cfg.M;
     const int64_t *dims = c->h->cfg.dims;
     const uint8_t *fmask = mmf_embfile_mask(c->train);
     aebatch *bb = c->bb;
-    for (int64_t k = 0; k < B; k++) {
-        int64_t row = idx[k];
-        int present[FZ_MAXM], np = 0;
+    int64_t count[FZ_MAXM] = {0};
+    for (int64_t b = 0; b < B; b++) {
+        int64_t row = idx[b], k = b - lo;
+        int mine = b >= lo && b < hi, present[FZ_MAXM], np = 0;
         for (int m = 0; m < M; m++) {
+            if (fmask[row * M + m]) present[np++] = m;
+            count[m] += fmask[row * M + m] != 0;
+            if (!mine) continue;
             bb->dm[k * M + m] = fmask[row * M + m];
-            if (bb->dm[k * M + m]) present[np++] = m;
             memcpy(bb->x[m] + k * dims[m], mmf_embfile_data(c->train, m) + row * dims[m], (size_t)dims[m] * sizeof(float));
         }
         int keep_one = np >= 2 && mmf_rng_uniform(c->rng) < c->p->single_fraction ? present[mmf_rng_below(c->rng, (uint32_t)np)] : -1;
-        for (int m = 0; m < M; m++) bb->im[k * M + m] = bb->dm[k * M + m] && (keep_one < 0 || keep_one == m);
+        if (mine)
+            for (int m = 0; m < M; m++) bb->im[k * M + m] = bb->dm[k * M + m] && (keep_one < 0 || keep_one == m);
     }
+    c->sliced = hi - lo < B;
+    for (int m = 0; m < M; m++) c->denom[m] = (double)count[m] * (double)dims[m] * (double)(hi - lo) / (double)B;
     return MMF_OK;
 }
 
@@ -268,7 +283,7 @@ static mmf_status ae_gather(void *ctx, const int64_t *idx, int64_t B) {
 static mmf_status ae_forward(void *ctx, mmf_tape *tp, const int64_t *idx, int64_t B, mmf_var *L) {
     ae_fit *c = ctx;
     (void)idx;
-    *L = ae_step_loss(c->h, tp, B, c->bb);
+    *L = ae_step_loss(c->h, tp, B, c->bb, c->sliced ? c->denom : NULL);
     return MMF_OK;
 }
 
@@ -326,9 +341,12 @@ mmf_status mmf_direct_train(const mmf_embfile *train, const mmf_embfile *val, co
     mmf_rng_seed(&r, p.seed + 3);
     ae_fit c = {.p = &p, .h = h, .train = train, .bb = &bb, .rng = &r};
     mmf_fit f = {.what = "bimodal-ae", .n = N, .batch = bs, .epochs = p.epochs, .fresh_order = 1, .rng = &r, .tp = tp,
-                 .sets = {&h->ps}, .opts = {&opt}, .n_sets = 1, .ops = {ae_gather, ae_forward, NULL, ae_progress}, .ctx = &c};
+                 .sets = {&h->ps}, .opts = {&opt}, .n_sets = 1,
+                 .ops = {.gather_slice = ae_gather, .forward = ae_forward, .progress = ae_progress}, .ctx = &c, .comm = p.comm};
+    s = mmf_comm_agree(p.comm, s, "bimodal-ae");
     if (!s) s = mmf_fit_run(&f);
     if (!s && labelled && p.probe_epochs > 0) s = fit_probe(h, train, val, &p);
+    s = mmf_comm_agree(p.comm, s, "bimodal-ae");
     for (int m = 0; m < M; m++) free(bb.x[m]);
     free(bb.dm); free(bb.im);
     mmf_tape_free(tp);

@@ -30,6 +30,7 @@ mmf_clip_params mmf_clip_params_default(void) {
     p.min_count = 1;
     p.temperature = 0.07f;
     p.augment = 1;
+    p.dropout = 0.1f;
     p.pair_field = "hexcode";
     p.seed = 1;
     p.n_threads = 1;
@@ -48,7 +49,7 @@ void clip_model_free(clip_model *m) {
 mmf_status clip_model_init(clip_model *m, int vocab, const mmf_clip_params *p) {
     memset(m, 0, sizeof *m);
     textnet_config tc = {.vocab = vocab, .hidden = p->text_dim, .layers = p->layers, .heads = p->heads,
-                         .ffn = 2 * p->text_dim, .max_pos = p->max_length, .n_classes = 0, .eps = 1e-5f, .dropout = 0.1f};
+                         .ffn = 2 * p->text_dim, .max_pos = p->max_length, .n_classes = 0, .eps = 1e-5f, .dropout = p->dropout};
     mmf_status s = textnet_init(&m->txt, &tc, p->seed);
     cnn_config cc = cnn_config_default(0);
     cc.image_size = p->image_size;
@@ -361,6 +362,7 @@ static mmf_status check_params(const mmf_clip_params *p) {
     if (p->max_length < 4 || p->max_length > 512) return mmf_fail(MMF_ERR_ARG, "contrastive training: max_length %d outside [4, 512]", p->max_length);
     if (!(p->temperature >= 0.01f && p->temperature <= 1.0f)) return mmf_fail(MMF_ERR_ARG, "contrastive training: temperature %g outside [0.01, 1]", p->temperature);
     if (p->patience < 0) return mmf_fail(MMF_ERR_ARG, "contrastive training: patience %d < 0", p->patience);
+    if (!(p->dropout >= 0.0f && p->dropout < 1.0f)) return mmf_fail(MMF_ERR_ARG, "contrastive training: dropout %g outside [0, 1)", p->dropout);
     return MMF_OK;
 }
 

@@ -1,6 +1,7 @@
 /* Shared pieces of the tower trainers and the public defaults. */
 #include "direct/tower.h"
 #include "core/error.h"
+#include "train/comm.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,7 @@ mmf_tower_params mmf_tower_params_default(void) {
     p.max_length = 32;
     p.min_count = 1;
     p.augment = 1;
+    p.dropout = 0.1f;
     p.seed = 1;
     p.n_threads = 1;
     return p;
@@ -91,6 +93,8 @@ mmf_var mmf_tower_loss(mmf_tape *tp, mmf_var lg, const int64_t *y, int B, int C,
 
 void mmf_tower_progress(const mmf_tower_params *p, const mmf_fit_report *r, int64_t *correct, double val_acc) {
     if (!r->end) return;
+    /* data parallel: every rank counted its slices (progress runs on all ranks at the same points) */
+    if (mmf_comm_sum_i64(p->comm, correct, 1, "tower progress")) *correct = 0;
     if (p->progress)
         p->progress(p->progress_user, r->epoch, r->epochs, mmf_fit_sample_loss(r), r->samples ? (double)*correct / (double)r->samples : 0,
                     val_acc);

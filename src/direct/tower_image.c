@@ -5,6 +5,7 @@
  * repeated) as the only augmentation. */
 #include "direct/cnn.h"
 #include "direct/tower.h"
+#include "train/comm.h"
 #include "core/error.h"
 #include <math.h>
 #include <stdio.h>
@@ -112,11 +113,12 @@ typedef struct image_fit {
     int64_t correct;
 } image_fit;
 
-static mmf_status if_gather(void *ctx, const int64_t *idx, int64_t B) {
+/* shifts drawn for the whole batch (as one process draws them), samples lo..hi-1 filled */
+static mmf_status if_gather(void *ctx, const int64_t *idx, int64_t B, int64_t lo, int64_t hi) {
     image_fit *c = ctx;
     for (int64_t b = 0; b < 2 * B; b++) c->shift[b] = c->amax ? (int)mmf_rng_below(c->rng, (uint32_t)(2 * c->amax + 1)) - c->amax : 0;
-    fill_batch(c->dt, idx, (int)B, c->lut, c->shift, c->buf);
-    for (int64_t b = 0; b < B; b++) c->y[b] = c->dt->y[idx[b]];
+    fill_batch(c->dt, idx + lo, (int)(hi - lo), c->lut, c->shift + 2 * lo, c->buf);
+    for (int64_t b = lo; b < hi; b++) c->y[b - lo] = c->dt->y[idx[b]];
     return MMF_OK;
 }
 
@@ -166,7 +168,8 @@ mmf_status mmf_image_tower_train(const char *train_jsonl, const char *val_jsonl,
     cfg.image_size = p.image_size;
     cfg.channels[3] = p.dim;
     if (!s) s = cnn_init(&m, &cfg, p.seed);
-    /* the processor the saved folder will carry: save first, load it back */
+    /* the processor the saved folder will carry: save first, load it back
+     * (under comm every rank writes the same files, atomically, before training) */
     if (!s) s = cnn_save(&m, out_dir, labels);
     if (!s) s = mmf_image_processor_load(out_dir, &proc);
     if (!s) {
@@ -206,9 +209,14 @@ mmf_status mmf_image_tower_train(const char *train_jsonl, const char *val_jsonl,
     /* the batchnorm running statistics go with the best weights */
     mmf_fit f = {.what = "image tower", .n = dt.n, .batch = bs, .min_batch = 2, .epochs = p.epochs, .fresh_order = 1, .rng = &rng,
                  .tp = tp, .sets = {&m.ps}, .opts = {&opt}, .n_sets = 1, .state = m.running, .n_state = run_n,
-                 .ops = {if_gather, if_forward, dv.n ? if_eval : NULL, if_progress}, .ctx = &c};
+                 .ops = {.gather_slice = if_gather, .forward = if_forward, .eval = dv.n ? if_eval : NULL, .progress = if_progress},
+                 .ctx = &c, .comm = p.comm};
+    /* data parallel: batchnorm's statistics are the whole batch's */
+    if (tp) mmf_tape_set_comm(tp, p.comm);
+    s = mmf_comm_agree(p.comm, s, "image tower");
     if (!s) s = mmf_fit_run(&f);
-    if (!s) s = cnn_save(&m, out_dir, labels);
+    if (!s && mmf_comm_leader(p.comm)) s = cnn_save(&m, out_dir, labels);
+    s = mmf_comm_agree(p.comm, s, "image tower");
     free(buf); free(ybuf); free(shift); free(ids); free(vids); free(labels);
     mmf_tape_free(tp);
     mmf_optim_free(&opt);

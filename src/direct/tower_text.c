@@ -4,6 +4,7 @@
 #include "direct/text_vocab.h"
 #include "direct/textnet.h"
 #include "direct/tower.h"
+#include "train/comm.h"
 #include "core/error.h"
 #include "text/text_util.h"
 #include <stdio.h>
@@ -115,6 +116,7 @@ mmf_status mmf_text_tower_train(const char *train_jsonl, const char *val_jsonl, 
     if (p.epochs <= 0) p.epochs = 40;
     if (p.batch < 2 || p.batch > 4096) return mmf_fail(MMF_ERR_ARG, "text tower: batch %d should be in [2, 4096]", p.batch);
     if (p.max_length < 4 || p.max_length > 4096) return mmf_fail(MMF_ERR_ARG, "text tower: max_length %d should be in [4, 4096]", p.max_length);
+    if (!(p.dropout >= 0.0f && p.dropout < 1.0f)) return mmf_fail(MMF_ERR_ARG, "text tower: dropout %g should be in [0, 1)", p.dropout);
     /* one thread: the matrices are tiny (about 10 tokens x 128), so parallel
      * regions cost more than they save, badly so on a loaded machine */
     p.n_threads = 1;
@@ -146,7 +148,7 @@ mmf_status mmf_text_tower_train(const char *train_jsonl, const char *val_jsonl, 
         if (mmf_tower_val_ids(&va, val_jsonl, labels, n_labels, vcls) > 0) s = encode_set(&va, vcls, tok, p.max_length, &dv);
     }
     textnet_config cfg = {.vocab = (int)vsize, .hidden = p.dim, .layers = p.layers, .heads = p.heads, .ffn = 2 * p.dim,
-                          .max_pos = p.max_length, .n_classes = n_labels, .eps = 1e-5f, .dropout = 0.1f};
+                          .max_pos = p.max_length, .n_classes = n_labels, .eps = 1e-5f, .dropout = p.dropout};
     if (!s) s = textnet_init(&m, &cfg, p.seed);
     int bs = p.batch;
     int64_t steps = mmf_fit_steps_per_epoch(dt.n, bs, 1);
@@ -168,9 +170,12 @@ mmf_status mmf_text_tower_train(const char *train_jsonl, const char *val_jsonl, 
     text_fit c = {.p = &p, .m = &m, .dt = &dt, .dv = &dv, .ids = bids, .keep = bkeep, .y = ybuf, .idx = idx, .tp = tp};
     mmf_fit f = {.what = "text tower", .n = dt.n, .batch = bs, .epochs = p.epochs, .fresh_order = 1, .rng = &rng, .tp = tp,
                  .sets = {&m.ps}, .opts = {&opt}, .n_sets = 1, .ops = {tf_gather, tf_forward, dv.n ? tf_eval : NULL, tf_progress},
-                 .ctx = &c};
+                 .ctx = &c, .comm = p.comm};
+    /* data parallel: every rank wrote the same vocabulary (atomically); rank 0 writes the model */
+    s = mmf_comm_agree(p.comm, s, "text tower");
     if (!s) s = mmf_fit_run(&f);
-    if (!s) s = textnet_save(&m, out_dir, labels);
+    if (!s && mmf_comm_leader(p.comm)) s = textnet_save(&m, out_dir, labels);
+    s = mmf_comm_agree(p.comm, s, "text tower");
     free(bids); free(bkeep); free(idx); free(ybuf); free(cls); free(vcls); free(labels);
     mmf_tokenizer_free(tok);
     mmf_tape_free(tp);

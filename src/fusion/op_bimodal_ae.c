@@ -79,6 +79,10 @@ mmf_var fz_bimodal_ae_code(fz_ctx *c, mmf_var *z) {
 }
 
 mmf_var fz_bimodal_ae_recon(fz_ctx *c, mmf_var code, const mmf_var *target, const uint8_t *tmask) {
+    return fz_bimodal_ae_recon_scaled(c, code, target, tmask, NULL);
+}
+
+mmf_var fz_bimodal_ae_recon_scaled(fz_ctx *c, mmf_var code, const mmf_var *target, const uint8_t *tmask, const double *denom) {
     int M = c->h->cfg.M;
     int64_t B = c->B;
     mmf_var loss = -1;
@@ -97,7 +101,7 @@ mmf_var fz_bimodal_ae_recon(fz_ctx *c, mmf_var code, const mmf_var *target, cons
         /* mean squared error over the rows that have modality m */
         mmf_var d = mmf_t_mul(c->tp, mmf_t_sub(c->tp, r, target[m]), wm);
         mmf_var l = mmf_t_scale(c->tp, mmf_t_sum_all(c->tp, mmf_t_mul(c->tp, d, d)),
-                                1.0f / (float)(n * c->h->cfg.dims[m]), 0.0f);
+                                denom ? (float)(1.0 / denom[m]) : 1.0f / (float)(n * c->h->cfg.dims[m]), 0.0f);
         loss = loss < 0 ? l : mmf_t_add(c->tp, loss, l);
     }
     return loss;

@@ -536,6 +536,9 @@ mmf_status mmf_head_train_comm(const mmf_embfile *train, const mmf_embfile *val,
     if (comm && comm->size > 1 && p->task == MMF_TASK_ALIGN)
         return mmf_fail(MMF_ERR_ARG, "train: data-parallel training needs a loss that is a mean over samples (classify, multilabel); "
                                      "align's contrastive loss couples the whole batch");
+    if (comm && comm->size > 1 && p->fusion && !strcmp(p->fusion, "xmodal"))
+        return mmf_fail(MMF_ERR_ARG, "train: data-parallel training needs a loss that is a mean over samples; "
+                                     "xmodal's alignment term (InfoNCE) couples the whole batch");
     int M = mmf_embfile_n_modalities(train);
     const char *tpath = mmf_embfile_path(train);
     if (p->epochs < 1 || p->batch < 1 || !(p->lr > 0.0f) || p->dropout < 0.0f || p->dropout >= 1.0f || p->n_threads < 1)

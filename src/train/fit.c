@@ -83,23 +83,28 @@ static mmf_status step(const mmf_fit *f, const int64_t *idx, int64_t B, int ep, 
                        mmf_fit_report *r, double *ph) {
     mmf_tape *tp = f->tp;
     const int dp = f->comm && f->comm->size > 1;
-    const int64_t Bg = B;
+    const int coll = dp && mmf_tape_comm(tp);   /* the forward and backward passes communicate */
+    const int64_t Bg = B, *gidx = idx;
+    int64_t lo = 0, hi = B;
     double w = 1.0;
     if (dp) {   /* this rank's contiguous slice of the batch */
-        int64_t lo = B * f->comm->rank / f->comm->size, hi = B * (f->comm->rank + 1) / f->comm->size;
+        lo = B * f->comm->rank / f->comm->size, hi = B * (f->comm->rank + 1) / f->comm->size;
         idx += lo;
         B = hi - lo;
         w = (double)B / (double)Bg;
-        if (f->comm->rank > 0) f->rng->s[0] ^= 0x9e3779b97f4a7c15ULL * (uint64_t)f->comm->rank;
+        if (f->comm->rank > 0 && !f->ops.gather_slice) f->rng->s[0] ^= 0x9e3779b97f4a7c15ULL * (uint64_t)f->comm->rank;
     }
     double t0 = ph ? mono_s() : 0.0;
-    mmf_status s = f->ops.gather && B > 0 ? f->ops.gather(f->ctx, idx, B) : MMF_OK;
+    mmf_status s = f->ops.gather_slice ? f->ops.gather_slice(f->ctx, gidx, Bg, lo, hi)
+                   : f->ops.gather && B > 0 ? f->ops.gather(f->ctx, idx, B) : MMF_OK;
     double t1 = ph ? mono_s() : 0.0;
     mmf_var L = -1;
-    if (!s && B > 0) {
+    if ((!s || coll) && B > 0) {
         mmf_tape_reset(tp);
         mmf_tape_set_training(tp, 1);
-        s = f->ops.forward(f->ctx, tp, idx, B, &L);
+        if (s) mmf_tape_fail(tp, s);   /* collective: the forward's collectives still run, failing every rank */
+        mmf_status fs = f->ops.forward(f->ctx, tp, idx, B, &L);
+        if (!s) s = fs;
     }
     if (!s) s = mmf_tape_status(tp);
     if (s && !dp) return mmf_fail_wrap(s, "%s: epoch %d step %lld", f->what, ep + 1, (long long)bi + 1);
@@ -108,6 +113,17 @@ static mmf_status step(const mmf_fit *f, const int64_t *idx, int64_t B, int ep, 
     if (dp) {
         /* every rank reaches the all-reduce, whatever happened here */
         int have = !s && L >= 0 && isfinite(lv);
+        if (coll) {   /* the backward pass communicates: all ranks run it or none does */
+            double ag[4] = {have ? 0.0 : 1.0, 0.0, 0.0, 0.0};
+            if (f->comm->allreduce(ag, 1, MMF_DT_F64, MMF_COMM_SUM, f->comm->user))
+                return mmf_fail(MMF_ERR_IO, "%s: epoch %d step %lld: the all-reduce before the backward pass failed", f->what, ep + 1,
+                                (long long)bi + 1);
+            if (ag[0] > 0 && !s && L < 0 && isfinite(lv))
+                s = mmf_fail(MMF_ERR_ARG, "%s: epoch %d step %lld: rank %d's slice of the batch has nothing to learn from, and this "
+                                          "model's batch is coupled across ranks; use a larger batch or fewer ranks",
+                             f->what, ep + 1, (long long)bi + 1, f->comm->rank);
+            if (ag[0] > 0) have = 0;
+        }
         if (have) s = mmf_tape_backward(tp, L);
         double extra[4] = {have && !s ? w * (double)lv : 0.0, have && !s ? 1.0 : 0.0, (L >= 0 && !isfinite(lv)) ? 1.0 : 0.0,
                            s ? 1.0 : 0.0};
@@ -153,6 +169,15 @@ mmf_status mmf_fit_run(const mmf_fit *f) {
         return mmf_fail(MMF_ERR_ARG, "%s: %lld samples, batch %lld, %d epochs: nothing to train", f->what, (long long)f->n,
                         (long long)f->batch, f->epochs);
     int64_t steps = mmf_fit_steps_per_epoch(f->n, f->batch, f->min_batch), total = f->n_state;
+    if (f->comm && f->comm->size > 1 && mmf_tape_comm(f->tp)) {
+        /* a collective step needs every rank in it: the smallest step must give each rank a sample */
+        int64_t small = f->n < f->batch ? f->n : f->batch, rest = f->n % f->batch;
+        if (f->n > f->batch && rest > 0 && rest >= (f->min_batch > 1 ? f->min_batch : 1) && rest < small) small = rest;
+        if (small < f->comm->size)
+            return mmf_fail(MMF_ERR_ARG, "%s: %lld samples in batches of %lld give a step of %lld samples, fewer than the %d ranks "
+                                         "(each needs a share of every batch); use fewer ranks or another batch size",
+                            f->what, (long long)f->n, (long long)f->batch, (long long)small, f->comm->size);
+    }
     for (int k = 0; k < f->n_sets; k++) total += f->sets[k]->total;
     int64_t *order = malloc((size_t)f->n * sizeof *order);
     best_copy best = {NULL, 0};

@@ -45,6 +45,13 @@ typedef struct mmf_fit_ops {
     mmf_status (*eval)(void *ctx, int epoch, double *score, double *metrics);
     /* After every step and every epoch (see mmf_fit_report.end); may be NULL. */
     void (*progress)(void *ctx, const mmf_fit_report *r);
+    /* Instead of gather, for trainers whose gather draws (augmentation,
+     * modality drops) or keeps state across batches: the whole batch is
+     * idx[0..B) and this rank trains on [lo, hi) of it (one process: 0, B).
+     * It draws for every sample of the batch as one process does and fills
+     * the trainer's batch with samples lo..hi-1 only, so that under comm every
+     * rank sees the draws one process makes (and the rng stays in step). */
+    mmf_status (*gather_slice)(void *ctx, const int64_t *idx, int64_t B, int64_t lo, int64_t hi);
 } mmf_fit_ops;
 
 /* Called after every backward pass, before the optimiser steps: the place for
@@ -83,8 +90,14 @@ typedef struct mmf_fit {
      * the full batch's update. Losses are all-reduced the same way. After each
      * step every rank takes rank 0's rng state, so shuffles stay identical; a
      * rank's own draws in gather (modality drops) come from the stream mixed
-     * with its rank. Equal to one process up to the order of the gradient sums
-     * when gather draws nothing. */
+     * with its rank (gather_slice: no mixing, every rank draws for the whole
+     * batch). Equal to one process up to the order of the gradient sums when
+     * gather draws nothing or gather_slice is used.
+     * A tape with a comm (mmf_tape_set_comm: ops that couple the batch, such as
+     * batchnorm) makes the step collective: every rank runs the forward pass
+     * (a failed gather fails the tape rather than skipping it), the ranks agree
+     * on failures before any backward pass, and every step must give each
+     * rank at least one sample. */
     const mmf_comm *comm;
     /* may be NULL; else on return wall seconds in [0] gathering, [1] forward
      * passes, [2] backward passes (and the hook), [3] optimiser steps; [4] the

@@ -242,8 +242,145 @@ static void batchnorm_backward(mmf_tape *tp, const mmf_node *nd) {
     }
 }
 
+/* ---- data parallel (mmf_tape_comm set, training): the statistics of the
+ * whole batch, every rank holding a slice of it (SyncBatchNorm). Kept apart
+ * from the one-process code above, which stays as it was.
+ * Forward: one small all-reduce so that every rank learns whether any failed
+ * (a failed rank may not know C), then the per-channel count, sum and sum of
+ * squares in double. Backward: the fit loop weights each rank's gradients by
+ * its share w = M_local / M_global of the batch and sums them, so the upstream
+ * gradient here is the global one divided by w; the per-channel sums of dy
+ * and dy * xhat are all-reduced with weight w and divided by M_local (= w
+ * M_global), which gives the global means in the same 1/w units. gamma and
+ * beta keep their local sums (the fit loop weights and sums those). */
+
+/* i = {N, C, HW, 1, relu}; aux as batchnorm_backward's */
+static void batchnorm_dp_backward(mmf_tape *tp, const mmf_node *nd) {
+    mmf_tvar *x = TV(nd->in[0]), *gm = TV(nd->in[1]), *bt = TV(nd->in[2]), *y = TV(nd->out);
+    int64_t N = nd->i[0], C = nd->i[1], HW = nd->i[2];
+    int relu = (int)nd->i[4], nt = mmf_tape_threads(tp);
+    const float *mean = nd->aux[0], *rstd = nd->aux[1], *scsh = nd->aux[2];
+    double Ml = (double)(N * HW), w = Ml / (double)nd->i[5];
+    double *acc = (double *)(mean + 4 * C);   /* the forward's sums, done with: no allocation here */
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && C > 1 && N * HW * C > 16384)
+    for (int64_t c = 0; c < C; c++) {
+        float m = mean[c], sc = scsh[2 * c], sh = scsh[2 * c + 1];
+        double sdy = 0.0, sdyx = 0.0;
+        for (int64_t n = 0; n < N; n++) {
+            const float *xr = x->v + (n * C + c) * HW, *gr = y->g + (n * C + c) * HW;
+            float a = 0.0f, b = 0.0f;
+            for (int64_t i = 0; i < HW; i++) {
+                float d = !relu || fmaf(xr[i], sc, sh) > 0.0f ? gr[i] : 0.0f;
+                a += d;
+                b += d * (xr[i] - m);
+            }
+            sdy += a;
+            sdyx += (double)b * rstd[c];
+        }
+        if (gm && gm->g) gm->g[c] += (float)sdyx;
+        if (bt && bt->g) bt->g[c] += (float)sdy;
+        acc[c] = w * sdy;
+        acc[C + c] = w * sdyx;
+    }
+    /* every rank reaches this: the fit loop runs backward on all or none */
+    if (mmf_tape_allreduce(tp, acc, (size_t)(2 * C), 0)) { mmf_tape_fail(tp, MMF_ERR_IO); return; }
+    if (!x->g) return;
+    int fresh = mmf_tape_grad_fresh(x);
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && C > 1 && N * HW * C > 16384)
+    for (int64_t c = 0; c < C; c++) {
+        float m = mean[c], rs = rstd[c], g = gm ? gm->v[c] : 1.0f, sc = scsh[2 * c], sh = scsh[2 * c + 1];
+        float a = (float)(acc[c] / Ml), bb = (float)(acc[C + c] / Ml);
+        float k1 = g * rs, k2 = k1 * rs * bb;
+        for (int64_t n = 0; n < N; n++) {
+            const float *xr = x->v + (n * C + c) * HW, *gr = y->g + (n * C + c) * HW;
+            float *dx = x->g + (n * C + c) * HW;
+            for (int64_t i = 0; i < HW; i++) {
+                float d = !relu || fmaf(xr[i], sc, sh) > 0.0f ? gr[i] : 0.0f;
+                float v = k1 * (d - a) - k2 * (xr[i] - m);
+                dx[i] = fresh ? v : dx[i] + v;
+            }
+        }
+    }
+}
+
+static mmf_var batchnorm_dp(mmf_tape *tp, mmf_var x, mmf_var gamma, mmf_var beta, float *running_mean,
+                            float *running_var, float momentum, float eps, int relu) {
+    int fail = x < 0 || mmf_tape_status(tp) != MMF_OK;
+    mmf_tvar *X = fail ? NULL : TV(x);
+    if (!fail && X->ndim != 2 && X->ndim != 4)
+        fail = mmf_tape_fail(tp, mmf_fail(MMF_ERR_SHAPE, "batchnorm: expected x [N,C] or [N,C,H,W], got %d dims", X->ndim)) < 0;
+    int64_t N = fail ? 0 : X->shape[0], C = fail ? 0 : X->shape[1], HW = fail || X->ndim == 2 ? 1 : X->shape[2] * X->shape[3];
+    if (!fail && ((gamma >= 0 && TV(gamma)->n != C) || (beta >= 0 && TV(beta)->n != C)))
+        fail = mmf_tape_fail(tp, mmf_fail(MMF_ERR_SHAPE, "batchnorm: weight/bias size differs from the %lld channels", (long long)C)) < 0;
+    if (!(eps > 0.0f)) eps = 1e-5f;
+    mmf_var in[3] = {x, gamma, beta}, y = -1;
+    int ng = !fail && mmf_tape_needs_grad(tp, in, 3);
+    float *mean = NULL;
+    double *acc = NULL;
+    if (!fail) {
+        y = mmf_tape_alloc_lazy(tp, X->ndim, X->shape, ng);
+        /* mean, rstd, scale and shift [4C floats], then the sums [2C + 2 doubles], which the backward reuses */
+        mean = mmf_tape_scratch(tp, (size_t)C * 4 * sizeof(float) + (size_t)(2 * C + 2) * sizeof(double) + 64);
+        if (mean) acc = (double *)(mean + 4 * C);
+        if (y < 0 || !mean) fail = mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "batchnorm: out of memory")) < 0;
+    }
+    double hdr[2] = {0.0, 0.0};
+    if (mmf_tape_allreduce(tp, hdr, 1, fail)) return mmf_tape_fail(tp, MMF_ERR_IO);
+    X = TV(x);
+    mmf_tvar *Y = TV(y), *G = TV(gamma), *Bt = TV(beta);
+    float *rstd = mean + C, *scsh = mean + 2 * C;
+    int nt = mmf_tape_threads(tp);
+    /* acc = [count, sum [C], sum of squares [C]] of this rank's slice */
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && C > 1 && N * HW * C > 16384)
+    for (int64_t c = 0; c < C; c++) {
+        double mu = 0.0, m2 = 0.0;
+        for (int64_t n = 0; n < N; n++) {
+            const float *xr = X->v + (n * C + c) * HW;
+            float pm = plane_sum(xr, HW) / (float)HW;
+            double d = (double)pm - mu;
+            mu += d / (double)(n + 1);
+            m2 += (double)plane_sqdev(xr, HW, pm) + d * d * (double)HW * (double)n / (double)(n + 1);
+        }
+        double cnt = (double)(N * HW);
+        acc[1 + c] = cnt * mu;
+        acc[1 + C + c] = m2 + cnt * mu * mu;
+    }
+    acc[0] = (double)(N * HW);
+    if (mmf_tape_allreduce(tp, acc, (size_t)(2 * C + 1), 0)) return mmf_tape_fail(tp, MMF_ERR_IO);
+    double cnt = acc[0];
+    if (cnt < 2.0) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_SHAPE, "batchnorm: batch statistics need more than one value per channel"));
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && C > 1 && N * HW * C > 16384)
+    for (int64_t c = 0; c < C; c++) {
+        double m = acc[1 + c] / cnt, v = acc[1 + C + c] / cnt - m * m;
+        if (v < 0.0) v = 0.0;
+        if (running_mean && running_var) {
+            running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * m);
+            running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * v * cnt / (cnt - 1.0));
+        }
+        mean[c] = (float)m;
+        rstd[c] = (float)(1.0 / sqrt(v + eps));
+        float sc = rstd[c] * (G ? G->v[c] : 1.0f), sh = (Bt ? Bt->v[c] : 0.0f) - mean[c] * sc;
+        scsh[2 * c] = sc;
+        scsh[2 * c + 1] = sh;
+        for (int64_t n = 0; n < N; n++) {
+            const float *xr = X->v + (n * C + c) * HW;
+            float *yr = Y->v + (n * C + c) * HW;
+            for (int64_t i = 0; i < HW; i++) { float t = fmaf(xr[i], sc, sh); yr[i] = relu && t < 0.0f ? 0.0f : t; }
+        }
+    }
+    if (ng) {
+        mmf_node nd = {.backward = batchnorm_dp_backward, .name = relu ? "batchnorm_relu (data parallel)" : "batchnorm (data parallel)",
+                       .out = y, .in = {x, gamma, beta}, .n_in = 3, .i = {N, C, HW, 1, relu, (int64_t)cnt},
+                       .aux = {mean, rstd, scsh}, .lazy_ok = 1};
+        mmf_tape_record(tp, &nd);
+    }
+    return y;
+}
+
 static mmf_var batchnorm(mmf_tape *tp, mmf_var x, mmf_var gamma, mmf_var beta, float *running_mean,
                          float *running_var, float momentum, float eps, int relu) {
+    if (mmf_tape_training(tp) && mmf_tape_comm(tp))
+        return batchnorm_dp(tp, x, gamma, beta, running_mean, running_var, momentum, eps, relu);
     if (x < 0 || mmf_tape_status(tp)) return mmf_tape_fail(tp, mmf_tape_status(tp));
     mmf_tvar *X = TV(x);
     if (X->ndim != 2 && X->ndim != 4)

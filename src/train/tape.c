@@ -18,6 +18,7 @@ struct mmf_tape {
     int nt, training, bf16;
     mmf_status err;
     mmf_rng rng;
+    const mmf_comm *comm;
     mmf_tvar *vars;
     int n_vars, cap_vars;
     mmf_node *nodes;
@@ -60,6 +61,24 @@ mmf_status mmf_tape_set_bf16(mmf_tape *tp, int on) {
 mmf_rng *mmf_tape_rng(mmf_tape *tp) { return &tp->rng; }
 int mmf_tape_threads(const mmf_tape *tp) { return tp->nt; }
 mmf_status mmf_tape_status(const mmf_tape *tp) { return tp->err; }
+void mmf_tape_set_comm(mmf_tape *tp, const mmf_comm *comm) { tp->comm = comm && comm->size > 1 ? comm : NULL; }
+const mmf_comm *mmf_tape_comm(const mmf_tape *tp) { return tp->comm; }
+
+/* buf[n] carries the failure count, so that all ranks agree on it */
+int mmf_tape_allreduce(mmf_tape *tp, double *buf, size_t n, int fail) {
+    const mmf_comm *c = tp->comm;
+    if (!c) return fail;
+    buf[n] = fail ? 1.0 : 0.0;
+    if (c->allreduce(buf, n + 1, MMF_DT_F64, MMF_COMM_SUM, c->user)) {
+        mmf_fail(MMF_ERR_IO, "data parallel: an all-reduce inside the training step failed");
+        return 1;
+    }
+    if (buf[n] > 0.0) {
+        if (!fail) mmf_fail(MMF_ERR_IO, "data parallel: the training step failed on another rank");
+        return 1;
+    }
+    return 0;
+}
 
 size_t mmf_tape_bytes(const mmf_tape *tp) {
     size_t b = 0;
@@ -218,7 +237,7 @@ mmf_status mmf_tape_backward(mmf_tape *tp, mmf_var loss) {
         nd->backward(tp, nd);
     }
     for (int v = 0; v < tp->n_vars; v++) zero_lazy(&tp->vars[v]);  /* every gradient defined afterwards */
-    return MMF_OK;
+    return tp->err;   /* set only by a data-parallel backward whose all-reduce failed */
 }
 
 static mmf_var make_input(mmf_tape *tp, const float *data, int ndim, const int64_t *shape, int grad) {

@@ -81,6 +81,21 @@ int mmf_tape_bf16(const mmf_tape *tp);
 /* Seed the loss gradient with 1 (every element) and run the backward pass. */
 mmf_status mmf_tape_backward(mmf_tape *tp, mmf_var loss);
 size_t mmf_tape_bytes(const mmf_tape *tp);   /* arena capacity, for reports */
+/* Data parallel (train/fit.h, docs/scale.md): the ranks whose batch slices make
+ * up one batch. NULL (the default) or size 1: one process, and no op
+ * communicates. Otherwise ops that couple the samples of a batch (batchnorm's
+ * statistics, mmf_t_gather_rows and the contrastive loss over it) reduce over
+ * all ranks, so every rank must build the same graph each step; such an op
+ * still makes its collectives when the tape has already failed (and then
+ * fails every rank). The trainer sets it; the comm must outlive the tape's use. */
+void mmf_tape_set_comm(mmf_tape *tp, const mmf_comm *comm);
+const mmf_comm *mmf_tape_comm(const mmf_tape *tp);   /* NULL unless size > 1 */
+/* For ops: sum buf[0..n) over the ranks in place (nothing without a comm);
+ * buf has room for n + 1 doubles, the last carrying failures. A failure of
+ * this rank (fail != 0, e.g. the tape's status) or of the all-reduce is made
+ * everyone's: returns nonzero on every rank then, with the message set
+ * (without a comm: returns fail). */
+int mmf_tape_allreduce(mmf_tape *tp, double *buf, size_t n, int fail);
 
 /* ---- variables ---- */
 /* The variable's record, NULL for -1. The pointer lives in a growable array:
