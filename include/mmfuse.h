@@ -68,6 +68,13 @@ typedef struct mmf_machine_info {
     char engine[64];     /* e.g. "oneDNN 2.6.3, ISA avx512_core_bf16" */
 } mmf_machine_info;
 void mmf_machine_info_get(mmf_machine_info *out);
+/* The bf16 multiply-add rate of this core over its fp32 FMA rate, timed once
+ * per process (~1 ms): about 2 where AVX512-BF16 pays (AMD Zen 4 / Zen 5),
+ * about 1 where vdpbf16ps issues at half the FMA rate (Intel Xeons without
+ * AMX: bf16 then runs slower than fp32 end to end); 0 without AVX512-BF16.
+ * MMF_PRECISION_AUTO picks bf16 only where it is >= MMF_BF16_AUTO_SPEEDUP. */
+double mmf_bf16_speedup(void);
+#define MMF_BF16_AUTO_SPEEDUP 1.3
 
 /* ------------------------------------------------------------- safetensors */
 
@@ -233,7 +240,8 @@ typedef enum mmf_precision {
                                 channel) and int8 activations (per token), int32 accumulation;
                                 LayerNorm, softmax, GELU, attention stay fp32; ResNet: every
                                 convolution's GEMM (accurate, but slower than fp32 so far) */
-    MMF_PRECISION_AUTO = 3   /* bf16 where the model and the CPU run it, else fp32 */
+    MMF_PRECISION_AUTO = 3   /* bf16 where the model runs it and it pays on this CPU
+                                (mmf_bf16_speedup() >= MMF_BF16_AUTO_SPEEDUP), else fp32 */
 } mmf_precision;
 
 typedef struct mmf_encoder_params {

@@ -6,10 +6,11 @@
  * VNNI (e.g. ONEDNN_MAX_CPU_ISA=AVX2), int8 must be refused with an error
  * naming the missing feature, and that is what is checked instead. ResNet's
  * convolutions run the same kernel over im2col rows. Also: auto is bf16 where
- * the CPU has it, else fp32. (A family without int8, the mmfuse_cnn tower, is
+ * it pays on this core (core/bf16_probe.h), else fp32. (A family without int8, the mmfuse_cnn tower, is
  * refused naming what it runs: tests/cli_direct.sh.) */
 #include "test_util.h"
 #include "core/gemm_int8.h"
+#include "core/bf16_probe.h"
 #include "core/gemm_bf16.h"
 
 static unsigned rs = 2463534242u;
@@ -125,7 +126,7 @@ static void check_auto(void) {
     mmf_encoder *ea = NULL, *eb = NULL;
     p.precision = MMF_PRECISION_AUTO;
     CHECK_OK(mmf_encoder_load(dir, &p, &ea));
-    p.precision = mmf_bf16_gemm_supported() ? MMF_PRECISION_BF16 : MMF_PRECISION_F32;
+    p.precision = mmf_bf16_pays() ? MMF_PRECISION_BF16 : MMF_PRECISION_F32;
     CHECK_OK(mmf_encoder_load(dir, &p, &eb));
     if (ea && eb) {
         int D = mmf_encoder_dim(ea);

@@ -7,8 +7,10 @@ static const char help[] =
     "Prints the machine this process runs on: the CPU model, the SIMD features\n"
     "mmfuse's kernels use (counted only where the OS enables them), the cores this\n"
     "process may use, the compute engine and the instruction set it picked, and\n"
-    "the environment variables that change that choice. Put it at the top of a\n"
-    "bug report or a benchmark: the last bits of a GEMM depend on the kernel.\n\n"
+    "the environment variables that change that choice, and how fast bf16\n"
+    "multiply-adds run against fp32 on this core (what --precision auto goes by).\n"
+    "Put it at the top of a bug report or a benchmark: the last bits of a GEMM\n"
+    "depend on the kernel.\n\n"
     "Options:\n"
     "  --json    one JSON object instead of lines\n\n"
     "Example:\n"
@@ -34,6 +36,7 @@ static int run(int argc, char **argv) {
     }
     mmf_machine_info m;
     mmf_machine_info_get(&m);
+    const double bf16 = mmf_bf16_speedup();
     if (as_json) {
         printf("{\"version\": "); json_str(MMFUSE_VERSION);
         printf(", \"cpu\": "); json_str(m.cpu_model);
@@ -41,6 +44,7 @@ static int run(int argc, char **argv) {
                "\"avx512_vnni\": %d, \"amx\": %d, \"engine\": ",
                m.n_cpus, m.avx2, m.fma, m.avx512f, m.avx512_bf16, m.avx512_vnni, m.amx);
         json_str(m.engine);
+        printf(", \"bf16_speedup\": %.2f, \"auto_precision\": \"%s\"", bf16, bf16 >= MMF_BF16_AUTO_SPEEDUP ? "bf16" : "fp32");
         for (int k = 0; k < N_ENV; k++) {
             const char *v = getenv(env_names[k]);
             printf(", \"%s\": ", env_names[k]);
@@ -56,6 +60,10 @@ static int run(int argc, char **argv) {
            m.avx2 ? "yes" : "no", m.fma ? "yes" : "no", m.avx512f ? "yes" : "no",
            m.avx512_bf16 ? "yes" : "no", m.avx512_vnni ? "yes" : "no", m.amx ? "yes" : "no");
     printf("engine   %s\n", m.engine);
+    if (bf16 > 0)
+        printf("bf16     multiply-adds at %.2fx the fp32 FMA rate on this core: --precision auto runs %s\n", bf16,
+               bf16 >= MMF_BF16_AUTO_SPEEDUP ? "bf16" : "fp32 (bf16 would be slower here)");
+    else printf("bf16     no AVX512-BF16: --precision auto runs fp32\n");
     for (int k = 0; k < N_ENV; k++) {
         const char *v = getenv(env_names[k]);
         printf("env      %s=%s\n", env_names[k], v ? v : "(unset)");

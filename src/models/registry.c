@@ -2,6 +2,7 @@
 #include "models/encoder.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/bf16_probe.h"
 #include "core/gemm_bf16.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +58,8 @@ static const char *precision_name(mmf_precision p) {
     return p == MMF_PRECISION_F32 ? "fp32" : p == MMF_PRECISION_BF16 ? "bf16" : p == MMF_PRECISION_INT8 ? "int8" : "auto";
 }
 
-/* auto: bf16 where the family runs it and the CPU has AVX512-BF16, else fp32
+/* auto: bf16 where the family runs it and bf16 pays on this core
+ * (core/bf16_probe.h: AVX512-BF16 at about twice the fp32 rate), else fp32
  * (int8 is never chosen for the user: its accuracy is a trade they make). A
  * precision the family does not run is an error naming what it does run. */
 static mmf_status resolve_precision(mmf_encoder *e) {
@@ -65,7 +67,7 @@ static mmf_status resolve_precision(mmf_encoder *e) {
     unsigned has = e->ops->precisions | (1u << MMF_PRECISION_F32);
     if (p == MMF_PRECISION_AUTO) {
         e->precision_auto = 1;
-        e->params.precision = (has & (1u << MMF_PRECISION_BF16)) && mmf_bf16_gemm_supported() ? MMF_PRECISION_BF16
+        e->params.precision = (has & (1u << MMF_PRECISION_BF16)) && mmf_bf16_pays() ? MMF_PRECISION_BF16
                                                                                                 : MMF_PRECISION_F32;
         return MMF_OK;
     }

@@ -1,5 +1,6 @@
 #include "models/transformer.h"
 #include "core/ops.h"
+#include "core/bf16_probe.h"
 #include "core/gemm_bf16.h"
 #include "core/gemm_int8.h"
 #include "core/ops_bf16.h"
@@ -280,7 +281,7 @@ void *mmf_tf_pack(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers, int how)
 mmf_status mmf_tf_use_precision(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers, int precision, const char *dir,
                                 void **packed) {
     *packed = NULL;
-    if (precision == MMF_PRECISION_AUTO) precision = mmf_bf16_gemm_supported() ? MMF_PRECISION_BF16 : MMF_PRECISION_F32;
+    if (precision == MMF_PRECISION_AUTO) precision = mmf_bf16_pays() ? MMF_PRECISION_BF16 : MMF_PRECISION_F32;
     if (precision == MMF_PRECISION_F32) return MMF_OK;
     if (precision == MMF_PRECISION_INT8) {
         if (!mmf_int8_supported())
