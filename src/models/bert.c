@@ -35,7 +35,6 @@ typedef struct bert {
     mmf_arena arena;
     float *x, *scratch, *cls;
     int32_t *pos;          /* (max_batch, max_length) position ids */
-    int nt_sized;
 } bert;
 
 
@@ -82,7 +81,8 @@ static mmf_status wtake(wload *w, const char *name, int64_t d0, int64_t d1, cons
     return MMF_OK;
 }
 
-static mmf_status size_arena(mmf_encoder *e, bert *m, int nt) {
+mmf_status mmf_bert_size(mmf_encoder *e, int nt) {
+    bert *m = e->impl;
     mmf_arena_free(&m->arena);
     size_t B = (size_t)e->params.max_batch, T = (size_t)e->max_length, C = (size_t)m->C;
     size_t fl = mmf_tf_layer_scratch(&m->spec, (int)B, (int)T, nt);
@@ -93,7 +93,6 @@ static mmf_status size_arena(mmf_encoder *e, bert *m, int nt) {
     m->cls = mmf_arena_floats(&m->arena, B * C);
     m->pos = (int32_t *)mmf_arena_floats(&m->arena, B * T);
     if (!m->x || !m->scratch || !m->cls || !m->pos) return mmf_fail(MMF_ERR_NOMEM, "%s: activation arena too small", e->dir);
-    m->nt_sized = nt;
     return MMF_OK;
 }
 
@@ -231,15 +230,10 @@ mmf_status mmf_bert_load_variant(mmf_encoder *e, const char *prefix, int pos_fro
         ml = e->params.max_length < pmax ? e->params.max_length : pmax;
     }
     e->max_length = ml;
-    return size_arena(e, m, e->params.n_threads);
+    return MMF_OK;
 }
 
 static mmf_status bert_load(mmf_encoder *e) { return mmf_bert_load_variant(e, "bert.", 0); }
-
-mmf_status mmf_bert_set_threads(mmf_encoder *e, int nt) {
-    bert *m = e->impl;
-    return nt > m->nt_sized ? size_arena(e, m, nt) : MMF_OK;
-}
 
 mmf_status mmf_bert_text_forward(mmf_encoder *e, const int32_t *ids, const int32_t *types, const uint8_t *keep,
                                     int B, int T, mmf_pooling pool, float *pooled, float *tokens) {
@@ -292,11 +286,9 @@ mmf_status mmf_bert_text_forward(mmf_encoder *e, const int32_t *ids, const int32
 
 const mmf_encoder_ops mmf_bert_ops = {
     .model_type = "bert",
-    .precisions = (1u << MMF_PRECISION_BF16) | (1u << MMF_PRECISION_INT8),
-    .modalities = MMF_MODALITY_TEXT,
     .family = "BERT (BertModel)",
     .load = bert_load,
     .free_impl = mmf_bert_free,
-    .set_threads = mmf_bert_set_threads,
+    .size = mmf_bert_size,
     .text_forward = mmf_bert_text_forward,
 };

@@ -11,7 +11,8 @@
  * padding_idx + 1 fewer tokens fit than max_position_embeddings. */
 mmf_status mmf_bert_load_variant(mmf_encoder *e, const char *prefix, int pos_from_ids);
 void mmf_bert_free(mmf_encoder *e);
-mmf_status mmf_bert_set_threads(mmf_encoder *e, int n_threads);
+/* The activation arena for n_threads (mmf_encoder_ops.size). */
+mmf_status mmf_bert_size(mmf_encoder *e, int n_threads);
 mmf_status mmf_bert_text_forward(mmf_encoder *e, const int32_t *ids, const int32_t *types, const uint8_t *keep,
                                  int B, int T, mmf_pooling pool, float *pooled, float *tokens);
 #endif

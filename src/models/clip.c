@@ -41,7 +41,6 @@ typedef struct clip {
     mmf_arena arena;
     float *vx, *vscratch, *tx, *tscratch, *tmp;
     int tT;                 /* text length the arena was sized for */
-    int nt_sized;
     void *vpacked, *tpacked;/* bf16 layer matrices of each tower, or NULL */
 } clip;
 
@@ -56,7 +55,8 @@ static void clip_free(mmf_encoder *e) {
     e->impl = NULL;
 }
 
-static mmf_status clip_size(mmf_encoder *e, clip *m, int nt) {
+static mmf_status clip_size(mmf_encoder *e, int nt) {
+    clip *m = e->impl;
     mmf_arena_free(&m->arena);
     size_t B = (size_t)e->params.max_batch, Tv = (size_t)m->vis.T, Cv = (size_t)m->vis.C;
     size_t Tt = (size_t)m->tT, Ct = (size_t)m->Ct;
@@ -72,13 +72,7 @@ static mmf_status clip_size(mmf_encoder *e, clip *m, int nt) {
     m->tmp = mmf_arena_floats(&m->arena, B * cmax);
     if (!m->vx || !m->vscratch || !m->tx || !m->tscratch || !m->tmp)
         return mmf_fail(MMF_ERR_NOMEM, "%s: activation arena too small", e->dir);
-    m->nt_sized = nt;
     return MMF_OK;
-}
-
-static mmf_status clip_set_threads(mmf_encoder *e, int nt) {
-    clip *m = e->impl;
-    return nt == m->nt_sized ? MMF_OK : clip_size(e, m, nt);
 }
 
 static mmf_status load_text(clip *m, const mmf_tf_config *c, mmf_wbag *w) {
@@ -149,19 +143,18 @@ static mmf_status clip_load(mmf_encoder *e) {
     e->def_norm = 0;
     /* bf16: both towers' transformer layers (transformer.c's bf16 layer); embeddings and projections stay fp32 */
     MMF_TRY(mmf_tf_use_precision(&m->vis.spec, m->vis.layers, m->vis.L, (int)e->params.precision, e->dir, &m->vpacked));
-    MMF_TRY(mmf_tf_use_precision(&m->tspec, m->tlayers, m->Lt, (int)e->params.precision, e->dir, &m->tpacked));
-    return clip_size(e, m, e->params.n_threads);
+    return mmf_tf_use_precision(&m->tspec, m->tlayers, m->Lt, (int)e->params.precision, e->dir, &m->tpacked);
 }
 
 /* image_embeds (B,D); last (B,T,Cv) or NULL */
-static void vision(clip *m, const float *pixels, int B, float *embeds, float *last, int nt) {
-    const int C = m->vis.C, T = m->vis.T;
-    mmf_threads_use(nt);
-    mmf_vis_tower_forward(&m->vis, pixels, B, m->vx, m->vscratch, nt);
-    if (last) memcpy(last, m->vx, sizeof(float) * (size_t)B * T * C);
+static mmf_status vision(mmf_encoder *e, const float *pixels, int B, float *embeds, float *last) {
+    clip *m = e->impl;
+    const int C = m->vis.C, T = m->vis.T, nt = e->params.n_threads;
+    MMF_TRY(mmf_vis_tower_run(&m->vis, "clip", pixels, B, e->params.max_batch, m->vx, m->vscratch, nt, last));
     for (int b = 0; b < B; b++) memcpy(m->tmp + (size_t)b * C, m->vx + (size_t)b * T * C, sizeof(float) * (size_t)C);
     mmf_layernorm(m->tmp, m->tmp, m->vis.post_w, m->vis.post_b, B, C, m->vis.eps, nt);
     mmf_linear(embeds, m->tmp, m->vproj, NULL, B, C, m->D, nt);
+    return MMF_OK;
 }
 
 static mmf_status text(clip *m, const int32_t *ids, const uint8_t *keep, int B, int T, float *embeds, float *last, int nt) {
@@ -198,8 +191,7 @@ static mmf_status clip_image_forward(mmf_encoder *e, const float *pixels, int B,
     if (pool != MMF_POOL_POOLER)
         return mmf_fail(MMF_ERR_UNSUPPORTED, "CLIP image embeddings are the projected features (pooling \"pooler\"/default), not \"%s\"",
                         mmf_pooling_name(pool));
-    vision(e->impl, pixels, B, out, NULL, e->params.n_threads);
-    return MMF_OK;
+    return vision(e, pixels, B, out, NULL);
 }
 
 static mmf_status clip_text_forward(mmf_encoder *e, const int32_t *ids, const int32_t *types, const uint8_t *keep,
@@ -213,9 +205,7 @@ static mmf_status clip_text_forward(mmf_encoder *e, const int32_t *ids, const in
 
 mmf_status mmf_clip_vision(mmf_encoder *e, const float *pixels, int B, float *image_embeds, float *last_hidden) {
     if (strcmp(e->cfg.model_type, "clip")) return mmf_fail(MMF_ERR_ARG, "not a CLIP encoder");
-    if (B > e->params.max_batch) return mmf_fail(MMF_ERR_ARG, "clip: batch %d > max_batch %d", B, e->params.max_batch);
-    vision(e->impl, pixels, B, image_embeds, last_hidden, e->params.n_threads);
-    return MMF_OK;
+    return vision(e, pixels, B, image_embeds, last_hidden);
 }
 
 mmf_status mmf_clip_text_ids(mmf_encoder *e, const int32_t *ids, const uint8_t *keep, int B, int T, float *text_embeds,
@@ -229,11 +219,9 @@ const mmf_encoder_ops mmf_clip_ops = {
     .model_type = "clip",
     .family = "CLIP (CLIPModel: text and vision towers, projections)",
     .pooler = "the projected features: text at the end-of-text token, image post_layernorm(CLS) (get_text/image_features)",
-    .precisions = (1u << MMF_PRECISION_BF16) | (1u << MMF_PRECISION_INT8),
-    .modalities = MMF_MODALITY_TEXT | MMF_MODALITY_IMAGE,
     .load = clip_load,
     .free_impl = clip_free,
-    .set_threads = clip_set_threads,
+    .size = clip_size,
     .text_forward = clip_text_forward,
     .image_forward = clip_image_forward,
 };

@@ -32,7 +32,6 @@ typedef struct dinov2 {
     mmf_vis_tower tw;
     mmf_arena arena;
     float *x, *scratch;
-    int nt_sized;
     void *packed;
 } dinov2;
 
@@ -99,7 +98,8 @@ static void dino_free(mmf_encoder *e) {
     e->impl = NULL;
 }
 
-static mmf_status dino_size(mmf_encoder *e, dinov2 *m, int nt) {
+static mmf_status dino_size(mmf_encoder *e, int nt) {
+    dinov2 *m = e->impl;
     mmf_arena_free(&m->arena);
     size_t B = (size_t)e->params.max_batch, T = (size_t)m->tw.T, C = (size_t)m->tw.C;
     size_t sc = mmf_vis_tower_scratch(&m->tw, (int)B, nt);
@@ -107,13 +107,7 @@ static mmf_status dino_size(mmf_encoder *e, dinov2 *m, int nt) {
     m->x = mmf_arena_floats(&m->arena, B * T * C);
     m->scratch = mmf_arena_floats(&m->arena, sc);
     if (!m->x || !m->scratch) return mmf_fail(MMF_ERR_NOMEM, "%s: activation arena too small", e->dir);
-    m->nt_sized = nt;
     return MMF_OK;
-}
-
-static mmf_status dino_set_threads(mmf_encoder *e, int nt) {
-    dinov2 *m = e->impl;
-    return nt == m->nt_sized ? MMF_OK : dino_size(e, m, nt);
 }
 
 /* The checkpoint's (1, G*G + 1, C) table as the (T, C) one for S x S inputs. */
@@ -189,8 +183,7 @@ static mmf_status dino_load(mmf_encoder *e) {
     }
     e->def_norm = 0;
     /* bf16 / int8: the layers' GEMMs (layer scale runs the per-GEMM path) */
-    MMF_TRY(mmf_tf_use_precision(&t->spec, t->layers, t->L, (int)e->params.precision, e->dir, &m->packed));
-    return dino_size(e, m, e->params.n_threads);
+    return mmf_tf_use_precision(&t->spec, t->layers, t->L, (int)e->params.precision, e->dir, &m->packed);
 }
 
 static mmf_status dino_image_forward(mmf_encoder *e, const float *pixels, int B, mmf_pooling pool, float *out) {
@@ -202,8 +195,7 @@ static mmf_status dino_image_forward(mmf_encoder *e, const float *pixels, int B,
     if (wide != (pool == MMF_POOL_CLS_MEAN))
         return mmf_fail(MMF_ERR_ARG, "%s: %s", e->dir, wide ? "this encoder was loaded for pooling cls_mean (2 x hidden wide); load it again for another pooling"
                                                             : "pooling cls_mean (2 x hidden wide) is chosen when the encoder is loaded (mmf_encoder_params.pooling)");
-    mmf_threads_use(nt);
-    mmf_vis_tower_forward(&m->tw, pixels, B, m->x, m->scratch, nt);
+    MMF_TRY(mmf_vis_tower_run(&m->tw, "dinov2", pixels, B, e->params.max_batch, m->x, m->scratch, nt, NULL));
     for (int b = 0; b < B; b++) {
         const float *h = m->x + (size_t)b * T * C;
         float *o = out + (size_t)b * e->dim;
@@ -224,21 +216,15 @@ static mmf_status dino_image_forward(mmf_encoder *e, const float *pixels, int B,
 mmf_status mmf_dinov2_tokens(mmf_encoder *e, const float *pixels, int B, float *x) {
     dinov2 *m = e->impl;
     if (strcmp(e->cfg.model_type, "dinov2")) return mmf_fail(MMF_ERR_ARG, "not a DINOv2 encoder");
-    if (B > e->params.max_batch) return mmf_fail(MMF_ERR_ARG, "dinov2: batch %d > max_batch %d", B, e->params.max_batch);
-    mmf_threads_use(e->params.n_threads);
-    mmf_vis_tower_forward(&m->tw, pixels, B, m->x, m->scratch, e->params.n_threads);
-    memcpy(x, m->x, sizeof(float) * (size_t)B * m->tw.T * m->tw.C);
-    return MMF_OK;
+    return mmf_vis_tower_run(&m->tw, "dinov2", pixels, B, e->params.max_batch, m->x, m->scratch, e->params.n_threads, x);
 }
 
 const mmf_encoder_ops mmf_dinov2_ops = {
     .model_type = "dinov2",
     .family = "DINOv2 (Dinov2Model: ViT layers with layer scale, bicubic-interpolated positions)",
     .pooler = "CLS after the final layernorm (pooler_output)",
-    .precisions = (1u << MMF_PRECISION_BF16) | (1u << MMF_PRECISION_INT8),
-    .modalities = MMF_MODALITY_IMAGE,
     .load = dino_load,
     .free_impl = dino_free,
-    .set_threads = dino_set_threads,
+    .size = dino_size,
     .image_forward = dino_image_forward,
 };

@@ -16,7 +16,7 @@
 
 
 typedef struct distilbert {
-    mmf_text_tower t;
+    mmf_text_tower t;   /* first (text_tower.h) */
     float *wte, *wpe, *eln_w, *eln_b;
 } distilbert;
 
@@ -40,27 +40,14 @@ static void sinusoidal(float *out, int P, int C) {
         }
 }
 
-static void db_free(mmf_encoder *e) {
-    distilbert *m = e->impl;
-    if (!m) return;
-    mmf_text_tower_free(&m->t);
-    free(m);
-    e->impl = NULL;
-}
-
 static mmf_status db_load(mmf_encoder *e) {
     const mmf_tf_config *c = &e->cfg.tf;
-    distilbert *m = calloc(1, sizeof *m);
-    if (!m) return mmf_fail(MMF_ERR_NOMEM, "distilbert: out of memory");
-    e->impl = m;
-    mmf_text_tower *t = &m->t;
-    t->V = (int)c->vocab_size; t->C = (int)c->hidden_size; t->L = (int)c->num_layers; t->H = (int)c->num_heads;
+    mmf_text_tower *t;
+    MMF_TRY(mmf_text_tower_open(e, sizeof(distilbert), "distilbert.", "embeddings.word_embeddings.weight", &t));
+    distilbert *m = e->impl;
     const int P = (int)c->max_positions;
     t->npos = P;
     t->spec = (mmf_tf_spec){.hidden = t->C, .heads = t->H, .ffn = (int)c->intermediate_size, .eps = 1e-12f, .act = c->act};
-    MMF_TRY(mmf_open_checkpoint(e->dir, &t->bag.st));
-    t->bag.dir = e->dir;
-    strcpy(t->bag.prefix, mmf_st_find(t->bag.st, "distilbert.embeddings.word_embeddings.weight") ? "distilbert." : "");
     mmf_wbag *w = &t->bag;
     MMF_TRY(mmf_wbag_take(w, "embeddings.word_embeddings.weight", t->V, t->C, 0, 0, "vocab_size x dim", &m->wte));
     MMF_TRY(mmf_wbag_take_opt(w, "embeddings.position_embeddings.weight", P, t->C, "max_position_embeddings x dim", &m->wpe));
@@ -76,8 +63,6 @@ static mmf_status db_load(mmf_encoder *e) {
     MMF_TRY(mmf_wbag_layers(w, &names, t->L, t->C, t->spec.ffn, "", &t->layers));
     return mmf_text_tower_finish(e, t);
 }
-
-static mmf_status db_set_threads(mmf_encoder *e, int nt) { return mmf_text_tower_set_threads(e, &((distilbert *)e->impl)->t, nt); }
 
 static mmf_status db_forward(mmf_encoder *e, const int32_t *ids, const int32_t *types, const uint8_t *keep, int B, int T,
                              mmf_pooling pool, float *pooled, float *tokens) {
@@ -102,10 +87,8 @@ static mmf_status db_forward(mmf_encoder *e, const int32_t *ids, const int32_t *
 const mmf_encoder_ops mmf_distilbert_ops = {
     .model_type = "distilbert",
     .family = "DistilBERT (DistilBertModel: post-norm layers, no token types)",
-    .precisions = (1u << MMF_PRECISION_BF16) | (1u << MMF_PRECISION_INT8),
-    .modalities = MMF_MODALITY_TEXT,
     .load = db_load,
-    .free_impl = db_free,
-    .set_threads = db_set_threads,
+    .free_impl = mmf_text_tower_release,
+    .size = mmf_text_tower_size,
     .text_forward = db_forward,
 };

@@ -17,14 +17,18 @@ typedef struct mmf_encoder_ops {
     const char *model_type;   /* config.json model_type */
     const char *family;       /* what it runs, for mmfuse inspect: "RoBERTa (...)" */
     const char *pooler;       /* what pooling "pooler" means for it (NULL: BERT's tanh(dense(h_cls))) */
-    int modalities;           /* MMF_MODALITY_* bits */
-    unsigned precisions;      /* bit (1 << mmf_precision) per precision it runs besides fp32 */
+    /* Every family runs fp32, bf16 and int8 (the shared transformer layer and
+     * ResNet have all three) but the from-scratch towers, whose small layers
+     * run fp32 only. Its modalities are the forwards it has (text, image). */
+    int fp32_only;
     /* Fill enc->impl, enc->dim, enc->def_pool, enc->def_norm, enc->max_length,
      * enc->tok (text). enc->cfg, enc->dir and enc->params are set. */
     mmf_status (*load)(mmf_encoder *enc);
     void (*free_impl)(mmf_encoder *enc);
-    /* Thread count changed (resize scratch if it depends on it). May be NULL. */
-    mmf_status (*set_threads)(mmf_encoder *enc, int n_threads);
+    /* Carve the activation scratch for n_threads threads: the registry calls
+     * it after load and again when the thread count grows past the one it
+     * was carved for (scratch for more threads serves fewer). May be NULL. */
+    mmf_status (*size)(mmf_encoder *enc, int n_threads);
     /* Text forward for B <= params.max_batch sequences of T <= max_length:
      * ids, types (B,T), keep (B,T) 1 = real token. Writes pooled (B,dim) with
      * `pool` (never DEFAULT or NONE here) when pooled != NULL, and the last
@@ -43,6 +47,7 @@ struct mmf_encoder {
     mmf_hf_config cfg;
     char *dir;
     mmf_encoder_params params;   /* precision resolved: never AUTO after load */
+    int nt_sized;         /* the thread count ops->size last carved for */
     int precision_auto;   /* the caller asked for AUTO: a family may fall back to fp32 */
     int dim;              /* pooled embedding size */
     int token_dim;        /* hidden size of token states */

@@ -13,7 +13,7 @@ float mmf_encoder_logit_bias(const mmf_encoder *e) { return e->logit_bias; }
 int mmf_encoder_logits_sigmoid(const mmf_encoder *e) { return e->sigmoid_logits; }
 
 static mmf_status check_image(mmf_encoder *e, mmf_pooling *pool, int *normalize) {
-    if (!(e->ops->modalities & MMF_MODALITY_IMAGE) || !e->ops->image_forward || !e->proc)
+    if (!e->ops->image_forward || !e->proc)
         return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: a %s encoder does not embed images", e->dir, e->cfg.model_type);
     if (*pool == MMF_POOL_DEFAULT) *pool = e->def_pool;
     if (*pool == MMF_POOL_NONE) return mmf_fail(MMF_ERR_ARG, "image embeddings need a pooling (not \"none\")");

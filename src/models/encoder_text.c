@@ -67,7 +67,7 @@ mmf_status mmf_encoder_text_lengths(mmf_encoder *e, const char *const *texts, si
 /* pooled (n, dim) when tokens == NULL, else token states (n, T_out, C) + mask */
 static mmf_status run(mmf_encoder *e, const char *const *texts, size_t n, mmf_pooling pool, int normalize,
                       float *pooled_out, int T_out, float *tok_out, uint8_t *mask_out) {
-    if (!(e->ops->modalities & MMF_MODALITY_TEXT) || !e->ops->text_forward)
+    if (!e->ops->text_forward)
         return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: a %s encoder does not embed text", e->dir, e->cfg.model_type);
     if (n == 0) return MMF_OK;
     if (pool == MMF_POOL_DEFAULT) pool = e->def_pool;

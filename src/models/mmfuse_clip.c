@@ -71,7 +71,7 @@ static mmf_status mc_load(mmf_encoder *e) {
     mmf_encoder_params p = e->params;
     MMF_TRY(mmf_encoder_load(tdir, &p, &m->text));
     MMF_TRY(mmf_encoder_load(vdir, &p, &m->vision));
-    if (!(m->text->ops->modalities & MMF_MODALITY_TEXT) || !(m->vision->ops->modalities & MMF_MODALITY_IMAGE))
+    if (!(mmf_encoder_modalities(m->text) & MMF_MODALITY_TEXT) || !(mmf_encoder_modalities(m->vision) & MMF_MODALITY_IMAGE))
         return mmf_fail(MMF_ERR_FORMAT, "%s: text_folder must hold a text encoder and vision_folder an image encoder", e->dir);
     m->Ct = m->text->dim;
     m->Cv = m->vision->dim;
@@ -105,7 +105,8 @@ static mmf_status mc_load(mmf_encoder *e) {
     return MMF_OK;
 }
 
-static mmf_status mc_threads(mmf_encoder *e, int nt) {
+/* the towers are encoders of their own: each sizes for its threads */
+static mmf_status mc_size(mmf_encoder *e, int nt) {
     mclip *m = e->impl;
     MMF_TRY(mmf_encoder_set_threads(m->text, nt));
     return mmf_encoder_set_threads(m->vision, nt);
@@ -136,10 +137,10 @@ static mmf_status mc_image(mmf_encoder *e, const float *pixels, int B, mmf_pooli
 
 const mmf_encoder_ops mmf_mmfuse_clip_ops = {
     .model_type = "mmfuse_clip",
-    .modalities = MMF_MODALITY_TEXT | MMF_MODALITY_IMAGE,
+    .fp32_only = 1,
     .load = mc_load,
     .free_impl = mc_free,
-    .set_threads = mc_threads,
+    .size = mc_size,
     .text_forward = mc_text,
     .image_forward = mc_image,
 };

@@ -21,8 +21,7 @@ typedef struct cnn_inf {
     float eps;
     float *w[MAXS], *b[MAXS];   /* folded conv weights and biases */
     int64_t act_max, col_max;   /* floats per image: largest activation, largest im2col */
-    float *buf;                 /* per thread: 2 activations + columns */
-    int nt_sized;
+    float *buf;                 /* per thread: 2 activations + columns (e->nt_sized threads) */
 } cnn_inf;
 
 
@@ -76,11 +75,11 @@ static void cnn_free_impl(mmf_encoder *e) {
     e->impl = NULL;
 }
 
-static mmf_status size_buffers(cnn_inf *m, int nt) {
+static mmf_status cnn_size(mmf_encoder *e, int nt) {
+    cnn_inf *m = e->impl;
     free(m->buf);
     m->buf = malloc((size_t)nt * (size_t)(2 * m->act_max + m->col_max) * sizeof(float));
     if (!m->buf) return mmf_fail(MMF_ERR_NOMEM, "mmfuse_cnn: out of memory for activations");
-    m->nt_sized = nt;
     return MMF_OK;
 }
 
@@ -133,12 +132,7 @@ static mmf_status cnn_load(mmf_encoder *e) {
     e->dim = e->token_dim = m->ch[m->n_stages - 1];
     e->def_pool = MMF_POOL_MEAN;
     e->def_norm = 0;
-    return size_buffers(m, e->params.n_threads);
-}
-
-static mmf_status cnn_set_threads(mmf_encoder *e, int nt) {
-    cnn_inf *m = e->impl;
-    return nt > m->nt_sized ? size_buffers(m, nt) : MMF_OK;
+    return MMF_OK;
 }
 
 /* one image (C,S,S) -> out (C_last) with thread-local buffers */
@@ -167,7 +161,7 @@ static mmf_status cnn_image_forward(mmf_encoder *e, const float *pixels, int B, 
         return mmf_fail(MMF_ERR_UNSUPPORTED, "mmfuse_cnn embeddings are the global average pool (pooling \"mean\"/default), not \"%s\"",
                         mmf_pooling_name(pool));
     cnn_inf *m = e->impl;
-    int nt = e->params.n_threads < m->nt_sized ? e->params.n_threads : m->nt_sized;
+    int nt = e->params.n_threads < e->nt_sized ? e->params.n_threads : e->nt_sized;
     if (nt > B) nt = B;
     if (nt < 1) nt = 1;
     int64_t per = (int64_t)m->in_c * m->S * m->S, stride = 2 * m->act_max + m->col_max;
@@ -182,9 +176,9 @@ static mmf_status cnn_image_forward(mmf_encoder *e, const float *pixels, int B, 
 const mmf_encoder_ops mmf_mmfuse_cnn_ops = {
     .model_type = "mmfuse_cnn",
     .family = "mmfuse CNN image tower (trained from scratch, docs/direct.md)",
-    .modalities = MMF_MODALITY_IMAGE,
+    .fp32_only = 1,
     .load = cnn_load,
     .free_impl = cnn_free_impl,
-    .set_threads = cnn_set_threads,
+    .size = cnn_size,
     .image_forward = cnn_image_forward,
 };

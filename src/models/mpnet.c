@@ -21,7 +21,7 @@
 #define PADDING_IDX 1
 
 typedef struct mpnet {
-    mmf_text_tower t;
+    mmf_text_tower t;   /* first (text_tower.h) */
     float *wte, *wpe, *eln_w, *eln_b, *rel;   /* rel (buckets, H) */
     int buckets, P;
     int bias_T;                               /* T the bias buffer holds, 0 = none yet */
@@ -63,21 +63,11 @@ static void fill_bias(mpnet *m, int T) {
     m->bias_T = T;
 }
 
-static void mp_free(mmf_encoder *e) {
-    mpnet *m = e->impl;
-    if (!m) return;
-    mmf_text_tower_free(&m->t);
-    free(m);
-    e->impl = NULL;
-}
-
 static mmf_status mp_load(mmf_encoder *e) {
     const mmf_tf_config *c = &e->cfg.tf;
-    mpnet *m = calloc(1, sizeof *m);
-    if (!m) return mmf_fail(MMF_ERR_NOMEM, "mpnet: out of memory");
-    e->impl = m;
-    mmf_text_tower *t = &m->t;
-    t->V = (int)c->vocab_size; t->C = (int)c->hidden_size; t->L = (int)c->num_layers; t->H = (int)c->num_heads;
+    mmf_text_tower *t;
+    MMF_TRY(mmf_text_tower_open(e, sizeof(mpnet), "mpnet.", "embeddings.word_embeddings.weight", &t));
+    mpnet *m = e->impl;
     m->P = (int)c->max_positions;
     m->buckets = (int)c->rel_buckets;
     if (m->P < PADDING_IDX + 2)
@@ -85,9 +75,6 @@ static mmf_status mp_load(mmf_encoder *e) {
     t->npos = m->P - PADDING_IDX - 1;
     t->spec = (mmf_tf_spec){.hidden = t->C, .heads = t->H, .ffn = (int)c->intermediate_size, .eps = (float)c->layer_norm_eps,
                             .act = c->act, .attn_biased = 1};
-    MMF_TRY(mmf_open_checkpoint(e->dir, &t->bag.st));
-    t->bag.dir = e->dir;
-    strcpy(t->bag.prefix, mmf_st_find(t->bag.st, "mpnet.embeddings.word_embeddings.weight") ? "mpnet." : "");
     mmf_wbag *w = &t->bag;
     MMF_TRY(mmf_wbag_take(w, "embeddings.word_embeddings.weight", t->V, t->C, 0, 0, "vocab_size x hidden_size", &m->wte));
     MMF_TRY(mmf_wbag_take(w, "embeddings.position_embeddings.weight", m->P, t->C, 0, 0, "max_position_embeddings x hidden_size", &m->wpe));
@@ -101,11 +88,9 @@ static mmf_status mp_load(mmf_encoder *e) {
     return mmf_text_tower_finish(e, t);
 }
 
-static mmf_status mp_set_threads(mmf_encoder *e, int nt) {
-    mpnet *m = e->impl;
-    int was = m->t.nt_sized;
-    MMF_TRY(mmf_text_tower_set_threads(e, &m->t, nt));
-    if (m->t.nt_sized != was) m->bias_T = 0;   /* a new arena: the bias is gone */
+static mmf_status mp_size(mmf_encoder *e, int nt) {
+    MMF_TRY(mmf_text_tower_size(e, nt));
+    ((mpnet *)e->impl)->bias_T = 0;   /* a new arena: the bias is gone */
     return MMF_OK;
 }
 
@@ -135,10 +120,8 @@ static mmf_status mp_forward(mmf_encoder *e, const int32_t *ids, const int32_t *
 const mmf_encoder_ops mmf_mpnet_ops = {
     .model_type = "mpnet",
     .family = "MPNet (MPNetModel: post-norm layers, relative position bucket bias shared by every layer)",
-    .precisions = (1u << MMF_PRECISION_BF16) | (1u << MMF_PRECISION_INT8),
-    .modalities = MMF_MODALITY_TEXT,
     .load = mp_load,
-    .free_impl = mp_free,
-    .set_threads = mp_set_threads,
+    .free_impl = mmf_text_tower_release,
+    .size = mp_size,
     .text_forward = mp_forward,
 };

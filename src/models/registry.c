@@ -64,7 +64,8 @@ static const char *precision_name(mmf_precision p) {
  * precision the family does not run is an error naming what it does run. */
 static mmf_status resolve_precision(mmf_encoder *e) {
     mmf_precision p = e->params.precision;
-    unsigned has = e->ops->precisions | (1u << MMF_PRECISION_F32);
+    unsigned has = e->ops->fp32_only ? 1u << MMF_PRECISION_F32
+                                     : (1u << MMF_PRECISION_F32) | (1u << MMF_PRECISION_BF16) | (1u << MMF_PRECISION_INT8);
     if (p == MMF_PRECISION_AUTO) {
         e->precision_auto = 1;
         e->params.precision = (has & (1u << MMF_PRECISION_BF16)) && mmf_bf16_pays() ? MMF_PRECISION_BF16
@@ -112,6 +113,8 @@ mmf_status mmf_encoder_load(const char *dir, const mmf_encoder_params *params, m
         s = mmf_fail(MMF_ERR_ARG, "mmf_encoder_load: pooling %d is not a default pooling", (int)p.pooling);
     if (!s) s = resolve_precision(e);
     if (!s) s = e->ops->load(e);
+    if (!s && e->ops->size) s = e->ops->size(e, p.n_threads);
+    if (!s) e->nt_sized = p.n_threads;
     /* a chosen default; cls_mean widens the embedding, so the family itself must have set it up */
     if (!s && p.pooling == MMF_POOL_CLS_MEAN && e->def_pool != MMF_POOL_CLS_MEAN)
         s = mmf_fail(MMF_ERR_UNSUPPORTED, "%s: pooling \"cls_mean\" is for DINOv2 image encoders, not %s", dir, e->cfg.model_type);
@@ -133,7 +136,9 @@ void mmf_encoder_free(mmf_encoder *e) {
     free(e);
 }
 
-int mmf_encoder_modalities(const mmf_encoder *e) { return e->ops->modalities; }
+int mmf_encoder_modalities(const mmf_encoder *e) {
+    return (e->ops->text_forward ? MMF_MODALITY_TEXT : 0) | (e->ops->image_forward ? MMF_MODALITY_IMAGE : 0);
+}
 int mmf_encoder_dim(const mmf_encoder *e) { return e->dim; }
 const char *mmf_encoder_model_type(const mmf_encoder *e) { return e->cfg.model_type; }
 mmf_pooling mmf_encoder_default_pooling(const mmf_encoder *e) { return e->def_pool; }
@@ -145,9 +150,9 @@ const char *mmf_encoder_family(const mmf_encoder *e) { return e->ops->family ? e
 const char *mmf_encoder_pooling_desc(const mmf_encoder *e, mmf_pooling p) {
     if (p == MMF_POOL_DEFAULT) p = e->def_pool;
     switch (p) {
-    case MMF_POOL_CLS: return e->ops->modalities == MMF_MODALITY_IMAGE ? "the CLS token's final state" : "the first token's hidden state";
+    case MMF_POOL_CLS: return mmf_encoder_modalities(e) == MMF_MODALITY_IMAGE ? "the CLS token's final state" : "the first token's hidden state";
     case MMF_POOL_MEAN:
-        return e->ops->modalities == MMF_MODALITY_IMAGE ? "the mean over patch tokens (CLS excluded) or spatial positions"
+        return mmf_encoder_modalities(e) == MMF_MODALITY_IMAGE ? "the mean over patch tokens (CLS excluded) or spatial positions"
                                                          : "the mean over real tokens";
     case MMF_POOL_MAX: return "the elementwise max over real tokens";
     case MMF_POOL_POOLER: return e->ops->pooler ? e->ops->pooler : "tanh(dense(first token)) (the checkpoint's pooler)";
@@ -159,9 +164,10 @@ const char *mmf_encoder_pooling_desc(const mmf_encoder *e, mmf_pooling p) {
 
 mmf_status mmf_encoder_set_threads(mmf_encoder *e, int n_threads) {
     if (n_threads < 1) n_threads = 1;
-    if (e->ops->set_threads) {
-        mmf_status s = e->ops->set_threads(e, n_threads);
+    if (e->ops->size && n_threads > e->nt_sized) {
+        mmf_status s = e->ops->size(e, n_threads);
         if (s) return s;
+        e->nt_sized = n_threads;
     }
     e->params.n_threads = n_threads;
     return MMF_OK;

@@ -678,8 +678,6 @@ static mmf_status resnet_image_forward(mmf_encoder *e, const float *pixels, int 
 const mmf_encoder_ops mmf_resnet_ops = {
     .model_type = "resnet",
     .family = "ResNet (ResNetModel, batchnorm folded into the convolutions)",
-    .precisions = (1u << MMF_PRECISION_BF16) | (1u << MMF_PRECISION_INT8),
-    .modalities = MMF_MODALITY_IMAGE,
     .load = resnet_enc_load,
     .free_impl = resnet_enc_free,
     .image_forward = resnet_image_forward,

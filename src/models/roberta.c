@@ -14,11 +14,9 @@ static mmf_status roberta_load(mmf_encoder *e) { return mmf_bert_load_variant(e,
     const mmf_encoder_ops name = {                                                          \
         .model_type = type,                                                                 \
         .family = fam,                                                                      \
-        .precisions = (1u << MMF_PRECISION_BF16) | (1u << MMF_PRECISION_INT8),              \
-        .modalities = MMF_MODALITY_TEXT,                                                    \
         .load = roberta_load,                                                               \
         .free_impl = mmf_bert_free,                                                         \
-        .set_threads = mmf_bert_set_threads,                                                \
+        .size = mmf_bert_size,                                                              \
         .text_forward = mmf_bert_text_forward,                                              \
     }
 

@@ -48,7 +48,6 @@ typedef struct siglip {
     mmf_arena arena;
     float *vx, *vscratch, *kv, *att, *a, *y, *hid, *ascr, *tx, *tscratch, *tmp;
     int32_t *tids;
-    int nt_sized;
     void *vpacked, *tpacked;
 } siglip;
 
@@ -63,7 +62,8 @@ static void sg_free(mmf_encoder *e) {
     e->impl = NULL;
 }
 
-static mmf_status sg_size(mmf_encoder *e, siglip *m, int nt) {
+static mmf_status sg_size(mmf_encoder *e, int nt) {
+    siglip *m = e->impl;
     mmf_arena_free(&m->arena);
     size_t B = (size_t)e->params.max_batch, N = (size_t)m->vis.T, Cv = (size_t)m->vis.C, Fv = (size_t)m->Fv;
     size_t vs = mmf_vis_tower_scratch(&m->vis, (int)B, nt);
@@ -80,13 +80,7 @@ static mmf_status sg_size(mmf_encoder *e, siglip *m, int nt) {
                      (float **)&m->tids};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!(*dst[i] = mmf_arena_floats(&m->arena, want[i]))) return mmf_fail(MMF_ERR_NOMEM, "%s: activation arena too small", e->dir);
-    m->nt_sized = nt;
     return MMF_OK;
-}
-
-static mmf_status sg_set_threads(mmf_encoder *e, int nt) {
-    siglip *m = e->impl;
-    return nt == m->nt_sized ? MMF_OK : sg_size(e, m, nt);
 }
 
 static mmf_status load_vision(mmf_encoder *e, siglip *m, const mmf_tf_config *c) {
@@ -213,8 +207,7 @@ static mmf_status sg_load(mmf_encoder *e) {
             return mmf_fail(MMF_ERR_FORMAT, "%s: the pad id %d is outside the vocabulary of %d", e->dir, m->pad_id, m->V);
         MMF_TRY(mmf_tf_use_precision(&m->tspec, m->tlayers, m->Lt, (int)e->params.precision, e->dir, &m->tpacked));
     }
-    MMF_TRY(mmf_tf_use_precision(&m->vis.spec, m->vis.layers, m->vis.L, (int)e->params.precision, e->dir, &m->vpacked));
-    return sg_size(e, m, e->params.n_threads);
+    return mmf_tf_use_precision(&m->vis.spec, m->vis.layers, m->vis.L, (int)e->params.precision, e->dir, &m->vpacked);
 }
 
 /* The MAP head over post_layernorm tokens vx (B,N,C) -> out (B,C). */
@@ -240,8 +233,7 @@ static mmf_status sg_image_forward(mmf_encoder *e, const float *pixels, int B, m
         return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: this SigLIP vision tower has no attention-pooling head (vision_use_head false): use mean", e->dir);
     if (pool != MMF_POOL_POOLER && pool != MMF_POOL_MEAN)
         return mmf_fail(MMF_ERR_UNSUPPORTED, "SigLIP image pooling \"%s\": use pooler (the attention-pooling head) or mean", mmf_pooling_name(pool));
-    mmf_threads_use(nt);
-    mmf_vis_tower_forward(&m->vis, pixels, B, m->vx, m->vscratch, nt);
+    MMF_TRY(mmf_vis_tower_run(&m->vis, "siglip", pixels, B, e->params.max_batch, m->vx, m->vscratch, nt, NULL));
     if (pool == MMF_POOL_POOLER) { head(m, B, out, nt); return MMF_OK; }
     for (int b = 0; b < B; b++)
         for (int j = 0; j < C; j++) {
@@ -300,22 +292,17 @@ mmf_status mmf_siglip_text_ids(mmf_encoder *e, const int32_t *ids, int B, int T,
 mmf_status mmf_siglip_vision(mmf_encoder *e, const float *pixels, int B, float *last_hidden) {
     siglip *m = e->impl;
     if (strncmp(e->cfg.model_type, "siglip", 6)) return mmf_fail(MMF_ERR_ARG, "not a SigLIP encoder");
-    if (B > e->params.max_batch) return mmf_fail(MMF_ERR_ARG, "siglip: batch %d > max_batch %d", B, e->params.max_batch);
-    mmf_threads_use(e->params.n_threads);
-    mmf_vis_tower_forward(&m->vis, pixels, B, m->vx, m->vscratch, e->params.n_threads);
-    memcpy(last_hidden, m->vx, sizeof(float) * (size_t)B * m->vis.N * m->vis.C);
-    return MMF_OK;
+    return mmf_vis_tower_run(&m->vis, "siglip", pixels, B, e->params.max_batch, m->vx, m->vscratch, e->params.n_threads,
+                             last_hidden);
 }
 
 const mmf_encoder_ops mmf_siglip_ops = {
     .model_type = "siglip",
     .family = "SigLIP (SiglipModel: vision tower without CLS + attention-pooling head, text tower pooled at the last position)",
     .pooler = "image: the attention-pooling head (MAP) over the tokens; text: head(last position) of the text padded to max_length",
-    .precisions = (1u << MMF_PRECISION_BF16) | (1u << MMF_PRECISION_INT8),
-    .modalities = MMF_MODALITY_TEXT | MMF_MODALITY_IMAGE,
     .load = sg_load,
     .free_impl = sg_free,
-    .set_threads = sg_set_threads,
+    .size = sg_size,
     .text_forward = sg_text_forward,
     .image_forward = sg_image_forward,
 };
@@ -324,10 +311,8 @@ const mmf_encoder_ops mmf_siglip_vision_ops = {
     .model_type = "siglip_vision_model",
     .family = "SigLIP vision tower (SiglipVisionModel: no CLS, attention-pooling head)",
     .pooler = "the attention-pooling head (MAP) over the tokens",
-    .precisions = (1u << MMF_PRECISION_BF16) | (1u << MMF_PRECISION_INT8),
-    .modalities = MMF_MODALITY_IMAGE,
     .load = sg_load,
     .free_impl = sg_free,
-    .set_threads = sg_set_threads,
+    .size = sg_size,
     .image_forward = sg_image_forward,
 };

@@ -6,7 +6,22 @@
 #include <string.h>
 
 
-static mmf_status size_arena(mmf_encoder *e, mmf_text_tower *t, int nt) {
+mmf_status mmf_text_tower_open(mmf_encoder *e, size_t impl_size, const char *prefix, const char *probe, mmf_text_tower **out) {
+    const mmf_tf_config *c = &e->cfg.tf;
+    mmf_text_tower *t = calloc(1, impl_size);
+    if (!t) return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", e->cfg.model_type);
+    e->impl = *out = t;
+    t->V = (int)c->vocab_size; t->C = (int)c->hidden_size; t->L = (int)c->num_layers; t->H = (int)c->num_heads;
+    MMF_TRY(mmf_open_checkpoint(e->dir, &t->bag.st));
+    t->bag.dir = e->dir;
+    char probed[160];
+    snprintf(probed, sizeof probed, "%s%s", prefix, probe);
+    strcpy(t->bag.prefix, mmf_st_find(t->bag.st, probed) ? prefix : "");
+    return MMF_OK;
+}
+
+mmf_status mmf_text_tower_size(mmf_encoder *e, int nt) {
+    mmf_text_tower *t = e->impl;
     mmf_arena_free(&t->arena);
     size_t B = (size_t)e->params.max_batch, T = (size_t)e->max_length, C = (size_t)t->C;
     size_t fl = mmf_tf_layer_scratch(&t->spec, (int)B, (int)T, nt);
@@ -20,7 +35,6 @@ static mmf_status size_arena(mmf_encoder *e, mmf_text_tower *t, int nt) {
     t->pos = (int32_t *)mmf_arena_floats(&t->arena, B * T);
     if (!t->x || !t->scratch || !t->tmp || !t->bias || !t->pos)
         return mmf_fail(MMF_ERR_NOMEM, "%s: activation arena too small", e->dir);
-    t->nt_sized = nt;
     return MMF_OK;
 }
 
@@ -44,18 +58,18 @@ mmf_status mmf_text_tower_finish(mmf_encoder *e, mmf_text_tower *t) {
         ml = e->params.max_length < t->npos ? e->params.max_length : t->npos;
     }
     e->max_length = ml;
-    return size_arena(e, t, e->params.n_threads);
+    return MMF_OK;
 }
 
-void mmf_text_tower_free(mmf_text_tower *t) {
+void mmf_text_tower_release(mmf_encoder *e) {
+    mmf_text_tower *t = e->impl;
+    if (!t) return;
     mmf_st_close(t->bag.st);
     mmf_wbag_free(&t->bag);
     mmf_arena_free(&t->arena);
     free(t->packed);
-}
-
-mmf_status mmf_text_tower_set_threads(mmf_encoder *e, mmf_text_tower *t, int nt) {
-    return nt > t->nt_sized ? size_arena(e, t, nt) : MMF_OK;
+    free(t);   /* the family's whole impl: the tower is its first member */
+    e->impl = NULL;
 }
 
 mmf_status mmf_text_tower_check(mmf_encoder *e, const mmf_text_tower *t, const int32_t *ids, int B, int T,

@@ -23,15 +23,22 @@ typedef struct mmf_text_tower {
     float *scratch, *tmp;      /* layer scratch; (max_batch, C) */
     float *bias;               /* (H, max_length, max_length) when spec.attn_biased */
     int32_t *pos;              /* (max_batch, max_length) position ids */
-    int nt_sized;
 } mmf_text_tower;
 
+/* A family over the tower keeps it as the first member of its e->impl, so
+ * these serve its ops directly. */
+
+/* The family's load begins here: a zeroed impl of impl_size bytes, V, C, L, H
+ * from config.json, the checkpoint open in t->bag with the prefix `prefix`
+ * ("distilbert.") when the tensor prefix + probe is there, else none. */
+mmf_status mmf_text_tower_open(mmf_encoder *e, size_t impl_size, const char *prefix, const char *probe, mmf_text_tower **t);
 /* After the family loaded the weights (bag.st still open; closed here) and
- * set V, C, L, H, npos, layers, spec: precision, tokenizer, default pooling
- * (mean, or the folder's sentence-transformers modules), max_length, arena. */
+ * set npos, layers, spec: precision, tokenizer, default pooling (mean, or the
+ * folder's sentence-transformers modules), max_length. */
 mmf_status mmf_text_tower_finish(mmf_encoder *e, mmf_text_tower *t);
-void mmf_text_tower_free(mmf_text_tower *t);
-mmf_status mmf_text_tower_set_threads(mmf_encoder *e, mmf_text_tower *t, int nt);
+/* mmf_encoder_ops.free_impl and .size */
+void mmf_text_tower_release(mmf_encoder *e);
+mmf_status mmf_text_tower_size(mmf_encoder *e, int nt);
 /* Shape, id and pooling checks before a forward. */
 mmf_status mmf_text_tower_check(mmf_encoder *e, const mmf_text_tower *t, const int32_t *ids, int B, int T,
                                 mmf_pooling pool, const float *pooled);

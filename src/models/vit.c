@@ -256,6 +256,15 @@ void mmf_vis_tower_forward(const mmf_vis_tower *t, const float *pixels, int B, f
     if (t->post_all_tokens) mmf_layernorm(x, x, t->post_w, t->post_b, (int64_t)B * T, C, t->eps, nt);
 }
 
+mmf_status mmf_vis_tower_run(const mmf_vis_tower *t, const char *who, const float *pixels, int B, int max_batch, float *x,
+                             float *scratch, int nt, float *tokens) {
+    if (B > max_batch) return mmf_fail(MMF_ERR_ARG, "%s: batch %d > max_batch %d", who, B, max_batch);
+    mmf_threads_use(nt);
+    mmf_vis_tower_forward(t, pixels, B, x, scratch, nt);
+    if (tokens) memcpy(tokens, x, sizeof(float) * (size_t)B * t->T * t->C);
+    return MMF_OK;
+}
+
 /* ------------------------------------------------------- ViT encoder */
 
 typedef struct vit {
@@ -264,7 +273,6 @@ typedef struct vit {
     float *pool_w, *pool_b;   /* (C,C), (C) or NULL */
     mmf_arena arena;
     float *x, *scratch, *tmp;
-    int nt_sized;
     void *packed;             /* bf16 layer matrices, or NULL */
 } vit;
 
@@ -278,7 +286,8 @@ static void vit_free(mmf_encoder *e) {
     e->impl = NULL;
 }
 
-static mmf_status vit_size(mmf_encoder *e, vit *m, int nt) {
+static mmf_status vit_size(mmf_encoder *e, int nt) {
+    vit *m = e->impl;
     mmf_arena_free(&m->arena);
     size_t B = (size_t)e->params.max_batch, T = (size_t)m->tw.T, C = (size_t)m->tw.C;
     size_t sc = mmf_vis_tower_scratch(&m->tw, (int)B, nt);
@@ -287,13 +296,7 @@ static mmf_status vit_size(mmf_encoder *e, vit *m, int nt) {
     m->scratch = mmf_arena_floats(&m->arena, sc);
     m->tmp = mmf_arena_floats(&m->arena, B * C);
     if (!m->x || !m->scratch || !m->tmp) return mmf_fail(MMF_ERR_NOMEM, "%s: activation arena too small", e->dir);
-    m->nt_sized = nt;
     return MMF_OK;
-}
-
-static mmf_status vit_set_threads(mmf_encoder *e, int nt) {
-    vit *m = e->impl;
-    return nt == m->nt_sized ? MMF_OK : vit_size(e, m, nt);
 }
 
 static mmf_status vit_load(mmf_encoder *e) {
@@ -318,8 +321,7 @@ static mmf_status vit_load(mmf_encoder *e) {
     e->def_pool = m->pool_w ? MMF_POOL_POOLER : MMF_POOL_CLS;
     e->def_norm = 0;
     /* bf16: the transformer layers (transformer.c's bf16 layer); patch embedding and pooler stay fp32 */
-    MMF_TRY(mmf_tf_use_precision(&m->tw.spec, m->tw.layers, m->tw.L, (int)e->params.precision, e->dir, &m->packed));
-    return vit_size(e, m, e->params.n_threads);
+    return mmf_tf_use_precision(&m->tw.spec, m->tw.layers, m->tw.L, (int)e->params.precision, e->dir, &m->packed);
 }
 
 static mmf_status vit_image_forward(mmf_encoder *e, const float *pixels, int B, mmf_pooling pool, float *out) {
@@ -329,8 +331,7 @@ static mmf_status vit_image_forward(mmf_encoder *e, const float *pixels, int B, 
         return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: this ViT checkpoint has no pooler (use cls or mean)", e->dir);
     if (pool != MMF_POOL_POOLER && pool != MMF_POOL_CLS && pool != MMF_POOL_MEAN)
         return mmf_fail(MMF_ERR_UNSUPPORTED, "ViT pooling \"%s\": use pooler, cls or mean", mmf_pooling_name(pool));
-    mmf_threads_use(nt);
-    mmf_vis_tower_forward(&m->tw, pixels, B, m->x, m->scratch, nt);
+    MMF_TRY(mmf_vis_tower_run(&m->tw, "vit", pixels, B, e->params.max_batch, m->x, m->scratch, nt, NULL));
     for (int b = 0; b < B; b++) {
         const float *h = m->x + (size_t)b * T * C;
         float *o = out + (size_t)b * C;
@@ -355,21 +356,15 @@ static mmf_status vit_image_forward(mmf_encoder *e, const float *pixels, int B, 
 /* Token states for tests: x (B,T,C) after the final layernorm. */
 mmf_status mmf_vit_tokens(mmf_encoder *e, const float *pixels, int B, float *x) {
     vit *m = e->impl;
-    if (B > e->params.max_batch) return mmf_fail(MMF_ERR_ARG, "vit: batch %d > max_batch %d", B, e->params.max_batch);
-    mmf_threads_use(e->params.n_threads);
-    mmf_vis_tower_forward(&m->tw, pixels, B, m->x, m->scratch, e->params.n_threads);
-    memcpy(x, m->x, sizeof(float) * (size_t)B * m->tw.T * m->tw.C);
-    return MMF_OK;
+    return mmf_vis_tower_run(&m->tw, "vit", pixels, B, e->params.max_batch, m->x, m->scratch, e->params.n_threads, x);
 }
 
 const mmf_encoder_ops mmf_vit_ops = {
     .model_type = "vit",
     .family = "ViT (ViTModel)",
     .pooler = "tanh(pooler.dense(CLS after the final layernorm))",
-    .precisions = (1u << MMF_PRECISION_BF16) | (1u << MMF_PRECISION_INT8),
-    .modalities = MMF_MODALITY_IMAGE,
     .load = vit_load,
     .free_impl = vit_free,
-    .set_threads = vit_set_threads,
+    .size = vit_size,
     .image_forward = vit_image_forward,
 };

@@ -66,4 +66,10 @@ size_t mmf_vis_tower_scratch(const mmf_vis_tower *t, int B, int nt);
 /* pixels (B,3,S,S) -> x (B,T,C): tokens after the layers (ViT: after the final
  * layernorm). */
 void mmf_vis_tower_forward(const mmf_vis_tower *t, const float *pixels, int B, float *x, float *scratch, int nt);
+/* What every family over the tower does first: B <= max_batch images through
+ * the tower into x with scratch (both carved for max_batch) on nt threads,
+ * and the token states (B,T,C) copied to `tokens` unless it is NULL. `who`
+ * names the family in the batch error ("vit"). */
+mmf_status mmf_vis_tower_run(const mmf_vis_tower *t, const char *who, const float *pixels, int B, int max_batch, float *x,
+                             float *scratch, int nt, float *tokens);
 #endif
