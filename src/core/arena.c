@@ -12,6 +12,16 @@ mmf_status mmf_arena_init(mmf_arena *a, size_t bytes) {
     return MMF_OK;
 }
 
+mmf_status mmf_arena_carve(mmf_arena *a, int n, const size_t *floats, float **const *dst, const char *who) {
+    mmf_arena_free(a);
+    size_t bytes = 0;
+    for (int i = 0; i < n; i++) bytes += mmf_arena_need(floats[i] * sizeof(float));
+    MMF_TRY(mmf_arena_init(a, bytes));
+    for (int i = 0; i < n; i++)
+        if (!(*dst[i] = mmf_arena_floats(a, floats[i]))) return mmf_fail(MMF_ERR_NOMEM, "%s: activation arena too small", who);
+    return MMF_OK;
+}
+
 void mmf_arena_free(mmf_arena *a) {
     free(a->base);
     memset(a, 0, sizeof *a);

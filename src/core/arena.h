@@ -14,6 +14,10 @@ typedef struct mmf_arena {
 
 mmf_status mmf_arena_init(mmf_arena *a, size_t bytes);
 void mmf_arena_free(mmf_arena *a);
+/* The arena (freed first if it was in use) made to hold n float buffers and
+ * carved into them: buffer i has floats[i] floats and goes to *dst[i]. `who`
+ * names the owner in the error. */
+mmf_status mmf_arena_carve(mmf_arena *a, int n, const size_t *floats, float **const *dst, const char *who);
 /* 64-byte aligned; NULL (and an error message) when the arena is exhausted. */
 void *mmf_arena_alloc(mmf_arena *a, size_t bytes);
 float *mmf_arena_floats(mmf_arena *a, size_t n);

@@ -83,17 +83,10 @@ static mmf_status wtake(wload *w, const char *name, int64_t d0, int64_t d1, cons
 
 mmf_status mmf_bert_size(mmf_encoder *e, int nt) {
     bert *m = e->impl;
-    mmf_arena_free(&m->arena);
     size_t B = (size_t)e->params.max_batch, T = (size_t)e->max_length, C = (size_t)m->C;
-    size_t fl = mmf_tf_layer_scratch(&m->spec, (int)B, (int)T, nt);
-    size_t bytes = mmf_arena_need(B * T * C * 4) + mmf_arena_need(fl * 4) + mmf_arena_need(B * C * 4) + mmf_arena_need(B * T * 4);
-    MMF_TRY(mmf_arena_init(&m->arena, bytes));
-    m->x = mmf_arena_floats(&m->arena, B * T * C);
-    m->scratch = mmf_arena_floats(&m->arena, fl);
-    m->cls = mmf_arena_floats(&m->arena, B * C);
-    m->pos = (int32_t *)mmf_arena_floats(&m->arena, B * T);
-    if (!m->x || !m->scratch || !m->cls || !m->pos) return mmf_fail(MMF_ERR_NOMEM, "%s: activation arena too small", e->dir);
-    return MMF_OK;
+    size_t want[] = {B * T * C, mmf_tf_layer_scratch(&m->spec, (int)B, (int)T, nt), B * C, B * T};
+    float **dst[] = {&m->x, &m->scratch, &m->cls, (float **)&m->pos};
+    return mmf_arena_carve(&m->arena, 4, want, dst, e->dir);
 }
 
 static mmf_status load_weights(mmf_encoder *e, bert *m, mmf_safetensors *st, const char *prefix) {
@@ -206,11 +199,6 @@ mmf_status mmf_bert_load_variant(mmf_encoder *e, const char *prefix, int pos_fro
      * own pre-packed fp32 panels measured no faster than OpenBLAS (same CPU
      * time at batch 1 and 32), cost start-up time, and went */
 
-    MMF_TRY(mmf_tokenizer_load(e->dir, &e->tok));
-    e->def_pool = MMF_POOL_MEAN;
-    e->def_norm = 0;
-    int st_max = 0;
-    MMF_TRY(mmf_st_folder_settings(e->dir, &e->def_pool, &e->def_norm, &st_max));
     /* RoBERTa positions run from padding_idx + 1, so padding_idx + 1 fewer tokens fit */
     int pmax = m->P;
     if (pos_from_ids) {
@@ -219,18 +207,7 @@ mmf_status mmf_bert_load_variant(mmf_encoder *e, const char *prefix, int pos_fro
                             e->dir, m->pad, m->P);
         pmax = m->P - m->pad - 1;
     }
-    int ml = pmax;
-    int tl = mmf_tokenizer_max_length(e->tok);
-    if (tl > 0 && tl < ml) ml = tl;
-    if (st_max > 0 && st_max < ml) ml = st_max;
-    if (e->params.max_length > 0) {
-        if (e->params.max_length > pmax)
-            mmf_log(MMF_LOG_WARN, "%s: max_length %d exceeds the %d positions the model has; using %d", e->dir,
-                    e->params.max_length, pmax, pmax);
-        ml = e->params.max_length < pmax ? e->params.max_length : pmax;
-    }
-    e->max_length = ml;
-    return MMF_OK;
+    return mmf_encoder_text_setup(e, pmax);
 }
 
 static mmf_status bert_load(mmf_encoder *e) { return mmf_bert_load_variant(e, "bert.", 0); }

@@ -24,7 +24,7 @@
 
 
 typedef struct clip {
-    mmf_wbag bag;
+    mmf_impl_base base;      /* first */
     mmf_vis_tower vis;
     /* text tower */
     int V, Ct, Lt, Ft, Pt;
@@ -38,41 +38,19 @@ typedef struct clip {
     float *vproj, *tproj;   /* (D, Cv), (D, Ct) */
     float logit_scale;      /* the raw parameter */
     /* activations */
-    mmf_arena arena;
     float *vx, *vscratch, *tx, *tscratch, *tmp;
     int tT;                 /* text length the arena was sized for */
-    void *vpacked, *tpacked;/* bf16 layer matrices of each tower, or NULL */
 } clip;
-
-static void clip_free(mmf_encoder *e) {
-    clip *m = e->impl;
-    if (!m) return;
-    mmf_wbag_free(&m->bag);
-    mmf_arena_free(&m->arena);
-    free(m->vpacked);
-    free(m->tpacked);
-    free(m);
-    e->impl = NULL;
-}
 
 static mmf_status clip_size(mmf_encoder *e, int nt) {
     clip *m = e->impl;
-    mmf_arena_free(&m->arena);
     size_t B = (size_t)e->params.max_batch, Tv = (size_t)m->vis.T, Cv = (size_t)m->vis.C;
     size_t Tt = (size_t)m->tT, Ct = (size_t)m->Ct;
     size_t vs = mmf_vis_tower_scratch(&m->vis, (int)B, nt), ts = mmf_tf_layer_scratch(&m->tspec, (int)B, (int)Tt, nt);
     size_t cmax = Cv > Ct ? Cv : Ct;
-    size_t bytes = mmf_arena_need(B * Tv * Cv * 4) + mmf_arena_need(vs * 4) + mmf_arena_need(B * Tt * Ct * 4) +
-                   mmf_arena_need(ts * 4) + mmf_arena_need(B * cmax * 4);
-    MMF_TRY(mmf_arena_init(&m->arena, bytes));
-    m->vx = mmf_arena_floats(&m->arena, B * Tv * Cv);
-    m->vscratch = mmf_arena_floats(&m->arena, vs);
-    m->tx = mmf_arena_floats(&m->arena, B * Tt * Ct);
-    m->tscratch = mmf_arena_floats(&m->arena, ts);
-    m->tmp = mmf_arena_floats(&m->arena, B * cmax);
-    if (!m->vx || !m->vscratch || !m->tx || !m->tscratch || !m->tmp)
-        return mmf_fail(MMF_ERR_NOMEM, "%s: activation arena too small", e->dir);
-    return MMF_OK;
+    size_t want[] = {B * Tv * Cv, vs, B * Tt * Ct, ts, B * cmax};
+    float **dst[] = {&m->vx, &m->vscratch, &m->tx, &m->tscratch, &m->tmp};
+    return mmf_arena_carve(&m->base.arena, 5, want, dst, e->dir);
 }
 
 static mmf_status load_text(clip *m, const mmf_tf_config *c, mmf_wbag *w) {
@@ -106,8 +84,8 @@ static mmf_status clip_load(mmf_encoder *e) {
     if (!m) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
     e->impl = m;
     MMF_TRY(mmf_image_processor_load(e->dir, &e->proc));
-    MMF_TRY(mmf_open_checkpoint(e->dir, &m->bag.st));
-    mmf_wbag *w = &m->bag;
+    MMF_TRY(mmf_open_checkpoint(e->dir, &m->base.bag.st));
+    mmf_wbag *w = &m->base.bag;
     w->dir = e->dir;
     strcpy(w->prefix, "vision_model.");
     mmf_status s = mmf_vis_tower_load_clip(&m->vis, &e->cfg.vision, w);
@@ -142,8 +120,8 @@ static mmf_status clip_load(mmf_encoder *e) {
     e->def_pool = MMF_POOL_POOLER;
     e->def_norm = 0;
     /* bf16: both towers' transformer layers (transformer.c's bf16 layer); embeddings and projections stay fp32 */
-    MMF_TRY(mmf_tf_use_precision(&m->vis.spec, m->vis.layers, m->vis.L, (int)e->params.precision, e->dir, &m->vpacked));
-    return mmf_tf_use_precision(&m->tspec, m->tlayers, m->Lt, (int)e->params.precision, e->dir, &m->tpacked);
+    MMF_TRY(mmf_tf_use_precision(&m->vis.spec, m->vis.layers, m->vis.L, (int)e->params.precision, e->dir, &m->base.packed[0]));
+    return mmf_tf_use_precision(&m->tspec, m->tlayers, m->Lt, (int)e->params.precision, e->dir, &m->base.packed[1]);
 }
 
 /* image_embeds (B,D); last (B,T,Cv) or NULL */
@@ -220,7 +198,7 @@ const mmf_encoder_ops mmf_clip_ops = {
     .family = "CLIP (CLIPModel: text and vision towers, projections)",
     .pooler = "the projected features: text at the end-of-text token, image post_layernorm(CLS) (get_text/image_features)",
     .load = clip_load,
-    .free_impl = clip_free,
+    .free_impl = mmf_impl_base_release,
     .size = clip_size,
     .text_forward = clip_text_forward,
     .image_forward = clip_image_forward,

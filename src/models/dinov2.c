@@ -28,11 +28,9 @@
 
 
 typedef struct dinov2 {
-    mmf_wbag bag;
+    mmf_impl_base base;   /* first */
     mmf_vis_tower tw;
-    mmf_arena arena;
     float *x, *scratch;
-    void *packed;
 } dinov2;
 
 static const mmf_tf_layer_names names = {
@@ -88,26 +86,12 @@ static void bicubic(const float *in, int G, int C, float *out, int OH, int OW) {
     }
 }
 
-static void dino_free(mmf_encoder *e) {
-    dinov2 *m = e->impl;
-    if (!m) return;
-    mmf_wbag_free(&m->bag);
-    mmf_arena_free(&m->arena);
-    free(m->packed);
-    free(m);
-    e->impl = NULL;
-}
-
 static mmf_status dino_size(mmf_encoder *e, int nt) {
     dinov2 *m = e->impl;
-    mmf_arena_free(&m->arena);
     size_t B = (size_t)e->params.max_batch, T = (size_t)m->tw.T, C = (size_t)m->tw.C;
-    size_t sc = mmf_vis_tower_scratch(&m->tw, (int)B, nt);
-    MMF_TRY(mmf_arena_init(&m->arena, mmf_arena_need(B * T * C * 4) + mmf_arena_need(sc * 4)));
-    m->x = mmf_arena_floats(&m->arena, B * T * C);
-    m->scratch = mmf_arena_floats(&m->arena, sc);
-    if (!m->x || !m->scratch) return mmf_fail(MMF_ERR_NOMEM, "%s: activation arena too small", e->dir);
-    return MMF_OK;
+    size_t want[] = {B * T * C, mmf_vis_tower_scratch(&m->tw, (int)B, nt)};
+    float **dst[] = {&m->x, &m->scratch};
+    return mmf_arena_carve(&m->base.arena, 2, want, dst, e->dir);
 }
 
 /* The checkpoint's (1, G*G + 1, C) table as the (T, C) one for S x S inputs. */
@@ -115,10 +99,10 @@ static mmf_status positions(mmf_encoder *e, dinov2 *m, int S0) {
     mmf_vis_tower *t = &m->tw;
     const int C = t->C, P = t->P, G0 = S0 / P, G = t->S / P;
     float *table;
-    MMF_TRY(mmf_wbag_take(&m->bag, "embeddings.position_embeddings", 1, (int64_t)G0 * G0 + 1, C, 0,
+    MMF_TRY(mmf_wbag_take(&m->base.bag, "embeddings.position_embeddings", 1, (int64_t)G0 * G0 + 1, C, 0,
                       "(image_size / patch_size)^2 + 1 x hidden_size", &table));
     if (G == G0) { t->pos = table; return MMF_OK; }   /* same grid: used as it is */
-    if (!(t->pos = mmf_wbag_zeros(&m->bag, ((size_t)G * G + 1) * C))) return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", e->dir);
+    if (!(t->pos = mmf_wbag_zeros(&m->base.bag, ((size_t)G * G + 1) * C))) return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", e->dir);
     memcpy(t->pos, table, sizeof(float) * (size_t)C);
     bicubic(table + C, G0, C, t->pos + C, G, G);
     return MMF_OK;
@@ -149,8 +133,8 @@ static mmf_status dino_load(mmf_encoder *e) {
     t->eps = (float)c->layer_norm_eps;
     t->spec = (mmf_tf_spec){.hidden = t->C, .heads = (int)c->num_heads, .ffn = t->F, .eps = t->eps, .act = c->act,
                             .pre_norm = 1, .layer_scaled = 1};
-    MMF_TRY(mmf_open_checkpoint(e->dir, &m->bag.st));
-    mmf_wbag *wb = &m->bag;
+    MMF_TRY(mmf_open_checkpoint(e->dir, &m->base.bag.st));
+    mmf_wbag *wb = &m->base.bag;
     wb->dir = e->dir;
     strcpy(wb->prefix, mmf_st_find(wb->st, "dinov2.embeddings.cls_token") ? "dinov2." : "");
     const int64_t C = t->C, P = t->P;
@@ -183,7 +167,7 @@ static mmf_status dino_load(mmf_encoder *e) {
     }
     e->def_norm = 0;
     /* bf16 / int8: the layers' GEMMs (layer scale runs the per-GEMM path) */
-    return mmf_tf_use_precision(&t->spec, t->layers, t->L, (int)e->params.precision, e->dir, &m->packed);
+    return mmf_tf_use_precision(&t->spec, t->layers, t->L, (int)e->params.precision, e->dir, &m->base.packed[0]);
 }
 
 static mmf_status dino_image_forward(mmf_encoder *e, const float *pixels, int B, mmf_pooling pool, float *out) {
@@ -224,7 +208,7 @@ const mmf_encoder_ops mmf_dinov2_ops = {
     .family = "DINOv2 (Dinov2Model: ViT layers with layer scale, bicubic-interpolated positions)",
     .pooler = "CLS after the final layernorm (pooler_output)",
     .load = dino_load,
-    .free_impl = dino_free,
+    .free_impl = mmf_impl_base_release,
     .size = dino_size,
     .image_forward = dino_image_forward,
 };

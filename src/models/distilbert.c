@@ -48,7 +48,7 @@ static mmf_status db_load(mmf_encoder *e) {
     const int P = (int)c->max_positions;
     t->npos = P;
     t->spec = (mmf_tf_spec){.hidden = t->C, .heads = t->H, .ffn = (int)c->intermediate_size, .eps = 1e-12f, .act = c->act};
-    mmf_wbag *w = &t->bag;
+    mmf_wbag *w = &t->base.bag;
     MMF_TRY(mmf_wbag_take(w, "embeddings.word_embeddings.weight", t->V, t->C, 0, 0, "vocab_size x dim", &m->wte));
     MMF_TRY(mmf_wbag_take_opt(w, "embeddings.position_embeddings.weight", P, t->C, "max_position_embeddings x dim", &m->wpe));
     if (!m->wpe) {
@@ -70,16 +70,8 @@ static mmf_status db_forward(mmf_encoder *e, const int32_t *ids, const int32_t *
     distilbert *m = e->impl;
     mmf_text_tower *t = &m->t;
     MMF_TRY(mmf_text_tower_check(e, t, ids, B, T, pool, pooled));
-    const int C = t->C, nt = e->params.n_threads;
-    const int64_t rows = (int64_t)B * T;
-    mmf_threads_use(nt);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && rows > 64)
-    for (int64_t r = 0; r < rows; r++) {
-        float *xr = t->x + r * C;
-        const float *we = m->wte + (size_t)ids[r] * C, *pe = m->wpe + (size_t)(r % T) * C;
-        for (int j = 0; j < C; j++) xr[j] = we[j] + pe[j];
-    }
-    mmf_layernorm(t->x, t->x, m->eln_w, m->eln_b, rows, C, 1e-12f, nt);
+    for (int64_t r = 0; r < (int64_t)B * T; r++) t->pos[r] = (int32_t)(r % T);
+    mmf_text_tower_embed(e, t, ids, m->wte, m->wpe, m->eln_w, m->eln_b, 1e-12f, B, T);
     mmf_text_tower_run(e, t, keep, B, T, pool, pooled, tokens);
     return MMF_OK;
 }
@@ -88,7 +80,7 @@ const mmf_encoder_ops mmf_distilbert_ops = {
     .model_type = "distilbert",
     .family = "DistilBERT (DistilBertModel: post-norm layers, no token types)",
     .load = db_load,
-    .free_impl = mmf_text_tower_release,
+    .free_impl = mmf_impl_base_release,
     .size = mmf_text_tower_size,
     .text_forward = db_forward,
 };

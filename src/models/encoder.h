@@ -72,6 +72,14 @@ mmf_status mmf_open_checkpoint(const char *dir, mmf_safetensors **st);
  * outputs untouched. */
 mmf_status mmf_st_folder_settings(const char *dir, mmf_pooling *pool, int *normalize, int *max_seq_length);
 
+/* The text side of a load every sentence encoder family shares (BERT,
+ * RoBERTa, DistilBERT, MPNet): the folder's tokenizer, the default pooling
+ * (mean, or what its sentence-transformers modules say) and max_length: the
+ * npos positions the model has, capped by the tokenizer's and
+ * sentence-transformers' limits, or the caller's params.max_length (a warning
+ * when that asks for more positions than there are). */
+mmf_status mmf_encoder_text_setup(mmf_encoder *e, int npos);
+
 /* Pooling over hidden states h (B,T,C) with keep (B,T) into out (B,C):
  * cls, mean, max (sentence-transformers semantics). */
 void mmf_pool_tokens(mmf_pooling p, const float *h, const uint8_t *keep, int B, int T, int C, float *out);

@@ -135,3 +135,22 @@ mmf_status mmf_encoder_embed_text_tokens(mmf_encoder *e, const char *const *text
     if (T < 1) return mmf_fail(MMF_ERR_ARG, "mmf_encoder_embed_text_tokens: T %d should be >= 1", T);
     return run(e, texts, n, MMF_POOL_NONE, 0, NULL, T, out, mask);
 }
+
+mmf_status mmf_encoder_text_setup(mmf_encoder *e, int npos) {
+    MMF_TRY(mmf_tokenizer_load(e->dir, &e->tok));
+    e->def_pool = MMF_POOL_MEAN;
+    e->def_norm = 0;
+    int st_max = 0;
+    MMF_TRY(mmf_st_folder_settings(e->dir, &e->def_pool, &e->def_norm, &st_max));
+    int ml = npos, tl = mmf_tokenizer_max_length(e->tok);
+    if (tl > 0 && tl < ml) ml = tl;
+    if (st_max > 0 && st_max < ml) ml = st_max;
+    if (e->params.max_length > 0) {
+        if (e->params.max_length > npos)
+            mmf_log(MMF_LOG_WARN, "%s: max_length %d exceeds the %d positions the model has; using %d", e->dir,
+                    e->params.max_length, npos, npos);
+        ml = e->params.max_length < npos ? e->params.max_length : npos;
+    }
+    e->max_length = ml;
+    return MMF_OK;
+}

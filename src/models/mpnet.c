@@ -75,7 +75,7 @@ static mmf_status mp_load(mmf_encoder *e) {
     t->npos = m->P - PADDING_IDX - 1;
     t->spec = (mmf_tf_spec){.hidden = t->C, .heads = t->H, .ffn = (int)c->intermediate_size, .eps = (float)c->layer_norm_eps,
                             .act = c->act, .attn_biased = 1};
-    mmf_wbag *w = &t->bag;
+    mmf_wbag *w = &t->base.bag;
     MMF_TRY(mmf_wbag_take(w, "embeddings.word_embeddings.weight", t->V, t->C, 0, 0, "vocab_size x hidden_size", &m->wte));
     MMF_TRY(mmf_wbag_take(w, "embeddings.position_embeddings.weight", m->P, t->C, 0, 0, "max_position_embeddings x hidden_size", &m->wpe));
     MMF_TRY(mmf_wbag_take(w, "embeddings.LayerNorm.weight", t->C, 0, 0, 0, "hidden_size", &m->eln_w));
@@ -100,17 +100,8 @@ static mmf_status mp_forward(mmf_encoder *e, const int32_t *ids, const int32_t *
     mpnet *m = e->impl;
     mmf_text_tower *t = &m->t;
     MMF_TRY(mmf_text_tower_check(e, t, ids, B, T, pool, pooled));
-    const int C = t->C, nt = e->params.n_threads;
-    const int64_t rows = (int64_t)B * T;
     mmf_text_tower_positions_from_ids(t, ids, keep, B, T, PADDING_IDX);
-    mmf_threads_use(nt);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && rows > 64)
-    for (int64_t r = 0; r < rows; r++) {
-        float *xr = t->x + r * C;
-        const float *we = m->wte + (size_t)ids[r] * C, *pe = m->wpe + (size_t)t->pos[r] * C;
-        for (int j = 0; j < C; j++) xr[j] = we[j] + pe[j];
-    }
-    mmf_layernorm(t->x, t->x, m->eln_w, m->eln_b, rows, C, t->spec.eps, nt);
+    mmf_text_tower_embed(e, t, ids, m->wte, m->wpe, m->eln_w, m->eln_b, t->spec.eps, B, T);
     if (m->bias_T != T) fill_bias(m, T);
     t->spec.attn_bias = t->bias;
     mmf_text_tower_run(e, t, keep, B, T, pool, pooled, tokens);
@@ -121,7 +112,7 @@ const mmf_encoder_ops mmf_mpnet_ops = {
     .model_type = "mpnet",
     .family = "MPNet (MPNetModel: post-norm layers, relative position bucket bias shared by every layer)",
     .load = mp_load,
-    .free_impl = mmf_text_tower_release,
+    .free_impl = mmf_impl_base_release,
     .size = mp_size,
     .text_forward = mp_forward,
 };

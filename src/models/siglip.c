@@ -29,7 +29,7 @@
 
 
 typedef struct siglip {
-    mmf_wbag bag;
+    mmf_impl_base base;   /* first */
     int has_text;
     /* vision */
     mmf_vis_tower vis;
@@ -45,26 +45,12 @@ typedef struct siglip {
     mmf_tf_spec tspec;
     int32_t pad_id;
     /* activations */
-    mmf_arena arena;
     float *vx, *vscratch, *kv, *att, *a, *y, *hid, *ascr, *tx, *tscratch, *tmp;
     int32_t *tids;
-    void *vpacked, *tpacked;
 } siglip;
-
-static void sg_free(mmf_encoder *e) {
-    siglip *m = e->impl;
-    if (!m) return;
-    mmf_wbag_free(&m->bag);
-    mmf_arena_free(&m->arena);
-    free(m->vpacked);
-    free(m->tpacked);
-    free(m);
-    e->impl = NULL;
-}
 
 static mmf_status sg_size(mmf_encoder *e, int nt) {
     siglip *m = e->impl;
-    mmf_arena_free(&m->arena);
     size_t B = (size_t)e->params.max_batch, N = (size_t)m->vis.T, Cv = (size_t)m->vis.C, Fv = (size_t)m->Fv;
     size_t vs = mmf_vis_tower_scratch(&m->vis, (int)B, nt);
     size_t as = (size_t)mmf_attention_scratch(1, (int)N, nt);
@@ -73,19 +59,14 @@ static mmf_status sg_size(mmf_encoder *e, int nt) {
     size_t cmax = Cv > Ct ? Cv : Ct;
     size_t want[] = {B * N * Cv, vs, B * N * 2 * Cv, B * Cv, B * Cv, B * Cv, B * Fv, as,
                      m->has_text ? B * Tt * Ct : 1, ts, B * cmax, m->has_text ? B * Tt : 1};
-    size_t bytes = 0;
-    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) bytes += mmf_arena_need(want[i] * 4);
-    MMF_TRY(mmf_arena_init(&m->arena, bytes));
     float **dst[] = {&m->vx, &m->vscratch, &m->kv, &m->att, &m->a, &m->y, &m->hid, &m->ascr, &m->tx, &m->tscratch, &m->tmp,
                      (float **)&m->tids};
-    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-        if (!(*dst[i] = mmf_arena_floats(&m->arena, want[i]))) return mmf_fail(MMF_ERR_NOMEM, "%s: activation arena too small", e->dir);
-    return MMF_OK;
+    return mmf_arena_carve(&m->base.arena, (int)(sizeof want / sizeof want[0]), want, dst, e->dir);
 }
 
 static mmf_status load_vision(mmf_encoder *e, siglip *m, const mmf_tf_config *c) {
     mmf_vis_tower *t = &m->vis;
-    mmf_wbag *w = &m->bag;
+    mmf_wbag *w = &m->base.bag;
     t->C = (int)c->hidden_size; t->L = (int)c->num_layers; t->F = (int)c->intermediate_size; t->P = (int)c->patch_size;
     t->S = (int)c->image_size;
     if (t->P < 1 || t->S < t->P)
@@ -130,7 +111,7 @@ static mmf_status load_vision(mmf_encoder *e, siglip *m, const mmf_tf_config *c)
 }
 
 static mmf_status load_text(mmf_encoder *e, siglip *m, const mmf_tf_config *c) {
-    mmf_wbag *w = &m->bag;
+    mmf_wbag *w = &m->base.bag;
     m->V = (int)c->vocab_size; m->Ct = (int)c->hidden_size; m->Lt = (int)c->num_layers; m->Ft = (int)c->intermediate_size;
     m->Pt = (int)c->max_positions; m->Dt = (int)c->projection_size;
     m->eps_t = (float)c->layer_norm_eps;
@@ -163,8 +144,8 @@ static mmf_status sg_load(mmf_encoder *e) {
     m->has_text = strcmp(e->cfg.model_type, "siglip") == 0;
     const mmf_tf_config *vc = m->has_text ? &e->cfg.vision : &e->cfg.tf;
     MMF_TRY(mmf_image_processor_load(e->dir, &e->proc));
-    MMF_TRY(mmf_open_checkpoint(e->dir, &m->bag.st));
-    mmf_wbag *w = &m->bag;
+    MMF_TRY(mmf_open_checkpoint(e->dir, &m->base.bag.st));
+    mmf_wbag *w = &m->base.bag;
     w->dir = e->dir;
     strcpy(w->prefix, "vision_model.");
     mmf_status s = load_vision(e, m, vc);
@@ -205,9 +186,9 @@ static mmf_status sg_load(mmf_encoder *e) {
         if (e->params.max_length > 0 && e->params.max_length < e->max_length) e->max_length = e->params.max_length;
         if (m->pad_id < 0 || m->pad_id >= m->V)
             return mmf_fail(MMF_ERR_FORMAT, "%s: the pad id %d is outside the vocabulary of %d", e->dir, m->pad_id, m->V);
-        MMF_TRY(mmf_tf_use_precision(&m->tspec, m->tlayers, m->Lt, (int)e->params.precision, e->dir, &m->tpacked));
+        MMF_TRY(mmf_tf_use_precision(&m->tspec, m->tlayers, m->Lt, (int)e->params.precision, e->dir, &m->base.packed[1]));
     }
-    return mmf_tf_use_precision(&m->vis.spec, m->vis.layers, m->vis.L, (int)e->params.precision, e->dir, &m->vpacked);
+    return mmf_tf_use_precision(&m->vis.spec, m->vis.layers, m->vis.L, (int)e->params.precision, e->dir, &m->base.packed[0]);
 }
 
 /* The MAP head over post_layernorm tokens vx (B,N,C) -> out (B,C). */
@@ -301,7 +282,7 @@ const mmf_encoder_ops mmf_siglip_ops = {
     .family = "SigLIP (SiglipModel: vision tower without CLS + attention-pooling head, text tower pooled at the last position)",
     .pooler = "image: the attention-pooling head (MAP) over the tokens; text: head(last position) of the text padded to max_length",
     .load = sg_load,
-    .free_impl = sg_free,
+    .free_impl = mmf_impl_base_release,
     .size = sg_size,
     .text_forward = sg_text_forward,
     .image_forward = sg_image_forward,
@@ -312,7 +293,7 @@ const mmf_encoder_ops mmf_siglip_vision_ops = {
     .family = "SigLIP vision tower (SiglipVisionModel: no CLS, attention-pooling head)",
     .pooler = "the attention-pooling head (MAP) over the tokens",
     .load = sg_load,
-    .free_impl = sg_free,
+    .free_impl = mmf_impl_base_release,
     .size = sg_size,
     .image_forward = sg_image_forward,
 };

@@ -12,64 +12,29 @@ mmf_status mmf_text_tower_open(mmf_encoder *e, size_t impl_size, const char *pre
     if (!t) return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", e->cfg.model_type);
     e->impl = *out = t;
     t->V = (int)c->vocab_size; t->C = (int)c->hidden_size; t->L = (int)c->num_layers; t->H = (int)c->num_heads;
-    MMF_TRY(mmf_open_checkpoint(e->dir, &t->bag.st));
-    t->bag.dir = e->dir;
+    MMF_TRY(mmf_open_checkpoint(e->dir, &t->base.bag.st));
+    t->base.bag.dir = e->dir;
     char probed[160];
     snprintf(probed, sizeof probed, "%s%s", prefix, probe);
-    strcpy(t->bag.prefix, mmf_st_find(t->bag.st, probed) ? prefix : "");
+    strcpy(t->base.bag.prefix, mmf_st_find(t->base.bag.st, probed) ? prefix : "");
     return MMF_OK;
 }
 
 mmf_status mmf_text_tower_size(mmf_encoder *e, int nt) {
     mmf_text_tower *t = e->impl;
-    mmf_arena_free(&t->arena);
     size_t B = (size_t)e->params.max_batch, T = (size_t)e->max_length, C = (size_t)t->C;
-    size_t fl = mmf_tf_layer_scratch(&t->spec, (int)B, (int)T, nt);
-    size_t nb = t->spec.attn_biased ? (size_t)t->H * T * T : 1;
-    MMF_TRY(mmf_arena_init(&t->arena, mmf_arena_need(B * T * C * 4) + mmf_arena_need(fl * 4) + mmf_arena_need(B * C * 4) +
-                                      mmf_arena_need(nb * 4) + mmf_arena_need(B * T * 4)));
-    t->x = mmf_arena_floats(&t->arena, B * T * C);
-    t->scratch = mmf_arena_floats(&t->arena, fl);
-    t->tmp = mmf_arena_floats(&t->arena, B * C);
-    t->bias = mmf_arena_floats(&t->arena, nb);
-    t->pos = (int32_t *)mmf_arena_floats(&t->arena, B * T);
-    if (!t->x || !t->scratch || !t->tmp || !t->bias || !t->pos)
-        return mmf_fail(MMF_ERR_NOMEM, "%s: activation arena too small", e->dir);
-    return MMF_OK;
+    size_t want[] = {B * T * C, mmf_tf_layer_scratch(&t->spec, (int)B, (int)T, nt), B * C,
+                     t->spec.attn_biased ? (size_t)t->H * T * T : 1, B * T};
+    float **dst[] = {&t->x, &t->scratch, &t->tmp, &t->bias, (float **)&t->pos};
+    return mmf_arena_carve(&t->base.arena, 5, want, dst, e->dir);
 }
 
 mmf_status mmf_text_tower_finish(mmf_encoder *e, mmf_text_tower *t) {
-    mmf_st_close(t->bag.st);
-    t->bag.st = NULL;
+    mmf_st_close(t->base.bag.st);
+    t->base.bag.st = NULL;
     e->dim = e->token_dim = t->C;
-    MMF_TRY(mmf_tf_use_precision(&t->spec, t->layers, t->L, (int)e->params.precision, e->dir, &t->packed));
-    MMF_TRY(mmf_tokenizer_load(e->dir, &e->tok));
-    e->def_pool = MMF_POOL_MEAN;
-    e->def_norm = 0;
-    int st_max = 0;
-    MMF_TRY(mmf_st_folder_settings(e->dir, &e->def_pool, &e->def_norm, &st_max));
-    int ml = t->npos, tl = mmf_tokenizer_max_length(e->tok);
-    if (tl > 0 && tl < ml) ml = tl;
-    if (st_max > 0 && st_max < ml) ml = st_max;
-    if (e->params.max_length > 0) {
-        if (e->params.max_length > t->npos)
-            mmf_log(MMF_LOG_WARN, "%s: max_length %d exceeds the %d positions the model has; using %d", e->dir,
-                    e->params.max_length, t->npos, t->npos);
-        ml = e->params.max_length < t->npos ? e->params.max_length : t->npos;
-    }
-    e->max_length = ml;
-    return MMF_OK;
-}
-
-void mmf_text_tower_release(mmf_encoder *e) {
-    mmf_text_tower *t = e->impl;
-    if (!t) return;
-    mmf_st_close(t->bag.st);
-    mmf_wbag_free(&t->bag);
-    mmf_arena_free(&t->arena);
-    free(t->packed);
-    free(t);   /* the family's whole impl: the tower is its first member */
-    e->impl = NULL;
+    MMF_TRY(mmf_tf_use_precision(&t->spec, t->layers, t->L, (int)e->params.precision, e->dir, &t->base.packed[0]));
+    return mmf_encoder_text_setup(e, t->npos);
 }
 
 mmf_status mmf_text_tower_check(mmf_encoder *e, const mmf_text_tower *t, const int32_t *ids, int B, int T,
@@ -83,6 +48,20 @@ mmf_status mmf_text_tower_check(mmf_encoder *e, const mmf_text_tower *t, const i
         if (ids[r] < 0 || ids[r] >= t->V)
             return mmf_fail(MMF_ERR_ARG, "%s: token id %d is outside the model's vocabulary of %d", e->dir, ids[r], t->V);
     return MMF_OK;
+}
+
+void mmf_text_tower_embed(mmf_encoder *e, mmf_text_tower *t, const int32_t *ids, const float *wte, const float *wpe,
+                          const float *ln_w, const float *ln_b, float eps, int B, int T) {
+    const int C = t->C, nt = e->params.n_threads;
+    const int64_t rows = (int64_t)B * T;
+    mmf_threads_use(nt);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && rows > 64)
+    for (int64_t r = 0; r < rows; r++) {
+        float *xr = t->x + r * C;
+        const float *we = wte + (size_t)ids[r] * C, *pe = wpe + (size_t)t->pos[r] * C;
+        for (int j = 0; j < C; j++) xr[j] = we[j] + pe[j];
+    }
+    mmf_layernorm(t->x, t->x, ln_w, ln_b, rows, C, eps, nt);
 }
 
 void mmf_text_tower_run(mmf_encoder *e, mmf_text_tower *t, const uint8_t *keep, int B, int T, mmf_pooling pool,

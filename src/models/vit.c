@@ -265,38 +265,33 @@ mmf_status mmf_vis_tower_run(const mmf_vis_tower *t, const char *who, const floa
     return MMF_OK;
 }
 
-/* ------------------------------------------------------- ViT encoder */
-
-typedef struct vit {
-    mmf_wbag bag;
-    mmf_vis_tower tw;
-    float *pool_w, *pool_b;   /* (C,C), (C) or NULL */
-    mmf_arena arena;
-    float *x, *scratch, *tmp;
-    void *packed;             /* bf16 layer matrices, or NULL */
-} vit;
-
-static void vit_free(mmf_encoder *e) {
-    vit *m = e->impl;
-    if (!m) return;
-    mmf_wbag_free(&m->bag);
-    mmf_arena_free(&m->arena);
-    free(m->packed);
-    free(m);
+void mmf_impl_base_release(mmf_encoder *e) {
+    mmf_impl_base *b = e->impl;
+    if (!b) return;
+    mmf_st_close(b->bag.st);
+    mmf_wbag_free(&b->bag);
+    mmf_arena_free(&b->arena);
+    free(b->packed[0]);
+    free(b->packed[1]);
+    free(b);
     e->impl = NULL;
 }
 
+/* ------------------------------------------------------- ViT encoder */
+
+typedef struct vit {
+    mmf_impl_base base;        /* first */
+    mmf_vis_tower tw;
+    float *pool_w, *pool_b;   /* (C,C), (C) or NULL */
+    float *x, *scratch, *tmp;
+} vit;
+
 static mmf_status vit_size(mmf_encoder *e, int nt) {
     vit *m = e->impl;
-    mmf_arena_free(&m->arena);
     size_t B = (size_t)e->params.max_batch, T = (size_t)m->tw.T, C = (size_t)m->tw.C;
-    size_t sc = mmf_vis_tower_scratch(&m->tw, (int)B, nt);
-    MMF_TRY(mmf_arena_init(&m->arena, mmf_arena_need(B * T * C * 4) + mmf_arena_need(sc * 4) + mmf_arena_need(B * C * 4)));
-    m->x = mmf_arena_floats(&m->arena, B * T * C);
-    m->scratch = mmf_arena_floats(&m->arena, sc);
-    m->tmp = mmf_arena_floats(&m->arena, B * C);
-    if (!m->x || !m->scratch || !m->tmp) return mmf_fail(MMF_ERR_NOMEM, "%s: activation arena too small", e->dir);
-    return MMF_OK;
+    size_t want[] = {B * T * C, mmf_vis_tower_scratch(&m->tw, (int)B, nt), B * C};
+    float **dst[] = {&m->x, &m->scratch, &m->tmp};
+    return mmf_arena_carve(&m->base.arena, 3, want, dst, e->dir);
 }
 
 static mmf_status vit_load(mmf_encoder *e) {
@@ -304,14 +299,14 @@ static mmf_status vit_load(mmf_encoder *e) {
     if (!m) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
     e->impl = m;
     MMF_TRY(mmf_image_processor_load(e->dir, &e->proc));
-    MMF_TRY(mmf_open_checkpoint(e->dir, &m->bag.st));
-    m->bag.dir = e->dir;
-    strcpy(m->bag.prefix, mmf_st_find(m->bag.st, "vit.embeddings.cls_token") ? "vit." : "");
-    mmf_status s = mmf_vis_tower_load_vit(&m->tw, &e->cfg.tf, &m->bag);
-    if (!s) s = mmf_wbag_take_opt(&m->bag, "pooler.dense.weight", m->tw.C, m->tw.C, "hidden_size", &m->pool_w);
-    if (!s && m->pool_w) s = mmf_wbag_take(&m->bag, "pooler.dense.bias", m->tw.C, 0, 0, 0, "hidden_size", &m->pool_b);
-    mmf_st_close(m->bag.st);
-    m->bag.st = NULL;
+    MMF_TRY(mmf_open_checkpoint(e->dir, &m->base.bag.st));
+    m->base.bag.dir = e->dir;
+    strcpy(m->base.bag.prefix, mmf_st_find(m->base.bag.st, "vit.embeddings.cls_token") ? "vit." : "");
+    mmf_status s = mmf_vis_tower_load_vit(&m->tw, &e->cfg.tf, &m->base.bag);
+    if (!s) s = mmf_wbag_take_opt(&m->base.bag, "pooler.dense.weight", m->tw.C, m->tw.C, "hidden_size", &m->pool_w);
+    if (!s && m->pool_w) s = mmf_wbag_take(&m->base.bag, "pooler.dense.bias", m->tw.C, 0, 0, 0, "hidden_size", &m->pool_b);
+    mmf_st_close(m->base.bag.st);
+    m->base.bag.st = NULL;
     if (s) return s;
     int c, h, w;
     mmf_image_processor_size(e->proc, &c, &h, &w);
@@ -321,7 +316,7 @@ static mmf_status vit_load(mmf_encoder *e) {
     e->def_pool = m->pool_w ? MMF_POOL_POOLER : MMF_POOL_CLS;
     e->def_norm = 0;
     /* bf16: the transformer layers (transformer.c's bf16 layer); patch embedding and pooler stay fp32 */
-    return mmf_tf_use_precision(&m->tw.spec, m->tw.layers, m->tw.L, (int)e->params.precision, e->dir, &m->packed);
+    return mmf_tf_use_precision(&m->tw.spec, m->tw.layers, m->tw.L, (int)e->params.precision, e->dir, &m->base.packed[0]);
 }
 
 static mmf_status vit_image_forward(mmf_encoder *e, const float *pixels, int B, mmf_pooling pool, float *out) {
@@ -364,7 +359,7 @@ const mmf_encoder_ops mmf_vit_ops = {
     .family = "ViT (ViTModel)",
     .pooler = "tanh(pooler.dense(CLS after the final layernorm))",
     .load = vit_load,
-    .free_impl = vit_free,
+    .free_impl = mmf_impl_base_release,
     .size = vit_size,
     .image_forward = vit_image_forward,
 };

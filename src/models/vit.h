@@ -8,6 +8,7 @@
 #ifndef MMF_MODELS_VIT_H
 #define MMF_MODELS_VIT_H
 #include "models/transformer.h"
+#include "core/arena.h"
 #include "mmfuse.h"
 
 typedef struct mmf_wbag {
@@ -44,6 +45,19 @@ extern const mmf_tf_layer_names mmf_clip_layer_names;  /* CLIP towers: encoder.l
  * the config field names in messages ("" or "text_config "). */
 mmf_status mmf_wbag_layers(mmf_wbag *w, const mmf_tf_layer_names *nm, int L, int64_t C, int64_t F,
                            const char *cfg, mmf_tf_layer_w **out);
+
+/* What the impl of every family over the weight bag begins with (ViT,
+ * DINOv2, CLIP, SigLIP, and DistilBERT / MPNet through mmf_text_tower): its
+ * weights, its activation arena and the bf16 / int8 blocks of its towers'
+ * layers. */
+typedef struct mmf_impl_base {
+    mmf_wbag bag;
+    mmf_arena arena;
+    void *packed[2];   /* the vision and the text tower's layers, NULL in fp32 or when absent */
+} mmf_impl_base;
+/* mmf_encoder_ops.free_impl of those families: the base and the whole impl
+ * (a checkpoint still open when a load failed included) */
+void mmf_impl_base_release(mmf_encoder *e);
 
 typedef struct mmf_vis_tower {
     int C, L, F, P, S, N, T;   /* hidden, layers, ffn, patch, image size, patches, tokens (N + 1, or N without CLS) */
