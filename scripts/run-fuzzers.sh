@@ -31,6 +31,7 @@ for bin in "${fuzzers[@]}"; do
     fuzz_index_file)  max_len=8192; extra=() ;;   # vector index files; the seeds are 0.7-1.6 KB
     fuzz_image)       max_len=131072; extra=("$ROOT/tests/data/image") ;;   # the committed test images as seeds
     fuzz_serve_api)   max_len=65536; extra=() ;;   # request bodies of mmfuse serve (a route byte first)
+    fuzz_tokenize)    max_len=8192; extra=() ;;    # a tokenizer byte, a mode byte, the text
     *)                max_len=65536; extra=() ;;
   esac
   seeds=()
