@@ -440,6 +440,36 @@ mmf_status mmf_embfile_from_spec(const mmf_embfile_spec *spec, const char *name,
  * place each process's rows themselves (mmf_st_writer_layout). */
 mmf_status mmf_embfile_layout(const mmf_embfile_spec *spec, const char *name, mmf_st_writer **out);
 
+/* ---- Training checkpoints (docs/fusion.md "Checkpoints and restart"). Every
+ * trainer (fusion heads, VQA, captioners, towers, contrastive and direct models)
+ * runs one training loop, which can write all it needs to continue exactly to
+ * one safetensors file: every parameter, the optimiser moments, step and
+ * schedule position, the generators, the epoch and step reached, the epoch's
+ * order, the best weights with their score and the patience count, the
+ * batchnorm statistics and the epoch's loss sums. Written atomically (temp
+ * file, fsync, rename), by rank 0 alone under data parallelism. A resumed run
+ * ends with the bytes an uninterrupted one writes (same thread count). */
+typedef struct mmf_checkpoint_params {
+    const char *path;   /* NULL: no checkpoints */
+    /* write after every `every` steps (counted over the whole run); 0: after
+     * each epoch. The end of training is always written. */
+    int64_t every;
+    /* 1: continue from path, which must exist, be whole, and come from the same
+     * setup (else MMF_ERR_FORMAT naming the file and what differs); 0: start
+     * afresh, and refuse an existing file at path rather than overwrite it */
+    int resume;
+    /* what else a resume must match, as "key=value" lines (the CLI: its options
+     * and a hash of each input file); the loop adds its own (samples, batch,
+     * epochs, patience, parameter shapes, optimiser, ranks, a hash of the
+     * initial weights and generators). May be NULL. */
+    const char *setup;
+    /* after each write (resumed 0; rank 0) and on resuming (1): the position,
+     * as the epoch in progress (1-based) and the steps done in it; finished:
+     * training had ended, after epoch `epoch` (step 0). May be NULL. */
+    void (*notice)(void *user, int resumed, const char *path, int epoch, int64_t step, int finished);
+    void *notice_user;
+} mmf_checkpoint_params;
+
 /* ---- Fusion heads (docs/fusion.md): an operator over the modality embeddings,
  * then an output layer. The layer before the output is the multimodal embedding. */
 typedef enum mmf_task {
@@ -490,6 +520,8 @@ typedef struct mmf_train_params {
      * [0] batch gathering, [1] forward passes, [2] backward passes, [3]
      * optimiser steps, and [4] the number of steps (validation not counted) */
     double *phase_seconds;
+    /* checkpoints and restart (path NULL: none) */
+    mmf_checkpoint_params checkpoint;
 } mmf_train_params;
 
 mmf_train_params mmf_train_params_default(void);
@@ -585,6 +617,8 @@ typedef struct mmf_tower_params {
      * its slice of each batch (batchnorm over the whole batch); rank 0 writes
      * the model. NULL (default) or size 1: one process. */
     const mmf_comm *comm;
+    /* checkpoints and restart (path NULL: none) */
+    mmf_checkpoint_params checkpoint;
 } mmf_tower_params;
 
 mmf_tower_params mmf_tower_params_default(void);
@@ -635,6 +669,8 @@ typedef struct mmf_clip_params {
     /* Data parallel (as mmf_tower_params.comm): the loss of the whole batch,
      * each rank embedding its slice (the embeddings are all-gathered). */
     const mmf_comm *comm;
+    /* checkpoints and restart (path NULL: none) */
+    mmf_checkpoint_params checkpoint;
 } mmf_clip_params;
 
 mmf_clip_params mmf_clip_params_default(void);
@@ -664,6 +700,8 @@ typedef struct mmf_direct_params {
     float dropout;            /* xmodal: dropout on the fused embedding, default 0.1 */
     /* Data parallel (as mmf_tower_params.comm): `mpirun -np N mmfuse train-direct` */
     const mmf_comm *comm;
+    /* checkpoints and restart (path NULL: none); the classifier phase uses path + ".probe" */
+    mmf_checkpoint_params checkpoint;
 } mmf_direct_params;
 
 mmf_direct_params mmf_direct_params_default(void);
@@ -956,6 +994,8 @@ typedef struct mmf_caption_train_params {
     /* called after every epoch (val_loss NaN without validation data); may be NULL */
     void (*progress)(void *user, int epoch, int epochs, double train_loss, double val_loss);
     void *progress_user;
+    /* checkpoints and restart (path NULL: none) */
+    mmf_checkpoint_params checkpoint;
 } mmf_caption_train_params;
 mmf_caption_train_params mmf_caption_train_params_default(void);
 

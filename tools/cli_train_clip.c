@@ -67,6 +67,7 @@ int cli_train_clip(int argc, char **argv) {
         return cli_usage("train-direct", "--model clip: unknown argument %s", argv[i]);
     }
     if (bad) return MMF_EXIT_USAGE;
+    if (cli_train_checkpoint(&to, argc, argv, (const char *const[]){"--records", "--val", NULL}, &p.checkpoint)) return MMF_EXIT_USAGE;
     if (!records) return cli_usage("train-direct", "--model clip needs --records TRAIN.jsonl");
     if (!out) return cli_usage("train-direct", "--out DIR is required");
     if (p.text_dim % p.heads) return cli_usage("train-direct", "--text-dim %d is not divisible by --heads %d", p.text_dim, p.heads);

@@ -14,6 +14,15 @@ int cli_train_opt(int argc, char **argv, int *i, cli_train_opts *o, int *bad) {
     const char *v;
     if ((o->takes & CLI_TRAIN_PROFILE) && cli_flag(argv, *i, "--profile")) { o->profile = 1; return 1; }
     if ((o->takes & CLI_TRAIN_DROPOUT) && cli_opt(argc, argv, i, "--modality-dropout", &v, bad)) { o->modality_dropout = v; return 1; }
+    if (cli_flag(argv, *i, "--resume")) { o->resume = 1; return 1; }
+    if (cli_opt(argc, argv, i, "--checkpoint", &v, bad)) { o->checkpoint = v; return 1; }
+    if (cli_opt(argc, argv, i, "--checkpoint-every", &v, bad)) {
+        long n;
+        if (*bad) return 1;
+        if (!cli_int("--checkpoint-every", v, 0, 2000000000L, &n)) *bad = 1;
+        else o->checkpoint_every = n;
+        return 1;
+    }
     if (cli_opt(argc, argv, i, "--seed", &v, bad)) {
         char *end;
         if (*bad) return 1;

@@ -46,6 +46,7 @@ static const char help[] =
     "  --encoder NAME=DIR   record the encoder folder of a modality (used by `run`); repeatable.\n"
     "                       Default: the folder the training file names (`mmfuse embed\n"
     "                       --records` writes it), so `run` needs no flags\n"
+    CLI_TRAIN_CHECKPOINT_HELP
     "  --seed S (default 1)   --threads N (default: the cores this process may use, or MMFUSE_THREADS)\n\n"
     "run options (one sample through the recorded encoders):\n"
     "  --image PATH         image file for the image modality\n"
@@ -165,6 +166,8 @@ static int do_train(int argc, char **argv) {
     }
     if (!train || !caps || !out) return cli_usage(NAME, "caption train needs --train, --captions and --out");
     if (!!val != !!vcaps) return cli_usage(NAME, "--val and --val-captions go together");
+    if (cli_train_checkpoint(&to, argc, argv, (const char *const[]){"--train", "--captions", "--val", "--val-captions", NULL}, &p.checkpoint))
+        return MMF_EXIT_USAGE;
     int rc = MMF_EXIT_FAIL;
     mmf_embfile *ft = NULL, *fv = NULL;
     cli_texts tt = {0}, tv = {0};

@@ -48,14 +48,20 @@ static const char help[] =
     "                          batches, forward, backward, optimiser (ms per step;\n"
     "                          with --precision bf16 on one thread the weights'\n"
     "                          AdamW updates run inside the next forward)\n"
+    CLI_TRAIN_CHECKPOINT_HELP
     "  --quiet                 no per-epoch lines\n\n"
     "Under `mpirun -np N` the training is data parallel: each rank takes a contiguous\n"
     "slice of every batch with its own --threads, gradients are all-reduced, and every\n"
     "rank holds the head one process trains on the same batches (classify, multilabel;\n"
-    "--modality-dropout draws differ per rank); rank 0 writes it.\n\n"
+    "--modality-dropout draws differ per rank); rank 0 writes it, and the checkpoint\n"
+    "(which must be where every rank reads it): after a node fails, rerun the same\n"
+    "mpirun command with --resume.\n\n"
     "Example:\n"
     "  mmfuse train --train train.safetensors --val val.safetensors --fusion gmu \\\n"
-    "        --hidden 256 --epochs 30 --modality-dropout 0.2 --out gmu.head.safetensors\n";
+    "        --hidden 256 --epochs 30 --modality-dropout 0.2 --out gmu.head.safetensors\n"
+    "  # resumable: after a crash, the same command with --resume carries on\n"
+    "  mmfuse train --train train.safetensors --val val.safetensors --fusion gmu \\\n"
+    "        --checkpoint gmu.ckpt --out gmu.head.safetensors [--resume]\n";
 
 typedef struct prog { int quiet; mmf_task task; } prog;
 
@@ -111,6 +117,7 @@ static int run(int argc, char **argv) {
         return cli_usage("train", "unknown argument %s", argv[i]);
     }
     if (bad) return MMF_EXIT_USAGE;
+    if (cli_train_checkpoint(&to, argc, argv, (const char *const[]){"--train", "--val", NULL}, &p.checkpoint)) return MMF_EXIT_USAGE;
     p.seed = to.seed;
     p.precision = to.precision;
     if (to.profile) p.phase_seconds = phases;

@@ -61,6 +61,8 @@ static const char help[] =
     "  --dropout P          xmodal: dropout on the fused embedding [0.1]\n"
     "  --seed S             [1]\n"
     "  --threads N          (default: the cores this process may use, or MMFUSE_THREADS)\n"
+    CLI_TRAIN_CHECKPOINT_HELP
+    "                          (bimodal-ae: its classifier phase writes FILE.probe)\n"
     "  --quiet              no progress lines on stderr\n\n"
     "Under `mpirun -np N` the training is data parallel (bimodal-ae, xmodal, clip): every\n"
     "rank reads the same inputs (rank 0 featurises --records first), takes a contiguous\n"
@@ -143,6 +145,8 @@ static int run(int argc, char **argv) {
         return cli_usage("train-direct", "unknown argument %s", argv[i]);
     }
     if (bad) return MMF_EXIT_USAGE;
+    if (cli_train_checkpoint(&to, argc, argv, (const char *const[]){"--train", "--val", "--records", NULL}, &p.checkpoint))
+        return MMF_EXIT_USAGE;
     if (strcmp(p.model, "bimodal-ae") && strcmp(p.model, "xmodal"))
         return cli_usage("train-direct", "--model %s: expected bimodal-ae, xmodal or clip", p.model);
     if (!train && !records) return cli_usage("train-direct", "--train TRAIN.safetensors or --records TRAIN.jsonl is required");

@@ -41,6 +41,7 @@ static const char help[] =
     "  --dropout P        text: dropout in the transformer (default 0.1)\n"
     "  --seed N           default 1\n"
     "  --threads N        CPU threads (default: the cores this process may use, or MMFUSE_THREADS)\n"
+    CLI_TRAIN_CHECKPOINT_HELP
     "  --quiet            no per-epoch lines on stderr\n\n"
     "Under `mpirun -np N` the training is data parallel: every rank reads the records,\n"
     "takes a contiguous slice of every batch (with its own --threads) and the gradients\n"
@@ -106,6 +107,7 @@ static int run(int argc, char **argv) {
         return cli_usage("train-encoder", "unknown argument %s", argv[i]);
     }
     if (bad) return MMF_EXIT_USAGE;
+    if (cli_train_checkpoint(&to, argc, argv, (const char *const[]){"--records", "--val", NULL}, &p.checkpoint)) return MMF_EXIT_USAGE;
     if (!modality || (strcmp(modality, "image") && strcmp(modality, "text")))
         return cli_usage("train-encoder", "--modality image or --modality text is required");
     if (!records) return cli_usage("train-encoder", "--records TRAIN.jsonl is required");

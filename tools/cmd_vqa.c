@@ -33,6 +33,7 @@ static const char help[] =
     "  --precision P        fp32 | bf16 (default fp32): bf16 GEMMs in the head's larger\n"
     "                       linear layers, on CPUs with AVX512-BF16 (as mmfuse train)\n"
     "  --profile            print where the training time went (ms per step)\n"
+    CLI_TRAIN_CHECKPOINT_HELP
     "  --encoder NAME=DIR   record the encoder folder of a modality (used by `run`); repeatable.\n"
     "                       Default: the folder the training file names (`mmfuse embed\n"
     "                       --records` writes it), so `run` needs no flags\n"
@@ -114,6 +115,8 @@ static int do_train(int argc, char **argv) {
     }
     if (!train || !ans || !out) return cli_usage(NAME, "vqa train needs --train, --answers and --out");
     if (!!val != !!vans) return cli_usage(NAME, "--val and --val-answers go together");
+    if (cli_train_checkpoint(&to, argc, argv, (const char *const[]){"--train", "--answers", "--val", "--val-answers", NULL}, &f->checkpoint))
+        return MMF_EXIT_USAGE;
     f->seed = to.seed;
     f->precision = to.precision;
     if (to.profile) f->phase_seconds = phases;

@@ -94,6 +94,10 @@ class EmbfileSpec(C.Structure):
                 ("ids", vp), ("encoders", vp), ("label_names", cp)]
 
 
+class CheckpointParams(C.Structure):   # mmf_checkpoint_params (not used from Python yet: path NULL = none)
+    _fields_ = [("path", cp), ("every", i64), ("resume", i32), ("setup", cp), ("notice", vp), ("notice_user", vp)]
+
+
 class TrainParams(C.Structure):
     _fields_ = [("fusion", cp), ("task", i32), ("hidden", i32), ("heads", i32), ("layers", i32),
                 ("rank", i32), ("proj", i32), ("sketch", i32), ("budget", i64), ("epochs", i32),
@@ -101,7 +105,7 @@ class TrainParams(C.Structure):
                 ("label_smoothing", f32), ("clip_norm", f32), ("cosine", i32),
                 ("modality_dropout", f32 * MAX_MODALITIES), ("patience", i32), ("seed", u64),
                 ("n_threads", i32), ("progress", vp), ("progress_user", vp), ("precision", i32),
-                ("phase_seconds", P(f64))]
+                ("phase_seconds", P(f64)), ("checkpoint", CheckpointParams)]
 
 
 class EvalOpts(C.Structure):

@@ -185,9 +185,14 @@ static mmf_status fit_probe(mmf_head *h, const mmf_embfile *train, const mmf_emb
     mmf_rng_seed(&r, p->seed + 18);
     probe_fit c = {.p = p, .ps = &ps, .W = W, .b = b, .E = E, .C = C, .code = code, .y = y, .bx = bx, .by = by,
                    .vcode = vcode, .vy = NV ? mmf_embfile_labels(val) : NULL, .NV = NV};
+    /* its own checkpoint beside the autoencoder's: a resume whose autoencoder
+     * had finished starts this phase afresh when that file is not there yet */
+    char *probe_path = NULL;
+    if (p->checkpoint.path && !(probe_path = malloc(strlen(p->checkpoint.path) + 7))) s = mmf_fail(MMF_ERR_NOMEM, "bimodal-ae: out of memory");
+    if (probe_path) sprintf(probe_path, "%s.probe", p->checkpoint.path);
     mmf_fit f = {.what = "bimodal-ae classifier", .n = N, .batch = bs, .epochs = p->probe_epochs, .fresh_order = 1, .rng = &r,
                  .tp = tp, .sets = {&ps}, .opts = {&opt}, .n_sets = 1, .ops = {pf_gather, pf_forward, NULL, pf_progress}, .ctx = &c,
-                 .comm = p->comm};
+                 .comm = p->comm, .ckpt = &p->checkpoint, .ckpt_path = probe_path, .ckpt_optional = 1};
     s = mmf_comm_agree(p->comm, s, "bimodal-ae classifier");
     if (!s) s = mmf_fit_run(&f);
     if (!s) {
@@ -201,7 +206,7 @@ static mmf_status fit_probe(mmf_head *h, const mmf_embfile *train, const mmf_emb
     mmf_tape_free(tp);
     mmf_optim_free(&opt);
     mmf_params_free(&ps);
-    free(code); free(vcode); free(bx);
+    free(code); free(vcode); free(bx); free(probe_path);
     return s;
 }
 
@@ -233,6 +238,7 @@ static mmf_status train_xmodal(const mmf_embfile *train, const mmf_embfile *val,
     tp.seed = p->seed;
     tp.n_threads = p->n_threads;
     tp.dropout = p->dropout;
+    tp.checkpoint = p->checkpoint;
     xm_prog xp = {p};
     if (p->progress) { tp.progress = xm_progress; tp.progress_user = &xp; }
     return mmf_head_train_comm(train, val, &tp, p->comm, out);
@@ -342,7 +348,8 @@ mmf_status mmf_direct_train(const mmf_embfile *train, const mmf_embfile *val, co
     ae_fit c = {.p = &p, .h = h, .train = train, .bb = &bb, .rng = &r};
     mmf_fit f = {.what = "bimodal-ae", .n = N, .batch = bs, .epochs = p.epochs, .fresh_order = 1, .rng = &r, .tp = tp,
                  .sets = {&h->ps}, .opts = {&opt}, .n_sets = 1,
-                 .ops = {.gather_slice = ae_gather, .forward = ae_forward, .progress = ae_progress}, .ctx = &c, .comm = p.comm};
+                 .ops = {.gather_slice = ae_gather, .forward = ae_forward, .progress = ae_progress}, .ctx = &c, .comm = p.comm,
+                 .ckpt = &p.checkpoint};
     s = mmf_comm_agree(p.comm, s, "bimodal-ae");
     if (!s) s = mmf_fit_run(&f);
     if (!s && labelled && p.probe_epochs > 0) s = fit_probe(h, train, val, &p);

@@ -429,7 +429,12 @@ mmf_status mmf_clip_train(const char *train_jsonl, const char *val_jsonl, const 
                      .patience = va.n_concepts ? p.patience : 0, .fresh_order = 1, .rng = &shuffle, .tp = t.tp,
                      .sets = {&m.txt.ps, &m.img.ps, &m.head}, .opts = {&t.opt_txt, &t.opt_img, &t.opt_head}, .n_sets = 3,
                      .state = m.img.running, .n_state = m.run_n,
-                     .ops = {cf_gather, cf_forward, va.n_concepts ? cf_eval : NULL, cf_progress}, .ctx = &c};
+                     .ops = {cf_gather, cf_forward, va.n_concepts ? cf_eval : NULL, cf_progress}, .ctx = &c, .ckpt = &p.checkpoint,
+                     /* the views' generator and the concept-aware epoch order it draws */
+                     .blobs = {{"rng", &t.rng, sizeof t.rng},
+                               {"order", order, (size_t)(tr.n_images + tr.n_concepts) * sizeof *order},
+                               {"cursor", &c.cursor, sizeof c.cursor}},
+                     .n_blobs = 3};
         s = mmf_fit_run(&f);
     }
     if (!s) {

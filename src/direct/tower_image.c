@@ -210,7 +210,8 @@ mmf_status mmf_image_tower_train(const char *train_jsonl, const char *val_jsonl,
     mmf_fit f = {.what = "image tower", .n = dt.n, .batch = bs, .min_batch = 2, .epochs = p.epochs, .fresh_order = 1, .rng = &rng,
                  .tp = tp, .sets = {&m.ps}, .opts = {&opt}, .n_sets = 1, .state = m.running, .n_state = run_n,
                  .ops = {.gather_slice = if_gather, .forward = if_forward, .eval = dv.n ? if_eval : NULL, .progress = if_progress},
-                 .ctx = &c, .comm = p.comm};
+                 .ctx = &c, .comm = p.comm, .ckpt = &p.checkpoint,
+                 .blobs = {{"correct", &c.correct, sizeof c.correct, 1}}, .n_blobs = 1};
     /* data parallel: batchnorm's statistics are the whole batch's */
     if (tp) mmf_tape_set_comm(tp, p.comm);
     s = mmf_comm_agree(p.comm, s, "image tower");

@@ -170,7 +170,8 @@ mmf_status mmf_text_tower_train(const char *train_jsonl, const char *val_jsonl, 
     text_fit c = {.p = &p, .m = &m, .dt = &dt, .dv = &dv, .ids = bids, .keep = bkeep, .y = ybuf, .idx = idx, .tp = tp};
     mmf_fit f = {.what = "text tower", .n = dt.n, .batch = bs, .epochs = p.epochs, .fresh_order = 1, .rng = &rng, .tp = tp,
                  .sets = {&m.ps}, .opts = {&opt}, .n_sets = 1, .ops = {tf_gather, tf_forward, dv.n ? tf_eval : NULL, tf_progress},
-                 .ctx = &c, .comm = p.comm};
+                 .ctx = &c, .comm = p.comm, .ckpt = &p.checkpoint,
+                 .blobs = {{"correct", &c.correct, sizeof c.correct, 1}}, .n_blobs = 1};
     /* data parallel: every rank wrote the same vocabulary (atomically); rank 0 writes the model */
     s = mmf_comm_agree(p.comm, s, "text tower");
     if (!s) s = mmf_fit_run(&f);

@@ -599,7 +599,8 @@ mmf_status mmf_head_train_comm(const mmf_embfile *train, const mmf_embfile *val,
     if (!s && !(c.sel = malloc((size_t)bs * sizeof *c.sel))) s = mmf_fail(MMF_ERR_NOMEM, "train: out of memory");
     mmf_fit f = {.what = "train", .n = N, .batch = bs, .epochs = p->epochs, .patience = p->patience, .rng = &rng, .tp = tp,
                  .sets = {&h->ps}, .opts = {&opt}, .n_sets = 1, .phase_seconds = p->phase_seconds,
-                 .ops = {hf_gather, hf_forward, val ? hf_eval : NULL, hf_progress}, .ctx = &c, .comm = comm};
+                 .ops = {hf_gather, hf_forward, val ? hf_eval : NULL, hf_progress}, .ctx = &c, .comm = comm,
+                 .ckpt = &p->checkpoint};
     if (!s) s = mmf_fit_run(&f);
     else if (p->phase_seconds) memset(p->phase_seconds, 0, 5 * sizeof *p->phase_seconds);
     mmf_tape_free(tp);

@@ -265,7 +265,7 @@ mmf_status mmf_captioner_train(const mmf_embfile *train, const char *const *caps
     if (!s && !tp) s = mmf_fail(MMF_ERR_NOMEM, "caption train: out of memory");
     mmf_fit f = {.what = "caption train", .n = dt.n, .batch = bs, .epochs = p->epochs, .patience = p->patience, .rng = &rng,
                  .tp = tp, .sets = {&c->ps, c->fusion ? &c->fusion->ps : NULL}, .opts = {&od, &of}, .n_sets = c->fusion ? 2 : 1,
-                 .ops = {cf_gather, cf_forward, val ? cf_eval : NULL, cf_progress}, .ctx = &cf};
+                 .ops = {cf_gather, cf_forward, val ? cf_eval : NULL, cf_progress}, .ctx = &cf, .ckpt = &p->checkpoint};
     if (!s) s = mmf_fit_run(&f);
     mmf_tape_free(tp);
     bm_free(&cf.bm);

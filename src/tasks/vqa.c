@@ -312,7 +312,7 @@ mmf_status mmf_vqa_train(const mmf_embfile *train, const char *const *answers, c
     if (!s) s = vbuf_init(&c.b, v, bs > 0 ? bs : 1);
     mmf_fit f = {.what = "vqa train", .n = n, .batch = bs, .epochs = p->epochs, .patience = p->patience, .rng = &rng, .tp = tp,
                  .sets = {&v->head->ps}, .opts = {&opt}, .n_sets = 1, .phase_seconds = p->phase_seconds,
-                 .ops = {vf_gather, vf_forward, val ? vf_eval : NULL, vf_progress}, .ctx = &c};
+                 .ops = {vf_gather, vf_forward, val ? vf_eval : NULL, vf_progress}, .ctx = &c, .ckpt = &p->checkpoint};
     if (!s) s = mmf_fit_run(&f);
     mmf_tape_free(tp);
     vbuf_free(&c.b);

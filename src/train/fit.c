@@ -1,5 +1,6 @@
 /* The training loop every trainer runs (fit.h). */
 #include "train/fit.h"
+#include "train/fit_checkpoint.h"
 #include "core/error.h"
 #include <math.h>
 #include <stdlib.h>
@@ -18,21 +19,19 @@ int64_t mmf_fit_steps_per_epoch(int64_t n, int64_t batch, int64_t min_batch) {
     return full + (rest > 0 && rest >= (min_batch > 1 ? min_batch : 1));
 }
 
-/* the best weights: every set's values, then the extra state */
-typedef struct best_copy { float *buf; int have; } best_copy;
-
-static void snapshot(const mmf_fit *f, best_copy *b) {
-    float *p = b->buf;
+/* the best weights (pos->best): every set's values, then the extra state */
+static void snapshot(const mmf_fit *f, mmf_fit_pos *pos) {
+    float *p = pos->best;
     for (int k = 0; k < f->n_sets; k++) {
         memcpy(p, f->sets[k]->data, (size_t)f->sets[k]->total * sizeof(float));
         p += f->sets[k]->total;
     }
     if (f->n_state) memcpy(p, f->state, (size_t)f->n_state * sizeof(float));
-    b->have = 1;
+    pos->have_best = 1;
 }
 
-static void restore(const mmf_fit *f, const best_copy *b) {
-    const float *p = b->buf;
+static void restore(const mmf_fit *f, const mmf_fit_pos *pos) {
+    const float *p = pos->best;
     for (int k = 0; k < f->n_sets; k++) {
         memcpy(f->sets[k]->data, p, (size_t)f->sets[k]->total * sizeof(float));
         mmf_params_touch(f->sets[k]);   /* a bf16 shadow no longer matches */
@@ -160,10 +159,60 @@ static mmf_status step(const mmf_fit *f, const int64_t *idx, int64_t B, int ep, 
     return MMF_OK;
 }
 
+/* One epoch from where pos stands: its shuffle (unless a checkpoint already
+ * holds it), its steps, validation, the best weights and patience. */
+static mmf_status epoch(const mmf_fit *f, mmf_fit_ckpt *ck, mmf_fit_pos *pos, int64_t steps, double *ph) {
+    const int ep = pos->epoch;
+    mmf_status s = MMF_OK;
+    if (!pos->shuffled) {
+        if (f->fresh_order)
+            for (int64_t i = 0; i < f->n; i++) pos->order[i] = i;
+        mmf_rng_shuffle(f->rng, pos->order, f->n);
+        pos->shuffled = 1;
+        pos->step = 0;
+        pos->r = (mmf_fit_report){.epoch = ep + 1, .epochs = f->epochs, .steps = steps};
+    }
+    mmf_fit_report *r = &pos->r;
+    while (pos->step < steps && !s) {
+        int64_t bi = pos->step, i0 = bi * f->batch, B = f->n - i0 < f->batch ? f->n - i0 : f->batch;
+        s = step(f, pos->order + i0, B, ep, bi, pos->global, r, ph);
+        pos->step++;
+        pos->global++;
+        r->step = pos->step;
+        if (!s && f->ops.progress) f->ops.progress(f->ctx, r);
+        if (!s && mmf_fit_ckpt_due_step(ck, pos->global)) s = mmf_fit_ckpt_save(ck, f, pos);
+    }
+    flush(f);   /* the epoch's last update, before eval reads the weights */
+    if (s) return s;
+    double sc = 0.0, metrics[4] = {NAN, NAN, NAN, NAN};
+    if (f->ops.eval && (s = f->ops.eval(f->ctx, ep + 1, &sc, metrics))) return s;
+    r->end = 1;
+    r->metrics = f->ops.eval ? metrics : NULL;
+    if (f->ops.progress) f->ops.progress(f->ctx, r);
+    r->metrics = NULL;
+    int stop = ep + 1 >= f->epochs;
+    if (f->ops.eval) {
+        if (sc > pos->best_score) {
+            pos->best_score = sc;
+            pos->since = 0;
+            snapshot(f, pos);
+        } else if (f->patience > 0 && ++pos->since >= f->patience) {
+            stop = 1;
+        }
+    }
+    pos->epoch++;
+    pos->shuffled = 0;
+    pos->step = 0;
+    pos->finished = stop;
+    if (mmf_fit_ckpt_due_epoch(ck, stop)) s = mmf_fit_ckpt_save(ck, f, pos);
+    return s;
+}
+
 mmf_status mmf_fit_run(const mmf_fit *f) {
     double *ph = f->phase_seconds;
     if (ph) memset(ph, 0, 5 * sizeof *ph);
-    if (f->n_sets < 0 || f->n_sets > MMF_FIT_MAX_SETS || !f->ops.forward || !f->tp || !f->rng)
+    if (f->n_sets < 0 || f->n_sets > MMF_FIT_MAX_SETS || f->n_blobs < 0 || f->n_blobs > MMF_FIT_MAX_BLOBS || !f->ops.forward || !f->tp ||
+        !f->rng)
         return mmf_fail(MMF_ERR_ARG, "%s: incomplete training setup", f->what);
     if (f->n <= 0 || f->batch <= 0 || f->epochs < 1)
         return mmf_fail(MMF_ERR_ARG, "%s: %lld samples, batch %lld, %d epochs: nothing to train", f->what, (long long)f->n,
@@ -179,49 +228,25 @@ mmf_status mmf_fit_run(const mmf_fit *f) {
                             f->what, (long long)f->n, (long long)f->batch, (long long)small, f->comm->size);
     }
     for (int k = 0; k < f->n_sets; k++) total += f->sets[k]->total;
-    int64_t *order = malloc((size_t)f->n * sizeof *order);
-    best_copy best = {NULL, 0};
-    if (f->ops.eval) best.buf = malloc((size_t)(total + 1) * sizeof(float));
-    if (!order || (f->ops.eval && !best.buf)) {
-        free(order);
-        free(best.buf);
+    mmf_fit_pos pos = {.best_score = -INFINITY};
+    pos.order = malloc((size_t)f->n * sizeof *pos.order);
+    if (f->ops.eval) pos.best = malloc((size_t)(total + 1) * sizeof(float));
+    if (!pos.order || (f->ops.eval && !pos.best)) {
+        free(pos.order);
+        free(pos.best);
         return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", f->what);
     }
-    for (int64_t i = 0; i < f->n; i++) order[i] = i;
-    mmf_status s = MMF_OK;
-    double best_score = -INFINITY;
-    int since = 0;
-    int64_t global = 0;
-    for (int ep = 0; ep < f->epochs && !s; ep++) {
-        if (f->fresh_order)
-            for (int64_t i = 0; i < f->n; i++) order[i] = i;
-        mmf_rng_shuffle(f->rng, order, f->n);
-        mmf_fit_report r = {.epoch = ep + 1, .epochs = f->epochs, .steps = steps};
-        for (int64_t bi = 0; bi < steps && !s; bi++, global++) {
-            int64_t i0 = bi * f->batch, B = f->n - i0 < f->batch ? f->n - i0 : f->batch;
-            s = step(f, order + i0, B, ep, bi, global, &r, ph);
-            r.step = bi + 1;
-            if (!s && f->ops.progress) f->ops.progress(f->ctx, &r);
-        }
-        flush(f);   /* the epoch's last update, before eval reads the weights */
-        if (s) break;
-        double sc = 0.0, metrics[4] = {NAN, NAN, NAN, NAN};
-        if (f->ops.eval && (s = f->ops.eval(f->ctx, ep + 1, &sc, metrics))) break;
-        r.end = 1;
-        r.metrics = f->ops.eval ? metrics : NULL;
-        if (f->ops.progress) f->ops.progress(f->ctx, &r);
-        if (!f->ops.eval) continue;
-        if (sc > best_score) {
-            best_score = sc;
-            since = 0;
-            snapshot(f, &best);
-        } else if (f->patience > 0 && ++since >= f->patience) {
-            break;
-        }
-    }
+    for (int64_t i = 0; i < f->n; i++) pos.order[i] = i;
+    /* a checkpoint fingerprints the weights as initialised, then may replace everything */
+    mmf_fit_ckpt *ck = NULL;
+    int resumed = 0;
+    mmf_status s = mmf_fit_ckpt_open(f, &ck);
+    if (!s) s = mmf_fit_ckpt_load(ck, f, &pos, &resumed);
+    while (!s && !pos.finished && pos.epoch < f->epochs) s = epoch(f, ck, &pos, steps, ph);
     flush(f);
-    if (!s && best.have) restore(f, &best);
-    free(best.buf);
-    free(order);
+    if (!s && pos.have_best) restore(f, &pos);
+    mmf_fit_ckpt_free(ck);
+    free(pos.best);
+    free(pos.order);
     return s;
 }

@@ -6,14 +6,27 @@
  * (optionally) evaluate and report progress. The loop owns what used to be
  * written once per trainer: the epoch shuffle, the step (forward, NaN/Inf
  * stop, backward, a hook on the gradients, the optimiser steps), early
- * stopping with patience, keeping and restoring the best weights, and the
- * phase timings. */
+ * stopping with patience, keeping and restoring the best weights, the
+ * phase timings, and checkpoints to restart from (fit_checkpoint.c). */
 #ifndef MMF_TRAIN_FIT_H
 #define MMF_TRAIN_FIT_H
 #include "train/optim.h"
 #include "train/rng.h"
 
 #define MMF_FIT_MAX_SETS 4
+#define MMF_FIT_MAX_BLOBS 4
+
+/* Trainer state a checkpoint carries besides the loop's own (fit_checkpoint.c):
+ * its own generators, epoch order, counters; saved and restored byte for byte.
+ * per_rank: each rank holds its own value (a count over its slice of the
+ * batch), gathered by rank 0 and given back to each rank on resume; else the
+ * value is the same on every rank and rank 0's is kept. */
+typedef struct mmf_fit_blob {
+    const char *name;
+    void *p;
+    size_t bytes;
+    int per_rank;
+} mmf_fit_blob;
 
 /* What the progress function sees. */
 typedef struct mmf_fit_report {
@@ -105,6 +118,16 @@ typedef struct mmf_fit {
     double *phase_seconds;
     mmf_fit_ops ops;
     void *ctx;
+    /* Checkpoints (fit_checkpoint.c; NULL or a NULL path: none): see
+     * mmf_checkpoint_params. ckpt_path, when set, replaces ckpt->path (a
+     * trainer's later phase), and ckpt_optional lets a resume start afresh
+     * where that file is absent (the earlier phase had not finished). */
+    const mmf_checkpoint_params *ckpt;
+    const char *ckpt_path;
+    int ckpt_optional;
+    /* the trainer's own state */
+    mmf_fit_blob blobs[MMF_FIT_MAX_BLOBS];
+    int n_blobs;
 } mmf_fit;
 
 /* Steps per epoch for n samples (what the optimiser's schedule needs). */

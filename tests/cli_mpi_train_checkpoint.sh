@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# A data-parallel `mpirun -np 2 mmfuse train --checkpoint` whose rank 0 (the one
+# that writes) dies by SIGKILL right after its second checkpoint, as a failed
+# node would (MMFUSE_TEST_KILL_AFTER_CHECKPOINT: no timing), takes the job down;
+# the same mpirun command with --resume then writes the head the uninterrupted
+# 2-rank run writes, byte for byte. Dropout is on, so each rank's own dropout
+# stream must come back too (rank 0 gathers them into the checkpoint). One
+# process cannot resume a 2-rank checkpoint: the error says so. The same for
+# `train-encoder` (the text tower): each rank's train-accuracy count over its
+# slice is carried too, so the resumed epoch's line matches.
+. "$(dirname "$0")/lib_mpi.sh"
+$PY - "$T" <<'PYEOF'
+import sys
+import numpy as np
+from st_write import write_safetensors as write
+rng = np.random.default_rng(11)
+c1, c2 = rng.normal(size=(4, 16)), rng.normal(size=(4, 24))
+def make(path, n):
+    y = rng.integers(0, 4, n)
+    t = (c1[y] + rng.normal(size=(n, 16))).astype(np.float32)
+    i = (c2[y] + rng.normal(size=(n, 24))).astype(np.float32)
+    write(path, {'text': t, 'image': i, 'mask': np.ones((n, 2), np.uint8), 'labels': y.astype(np.int64)}, {'modalities': 'text,image'})
+make(sys.argv[1] + '/train.st', 301)
+make(sys.argv[1] + '/val.st', 80)
+import json
+words = [w.split() for w in ("cat dog bird fish", "red blue green pink", "sun moon star sky")]
+for name, n in (("rec.jsonl", 120), ("vrec.jsonl", 30)):
+    with open(sys.argv[1] + '/' + name, 'w') as f:
+        for k in range(n):
+            y = int(rng.integers(0, 3))
+            text = " ".join(words[y][int(j)] for j in rng.integers(0, 4, int(rng.integers(2, 6))))
+            f.write(json.dumps({"id": str(k), "text": text, "label": "c%d" % y}) + "\n")
+PYEOF
+# 301 rows, batch 32: 10 steps per epoch (the last of 13 rows: 6 and 7 per rank)
+A=(train --train "$T/train.st" --val "$T/val.st" --fusion gmu --hidden 16 --epochs 3 --batch 32 --dropout 0.2 --threads 1 --seed 4 --quiet)
+CK="$T/ck.st"
+"${MPIRUN[@]}" -np 2 "$CLI" "${A[@]}" --out "$T/two.head" > "$T/two.log" 2>&1
+rc=$?; check '[ $rc -eq 0 ]' "mpirun -np 2 train, uninterrupted: $(tail -2 "$T/two.log")"
+MMFUSE_TEST_KILL_AFTER_CHECKPOINT=2 "${MPIRUN[@]}" -x MMFUSE_TEST_KILL_AFTER_CHECKPOINT -np 2 "$CLI" "${A[@]}" --out "$T/k.head" \
+  --checkpoint "$CK" --checkpoint-every 7 > "$T/kill.log" 2>&1
+rc=$?; check '[ $rc -ne 0 ] && [ -f "$CK" ] && [ ! -e "$T/k.head" ]' "rank 0 killed after its second checkpoint takes the job down (mpirun rc $rc)"
+"${MPIRUN[@]}" -np 2 "$CLI" "${A[@]}" --out "$T/k.head" --checkpoint "$CK" --checkpoint-every 7 --resume > "$T/resume.log" 2>&1
+rc=$?; check '[ $rc -eq 0 ] && grep -q "^train: resumed from $CK at epoch 2 step 4$" "$T/resume.log"' "resumed at epoch 2 step 4: rc $rc, $(grep -m1 resumed "$T/resume.log")"
+check '[ "$(grep -c resumed "$T/resume.log")" -eq 1 ]' "rank 0 alone prints the resume line"
+check 'cmp -s "$T/two.head" "$T/k.head"' "killed and resumed 2-rank run = uninterrupted 2-rank run, byte for byte"
+"$CLI" "${A[@]}" --out "$T/one.head" --checkpoint "$CK" --checkpoint-every 7 --resume > "$T/err" 2>&1
+rc=$?; check '[ $rc -eq 1 ] && grep -q "ranks is \"1\" here, \"2\" in the checkpoint" "$T/err" && [ ! -e "$T/one.head" ]' \
+  "one process refuses a 2-rank checkpoint: $(tail -1 "$T/err")"
+
+# train-encoder, text tower: 120 records, batch 16 (8 per rank): 8 steps per epoch
+E=(train-encoder --modality text --records "$T/rec.jsonl" --val "$T/vrec.jsonl" --epochs 3 --batch 16 --dim 16 --layers 1 --heads 2
+   --max-length 12 --threads 1)
+rm -f "$CK"
+"${MPIRUN[@]}" -np 2 "$CLI" "${E[@]}" --out "$T/tt_two" > "$T/tt_two.log" 2>&1
+rc=$?; check '[ $rc -eq 0 ]' "mpirun -np 2 train-encoder, uninterrupted: $(tail -2 "$T/tt_two.log")"
+MMFUSE_TEST_KILL_AFTER_CHECKPOINT=2 "${MPIRUN[@]}" -x MMFUSE_TEST_KILL_AFTER_CHECKPOINT -np 2 "$CLI" "${E[@]}" --out "$T/tt" \
+  --checkpoint "$CK" --checkpoint-every 5 > "$T/kill.log" 2>&1
+rc=$?; check '[ $rc -ne 0 ] && [ -f "$CK" ]' "train-encoder: rank 0 killed after its second checkpoint (mpirun rc $rc)"
+"${MPIRUN[@]}" -np 2 "$CLI" "${E[@]}" --out "$T/tt" --checkpoint "$CK" --checkpoint-every 5 --resume > "$T/tt.log" 2>&1
+rc=$?; check '[ $rc -eq 0 ] && grep -q "^train-encoder: resumed from $CK at epoch 2 step 2$" "$T/tt.log"' "train-encoder resumed: rc $rc, $(grep -m1 resumed "$T/tt.log")"
+check 'diff -r "$T/tt_two" "$T/tt" >/dev/null' "train-encoder: killed and resumed 2-rank run = uninterrupted, every file byte for byte"
+check 'diff <(grep "epoch [23]/3" "$T/tt_two.log") <(grep "epoch [23]/3" "$T/tt.log")' "train-encoder: the same lines for the resumed epochs (train accuracy summed over the ranks)"
+exit $fail
