@@ -261,11 +261,4 @@ mmf_status mmf_bert_text_forward(mmf_encoder *e, const int32_t *ids, const int32
     return MMF_OK;
 }
 
-const mmf_encoder_ops mmf_bert_ops = {
-    .model_type = "bert",
-    .family = "BERT (BertModel)",
-    .load = bert_load,
-    .free_impl = mmf_bert_free,
-    .size = mmf_bert_size,
-    .text_forward = mmf_bert_text_forward,
-};
+MMF_BERT_OPS(mmf_bert_ops, "bert", "BERT (BertModel)", bert_load);

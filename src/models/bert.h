@@ -15,4 +15,17 @@ void mmf_bert_free(mmf_encoder *e);
 mmf_status mmf_bert_size(mmf_encoder *e, int n_threads);
 mmf_status mmf_bert_text_forward(mmf_encoder *e, const int32_t *ids, const int32_t *types, const uint8_t *keep,
                                  int B, int T, mmf_pooling pool, float *pooled, float *tokens);
+
+/* The ops of a family this implementation runs (BERT, RoBERTa, XLM-R,
+ * CamemBERT, mmfuse_text): only the model_type, the description and the load
+ * (prefix, position ids) differ. */
+#define MMF_BERT_OPS(name, type, fam, load_fn)                                                    \
+    const mmf_encoder_ops name = {                                                                \
+        .model_type = type,                                                                       \
+        .family = fam,                                                                            \
+        .load = load_fn,                                                                          \
+        .free_impl = mmf_bert_free,                                                               \
+        .size = mmf_bert_size,                                                                    \
+        .text_forward = mmf_bert_text_forward,                                                    \
+    }
 #endif

@@ -7,11 +7,4 @@
 
 static mmf_status mt_load(mmf_encoder *e) { return mmf_bert_load_variant(e, "bert.", 0); }
 
-const mmf_encoder_ops mmf_mmfuse_text_ops = {
-    .model_type = "mmfuse_text",
-    .family = "mmfuse text tower (BERT layout, trained from scratch, docs/direct.md)",
-    .load = mt_load,
-    .free_impl = mmf_bert_free,
-    .size = mmf_bert_size,
-    .text_forward = mmf_bert_text_forward,
-};
+MMF_BERT_OPS(mmf_mmfuse_text_ops, "mmfuse_text", "mmfuse text tower (BERT layout, trained from scratch, docs/direct.md)", mt_load);

@@ -10,16 +10,6 @@
 
 static mmf_status roberta_load(mmf_encoder *e) { return mmf_bert_load_variant(e, "roberta.", 1); }
 
-#define ROBERTA_OPS(name, type, fam)                                                        \
-    const mmf_encoder_ops name = {                                                          \
-        .model_type = type,                                                                 \
-        .family = fam,                                                                      \
-        .load = roberta_load,                                                               \
-        .free_impl = mmf_bert_free,                                                         \
-        .size = mmf_bert_size,                                                              \
-        .text_forward = mmf_bert_text_forward,                                              \
-    }
-
-ROBERTA_OPS(mmf_roberta_ops, "roberta", "RoBERTa (BertModel layers, positions from padding_idx + 1)");
-ROBERTA_OPS(mmf_xlm_roberta_ops, "xlm-roberta", "XLM-RoBERTa (BertModel layers, positions from padding_idx + 1)");
-ROBERTA_OPS(mmf_camembert_ops, "camembert", "CamemBERT (the RoBERTa layout, positions from padding_idx + 1)");
+MMF_BERT_OPS(mmf_roberta_ops, "roberta", "RoBERTa (BertModel layers, positions from padding_idx + 1)", roberta_load);
+MMF_BERT_OPS(mmf_xlm_roberta_ops, "xlm-roberta", "XLM-RoBERTa (BertModel layers, positions from padding_idx + 1)", roberta_load);
+MMF_BERT_OPS(mmf_camembert_ops, "camembert", "CamemBERT (the RoBERTa layout, positions from padding_idx + 1)", roberta_load);
