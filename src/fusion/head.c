@@ -4,6 +4,7 @@
 #include "fusion/head.h"
 #include "core/error.h"
 #include "io/json.h"
+#include "io/model_file.h"
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -143,6 +144,32 @@ const char *mmf_head_describe(const mmf_head *h, char *buf, size_t cap) {
 
 /* ------------------------------------------------------------ save / load */
 
+void fz_config_sizes_to_json(cJSON *o, const fz_config *c) {
+    cJSON_AddNumberToObject(o, "hidden", c->hidden);
+    cJSON_AddNumberToObject(o, "heads", c->heads);
+    cJSON_AddNumberToObject(o, "layers", c->layers);
+    cJSON_AddNumberToObject(o, "rank", c->rank);
+    cJSON_AddNumberToObject(o, "proj", c->proj);
+    cJSON_AddNumberToObject(o, "sketch", c->sketch);
+    cJSON_AddNumberToObject(o, "budget", (double)c->budget);
+}
+
+mmf_status fz_config_sizes_from_json(const cJSON *o, const char *file, fz_config *c) {
+    int64_t v;
+    const char *seed;
+    mmf_status s = mmf_json_int_req(o, "hidden", 1, 65536, file, &v);
+    c->hidden = (int)v;
+    if (!s) { s = mmf_json_int(o, "heads", 4, 1, 256, file, &v); c->heads = (int)v; }
+    if (!s) { s = mmf_json_int(o, "layers", 1, 1, 12, file, &v); c->layers = (int)v; }
+    if (!s) { s = mmf_json_int(o, "rank", 4, 1, 64, file, &v); c->rank = (int)v; }
+    if (!s) { s = mmf_json_int(o, "proj", 16, 1, 4096, file, &v); c->proj = (int)v; }
+    if (!s) { s = mmf_json_int(o, "sketch", 1024, 1, 65536, file, &v); c->sketch = (int)v; }
+    if (!s) s = mmf_json_int(o, "budget", 1 << 24, 1, INT64_MAX, file, &c->budget);
+    if (!s) s = mmf_json_str(o, "seed", "1", file, &seed);
+    if (!s) c->seed = strtoull(seed, NULL, 10);
+    return s;
+}
+
 static char *config_json(const fz_config *c) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "format", "mmfuse.head/1");
@@ -156,13 +183,7 @@ static char *config_json(const fz_config *c) {
         cJSON_AddItemToArray(mods, e);
     }
     cJSON_AddNumberToObject(o, "outputs", (double)c->n_out);
-    cJSON_AddNumberToObject(o, "hidden", c->hidden);
-    cJSON_AddNumberToObject(o, "heads", c->heads);
-    cJSON_AddNumberToObject(o, "layers", c->layers);
-    cJSON_AddNumberToObject(o, "rank", c->rank);
-    cJSON_AddNumberToObject(o, "proj", c->proj);
-    cJSON_AddNumberToObject(o, "sketch", c->sketch);
-    cJSON_AddNumberToObject(o, "budget", (double)c->budget);
+    fz_config_sizes_to_json(o, c);
     cJSON_AddNumberToObject(o, "dropout", c->dropout);
     char seed[32];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)c->seed);
@@ -172,24 +193,35 @@ static char *config_json(const fz_config *c) {
     return s;
 }
 
-mmf_status mmf_head_save(const mmf_head *h, const char *path) {
+mmf_status fz_model_save(const char *path, const char *key, const char *config, int n_sets, const mmf_params *const *sets,
+                         const char *const *prefixes) {
+    if (!config) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
     mmf_st_writer *w = mmf_st_writer_new();
-    if (!w) return MMF_ERR_NOMEM;
-    char *cfg = config_json(&h->cfg);
-    mmf_status s = cfg ? mmf_st_writer_meta(w, "mmfuse.head", cfg) : mmf_fail(MMF_ERR_NOMEM, "out of memory");
+    if (!w) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
+    mmf_status s = mmf_st_writer_meta(w, key, config);
     if (!s) s = mmf_st_writer_meta(w, "format", "pt");
-    for (int i = 0; i < h->ps.n && !s; i++) {
-        const mmf_param_info *p = &h->ps.p[i];
-        for (int64_t j = 0; j < p->n; j++)
-            if (!isfinite(h->ps.data[p->offset + j])) {
-                s = mmf_fail(MMF_ERR_NUMERIC, "%s: parameter \"%s\" holds NaN/Inf; refusing to save", path, p->name);
-                break;
-            }
-        if (!s) s = mmf_st_writer_add(w, p->name, MMF_DT_F32, p->ndim, p->shape, h->ps.data + p->offset);
+    for (int k = 0; k < n_sets && !s; k++) {
+        const mmf_params *ps = sets[k];
+        for (int i = 0; i < ps->n && !s; i++) {
+            const mmf_param_info *p = &ps->p[i];
+            for (int64_t j = 0; j < p->n && !s; j++)
+                if (!isfinite(ps->data[p->offset + j]))
+                    s = mmf_fail(MMF_ERR_NUMERIC, "%s: parameter \"%s%s\" holds NaN/Inf; refusing to save", path, prefixes[k], p->name);
+            char nm[MMF_PARAM_NAME + 16];
+            snprintf(nm, sizeof nm, "%s%s", prefixes[k], p->name);
+            if (!s) s = mmf_st_writer_add(w, nm, MMF_DT_F32, p->ndim, p->shape, ps->data + p->offset);
+        }
     }
     if (!s) s = mmf_st_writer_finish(w, path);
-    free(cfg);
     mmf_st_writer_free(w);
+    return s;
+}
+
+mmf_status mmf_head_save(const mmf_head *h, const char *path) {
+    char *cfg = config_json(&h->cfg);
+    const mmf_params *sets[] = {&h->ps};
+    mmf_status s = fz_model_save(path, "mmfuse.head", cfg, 1, sets, (const char *const[]){""});
+    free(cfg);
     return s;
 }
 
@@ -198,8 +230,7 @@ static mmf_status parse_config(const char *path, const char *text, fz_config *c)
     mmf_status s = mmf_json_parse(text, strlen(text), path, &o);
     if (s) return s;
     memset(c, 0, sizeof *c);
-    const char *fmt, *op, *task, *seed;
-    int64_t v;
+    const char *fmt, *op, *task;
     double d;
     char file[600];
     snprintf(file, sizeof file, "%s: __metadata__ \"mmfuse.head\"", path);
@@ -226,45 +257,44 @@ static mmf_status parse_config(const char *path, const char *text, fz_config *c)
         c->M = m + 1;
     }
     if (!s) s = mmf_json_int_req(o, "outputs", 1, 1000000, file, &c->n_out);
-    if (!s) { s = mmf_json_int_req(o, "hidden", 1, 65536, file, &v); c->hidden = (int)v; }
-    if (!s) { s = mmf_json_int(o, "heads", 4, 1, 256, file, &v); c->heads = (int)v; }
-    if (!s) { s = mmf_json_int(o, "layers", 1, 1, 12, file, &v); c->layers = (int)v; }
-    if (!s) { s = mmf_json_int(o, "rank", 4, 1, 64, file, &v); c->rank = (int)v; }
-    if (!s) { s = mmf_json_int(o, "proj", 16, 1, 4096, file, &v); c->proj = (int)v; }
-    if (!s) { s = mmf_json_int(o, "sketch", 1024, 1, 65536, file, &v); c->sketch = (int)v; }
-    if (!s) s = mmf_json_int(o, "budget", 1 << 24, 1, INT64_MAX, file, &c->budget);
+    if (!s) s = fz_config_sizes_from_json(o, file, c);
     if (!s) { s = mmf_json_num(o, "dropout", 0.0, file, &d); c->dropout = (float)d; }
-    if (!s) s = mmf_json_str(o, "seed", "1", file, &seed);
-    if (!s) c->seed = strtoull(seed, NULL, 10);
     cJSON_Delete(o);
     return s;
+}
+
+mmf_status fz_params_read(mmf_safetensors *st, mmf_params *ps, const char *prefix, const char *path, int finite) {
+    for (int i = 0; i < ps->n; i++) {
+        const mmf_param_info *p = &ps->p[i];
+        char nm[MMF_PARAM_NAME + 16];
+        snprintf(nm, sizeof nm, "%s%s", prefix, p->name);
+        const mmf_tensor_info *t = mmf_st_find(st, nm);
+        int ok = t && t->ndim == p->ndim;
+        for (int d = 0; ok && d < p->ndim; d++) ok = t->shape[d] == p->shape[d];
+        if (!ok) {
+            char b[64];
+            return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\" %s; the config needs %s", path, nm,
+                            t ? "has another shape" : "is missing", mmf_shape_str(p->ndim, p->shape, b, sizeof b));
+        }
+        MMF_TRY(mmf_st_read_f32(st, nm, ps->data + p->offset, (size_t)p->n));
+        for (int64_t j = 0; finite && j < p->n; j++)
+            if (!isfinite(ps->data[p->offset + j]))
+                return mmf_fail(MMF_ERR_NUMERIC, "%s: tensor \"%s\" holds NaN/Inf", path, nm);
+    }
+    return MMF_OK;
 }
 
 mmf_status mmf_head_load(const char *path, mmf_head **out) {
     *out = NULL;
     mmf_safetensors *st;
-    mmf_status s = mmf_st_open(path, &st);
-    if (s) return s;
-    const char *meta = mmf_st_metadata(st, "mmfuse.head");
+    const char *meta;
+    MMF_TRY(mmf_model_file_open(path, "mmfuse.head", "fusion head", &st, &meta));
     fz_config cfg;
     mmf_head *h = NULL;
-    if (!meta) s = mmf_fail(MMF_ERR_FORMAT, "%s: not a fusion head (no __metadata__ \"mmfuse.head\")", path);
-    if (!s) s = parse_config(path, meta, &cfg);
+    mmf_status s = parse_config(path, meta, &cfg);
     if (!s) s = fz_head_new(&cfg, &h);
     if (s && h == NULL && !strstr(mmf_last_error(), path)) mmf_fail_wrap(s, "%s", path);
-    for (int i = 0; !s && i < h->ps.n; i++) {
-        const mmf_param_info *p = &h->ps.p[i];
-        const mmf_tensor_info *t = mmf_st_find(st, p->name);
-        int ok = t && t->ndim == p->ndim;
-        for (int d = 0; ok && d < p->ndim; d++) ok = t->shape[d] == p->shape[d];
-        if (!ok) {
-            char b[64];
-            s = mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\" %s; the config needs %s", path, p->name,
-                         t ? "has another shape" : "is missing", mmf_shape_str(p->ndim, p->shape, b, sizeof b));
-            break;
-        }
-        s = mmf_st_read_f32(st, p->name, h->ps.data + p->offset, (size_t)p->n);
-    }
+    if (!s) s = fz_params_read(st, &h->ps, "", path, 0);
     if (!s && mmf_st_count(st) != (size_t)h->ps.n)
         s = mmf_fail(MMF_ERR_FORMAT, "%s: %zu tensors, the config declares %d", path, mmf_st_count(st), h->ps.n);
     mmf_st_close(st);

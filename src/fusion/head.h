@@ -4,6 +4,7 @@
 #include "fusion/fusion.h"
 #include "core/tensor.h"
 #include "train/optim.h"
+#include "io/json.h"
 
 typedef struct fz_out {
     mmf_var emb;   /* [B, E] the multimodal embedding */
@@ -13,6 +14,19 @@ typedef struct fz_out {
 } fz_out;
 
 mmf_status fz_head_new(const fz_config *cfg, mmf_head **out);
+/* The operator sizes of a config (hidden, heads, layers, rank, proj, sketch,
+ * budget) as JSON fields, and read back with the seed; errors name `file`.
+ * A head's config and a captioner's "fusion" object both hold them. */
+void fz_config_sizes_to_json(cJSON *o, const fz_config *c);
+mmf_status fz_config_sizes_from_json(const cJSON *o, const char *file, fz_config *c);
+/* A model file (io/model_file.h): config under __metadata__[key] and the
+ * parameter sets, set k's tensors named prefixes[k] + parameter name; a NaN
+ * or Inf parameter is refused. config NULL: out of memory. */
+mmf_status fz_model_save(const char *path, const char *key, const char *config, int n_sets, const mmf_params *const *sets,
+                         const char *const *prefixes);
+/* Every parameter of ps read from st as prefix + its name, with the shape it
+ * was declared with; finite: NaN/Inf refused. Errors name path and tensor. */
+mmf_status fz_params_read(mmf_safetensors *st, mmf_params *ps, const char *prefix, const char *path, int finite);
 /* From training parameters (train_params.c): a head's operator sizes, dropout
  * and seed; its AdamW settings, cosine schedule with 5% warmup if p->cosine. */
 void fz_config_sizes(fz_config *cfg, const mmf_train_params *p);

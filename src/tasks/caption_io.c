@@ -4,6 +4,7 @@
 #include "tasks/caption_model.h"
 #include "core/error.h"
 #include "io/json.h"
+#include "io/model_file.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,13 +38,7 @@ static char *config_json(const mmf_captioner *c) {
         const fz_config *f = &c->fusion->cfg;
         cJSON *fo = cJSON_AddObjectToObject(o, "fusion");
         cJSON_AddStringToObject(fo, "op", f->op);
-        cJSON_AddNumberToObject(fo, "hidden", f->hidden);
-        cJSON_AddNumberToObject(fo, "heads", f->heads);
-        cJSON_AddNumberToObject(fo, "layers", f->layers);
-        cJSON_AddNumberToObject(fo, "rank", f->rank);
-        cJSON_AddNumberToObject(fo, "proj", f->proj);
-        cJSON_AddNumberToObject(fo, "sketch", f->sketch);
-        cJSON_AddNumberToObject(fo, "budget", (double)f->budget);
+        fz_config_sizes_to_json(fo, f);
         snprintf(seed, sizeof seed, "%llu", (unsigned long long)f->seed);
         cJSON_AddStringToObject(fo, "seed", seed);
     }
@@ -54,31 +49,11 @@ static char *config_json(const mmf_captioner *c) {
     return s;
 }
 
-static mmf_status add_params(mmf_st_writer *w, const mmf_params *ps, const char *prefix, const char *path) {
-    for (int i = 0; i < ps->n; i++) {
-        const mmf_param_info *p = &ps->p[i];
-        for (int64_t j = 0; j < p->n; j++)
-            if (!isfinite(ps->data[p->offset + j]))
-                return mmf_fail(MMF_ERR_NUMERIC, "%s: parameter \"%s%s\" holds NaN/Inf; refusing to save", path, prefix, p->name);
-        char nm[MMF_PARAM_NAME + 16];
-        snprintf(nm, sizeof nm, "%s%s", prefix, p->name);
-        mmf_status s = mmf_st_writer_add(w, nm, MMF_DT_F32, p->ndim, p->shape, ps->data + p->offset);
-        if (s) return s;
-    }
-    return MMF_OK;
-}
-
 mmf_status mmf_captioner_save(const mmf_captioner *c, const char *path) {
-    mmf_st_writer *w = mmf_st_writer_new();
-    if (!w) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
     char *cfg = config_json(c);
-    mmf_status s = cfg ? mmf_st_writer_meta(w, "mmfuse.caption", cfg) : mmf_fail(MMF_ERR_NOMEM, "out of memory");
-    if (!s) s = mmf_st_writer_meta(w, "format", "pt");
-    if (!s) s = add_params(w, &c->ps, "", path);
-    if (!s && c->fusion) s = add_params(w, &c->fusion->ps, "fusion.", path);
-    if (!s) s = mmf_st_writer_finish(w, path);
+    const mmf_params *sets[] = {&c->ps, c->fusion ? &c->fusion->ps : NULL};
+    mmf_status s = fz_model_save(path, "mmfuse.caption", cfg, c->fusion ? 2 : 1, sets, (const char *const[]){"", "fusion."});
     free(cfg);
-    mmf_st_writer_free(w);
     return s;
 }
 
@@ -138,8 +113,7 @@ static mmf_status parse_config(const char *path, const char *text, cap_cfg *k, f
     }
     const cJSON *fo = cJSON_GetObjectItemCaseSensitive(o, "fusion");
     if (!s && k->M >= 2) {
-        const char *op, *fseed;
-        int64_t v;
+        const char *op;
         char ffile[760];
         snprintf(ffile, sizeof ffile, "%s.fusion", file);
         if (!cJSON_IsObject(fo)) s = mmf_fail(MMF_ERR_FORMAT, "%s: field \"fusion\": expected an object (%d modalities)", file, k->M);
@@ -152,16 +126,8 @@ static mmf_status parse_config(const char *path, const char *text, cap_cfg *k, f
             fz->M = k->M;
             memcpy(fz->names, k->names, sizeof fz->names);
             memcpy(fz->dims, k->dims, sizeof fz->dims);
-            s = get_int(fo, "hidden", 1, 65536, ffile, &fz->hidden);
+            s = fz_config_sizes_from_json(fo, ffile, fz);
         }
-        if (!s) { s = mmf_json_int(fo, "heads", 4, 1, 256, ffile, &v); fz->heads = (int)v; }
-        if (!s) { s = mmf_json_int(fo, "layers", 1, 1, 12, ffile, &v); fz->layers = (int)v; }
-        if (!s) { s = mmf_json_int(fo, "rank", 4, 1, 64, ffile, &v); fz->rank = (int)v; }
-        if (!s) { s = mmf_json_int(fo, "proj", 16, 1, 4096, ffile, &v); fz->proj = (int)v; }
-        if (!s) { s = mmf_json_int(fo, "sketch", 1024, 1, 65536, ffile, &v); fz->sketch = (int)v; }
-        if (!s) s = mmf_json_int(fo, "budget", 1 << 24, 1, INT64_MAX, ffile, &fz->budget);
-        if (!s) s = mmf_json_str(fo, "seed", "1", ffile, &fseed);
-        if (!s) fz->seed = strtoull(fseed, NULL, 10);
     }
     const cJSON *voc = cJSON_GetObjectItemCaseSensitive(o, "vocab");
     if (!s && (!cJSON_IsArray(voc) || cJSON_GetArraySize(voc) < CAP_N_SPECIAL || cJSON_GetArraySize(voc) > (1 << 22)))
@@ -181,47 +147,23 @@ static mmf_status parse_config(const char *path, const char *text, cap_cfg *k, f
     return s;
 }
 
-static mmf_status read_params(mmf_safetensors *st, mmf_params *ps, const char *prefix, const char *path) {
-    for (int i = 0; i < ps->n; i++) {
-        const mmf_param_info *p = &ps->p[i];
-        char nm[MMF_PARAM_NAME + 16];
-        snprintf(nm, sizeof nm, "%s%s", prefix, p->name);
-        const mmf_tensor_info *t = mmf_st_find(st, nm);
-        int ok = t && t->ndim == p->ndim;
-        for (int d = 0; ok && d < p->ndim; d++) ok = t->shape[d] == p->shape[d];
-        if (!ok) {
-            char b[64];
-            return mmf_fail(MMF_ERR_FORMAT, "%s: tensor \"%s\" %s; the config needs %s", path, nm,
-                            t ? "has another shape" : "is missing", mmf_shape_str(p->ndim, p->shape, b, sizeof b));
-        }
-        mmf_status s = mmf_st_read_f32(st, nm, ps->data + p->offset, (size_t)p->n);
-        if (s) return s;
-        for (int64_t j = 0; j < p->n; j++)
-            if (!isfinite(ps->data[p->offset + j]))
-                return mmf_fail(MMF_ERR_NUMERIC, "%s: tensor \"%s\" holds NaN/Inf", path, nm);
-    }
-    return MMF_OK;
-}
-
 mmf_status mmf_captioner_load(const char *path, mmf_captioner **out) {
     *out = NULL;
     mmf_safetensors *st;
-    mmf_status s = mmf_st_open(path, &st);
-    if (s) return s;
-    const char *meta = mmf_st_metadata(st, "mmfuse.caption");
+    const char *meta;
+    MMF_TRY(mmf_model_file_open(path, "mmfuse.caption", "captioner", &st, &meta));
     cap_cfg k;
     fz_config fz;
     mmf_caption_vocab *vocab = NULL;
     mmf_captioner *c = NULL;
-    if (!meta) s = mmf_fail(MMF_ERR_FORMAT, "%s: not a captioner (no __metadata__ \"mmfuse.caption\")", path);
-    if (!s) s = parse_config(path, meta, &k, &fz, &vocab);
+    mmf_status s = parse_config(path, meta, &k, &fz, &vocab);
     if (!s) {
         s = cap_build(&k, &fz, vocab, &c);   /* takes vocab */
         vocab = NULL;
         if (s && !strstr(mmf_last_error(), path)) mmf_fail_wrap(s, "%s", path);
     }
-    if (!s) s = read_params(st, &c->ps, "", path);
-    if (!s && c->fusion) s = read_params(st, &c->fusion->ps, "fusion.", path);
+    if (!s) s = fz_params_read(st, &c->ps, "", path, 1);
+    if (!s && c->fusion) s = fz_params_read(st, &c->fusion->ps, "fusion.", path, 1);
     if (!s) {
         size_t want = (size_t)c->ps.n + (c->fusion ? (size_t)c->fusion->ps.n : 0);
         if (mmf_st_count(st) != want) s = mmf_fail(MMF_ERR_FORMAT, "%s: %zu tensors, the config declares %zu", path, mmf_st_count(st), want);

@@ -7,6 +7,7 @@
 #include "fusion/head.h"
 #include "core/error.h"
 #include "io/json.h"
+#include "io/model_file.h"
 #include "train/fit.h"
 #include "train/optim.h"
 #include <math.h>
@@ -466,14 +467,12 @@ mmf_status mmf_vqa_save(const mmf_vqa *v, const char *path) {
 mmf_status mmf_vqa_load(const char *path, mmf_vqa **out) {
     *out = NULL;
     mmf_safetensors *st;
-    mmf_status s = mmf_st_open(path, &st);
-    if (s) return s;
-    const char *meta = mmf_st_metadata(st, "mmfuse.vqa");
+    const char *meta;
+    MMF_TRY(mmf_model_file_open(path, "mmfuse.vqa", "VQA model", &st, &meta));
     char file[700];
     snprintf(file, sizeof file, "%s: __metadata__ \"mmfuse.vqa\"", path);
     cJSON *o = NULL;
-    if (!meta) s = mmf_fail(MMF_ERR_FORMAT, "%s: not a VQA model (no __metadata__ \"mmfuse.vqa\")", path);
-    if (!s) s = mmf_json_parse(meta, strlen(meta), file, &o);
+    mmf_status s = mmf_json_parse(meta, strlen(meta), file, &o);
     mmf_st_close(st);
     mmf_vqa *v = NULL;
     if (!s && !(v = calloc(1, sizeof *v))) s = mmf_fail(MMF_ERR_NOMEM, "out of memory");
