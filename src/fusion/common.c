@@ -45,6 +45,16 @@ mmf_status fz_linear_decl(mmf_head *h, const char *name, int64_t in, int64_t out
     return MMF_OK;
 }
 
+mmf_status fz_linear_decl_each(mmf_head *h, const char *prefix, int64_t out, int bias) {
+    mmf_status s = MMF_OK;
+    for (int m = 0; m < h->cfg.M && !s; m++) {
+        char nm[MMF_PARAM_NAME];
+        snprintf(nm, sizeof nm, "%s.%s", prefix, h->cfg.names[m]);
+        s = fz_linear_decl(h, nm, h->cfg.dims[m], out, bias);
+    }
+    return s;
+}
+
 mmf_var fz_p(fz_ctx *c, const char *name) {
     int i = mmf_params_find(&c->h->ps, name);
     if (i < 0) return mmf_tape_fail(c->tp, mmf_fail(MMF_ERR_NOT_FOUND, "fusion %s: no parameter \"%s\"", c->h->cfg.op, name));

@@ -82,6 +82,8 @@ const fz_op *fz_at(int i);
 int fz_param(mmf_head *h, const char *name, int ndim, const int64_t *shape, mmf_init init, float scale);
 /* nn.Linear-shaped weight [out, in] + bias [out], named "<name>.w", "<name>.b" */
 mmf_status fz_linear_decl(mmf_head *h, const char *name, int64_t in, int64_t out, int bias);
+/* One such linear per modality, D_m -> out, named "<prefix>.<modality name>", in modality order */
+mmf_status fz_linear_decl_each(mmf_head *h, const char *prefix, int64_t out, int bias);
 mmf_var fz_p(fz_ctx *c, const char *name);                       /* parameter by name */
 mmf_var fz_lin(fz_ctx *c, const char *name, mmf_var x);          /* "<name>.w", "<name>.b" (if declared) */
 mmf_status fz_absent_decl(mmf_head *h);                          /* "absent.<m>" [D_m] for each modality */

@@ -7,12 +7,7 @@
 static mmf_status ag_decl(mmf_head *h, int64_t *E) {
     int64_t H = h->cfg.hidden;
     *E = H;
-    mmf_status s = MMF_OK;
-    for (int m = 0; m < h->cfg.M && !s; m++) {
-        char nm[MMF_PARAM_NAME];
-        snprintf(nm, sizeof nm, "f.tok.%s", h->cfg.names[m]);
-        s = fz_linear_decl(h, nm, h->cfg.dims[m], H, 1);
-    }
+    mmf_status s = fz_linear_decl_each(h, "f.tok", H, 1);
     if (!s) s = fz_linear_decl(h, "f.gru.ih", H, 3 * H, 1);
     if (!s) s = fz_linear_decl(h, "f.gru.hh", H, 3 * H, 1);
     if (!s) s = fz_linear_decl(h, "f.att", H, H, 1);

@@ -6,11 +6,7 @@
 static mmf_status gmu_decl(mmf_head *h, int64_t *E) {
     *E = h->cfg.hidden;
     mmf_status s = fz_absent_decl(h);
-    for (int m = 0; m < h->cfg.M && !s; m++) {
-        char nm[MMF_PARAM_NAME];
-        snprintf(nm, sizeof nm, "f.h.%s", h->cfg.names[m]);
-        s = fz_linear_decl(h, nm, h->cfg.dims[m], h->cfg.hidden, 0);
-    }
+    if (!s) s = fz_linear_decl_each(h, "f.h", h->cfg.hidden, 0);
     /* all M gates in one [M*H, sum D] matrix: one GEMM instead of M over the same input */
     return s ? s : fz_linear_decl(h, "f.z", fz_sum_dims(h), (int64_t)h->cfg.M * h->cfg.hidden, 0);
 }

@@ -6,12 +6,7 @@
 
 static mmf_status per_mod(mmf_head *h, const char *pre, int64_t out) {
     mmf_status s = fz_absent_decl(h);
-    for (int m = 0; m < h->cfg.M && !s; m++) {
-        char nm[MMF_PARAM_NAME];
-        snprintf(nm, sizeof nm, "%s.%s", pre, h->cfg.names[m]);
-        s = fz_linear_decl(h, nm, h->cfg.dims[m], out, 1);
-    }
-    return s;
+    return s ? s : fz_linear_decl_each(h, pre, out, 1);
 }
 static mmf_var prod(fz_ctx *c, const char *pre, int act_tanh) {
     mmf_var z = -1;

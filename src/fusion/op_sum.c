@@ -21,15 +21,7 @@ static mmf_var weighted(fz_ctx *c, mmf_var P, mmf_var alpha) {
     return mmf_t_sum(c->tp, mmf_t_mul(c->tp, P, a3), 1);
 }
 
-static mmf_status proj_decl(mmf_head *h) {
-    for (int m = 0; m < h->cfg.M; m++) {
-        char nm[MMF_PARAM_NAME];
-        snprintf(nm, sizeof nm, "f.proj.%s", h->cfg.names[m]);
-        mmf_status s = fz_linear_decl(h, nm, h->cfg.dims[m], h->cfg.hidden, 1);
-        if (s) return s;
-    }
-    return MMF_OK;
-}
+static mmf_status proj_decl(mmf_head *h) { return fz_linear_decl_each(h, "f.proj", h->cfg.hidden, 1); }
 static int64_t proj_flops(const mmf_head *h) { return 2 * fz_sum_dims(h) * h->cfg.hidden; }
 static void projections(fz_ctx *c, mmf_var *p, int act_tanh) {
     for (int m = 0; m < c->h->cfg.M; m++) {

@@ -16,11 +16,7 @@ static mmf_status tfn_decl(mmf_head *h, int64_t *E) {
     int64_t w = tfn_size(h) * h->cfg.hidden;
     if (w > h->cfg.budget) return fz_fail_budget(h, "the tensor-fusion layer", w);
     mmf_status s = fz_absent_decl(h);
-    for (int m = 0; m < h->cfg.M && !s; m++) {
-        char nm[MMF_PARAM_NAME];
-        snprintf(nm, sizeof nm, "f.p.%s", h->cfg.names[m]);
-        s = fz_linear_decl(h, nm, h->cfg.dims[m], h->cfg.proj, 1);
-    }
+    if (!s) s = fz_linear_decl_each(h, "f.p", h->cfg.proj, 1);
     return s ? s : fz_linear_decl(h, "f.post", tfn_size(h), h->cfg.hidden, 1);
 }
 

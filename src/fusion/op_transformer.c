@@ -29,12 +29,7 @@ static mmf_status tr_decl(mmf_head *h, int64_t *E) {
         return mmf_fail(MMF_ERR_ARG, "fusion transformer: %d heads do not divide hidden size %d", h->cfg.heads, H);
     if (h->cfg.layers < 1 || h->cfg.layers > 12)
         return mmf_fail(MMF_ERR_ARG, "fusion transformer: %d layers, expected 1..12", h->cfg.layers);
-    mmf_status s = MMF_OK;
-    for (int m = 0; m < h->cfg.M && !s; m++) {
-        char nm[MMF_PARAM_NAME];
-        snprintf(nm, sizeof nm, "f.tok.%s", h->cfg.names[m]);
-        s = fz_linear_decl(h, nm, h->cfg.dims[m], H, 1);
-    }
+    mmf_status s = fz_linear_decl_each(h, "f.tok", H, 1);
     if (s || fz_param(h, "f.cls", 1, (int64_t[]){H}, MMF_INIT_NORMAL, 0.02f) < 0) return MMF_ERR_ARG;
     for (int l = 0; l < h->cfg.layers && !s; l++) {
         char nm[MMF_PARAM_NAME];
