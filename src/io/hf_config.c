@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static const struct { const char *name; mmf_act act; } acts[] = {
     {"gelu", MMF_ACT_GELU}, {"gelu_new", MMF_ACT_GELU_TANH}, {"gelu_pytorch_tanh", MMF_ACT_GELU_TANH},
@@ -300,16 +299,10 @@ mmf_status mmf_hf_config_parse(const cJSON *root, const char *file, mmf_hf_confi
 }
 
 mmf_status mmf_hf_config_load(const char *dir_or_file, mmf_hf_config *out) {
-    struct stat sb;
     char path[4096];
-    if (stat(dir_or_file, &sb) == 0 && S_ISDIR(sb.st_mode))
-        snprintf(path, sizeof path, "%s/config.json", dir_or_file);
-    else
-        snprintf(path, sizeof path, "%s", dir_or_file);
     cJSON *root;
-    mmf_status s = mmf_json_load(path, &root);
-    if (s) return s;
-    s = mmf_hf_config_parse(root, path, out);
+    MMF_TRY(mmf_json_load_in(dir_or_file, "config.json", path, sizeof path, &root));
+    mmf_status s = mmf_hf_config_parse(root, path, out);
     cJSON_Delete(root);
     return s;
 }

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 enum { KIND_CLIP, KIND_VIT, KIND_CONVNEXT };
 
@@ -150,14 +149,9 @@ static mmf_status parse_processor(const cJSON *root, const char *file, mmf_image
 
 mmf_status mmf_image_processor_load(const char *dir_or_file, mmf_image_processor **out) {
     *out = NULL;
-    struct stat sb;
     char path[4096];
-    if (stat(dir_or_file, &sb) == 0 && S_ISDIR(sb.st_mode))
-        snprintf(path, sizeof path, "%s/preprocessor_config.json", dir_or_file);
-    else
-        snprintf(path, sizeof path, "%s", dir_or_file);
     cJSON *root;
-    MMF_TRY(mmf_json_load(path, &root));
+    MMF_TRY(mmf_json_load_in(dir_or_file, "preprocessor_config.json", path, sizeof path, &root));
     mmf_image_processor *p = calloc(1, sizeof *p);
     if (!p) { cJSON_Delete(root); return mmf_fail(MMF_ERR_NOMEM, "out of memory"); }
     mmf_status s = parse_processor(root, path, p);

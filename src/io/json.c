@@ -53,6 +53,13 @@ mmf_status mmf_json_parse(const char *buf, size_t len, const char *name, cJSON *
     return MMF_OK;
 }
 
+mmf_status mmf_json_load_in(const char *dir_or_file, const char *name, char *path, size_t cap, cJSON **out) {
+    struct stat sb;
+    if (stat(dir_or_file, &sb) == 0 && S_ISDIR(sb.st_mode)) snprintf(path, cap, "%s/%s", dir_or_file, name);
+    else snprintf(path, cap, "%s", dir_or_file);
+    return mmf_json_load(path, out);
+}
+
 mmf_status mmf_json_load(const char *path, cJSON **out) {
     char *buf;
     size_t len;

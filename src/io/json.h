@@ -11,6 +11,10 @@
 
 /* Read and parse a whole JSON file (bounded at MMF_JSON_MAX_BYTES). */
 mmf_status mmf_json_load(const char *path, cJSON **out);
+/* A model folder's config file: dir_or_file/name when dir_or_file is a
+ * folder, else dir_or_file itself; path (cap bytes) gets the file read, for
+ * messages. */
+mmf_status mmf_json_load_in(const char *dir_or_file, const char *name, char *path, size_t cap, cJSON **out);
 /* Parse a buffer; `name` is used in the error message. */
 mmf_status mmf_json_parse(const char *buf, size_t len, const char *name, cJSON **out);
 

@@ -5,6 +5,7 @@
  * size, so a mapped F32 tensor is 4-byte aligned and usable in place. The file
  * appears only once completely written and synced. */
 #include "core/error.h"
+#include "core/grow.h"
 #include "io/atomic_file.h"
 #include "io/json.h"
 #include "io/safetensors_internal.h"
@@ -60,13 +61,7 @@ static mmf_status add_tensor(mmf_st_writer *w, const char *name, mmf_dtype dtype
     if (!mmf_mul_size(numel, mmf_dtype_size(dtype), &nbytes))
         return mmf_fail(MMF_ERR_ARG, "safetensors writer: tensor \"%s\": too large", name);
     if (nbytes && !data && !reserve) return mmf_fail(MMF_ERR_ARG, "safetensors writer: tensor \"%s\": NULL data", name);
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? 2 * w->cap : 16;
-        st_wtensor *t = realloc(w->t, cap * sizeof *t);
-        if (!t) return mmf_fail(MMF_ERR_NOMEM, "safetensors writer: out of memory");
-        w->t = t;
-        w->cap = cap;
-    }
+    if (mmf_grow(&w->t, &w->cap, w->n, sizeof *w->t, 16)) return mmf_fail(MMF_ERR_NOMEM, "safetensors writer: out of memory");
     st_wtensor *t = &w->t[w->n];
     memset(t, 0, sizeof *t);
     t->name = strdup(name);

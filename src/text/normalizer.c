@@ -204,7 +204,6 @@ static size_t pat_match(const step *st, const int32_t *cp, size_t n, size_t i) {
 
 /* ---- reading tokenizer.json ---- */
 
-static mmf_status parse_step(mmf_normalizer *nz, const cJSON *node, const char *file, int depth);
 
 static mmf_status parse_precompiled(step *st, const cJSON *node, const char *file) {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(node, "precompiled_charsmap");
@@ -220,19 +219,9 @@ static mmf_status parse_precompiled(step *st, const cJSON *node, const char *fil
     return s;
 }
 
-static mmf_status parse_step(mmf_normalizer *nz, const cJSON *node, const char *file, int depth) {
-    if (!node || cJSON_IsNull(node)) return MMF_OK;
-    if (!cJSON_IsObject(node)) return mmf_fail(MMF_ERR_FORMAT, "%s: a normalizer should be an object", file);
-    if (depth > 8) return mmf_fail(MMF_ERR_FORMAT, "%s: normalizer Sequences nested too deep", file);
-    const char *type = NULL;
-    MMF_TRY(mmf_json_str(node, "type", NULL, file, &type));
-    if (!type) return mmf_fail(MMF_ERR_FORMAT, "%s: a normalizer has no \"type\"", file);
-    if (!strcmp(type, "Sequence")) {
-        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(node, "normalizers");
-        if (!cJSON_IsArray(arr)) return mmf_fail(MMF_ERR_FORMAT, "%s: normalizer Sequence needs a \"normalizers\" array", file);
-        for (const cJSON *c = arr->child; c; c = c->next) MMF_TRY(parse_step(nz, c, file, depth + 1));
-        return MMF_OK;
-    }
+/* one normalizer step (mmf_pipeline_walk flattens the Sequences) */
+static mmf_status parse_step(void *ctx, const cJSON *node, const char *type, const char *file) {
+    mmf_normalizer *nz = ctx;
     step *st = NULL;
     MMF_TRY(push_step(nz, &st));
     if (!strcmp(type, "NFC")) { st->kind = ST_UNICODE; st->flags = UTF8PROC_STABLE | UTF8PROC_COMPOSE; }
@@ -290,7 +279,7 @@ mmf_status mmf_normalizer_from_json(const cJSON *node, const char *file, mmf_nor
     if (!node || cJSON_IsNull(node)) return MMF_OK;
     mmf_normalizer *nz = calloc(1, sizeof *nz);
     if (!nz) return mmf_fail(MMF_ERR_NOMEM, "tokenizer: out of memory");
-    mmf_status s = parse_step(nz, node, file, 0);
+    mmf_status s = mmf_pipeline_walk(node, "normalizer", "normalizers", file, parse_step, nz);
     if (s) { mmf_normalizer_free(nz); return s; }
     *out = nz;
     return MMF_OK;

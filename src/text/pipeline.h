@@ -21,6 +21,14 @@
 
 #define MMF_SPIECE_SPACE 0x2581   /* "▁" */
 
+/* A tokenizer.json normalizer or pre_tokenizer node walked in order with its
+ * Sequences flattened (nested at most 8 deep): step() gets each other step's
+ * object and "type". what: "normalizer", list: the Sequence's array field
+ * ("normalizers"). NULL or null: no steps. */
+typedef mmf_status (*mmf_pipeline_step_fn)(void *ctx, const cJSON *node, const char *type, const char *file);
+mmf_status mmf_pipeline_walk(const cJSON *node, const char *what, const char *list, const char *file, mmf_pipeline_step_fn step,
+                             void *ctx);
+
 /* ---- normalisers ---- */
 typedef struct mmf_normalizer mmf_normalizer;
 /* node = tokenizer.json "normalizer" (NULL or null: none, *out = NULL) */

@@ -4,6 +4,7 @@
 #include "text/pipeline.h"
 #include "text/tokenizer.h"
 #include "core/error.h"
+#include "core/grow.h"
 #include "io/json.h"
 #include <stdlib.h>
 #include <string.h>
@@ -30,13 +31,7 @@ void mmf_pieces_free(mmf_pieces *p) {
 
 static mmf_status piece_end(mmf_pieces *p) {
     if (p->n && p->end[p->n - 1] == p->cp.n) return MMF_OK;   /* no empty pieces */
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? 2 * p->cap : 16;
-        size_t *e = realloc(p->end, cap * sizeof *e);
-        if (!e) return mmf_fail(MMF_ERR_NOMEM, "tokenizer: out of memory");
-        p->end = e;
-        p->cap = cap;
-    }
+    if (mmf_grow(&p->end, &p->cap, p->n, sizeof *p->end, 16)) return mmf_fail(MMF_ERR_NOMEM, "tokenizer: out of memory");
     p->end[p->n++] = p->cp.n;
     return MMF_OK;
 }
@@ -69,19 +64,9 @@ int mmf_pretok_is_byte_level(const mmf_pretok *pt) {
     return 0;
 }
 
-static mmf_status parse(mmf_pretok *pt, const cJSON *node, const char *file, int depth) {
-    if (!node || cJSON_IsNull(node)) return MMF_OK;
-    if (!cJSON_IsObject(node)) return mmf_fail(MMF_ERR_FORMAT, "%s: a pre_tokenizer should be an object", file);
-    if (depth > 8) return mmf_fail(MMF_ERR_FORMAT, "%s: pre_tokenizer Sequences nested too deep", file);
-    const char *type = NULL;
-    MMF_TRY(mmf_json_str(node, "type", NULL, file, &type));
-    if (!type) return mmf_fail(MMF_ERR_FORMAT, "%s: a pre_tokenizer has no \"type\"", file);
-    if (!strcmp(type, "Sequence")) {
-        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(node, "pretokenizers");
-        if (!cJSON_IsArray(arr)) return mmf_fail(MMF_ERR_FORMAT, "%s: pre_tokenizer Sequence needs a \"pretokenizers\" array", file);
-        for (const cJSON *c = arr->child; c; c = c->next) MMF_TRY(parse(pt, c, file, depth + 1));
-        return MMF_OK;
-    }
+/* one pre_tokenizer step (mmf_pipeline_walk flattens the Sequences) */
+static mmf_status parse(void *ctx, const cJSON *node, const char *type, const char *file) {
+    mmf_pretok *pt = ctx;
     pt_step *s = realloc(pt->s, (size_t)(pt->n + 1) * sizeof *s);
     if (!s) return mmf_fail(MMF_ERR_NOMEM, "tokenizer: out of memory");
     pt->s = s;
@@ -123,7 +108,7 @@ mmf_status mmf_pretok_from_json(const cJSON *node, const char *file, mmf_pretok 
     mmf_pretok *pt = calloc(1, sizeof *pt);
     if (!pt) return mmf_fail(MMF_ERR_NOMEM, "tokenizer: out of memory");
     mmf_gpt2_byte_map(pt->byte_map);
-    mmf_status s = parse(pt, node, file, 0);
+    mmf_status s = mmf_pipeline_walk(node, "pre_tokenizer", "pretokenizers", file, parse, pt);
     if (s) { mmf_pretok_free(pt); return s; }
     *out = pt;
     return MMF_OK;

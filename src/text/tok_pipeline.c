@@ -377,3 +377,23 @@ mmf_status mmf_pipeline_from_bpe_files(mmf_tokenizer *t, const char *dir, const 
     if (t->pad_id < 0) t->pad_id = 0;
     return MMF_OK;
 }
+
+static mmf_status walk(const cJSON *node, const char *what, const char *list, const char *file, mmf_pipeline_step_fn step,
+                       void *ctx, int depth) {
+    if (!node || cJSON_IsNull(node)) return MMF_OK;
+    if (!cJSON_IsObject(node)) return mmf_fail(MMF_ERR_FORMAT, "%s: a %s should be an object", file, what);
+    if (depth > 8) return mmf_fail(MMF_ERR_FORMAT, "%s: %s Sequences nested too deep", file, what);
+    const char *type = NULL;
+    MMF_TRY(mmf_json_str(node, "type", NULL, file, &type));
+    if (!type) return mmf_fail(MMF_ERR_FORMAT, "%s: a %s has no \"type\"", file, what);
+    if (strcmp(type, "Sequence")) return step(ctx, node, type, file);
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(node, list);
+    if (!cJSON_IsArray(arr)) return mmf_fail(MMF_ERR_FORMAT, "%s: %s Sequence needs a \"%s\" array", file, what, list);
+    for (const cJSON *c = arr->child; c; c = c->next) MMF_TRY(walk(c, what, list, file, step, ctx, depth + 1));
+    return MMF_OK;
+}
+
+mmf_status mmf_pipeline_walk(const cJSON *node, const char *what, const char *list, const char *file, mmf_pipeline_step_fn step,
+                             void *ctx) {
+    return walk(node, what, list, file, step, ctx, 0);
+}

@@ -188,6 +188,21 @@ static mmf_status tri_bool(const cJSON *o, const char *key, const char *file, in
     return MMF_OK;
 }
 
+
+/* tokenizer.json's normalizer or pre_tokenizer beside a WordPiece model: null
+ * or absent (*node = NULL), or the Bert one (anything else is refused) */
+static mmf_status bert_step(const cJSON *root, const char *key, const char *bert_type, const char *file, const cJSON **node) {
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, key);
+    *node = NULL;
+    if (!n || cJSON_IsNull(n)) return MMF_OK;
+    const char *type = NULL;
+    MMF_TRY(mmf_json_str(n, "type", NULL, file, &type));
+    if (!type || strcmp(type, bert_type))
+        return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: %s type \"%s\" with a WordPiece model (supported: %s, null)", file, key,
+                        type ? type : "(none)", bert_type);
+    *node = n;
+    return MMF_OK;
+}
 static mmf_status special_ids(mmf_tokenizer *t, const char *unk) {
     t->unk_id = mmf_vocab_get(&t->vocab, unk, strlen(unk));
     if (t->pad_id < 0) t->pad_id = mmf_vocab_get(&t->vocab, "[PAD]", 5);
@@ -217,26 +232,17 @@ mmf_status mmf_wordpiece_from_json(mmf_tokenizer *t, const cJSON *root, const ch
     w->prefix_len = strlen(prefix);
     w->max_chars = (int)mc;
 
-    const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
-    if (!norm || cJSON_IsNull(norm)) w->has_normalizer = 0;
+    const cJSON *norm, *pt;
+    MMF_TRY(bert_step(root, "normalizer", "BertNormalizer", file, &norm));
+    if (!norm) w->has_normalizer = 0;
     else {
-        const char *type = NULL;
-        MMF_TRY(mmf_json_str(norm, "type", NULL, file, &type));
-        if (!type || strcmp(type, "BertNormalizer"))
-            return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: normalizer type \"%s\" with a WordPiece model (supported: BertNormalizer, null)", file, type ? type : "(none)");
         MMF_TRY(mmf_json_bool(norm, "clean_text", 1, file, &w->clean_text));
         MMF_TRY(mmf_json_bool(norm, "handle_chinese_chars", 1, file, &w->chinese));
         MMF_TRY(mmf_json_bool(norm, "lowercase", 1, file, &w->lowercase));
         MMF_TRY(tri_bool(norm, "strip_accents", file, &w->strip_accents));
     }
-    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
-    if (!pt || cJSON_IsNull(pt)) w->has_pretok = 0;
-    else {
-        const char *type = NULL;
-        MMF_TRY(mmf_json_str(pt, "type", NULL, file, &type));
-        if (!type || strcmp(type, "BertPreTokenizer"))
-            return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: pre_tokenizer type \"%s\" with a WordPiece model (supported: BertPreTokenizer, null)", file, type ? type : "(none)");
-    }
+    MMF_TRY(bert_step(root, "pre_tokenizer", "BertPreTokenizer", file, &pt));
+    if (!pt) w->has_pretok = 0;
     const cJSON *pad = cJSON_GetObjectItemCaseSensitive(root, "padding");
     if (cJSON_IsObject(pad)) {
         int64_t pid;
