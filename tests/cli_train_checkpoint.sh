@@ -89,11 +89,14 @@ PYEOF
 refused "a truncated checkpoint" "checkpoint $T/trunc.st is damaged or not a checkpoint" "${B[@]}" --checkpoint "$T/trunc.st" --resume
 refused "a flipped byte" "checkpoint $T/flip.st is damaged: its checksum does not match" "${B[@]}" --checkpoint "$T/flip.st" --resume
 refused "a missing checkpoint" "checkpoint $T/none.st does not exist: nothing to resume" "${B[@]}" --checkpoint "$T/none.st" --resume
-refused "a file that is no checkpoint" "$T/val.st is not an mmfuse training checkpoint" "${B[@]}" --checkpoint "$T/val.st" --resume
+cp "$T/val.st" "$T/other.st"
+refused "a file that is no checkpoint" "$T/other.st is not an mmfuse training checkpoint" "${B[@]}" --checkpoint "$T/other.st" --resume
 : > "$T/empty.st"
 refused "an empty file" "checkpoint $T/empty.st is damaged or not a checkpoint" "${B[@]}" --checkpoint "$T/empty.st" --resume
 "$CLI" "${B[@]}" --resume 2>"$T/err"
 rc=$?; check '[ $rc -eq 2 ] && grep -q "resume needs --checkpoint FILE" "$T/err"' "--resume without --checkpoint: usage (rc $rc)"
+"$CLI" "${A[@]}" --out "$T/same.st" --checkpoint "$T/same.st" 2>"$T/err"
+rc=$?; check '[ $rc -eq 2 ] && grep -q "checkpoint $T/same.st is also --out" "$T/err"' "--checkpoint = --out: usage (rc $rc)"
 
 # train-encoder (text tower): 120 records, batch 16: 8 steps per epoch
 E=(train-encoder --modality text --records "$T/rec.jsonl" --val "$T/vrec.jsonl" --epochs 3 --batch 16 --dim 16 --layers 1

@@ -88,6 +88,8 @@ int cli_train_checkpoint(cli_train_opts *o, int argc, char **argv, const char *c
         const char *a = argv[i], *v = NULL;
         if (strncmp(a, "--", 2)) continue;   /* a value, taken with its option */
         if (i + 1 < argc && strncmp(argv[i + 1], "--", 2)) v = argv[++i];
+        if (v && (!strcmp(a, "--out") || listed(files, a)) && !strcmp(v, o->checkpoint))
+            return cli_usage(o->cmd, "--checkpoint %s is also %s: give the checkpoint a file of its own", v, a);
         if (listed(neutral, a)) continue;
         int first = 1;
         for (int j = 1; j < i - (v != NULL) && first; j++) first = strcmp(argv[j], a) != 0;

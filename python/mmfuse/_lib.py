@@ -94,7 +94,7 @@ class EmbfileSpec(C.Structure):
                 ("ids", vp), ("encoders", vp), ("label_names", cp)]
 
 
-class CheckpointParams(C.Structure):   # mmf_checkpoint_params (not used from Python yet: path NULL = none)
+class CheckpointParams(C.Structure):   # mmf_checkpoint_params (fusion.train: checkpoint=, resume=)
     _fields_ = [("path", cp), ("every", i64), ("resume", i32), ("setup", cp), ("notice", vp), ("notice_user", vp)]
 
 

@@ -2,6 +2,7 @@
 train(). Arrays become an in-memory embedding file (mmf_embfile_from_spec: the library
 validates them exactly as it validates a file); everything else is the library's."""
 import ctypes as C
+import hashlib
 import json
 import sys
 from typing import Callable, Dict, Mapping, Optional, Tuple
@@ -127,11 +128,29 @@ def _epoch_reporter(progress, show_progress, failures, has_val: bool, align: boo
     return _PROGRESS_FN(cb)
 
 
+_NOTICE_FN = C.CFUNCTYPE(None, C.c_void_p, C.c_int, C.c_char_p, C.c_int, C.c_int64, C.c_int)
+
+
+def _setup(arrays, options) -> bytes:
+    """What a resume must match (mmf_checkpoint_params.setup): each array's dtype, shape
+    and a hash of its bytes, and every option that changes the result."""
+    lines = []
+    for name, a in arrays:
+        if a is None:
+            continue
+        a = np.ascontiguousarray(np.asarray(a))
+        digest = hashlib.blake2b(a.view(np.uint8).reshape(-1) if a.size else b"", digest_size=8).hexdigest()
+        lines.append("array %s=%s %s, hash %s" % (name, a.dtype.str, "x".join(map(str, a.shape)), digest))
+    lines += ["option %s=%r" % (k, options[k]) for k in sorted(options)]
+    return "\n".join(lines).encode()
+
+
 def train(embeddings: Mapping[str, object], labels=None, val: Optional[Tuple] = None, fusion: str = "concat",
           task: str = "classify", present: Optional[Mapping[str, object]] = None, n_classes: int = 0,
           modality_dropout: Optional[Mapping[str, float]] = None, cosine: bool = True, seed: int = 1,
           threads=1, precision: str = "fp32", show_progress: bool = False,
-          progress: Optional[Callable[[int, int, float, Optional[dict]], None]] = None, **params) -> FusionHead:
+          progress: Optional[Callable[[int, int, float, Optional[dict]], None]] = None,
+          checkpoint: Optional[str] = None, checkpoint_every: int = 0, resume: bool = False, **params) -> FusionHead:
     """Train a fusion head on numpy embeddings, as ``mmfuse train`` does on files.
 
     embeddings: {modality: float32 [N, dim]}; labels: int [N] class ids (classify),
@@ -143,6 +162,11 @@ def train(embeddings: Mapping[str, object], labels=None, val: Optional[Tuple] = 
     modality_dropout {modality: rate}, seed, threads, precision ("fp32" | "bf16").
     show_progress prints a line per epoch on stderr; progress(epoch, epochs, train_loss, val)
     is called after each epoch (val: {"loss", "accuracy", "macro_f1"} or None).
+    checkpoint: a file the run's whole state is written to after each epoch (every
+    checkpoint_every steps instead when > 0), atomically; resume=True continues from it
+    and returns the head an uninterrupted run returns. A resume needs the same arrays
+    and options (threads may change); an existing checkpoint without resume=True, or
+    one from another setup, raises naming the file and the difference.
     """
     t = choice(task, TASKS, "task")
     if t != TASKS["align"] and labels is None:
@@ -169,6 +193,31 @@ def train(embeddings: Mapping[str, object], labels=None, val: Optional[Tuple] = 
         if k not in names:
             raise ArgumentError("modality_dropout: \"%s\" is not a given modality (%s)" % (k, ", ".join(names)))
         p.modality_dropout[names.index(k)] = float(r)
+    notice = setup = ckpt_b = None
+    if checkpoint is not None:
+        ckpt_b = _lib.cstr(checkpoint, "checkpoint")
+        p.checkpoint.path = ckpt_b
+        p.checkpoint.every = int_arg(checkpoint_every, "checkpoint_every", 0, 2 ** 62)
+        p.checkpoint.resume = 1 if resume else 0
+        v = tuple(val) if isinstance(val, (tuple, list)) else ()
+        arrays = [("train " + k, e) for k, e in embeddings.items()] + [("train labels", labels)]
+        arrays += [("train present " + k, e) for k, e in (present or {}).items()]
+        if len(v) >= 2:
+            arrays += [("val " + k, e) for k, e in v[0].items()] + [("val labels", v[1])]
+        if len(v) == 3 and v[2] is not None:
+            arrays += [("val present " + k, e) for k, e in v[2].items()]
+        setup = _setup(arrays, dict(params, fusion=fusion, task=task, n_classes=n_classes, cosine=cosine, seed=seed,
+                                    precision=precision, modality_dropout=sorted((modality_dropout or {}).items())))
+        p.checkpoint.setup = setup
+        if show_progress:
+            def said(user, resumed, path, epoch, step, finished):
+                if resumed:
+                    sys.stderr.write("resumed from %s %s\n" % (path.decode(errors="replace"), "(training had finished)"
+                                     if finished else "at epoch %d step %d" % (epoch, step)))
+            notice = _NOTICE_FN(said)   # referenced until train returns
+            p.checkpoint.notice = C.cast(notice, C.c_void_p)
+    elif resume or checkpoint_every:
+        raise ArgumentError("resume and checkpoint_every need checkpoint=FILE")
     failures = []
     if show_progress or progress is not None:
         if progress is not None and not callable(progress):

@@ -128,3 +128,37 @@ def test_bad_inputs_raise(trained):
         mmfuse.fusion.train({"text": text}, y, task="regress")
     with pytest.raises(mmfuse.Error, match="nothere"):
         mmfuse.FusionHead.load(d / "nothere.safetensors")
+
+
+def test_checkpoint_kill_and_resume_equals_uninterrupted(trained, tmp_path):
+    """A training process killed (SIGKILL from its progress callback, during epoch 3: the
+    checkpoint of epoch 2 stays) and resumed returns the uninterrupted run's head."""
+    import subprocess
+    d, (text, image, y), (tt, ti, ty) = trained
+    np.savez(tmp_path / "data.npz", text=text, image=image, y=y, tt=tt, ti=ti, ty=ty)
+    args = dict(fusion="gmu", hidden=16, epochs=4, lr=3e-3, dropout=0.2, threads=1)
+    ref = mmfuse.fusion.train({"text": text, "image": image}, y, val=({"text": tt, "image": ti}, ty), **args)
+    ref.save(tmp_path / "ref.head")
+    ck = tmp_path / "ck.st"
+    code = ("import os, signal, numpy as np, mmfuse\n"
+            "z = np.load(%r)\n"
+            "def die(epoch, *a):\n"
+            "    if epoch == 3: os.kill(os.getpid(), signal.SIGKILL)\n"
+            "mmfuse.fusion.train({'text': z['text'], 'image': z['image']}, z['y'], val=({'text': z['tt'], 'image': z['ti']}, z['ty']),"
+            " progress=die, checkpoint=%r, **%r)\n") % (str(tmp_path / "data.npz"), str(ck), args)
+    import os
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))   # the mmfuse this test imports
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env)
+    assert r.returncode == -9 and ck.exists(), r.stderr.decode()
+    head = mmfuse.fusion.train({"text": text, "image": image}, y, val=({"text": tt, "image": ti}, ty), checkpoint=ck,
+                               resume=True, show_progress=True, **args)
+    head.save(tmp_path / "k.head")
+    assert (tmp_path / "ref.head").read_bytes() == (tmp_path / "k.head").read_bytes()
+    with pytest.raises(mmfuse.Error, match="exists"):
+        mmfuse.fusion.train({"text": text, "image": image}, y, checkpoint=ck, **args)
+    with pytest.raises(mmfuse.Error, match="option lr"):
+        mmfuse.fusion.train({"text": text, "image": image}, y, val=({"text": tt, "image": ti}, ty), checkpoint=ck, resume=True,
+                            **dict(args, lr=1e-3))
+    with pytest.raises(mmfuse.Error, match="array train text"):
+        mmfuse.fusion.train({"text": text + 1, "image": image}, y, val=({"text": tt, "image": ti}, ty), checkpoint=ck,
+                            resume=True, **args)
