@@ -533,9 +533,10 @@ mmf_status mmf_head_train(const mmf_embfile *train, const mmf_embfile *val, cons
 /* Data-parallel training over the ranks of comm (`mpirun -np N mmfuse train`): every
  * rank calls it with the same files and parameters; each step's batch is split by
  * rank and the gradients all-reduced, so every rank ends with the model one process
- * trains on the same batches (up to the order of the gradient sums; modality
- * dropout draws differ per rank). classify and multilabel (losses that are means
- * over samples); align is refused. comm NULL or of size 1: mmf_head_train. */
+ * trains on the same batches (up to the order of the float sums; modality dropout
+ * is drawn for the whole batch, dropout per rank). Contrastive losses (align,
+ * xmodal's alignment term) compare each rank's rows with the whole batch's,
+ * all-gathered. comm NULL or of size 1: mmf_head_train. */
 mmf_status mmf_head_train_comm(const mmf_embfile *train, const mmf_embfile *val, const mmf_train_params *p,
                                const mmf_comm *comm, mmf_head **out);
 /* safetensors with the parameters + __metadata__ "mmfuse.head" (JSON config); atomic. */

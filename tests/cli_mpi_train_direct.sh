@@ -3,7 +3,8 @@
 # takes its slice of every batch, batchnorm normalises with the whole batch's
 # statistics (all-reduced), the random choices are drawn for the whole batch as one
 # process draws them, and the gradients are all-reduced; so the model equals the one
-# a single process trains, within float rounding. Batch 7 on 40 records: uneven
+# a single process trains, within float rounding; contrastive losses all-gather the
+# batch's embeddings. Batch 7 on 40 records: uneven
 # slices (3 + 4) and a short last batch (5 = 2 + 3).
 . "$(dirname "$0")/lib_mpi.sh"
 $PY -c "import PIL" 2>/dev/null || { echo "skipped: $PY with Pillow is needed to draw the test images"; exit 77; }
@@ -63,6 +64,25 @@ run ae head.safetensors train-direct --model bimodal-ae --records "$T/train.json
 check 'st_compare "$T/one.ae/head.safetensors" "$T/two.ae/head.safetensors" 2e-5' "bimodal-ae: 2 ranks = 1 process (within 2e-5)"
 check 'same_progress ae "epoch"' "bimodal-ae: the same progress lines"
 check '[ "$(grep -c "features of" "$T/two.ae.log")" -eq 2 ]' "train-direct --records: rank 0 alone featurises (2 lines): $(grep -c "features of" "$T/two.ae.log")"
+
+# contrastive: each rank embeds its slice, the embeddings are all-gathered and each rank's
+# loss is its own rows' InfoNCE against the whole batch (batchnorm synchronised too); the
+# views (crops, jitter, tag subsets) are drawn for the whole batch. Measured: 5.8e-7.
+run clip model.safetensors train-direct --model clip --records "$T/train.jsonl" --val "$T/val.jsonl" --dim 8 --text-dim 16 \
+    --image-dim 8 --heads 2 --layers 1 --image-size 16 --epochs 3 --batch 7 --dropout 0 --threads 1
+for f in model text/model vision/model; do
+  check 'st_compare "$T/one.clip/$f.safetensors" "$T/two.clip/$f.safetensors" 2e-5' "clip: 2 ranks = 1 process ($f within 2e-5)"
+done
+check 'same_progress clip "epoch"' "clip: the same progress lines"
+
+# xmodal: classification plus its InfoNCE alignment term (over the gathered rows when the
+# whole batch has both streams). Its attention key biases get no gradient in exact
+# arithmetic (softmax ignores a shift shared by all keys), so AdamW turns rounding noise
+# into steps there (measured 1.8e-4); they are left out, the rest is within 4.7e-6.
+run xm head.safetensors train-direct --model xmodal --records "$T/train.jsonl" --val "$T/val.jsonl" --hidden 16 --epochs 3 \
+    --batch 7 --dropout 0 --threads 1
+check 'st_compare "$T/one.xm/head.safetensors" "$T/two.xm/head.safetensors" 5e-5 "\\.k\\.b$"' "xmodal: 2 ranks = 1 process (within 5e-5 but the key biases)"
+check 'same_progress xm "epoch"' "xmodal: the same progress lines"
 
 # failures are everyone's: a missing records file ends both ranks with exit 1
 "${MPIRUN[@]}" -np 2 "$CLI" train-encoder --modality image --records "$T/nope.jsonl" --out "$T/x" > "$T/err" 2>&1

@@ -19,12 +19,6 @@ static void progress(void *user, int epoch, int epochs, double loss, double scal
 }
 
 int cli_train_clip(int argc, char **argv) {
-    if (cli_dist_size() > 1) {   /* its InfoNCE loss couples the whole batch */
-        if (cli_dist_rank() == 0)
-            fprintf(stderr, "mmfuse train-direct: error: --model clip does not run as %d ranks yet (its contrastive loss "
-                            "couples the whole batch); run it as one process\n", cli_dist_size());
-        return MMF_EXIT_USAGE;
-    }
     mmf_clip_params p = mmf_clip_params_default();
     p.n_threads = cli_default_threads();
     const char *records = NULL, *val = NULL, *out = NULL, *v;
@@ -61,6 +55,7 @@ int cli_train_clip(int argc, char **argv) {
         FLOPT("--lr", 1e-9, 10, p.lr)
         FLOPT("--weight-decay", 0, 10, p.weight_decay)
         FLOPT("--temperature", 0.01, 1, p.temperature)
+        FLOPT("--dropout", 0, 0.99, p.dropout)
 #undef FLOPT
         if (cli_flag(argv, i, "--no-augment")) { p.augment = 0; continue; }
         if (cli_flag(argv, i, "--quiet")) { quiet = 1; continue; }
@@ -71,9 +66,12 @@ int cli_train_clip(int argc, char **argv) {
     if (!records) return cli_usage("train-direct", "--model clip needs --records TRAIN.jsonl");
     if (!out) return cli_usage("train-direct", "--out DIR is required");
     if (p.text_dim % p.heads) return cli_usage("train-direct", "--text-dim %d is not divisible by --heads %d", p.text_dim, p.heads);
-    if (!quiet) p.progress = progress;
+    /* under mpirun: data parallel (the loss over the whole batch); rank 0 reports and writes */
+    const int lead = cli_dist_rank() == 0;
+    if (!quiet && lead) p.progress = progress;
+    p.comm = cli_dist_comm();
     mmf_status s = mmf_clip_train(records, val, out, &p);
-    if (s) return cli_fail("train-direct", s, "contrastive training failed");
-    if (!quiet) fprintf(stderr, "train-direct: wrote %s (model_type mmfuse_clip, %d-dimensional joint space)\n", out, p.dim);
+    if (!cli_dist_all_ok(!s)) return s ? cli_fail("train-direct", s, "contrastive training failed") : MMF_EXIT_FAIL;
+    if (!quiet && lead) fprintf(stderr, "train-direct: wrote %s (model_type mmfuse_clip, %d-dimensional joint space)\n", out, p.dim);
     return MMF_EXIT_OK;
 }

@@ -17,7 +17,7 @@
     "              Options: --epochs [40] --batch [128] --lr [0.002] --weight-decay\n" \
     "              [0.05] --dim N (joint space) [128] --text-dim [128] --image-dim [128]\n" \
     "              --image-size [32] --layers [2] --heads [4] --max-length [32]\n" \
-    "              --temperature T0 [0.07] --patience [8] --no-augment\n" \
+    "              --temperature T0 [0.07] --patience [8] --no-augment --dropout [0.1]\n" \
     "              --pair-field F [hexcode] --seed --threads --quiet\n"
 /* The whole command line of `mmfuse train-direct --model clip ...`. */
 int cli_train_clip(int argc, char **argv);

@@ -76,6 +76,9 @@ mmf_status clip_trainer_init(clip_trainer *t, clip_model *m, const mmf_clip_para
 void clip_trainer_free(clip_trainer *t);
 /* The batch: views of pictures img[0..B) of d, each with a view of its concept's text. */
 mmf_status clip_gather(clip_trainer *t, const clip_set *d, const int64_t *img, int B);
+/* The same for a data-parallel slice: every view of the batch is drawn (as one
+ * process draws them), those of pictures lo..hi-1 kept as the batch. */
+mmf_status clip_gather_slice(clip_trainer *t, const clip_set *d, const int64_t *img, int B, int lo, int hi);
 /* The gathered batch's symmetric InfoNCE on tp (training mode set by the caller). */
 mmf_var clip_loss(clip_trainer *t, mmf_tape *tp);
 /* One step outside the fit loop (mmf_clip_train runs it through mmf_fit_run):

@@ -1,6 +1,7 @@
 /* The contrastive dual encoder's model and training pieces (clip.h), and
  * mmf_clip_train, the loop that drives them. */
 #include "direct/clip.h"
+#include "train/comm.h"
 #include "direct/text_vocab.h"
 #include "direct/tower.h"
 #include "train/fit.h"
@@ -105,9 +106,10 @@ mmf_status clip_trainer_init(clip_trainer *t, clip_model *m, const mmf_clip_para
     if (s) return s;
     int B = p->batch, S = p->image_size, T = p->max_length;
     t->tp = mmf_tape_new(p->n_threads, p->seed);
-    t->pix = malloc((size_t)B * 3 * S * S * sizeof(float));
-    t->ids = malloc((size_t)B * T * sizeof(int32_t));
-    t->keep = malloc((size_t)B * T);
+    /* one spare row: a data-parallel slice draws the other ranks' views there */
+    t->pix = malloc((size_t)(B + 1) * 3 * S * S * sizeof(float));
+    t->ids = malloc((size_t)(B + 1) * T * sizeof(int32_t));
+    t->keep = malloc((size_t)(B + 1) * T);
     if (!t->tp || !t->pix || !t->ids || !t->keep) return mmf_fail(MMF_ERR_NOMEM, "contrastive trainer: out of memory");
     return MMF_OK;
 }
@@ -155,16 +157,22 @@ static void forward(clip_trainer *t, mmf_tape *tp, int B, int T, mmf_var *te, mm
 }
 
 mmf_status clip_gather(clip_trainer *t, const clip_set *d, const int64_t *img, int B) {
+    return clip_gather_slice(t, d, img, B, 0, B);
+}
+
+mmf_status clip_gather_slice(clip_trainer *t, const clip_set *d, const int64_t *img, int B, int lo, int hi) {
     const mmf_clip_params *p = t->p;
     int S = d->S, Tm = p->max_length, len[4096];
     if (B < 2 || B > p->batch) return mmf_fail(MMF_ERR_ARG, "contrastive step: batch %d outside [2, %d]", B, p->batch);
     for (int b = 0; b < B; b++) {
+        /* the other ranks' views are drawn too (into the spare row), so the draws are one process's */
+        int k = b >= lo && b < hi ? b - lo : hi - lo;
         const uint8_t *px = d->px + (size_t)img[b] * S * S * 3;
-        mmf_augment_image(px, S, p->augment ? &t->aug : NULL, &t->rng, t->pix + (size_t)b * 3 * S * S);
-        len[b] = text_view(t, &d->c[d->img_concept[img[b]]], p->augment, t->ids + (size_t)b * Tm, t->keep + (size_t)b * Tm);
+        mmf_augment_image(px, S, p->augment ? &t->aug : NULL, &t->rng, t->pix + (size_t)k * 3 * S * S);
+        len[k] = text_view(t, &d->c[d->img_concept[img[b]]], p->augment, t->ids + (size_t)k * Tm, t->keep + (size_t)k * Tm);
     }
-    t->B = B;
-    t->T = compact(t->ids, t->keep, B, Tm, len);
+    t->B = hi - lo;
+    t->T = compact(t->ids, t->keep, hi - lo, Tm, len);
     return MMF_OK;
 }
 
@@ -313,11 +321,11 @@ typedef struct clip_fit {
     int64_t *tmp, *order, cursor;
 } clip_fit;
 
-static mmf_status cf_gather(void *ctx, const int64_t *idx, int64_t B) {
+static mmf_status cf_gather(void *ctx, const int64_t *idx, int64_t B, int64_t lo, int64_t hi) {
     clip_fit *c = ctx;
     (void)idx;
     if (c->cursor + B > c->tr->n_images) return mmf_fail(MMF_ERR_ARG, "contrastive trainer: epoch order exhausted");
-    mmf_status s = clip_gather(c->t, c->tr, c->order + c->cursor, (int)B);
+    mmf_status s = clip_gather_slice(c->t, c->tr, c->order + c->cursor, (int)B, (int)lo, (int)hi);
     c->cursor += B;
     return s;
 }
@@ -423,24 +431,29 @@ mmf_status mmf_clip_train(const char *train_jsonl, const char *val_jsonl, const 
     clip_fit c = {.t = &t, .tr = &tr, .va = &va, .first = first, .by_concept = by_concept, .tmp = tmp, .order = order};
     mmf_rng shuffle;   /* the loop's own shuffle; the slots it orders are filled from c.order */
     mmf_rng_seed(&shuffle, p.seed ^ 0x5107ULL);
+    s = mmf_comm_agree(p.comm, s, "contrastive training");   /* every rank set up, or none trains */
     if (!s) {
         epoch_order(&tr, first, by_concept, tmp, &t.rng, order);
         mmf_fit f = {.what = "contrastive training", .n = tr.n_images, .batch = bs, .min_batch = 2, .epochs = p.epochs,
                      .patience = va.n_concepts ? p.patience : 0, .fresh_order = 1, .rng = &shuffle, .tp = t.tp,
                      .sets = {&m.txt.ps, &m.img.ps, &m.head}, .opts = {&t.opt_txt, &t.opt_img, &t.opt_head}, .n_sets = 3,
                      .state = m.img.running, .n_state = m.run_n,
-                     .ops = {cf_gather, cf_forward, va.n_concepts ? cf_eval : NULL, cf_progress}, .ctx = &c, .ckpt = &p.checkpoint,
+                     .ops = {.gather_slice = cf_gather, .forward = cf_forward, .eval = va.n_concepts ? cf_eval : NULL,
+                             .progress = cf_progress},
+                     .ctx = &c, .comm = p.comm, .ckpt = &p.checkpoint,
                      /* the views' generator and the concept-aware epoch order it draws */
                      .blobs = {{"rng", &t.rng, sizeof t.rng},
                                {"order", order, (size_t)(tr.n_images + tr.n_concepts) * sizeof *order},
                                {"cursor", &c.cursor, sizeof c.cursor}},
                      .n_blobs = 3};
+        /* data parallel: InfoNCE over the whole batch (gathered embeddings), batchnorm's statistics too */
+        mmf_tape_set_comm(t.tp, p.comm);
         s = mmf_fit_run(&f);
     }
-    if (!s) {
-        cap_scale(&m);
-        s = clip_save(&m, &p, out_dir);
-    }
+    if (!s) cap_scale(&m);
+    s = mmf_comm_agree(p.comm, s, "contrastive training");
+    if (!s && mmf_comm_leader(p.comm)) s = clip_save(&m, &p, out_dir);
+    s = mmf_comm_agree(p.comm, s, "contrastive training");
     clip_trainer_free(&t);
     free(first); free(by_concept); free(tmp); free(order);
     clip_set_free(&tr);

@@ -227,6 +227,13 @@ static mmf_var xm_fwd(fz_ctx *c) {
     /* means over present tokens; an absent stream contributes zeros */
     int all_both = B > 1;
     for (int64_t b = 0; b < B; b++) all_both &= c->mask[b * M + mi] && c->mask[b * M + ms] && tkeep[b * NT];
+    if (mmf_tape_training(tp) && mmf_tape_comm(tp)) {
+        /* data parallel: the whole batch decides (rows lacking a stream, rows in all) */
+        double n[3] = {0.0, (double)B, 0.0};
+        for (int64_t b = 0; b < B; b++) n[0] += !(c->mask[b * M + mi] && c->mask[b * M + ms] && tkeep[b * NT]);
+        if (mmf_tape_allreduce(tp, n, 2, mmf_tape_status(tp) != MMF_OK)) mmf_tape_fail(tp, MMF_ERR_IO);
+        all_both = n[0] == 0.0 && n[1] > 1.0;
+    }
     mmf_var pt = masked_mean(c, T, tkeep, B, NT), pi = masked_mean(c, I, ikeep, B, NP);
     if (mmf_tape_training(tp) && all_both)
         c->aux_loss = mmf_t_scale(tp, mmf_t_infonce(tp, pt, pi, fz_p(c, "f.logit_scale")), 0.5f, 0.0f);

@@ -161,11 +161,8 @@ static mmf_status feature_std(const mmf_head *h, binding *bd, int m) {
     return MMF_OK;
 }
 
-/* one row of the batch: its mask (with the perturbation's drops), values and label */
-static void gather_row(const mmf_head *h, const binding *bd, const int64_t *rows, int64_t b, batchbuf *bb, const perturb *pt,
-                       int M, int FM, const uint8_t *fmask) {
-    int64_t r = rows[b];
-    uint8_t *mk = bb->mask + b * M;
+/* row r's modality mask mk[M], with the perturbation's drops (its draws) */
+static void row_mask(const binding *bd, int64_t r, const perturb *pt, int M, int FM, const uint8_t *fmask, uint8_t *mk) {
     int present = 0;
     for (int m = 0; m < M; m++) {
         mk[m] = bd->col[m] >= 0 ? fmask[r * FM + bd->col[m]] : 0;
@@ -189,6 +186,14 @@ static void gather_row(const mmf_head *h, const binding *bd, const int64_t *rows
             if (nc) mk[cand[mmf_rng_below(pt->rng, (uint32_t)nc)]] = 1;
         }
     }
+}
+
+/* one row of the batch: its mask (with the perturbation's drops), values and label */
+static void gather_row(const mmf_head *h, const binding *bd, const int64_t *rows, int64_t b, batchbuf *bb, const perturb *pt,
+                       int M, int FM, const uint8_t *fmask) {
+    int64_t r = rows[b];
+    uint8_t *mk = bb->mask + b * M;
+    row_mask(bd, r, pt, M, FM, fmask, mk);
     for (int m = 0; m < M; m++) {
         int64_t D = h->cfg.dims[m];
         float *dst = bb->x[m] + b * D;
@@ -488,10 +493,17 @@ typedef struct head_fit {
     mmf_eval_params eo;
 } head_fit;
 
-static mmf_status hf_gather(void *ctx, const int64_t *idx, int64_t B) {
+/* The batch idx[0..B), this rank's slice [lo, hi) filled; the modality drops
+ * of the other ranks' rows are drawn too (in order), so they are one process's. */
+static mmf_status hf_gather(void *ctx, const int64_t *idx, int64_t B, int64_t lo, int64_t hi) {
     head_fit *c = ctx;
-    for (int64_t b = 0; b < B; b++) c->sel[b] = c->rows[idx[b]];
-    gather(c->h, c->bt, c->sel, B, &c->bb, c->any_drop ? &c->pt : NULL);
+    int M = c->h->cfg.M, FM = mmf_embfile_n_modalities(c->bt->f);
+    const uint8_t *fmask = mmf_embfile_mask(c->bt->f);
+    uint8_t mk[FZ_MAXM];
+    for (int64_t b = 0; c->any_drop && b < lo; b++) row_mask(c->bt, c->rows[idx[b]], &c->pt, M, FM, fmask, mk);
+    for (int64_t b = lo; b < hi; b++) c->sel[b - lo] = c->rows[idx[b]];
+    gather(c->h, c->bt, c->sel, hi - lo, &c->bb, c->any_drop ? &c->pt : NULL);
+    for (int64_t b = hi; c->any_drop && b < B; b++) row_mask(c->bt, c->rows[idx[b]], &c->pt, M, FM, fmask, mk);
     return MMF_OK;
 }
 
@@ -533,12 +545,6 @@ mmf_status mmf_head_train(const mmf_embfile *train, const mmf_embfile *val, cons
 mmf_status mmf_head_train_comm(const mmf_embfile *train, const mmf_embfile *val, const mmf_train_params *p,
                                const mmf_comm *comm, mmf_head **out) {
     *out = NULL;
-    if (comm && comm->size > 1 && p->task == MMF_TASK_ALIGN)
-        return mmf_fail(MMF_ERR_ARG, "train: data-parallel training needs a loss that is a mean over samples (classify, multilabel); "
-                                     "align's contrastive loss couples the whole batch");
-    if (comm && comm->size > 1 && p->fusion && !strcmp(p->fusion, "xmodal"))
-        return mmf_fail(MMF_ERR_ARG, "train: data-parallel training needs a loss that is a mean over samples; "
-                                     "xmodal's alignment term (InfoNCE) couples the whole batch");
     int M = mmf_embfile_n_modalities(train);
     const char *tpath = mmf_embfile_path(train);
     if (p->epochs < 1 || p->batch < 1 || !(p->lr > 0.0f) || p->dropout < 0.0f || p->dropout >= 1.0f || p->n_threads < 1)
@@ -599,8 +605,10 @@ mmf_status mmf_head_train_comm(const mmf_embfile *train, const mmf_embfile *val,
     if (!s && !(c.sel = malloc((size_t)bs * sizeof *c.sel))) s = mmf_fail(MMF_ERR_NOMEM, "train: out of memory");
     mmf_fit f = {.what = "train", .n = N, .batch = bs, .epochs = p->epochs, .patience = p->patience, .rng = &rng, .tp = tp,
                  .sets = {&h->ps}, .opts = {&opt}, .n_sets = 1, .phase_seconds = p->phase_seconds,
-                 .ops = {hf_gather, hf_forward, val ? hf_eval : NULL, hf_progress}, .ctx = &c, .comm = comm,
-                 .ckpt = &p->checkpoint};
+                 .ops = {.gather_slice = hf_gather, .forward = hf_forward, .eval = val ? hf_eval : NULL, .progress = hf_progress},
+                 .ctx = &c, .comm = comm, .ckpt = &p->checkpoint};
+    /* data parallel: contrastive terms (align's loss, xmodal's alignment) over the whole batch */
+    if (tp && (p->task == MMF_TASK_ALIGN || !strcmp(cfg.op, "xmodal"))) mmf_tape_set_comm(tp, comm);
     if (!s) s = mmf_fit_run(&f);
     else if (p->phase_seconds) memset(p->phase_seconds, 0, 5 * sizeof *p->phase_seconds);
     mmf_tape_free(tp);

@@ -121,7 +121,28 @@ mmf_var mmf_t_mse(mmf_tape *tp, mmf_var pred, const float *target) { return poin
 
 /* --------------------------------------------------------------- InfoNCE */
 
+/* Data parallel: this rank's rows a, b [B_r, E] against the whole batch's
+ * (mmf_t_gather_rows), the cross-entropies' means over its own rows; the fit
+ * loop's share-weighted sum over the ranks is the whole batch's loss. Every
+ * rank makes the same collectives whatever failed before. */
+static mmf_var infonce_dp(mmf_tape *tp, mmf_var a, mmf_var b, mmf_var logit_scale) {
+    mmf_var an = mmf_t_l2norm(tp, a, 1e-12f), bn = mmf_t_l2norm(tp, b, 1e-12f);
+    int64_t lo = 0, lo2 = 0;
+    mmf_var ga = mmf_t_gather_rows(tp, an, &lo), gb = mmf_t_gather_rows(tp, bn, &lo2);
+    if (mmf_tape_status(tp)) return -1;
+    int64_t Br = TV(a)->shape[0];
+    int64_t *diag = mmf_tape_scratch(tp, (size_t)Br * sizeof(int64_t) + 8);
+    if (!diag) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "infonce: out of memory"));
+    for (int64_t i = 0; i < Br; i++) diag[i] = lo + i;
+    mmf_var s = mmf_t_exp(tp, logit_scale);
+    mmf_var ab = mmf_t_mul(tp, mmf_t_matmul(tp, an, gb, 0, 1), s);   /* [B_r, B] */
+    mmf_var ba = mmf_t_mul(tp, mmf_t_matmul(tp, bn, ga, 0, 1), s);
+    mmf_var l = mmf_t_add(tp, mmf_t_cross_entropy(tp, ab, diag, 0.0f, NULL), mmf_t_cross_entropy(tp, ba, diag, 0.0f, NULL));
+    return mmf_t_scale(tp, l, 0.5f, 0.0f);
+}
+
 mmf_var mmf_t_infonce(mmf_tape *tp, mmf_var a, mmf_var b, mmf_var logit_scale) {
+    if (mmf_tape_training(tp) && mmf_tape_comm(tp)) return infonce_dp(tp, a, b, logit_scale);
     if (a < 0 || b < 0 || logit_scale < 0 || mmf_tape_status(tp)) return mmf_tape_fail(tp, mmf_tape_status(tp));
     int64_t B = TV(a)->shape[0];
     int64_t *diag = mmf_tape_scratch(tp, (size_t)B * sizeof(int64_t) + 8);

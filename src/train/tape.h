@@ -309,4 +309,11 @@ mmf_var mmf_t_mse(mmf_tape *tp, mmf_var pred, const float *target);
  * logit_scale [1] a learned log-temperature: S = exp(t) * l2n(a) l2n(b)^T,
  * loss = (CE(S, I) + CE(S^T, I)) / 2. */
 mmf_var mmf_t_infonce(mmf_tape *tp, mmf_var a, mmf_var b, mmf_var logit_scale);
+/* Data parallel (mmf_tape_set_comm, training mode): this rank's rows x [B_r, E]
+ * -> every rank's rows [B, E] in rank order (an all-gather), *lo = the offset
+ * of this rank's rows. Its backward sums the gradient over the ranks (see
+ * ops_gather.c for the weighting) and keeps this rank's rows. Without a comm,
+ * or in eval mode: x itself, *lo = 0. mmf_t_infonce uses it: with a comm each
+ * rank's loss is over its own rows against the whole batch's. */
+mmf_var mmf_t_gather_rows(mmf_tape *tp, mmf_var x, int64_t *lo);
 #endif
