@@ -397,7 +397,8 @@ mmf_status mmf_clip_train(const char *train_jsonl, const char *val_jsonl, const 
     s = mmf_mkdirs(tdir);
     if (!s) s = mmf_mkdirs(vdir);
     if (!s) s = clip_texts_load(train_jsonl, &texts, &n_texts);
-    if (!s) s = mmf_text_vocab_learn((const char *const *)texts, n_texts, tdir, p.max_length, p.min_count, &vocab, &tok);
+    /* data parallel: rank 0 writes the vocabulary, the others read it */
+    s = mmf_text_vocab_learn_comm(p.comm, s, (const char *const *)texts, n_texts, tdir, p.max_length, p.min_count, &vocab, &tok);
     for (size_t i = 0; i < n_texts; i++) free(texts[i]);
     free(texts);
     if (!s) s = clip_model_init(&m, (int)vocab, &p);

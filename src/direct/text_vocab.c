@@ -9,6 +9,7 @@
  * the words seen at least min_count times (most frequent first), then the
  * characters, so unseen words fall back to characters instead of [UNK]. */
 #include "direct/text_vocab.h"
+#include "train/comm.h"
 #include "core/error.h"
 #include "text/text_util.h"
 #include <stdio.h>
@@ -172,4 +173,19 @@ mmf_status mmf_text_vocab_learn(const char *const *texts, size_t n_texts, const 
     mmf_vocab_free(&chars);
     *vocab_size = vsize;
     return s;
+}
+
+mmf_status mmf_text_vocab_learn_comm(const mmf_comm *comm, mmf_status s, const char *const *texts, size_t n_texts,
+                                     const char *dir, int max_length, int min_count, int64_t *vocab_size, mmf_tokenizer **tok) {
+    *tok = NULL;
+    if (!mmf_comm_multi(comm)) return s ? s : mmf_text_vocab_learn(texts, n_texts, dir, max_length, min_count, vocab_size, tok);
+    int64_t v = 0;
+    if (!s && comm->rank == 0) s = mmf_text_vocab_learn(texts, n_texts, dir, max_length, min_count, &v, tok);
+    s = mmf_comm_agree(comm, s, "text vocabulary");   /* rank 0's files are in place */
+    if (!s) s = mmf_comm_sum_i64(comm, &v, 1, "text vocabulary");   /* rank 0's size, the others add 0 */
+    if (!s && comm->rank != 0) s = mmf_tokenizer_load(dir, tok);
+    s = mmf_comm_agree(comm, s, "text vocabulary");
+    if (s) { mmf_tokenizer_free(*tok); *tok = NULL; return s; }
+    *vocab_size = v;
+    return MMF_OK;
 }

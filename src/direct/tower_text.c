@@ -136,7 +136,8 @@ mmf_status mmf_text_tower_train(const char *train_jsonl, const char *val_jsonl, 
     const char **texts = NULL;
     if (!s && !(texts = malloc((tr.n + 1) * sizeof *texts))) s = mmf_fail(MMF_ERR_NOMEM, "out of memory");
     for (size_t i = 0; !s && i < tr.n; i++) texts[i] = tr.r[i].text;
-    if (!s) s = mmf_text_vocab_learn(texts, tr.n, out_dir, p.max_length, p.min_count, &vsize, &tok);
+    /* data parallel: rank 0 writes the vocabulary, the others read it */
+    s = mmf_text_vocab_learn_comm(p.comm, s, texts, tr.n, out_dir, p.max_length, p.min_count, &vsize, &tok);
     free(texts);
     if (!s) {
         cls = malloc(tr.n * sizeof *cls);
@@ -172,7 +173,7 @@ mmf_status mmf_text_tower_train(const char *train_jsonl, const char *val_jsonl, 
                  .sets = {&m.ps}, .opts = {&opt}, .n_sets = 1, .ops = {tf_gather, tf_forward, dv.n ? tf_eval : NULL, tf_progress},
                  .ctx = &c, .comm = p.comm, .ckpt = &p.checkpoint,
                  .blobs = {{"correct", &c.correct, sizeof c.correct, 1}}, .n_blobs = 1};
-    /* data parallel: every rank wrote the same vocabulary (atomically); rank 0 writes the model */
+    /* data parallel: every rank set up, or none trains; rank 0 writes the model */
     s = mmf_comm_agree(p.comm, s, "text tower");
     if (!s) s = mmf_fit_run(&f);
     if (!s && mmf_comm_leader(p.comm)) s = textnet_save(&m, out_dir, labels);
