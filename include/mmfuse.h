@@ -170,6 +170,48 @@ const void *mmf_st_writer_data(const mmf_st_writer *w, size_t i, size_t *nbytes)
 /* Write `len` bytes to `path` atomically (temp file, fsync, rename). */
 mmf_status mmf_write_file_atomic(const char *path, const void *data, size_t len);
 
+/* ----------------------------------------------------------- JSONL records */
+
+/* A records file: one JSON object a line (blank lines skipped), read whole,
+ * the one reader behind `mmfuse embed --records`, the captions and answers
+ * files and the from-scratch trainers. Of each record it keeps the fields
+ * named in mmf_recfile_params: a text (a string, or an array of strings
+ * joined by single spaces), an image path (a string, resolved against the
+ * records file's folder unless absolute), a label and an id (each as the
+ * file gives it: a string or a number) and keyword tags (an array of
+ * strings, or one string). A text or image of another type, a line that is
+ * not one JSON object, or tags of another type is an error naming the file,
+ * the line and the field. Unknown fields are ignored. */
+typedef struct mmf_recfile mmf_recfile;
+typedef struct mmf_recfile_params {
+    const char *text_field;    /* "text"; NULL: not read */
+    const char *image_field;   /* "image"; NULL: not read */
+    const char *label_field;   /* "label"; NULL: not read */
+    const char *id_field;      /* "id"; NULL: not read */
+    const char *tags_field;    /* "tags"; NULL: not read */
+} mmf_recfile_params;
+/* What a label or id field holds: absent (missing or null), a string, a number, or another JSON type. */
+typedef enum mmf_field_kind { MMF_FIELD_ABSENT = 0, MMF_FIELD_STRING, MMF_FIELD_NUMBER, MMF_FIELD_OTHER } mmf_field_kind;
+
+mmf_recfile_params mmf_recfile_params_default(void);
+mmf_status mmf_recfile_load(const char *path, const mmf_recfile_params *p, mmf_recfile **out);
+/* The same over len bytes already in memory: `path` names them in messages and
+ * its folder resolves image paths; a line ends at its first NUL byte. */
+mmf_status mmf_recfile_parse(const char *text, size_t len, const char *path, const mmf_recfile_params *p, mmf_recfile **out);
+void mmf_recfile_free(mmf_recfile *f);
+size_t mmf_recfile_count(const mmf_recfile *f);
+const char *mmf_recfile_path(const mmf_recfile *f);
+/* The 1-based line record i was read from, for messages. */
+long mmf_recfile_line(const mmf_recfile *f, size_t i);
+/* NULL when absent, null or empty (an array of empty strings too). */
+const char *mmf_recfile_text(const mmf_recfile *f, size_t i);
+const char *mmf_recfile_image(const mmf_recfile *f, size_t i);
+/* *str (a string) or *num (a number) by kind; either pointer may be NULL. */
+mmf_field_kind mmf_recfile_label(const mmf_recfile *f, size_t i, const char **str, double *num);
+mmf_field_kind mmf_recfile_id(const mmf_recfile *f, size_t i, const char **str, double *num);
+/* Record i's non-empty tags (other array items skipped); returns how many. */
+int mmf_recfile_tags(const mmf_recfile *f, size_t i, const char *const **tags);
+
 /* ----------------------------------------------------------- text encoders */
 
 /* Tokenizers loaded from a Hugging Face folder: tokenizer.json (WordPiece,

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cli_read_lines(const char *cmd, const char *path, char ***lines_out, size_t *n_out, char **buf_out) {
+int cli_read_file(const char *cmd, const char *path, char **buf_out, size_t *len_out) {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "mmfuse %s: error: cannot open %s: ", cmd, path);
@@ -33,6 +33,19 @@ int cli_read_lines(const char *cmd, const char *path, char ***lines_out, size_t 
         return MMF_EXIT_FAIL;
     }
     buf[len] = 0;
+    size_t nul = 0;
+    for (size_t i = 0; i < len; i++) nul += buf[i] == 0;
+    if (nul) fprintf(stderr, "mmfuse %s: warning: %s contains %zu NUL byte(s); each line ends at its first NUL\n", cmd, path, nul);
+    *buf_out = buf;
+    *len_out = len;
+    return MMF_EXIT_OK;
+}
+
+int cli_read_lines(const char *cmd, const char *path, char ***lines_out, size_t *n_out, char **buf_out) {
+    char *buf;
+    size_t len;
+    int rc = cli_read_file(cmd, path, &buf, &len);
+    if (rc) return rc;
     /* one input per line; an empty line is an input; a final newline ends
      * the last line rather than starting an empty one; "\r\n" counts as "\n" */
     size_t n = 0;
@@ -40,16 +53,15 @@ int cli_read_lines(const char *cmd, const char *path, char ***lines_out, size_t 
     if (len && buf[len - 1] != '\n') n++;
     char **lines = malloc((n ? n : 1) * sizeof *lines);
     if (!lines) { free(buf); fprintf(stderr, "mmfuse %s: error: out of memory\n", cmd); return MMF_EXIT_FAIL; }
-    size_t k = 0, start = 0, nul = 0;
+    size_t k = 0, start = 0;
     for (size_t i = 0; i <= len && k < n; i++) {
-        if (i < len && buf[i] != '\n') { nul += buf[i] == 0; continue; }
+        if (i < len && buf[i] != '\n') continue;
         size_t e = i;
         if (e > start && buf[e - 1] == '\r') e--;
         buf[e] = 0;
         lines[k++] = buf + start;
         start = i + 1;
     }
-    if (nul) fprintf(stderr, "mmfuse %s: warning: %s contains %zu NUL byte(s); each line ends at its first NUL\n", cmd, path, nul);
     *lines_out = lines;
     *n_out = n;
     *buf_out = buf;

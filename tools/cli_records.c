@@ -1,6 +1,7 @@
 /* Reading JSONL records for `mmfuse embed --records` (see cli_records.h). */
 #include "cli_records.h"
 #include <cjson/cJSON.h>
+#include "mmfuse.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,43 +88,11 @@ static int class_of(const classes *c, const char *name) {
     return -1;
 }
 
-/* text field: a string, or an array of strings joined by single spaces */
-static int get_text(const cJSON *v, char **out) {
-    *out = NULL;
-    if (!v || cJSON_IsNull(v)) return 1;
-    if (cJSON_IsString(v)) {
-        if (v->valuestring[0]) *out = dupstr(v->valuestring);
-        return !v->valuestring[0] || *out;
-    }
-    if (!cJSON_IsArray(v)) return 0;
-    size_t len = 0;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, v) {
-        if (!cJSON_IsString(it)) return 0;
-        len += strlen(it->valuestring) + 1;
-    }
-    if (len == 0) return 1;
-    char *s = malloc(len);
-    if (!s) return 0;
-    size_t k = 0;
-    cJSON_ArrayForEach(it, v) {
-        size_t l = strlen(it->valuestring);
-        if (!l) continue;
-        if (k) s[k++] = ' ';
-        memcpy(s + k, it->valuestring, l);
-        k += l;
-    }
-    s[k] = 0;
-    if (!k) { free(s); return 1; }
-    *out = s;
-    return 1;
-}
-
 int cli_records_load(const char *cmd, const cli_records_opts *o, cli_records *r) {
     memset(r, 0, sizeof *r);
-    char **lines, *buf;
-    size_t nl;
-    int rc = cli_read_lines(cmd, o->path, &lines, &nl, &buf);
+    char *buf;
+    size_t len;
+    int rc = cli_read_file(cmd, o->path, &buf, &len);
     if (rc) return rc;
     /* folder of the records file: image paths are relative to it */
     char dir[4096];
@@ -146,69 +115,59 @@ int cli_records_load(const char *cmd, const cli_records_opts *o, cli_records *r)
         else snprintf(ckey, sizeof ckey, "%ss", o->label_field);
         rc = load_classes(cmd, cpath, ckey, cpath == auto_path, &cl);
         if (!rc && !cl.n && cpath == auto_path) cpath = NULL;
-        if (rc) { free(lines); free(buf); return rc; }
+        if (rc) { free(buf); return rc; }
     }
 
-    size_t n = 0;
-    for (size_t i = 0; i < nl; i++) {
-        const char *p = lines[i];
-        while (*p == ' ' || *p == '\t') p++;
-        n += *p != 0;
+    mmf_recfile_params rp = {.text_field = o->text_field, .image_field = o->image_field, .label_field = o->label_field,
+                             .id_field = o->id_field};
+    mmf_recfile *f = NULL;
+    if (mmf_recfile_parse(buf, len, o->path, &rp, &f)) {
+        rc = fail(cmd, "%s", mmf_last_error());
+        free(buf);
+        classes_free(&cl);
+        return rc;
     }
+    free(buf);
+    size_t n = mmf_recfile_count(f);
     r->text = calloc(n ? n : 1, sizeof *r->text);
     r->image = calloc(n ? n : 1, sizeof *r->image);
     r->ids = calloc(n ? n : 1, sizeof *r->ids);
     int64_t *labels = calloc(n ? n : 1, sizeof *labels);
     if (!r->text || !r->image || !r->ids || !labels) { rc = fail(cmd, "out of memory for %zu records", n); goto done; }
     r->n = n;
-    size_t k = 0, with_label = 0;
-    for (size_t i = 0; i < nl && !rc; i++) {
-        const char *p = lines[i];
-        while (*p == ' ' || *p == '\t') p++;
-        if (!*p) continue;
-        cJSON *obj = cJSON_Parse(lines[i]);
-        if (!cJSON_IsObject(obj)) { cJSON_Delete(obj); rc = fail(cmd, "%s:%zu: expected one JSON object per line", o->path, i + 1); break; }
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(obj, o->text_field);
-        if (!get_text(t, &r->text[k]))
-            rc = fail(cmd, "%s:%zu: field \"%s\": expected a string or an array of strings", o->path, i + 1, o->text_field);
-        const cJSON *im = cJSON_GetObjectItemCaseSensitive(obj, o->image_field);
-        if (!rc && im && !cJSON_IsNull(im)) {
-            if (!cJSON_IsString(im)) rc = fail(cmd, "%s:%zu: field \"%s\": expected an image path (a string)", o->path, i + 1, o->image_field);
-            else if (im->valuestring[0]) {
-                const char *v = im->valuestring;
-                size_t len = strlen(dir) + strlen(v) + 1;
-                r->image[k] = malloc(len);
-                if (!r->image[k]) rc = fail(cmd, "out of memory");
-                else snprintf(r->image[k], len, "%s%s", v[0] == '/' ? "" : dir, v);
-            }
-        }
-        if (!rc && o->label_field) {
-            const cJSON *l = cJSON_GetObjectItemCaseSensitive(obj, o->label_field);
-            if (l && !cJSON_IsNull(l)) {
+    size_t with_label = 0;
+    for (size_t k = 0; k < n && !rc; k++) {
+        long line = mmf_recfile_line(f, k);
+        const char *t = mmf_recfile_text(f, k), *im = mmf_recfile_image(f, k);
+        if ((t && !(r->text[k] = dupstr(t))) || (im && !(r->image[k] = dupstr(im)))) { rc = fail(cmd, "out of memory"); break; }
+        if (o->label_field) {
+            const char *name;
+            double d;
+            mmf_field_kind kind = mmf_recfile_label(f, k, &name, &d);
+            if (kind != MMF_FIELD_ABSENT) {
                 with_label++;
-                if (cJSON_IsNumber(l)) {
-                    double d = l->valuedouble;
+                if (kind == MMF_FIELD_NUMBER) {
                     if (d != (double)(int64_t)d || d < 0 || d > 1e6 || (cl.n && d >= cl.n))
-                        rc = fail(cmd, "%s:%zu: field \"%s\": %g is not a class id (an integer in [0, %s))", o->path, i + 1,
+                        rc = fail(cmd, "%s:%ld: field \"%s\": %g is not a class id (an integer in [0, %s))", o->path, line,
                                   o->label_field, d, cl.n ? "the number of classes" : "1e6");
                     else labels[k] = (int64_t)d;
-                } else if (cJSON_IsString(l)) {
-                    int c = cl.n ? class_of(&cl, l->valuestring) : -1;
-                    if (!cpath) rc = fail(cmd, "%s:%zu: field \"%s\" is a name (\"%s\"): give the class list with --classes FILE", o->path, i + 1, o->label_field, l->valuestring);
-                    else if (c < 0) rc = fail(cmd, "%s:%zu: field \"%s\": \"%s\" is not in the class list %s (\"%s\")", o->path, i + 1, o->label_field, l->valuestring, cpath, ckey);
+                } else if (kind == MMF_FIELD_STRING) {
+                    int c = cl.n ? class_of(&cl, name) : -1;
+                    if (!cpath) rc = fail(cmd, "%s:%ld: field \"%s\" is a name (\"%s\"): give the class list with --classes FILE", o->path, line, o->label_field, name);
+                    else if (c < 0) rc = fail(cmd, "%s:%ld: field \"%s\": \"%s\" is not in the class list %s (\"%s\")", o->path, line, o->label_field, name, cpath, ckey);
                     else labels[k] = c;
-                } else rc = fail(cmd, "%s:%zu: field \"%s\": expected a class name or id", o->path, i + 1, o->label_field);
+                } else rc = fail(cmd, "%s:%ld: field \"%s\": expected a class name or id", o->path, line, o->label_field);
             } else labels[k] = -1;
         }
         if (!rc) {
-            const cJSON *id = o->id_field ? cJSON_GetObjectItemCaseSensitive(obj, o->id_field) : NULL;
+            const char *ids;
+            double d;
+            mmf_field_kind kind = o->id_field ? mmf_recfile_id(f, k, &ids, &d) : MMF_FIELD_ABSENT;
             if (!o->id_field) r->ids[k] = (int64_t)k;
-            else if (cJSON_IsString(id)) r->ids[k] = cli_records_hash_id(id->valuestring);
-            else if (cJSON_IsNumber(id) && id->valuedouble == (double)(int64_t)id->valuedouble) r->ids[k] = (int64_t)id->valuedouble;
-            else rc = fail(cmd, "%s:%zu: field \"%s\": expected a string or an integer id", o->path, i + 1, o->id_field);
+            else if (kind == MMF_FIELD_STRING) r->ids[k] = cli_records_hash_id(ids);
+            else if (kind == MMF_FIELD_NUMBER && d == (double)(int64_t)d) r->ids[k] = (int64_t)d;
+            else rc = fail(cmd, "%s:%ld: field \"%s\": expected a string or an integer id", o->path, line, o->id_field);
         }
-        cJSON_Delete(obj);
-        k++;
     }
     if (!rc && with_label && with_label < n)
         for (size_t j = 0; j < n; j++)
@@ -228,8 +187,7 @@ int cli_records_load(const char *cmd, const cli_records_opts *o, cli_records *r)
 done:
     free(labels);
     classes_free(&cl);
-    free(lines);
-    free(buf);
+    mmf_recfile_free(f);
     if (rc) cli_records_free(r);
     return rc;
 }

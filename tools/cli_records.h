@@ -1,6 +1,8 @@
-/* JSONL records for `mmfuse embed --records`: one object a line with a text,
- * an image path (relative to the records file) and a label, each optional.
- * Parsed with cJSON (a Debian library) so the CLI needs no internal header. */
+/* JSONL records for `mmfuse embed --records` and the captions / answers
+ * files: one object a line with a text, an image path (relative to the
+ * records file) and a label, each optional. The lines are read by the
+ * library's records reader (mmf_recfile_parse); what stays here is the CLI's
+ * part: class names to ids (--classes) and ids from strings (--id-field). */
 #ifndef MMF_CLI_RECORDS_H
 #define MMF_CLI_RECORDS_H
 #include <stddef.h>
@@ -19,7 +21,7 @@ typedef struct cli_records {
 typedef struct cli_records_opts {
     const char *path;         /* the JSONL file */
     const char *text_field;   /* "text"; a string or an array of strings (joined by spaces) */
-    const char *image_field;  /* "image" */
+    const char *image_field;  /* "image"; NULL = no images */
     const char *label_field;  /* "label"; NULL = no labels */
     const char *id_field;     /* NULL = row numbers; else an integer, or a string hashed (FNV-1a 64, 63 bits) */
     const char *classes;      /* JSON file: an array of names, or an object holding one under classes_key;

@@ -22,7 +22,7 @@ void cli_texts_free(cli_texts *t) {
 int cli_texts_load(const char *cmd, const mmf_embfile *f, const char *jsonl, const char *field, const char *id_field,
                    cli_texts *out) {
     memset(out, 0, sizeof *out);
-    cli_records_opts o = {.path = jsonl, .text_field = field, .image_field = "\x01no image", .label_field = NULL,
+    cli_records_opts o = {.path = jsonl, .text_field = field, .image_field = NULL, .label_field = NULL,
                           .id_field = id_field};
     int rc = cli_records_load(cmd, &o, &out->rec);
     if (rc) return rc;

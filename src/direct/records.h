@@ -1,7 +1,8 @@
-/* JSONL records for the from-scratch models: one object a line with "id",
- * "text", "image" (a path relative to the JSONL file's folder) and a label
- * field (default "label"), optionally "tags" (keywords). Unknown fields are ignored; a missing field leaves
- * NULL (the callers decide what is required). */
+/* JSONL records for the from-scratch models, read by the library's one
+ * records reader (mmf_recfile, mmfuse.h): "id" and the label field (default
+ * "label") as strings, "text", "image" (a path relative to the JSONL file's
+ * folder) and "tags" (keywords). Unknown fields are ignored; a missing field
+ * leaves NULL (the callers decide what is required). */
 #ifndef MMF_DIRECT_RECORDS_H
 #define MMF_DIRECT_RECORDS_H
 #include <stddef.h>
