@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Encoders against ONNX Runtime, the engine a user would otherwise pick for CPU
-inference: writes bench/results/ort.md.
+inference: writes bench/results/ort-<cpu>.md, one fragment per CPU model (the
+ratios differ by vendor: bf16 pays on AMD Zen 4/5 and not on Intel Xeons
+without AMX), so a run on one machine keeps the other machines' tables.
 
   /usr/bin/python3 bench/ort.py BUILD_DIR      (bench/run.sh calls it; MMF_BENCH_QUICK=1: one small row)
 
@@ -158,14 +160,23 @@ TARGETS = {"MiniLM-L6 b32 x 128": (1.1, 2.0, 2.8), "BERT-base b1 x 128 (latency)
            "ResNet-50 b16": (1.0, 1.7, 2.2), "ViT-B/16 b16": (1.1, 1.8, 2.5)}
 
 
+def cpu_slug(cpu):
+    """'Intel(R) Xeon(R) Processor' -> 'intel-xeon-processor' (the fragment's name)"""
+    import re
+    s = re.sub(r"\((r|tm)\)", "", cpu.lower())
+    return re.sub(r"[^a-z0-9]+", "-", s).strip("-") or "cpu"
+
+
 def write_fragment(results, info, load0, load1, t_start):
     ver = next((b["ort"]["r"].get("version") for *_, b in results), "?")
     busy = max(load0[0], load1[0]) > (os.cpu_count() or 1) + 0.5
-    L = ["## Encoders vs ONNX Runtime (CPU)", ""]
+    L = ["## Encoders vs ONNX Runtime (CPU): %s" % info["cpu"], ""]
     L.append("- Machine: %s, %d cores for this process; avx2 %d, avx512f %d, avx512_bf16 %d, avx512_vnni %d, amx %d; "
-             "mmfuse engine: %s. Measured %s by `bench/ort.py`%s." % (
+             "mmfuse engine: %s; bf16 multiply-adds at %.2fx the fp32 FMA rate (`mmfuse info`), so `--precision auto` runs %s. "
+             "Measured %s by `bench/ort.py`%s." % (
                  info["cpu"], info["cpus"], info["avx2"], info["avx512f"], info["avx512_bf16"], info["avx512_vnni"],
-                 info["amx"], info["engine"], t_start, " (quick)" if QUICK else ""))
+                 info["amx"], info["engine"], info.get("bf16_speedup", 0.0), info.get("auto_precision", "?"), t_start,
+                 " (quick)" if QUICK else ""))
     L.append("- %s (load average %.1f at the start, %.1f at the end). Interleaved, alternating order, best of %d rounds." % (
         "**Shared machine, other jobs running**: ratios are the meaningful figures" if busy else "Quiet machine",
         load0[0], load1[0], 1 if QUICK else 2))
@@ -210,7 +221,7 @@ def write_fragment(results, info, load0, load1, t_start):
              "(bench/ort_quant.py: DynamicQuantizeLinear + MatMulInteger / ConvInteger, per-channel int8 weights); "
              "ORT's ConvInteger is a plain kernel (its fast int8 convolutions need static QLinearConv graphs), so "
              "its ResNet int8 row is slow.")
-    path = os.path.join(ROOT, "bench", "results", "ort.md")
+    path = os.path.join(ROOT, "bench", "results", "ort-%s.md" % cpu_slug(info["cpu"]))
     with open(path + ".tmp", "w") as fh:
         fh.write("\n".join(L) + "\n")
     os.replace(path + ".tmp", path)

@@ -376,7 +376,7 @@ def write_fragment(rows, names, rss, offline, agree, toks, overlap, load0, load1
              "and @huggingface/tokenizers 0.2.0 (transformers.js's two halves), the same weights exported to ONNX "
              "by Debian's PyTorch (graph optimisation \"all\"). One inference per request, one at a time; search is an exact "
              "cosine scan over the %d items' vectors in a Float32Array. ONNX Runtime is the fastest CPU engine a user "
-             "can install here (bench/results/ort.md), so this is the stronger peer than a Python http.server over "
+             "can install here (bench/results/ort-*.md), so this is the stronger peer than a Python http.server over "
              "PyTorch eager." % (node, ort_version(build), N_ITEMS))
     L.append("- Agreement: embedding cosine mmfuse vs peer %.6f for the same text, token counts %d vs %d, "
              "search top-10 overlap %d of 10 (HNSW vs exact)." % (agree, toks[0], toks[1], overlap))
