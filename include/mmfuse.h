@@ -576,7 +576,7 @@ mmf_status mmf_head_train(const mmf_embfile *train, const mmf_embfile *val, cons
  * rank calls it with the same files and parameters; each step's batch is split by
  * rank and the gradients all-reduced, so every rank ends with the model one process
  * trains on the same batches (up to the order of the float sums; modality dropout
- * is drawn for the whole batch, dropout per rank). Contrastive losses (align,
+ * and dropout are drawn for the whole batch). Contrastive losses (align,
  * xmodal's alignment term) compare each rank's rows with the whole batch's,
  * all-gathered. comm NULL or of size 1: mmf_head_train. */
 mmf_status mmf_head_train_comm(const mmf_embfile *train, const mmf_embfile *val, const mmf_train_params *p,

@@ -45,7 +45,8 @@ done
 # loss is its rows' InfoNCE against the whole batch. --modality-dropout: the drops are
 # drawn for the whole batch on every rank, so they are one process's. xmodal: its InfoNCE
 # alignment term is over the gathered batch (rows where both modalities are present, as
-# align's). Measured: align 3e-8, modality dropout 4e-6; xmodal's attention key biases
+# align's). Dropout (0.1, the default) draws the whole batch's masks on every rank.
+# Measured: align 3e-8, modality dropout 4e-6; xmodal's attention key biases
 # get no gradient in exact arithmetic (softmax ignores a shift shared by all keys), so
 # AdamW steps on rounding noise there (3.5e-4): left out, the rest within 1.2e-7.
 $PY - "$T" <<'PYEOF'
@@ -64,7 +65,7 @@ make(sys.argv[1] + '/bothval.st', 60)
 PYEOF
 for case in "align:--task align:2e-5:" "drop:--modality-dropout 0.3:2e-5:" "xmodal:--fusion xmodal --hidden 16 --heads 2:5e-5:\\.k\\.b$"; do
   IFS=: read -r name opts tol skip <<< "$case"
-  args=(--train "$T/both.st" --val "$T/bothval.st" $opts --epochs 3 --batch 32 --dropout 0 --threads 1 --seed 3)
+  args=(--train "$T/both.st" --val "$T/bothval.st" $opts --epochs 3 --batch 32 --threads 1 --seed 3)
   "$CLI" train "${args[@]}" --out "$T/one.$name" > "$T/one.$name.log" 2>&1
   rc=$?; check '[ $rc -eq 0 ]' "$name: one process: $(tail -2 "$T/one.$name.log")"
   "${MPIRUN[@]}" -np 2 "$CLI" train "${args[@]}" --out "$T/two.$name" > "$T/two.$name.log" 2>&1

@@ -133,9 +133,9 @@ static int text_view(clip_trainer *t, const clip_concept *c, int augment, int32_
     return mmf_compose_tokens(pieces, lens, n, t->cls, t->sep, t->p->max_length, ids, keep);
 }
 
-/* rows [B, max_length] -> [B, T] with T the longest row, in place */
-static int compact(int32_t *ids, uint8_t *keep, int B, int Tmax, const int *len) {
-    int T = 1;
+/* rows [B, max_length] -> [B, T] with T the longest row (at least T0), in place */
+static int compact_to(int32_t *ids, uint8_t *keep, int B, int Tmax, const int *len, int T0) {
+    int T = T0 > 1 ? T0 : 1;
     for (int b = 0; b < B; b++) if (len[b] > T) T = len[b];
     for (int b = 0; b < B; b++) {
         memmove(ids + (size_t)b * T, ids + (size_t)b * Tmax, (size_t)T * sizeof *ids);
@@ -143,6 +143,8 @@ static int compact(int32_t *ids, uint8_t *keep, int B, int Tmax, const int *len)
     }
     return T;
 }
+
+static int compact(int32_t *ids, uint8_t *keep, int B, int Tmax, const int *len) { return compact_to(ids, keep, B, Tmax, len, 1); }
 
 /* the two towers and projections: text [B, D] and image [B, D] (not normalised) */
 static void forward(clip_trainer *t, mmf_tape *tp, int B, int T, mmf_var *te, mmf_var *ie) {
@@ -162,7 +164,7 @@ mmf_status clip_gather(clip_trainer *t, const clip_set *d, const int64_t *img, i
 
 mmf_status clip_gather_slice(clip_trainer *t, const clip_set *d, const int64_t *img, int B, int lo, int hi) {
     const mmf_clip_params *p = t->p;
-    int S = d->S, Tm = p->max_length, len[4096];
+    int S = d->S, Tm = p->max_length, len[4097], longest = 1;
     if (B < 2 || B > p->batch) return mmf_fail(MMF_ERR_ARG, "contrastive step: batch %d outside [2, %d]", B, p->batch);
     for (int b = 0; b < B; b++) {
         /* the other ranks' views are drawn too (into the spare row), so the draws are one process's */
@@ -170,9 +172,11 @@ mmf_status clip_gather_slice(clip_trainer *t, const clip_set *d, const int64_t *
         const uint8_t *px = d->px + (size_t)img[b] * S * S * 3;
         mmf_augment_image(px, S, p->augment ? &t->aug : NULL, &t->rng, t->pix + (size_t)k * 3 * S * S);
         len[k] = text_view(t, &d->c[d->img_concept[img[b]]], p->augment, t->ids + (size_t)k * Tm, t->keep + (size_t)k * Tm);
+        if (len[k] > longest) longest = len[k];
     }
     t->B = hi - lo;
-    t->T = compact(t->ids, t->keep, hi - lo, Tm, len);
+    /* padded to the whole batch's longest text, as one process pads it (the same dropout masks) */
+    t->T = compact_to(t->ids, t->keep, hi - lo, Tm, len, longest);
     return MMF_OK;
 }
 

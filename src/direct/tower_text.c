@@ -41,18 +41,21 @@ static mmf_status encode_set(const mmf_records *rs, const int64_t *cls, const mm
     return MMF_OK;
 }
 
-/* rows idx[0..B) gathered, padded to the longest of them */
-static int gather(const tset *d, const int64_t *idx, int B, int32_t *ids, uint8_t *keep) {
+/* rows idx[lo..hi) gathered, padded to the longest of idx[0..B) (a data-parallel
+ * slice pads as one process pads the whole batch: the same dropout masks) */
+static int gather_rows(const tset *d, const int64_t *idx, int B, int lo, int hi, int32_t *ids, uint8_t *keep) {
     int T = 1;
     for (int b = 0; b < B; b++)
         for (int t = 0; t < d->T; t++) if (d->keep[idx[b] * d->T + t] && t + 1 > T) T = t + 1;
-    for (int b = 0; b < B; b++)
+    for (int b = lo; b < hi; b++)
         for (int t = 0; t < T; t++) {
-            ids[b * T + t] = d->ids[idx[b] * d->T + t];
-            keep[b * T + t] = d->keep[idx[b] * d->T + t];
+            ids[(b - lo) * T + t] = d->ids[idx[b] * d->T + t];
+            keep[(b - lo) * T + t] = d->keep[idx[b] * d->T + t];
         }
     return T;
 }
+
+static int gather(const tset *d, const int64_t *idx, int B, int32_t *ids, uint8_t *keep) { return gather_rows(d, idx, B, 0, B, ids, keep); }
 
 static double accuracy(mmf_tape *tp, textnet *m, const tset *d, int bs, int32_t *ids, uint8_t *keep, int64_t *idx) {
     int64_t correct = 0;
@@ -84,10 +87,10 @@ typedef struct text_fit {
     double val_acc;
 } text_fit;
 
-static mmf_status tf_gather(void *ctx, const int64_t *idx, int64_t B) {
+static mmf_status tf_gather(void *ctx, const int64_t *idx, int64_t B, int64_t lo, int64_t hi) {
     text_fit *c = ctx;
-    c->T = gather(c->dt, idx, (int)B, c->ids, c->keep);
-    for (int64_t b = 0; b < B; b++) c->y[b] = c->dt->y[idx[b]];
+    c->T = gather_rows(c->dt, idx, (int)B, (int)lo, (int)hi, c->ids, c->keep);
+    for (int64_t b = lo; b < hi; b++) c->y[b - lo] = c->dt->y[idx[b]];
     return MMF_OK;
 }
 
@@ -170,7 +173,8 @@ mmf_status mmf_text_tower_train(const char *train_jsonl, const char *val_jsonl, 
     mmf_rng_seed(&rng, p.seed ^ 0x7e47ULL);
     text_fit c = {.p = &p, .m = &m, .dt = &dt, .dv = &dv, .ids = bids, .keep = bkeep, .y = ybuf, .idx = idx, .tp = tp};
     mmf_fit f = {.what = "text tower", .n = dt.n, .batch = bs, .epochs = p.epochs, .fresh_order = 1, .rng = &rng, .tp = tp,
-                 .sets = {&m.ps}, .opts = {&opt}, .n_sets = 1, .ops = {tf_gather, tf_forward, dv.n ? tf_eval : NULL, tf_progress},
+                 .sets = {&m.ps}, .opts = {&opt}, .n_sets = 1,
+                 .ops = {.gather_slice = tf_gather, .forward = tf_forward, .eval = dv.n ? tf_eval : NULL, .progress = tf_progress},
                  .ctx = &c, .comm = p.comm, .ckpt = &p.checkpoint,
                  .blobs = {{"correct", &c.correct, sizeof c.correct, 1}}, .n_blobs = 1};
     /* data parallel: every rank set up, or none trains; rank 0 writes the model */

@@ -101,6 +101,7 @@ static mmf_status step(const mmf_fit *f, const int64_t *idx, int64_t B, int ep, 
     if ((!s || coll) && B > 0) {
         mmf_tape_reset(tp);
         mmf_tape_set_training(tp, 1);
+        mmf_tape_set_slice(tp, lo, hi, Bg);   /* dropout draws the whole batch's masks */
         if (s) mmf_tape_fail(tp, s);   /* collective: the forward's collectives still run, failing every rank */
         mmf_status fs = f->ops.forward(f->ctx, tp, idx, B, &L);
         if (!s) s = fs;

@@ -302,10 +302,20 @@ mmf_var mmf_t_dropout(mmf_tape *tp, mmf_var x, float p) {
     uint32_t thr = (uint32_t)(p * 65536.0f + 0.5f);
     /* the u64 draws read as uint16s, little-endian: element 4j+k takes bits
      * 16k..16k+15 of draw j (the stream this op has always used) */
-    uint64_t *draws = mmf_tape_scratch(tp, (size_t)((n + 3) / 4) * sizeof(uint64_t));
+    /* a data-parallel slice of samples lo..hi-1 of a batch of B, x batch-major
+     * ([B, ...] or [B * T, ...]) with per elements a sample: the whole batch's
+     * draws, this slice's taken (a tensor of another layout still gets a
+     * valid mask, only not one process's) */
+    int64_t lo, hi, Bb, total = n, off = 0;
+    if (mmf_tape_slice(tp, &lo, &hi, &Bb) && TV(x)->shape[0] % (hi - lo) == 0) {
+        int64_t per = n / (hi - lo);
+        total = Bb * per;
+        off = lo * per;
+    }
+    uint64_t *draws = mmf_tape_scratch(tp, (size_t)((total + 3) / 4) * sizeof(uint64_t));
     if (!draws) return mmf_tape_fail(tp, mmf_fail(MMF_ERR_NOMEM, "dropout: out of memory"));
-    mmf_rng_fill(rng, draws, (n + 3) / 4);
-    const uint16_t *u = (const uint16_t *)draws;
+    mmf_rng_fill(rng, draws, (total + 3) / 4);
+    const uint16_t *u = (const uint16_t *)draws + off;
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         float mk = (uint32_t)u[i] < thr ? 0.0f : keep;

@@ -19,6 +19,7 @@ struct mmf_tape {
     mmf_status err;
     mmf_rng rng;
     const mmf_comm *comm;
+    int64_t slice[3];      /* lo, hi, B (mmf_tape_set_slice) */
     mmf_tvar *vars;
     int n_vars, cap_vars;
     mmf_node *nodes;
@@ -63,6 +64,12 @@ int mmf_tape_threads(const mmf_tape *tp) { return tp->nt; }
 mmf_status mmf_tape_status(const mmf_tape *tp) { return tp->err; }
 void mmf_tape_set_comm(mmf_tape *tp, const mmf_comm *comm) { tp->comm = comm && comm->size > 1 ? comm : NULL; }
 const mmf_comm *mmf_tape_comm(const mmf_tape *tp) { return tp->comm; }
+void mmf_tape_set_slice(mmf_tape *tp, int64_t lo, int64_t hi, int64_t B) { tp->slice[0] = lo; tp->slice[1] = hi; tp->slice[2] = B; }
+int mmf_tape_slice(const mmf_tape *tp, int64_t *lo, int64_t *hi, int64_t *B) {
+    if (tp->slice[2] <= 0 || tp->slice[1] - tp->slice[0] >= tp->slice[2] || tp->slice[1] <= tp->slice[0]) return 0;
+    *lo = tp->slice[0]; *hi = tp->slice[1]; *B = tp->slice[2];
+    return 1;
+}
 
 /* buf[n] carries the failure count, so that all ranks agree on it */
 int mmf_tape_allreduce(mmf_tape *tp, double *buf, size_t n, int fail) {

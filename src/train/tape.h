@@ -90,6 +90,15 @@ size_t mmf_tape_bytes(const mmf_tape *tp);   /* arena capacity, for reports */
  * fails every rank). The trainer sets it; the comm must outlive the tape's use. */
 void mmf_tape_set_comm(mmf_tape *tp, const mmf_comm *comm);
 const mmf_comm *mmf_tape_comm(const mmf_tape *tp);   /* NULL unless size > 1 */
+/* Data parallel: this rank's rows [lo, hi) of a batch of B (the fit loop sets
+ * it before each forward pass; one process: 0, B, B). Dropout uses it to draw
+ * the whole batch's masks on every rank, as one process draws them, and keep
+ * its rows' (for tensors whose leading dimension is the batch), so every rank
+ * drops what one process drops and the tapes' generators stay in step.
+ * B = 0 (the default): not set. */
+void mmf_tape_set_slice(mmf_tape *tp, int64_t lo, int64_t hi, int64_t B);
+/* For ops: 1 and the slice when one is set that is smaller than its batch. */
+int mmf_tape_slice(const mmf_tape *tp, int64_t *lo, int64_t *hi, int64_t *B);
 /* For ops: sum buf[0..n) over the ranks in place (nothing without a comm);
  * buf has room for n + 1 doubles, the last carrying failures. A failure of
  * this rank (fail != 0, e.g. the tape's status) or of the all-reduce is made
