@@ -32,17 +32,20 @@ int cli_default_threads(void);
 /* --precision fp32 | bf16 | int8 | auto for an encoder; prints a usage error and returns 0 on anything else. */
 int cli_precision(const char *cmd, const char *s, mmf_precision *out);
 /* A numeric option that fills one field of a params struct: an int within
- * [lo, hi] (i32 set) or a float (f32 set). Subcommands with many such options
+ * [lo, hi] (i32 set) or a float (f32 set) within [lo, hi] (any when lo == hi). Subcommands with many such options
  * list them in a table instead of one parsing branch each. */
 typedef struct cli_num {
     const char *name;
     int *i32;
     float *f32;
-    long lo, hi;
+    double lo, hi;   /* the accepted range (a float: any value when lo == hi) */
 } cli_num;
 /* Returns 1 when argv[*i] is one of the N options of TABLE, parsing its value
  * into the field (a missing or bad value prints why and sets *bad); 0 if none. */
 int cli_num_opt(int argc, char **argv, int *i, const cli_num *table, int n, int *bad);
+/* The k (<= C) highest of scores[C] into top[k], best first, ties to the
+ * lower index: the classes `eval --predictions` and `serve` report. */
+void cli_top_k(const float *scores, int64_t C, int k, int64_t *top);
 /* Print "mmfuse NAME: error: <msg>" plus mmf_last_error() if status != OK. */
 int cli_fail(const char *cmd, mmf_status s, const char *what);
 int cli_usage(const char *cmd, const char *fmt, ...);

@@ -58,15 +58,31 @@ int cli_num_opt(int argc, char **argv, int *i, const cli_num *table, int n, int 
         long iv;
         double dv;
         if (o->i32) {
-            if (cli_int(o->name, v, o->lo, o->hi, &iv)) *o->i32 = (int)iv;
+            if (cli_int(o->name, v, (long)o->lo, (long)o->hi, &iv)) *o->i32 = (int)iv;
             else *bad = 1;
+        } else if (!cli_float(o->name, v, &dv)) {
+            *bad = 1;
+        } else if (o->lo < o->hi && (dv < o->lo || dv > o->hi)) {
+            fprintf(stderr, "mmfuse: %s expects a number in [%g, %g], got \"%s\"\n", o->name, o->lo, o->hi, v);
+            *bad = 1;
         } else {
-            if (cli_float(o->name, v, &dv)) *o->f32 = (float)dv;
-            else *bad = 1;
+            *o->f32 = (float)dv;
         }
         return 1;
     }
     return 0;
+}
+
+void cli_top_k(const float *scores, int64_t C, int k, int64_t *top) {
+    for (int t = 0; t < k; t++) {
+        int64_t best = -1;
+        for (int64_t i = 0; i < C; i++) {
+            int used = 0;
+            for (int u = 0; u < t; u++) used |= top[u] == i;
+            if (!used && (best < 0 || scores[i] > scores[best])) best = i;
+        }
+        top[t] = best;
+    }
 }
 
 int cli_fail(const char *cmd, mmf_status s, const char *what) {

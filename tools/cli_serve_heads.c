@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cli.h"
 #include "cli_serve.h"
 
 /* The encoder that makes a head modality's vectors: "text" or "image". */
@@ -113,14 +114,9 @@ void serve_classify(serve_ctx *c, const char *body, size_t len, serve_reply *r) 
     cJSON *res = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(res, "top");
     int64_t *chosen = malloc((size_t)k * sizeof(int64_t));
     if (!chosen) { cJSON_Delete(res); serve_error(r, 500, NULL, "out of memory"); goto out; }
+    cli_top_k(out, C, k, chosen);
     for (int t = 0; t < k; t++) {
-        int64_t best = -1;
-        for (int64_t i = 0; i < C; i++) {
-            int used = 0;
-            for (int u = 0; u < t; u++) used |= chosen[u] == i;
-            if (!used && (best < 0 || out[i] > out[best])) best = i;
-        }
-        chosen[t] = best;
+        int64_t best = chosen[t];
         cJSON *e = cJSON_CreateObject();
         cJSON_AddNumberToObject(e, "class", (double)best);
         cJSON_AddNumberToObject(e, "probability", exp((double)out[best] - mx) / sum);

@@ -23,7 +23,6 @@ int cli_train_clip(int argc, char **argv) {
     p.n_threads = cli_default_threads();
     const char *records = NULL, *val = NULL, *out = NULL, *v;
     int bad = 0, quiet = 0;
-    double d;
     cli_train_opts to = cli_train_opts_make("train-direct", 0);
     const cli_num nums[] = {
         {"--epochs", &p.epochs, NULL, 1, 100000},
@@ -38,6 +37,10 @@ int cli_train_clip(int argc, char **argv) {
         {"--min-count", &p.min_count, NULL, 1, 1000000},
         {"--patience", &p.patience, NULL, 0, 100000},
         {"--threads", &p.n_threads, NULL, 1, 1024},
+        {"--lr", NULL, &p.lr, 1e-9, 10},
+        {"--weight-decay", NULL, &p.weight_decay, 0, 10},
+        {"--temperature", NULL, &p.temperature, 0.01, 1},
+        {"--dropout", NULL, &p.dropout, 0, 0.99},
     };
     for (int i = 1; i < argc && !bad; i++) {
         if (cli_opt(argc, argv, &i, "--model", &v, &bad)) continue;
@@ -47,16 +50,6 @@ int cli_train_clip(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "--pair-field", &p.pair_field, &bad)) continue;
         if (cli_num_opt(argc, argv, &i, nums, (int)(sizeof nums / sizeof nums[0]), &bad)) continue;
         if (cli_train_opt(argc, argv, &i, &to, &bad)) { p.seed = to.seed; continue; }
-#define FLOPT(name, lo, hi, field) \
-        if (cli_opt(argc, argv, &i, name, &v, &bad)) { \
-            if (!bad && cli_float(name, v, &d) && d >= lo && d <= hi) field = (float)d; \
-            else if (!bad) return cli_usage("train-direct", "%s %s: expected a number in [%g, %g]", name, v, (double)lo, (double)hi); \
-            continue; }
-        FLOPT("--lr", 1e-9, 10, p.lr)
-        FLOPT("--weight-decay", 0, 10, p.weight_decay)
-        FLOPT("--temperature", 0.01, 1, p.temperature)
-        FLOPT("--dropout", 0, 0.99, p.dropout)
-#undef FLOPT
         if (cli_flag(argv, i, "--no-augment")) { p.augment = 0; continue; }
         if (cli_flag(argv, i, "--quiet")) { quiet = 1; continue; }
         return cli_usage("train-direct", "--model clip: unknown argument %s", argv[i]);

@@ -56,16 +56,8 @@ static int write_predictions(mmf_head *h, const mmf_embfile *f, const mmf_eval_p
     for (int64_t i = 0; i < N; i++) {
         const float *y = out + i * C;
         int64_t top[5];
-        int k = 0;
-        for (; k < 5 && k < C; k++) {
-            int64_t best = -1;
-            for (int64_t c = 0; c < C; c++) {
-                int used = 0;
-                for (int j = 0; j < k; j++) used |= top[j] == c;
-                if (!used && (best < 0 || y[c] > y[best])) best = c;
-            }
-            top[k] = best;
-        }
+        int k = C < 5 ? (int)C : 5;
+        cli_top_k(y, C, k, top);
         n += (size_t)snprintf(buf + n, cap - n, "%s\n{\"id\": %lld, \"label\": %lld, \"pred\": %lld, \"top5\": [", i ? "," : "",
                               (long long)(ids ? ids[i] : i), (long long)(lab ? lab[i] : -1), (long long)top[0]);
         for (int j = 0; j < k; j++) n += (size_t)snprintf(buf + n, cap - n, "%s%lld", j ? ", " : "", (long long)top[j]);

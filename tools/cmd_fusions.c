@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli.h"
+#include "cli_lines.h"
 
 static const char help[] =
     "Usage: mmfuse fusions [--json]\n\n"
@@ -13,14 +14,7 @@ static const char help[] =
     "Example:\n"
     "  mmfuse fusions\n";
 
-static void js(const char *s) {
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') putchar('\\');
-        putchar(*s);
-    }
-    putchar('"');
-}
+static void js(const char *s) { cli_json_string(stdout, s); }
 
 static int run(int argc, char **argv) {
     int as_json = 0;

@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "cli.h"
+#include "cli_lines.h"
 
 static const char help[] =
     "Usage: mmfuse info [--json]\n\n"
@@ -19,14 +20,7 @@ static const char help[] =
 static const char *const env_names[] = {"ONEDNN_MAX_CPU_ISA", "ONEDNN_CPU_ISA_HINTS", "OMP_NUM_THREADS"};
 enum { N_ENV = sizeof env_names / sizeof env_names[0] };
 
-static void json_str(const char *s) {
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') putchar('\\');
-        if ((unsigned char)*s >= 0x20) putchar(*s);
-    }
-    putchar('"');
-}
+static void json_str(const char *s) { cli_json_string(stdout, s); }
 
 static int run(int argc, char **argv) {
     int as_json = 0;

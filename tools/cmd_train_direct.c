@@ -107,7 +107,6 @@ static int run(int argc, char **argv) {
     mmf_featurize_params fp = mmf_featurize_params_default();
     int bad = 0, quiet = 0;
     cli_train_opts to = cli_train_opts_make("train-direct", 0);
-    double d;
     const cli_num nums[] = {
         {"--hidden", &p.hidden, NULL, 2, 65536},
         {"--epochs", &p.epochs, NULL, 1, 100000},
@@ -116,6 +115,10 @@ static int run(int argc, char **argv) {
         {"--threads", &p.n_threads, NULL, 1, 1024},
         {"--image-side", &fp.image_side, NULL, 1, 256},
         {"--max-words", &fp.max_words, NULL, 1, 1000000},
+        {"--lr", NULL, &p.lr, 1e-9, 10},
+        {"--weight-decay", NULL, &p.weight_decay, 0, 10},
+        {"--single-fraction", NULL, &p.single_fraction, 0, 1},
+        {"--dropout", NULL, &p.dropout, 0, 0.99},
     };
     for (int i = 1; i < argc && !bad; i++) {
         if (cli_opt(argc, argv, &i, "--model", &p.model, &bad)) continue;
@@ -131,16 +134,6 @@ static int run(int argc, char **argv) {
         }
         if (cli_num_opt(argc, argv, &i, nums, (int)(sizeof nums / sizeof nums[0]), &bad)) continue;
         if (cli_train_opt(argc, argv, &i, &to, &bad)) { p.seed = to.seed; continue; }
-#define FLOPT(name, lo, hi, field) \
-        if (cli_opt(argc, argv, &i, name, &v, &bad)) { \
-            if (!bad && cli_float(name, v, &d) && d >= lo && d <= hi) field = (float)d; \
-            else if (!bad) return cli_usage("train-direct", "%s %s: expected a number in [%g, %g]", name, v, (double)lo, (double)hi); \
-            continue; }
-        FLOPT("--lr", 1e-9, 10, p.lr)
-        FLOPT("--weight-decay", 0, 10, p.weight_decay)
-        FLOPT("--single-fraction", 0, 1, p.single_fraction)
-        FLOPT("--dropout", 0, 0.99, p.dropout)
-#undef FLOPT
         if (cli_flag(argv, i, "--quiet")) { quiet = 1; continue; }
         return cli_usage("train-direct", "unknown argument %s", argv[i]);
     }
