@@ -7,7 +7,9 @@
 # stream must come back too (rank 0 gathers them into the checkpoint). One
 # process cannot resume a 2-rank checkpoint: the error says so. The same for
 # `train-encoder` (the text tower): each rank's train-accuracy count over its
-# slice is carried too, so the resumed epoch's line matches.
+# slice is carried too, so the resumed epoch's line matches; and for
+# `train-direct --model clip`, whose trainer keeps its own view generator,
+# concept-aware epoch order and cursor, and trains three parameter sets.
 . "$(dirname "$0")/lib_mpi.sh"
 $PY - "$T" <<'PYEOF'
 import sys
@@ -30,9 +32,22 @@ for name, n in (("rec.jsonl", 120), ("vrec.jsonl", 30)):
             y = int(rng.integers(0, 3))
             text = " ".join(words[y][int(j)] for j in rng.integers(0, 4, int(rng.integers(2, 6))))
             f.write(json.dumps({"id": str(k), "text": text, "label": "c%d" % y}) + "\n")
+# pictures for clip: a bright square top-left or bottom-right on a dark ground (PNG by hand)
+import struct, zlib
+def png(path, px):
+    raw = b''.join(b'\0' + b''.join(bytes(px(x, y)) for x in range(16)) for y in range(16))
+    chunk = lambda t, d: struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d) & 0xffffffff)
+    open(path, 'wb').write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', 16, 16, 8, 2, 0, 0, 0))
+                           + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
+for split, n in (("ctrain", 24), ("cval", 8)):
+    with open(sys.argv[1] + '/' + split + '.jsonl', 'w') as f:
+        for k in range(n):
+            o, bg = (9 if k % 2 else 2), tuple(int(v) for v in rng.integers(0, 60, 3))
+            png("%s/%s_%d.png" % (sys.argv[1], split, k), lambda x, y: (250, 250, 250) if o <= x < o + 5 and o <= y < o + 5 else bg)
+            f.write(json.dumps({"image": "%s_%d.png" % (split, k), "text": "beta" if k % 2 else "alpha", "hexcode": "h%d" % (k % 6)}) + "\n")
 PYEOF
 # 301 rows, batch 32: 10 steps per epoch (the last of 13 rows: 6 and 7 per rank)
-A=(train --train "$T/train.st" --val "$T/val.st" --fusion gmu --hidden 16 --epochs 3 --batch 32 --dropout 0.2 --threads 1 --seed 4 --quiet)
+A=(train --train "$T/train.st" --val "$T/val.st" --fusion gmu --hidden 16 --epochs 3 --batch 32 --dropout 0.2 --threads 1 --seed 4)
 CK="$T/ck.st"
 "${MPIRUN[@]}" -np 2 "$CLI" "${A[@]}" --out "$T/two.head" > "$T/two.log" 2>&1
 rc=$?; check '[ $rc -eq 0 ]' "mpirun -np 2 train, uninterrupted: $(tail -2 "$T/two.log")"
@@ -43,6 +58,8 @@ rc=$?; check '[ $rc -ne 0 ] && [ -f "$CK" ] && [ ! -e "$T/k.head" ]' "rank 0 kil
 rc=$?; check '[ $rc -eq 0 ] && grep -q "^train: resumed from $CK at epoch 2 step 4$" "$T/resume.log"' "resumed at epoch 2 step 4: rc $rc, $(grep -m1 resumed "$T/resume.log")"
 check '[ "$(grep -c resumed "$T/resume.log")" -eq 1 ]' "rank 0 alone prints the resume line"
 check 'cmp -s "$T/two.head" "$T/k.head"' "killed and resumed 2-rank run = uninterrupted 2-rank run, byte for byte"
+# (the head is the best epoch's: the lines of the resumed epochs show the rest matched too)
+check '[ "$(grep -c "^epoch *[23] " "$T/two.log")" -eq 2 ] && diff <(grep "^epoch *[23] " "$T/two.log") <(grep "^epoch *[23] " "$T/resume.log")' "the same epoch lines (train loss, validation) for the resumed epochs"
 "$CLI" "${A[@]}" --out "$T/one.head" --checkpoint "$CK" --checkpoint-every 7 --resume > "$T/err" 2>&1
 rc=$?; check '[ $rc -eq 1 ] && grep -q "ranks is \"1\" here, \"2\" in the checkpoint" "$T/err" && [ ! -e "$T/one.head" ]' \
   "one process refuses a 2-rank checkpoint: $(tail -1 "$T/err")"
@@ -59,5 +76,20 @@ rc=$?; check '[ $rc -ne 0 ] && [ -f "$CK" ]' "train-encoder: rank 0 killed after
 "${MPIRUN[@]}" -np 2 "$CLI" "${E[@]}" --out "$T/tt" --checkpoint "$CK" --checkpoint-every 5 --resume > "$T/tt.log" 2>&1
 rc=$?; check '[ $rc -eq 0 ] && grep -q "^train-encoder: resumed from $CK at epoch 2 step 2$" "$T/tt.log"' "train-encoder resumed: rc $rc, $(grep -m1 resumed "$T/tt.log")"
 check 'diff -r "$T/tt_two" "$T/tt" >/dev/null' "train-encoder: killed and resumed 2-rank run = uninterrupted, every file byte for byte"
-check 'diff <(grep "epoch [23]/3" "$T/tt_two.log") <(grep "epoch [23]/3" "$T/tt.log")' "train-encoder: the same lines for the resumed epochs (train accuracy summed over the ranks)"
+check '[ "$(grep -c "epoch [23]/3" "$T/tt_two.log")" -eq 2 ] && diff <(grep "epoch [23]/3" "$T/tt_two.log") <(grep "epoch [23]/3" "$T/tt.log")' "train-encoder: the same lines for the resumed epochs (train accuracy summed over the ranks)"
+
+# train-direct --model clip: 24 pairs, batch 8: 3 steps per epoch. No validation,
+# so the last epoch's weights are written (with it, this tiny set keeps epoch 1's)
+C=(train-direct --model clip --records "$T/ctrain.jsonl" --epochs 3 --batch 8 --dim 16 --text-dim 16
+   --image-dim 16 --image-size 16 --layers 1 --heads 2 --threads 1)
+rm -f "$CK"
+"${MPIRUN[@]}" -np 2 "$CLI" "${C[@]}" --out "$T/clip_two" > "$T/clip_two.log" 2>&1
+rc=$?; check '[ $rc -eq 0 ]' "mpirun -np 2 train-direct --model clip, uninterrupted: $(tail -2 "$T/clip_two.log")"
+MMFUSE_TEST_KILL_AFTER_CHECKPOINT=2 "${MPIRUN[@]}" -x MMFUSE_TEST_KILL_AFTER_CHECKPOINT -np 2 "$CLI" "${C[@]}" --out "$T/clip" \
+  --checkpoint "$CK" --checkpoint-every 2 > "$T/kill.log" 2>&1
+rc=$?; check '[ $rc -ne 0 ] && [ -f "$CK" ]' "clip: rank 0 killed after its second checkpoint (mpirun rc $rc)"
+"${MPIRUN[@]}" -np 2 "$CLI" "${C[@]}" --out "$T/clip" --checkpoint "$CK" --checkpoint-every 2 --resume > "$T/clip.log" 2>&1
+rc=$?; check '[ $rc -eq 0 ] && grep -q "^train-direct: resumed from $CK at epoch 2 step 1$" "$T/clip.log"' "clip resumed: rc $rc, $(grep -m1 resumed "$T/clip.log")"
+check 'diff -r "$T/clip_two" "$T/clip" >/dev/null' "clip: killed and resumed 2-rank run = uninterrupted, every file byte for byte"
+check '[ "$(grep -c "epoch [23]/3" "$T/clip_two.log")" -eq 2 ] && diff <(grep "epoch [23]/3" "$T/clip_two.log") <(grep "epoch [23]/3" "$T/clip.log")' "clip: the same lines for the resumed epochs"
 exit $fail

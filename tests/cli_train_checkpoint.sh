@@ -124,6 +124,6 @@ rc=$?; check '[ $rc -eq 0 ] && grep -q "^train-encoder: resumed from $CK at epoc
 for f in config.json model.safetensors vocab.txt tokenizer_config.json; do
   check 'cmp -s "$T/tt_ref/$f" "$T/tt/$f"' "train-encoder killed and resumed = uninterrupted: $f"
 done
-check 'diff <(grep "epoch" "$T/tt_ref.log") <(grep "epoch" "$T/tt.log" | grep -v resumed)' "train-encoder: the same epoch lines (loss, train accuracy, val accuracy)"
+check '[ "$(grep -c "epoch" "$T/tt_ref.log")" -eq 3 ] && diff <(grep "epoch" "$T/tt_ref.log") <(grep "epoch" "$T/tt.log" | grep -v resumed)' "train-encoder: the same epoch lines (loss, train accuracy, val accuracy)"
 refused "another trainer's checkpoint" "checkpoint $CK was written by another trainer (text tower)" "${B[@]}" --checkpoint "$CK" --resume
 exit $fail
