@@ -303,6 +303,46 @@ static void batchnorm_dp_backward(mmf_tape *tp, const mmf_node *nd) {
     }
 }
 
+/* Channel c's mean and sum of squared deviations over N planes of HW: each
+ * plane's mean and squared deviations while it is in cache (two passes over
+ * one plane), combined over the planes (Chan et al.):
+ * M2 = sum M2_n + sum HW (mean_n - mean)^2, one read of x from memory. */
+static void channel_moments(const float *x, int64_t N, int64_t C, int64_t HW, int64_t c, double *mu_out, double *m2_out) {
+    double mu = 0.0, m2 = 0.0;
+    for (int64_t n = 0; n < N; n++) {
+        const float *xr = x + (n * C + c) * HW;
+        float pm = plane_sum(xr, HW) / (float)HW;
+        double d = (double)pm - mu;
+        mu += d / (double)(n + 1);
+        m2 += (double)plane_sqdev(xr, HW, pm) + d * d * (double)HW * (double)n / (double)(n + 1);
+    }
+    *mu_out = mu;
+    *m2_out = m2;
+}
+
+/* y = relu?(gamma (x - m) / sqrt(v + eps) + beta) over channel c, keeping
+ * mean, rstd and the scale and shift for the backward. fmaf: one rounding, so
+ * the backward recomputes exactly the same t (and ReLU mask) from x. */
+static void channel_normalize(const float *x, float *y, const float *gamma, const float *beta, int64_t N, int64_t C, int64_t HW,
+                              int64_t c, double m, double v, float eps, int relu, float *mean, float *rstd, float *scsh) {
+    mean[c] = (float)m;
+    rstd[c] = (float)(1.0 / sqrt(v + eps));
+    float sc = rstd[c] * (gamma ? gamma[c] : 1.0f), sh = (beta ? beta[c] : 0.0f) - mean[c] * sc;
+    scsh[2 * c] = sc;
+    scsh[2 * c + 1] = sh;
+    for (int64_t n = 0; n < N; n++) {
+        const float *xr = x + (n * C + c) * HW;
+        float *yr = y + (n * C + c) * HW;
+        if (relu) {
+            #pragma omp simd
+            for (int64_t i = 0; i < HW; i++) { float t = fmaf(xr[i], sc, sh); yr[i] = t > 0.0f ? t : 0.0f; }
+        } else {
+            #pragma omp simd
+            for (int64_t i = 0; i < HW; i++) yr[i] = fmaf(xr[i], sc, sh);
+        }
+    }
+}
+
 static mmf_var batchnorm_dp(mmf_tape *tp, mmf_var x, mmf_var gamma, mmf_var beta, float *running_mean,
                             float *running_var, float momentum, float eps, int relu) {
     int fail = x < 0 || mmf_tape_status(tp) != MMF_OK;
@@ -333,14 +373,8 @@ static mmf_var batchnorm_dp(mmf_tape *tp, mmf_var x, mmf_var gamma, mmf_var beta
     /* acc = [count, sum [C], sum of squares [C]] of this rank's slice */
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && C > 1 && N * HW * C > 16384)
     for (int64_t c = 0; c < C; c++) {
-        double mu = 0.0, m2 = 0.0;
-        for (int64_t n = 0; n < N; n++) {
-            const float *xr = X->v + (n * C + c) * HW;
-            float pm = plane_sum(xr, HW) / (float)HW;
-            double d = (double)pm - mu;
-            mu += d / (double)(n + 1);
-            m2 += (double)plane_sqdev(xr, HW, pm) + d * d * (double)HW * (double)n / (double)(n + 1);
-        }
+        double mu, m2;
+        channel_moments(X->v, N, C, HW, c, &mu, &m2);
         double cnt = (double)(N * HW);
         acc[1 + c] = cnt * mu;
         acc[1 + C + c] = m2 + cnt * mu * mu;
@@ -357,16 +391,7 @@ static mmf_var batchnorm_dp(mmf_tape *tp, mmf_var x, mmf_var gamma, mmf_var beta
             running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * m);
             running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * v * cnt / (cnt - 1.0));
         }
-        mean[c] = (float)m;
-        rstd[c] = (float)(1.0 / sqrt(v + eps));
-        float sc = rstd[c] * (G ? G->v[c] : 1.0f), sh = (Bt ? Bt->v[c] : 0.0f) - mean[c] * sc;
-        scsh[2 * c] = sc;
-        scsh[2 * c + 1] = sh;
-        for (int64_t n = 0; n < N; n++) {
-            const float *xr = X->v + (n * C + c) * HW;
-            float *yr = Y->v + (n * C + c) * HW;
-            for (int64_t i = 0; i < HW; i++) { float t = fmaf(xr[i], sc, sh); yr[i] = relu && t < 0.0f ? 0.0f : t; }
-        }
+        channel_normalize(X->v, Y->v, G ? G->v : NULL, Bt ? Bt->v : NULL, N, C, HW, c, m, v, eps, relu, mean, rstd, scsh);
     }
     if (ng) {
         mmf_node nd = {.backward = batchnorm_dp_backward, .name = relu ? "batchnorm_relu (data parallel)" : "batchnorm (data parallel)",
@@ -406,17 +431,8 @@ static mmf_var batchnorm(mmf_tape *tp, mmf_var x, mmf_var gamma, mmf_var beta, f
     for (int64_t c = 0; c < C; c++) {
         double m, v;
         if (batch) {
-            /* each plane's mean and squared deviations while it is in cache (two
-             * passes over one plane), combined over the planes (Chan et al.):
-             * M2 = sum M2_n + sum HW (mean_n - mean)^2, one read of x from memory */
-            double mu = 0.0, m2 = 0.0;
-            for (int64_t n = 0; n < N; n++) {
-                const float *xr = X->v + (n * C + c) * HW;
-                float pm = plane_sum(xr, HW) / (float)HW;
-                double d = (double)pm - mu;
-                mu += d / (double)(n + 1);
-                m2 += (double)plane_sqdev(xr, HW, pm) + d * d * (double)HW * (double)n / (double)(n + 1);
-            }
+            double mu, m2;
+            channel_moments(X->v, N, C, HW, c, &mu, &m2);
             m = mu;
             v = m2 / (double)(N * HW);
             if (train && running_mean && running_var) {
@@ -428,23 +444,7 @@ static mmf_var batchnorm(mmf_tape *tp, mmf_var x, mmf_var gamma, mmf_var beta, f
             m = running_mean[c];
             v = running_var[c];
         }
-        mean[c] = (float)m;
-        rstd[c] = (float)(1.0 / sqrt(v + eps));
-        float sc = rstd[c] * (G ? G->v[c] : 1.0f), sh = (Bt ? Bt->v[c] : 0.0f) - mean[c] * sc;
-        scsh[2 * c] = sc;
-        scsh[2 * c + 1] = sh;
-        /* fmaf: one rounding, so the backward recomputes exactly the same t (and ReLU mask) from x */
-        for (int64_t n = 0; n < N; n++) {
-            const float *xr = X->v + (n * C + c) * HW;
-            float *yr = Y->v + (n * C + c) * HW;
-            if (relu) {
-                #pragma omp simd
-                for (int64_t i = 0; i < HW; i++) { float t = fmaf(xr[i], sc, sh); yr[i] = t > 0.0f ? t : 0.0f; }
-            } else {
-                #pragma omp simd
-                for (int64_t i = 0; i < HW; i++) yr[i] = fmaf(xr[i], sc, sh);
-            }
-        }
+        channel_normalize(X->v, Y->v, G ? G->v : NULL, Bt ? Bt->v : NULL, N, C, HW, c, m, v, eps, relu, mean, rstd, scsh);
     }
     if (ng) {
         mmf_node nd = {.backward = batchnorm_backward, .name = relu ? "batchnorm_relu" : "batchnorm", .out = y,
