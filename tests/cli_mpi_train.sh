@@ -73,4 +73,7 @@ for case in "align:--task align:2e-5:" "drop:--modality-dropout 0.3:2e-5:" "xmod
   check 'st_compare "$T/one.$name" "$T/two.$name" $tol "$skip"' "$name: 2 ranks = 1 process (within $tol${skip:+, but $skip})"
   check 'diff <(grep "^epoch" "$T/one.$name.log" | sed "s/[0-9] / /g") <(grep "^epoch" "$T/two.$name.log" | sed "s/[0-9] / /g")' "$name: same progress lines"
 done
+# a contrastive step needs every rank in it: a batch of 1 over 2 ranks is refused on both, no head
+"${MPIRUN[@]}" -np 2 "$CLI" train --train "$T/both.st" --task align --batch 1 --epochs 1 --threads 1 --out "$T/a1.head" > "$T/err" 2>&1
+rc=$?; check '[ $rc -eq 1 ] && [ "$(grep -c "fewer samples than the 2 ranks" "$T/err")" -eq 2 ] && [ ! -e "$T/a1.head" ]' "align, batch 1, 2 ranks: refused: $(head -1 "$T/err")"
 exit $fail

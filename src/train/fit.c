@@ -224,7 +224,7 @@ mmf_status mmf_fit_run(const mmf_fit *f) {
         int64_t small = f->n < f->batch ? f->n : f->batch, rest = f->n % f->batch;
         if (f->n > f->batch && rest > 0 && rest >= (f->min_batch > 1 ? f->min_batch : 1) && rest < small) small = rest;
         if (small < f->comm->size)
-            return mmf_fail(MMF_ERR_ARG, "%s: %lld samples in batches of %lld give a step of %lld samples, fewer than the %d ranks "
+            return mmf_fail(MMF_ERR_ARG, "%s: %lld samples in batches of %lld make a step of %lld, fewer samples than the %d ranks "
                                          "(each needs a share of every batch); use fewer ranks or another batch size",
                             f->what, (long long)f->n, (long long)f->batch, (long long)small, f->comm->size);
     }
