@@ -406,8 +406,10 @@ mmf_status mmf_clip_train(const char *train_jsonl, const char *val_jsonl, const 
     for (size_t i = 0; i < n_texts; i++) free(texts[i]);
     free(texts);
     if (!s) s = clip_model_init(&m, (int)vocab, &p);
-    /* the processor the saved folder carries: save the vision tower once, load it back */
-    if (!s) s = cnn_save(&m.img, vdir, NULL);
+    /* the processor the saved folder carries: save the vision tower once, load it back
+     * (data parallel: rank 0 saves, the others wait for it) */
+    if (!s && mmf_comm_leader(p.comm)) s = cnn_save(&m.img, vdir, NULL);
+    s = mmf_comm_agree(p.comm, s, "contrastive training");
     if (!s) s = mmf_image_processor_load(vdir, &proc);
     if (!s) s = clip_set_load(train_jsonl, p.pair_field, tok, proc, p.image_size, &tr);
     if (!s && val_jsonl) s = clip_set_load(val_jsonl, p.pair_field, tok, proc, p.image_size, &va);

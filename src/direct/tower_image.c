@@ -169,8 +169,9 @@ mmf_status mmf_image_tower_train(const char *train_jsonl, const char *val_jsonl,
     cfg.channels[3] = p.dim;
     if (!s) s = cnn_init(&m, &cfg, p.seed);
     /* the processor the saved folder will carry: save first, load it back
-     * (under comm every rank writes the same files, atomically, before training) */
-    if (!s) s = cnn_save(&m, out_dir, labels);
+     * (data parallel: rank 0 saves, the others wait for it) */
+    if (!s && mmf_comm_leader(p.comm)) s = cnn_save(&m, out_dir, labels);
+    s = mmf_comm_agree(p.comm, s, "image tower");
     if (!s) s = mmf_image_processor_load(out_dir, &proc);
     if (!s) {
         ids = malloc(tr.n * sizeof *ids);
