@@ -16,6 +16,17 @@ static double thread_s(void) {
 #define TGT_FMA __attribute__((target("avx512f")))
 #define TGT_BF16 __attribute__((target("avx512f,avx512bf16")))
 
+/* Both timings end here: the seconds since t0, then the chains summed into a
+ * volatile so that the compiler keeps the loops. */
+TGT_FMA static double chains_done(const __m512 *acc, double t0) {
+    double t = thread_s() - t0;
+    __m512 s = acc[0];
+    for (int c = 1; c < CHAINS; c++) s = _mm512_add_ps(s, acc[c]);
+    volatile float sink = _mm512_reduce_add_ps(s);
+    (void)sink;
+    return t;
+}
+
 /* seconds for ROUNDS x CHAINS zmm FMAs (32 flops each) */
 TGT_FMA static double time_fma(float seed) {
     __m512 acc[CHAINS], m = _mm512_set1_ps(0.999f), a = _mm512_set1_ps(seed);
@@ -23,12 +34,7 @@ TGT_FMA static double time_fma(float seed) {
     double t0 = thread_s();
     for (int r = 0; r < ROUNDS; r++)
         for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_fmadd_ps(acc[c], m, a);
-    double t = thread_s() - t0;
-    __m512 s = acc[0];
-    for (int c = 1; c < CHAINS; c++) s = _mm512_add_ps(s, acc[c]);
-    volatile float sink = _mm512_reduce_add_ps(s);   /* keeps the loop */
-    (void)sink;
-    return t;
+    return chains_done(acc, t0);
 }
 
 /* seconds for ROUNDS x CHAINS zmm vdpbf16ps (64 flops each) */
@@ -39,12 +45,7 @@ TGT_BF16 static double time_bf16(float seed) {
     double t0 = thread_s();
     for (int r = 0; r < ROUNDS; r++)
         for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_dpbf16_ps(acc[c], x, x);
-    double t = thread_s() - t0;
-    __m512 s = acc[0];
-    for (int c = 1; c < CHAINS; c++) s = _mm512_add_ps(s, acc[c]);
-    volatile float sink = _mm512_reduce_add_ps(s);
-    (void)sink;
-    return t;
+    return chains_done(acc, t0);
 }
 
 static double g_speedup;

@@ -91,7 +91,36 @@ mmf_var mmf_tower_loss(mmf_tape *tp, mmf_var lg, const int64_t *y, int B, int C,
     return mmf_t_cross_entropy(tp, lg, y, 0.1f, NULL);
 }
 
-void mmf_tower_progress(const mmf_tower_params *p, const mmf_fit_report *r, int64_t *correct, double val_acc) {
+mmf_status mmf_tower_params_resolve(const mmf_tower_params *pp, int default_epochs, const char *what, mmf_tower_params *out) {
+    *out = pp ? *pp : mmf_tower_params_default();
+    if (out->epochs <= 0) out->epochs = default_epochs;
+    if (out->batch < 2 || out->batch > 4096) return mmf_fail(MMF_ERR_ARG, "%s: batch %d should be in [2, 4096]", what, out->batch);
+    return MMF_OK;
+}
+
+mmf_status mmf_tower_fit_eval(void *ctx, int epoch, double *score, double *metrics) {
+    mmf_tower_fit *f = ctx;
+    (void)epoch;
+    int64_t correct = 0;
+    const int bs = f->p->batch;
+    mmf_tape_set_training(f->tp, 0);
+    for (int64_t s = 0; s < f->n_val; s += bs) {
+        int B = (int)(f->n_val - s < bs ? f->n_val - s : bs);
+        for (int b = 0; b < B; b++) f->idx[b] = s + b;
+        mmf_tape_reset(f->tp);
+        mmf_var lg = f->val_logits(ctx, f->idx, B);
+        if (mmf_tape_status(f->tp)) break;
+        correct += mmf_tower_correct(mmf_tape_var(f->tp, lg)->v, B, f->n_classes, f->y_val + s);
+    }
+    *score = metrics[0] = f->n_val ? (double)correct / (double)f->n_val : 0.0;
+    return mmf_tape_status(f->tp);
+}
+
+void mmf_tower_fit_progress(void *ctx, const mmf_fit_report *r) {
+    mmf_tower_fit *f = ctx;
+    const mmf_tower_params *p = f->p;
+    int64_t *correct = &f->correct;
+    double val_acc = r->metrics ? r->metrics[0] : -1.0;
     if (!r->end) return;
     /* data parallel: every rank counted its slices (progress runs on all ranks at the same points) */
     if (mmf_comm_sum_i64(p->comm, correct, 1, "tower progress")) *correct = 0;

@@ -27,7 +27,28 @@ int64_t mmf_tower_correct(const float *L, int B, int C, const int64_t *y);
 /* Cross-entropy (label smoothing 0.1) of logits LG [B, C] against labels Y,
  * adding the batch's correct predictions to *correct. */
 mmf_var mmf_tower_loss(mmf_tape *tp, mmf_var lg, const int64_t *y, int B, int C, int64_t *correct);
-/* At an epoch's end (r->end) reports it through p->progress, if any, from the
- * fit loop's numbers and *correct, which it then resets. */
-void mmf_tower_progress(const mmf_tower_params *p, const mmf_fit_report *r, int64_t *correct, double val_acc);
+/* What both trainers' fit contexts begin with: what the shared progress and
+ * validation callbacks below need. */
+typedef struct mmf_tower_fit {
+    const mmf_tower_params *p;
+    int64_t correct;      /* the epoch's correct predictions so far (mmf_tower_loss adds to it) */
+    mmf_tape *tp;         /* validation reuses the training tape */
+    int64_t n_val;        /* validation samples 0..n_val-1, labels y_val, n_classes classes */
+    const int64_t *y_val;
+    int n_classes;
+    int64_t *idx;         /* room for p->batch sample ids */
+    /* the logits [B, C] of validation samples idx[0..B) on tp (reset, not training) */
+    mmf_var (*val_logits)(void *ctx, const int64_t *idx, int B);
+} mmf_tower_fit;
+/* The fit loop's eval callback of both trainers (ctx begins with an
+ * mmf_tower_fit): validation accuracy in batches of p->batch, the score and metrics[0]. */
+mmf_status mmf_tower_fit_eval(void *ctx, int epoch, double *score, double *metrics);
+/* The fit loop's progress callback of both trainers (ctx begins with an
+ * mmf_tower_fit): at an epoch's end (r->end) reports it through p->progress,
+ * if any, from the loop's numbers, the validation accuracy (metrics[0]) and
+ * the correct count, which it then resets. */
+void mmf_tower_fit_progress(void *ctx, const mmf_fit_report *r);
+/* *pp (NULL: the defaults) with epochs <= 0 made default_epochs and the batch
+ * checked; `what` ("image tower") names the trainer in the error. */
+mmf_status mmf_tower_params_resolve(const mmf_tower_params *pp, int default_epochs, const char *what, mmf_tower_params *out);
 #endif

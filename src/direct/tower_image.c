@@ -79,28 +79,9 @@ static void fill_batch(const img_set *d, const int64_t *idx, int B, const float 
     }
 }
 
-static double accuracy(mmf_tape *tp, cnn_model *m, const img_set *d, const float *lut, float *buf, int bs) {
-    int64_t correct = 0;
-    int S = d->S, C = m->cfg.n_classes;
-    int64_t *idx = malloc((size_t)bs * sizeof *idx);
-    mmf_tape_set_training(tp, 0);
-    for (int64_t s = 0; s < d->n; s += bs) {
-        int B = (int)(d->n - s < bs ? d->n - s : bs);
-        for (int b = 0; b < B; b++) idx[b] = s + b;
-        fill_batch(d, idx, B, lut, NULL, buf);
-        mmf_tape_reset(tp);
-        mmf_var x = mmf_t_const(tp, buf, 4, (int64_t[]){B, 3, S, S});
-        mmf_var lg = cnn_forward(tp, m, x, NULL);
-        if (mmf_tape_status(tp)) break;
-        correct += mmf_tower_correct(mmf_tape_var(tp, lg)->v, B, C, d->y + s);
-    }
-    free(idx);
-    return d->n ? (double)correct / (double)d->n : 0.0;
-}
-
 /* the image tower's side of the fit loop (train/fit.h) */
 typedef struct image_fit {
-    const mmf_tower_params *p;
+    mmf_tower_fit f;    /* first: params, correct count, tape, validation (tower.h) */
     cnn_model *m;
     const img_set *dt, *dv;
     const float *lut;
@@ -109,8 +90,6 @@ typedef struct image_fit {
     int64_t *y;         /* its labels */
     int amax;           /* largest shift */
     mmf_rng *rng;
-    mmf_tape *tp;       /* validation reuses the training tape */
-    int64_t correct;
 } image_fit;
 
 /* shifts drawn for the whole batch (as one process draws them), samples lo..hi-1 filled */
@@ -128,33 +107,28 @@ static mmf_status if_forward(void *ctx, mmf_tape *tp, const int64_t *idx, int64_
     (void)idx;
     mmf_var x = mmf_t_const(tp, c->buf, 4, (int64_t[]){B, 3, S, S});
     mmf_var lg = cnn_forward(tp, c->m, x, NULL);
-    *L = mmf_tower_loss(tp, lg, c->y, (int)B, c->m->cfg.n_classes, &c->correct);
+    *L = mmf_tower_loss(tp, lg, c->y, (int)B, c->m->cfg.n_classes, &c->f.correct);
     return MMF_OK;
 }
 
-static mmf_status if_eval(void *ctx, int epoch, double *score, double *metrics) {
+static mmf_var if_val_logits(void *ctx, const int64_t *idx, int B) {
     image_fit *c = ctx;
-    (void)epoch;
-    *score = metrics[0] = accuracy(c->tp, c->m, c->dv, c->lut, c->buf, c->p->batch);
-    return mmf_tape_status(c->tp);
-}
-
-static void if_progress(void *ctx, const mmf_fit_report *r) {
-    image_fit *c = ctx;
-    mmf_tower_progress(c->p, r, &c->correct, r->metrics ? r->metrics[0] : -1.0);
+    int S = c->dv->S;
+    fill_batch(c->dv, idx, B, c->lut, NULL, c->buf);
+    mmf_var x = mmf_t_const(c->f.tp, c->buf, 4, (int64_t[]){B, 3, S, S});
+    return cnn_forward(c->f.tp, c->m, x, NULL);
 }
 
 mmf_status mmf_image_tower_train(const char *train_jsonl, const char *val_jsonl, const char *out_dir, const mmf_tower_params *pp) {
-    mmf_tower_params p = pp ? *pp : mmf_tower_params_default();
-    if (p.epochs <= 0) p.epochs = 10;
-    if (p.batch < 2 || p.batch > 4096) return mmf_fail(MMF_ERR_ARG, "image tower: batch %d should be in [2, 4096]", p.batch);
+    mmf_tower_params p;
+    MMF_TRY(mmf_tower_params_resolve(pp, 10, "image tower", &p));
     if (p.image_size < 8 || p.image_size > 512) return mmf_fail(MMF_ERR_ARG, "image tower: image size %d should be in [8, 512]", p.image_size);
     if (p.dim < 8 || p.dim > 4096) return mmf_fail(MMF_ERR_ARG, "image tower: dim %d should be in [8, 4096]", p.dim);
     if (p.n_threads < 1) p.n_threads = 1;
     mmf_records tr = {0}, va = {0};
     const char **labels = NULL;
     int n_labels = 0;
-    int64_t *ids = NULL, *vids = NULL;
+    int64_t *ids = NULL, *vids = NULL, *vidx = NULL;
     img_set dt = {0}, dv = {0};
     cnn_model m = {0};
     mmf_tape *tp = NULL;
@@ -197,7 +171,8 @@ mmf_status mmf_image_tower_train(const char *train_jsonl, const char *val_jsonl,
         buf = malloc((size_t)bs * 3 * S * S * sizeof(float));
         ybuf = malloc((size_t)bs * sizeof *ybuf);
         shift = malloc((size_t)bs * 2 * sizeof *shift);
-        if (!tp || !buf || !ybuf || !shift) s = mmf_fail(MMF_ERR_NOMEM, "image tower: out of memory");
+        vidx = malloc((size_t)bs * sizeof *vidx);
+        if (!tp || !buf || !ybuf || !shift || !vidx) s = mmf_fail(MMF_ERR_NOMEM, "image tower: out of memory");
     }
     float lut[256];
     make_lut(lut);
@@ -205,21 +180,23 @@ mmf_status mmf_image_tower_train(const char *train_jsonl, const char *val_jsonl,
     mmf_rng_seed(&rng, p.seed ^ 0x5eedULL);
     int64_t run_n = 0;
     for (int i = 0; i < cfg.n_stages; i++) run_n += 2 * cfg.channels[i];
-    image_fit c = {.p = &p, .m = &m, .dt = &dt, .dv = &dv, .lut = lut, .buf = buf, .shift = shift, .y = ybuf,
-                   .amax = p.augment ? S / 16 : 0, .rng = &rng, .tp = tp};
+    image_fit c = {.f = {.p = &p, .tp = tp, .n_val = dv.n, .y_val = dv.y, .n_classes = m.cfg.n_classes, .idx = vidx,
+                         .val_logits = if_val_logits},
+                   .m = &m, .dt = &dt, .dv = &dv, .lut = lut, .buf = buf, .shift = shift, .y = ybuf,
+                   .amax = p.augment ? S / 16 : 0, .rng = &rng};
     /* the batchnorm running statistics go with the best weights */
     mmf_fit f = {.what = "image tower", .n = dt.n, .batch = bs, .min_batch = 2, .epochs = p.epochs, .fresh_order = 1, .rng = &rng,
                  .tp = tp, .sets = {&m.ps}, .opts = {&opt}, .n_sets = 1, .state = m.running, .n_state = run_n,
-                 .ops = {.gather_slice = if_gather, .forward = if_forward, .eval = dv.n ? if_eval : NULL, .progress = if_progress},
+                 .ops = {.gather_slice = if_gather, .forward = if_forward, .eval = dv.n ? mmf_tower_fit_eval : NULL, .progress = mmf_tower_fit_progress},
                  .ctx = &c, .comm = p.comm, .ckpt = &p.checkpoint,
-                 .blobs = {{"correct", &c.correct, sizeof c.correct, 1}}, .n_blobs = 1};
+                 .blobs = {{"correct", &c.f.correct, sizeof c.f.correct, 1}}, .n_blobs = 1};
     /* data parallel: batchnorm's statistics are the whole batch's */
     if (tp) mmf_tape_set_comm(tp, p.comm);
     s = mmf_comm_agree(p.comm, s, "image tower");
     if (!s) s = mmf_fit_run(&f);
     if (!s && mmf_comm_leader(p.comm)) s = cnn_save(&m, out_dir, labels);
     s = mmf_comm_agree(p.comm, s, "image tower");
-    free(buf); free(ybuf); free(shift); free(ids); free(vids); free(labels);
+    free(buf); free(ybuf); free(shift); free(ids); free(vids); free(vidx); free(labels);
     mmf_tape_free(tp);
     mmf_optim_free(&opt);
     mmf_image_processor_free(proc);

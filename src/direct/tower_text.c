@@ -57,33 +57,15 @@ static int gather_rows(const tset *d, const int64_t *idx, int B, int lo, int hi,
 
 static int gather(const tset *d, const int64_t *idx, int B, int32_t *ids, uint8_t *keep) { return gather_rows(d, idx, B, 0, B, ids, keep); }
 
-static double accuracy(mmf_tape *tp, textnet *m, const tset *d, int bs, int32_t *ids, uint8_t *keep, int64_t *idx) {
-    int64_t correct = 0;
-    int C = m->cfg.n_classes;
-    mmf_tape_set_training(tp, 0);
-    for (int64_t s = 0; s < d->n; s += bs) {
-        int B = (int)(d->n - s < bs ? d->n - s : bs);
-        for (int b = 0; b < B; b++) idx[b] = s + b;
-        int T = gather(d, idx, B, ids, keep);
-        mmf_tape_reset(tp);
-        mmf_var lg = textnet_forward(tp, m, ids, keep, B, T, NULL);
-        if (mmf_tape_status(tp)) return -1;
-        correct += mmf_tower_correct(mmf_tape_var(tp, lg)->v, B, C, d->y + s);
-    }
-    return d->n ? (double)correct / (double)d->n : 0.0;
-}
-
 /* the text tower's side of the fit loop (train/fit.h) */
 typedef struct text_fit {
-    const mmf_tower_params *p;
+    mmf_tower_fit f;    /* first: params, correct count, tape, validation (tower.h) */
     textnet *m;
     const tset *dt, *dv;
     int32_t *ids;
     uint8_t *keep;
-    int64_t *y, *idx;   /* the batch's labels; validation's sample ids */
+    int64_t *y;         /* the batch's labels */
     int T;              /* the batch's padded length */
-    mmf_tape *tp;       /* validation reuses the training tape */
-    int64_t correct;
     double val_acc;
 } text_fit;
 
@@ -98,26 +80,19 @@ static mmf_status tf_forward(void *ctx, mmf_tape *tp, const int64_t *idx, int64_
     text_fit *c = ctx;
     (void)idx;
     mmf_var lg = textnet_forward(tp, c->m, c->ids, c->keep, (int)B, c->T, NULL);
-    *L = mmf_tower_loss(tp, lg, c->y, (int)B, c->m->cfg.n_classes, &c->correct);
+    *L = mmf_tower_loss(tp, lg, c->y, (int)B, c->m->cfg.n_classes, &c->f.correct);
     return MMF_OK;
 }
 
-static mmf_status tf_eval(void *ctx, int epoch, double *score, double *metrics) {
+static mmf_var tf_val_logits(void *ctx, const int64_t *idx, int B) {
     text_fit *c = ctx;
-    (void)epoch;
-    *score = metrics[0] = accuracy(c->tp, c->m, c->dv, c->p->batch, c->ids, c->keep, c->idx);
-    return mmf_tape_status(c->tp);
-}
-
-static void tf_progress(void *ctx, const mmf_fit_report *r) {
-    text_fit *c = ctx;
-    mmf_tower_progress(c->p, r, &c->correct, r->metrics ? r->metrics[0] : -1.0);
+    int T = gather(c->dv, idx, B, c->ids, c->keep);
+    return textnet_forward(c->f.tp, c->m, c->ids, c->keep, B, T, NULL);
 }
 
 mmf_status mmf_text_tower_train(const char *train_jsonl, const char *val_jsonl, const char *out_dir, const mmf_tower_params *pp) {
-    mmf_tower_params p = pp ? *pp : mmf_tower_params_default();
-    if (p.epochs <= 0) p.epochs = 40;
-    if (p.batch < 2 || p.batch > 4096) return mmf_fail(MMF_ERR_ARG, "text tower: batch %d should be in [2, 4096]", p.batch);
+    mmf_tower_params p;
+    MMF_TRY(mmf_tower_params_resolve(pp, 40, "text tower", &p));
     if (p.max_length < 4 || p.max_length > 4096) return mmf_fail(MMF_ERR_ARG, "text tower: max_length %d should be in [4, 4096]", p.max_length);
     if (!(p.dropout >= 0.0f && p.dropout < 1.0f)) return mmf_fail(MMF_ERR_ARG, "text tower: dropout %g should be in [0, 1)", p.dropout);
     /* one thread: the matrices are tiny (about 10 tokens x 128), so parallel
@@ -171,12 +146,14 @@ mmf_status mmf_text_tower_train(const char *train_jsonl, const char *val_jsonl, 
     }
     mmf_rng rng;
     mmf_rng_seed(&rng, p.seed ^ 0x7e47ULL);
-    text_fit c = {.p = &p, .m = &m, .dt = &dt, .dv = &dv, .ids = bids, .keep = bkeep, .y = ybuf, .idx = idx, .tp = tp};
+    text_fit c = {.f = {.p = &p, .tp = tp, .n_val = dv.n, .y_val = dv.y, .n_classes = m.cfg.n_classes, .idx = idx,
+                        .val_logits = tf_val_logits},
+                  .m = &m, .dt = &dt, .dv = &dv, .ids = bids, .keep = bkeep, .y = ybuf};
     mmf_fit f = {.what = "text tower", .n = dt.n, .batch = bs, .epochs = p.epochs, .fresh_order = 1, .rng = &rng, .tp = tp,
                  .sets = {&m.ps}, .opts = {&opt}, .n_sets = 1,
-                 .ops = {.gather_slice = tf_gather, .forward = tf_forward, .eval = dv.n ? tf_eval : NULL, .progress = tf_progress},
+                 .ops = {.gather_slice = tf_gather, .forward = tf_forward, .eval = dv.n ? mmf_tower_fit_eval : NULL, .progress = mmf_tower_fit_progress},
                  .ctx = &c, .comm = p.comm, .ckpt = &p.checkpoint,
-                 .blobs = {{"correct", &c.correct, sizeof c.correct, 1}}, .n_blobs = 1};
+                 .blobs = {{"correct", &c.f.correct, sizeof c.f.correct, 1}}, .n_blobs = 1};
     /* data parallel: every rank set up, or none trains; rank 0 writes the model */
     s = mmf_comm_agree(p.comm, s, "text tower");
     if (!s) s = mmf_fit_run(&f);
