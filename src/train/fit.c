@@ -118,7 +118,9 @@ static mmf_status step(const mmf_fit *f, const int64_t *idx, int64_t B, int ep, 
             if (f->comm->allreduce(ag, 1, MMF_DT_F64, MMF_COMM_SUM, f->comm->user))
                 return mmf_fail(MMF_ERR_IO, "%s: epoch %d step %lld: the all-reduce before the backward pass failed", f->what, ep + 1,
                                 (long long)bi + 1);
-            if (ag[0] > 0 && !s && L < 0 && isfinite(lv))
+            /* a rank without a loss while others have one cannot join their backward pass
+             * (no rank with one: the batch is skipped, as one process skips it) */
+            if (ag[0] > 0 && ag[0] < f->comm->size && !s && L < 0)
                 s = mmf_fail(MMF_ERR_ARG, "%s: epoch %d step %lld: rank %d's slice of the batch has nothing to learn from, and this "
                                           "model's batch is coupled across ranks; use a larger batch or fewer ranks",
                              f->what, ep + 1, (long long)bi + 1, f->comm->rank);
