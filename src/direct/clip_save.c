@@ -51,22 +51,14 @@ mmf_status clip_save(const clip_model *m, const mmf_clip_params *p, const char *
     s = sub_config(tdir, &tc);
     if (!s) s = sub_config(vdir, &vc);
     if (s) { cJSON_Delete(tc); return s; }
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "model_type", "mmfuse_clip");
-    cJSON *arch = cJSON_AddArrayToObject(o, "architectures");
-    cJSON_AddItemToArray(arch, cJSON_CreateString("MmfuseClipModel"));
+    cJSON *o = mmf_hf_config_new("mmfuse_clip", "MmfuseClipModel");
     cJSON_AddNumberToObject(o, "projection_dim", p->dim);
     cJSON_AddNumberToObject(o, "logit_scale_init_value", log(1.0 / p->temperature));
     cJSON_AddStringToObject(o, "text_folder", "text");
     cJSON_AddStringToObject(o, "vision_folder", "vision");
     cJSON_AddItemToObject(o, "text_config", tc);
     cJSON_AddItemToObject(o, "vision_config", vc);
-    char *txt = cJSON_Print(o);
+    s = mmf_hf_write_json(dir, "config.json", o);
     cJSON_Delete(o);
-    if (!txt) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    s = mmf_write_file_atomic(path, txt, strlen(txt));
-    free(txt);
     return s;
 }

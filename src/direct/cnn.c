@@ -90,26 +90,10 @@ mmf_var cnn_forward(mmf_tape *tp, cnn_model *m, mmf_var x, mmf_var *feat) {
     return mmf_t_linear(tp, f, mmf_t_param(tp, &m->ps, m->p_cls_w), mmf_t_param(tp, &m->ps, m->p_cls_b));
 }
 
-static mmf_status write_json(const char *dir, const char *name, cJSON *o) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    char *txt = cJSON_Print(o);
-    if (!txt) return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", path);
-    size_t n = strlen(txt);
-    char *t2 = realloc(txt, n + 2);
-    if (t2) { txt = t2; txt[n++] = '\n'; txt[n] = 0; }
-    mmf_status s = mmf_write_file_atomic(path, txt, n);
-    free(txt);
-    return s;
-}
-
 mmf_status cnn_save(const cnn_model *m, const char *dir, const char *const *labels) {
     const cnn_config *c = &m->cfg;
     /* config.json */
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "model_type", "mmfuse_cnn");
-    cJSON *arch = cJSON_AddArrayToObject(o, "architectures");
-    cJSON_AddItemToArray(arch, cJSON_CreateString("MmfuseCnn"));
+    cJSON *o = mmf_hf_config_new("mmfuse_cnn", "MmfuseCnn");
     cJSON_AddNumberToObject(o, "image_size", c->image_size);
     cJSON_AddNumberToObject(o, "num_channels", c->in_channels);
     cJSON *ch = cJSON_AddArrayToObject(o, "channels");
@@ -118,7 +102,7 @@ mmf_status cnn_save(const cnn_model *m, const char *dir, const char *const *labe
     cJSON_AddNumberToObject(o, "batch_norm_eps", c->bn_eps);
     cJSON_AddNumberToObject(o, "num_labels", c->n_classes);
     mmf_hf_add_id2label(o, labels, c->n_classes);
-    mmf_status s = write_json(dir, "config.json", o);
+    mmf_status s = mmf_hf_write_json(dir, "config.json", o);
     cJSON_Delete(o);
     if (s) return s;
     /* preprocessor_config.json: resize to the side, x/255, (x - 0.5) / 0.5 */
@@ -134,7 +118,7 @@ mmf_status cnn_save(const cnn_model *m, const char *dir, const char *const *labe
     cJSON_AddBoolToObject(o, "do_normalize", 1);
     cJSON *mean = cJSON_AddArrayToObject(o, "image_mean"), *std = cJSON_AddArrayToObject(o, "image_std");
     for (int i = 0; i < 3; i++) { cJSON_AddItemToArray(mean, cJSON_CreateNumber(0.5)); cJSON_AddItemToArray(std, cJSON_CreateNumber(0.5)); }
-    s = write_json(dir, "preprocessor_config.json", o);
+    s = mmf_hf_write_json(dir, "preprocessor_config.json", o);
     cJSON_Delete(o);
     if (s) return s;
     /* model.safetensors: parameters + running statistics */

@@ -6,6 +6,11 @@
 #include <cjson/cJSON.h>
 #include "train/tape.h"
 
+/* A config.json object begun as Hugging Face's: {"model_type": ..., "architectures": [...]} */
+cJSON *mmf_hf_config_new(const char *model_type, const char *architecture);
+/* DIR/NAME (config.json, preprocessor_config.json): o printed indented with a
+ * final newline, as transformers writes them, and written atomically. */
+mmf_status mmf_hf_write_json(const char *dir, const char *name, const cJSON *o);
 /* config.json's "id2label": {"0": labels[0], ...}; nothing without labels. */
 void mmf_hf_add_id2label(cJSON *config, const char *const *labels, int n);
 /* A writer of model.safetensors ("format": "pt", as PyTorch writes it) holding

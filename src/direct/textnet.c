@@ -131,10 +131,7 @@ mmf_var textnet_forward(mmf_tape *tp, textnet *m, const int32_t *ids, const uint
 
 mmf_status textnet_save(const textnet *m, const char *dir, const char *const *labels) {
     const textnet_config *c = &m->cfg;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "model_type", "mmfuse_text");
-    cJSON *arch = cJSON_AddArrayToObject(o, "architectures");
-    cJSON_AddItemToArray(arch, cJSON_CreateString("MmfuseTextModel"));
+    cJSON *o = mmf_hf_config_new("mmfuse_text", "MmfuseTextModel");
     cJSON_AddNumberToObject(o, "vocab_size", c->vocab);
     cJSON_AddNumberToObject(o, "hidden_size", c->hidden);
     cJSON_AddNumberToObject(o, "num_hidden_layers", c->layers);
@@ -148,13 +145,8 @@ mmf_status textnet_save(const textnet *m, const char *dir, const char *const *la
     cJSON_AddNumberToObject(o, "pad_token_id", 0);
     cJSON_AddNumberToObject(o, "num_labels", c->n_classes);
     mmf_hf_add_id2label(o, labels, c->n_classes);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    char *txt = cJSON_Print(o);
+    mmf_status s = mmf_hf_write_json(dir, "config.json", o);
     cJSON_Delete(o);
-    if (!txt) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
-    mmf_status s = mmf_write_file_atomic(path, txt, strlen(txt));
-    free(txt);
     if (s) return s;
     mmf_st_writer *w;
     s = mmf_hf_model_begin(&m->ps, &w);
