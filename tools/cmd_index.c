@@ -105,8 +105,15 @@ static int do_build(int argc, char **argv) {
     p.n_threads = cli_default_threads();
     int bad = 0;
     long iv;
+    const cli_num nums[] = {
+        {"--M", &p.M, NULL, 2, 256},
+        {"--ef-construction", &p.ef_construction, NULL, 1, 100000},
+        {"--ef-search", &p.ef_search, NULL, 1, 100000},
+        {"--threads", &p.n_threads, NULL, 1, 1024},
+    };
     for (int i = 2; i < argc; i++) {
         if (cli_opt(argc, argv, &i, "--out", &v, &bad)) out = v;
+        else if (cli_num_opt(argc, argv, &i, nums, (int)(sizeof nums / sizeof nums[0]), &bad)) { /* into p */ }
         else if (cli_opt(argc, argv, &i, "--tensor", &v, &bad)) tensor = v;
         else if (cli_opt(argc, argv, &i, "--ids", &v, &bad)) ids_name = v;
         else if (cli_opt(argc, argv, &i, "--records", &v, &bad)) records = v;
@@ -125,18 +132,6 @@ static int do_build(int argc, char **argv) {
             if (!strcmp(v, "none")) p.quant = MMF_QUANT_NONE;
             else if (!strcmp(v, "int8")) p.quant = MMF_QUANT_INT8;
             else return cli_usage("index", "--quant expects none or int8, got \"%s\"", v);
-        } else if (cli_opt(argc, argv, &i, "--M", &v, &bad)) {
-            if (bad || !cli_int("--M", v, 2, 256, &iv)) return MMF_EXIT_USAGE;
-            p.M = (int)iv;
-        } else if (cli_opt(argc, argv, &i, "--ef-construction", &v, &bad)) {
-            if (bad || !cli_int("--ef-construction", v, 1, 100000, &iv)) return MMF_EXIT_USAGE;
-            p.ef_construction = (int)iv;
-        } else if (cli_opt(argc, argv, &i, "--ef-search", &v, &bad)) {
-            if (bad || !cli_int("--ef-search", v, 1, 100000, &iv)) return MMF_EXIT_USAGE;
-            p.ef_search = (int)iv;
-        } else if (cli_opt(argc, argv, &i, "--threads", &v, &bad)) {
-            if (bad || !cli_int("--threads", v, 1, 1024, &iv)) return MMF_EXIT_USAGE;
-            p.n_threads = (int)iv;
         } else if (cli_opt(argc, argv, &i, "--seed", &v, &bad)) {
             if (bad || !cli_int("--seed", v, 0, 2147483647L, &iv)) return MMF_EXIT_USAGE;
             p.seed = (uint64_t)iv;
