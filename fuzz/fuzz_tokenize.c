@@ -19,40 +19,42 @@
 #include <unistd.h>
 #include "mmfuse.h"
 
+#ifndef PROMISE   /* tests/test_fuzz_regress.c includes every harness in one file */
 #define PROMISE(c) do { if (!(c)) { fprintf(stderr, "broken promise: %s\n", #c); __builtin_trap(); } } while (0)
+#endif
 
 /* folders as they are, or one .model file shown to the loader as spiece.model */
-static const struct { const char *path; int model_file; } sources[] = {
+static const struct { const char *path; int model_file; } tok_sources[] = {
     {"tests/data/text/bert_a", 0},     {"tests/data/text/bert_st", 0},  {"tests/data/text/bytebpe", 0},
     {"tests/data/text/roberta_bpe", 0}, {"tests/data/text/spm_bpe", 0}, {"tests/data/text/uni_nfkc", 0},
     {"tests/data/text/mpnet_b", 0},    {"tests/data/text/xlmr_spm", 0}, {"tests/data/text/spm/bpe.model", 1},
     {"tests/data/text/spm/uni.model", 1}, {"../shared/tokenizers/clip-vit-base-patch32", 0},
 };
-enum { N_SOURCES = sizeof sources / sizeof sources[0] };
+enum { N_SOURCES = sizeof tok_sources / sizeof tok_sources[0] };
 static mmf_tokenizer *toks[N_SOURCES];
 static int n_toks;
 static char tmp_dirs[N_SOURCES][64];
 
-static void cleanup(void) {
+static void tok_cleanup(void) {
     for (int i = 0; i < N_SOURCES; i++) {
         if (!tmp_dirs[i][0]) continue;
-        char link[128];
+        char link[1024];
         snprintf(link, sizeof link, "%s/spiece.model", tmp_dirs[i]);
         unlink(link);
         rmdir(tmp_dirs[i]);
     }
 }
 
-static void setup(void) {
+static void tok_setup(void) {
     static int done;
     if (done) return;
     done = 1;
     mmf_log_set_level(MMF_LOG_ERROR);
-    atexit(cleanup);
+    atexit(tok_cleanup);
     for (int i = 0; i < N_SOURCES; i++) {
-        const char *dir = sources[i].path;
-        if (sources[i].model_file) {   /* a temp folder holding the file as spiece.model */
-            char abs[PATH_MAX], link[128];
+        const char *dir = tok_sources[i].path;
+        if (tok_sources[i].model_file) {   /* a temp folder holding the file as spiece.model */
+            char abs[PATH_MAX], link[1024];
             snprintf(tmp_dirs[i], sizeof tmp_dirs[i], "/tmp/mmfuse-fuzz-tok.XXXXXX");
             if (!realpath(dir, abs) || !mkdtemp(tmp_dirs[i])) { tmp_dirs[i][0] = 0; continue; }
             snprintf(link, sizeof link, "%s/spiece.model", tmp_dirs[i]);
@@ -62,13 +64,13 @@ static void setup(void) {
         mmf_tokenizer *t = NULL;
         if (mmf_tokenizer_load(dir, &t) == MMF_OK) toks[n_toks++] = t;
         else if (strncmp(dir, "../", 3)) {   /* the in-tree ones must load */
-            fprintf(stderr, "fuzz_tokenize: cannot load %s (run from the source root): %s\n", sources[i].path, mmf_last_error());
+            fprintf(stderr, "fuzz_tokenize: cannot load %s (run from the source root): %s\n", tok_sources[i].path, mmf_last_error());
             exit(1);
         }
     }
 }
 
-static int same(const mmf_encoding *a, const mmf_encoding *b) {
+static int same_encoding(const mmf_encoding *a, const mmf_encoding *b) {
     if (a->n != b->n || a->truncated != b->truncated) return 0;
     for (int i = 0; i < a->n; i++)
         if (a->ids[i] != b->ids[i] || a->type_ids[i] != b->type_ids[i] || strcmp(a->tokens[i], b->tokens[i])) return 0;
@@ -76,7 +78,7 @@ static int same(const mmf_encoding *a, const mmf_encoding *b) {
 }
 
 int mmf_fuzz_tokenize(const uint8_t *data, size_t size) {
-    setup();
+    tok_setup();
     if (size < 2) return 0;
     const mmf_tokenizer *t = toks[data[0] % n_toks];
     const int how = data[1];
@@ -106,7 +108,7 @@ int mmf_fuzz_tokenize(const uint8_t *data, size_t size) {
         PROMISE(e.attention_mask[i] == 1);
     }
     PROMISE(mmf_tokenizer_encode(t, text, pair, special, max_length, &e2) == MMF_OK);
-    PROMISE(same(&e, &e2));
+    PROMISE(same_encoding(&e, &e2));
     mmf_encoding_free(&e);
     mmf_encoding_free(&e2);
     free(text);

@@ -1,11 +1,14 @@
 /* Replays the fuzzing regression corpus (tests/data/fuzz_regress/: every
  * input that once crashed a harness) and the seed corpora through every fuzz
- * target, in the normal and the ASan test runs. A broken promise traps. */
+ * target, in the normal and the ASan test runs (fuzz_tokenize too, from the
+ * source root; fuzz_image and fuzz_serve_api replay in make fuzz only). A
+ * broken promise traps. */
 #define MMF_FUZZ_NO_MAIN
 #include "../fuzz/fuzz_safetensors.c"
 #include "../fuzz/fuzz_config.c"
 #include "../fuzz/fuzz_index.c"
 #include "../fuzz/fuzz_index_file.c"
+#include "../fuzz/fuzz_tokenize.c"
 #include "test_util.h"
 #include "io/json.h"
 #include <dirent.h>
@@ -36,6 +39,7 @@ static int replay_dir(const char *rel, int required) {
         mmf_fuzz_config(exact, len);
         mmf_fuzz_index(exact, len);
         mmf_fuzz_index_file(exact, len);
+        mmf_fuzz_tokenize(exact, len);
         free(exact);
         n++;
     }
@@ -45,11 +49,14 @@ static int replay_dir(const char *rel, int required) {
 
 int main(void) {
     mmf_log_set_level(MMF_LOG_ERROR);
+    char root[1024];
+    /* fuzz_tokenize loads its tokenizers from the source root, as make fuzz runs it */
+    CHECK(chdir(t_src_path("", root, sizeof root)) == 0);
     int n = replay_dir("tests/data/fuzz_regress", 1);
     CHECK_MSG(n >= 1, "the regression corpus is empty");
     int seeds = replay_dir("tests/data/fuzz/fuzz_safetensors", 1) + replay_dir("tests/data/fuzz/fuzz_config", 1) +
                 replay_dir("tests/data/fuzz/fuzz_index", 1) + replay_dir("tests/data/fuzz/fuzz_index_file", 1) +
-                replay_dir("tests/data/safetensors_bad", 1);
+                replay_dir("tests/data/safetensors_bad", 1) + replay_dir("tests/data/fuzz/fuzz_tokenize", 1);
     printf("replayed %d regression inputs and %d seeds through every harness\n", n, seeds);
     return t_done("test_fuzz_regress");
 }

@@ -313,6 +313,7 @@ static mmf_status to_utf8(const int32_t *cp, size_t n, mmf_strbuf *b) {
 }
 
 static mmf_status push_utf8(mmf_i32vec *out, const char *s, size_t len) {
+    if (!len) return MMF_OK;   /* out->v may still be NULL */
     MMF_TRY(mmf_i32vec_reserve(out, out->n + len));
     out->n += mmf_utf8_decode(s, len, out->v + out->n, NULL);
     return MMF_OK;
