@@ -80,14 +80,11 @@ static int file_exists(const char *p) {
 }
 
 static mmf_status clip_load(mmf_encoder *e) {
-    clip *m = calloc(1, sizeof *m);
-    if (!m) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
-    e->impl = m;
+    clip *m = mmf_impl_base_new(e, sizeof *m);
+    if (!m) return MMF_ERR_NOMEM;
     MMF_TRY(mmf_image_processor_load(e->dir, &e->proc));
-    MMF_TRY(mmf_open_checkpoint(e->dir, &m->base.bag.st));
+    MMF_TRY(mmf_impl_base_open(e, &m->base, "vision_model.", NULL));
     mmf_wbag *w = &m->base.bag;
-    w->dir = e->dir;
-    strcpy(w->prefix, "vision_model.");
     mmf_status s = mmf_vis_tower_load_clip(&m->vis, &e->cfg.vision, w);
     if (!s) s = load_text(m, &e->cfg.text, w);
     m->D = (int)e->cfg.projection_dim;
@@ -101,10 +98,7 @@ static mmf_status clip_load(mmf_encoder *e) {
     if (s) return s;
     m->logit_scale = ls[0];
     e->logit_scale = expf(ls[0]);
-    int c, h, wd;
-    mmf_image_processor_size(e->proc, &c, &h, &wd);
-    if (h != m->vis.S || wd != m->vis.S)
-        return mmf_fail(MMF_ERR_SHAPE, "%s: preprocessor_config.json makes %dx%d images but vision_config image_size is %d", e->dir, wd, h, m->vis.S);
+    MMF_TRY(mmf_vis_check_input(e, m->vis.S, "vision_config image_size"));
     /* the tokenizer (optional: a vision-only use needs none) */
     char p1[4096], p2[4096];
     snprintf(p1, sizeof p1, "%s/tokenizer.json", e->dir);

@@ -110,9 +110,8 @@ static mmf_status positions(mmf_encoder *e, dinov2 *m, int S0) {
 
 static mmf_status dino_load(mmf_encoder *e) {
     const mmf_tf_config *c = &e->cfg.tf;
-    dinov2 *m = calloc(1, sizeof *m);
-    if (!m) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
-    e->impl = m;
+    dinov2 *m = mmf_impl_base_new(e, sizeof *m);
+    if (!m) return MMF_ERR_NOMEM;
     if (c->use_swiglu)
         return mmf_fail(MMF_ERR_UNSUPPORTED, "%s/config.json: use_swiglu_ffn (dinov2-giant's SwiGLU MLP) is not supported", e->dir);
     if (c->num_channels != 3)
@@ -133,10 +132,8 @@ static mmf_status dino_load(mmf_encoder *e) {
     t->eps = (float)c->layer_norm_eps;
     t->spec = (mmf_tf_spec){.hidden = t->C, .heads = (int)c->num_heads, .ffn = t->F, .eps = t->eps, .act = c->act,
                             .pre_norm = 1, .layer_scaled = 1};
-    MMF_TRY(mmf_open_checkpoint(e->dir, &m->base.bag.st));
+    MMF_TRY(mmf_impl_base_open(e, &m->base, "dinov2.", "embeddings.cls_token"));
     mmf_wbag *wb = &m->base.bag;
-    wb->dir = e->dir;
-    strcpy(wb->prefix, mmf_st_find(wb->st, "dinov2.embeddings.cls_token") ? "dinov2." : "");
     const int64_t C = t->C, P = t->P;
     mmf_status s = mmf_wbag_take(wb, "embeddings.cls_token", 1, 1, C, 0, "hidden_size", &t->cls);
     if (!s) s = positions(e, m, (int)c->image_size);

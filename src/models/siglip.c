@@ -138,16 +138,13 @@ static int file_exists(const char *dir, const char *name) {
 }
 
 static mmf_status sg_load(mmf_encoder *e) {
-    siglip *m = calloc(1, sizeof *m);
-    if (!m) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
-    e->impl = m;
+    siglip *m = mmf_impl_base_new(e, sizeof *m);
+    if (!m) return MMF_ERR_NOMEM;
     m->has_text = strcmp(e->cfg.model_type, "siglip") == 0;
     const mmf_tf_config *vc = m->has_text ? &e->cfg.vision : &e->cfg.tf;
     MMF_TRY(mmf_image_processor_load(e->dir, &e->proc));
-    MMF_TRY(mmf_open_checkpoint(e->dir, &m->base.bag.st));
+    MMF_TRY(mmf_impl_base_open(e, &m->base, "vision_model.", NULL));
     mmf_wbag *w = &m->base.bag;
-    w->dir = e->dir;
-    strcpy(w->prefix, "vision_model.");
     mmf_status s = load_vision(e, m, vc);
     if (!s && m->has_text) {
         strcpy(w->prefix, "text_model.");
@@ -160,10 +157,7 @@ static mmf_status sg_load(mmf_encoder *e) {
     mmf_st_close(w->st);
     w->st = NULL;
     if (s) return s;
-    int c, h, wd;
-    mmf_image_processor_size(e->proc, &c, &h, &wd);
-    if (h != m->vis.S || wd != m->vis.S)
-        return mmf_fail(MMF_ERR_SHAPE, "%s: preprocessor_config.json makes %dx%d images but the vision image_size is %d", e->dir, wd, h, m->vis.S);
+    MMF_TRY(mmf_vis_check_input(e, m->vis.S, "the vision image_size"));
     e->dim = m->vis.C;
     e->token_dim = m->vis.C;
     e->def_pool = m->use_head ? MMF_POOL_POOLER : MMF_POOL_MEAN;

@@ -8,16 +8,10 @@
 
 mmf_status mmf_text_tower_open(mmf_encoder *e, size_t impl_size, const char *prefix, const char *probe, mmf_text_tower **out) {
     const mmf_tf_config *c = &e->cfg.tf;
-    mmf_text_tower *t = calloc(1, impl_size);
-    if (!t) return mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", e->cfg.model_type);
-    e->impl = *out = t;
+    mmf_text_tower *t = *out = mmf_impl_base_new(e, impl_size);
+    if (!t) return MMF_ERR_NOMEM;
     t->V = (int)c->vocab_size; t->C = (int)c->hidden_size; t->L = (int)c->num_layers; t->H = (int)c->num_heads;
-    MMF_TRY(mmf_open_checkpoint(e->dir, &t->base.bag.st));
-    t->base.bag.dir = e->dir;
-    char probed[160];
-    snprintf(probed, sizeof probed, "%s%s", prefix, probe);
-    strcpy(t->base.bag.prefix, mmf_st_find(t->base.bag.st, probed) ? prefix : "");
-    return MMF_OK;
+    return mmf_impl_base_open(e, &t->base, prefix, probe);
 }
 
 mmf_status mmf_text_tower_size(mmf_encoder *e, int nt) {

@@ -277,6 +277,30 @@ void mmf_impl_base_release(mmf_encoder *e) {
     e->impl = NULL;
 }
 
+void *mmf_impl_base_new(mmf_encoder *e, size_t impl_size) {
+    void *m = calloc(1, impl_size);
+    if (!m) mmf_fail(MMF_ERR_NOMEM, "%s: out of memory", e->cfg.model_type);
+    e->impl = m;
+    return m;
+}
+
+mmf_status mmf_impl_base_open(mmf_encoder *e, mmf_impl_base *b, const char *prefix, const char *probe) {
+    MMF_TRY(mmf_open_checkpoint(e->dir, &b->bag.st));
+    b->bag.dir = e->dir;
+    char probed[160];
+    snprintf(probed, sizeof probed, "%s%s", prefix, probe ? probe : "");
+    snprintf(b->bag.prefix, sizeof b->bag.prefix, "%s", !probe || mmf_st_find(b->bag.st, probed) ? prefix : "");
+    return MMF_OK;
+}
+
+mmf_status mmf_vis_check_input(const mmf_encoder *e, int S, const char *what) {
+    int c, h, w;
+    mmf_image_processor_size(e->proc, &c, &h, &w);
+    if (h != S || w != S)
+        return mmf_fail(MMF_ERR_SHAPE, "%s: preprocessor_config.json makes %dx%d images but %s is %d", e->dir, w, h, what, S);
+    return MMF_OK;
+}
+
 /* ------------------------------------------------------- ViT encoder */
 
 typedef struct vit {
@@ -295,23 +319,17 @@ static mmf_status vit_size(mmf_encoder *e, int nt) {
 }
 
 static mmf_status vit_load(mmf_encoder *e) {
-    vit *m = calloc(1, sizeof *m);
-    if (!m) return mmf_fail(MMF_ERR_NOMEM, "out of memory");
-    e->impl = m;
+    vit *m = mmf_impl_base_new(e, sizeof *m);
+    if (!m) return MMF_ERR_NOMEM;
     MMF_TRY(mmf_image_processor_load(e->dir, &e->proc));
-    MMF_TRY(mmf_open_checkpoint(e->dir, &m->base.bag.st));
-    m->base.bag.dir = e->dir;
-    strcpy(m->base.bag.prefix, mmf_st_find(m->base.bag.st, "vit.embeddings.cls_token") ? "vit." : "");
+    MMF_TRY(mmf_impl_base_open(e, &m->base, "vit.", "embeddings.cls_token"));
     mmf_status s = mmf_vis_tower_load_vit(&m->tw, &e->cfg.tf, &m->base.bag);
     if (!s) s = mmf_wbag_take_opt(&m->base.bag, "pooler.dense.weight", m->tw.C, m->tw.C, "hidden_size", &m->pool_w);
     if (!s && m->pool_w) s = mmf_wbag_take(&m->base.bag, "pooler.dense.bias", m->tw.C, 0, 0, 0, "hidden_size", &m->pool_b);
     mmf_st_close(m->base.bag.st);
     m->base.bag.st = NULL;
     if (s) return s;
-    int c, h, w;
-    mmf_image_processor_size(e->proc, &c, &h, &w);
-    if (h != m->tw.S || w != m->tw.S)
-        return mmf_fail(MMF_ERR_SHAPE, "%s: preprocessor_config.json makes %dx%d images but config.json's image_size is %d", e->dir, w, h, m->tw.S);
+    MMF_TRY(mmf_vis_check_input(e, m->tw.S, "config.json's image_size"));
     e->dim = e->token_dim = m->tw.C;
     e->def_pool = m->pool_w ? MMF_POOL_POOLER : MMF_POOL_CLS;
     e->def_norm = 0;

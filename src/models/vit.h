@@ -58,6 +58,15 @@ typedef struct mmf_impl_base {
 /* mmf_encoder_ops.free_impl of those families: the base and the whole impl
  * (a checkpoint still open when a load failed included) */
 void mmf_impl_base_release(mmf_encoder *e);
+/* A load begins here: a zeroed impl of impl_size bytes made e->impl (NULL:
+ * out of memory, message set). */
+void *mmf_impl_base_new(mmf_encoder *e, size_t impl_size);
+/* The checkpoint opened into b->bag, its tensor names under `prefix` when
+ * probe is NULL or prefix + probe is in it, else without a prefix. */
+mmf_status mmf_impl_base_open(mmf_encoder *e, mmf_impl_base *b, const char *prefix, const char *probe);
+/* The image processor's output is the S x S the tower was built for; `what`
+ * names S in the error ("config.json's image_size"). */
+mmf_status mmf_vis_check_input(const mmf_encoder *e, int S, const char *what);
 
 typedef struct mmf_vis_tower {
     int C, L, F, P, S, N, T;   /* hidden, layers, ffn, patch, image size, patches, tokens (N + 1, or N without CLS) */
