@@ -195,9 +195,7 @@ mmf_status mmf_bert_load_variant(mmf_encoder *e, const char *prefix, int pos_fro
     MMF_TRY(mmf_open_checkpoint(e->dir, &m->st));
     MMF_TRY(load_weights(e, m, m->st, prefix));
     MMF_TRY(mmf_tf_use_precision(&m->spec, m->layers, m->L, (int)e->params.precision, e->dir, &m->packed));
-    /* fp32 runs on the engine's sgemm (oneDNN) over the plain matrices: our
-     * own pre-packed fp32 panels measured no faster than OpenBLAS (same CPU
-     * time at batch 1 and 32), cost start-up time, and went */
+    /* fp32 runs oneDNN's matmul over matrices packed once (core/matmul_f32.h) */
 
     /* RoBERTa positions run from padding_idx + 1, so padding_idx + 1 fewer tokens fit */
     int pmax = m->P;

@@ -3,9 +3,11 @@
 #include "core/bf16_probe.h"
 #include "core/gemm_bf16.h"
 #include "core/gemm_int8.h"
+#include "core/matmul_f32.h"
 #include "core/ops_bf16.h"
 #include "core/vmath512.h"
 #include "mmfuse.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <math.h>
@@ -200,7 +202,10 @@ void mmf_tf_layer_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *
     void *bfs = s->packed == MMF_TF_PACK_BF16 ? carve(&p, (mmf_bf16_scratch_bytes(rows, C > F ? C : F) + 3) / 4)
               : s->packed == MMF_TF_PACK_INT8 ? carve(&p, (int8_scratch(s, (size_t)rows) + 3) / 4) : NULL;
 #define DENSE(y, xin, W, Wp, b, ic, oc, acc) \
-    do { if (s->packed == MMF_TF_PACK_BF16 && (Wp)) mmf_bf16_linear(y, xin, (const uint16_t *)(Wp), b, rows, ic, oc, acc, bfs, nt); \
+    /* a packed fp32 matrix oneDNN refuses for this row count (never seen) falls \
+     * through to dense() on its plain matrix, paged out but still valid */ \
+    do { if (s->packed == MMF_TF_PACK_F32 && (Wp) && !mmf_mm_f32_linear(y, xin, Wp, b, rows, ic, oc, acc, nt)) {} \
+         else if (s->packed == MMF_TF_PACK_BF16 && (Wp)) mmf_bf16_linear(y, xin, (const uint16_t *)(Wp), b, rows, ic, oc, acc, bfs, nt); \
          else if (s->packed == MMF_TF_PACK_INT8 && (Wp) && !mmf_int8_linear(y, xin, Wp, b, rows, ic, oc, acc, bfs, nt)) {} \
          else dense(y, xin, W, b, rows, ic, oc, acc, nt); } while (0)
     float scale = s->attn_scale > 0 ? s->attn_scale : 1.0f / sqrtf((float)D);
@@ -240,17 +245,52 @@ void mmf_tf_layer_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *
 #undef DENSE
 }
 
-/* bytes of one packed (N, K) matrix, a multiple of 64 so the next stays aligned */
+/* bytes of one packed (N, K) matrix, a multiple of 64 so the next stays aligned (0: cannot) */
 static size_t packed_bytes(int how, int N, int K) {
-    size_t b = how == MMF_TF_PACK_BF16 ? mmf_bf16_packed_size(N, K) * sizeof(uint16_t) : mmf_int8_packed_bytes(N, K);
+    size_t b = how == MMF_TF_PACK_F32    ? mmf_mm_f32_bytes(N, K)
+             : how == MMF_TF_PACK_BF16 ? mmf_bf16_packed_size(N, K) * sizeof(uint16_t)
+                                       : mmf_int8_packed_bytes(N, K);
     return (b + 63) & ~(size_t)63;
+}
+
+/* Whether [p, p + bytes) lies in a read-only mapping of a file (the
+ * checkpoint mmapped by io/safetensors.c), from /proc/self/maps. */
+static int in_file_mapping(const void *p, size_t bytes) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) return 0;
+    char line[512];
+    int ok = 0;
+    const uintptr_t a = (uintptr_t)p, e = a + bytes;
+    while (!ok && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi, off;
+        char perms[8], dev[16];
+        unsigned long inode;
+        if (sscanf(line, "%lx-%lx %7s %lx %15s %lu", &lo, &hi, perms, &off, dev, &inode) != 6) continue;
+        ok = a >= lo && e <= hi && inode != 0 && perms[1] == '-';
+    }
+    fclose(f);
+    return ok;
+}
+
+/* Drop this process's pages of a plain matrix it now keeps packed, where
+ * they belong to the mmapped checkpoint: RSS holds one copy, the page cache
+ * keeps the file for the next start, and a touch reads them back. Anonymous
+ * memory (a converted or fused copy) stays: without swap there is nowhere
+ * for it to go, and dropping it would zero it. */
+static void drop_file_pages(const void *p, size_t bytes) {
+    const uintptr_t pg = 4096, a = ((uintptr_t)p + pg - 1) & ~(pg - 1), e = ((uintptr_t)p + bytes) & ~(pg - 1);
+    if (e > a && in_file_mapping(p, bytes)) madvise((void *)a, e - a, MADV_DONTNEED);   /* advice: failure changes nothing */
 }
 
 void *mmf_tf_pack(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers, int how) {
     const int C = s->hidden, F = s->ffn;
     const int shapes[4][2] = {{3 * C, C}, {C, C}, {F, C}, {C, F}};   /* (N, K) of qkv, o, fc1, fc2 */
     size_t per = 0;
-    for (int i = 0; i < 4; i++) per += packed_bytes(how, shapes[i][0], shapes[i][1]);
+    for (int i = 0; i < 4; i++) {
+        size_t b = packed_bytes(how, shapes[i][0], shapes[i][1]);
+        if (!b) return NULL;
+        per += b;
+    }
     /* 2 MiB aligned and marked for transparent huge pages: the weights are
      * streamed once per forward (BERT-base bf16: 170 MB), and with 4 KiB
      * pages every few microseconds of GEMM cost a page walk */
@@ -268,7 +308,16 @@ void *mmf_tf_pack(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers, int how)
         const void **dst[4] = {&w->qkv_p, &w->o_p, &w->fc1_p, &w->fc2_p};
         for (int i = 0; i < 4; i++) {
             int N = shapes[i][0], K = shapes[i][1];
-            if (how == MMF_TF_PACK_BF16) mmf_bf16_pack((uint16_t *)p, src[i], N, K);
+            if (how == MMF_TF_PACK_F32) {
+                if (mmf_mm_f32_pack(p, src[i], N, K)) {
+                    for (int k = 0; k <= l; k++) layers[k].qkv_p = layers[k].o_p = layers[k].fc1_p = layers[k].fc2_p = NULL;
+                    free(block);
+                    return NULL;
+                }
+                /* the plain matrix is the fallback only now: its file pages
+                 * go at once, so the peak holds one copy and a layer */
+                drop_file_pages(src[i], (size_t)N * (size_t)K * sizeof(float));
+            } else if (how == MMF_TF_PACK_BF16) mmf_bf16_pack((uint16_t *)p, src[i], N, K);
             else mmf_int8_pack(p, src[i], N, K);
             *dst[i] = p;
             p += packed_bytes(how, N, K);
@@ -282,7 +331,10 @@ mmf_status mmf_tf_use_precision(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_la
                                 void **packed) {
     *packed = NULL;
     if (precision == MMF_PRECISION_AUTO) precision = mmf_bf16_pays() ? MMF_PRECISION_BF16 : MMF_PRECISION_F32;
-    if (precision == MMF_PRECISION_F32) return MMF_OK;
+    if (precision == MMF_PRECISION_F32) {   /* packed where oneDNN can, else plain (never an error) */
+        if (!getenv("MMFUSE_SGEMM_ONLY")) *packed = mmf_tf_pack(s, layers, n_layers, MMF_TF_PACK_F32);
+        return MMF_OK;
+    }
     if (precision == MMF_PRECISION_INT8) {
         if (!mmf_int8_supported())
             return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: int8 precision needs VNNI (AVX512-VNNI or AVX-VNNI); the engine runs %s here "

@@ -75,13 +75,17 @@ void mmf_tf_stack_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *layers, in
 
 enum {
     MMF_TF_PACK_NONE = 0,  /* fp32: the engine's sgemm on the plain (out, in) matrices */
+    MMF_TF_PACK_F32 = 1,   /* fp32 in oneDNN's blocked matmul layout, packed once (core/matmul_f32.h) */
     MMF_TF_PACK_BF16 = 2,  /* bf16 panels, AVX512-BF16: ~2x GEMM rate, ~3 significant digits */
     MMF_TF_PACK_INT8 = 3   /* int8 per-channel weights, per-token int8 activations (core/gemm_int8.h) */
 };
 /* Pack the four matrices of n layers (one allocation, returned for the
  * caller to free; NULL when out of memory), point the layers' *_p at it and
- * set s->packed. `how` is MMF_TF_PACK_BF16 or _INT8; check the CPU first
- * (mmf_bf16_gemm_supported / mmf_int8_supported).
+ * set s->packed. `how` is MMF_TF_PACK_F32, _BF16 or _INT8; check the CPU
+ * first (mmf_bf16_gemm_supported / mmf_int8_supported). F32 also drops
+ * this process's pages of plain matrices that lie in the mmapped checkpoint
+ * (MADV_DONTNEED: read back from the file if touched), so RSS holds about
+ * one copy; NULL when oneDNN cannot pack a shape.
  * Attention stays fp32. */
 void *mmf_tf_pack(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers, int how);
 /* The encoder precision (mmfuse.h mmf_precision) applied to a stack: fp32
