@@ -54,6 +54,11 @@ typedef void (*mmf_log_fn)(mmf_log_level level, const char *msg, void *user);
 void mmf_log_set(mmf_log_fn fn, void *user);
 void mmf_log_set_level(mmf_log_level min_level);
 
+/* 64-bit hash of n bytes, chained through seed (0 to start): for telling
+ * files and setups apart (training checkpoints' fingerprints), not for
+ * security. */
+uint64_t mmf_hash64(const void *p, size_t n, uint64_t seed);
+
 /* ---------------------------------------------------------------- machine */
 
 /* What this process runs on, so a result or a failure can be tied to a machine:

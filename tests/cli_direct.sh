@@ -13,26 +13,7 @@ trap 'rm -rf "$tmp"' EXIT
 fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
-$PY - "$tmp" <<'PYEOF'
-import json, random, sys
-from PIL import Image
-d = sys.argv[1]
-random.seed(3)
-for split, n in (("train", 40), ("val", 12)):
-    with open(f"{d}/{split}.jsonl", "w") as f:
-        for i in range(n):
-            c = i % 2
-            im = Image.new("RGB", (16, 16), (random.randrange(60), random.randrange(60), random.randrange(60)))
-            o = 9 if c else 2
-            for y in range(o, o + 5):
-                for x in range(o, o + 5):
-                    im.putpixel((x, y), (250, 250, 250))
-            im.save(f"{d}/{split}_{i}.png")
-            words = random.choice(["small", "red", "round"]), "beta" if c else "alpha", random.choice(["shiny", "old"])
-            f.write(json.dumps({"id": f"{split}{i}", "image": f"{split}_{i}.png", "text": " ".join(words), "label": "B" if c else "A"}) + "\n")
-    with open(f"{d}/{split}_images.txt", "w") as f:
-        f.write("".join(f"{d}/{split}_{i}.png\n" for i in range(n)))
-PYEOF
+$PY "${MMFUSE_SRC:-$(dirname "$0")/..}/tests/ref/gen_direct_records.py" "$tmp"
 
 "$CLI" train-encoder --help >/dev/null 2>&1 || fail "train-encoder --help"
 "$CLI" train-direct --help >/dev/null 2>&1 || fail "train-direct --help"

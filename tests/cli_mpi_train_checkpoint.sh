@@ -46,20 +46,32 @@ for split, n in (("ctrain", 24), ("cval", 8)):
             png("%s/%s_%d.png" % (sys.argv[1], split, k), lambda x, y: (250, 250, 250) if o <= x < o + 5 and o <= y < o + 5 else bg)
             f.write(json.dumps({"image": "%s_%d.png" % (split, k), "text": "beta" if k % 2 else "alpha", "hexcode": "h%d" % (k % 6)}) + "\n")
 PYEOF
+CK="$T/ck.st"
+# kill_resume NAME CMD EVERY WHERE OUT ARGS...: mpirun -np 2 of ARGS uninterrupted
+# (--out OUT.two, log NAME.two.log), then killed after rank 0's second checkpoint
+# (one every EVERY steps) and resumed (--out OUT, log NAME.log), whose resume line
+# must say "CMD: resumed from CK at WHERE"
+kill_resume() {
+  local name=$1 cmd=$2 every=$3 where=$4 out=$5
+  shift 5
+  rm -f "$CK"
+  "${MPIRUN[@]}" -np 2 "$CLI" "$@" --out "$out.two" > "$T/$name.two.log" 2>&1
+  rc=$?; check '[ $rc -eq 0 ]' "$name: mpirun -np 2, uninterrupted: $(tail -2 "$T/$name.two.log")"
+  MMFUSE_TEST_KILL_AFTER_CHECKPOINT=2 "${MPIRUN[@]}" -x MMFUSE_TEST_KILL_AFTER_CHECKPOINT -np 2 "$CLI" "$@" --out "$out" \
+    --checkpoint "$CK" --checkpoint-every "$every" > "$T/kill.log" 2>&1
+  rc=$?; check '[ $rc -ne 0 ] && [ -f "$CK" ]' "$name: rank 0 killed after its second checkpoint takes the job down (mpirun rc $rc)"
+  [ "$name" = train ] && check '[ ! -e "$out" ]' "train: no head written by the killed job"
+  "${MPIRUN[@]}" -np 2 "$CLI" "$@" --out "$out" --checkpoint "$CK" --checkpoint-every "$every" --resume > "$T/$name.log" 2>&1
+  rc=$?; check '[ $rc -eq 0 ] && grep -q "^$cmd: resumed from $CK at $where$" "$T/$name.log"' "$name resumed at $where: rc $rc, $(grep -m1 resumed "$T/$name.log")"
+}
+
 # 301 rows, batch 32: 10 steps per epoch (the last of 13 rows: 6 and 7 per rank)
 A=(train --train "$T/train.st" --val "$T/val.st" --fusion gmu --hidden 16 --epochs 3 --batch 32 --dropout 0.2 --threads 1 --seed 4)
-CK="$T/ck.st"
-"${MPIRUN[@]}" -np 2 "$CLI" "${A[@]}" --out "$T/two.head" > "$T/two.log" 2>&1
-rc=$?; check '[ $rc -eq 0 ]' "mpirun -np 2 train, uninterrupted: $(tail -2 "$T/two.log")"
-MMFUSE_TEST_KILL_AFTER_CHECKPOINT=2 "${MPIRUN[@]}" -x MMFUSE_TEST_KILL_AFTER_CHECKPOINT -np 2 "$CLI" "${A[@]}" --out "$T/k.head" \
-  --checkpoint "$CK" --checkpoint-every 7 > "$T/kill.log" 2>&1
-rc=$?; check '[ $rc -ne 0 ] && [ -f "$CK" ] && [ ! -e "$T/k.head" ]' "rank 0 killed after its second checkpoint takes the job down (mpirun rc $rc)"
-"${MPIRUN[@]}" -np 2 "$CLI" "${A[@]}" --out "$T/k.head" --checkpoint "$CK" --checkpoint-every 7 --resume > "$T/resume.log" 2>&1
-rc=$?; check '[ $rc -eq 0 ] && grep -q "^train: resumed from $CK at epoch 2 step 4$" "$T/resume.log"' "resumed at epoch 2 step 4: rc $rc, $(grep -m1 resumed "$T/resume.log")"
-check '[ "$(grep -c resumed "$T/resume.log")" -eq 1 ]' "rank 0 alone prints the resume line"
-check 'cmp -s "$T/two.head" "$T/k.head"' "killed and resumed 2-rank run = uninterrupted 2-rank run, byte for byte"
+kill_resume train train 7 "epoch 2 step 4" "$T/k.head" "${A[@]}"
+check '[ "$(grep -c resumed "$T/train.log")" -eq 1 ]' "rank 0 alone prints the resume line"
+check 'cmp -s "$T/k.head.two" "$T/k.head"' "killed and resumed 2-rank run = uninterrupted 2-rank run, byte for byte"
 # (the head is the best epoch's: the lines of the resumed epochs show the rest matched too)
-check '[ "$(grep -c "^epoch *[23] " "$T/two.log")" -eq 2 ] && diff <(grep "^epoch *[23] " "$T/two.log") <(grep "^epoch *[23] " "$T/resume.log")' "the same epoch lines (train loss, validation) for the resumed epochs"
+check '[ "$(grep -c "^epoch *[23] " "$T/train.two.log")" -eq 2 ] && diff <(grep "^epoch *[23] " "$T/train.two.log") <(grep "^epoch *[23] " "$T/train.log")' "the same epoch lines (train loss, validation) for the resumed epochs"
 "$CLI" "${A[@]}" --out "$T/one.head" --checkpoint "$CK" --checkpoint-every 7 --resume > "$T/err" 2>&1
 rc=$?; check '[ $rc -eq 1 ] && grep -q "ranks is \"1\" here, \"2\" in the checkpoint" "$T/err" && [ ! -e "$T/one.head" ]' \
   "one process refuses a 2-rank checkpoint: $(tail -1 "$T/err")"
@@ -67,29 +79,15 @@ rc=$?; check '[ $rc -eq 1 ] && grep -q "ranks is \"1\" here, \"2\" in the checkp
 # train-encoder, text tower: 120 records, batch 16 (8 per rank): 8 steps per epoch
 E=(train-encoder --modality text --records "$T/rec.jsonl" --val "$T/vrec.jsonl" --epochs 3 --batch 16 --dim 16 --layers 1 --heads 2
    --max-length 12 --threads 1)
-rm -f "$CK"
-"${MPIRUN[@]}" -np 2 "$CLI" "${E[@]}" --out "$T/tt_two" > "$T/tt_two.log" 2>&1
-rc=$?; check '[ $rc -eq 0 ]' "mpirun -np 2 train-encoder, uninterrupted: $(tail -2 "$T/tt_two.log")"
-MMFUSE_TEST_KILL_AFTER_CHECKPOINT=2 "${MPIRUN[@]}" -x MMFUSE_TEST_KILL_AFTER_CHECKPOINT -np 2 "$CLI" "${E[@]}" --out "$T/tt" \
-  --checkpoint "$CK" --checkpoint-every 5 > "$T/kill.log" 2>&1
-rc=$?; check '[ $rc -ne 0 ] && [ -f "$CK" ]' "train-encoder: rank 0 killed after its second checkpoint (mpirun rc $rc)"
-"${MPIRUN[@]}" -np 2 "$CLI" "${E[@]}" --out "$T/tt" --checkpoint "$CK" --checkpoint-every 5 --resume > "$T/tt.log" 2>&1
-rc=$?; check '[ $rc -eq 0 ] && grep -q "^train-encoder: resumed from $CK at epoch 2 step 2$" "$T/tt.log"' "train-encoder resumed: rc $rc, $(grep -m1 resumed "$T/tt.log")"
-check 'diff -r "$T/tt_two" "$T/tt" >/dev/null' "train-encoder: killed and resumed 2-rank run = uninterrupted, every file byte for byte"
-check '[ "$(grep -c "epoch [23]/3" "$T/tt_two.log")" -eq 2 ] && diff <(grep "epoch [23]/3" "$T/tt_two.log") <(grep "epoch [23]/3" "$T/tt.log")' "train-encoder: the same lines for the resumed epochs (train accuracy summed over the ranks)"
+kill_resume tt train-encoder 5 "epoch 2 step 2" "$T/tt" "${E[@]}"
+check 'diff -r "$T/tt.two" "$T/tt" >/dev/null' "train-encoder: killed and resumed 2-rank run = uninterrupted, every file byte for byte"
+check '[ "$(grep -c "epoch [23]/3" "$T/tt.two.log")" -eq 2 ] && diff <(grep "epoch [23]/3" "$T/tt.two.log") <(grep "epoch [23]/3" "$T/tt.log")' "train-encoder: the same lines for the resumed epochs (train accuracy summed over the ranks)"
 
 # train-direct --model clip: 24 pairs, batch 8: 3 steps per epoch. No validation,
 # so the last epoch's weights are written (with it, this tiny set keeps epoch 1's)
 C=(train-direct --model clip --records "$T/ctrain.jsonl" --epochs 3 --batch 8 --dim 16 --text-dim 16
    --image-dim 16 --image-size 16 --layers 1 --heads 2 --threads 1)
-rm -f "$CK"
-"${MPIRUN[@]}" -np 2 "$CLI" "${C[@]}" --out "$T/clip_two" > "$T/clip_two.log" 2>&1
-rc=$?; check '[ $rc -eq 0 ]' "mpirun -np 2 train-direct --model clip, uninterrupted: $(tail -2 "$T/clip_two.log")"
-MMFUSE_TEST_KILL_AFTER_CHECKPOINT=2 "${MPIRUN[@]}" -x MMFUSE_TEST_KILL_AFTER_CHECKPOINT -np 2 "$CLI" "${C[@]}" --out "$T/clip" \
-  --checkpoint "$CK" --checkpoint-every 2 > "$T/kill.log" 2>&1
-rc=$?; check '[ $rc -ne 0 ] && [ -f "$CK" ]' "clip: rank 0 killed after its second checkpoint (mpirun rc $rc)"
-"${MPIRUN[@]}" -np 2 "$CLI" "${C[@]}" --out "$T/clip" --checkpoint "$CK" --checkpoint-every 2 --resume > "$T/clip.log" 2>&1
-rc=$?; check '[ $rc -eq 0 ] && grep -q "^train-direct: resumed from $CK at epoch 2 step 1$" "$T/clip.log"' "clip resumed: rc $rc, $(grep -m1 resumed "$T/clip.log")"
-check 'diff -r "$T/clip_two" "$T/clip" >/dev/null' "clip: killed and resumed 2-rank run = uninterrupted, every file byte for byte"
-check '[ "$(grep -c "epoch [23]/3" "$T/clip_two.log")" -eq 2 ] && diff <(grep "epoch [23]/3" "$T/clip_two.log") <(grep "epoch [23]/3" "$T/clip.log")' "clip: the same lines for the resumed epochs"
+kill_resume clip train-direct 2 "epoch 2 step 1" "$T/clip" "${C[@]}"
+check 'diff -r "$T/clip.two" "$T/clip" >/dev/null' "clip: killed and resumed 2-rank run = uninterrupted, every file byte for byte"
+check '[ "$(grep -c "epoch [23]/3" "$T/clip.two.log")" -eq 2 ] && diff <(grep "epoch [23]/3" "$T/clip.two.log") <(grep "epoch [23]/3" "$T/clip.log")' "clip: the same lines for the resumed epochs"
 exit $fail

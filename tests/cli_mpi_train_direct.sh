@@ -9,25 +9,7 @@
 # slices (3 + 4) and a short last batch (5 = 2 + 3).
 . "$(dirname "$0")/lib_mpi.sh"
 $PY -c "import PIL" 2>/dev/null || { echo "skipped: $PY with Pillow is needed to draw the test images"; exit 77; }
-$PY - "$T" <<'PYEOF'
-import json, random, sys
-from PIL import Image
-d = sys.argv[1]
-random.seed(3)
-for split, n in (("train", 40), ("val", 12)):
-    with open(f"{d}/{split}.jsonl", "w") as f:
-        for i in range(n):
-            c = i % 2
-            im = Image.new("RGB", (16, 16), (random.randrange(60), random.randrange(60), random.randrange(60)))
-            o = 9 if c else 2
-            for y in range(o, o + 5):
-                for x in range(o, o + 5):
-                    im.putpixel((x, y), (250, 250, 250))
-            im.save(f"{d}/{split}_{i}.png")
-            words = random.choice(["small", "red", "round"]), "beta" if c else "alpha", random.choice(["shiny", "old"])
-            f.write(json.dumps({"id": f"{split}{i}", "image": f"{split}_{i}.png", "text": " ".join(words),
-                                "label": "B" if c else "A", "hexcode": f"c{i % 10}"}) + "\n")
-PYEOF
+$PY "$SRC/tests/ref/gen_direct_records.py" "$T" --hexcode
 # run NAME OUTFILE ARGS...: the command as one process (one.NAME) and as 2 ranks (two.NAME)
 run() {
   local name=$1 out=$2; shift 2

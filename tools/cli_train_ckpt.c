@@ -22,26 +22,6 @@ static int listed(const char *const *names, const char *s) {
     return 0;
 }
 
-static inline uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-/* 64-bit hash, four lanes of 8-byte words: input files can be large */
-static uint64_t hash64(const unsigned char *b, size_t n) {
-    const uint64_t P1 = 0x9E3779B185EBCA87ull, P2 = 0xC2B2AE3D27D4EB4Full;
-    uint64_t h[4] = {P1 + P2, P2, 0, -P1}, acc = (uint64_t)n * P1;
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32)
-        for (int k = 0; k < 4; k++) {
-            uint64_t w;
-            memcpy(&w, b + i + 8 * (size_t)k, 8);
-            h[k] = rotl64(h[k] + w * P2, 31) * P1;
-        }
-    for (int k = 0; k < 4; k++) acc = rotl64(acc ^ (rotl64(h[k] * P2, 31) * P1), 27) * P1 + P2;
-    for (; i < n; i++) acc = (acc ^ b[i]) * 0x100000001b3ull;
-    acc ^= acc >> 33;
-    acc *= 0xff51afd7ed558ccdull;
-    return acc ^ (acc >> 33);
-}
-
 /* "N bytes, hash H" of a file's contents (an unreadable file says so: the command fails on it later) */
 static void file_id(const char *path, char *buf, size_t cap) {
     int fd = open(path, O_RDONLY);
@@ -56,7 +36,7 @@ static void file_id(const char *path, char *buf, size_t cap) {
     void *m = n ? mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
     close(fd);
     if (n && m == MAP_FAILED) { snprintf(buf, cap, "unreadable (%s)", strerror(errno)); return; }
-    snprintf(buf, cap, "%zu bytes, hash %016llx", n, (unsigned long long)hash64(m, n));
+    snprintf(buf, cap, "%zu bytes, hash %016llx", n, (unsigned long long)mmf_hash64(m, n, 0));
     if (n) munmap(m, n);
 }
 

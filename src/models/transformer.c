@@ -253,43 +253,45 @@ static size_t packed_bytes(int how, int N, int K) {
     return (b + 63) & ~(size_t)63;
 }
 
-/* Whether [p, p + bytes) lies in a read-only mapping of a file (the
- * checkpoint mmapped by io/safetensors.c), from /proc/self/maps. */
-static int in_file_mapping(const void *p, size_t bytes) {
+/* The read-only mappings of files in this process (the checkpoint mmapped
+ * by io/safetensors.c among them), read once from /proc/self/maps. */
+typedef struct file_maps { uintptr_t lo[64], hi[64]; int n; } file_maps;
+
+static void read_file_maps(file_maps *m) {
+    m->n = 0;
     FILE *f = fopen("/proc/self/maps", "r");
-    if (!f) return 0;
+    if (!f) return;
     char line[512];
-    int ok = 0;
-    const uintptr_t a = (uintptr_t)p, e = a + bytes;
-    while (!ok && fgets(line, sizeof line, f)) {
-        unsigned long lo, hi, off;
+    while (m->n < 64 && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi, off, inode;
         char perms[8], dev[16];
-        unsigned long inode;
-        if (sscanf(line, "%lx-%lx %7s %lx %15s %lu", &lo, &hi, perms, &off, dev, &inode) != 6) continue;
-        ok = a >= lo && e <= hi && inode != 0 && perms[1] == '-';
+        if (sscanf(line, "%lx-%lx %7s %lx %15s %lu", &lo, &hi, perms, &off, dev, &inode) == 6 && inode && perms[1] == '-')
+            m->lo[m->n] = lo, m->hi[m->n++] = hi;
     }
     fclose(f);
-    return ok;
 }
 
 /* Drop this process's pages of a plain matrix it now keeps packed, where
- * they belong to the mmapped checkpoint: RSS holds one copy, the page cache
- * keeps the file for the next start, and a touch reads them back. Anonymous
- * memory (a converted or fused copy) stays: without swap there is nowhere
- * for it to go, and dropping it would zero it. */
-static void drop_file_pages(const void *p, size_t bytes) {
+ * they belong to a mapped file: RSS holds one copy, the page cache keeps the
+ * file for the next start, and a touch reads them back. Anonymous memory (a
+ * converted or fused copy) stays: without swap there is nowhere for it to
+ * go, and dropping it would zero it. */
+static void drop_file_pages(const file_maps *m, const void *p, size_t bytes) {
     const uintptr_t pg = 4096, a = ((uintptr_t)p + pg - 1) & ~(pg - 1), e = ((uintptr_t)p + bytes) & ~(pg - 1);
-    if (e > a && in_file_mapping(p, bytes)) madvise((void *)a, e - a, MADV_DONTNEED);   /* advice: failure changes nothing */
+    for (int i = 0; e > a && i < m->n; i++)
+        if ((uintptr_t)p >= m->lo[i] && (uintptr_t)p + bytes <= m->hi[i]) {
+            madvise((void *)a, e - a, MADV_DONTNEED);   /* advice: failure changes nothing */
+            return;
+        }
 }
 
 void *mmf_tf_pack(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers, int how) {
     const int C = s->hidden, F = s->ffn;
     const int shapes[4][2] = {{3 * C, C}, {C, C}, {F, C}, {C, F}};   /* (N, K) of qkv, o, fc1, fc2 */
-    size_t per = 0;
+    size_t per = 0, sz[4];   /* sizes once: for fp32 each asks oneDNN for its layout */
     for (int i = 0; i < 4; i++) {
-        size_t b = packed_bytes(how, shapes[i][0], shapes[i][1]);
-        if (!b) return NULL;
-        per += b;
+        if (!(sz[i] = packed_bytes(how, shapes[i][0], shapes[i][1]))) return NULL;
+        per += sz[i];
     }
     /* 2 MiB aligned and marked for transparent huge pages: the weights are
      * streamed once per forward (BERT-base bf16: 170 MB), and with 4 KiB
@@ -301,6 +303,8 @@ void *mmf_tf_pack(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers, int how)
 #ifdef MADV_HUGEPAGE
     madvise(block, bytes, MADV_HUGEPAGE);   /* advice only: failure changes nothing */
 #endif
+    file_maps maps = {.n = 0};
+    if (how == MMF_TF_PACK_F32) read_file_maps(&maps);
     unsigned char *p = block;
     for (int l = 0; l < n_layers; l++) {
         mmf_tf_layer_w *w = &layers[l];
@@ -316,11 +320,11 @@ void *mmf_tf_pack(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers, int how)
                 }
                 /* the plain matrix is the fallback only now: its file pages
                  * go at once, so the peak holds one copy and a layer */
-                drop_file_pages(src[i], (size_t)N * (size_t)K * sizeof(float));
+                drop_file_pages(&maps, src[i], (size_t)N * (size_t)K * sizeof(float));
             } else if (how == MMF_TF_PACK_BF16) mmf_bf16_pack((uint16_t *)p, src[i], N, K);
             else mmf_int8_pack(p, src[i], N, K);
             *dst[i] = p;
-            p += packed_bytes(how, N, K);
+            p += sz[i];
         }
     }
     s->packed = how;

@@ -32,30 +32,6 @@ struct mmf_fit_ckpt {
     char *setup;   /* the caller's lines, then the loop's */
 };
 
-/* ------------------------------------------------------------------ hashing */
-
-static inline uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-/* 64-bit hash of n bytes, chained through seed: four independent lanes of
- * 8-byte words (several GB/s), then the tail byte by byte. For telling files
- * and setups apart, not for security. */
-static uint64_t hash_bytes(const void *p, size_t n, uint64_t seed) {
-    const unsigned char *b = p;
-    const uint64_t P1 = 0x9E3779B185EBCA87ull, P2 = 0xC2B2AE3D27D4EB4Full;
-    uint64_t h[4] = {seed + P1 + P2, seed + P2, seed, seed - P1};
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32)
-        for (int k = 0; k < 4; k++) {
-            uint64_t w;
-            memcpy(&w, b + i + 8 * (size_t)k, 8);
-            h[k] = rotl64(h[k] + w * P2, 31) * P1;
-        }
-    uint64_t acc = (uint64_t)n * P1 ^ seed;
-    for (int k = 0; k < 4; k++) acc = rotl64(acc ^ (rotl64(h[k] * P2, 31) * P1), 27) * P1 + P2;
-    for (; i < n; i++) acc = (acc ^ b[i]) * 0x100000001b3ull;
-    return mmf_splitmix64(acc);
-}
-
 /* ------------------------------------------------------------ setup lines */
 
 typedef struct sbuf { char *p; size_t n, cap; int oom; } sbuf;
@@ -91,15 +67,15 @@ static char *make_setup(const mmf_fit *f, const char *caller, int size) {
     sb_add(&b, "samples=%lld\nbatch=%lld\nsmallest last batch=%lld\nepochs=%d\nvalidation=%s\npatience=%d\nepoch order=%s\nranks=%d\n",
            (long long)f->n, (long long)f->batch, (long long)(f->min_batch > 1 ? f->min_batch : 1), f->epochs,
            f->ops.eval ? "yes" : "no", f->ops.eval ? f->patience : 0, f->fresh_order ? "fresh" : "reshuffled", size);
-    uint64_t init = hash_bytes(f->rng->s, sizeof f->rng->s, 0);
+    uint64_t init = mmf_hash64(f->rng->s, sizeof f->rng->s, 0);
     mmf_rng *trng = mmf_tape_rng(f->tp);
-    init = hash_bytes(trng->s, sizeof trng->s, init);
+    init = mmf_hash64(trng->s, sizeof trng->s, init);
     for (int k = 0; k < f->n_sets; k++) {
         const mmf_params *ps = f->sets[k];
         uint64_t lay = 0;
         for (int i = 0; i < ps->n; i++) {
-            lay = hash_bytes(ps->p[i].name, strlen(ps->p[i].name) + 1, lay);
-            lay = hash_bytes(ps->p[i].shape, (size_t)ps->p[i].ndim * sizeof ps->p[i].shape[0], lay);
+            lay = mmf_hash64(ps->p[i].name, strlen(ps->p[i].name) + 1, lay);
+            lay = mmf_hash64(ps->p[i].shape, (size_t)ps->p[i].ndim * sizeof ps->p[i].shape[0], lay);
         }
         sb_add(&b, "parameter set %d=%d tensors, %lld values, names and shapes %016llx\n", k, ps->n, (long long)ps->total,
                (unsigned long long)lay);
@@ -110,14 +86,14 @@ static char *make_setup(const mmf_fit *f, const char *caller, int size) {
         if (o->sched == MMF_SCHED_COSINE)
             sb_add(&b, " warmup %lld of %lld steps", (long long)o->warmup_steps, (long long)o->total_steps);
         sb_add(&b, "\n");
-        init = hash_bytes(ps->data, (size_t)ps->total * sizeof(float), init);
+        init = mmf_hash64(ps->data, (size_t)ps->total * sizeof(float), init);
     }
     sb_add(&b, "extra state=%lld values\n", (long long)f->n_state);
-    if (f->n_state) init = hash_bytes(f->state, (size_t)f->n_state * sizeof(float), init);
+    if (f->n_state) init = mmf_hash64(f->state, (size_t)f->n_state * sizeof(float), init);
     sb_add(&b, "trainer state=");
     for (int i = 0; i < f->n_blobs; i++) {
         sb_add(&b, "%s%s %zu bytes%s", i ? ", " : "", f->blobs[i].name, f->blobs[i].bytes, f->blobs[i].per_rank ? " per rank" : "");
-        init = hash_bytes(f->blobs[i].p, f->blobs[i].bytes, init);
+        init = mmf_hash64(f->blobs[i].p, f->blobs[i].bytes, init);
     }
     /* the seed, the model's sizes and whatever the trainer derived from its data */
     sb_add(&b, "\ninitial weights and generators=%016llx\n", (unsigned long long)init);
@@ -387,7 +363,7 @@ static mmf_status write_file(const mmf_fit_ckpt *c, const mmf_fit *f, const mmf_
     for (int i = 0; !s && i < l.n; i++) { pairs[2 * i] = off[i]; pairs[2 * i + 1] = (uint64_t)i; }
     if (!s) qsort(pairs, (size_t)l.n, 2 * sizeof *pairs, by_offset);
     uint64_t sum = 0;
-    for (int i = 0; !s && i < l.n; i++) sum = hash_bytes(l.t[pairs[2 * i + 1]].p, l.t[pairs[2 * i + 1]].bytes, sum);
+    for (int i = 0; !s && i < l.n; i++) sum = mmf_hash64(l.t[pairs[2 * i + 1]].p, l.t[pairs[2 * i + 1]].bytes, sum);
     char buf[256];
     if (!s) s = mmf_st_writer_meta(w, "mmfuse.checkpoint", CKPT_FORMAT);
     if (!s) s = mmf_st_writer_meta(w, "mmfuse.trainer", f->what);
@@ -464,7 +440,7 @@ static mmf_status load_file(const mmf_fit_ckpt *c, const mmf_fit *f, mmf_fit_pos
         s = mmf_fail(MMF_ERR_FORMAT, "%s: checkpoint %s has format %s; this mmfuse reads format %s", f->what, path, fmt, CKPT_FORMAT);
     if (!s) {   /* every tensor byte, in file order (mmf_st_at is sorted by offset) */
         uint64_t h = 0;
-        for (size_t i = 0; i < mmf_st_count(st); i++) h = hash_bytes(mmf_st_at(st, i)->data, mmf_st_at(st, i)->nbytes, h);
+        for (size_t i = 0; i < mmf_st_count(st); i++) h = mmf_hash64(mmf_st_at(st, i)->data, mmf_st_at(st, i)->nbytes, h);
         char want[32];
         snprintf(want, sizeof want, "%016llx", (unsigned long long)h);
         if (strcmp(want, sum)) s = mmf_fail(MMF_ERR_FORMAT, "%s: checkpoint %s is damaged: its checksum does not match its contents", f->what, path);

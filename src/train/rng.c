@@ -1,5 +1,6 @@
 #include "train/rng.h"
 #include <math.h>
+#include <string.h>
 
 #define SPLITMIX_GAMMA 0x9E3779B97F4A7C15ull
 
@@ -8,6 +9,27 @@ uint64_t mmf_splitmix64(uint64_t x) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
+}
+
+static inline uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+/* mmf_hash64 (mmfuse.h): four independent lanes of 8-byte words (several
+ * GB/s), then the tail byte by byte, finished by splitmix64's mixer */
+uint64_t mmf_hash64(const void *p, size_t n, uint64_t seed) {
+    const unsigned char *b = p;
+    const uint64_t P1 = 0x9E3779B185EBCA87ull, P2 = 0xC2B2AE3D27D4EB4Full;
+    uint64_t h[4] = {seed + P1 + P2, seed + P2, seed, seed - P1};
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 4; k++) {
+            uint64_t w;
+            memcpy(&w, b + i + 8 * (size_t)k, 8);
+            h[k] = rotl64(h[k] + w * P2, 31) * P1;
+        }
+    uint64_t acc = (uint64_t)n * P1 ^ seed;
+    for (int k = 0; k < 4; k++) acc = rotl64(acc ^ (rotl64(h[k] * P2, 31) * P1), 27) * P1 + P2;
+    for (; i < n; i++) acc = (acc ^ b[i]) * 0x100000001b3ull;
+    return mmf_splitmix64(acc);
 }
 
 void mmf_rng_seed(mmf_rng *r, uint64_t seed) {
