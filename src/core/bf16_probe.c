@@ -13,6 +13,11 @@ static double thread_s(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* Unrolled so that the chains live in registers: left as a loop, gcc -O2 keeps
+ * acc[] in memory and both timings measure loads and stores instead (Zen 5: 43
+ * GFLOP/s "fma" against a 229 GFLOP/s peak, and a ratio anywhere in 2.4-3.7). */
+#define UNROLLED _Pragma("GCC unroll 24")
+
 #define TGT_FMA __attribute__((target("avx512f")))
 #define TGT_BF16 __attribute__((target("avx512f,avx512bf16")))
 
@@ -33,7 +38,7 @@ TGT_FMA static double time_fma(float seed) {
     for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_set1_ps((float)c);
     double t0 = thread_s();
     for (int r = 0; r < ROUNDS; r++)
-        for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_fmadd_ps(acc[c], m, a);
+        UNROLLED for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_fmadd_ps(acc[c], m, a);
     return chains_done(acc, t0);
 }
 
@@ -44,7 +49,7 @@ TGT_BF16 static double time_bf16(float seed) {
     for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_set1_ps((float)c);
     double t0 = thread_s();
     for (int r = 0; r < ROUNDS; r++)
-        for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_dpbf16_ps(acc[c], x, x);
+        UNROLLED for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_dpbf16_ps(acc[c], x, x);
     return chains_done(acc, t0);
 }
 
