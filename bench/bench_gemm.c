@@ -177,12 +177,14 @@ static void cpu_model(char *buf, size_t cap) {
 
 int main(int argc, char **argv) {
     const char *out_path = "bench/results/gemm.md";
-    int quick = 0;
+    int quick = 0, peak_only = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--peak")) peak_only = 1;
         else if (!strcmp(argv[i], "--out") && i + 1 < argc) out_path = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_gemm [--quick] [--out FILE]   (default FILE bench/results/gemm.md)\n");
+            fprintf(stderr, "usage: bench_gemm [--quick] [--out FILE]   (default FILE bench/results/gemm.md)\n"
+                            "       bench_gemm --peak   (only the fp32 FMA peak, one JSON line: bench/ort.py's rate column)\n");
             return 2;
         }
     }
@@ -209,6 +211,10 @@ int main(int argc, char **argv) {
         if (has2) peak2[nt] = fma_peak(nt, 0, quick ? 0.1 : 0.5);
         peak[nt] = fmax(peak512[nt], peak2[nt]);
         fprintf(stderr, "peak %d thread(s): AVX-512 %.1f, AVX2 %.1f GFLOP/s\n", nt, peak512[nt], peak2[nt]);
+    }
+    if (peak_only) {
+        printf("{\"peak_gflops_1t\": %.1f, \"peak_gflops_2t\": %.1f, \"avx512\": %d}\n", peak[1], peak[2], has512 != 0);
+        return 0;
     }
 
     char *report = NULL;

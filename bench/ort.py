@@ -27,6 +27,8 @@ import subprocess
 import sys
 import time
 
+import ort_extra
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 QUICK = os.environ.get("MMF_BENCH_QUICK") == "1"
@@ -150,14 +152,61 @@ def main():
                         best[impl] = {"wall": wall, "cpu": min(cpu, b["cpu"]) if b else cpu, "r": r}
                     elif cpu < b["cpu"]:
                         b["cpu"] = cpu
+            if nt == 1:   # PyTorch fp32, the second peer, and the work's FLOPs
+                best["torch"] = {"cpu": min(ort_extra.torch_row(kind, geo, folder if kind == "text" else None, B, iters)[1]
+                                            for _ in range(1 if QUICK else 2))}
+            best["flops"] = ort_extra.work_flops(kind, geo, folder if kind == "text" else None, B)
             results.append((label, kind, B, nt, best))
             print("ort bench: %s threads %d: " % (label, nt) + ", ".join(
-                "%s %.1f ms wall, %.1f ms CPU" % (k, v["wall"], v["cpu"]) for k, v in best.items()), file=sys.stderr)
-    write_fragment(results, info, load0, os.getloadavg(), t_start)
+                "%s %.1f ms wall, %.1f ms CPU" % (k, v["wall"], v["cpu"]) for k, v in best.items() if k in impls) +
+                (", torch %.1f ms CPU" % best["torch"]["cpu"] if "torch" in best else ""), file=sys.stderr)
+    peak = ort_extra.fma_peak(build)
+    starts = []
+    for geo, label in (("minilm", "MiniLM-L6"),) + ((("base", "BERT-base"),) if not QUICK else ()):
+        folder = os.path.join(work, geo)
+        starts.append((label, os.path.getsize(os.path.join(folder, "model.safetensors")) / 2**20,
+                       ort_extra.startup(build, ort_dir, work, folder, os.path.join(work, geo + ".onnx"), 1 if QUICK else 3)))
+    write_fragment(results, info, load0, os.getloadavg(), t_start, peak, starts)
 
 
 TARGETS = {"MiniLM-L6 b32 x 128": (1.1, 2.0, 2.8), "BERT-base b1 x 128 (latency)": (1.0, 1.6, 2.0),
            "ResNet-50 b16": (1.0, 1.7, 2.2), "ViT-B/16 b16": (1.1, 1.8, 2.5)}
+
+
+def rate_table(results, peak):
+    """GFLOP/s of each 1-thread row (FLOPs of the work / process CPU time) against the measured fp32 FMA peak"""
+    p1 = peak["peak_gflops_1t"]
+    L = ["Achieved rate, 1 thread, GFLOP/s per CPU second (the work's multiply-adds x 2: transformer 2T(4C^2 + 2CF) + "
+         "4T^2C per layer, convolutions 2 x their MACs; ResNet-50 %.2f, ViT-B/16 %.2f GFLOP per image), and its share of "
+         "this core's fp32 FMA peak, measured in the same run by `bench_gemm --peak` (%.1f GFLOP/s; bf16 and int8 "
+         "multiply-adds run at up to 2x and 4x that rate, so their share can pass 100%%):" % (
+             ort_extra.resnet50_flops() / 1e9, ort_extra.vit_b16_flops() / 1e9, p1), ""]
+    L.append("| work | ORT fp32 | ORT int8 | PyTorch fp32 | mmfuse fp32 | mmfuse bf16 | mmfuse int8 |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|")
+    for label, kind, B, nt, best in results:
+        if nt != 1:
+            continue
+        cell = lambda k: "%.0f (%.0f%%)" % (best["flops"] / best[k]["cpu"] / 1e6, 100 * best["flops"] / best[k]["cpu"] / 1e6 / p1) \
+            if k in best and best[k].get("cpu") else "-"
+        L.append("| %s | %s |" % (label, " | ".join(cell(k) for k in ("ort", "ort-int8", "torch", "fp32", "bf16", "int8"))))
+    L.append("")
+    return L
+
+
+def start_table(starts):
+    """process start to first embedding and peak RSS, one 128-token input, 1 thread"""
+    L = ["Process start to first embedding (one 128-token input, 1 thread, best of the rounds: wall seconds, and in "
+         "brackets the process's CPU seconds, which other jobs on the machine disturb less) and peak RSS (wait4): mmfuse = `mmfuse embed --text-file` (load, pack the weights for the precision, tokenize, embed, "
+         "write the file); ORT = node + `InferenceSession.create` + one `run`; PyTorch = `import torch` + load the "
+         "safetensors + one forward. Targets: mmfuse MiniLM-L6 <= 0.15 s, peak RSS <= 1.3 x the weights.", ""]
+    L.append("| model (weights MiB) | mmfuse fp32 s (CPU) / MiB | mmfuse bf16 s (CPU) / MiB | mmfuse int8 s (CPU) / MiB | ORT fp32 s (CPU) / MiB | PyTorch fp32 s (CPU) / MiB | mmfuse fp32 RSS / weights |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|")
+    for label, mib, got in starts:
+        cell = lambda k: "%.3f (%.3f) / %.0f" % (got[k][0], got[k][2], got[k][1])
+        L.append("| %s (%.0f) | %s | %s | %s | %s | %s | %.2f |" % (label, mib, cell("fp32"), cell("bf16"), cell("int8"),
+                                                                 cell("ort"), cell("torch"), got["fp32"][1] / mib))
+    L.append("")
+    return L
 
 
 def cpu_slug(cpu):
@@ -167,7 +216,7 @@ def cpu_slug(cpu):
     return re.sub(r"[^a-z0-9]+", "-", s).strip("-") or "cpu"
 
 
-def write_fragment(results, info, load0, load1, t_start):
+def write_fragment(results, info, load0, load1, t_start, peak, starts):
     ver = next((b["ort"]["r"].get("version") for *_, b in results), "?")
     busy = max(load0[0], load1[0]) > (os.cpu_count() or 1) + 0.5
     L = ["## Encoders vs ONNX Runtime (CPU): %s" % info["cpu"], ""]
@@ -185,8 +234,8 @@ def write_fragment(results, info, load0, load1, t_start):
              "call. Text: seq 128, the same weights on both sides (embedding agreement below); images: 224 x 224, "
              "random weights of the same geometry on each side. 1 thread: process CPU time; 2 threads: wall." % ver)
     L.append("")
-    L.append("| work | threads | ORT fp32 ms | ORT int8 ms | mmfuse fp32 ms | mmfuse bf16 ms | mmfuse int8 ms | fp32 / ORT | bf16 / ORT | int8 / ORT | int8 / ORT int8 | targets fp32, bf16, int8 (vs ORT fp32) |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    L.append("| work | threads | ORT fp32 ms | ORT int8 ms | PyTorch fp32 ms | mmfuse fp32 ms | mmfuse bf16 ms | mmfuse int8 ms | fp32 / ORT | bf16 / ORT | int8 / ORT | int8 / ORT int8 | fp32 / PyTorch | targets fp32, bf16, int8 (vs ORT fp32) |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for label, kind, B, nt, best in results:
         key = "cpu" if nt == 1 else "wall"
         o = best["ort"][key]
@@ -195,10 +244,14 @@ def write_fragment(results, info, load0, load1, t_start):
         ratio = lambda k: "%.2fx" % (o / ms[k]) if ms[k] else "-"
         tg = TARGETS.get(label)
         o8 = best["ort-int8"][key]
-        L.append("| %s | %d | %.1f | %.1f | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            label, nt, o, o8, cell("fp32"), cell("bf16"), cell("int8"), ratio("fp32"), ratio("bf16"), ratio("int8"),
-            "%.2fx" % (o8 / ms["int8"]) if ms["int8"] else "-", ">= %.1fx, %.1fx, %.1fx" % tg if tg else "-"))
+        t = best.get("torch", {}).get("cpu") if nt == 1 else None
+        L.append("| %s | %d | %.1f | %.1f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            label, nt, o, o8, "%.1f" % t if t else "-", cell("fp32"), cell("bf16"), cell("int8"), ratio("fp32"),
+            ratio("bf16"), ratio("int8"), "%.2fx" % (o8 / ms["int8"]) if ms["int8"] else "-",
+            "%.2fx" % (t / ms["fp32"]) if t and ms["fp32"] else "-", ">= %.1fx, %.1fx, %.1fx" % tg if tg else "-"))
     L.append("")
+    L.extend(rate_table(results, peak))
+    L.extend(start_table(starts))
     agree, q = [], []
     for label, kind, B, nt, best in results:
         e_o = best["ort"]["r"]["emb0"]
