@@ -1,4 +1,6 @@
 /* mmfuse: the command-line front of the library. */
+#define _GNU_SOURCE   /* sched_getaffinity */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +29,27 @@ static void print_help(FILE *f) {
  * running, so each parallel region burns whole time slices spinning: at load
  * 11 on 2 cores, 2-thread fusion training ran 7x slower than 1 thread (and
  * 1.8x faster than 1 thread with a short spin). libgomp reads the spin count
- * from the environment when it loads, before main: set a short one and exec
- * ourselves once. A user's OMP_WAIT_POLICY or GOMP_SPINCOUNT wins. */
+ * from the environment when it loads, before main (in its constructor, from
+ * the original environment block: a setenv in .preinit_array is not seen):
+ * set a short one and exec ourselves once. A one-thread run has no barrier
+ * to spin at and skips the exec, which costs a second dynamic load (~550 page
+ * faults, ~25 ms CPU on the 2-core VMs here). A user's OMP_WAIT_POLICY or
+ * GOMP_SPINCOUNT wins. */
+static int one_thread(char **argv) {
+    const char *n = NULL;   /* the last --threads N / --threads=N counts, as in the parsers */
+    for (int i = 1; argv[i]; i++) {
+        if (!strcmp(argv[i], "--threads") && argv[i + 1]) n = argv[++i];
+        else if (!strncmp(argv[i], "--threads=", 10)) n = argv[i] + 10;
+    }
+    if (n) return !strcmp(n, "1");
+    const char *env = getenv("MMFUSE_THREADS");
+    if (env && *env) return !strcmp(env, "1");
+    cpu_set_t set;
+    return sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) == 1;
+}
+
 static void short_omp_spin(char **argv) {
-    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || getenv("MMFUSE_NO_REEXEC")) return;
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || getenv("MMFUSE_NO_REEXEC") || one_thread(argv)) return;
     if (setenv("GOMP_SPINCOUNT", "1000", 1)) return;
     execv("/proc/self/exe", argv);
     /* exec failed: go on with libgomp's default spin */

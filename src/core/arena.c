@@ -1,12 +1,15 @@
 #include "core/arena.h"
 #include "core/error.h"
+#include "core/huge_alloc.h"
 #include <stdlib.h>
 #include <string.h>
 
 mmf_status mmf_arena_init(mmf_arena *a, size_t bytes) {
     memset(a, 0, sizeof *a);
     bytes = mmf_arena_need(bytes ? bytes : MMF_ALIGN);
-    a->base = aligned_alloc(MMF_ALIGN, bytes);
+    /* a big arena (an encoder's activations) on huge pages: its first touch
+     * is part of every process start (core/huge_alloc.h); small ones as usual */
+    a->base = bytes >= ((size_t)4 << 20) ? mmf_alloc_huge(bytes) : aligned_alloc(MMF_ALIGN, bytes);
     if (!a->base) return mmf_fail(MMF_ERR_NOMEM, "arena: cannot allocate %zu bytes", bytes);
     a->cap = bytes;
     return MMF_OK;

@@ -9,6 +9,7 @@
 #include "models/bert.h"
 #include "models/transformer.h"
 #include "core/arena.h"
+#include "core/huge_alloc.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "core/ops.h"
@@ -104,7 +105,7 @@ static mmf_status load_weights(mmf_encoder *e, bert *m, mmf_safetensors *st, con
     int has_pooler = mmf_st_find(st, pooler) != NULL;
     size_t per_layer = (size_t)(4 * C * C + 2 * C * F + 9 * C + F);
     size_t total = (size_t)((V + P + TV) * C + 2 * C) + (size_t)L * per_layer + (has_pooler ? (size_t)(C * C + C) : 0);
-    m->params = malloc(total * sizeof(float));
+    m->params = mmf_alloc_huge(total * sizeof(float));   /* the fused QKV copies: 4 KiB faults would dominate start-up */
     m->layers = calloc((size_t)(L ? L : 1), sizeof *m->layers);
     if (!m->params || !m->layers) return mmf_fail(MMF_ERR_NOMEM, "%s: cannot allocate %zu parameters", e->dir, total);
     w.next = m->params;
