@@ -1,5 +1,6 @@
 /* mmfuse: the command-line front of the library. */
 #define _GNU_SOURCE   /* sched_getaffinity */
+#include <omp.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +50,14 @@ static int one_thread(char **argv) {
 }
 
 static void short_omp_spin(char **argv) {
-    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || getenv("MMFUSE_NO_REEXEC") || one_thread(argv)) return;
+    if (one_thread(argv)) {
+        /* and no region may start a second thread before the command sets
+         * its count (oneDNN's weight reorders at load would): an idle
+         * libgomp worker spins its default 300k rounds at every barrier */
+        omp_set_num_threads(1);
+        return;
+    }
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || getenv("MMFUSE_NO_REEXEC")) return;
     if (setenv("GOMP_SPINCOUNT", "1000", 1)) return;
     execv("/proc/self/exe", argv);
     /* exec failed: go on with libgomp's default spin */
