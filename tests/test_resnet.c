@@ -5,6 +5,8 @@
  * disagreement errors. */
 #include "test_util.h"
 #include "models/resnet.h"
+#include "core/dnnl_net.h"   /* mmf_dnet_winograd_supported */
+#include "core/gemm_int8.h"  /* mmf_engine_isa_name */
 #include "io/json.h"
 
 static const mmf_tensor_info *need(const mmf_safetensors *st, const char *name) {
@@ -15,9 +17,16 @@ static const mmf_tensor_info *need(const mmf_safetensors *st, const char *name) 
 
 static double worst = 0;
 
-/* dnnl 1: the encoders' fp32 engine (mmf_resnet_use_dnnl: oneDNN convolutions
- * on NHWC); 2: the same as one oneDNN net in the kernels' layout
- * (MMFUSE_RESNET_NET=1); 0: the plain NHWC im2col + GEMM path */
+/* dnnl 1: oneDNN convolutions per layer on NHWC (MMFUSE_RESNET_PLAIN=1, the
+ * fp32 engine where oneDNN has no Winograd); 2: one oneDNN net in the
+ * kernels' layout, direct convolutions (MMFUSE_RESNET_WINO=0
+ * MMFUSE_RESNET_NET=1); 3: the encoders' fp32 default, that net in nChw16c
+ * with Winograd 3x3 convolutions where oneDNN has them (F(4x4,3x3) for the
+ * batch of 2 here, F(2x2,3x3) for the single image, both checked against the
+ * same 1e-4 as direct: worst measured 4.6e-5 against 3.4e-5 direct);
+ * 0: the plain NHWC im2col + GEMM path */
+static const char *const case_name[4] = {"", " (oneDNN)", " (oneDNN net)", " (oneDNN net, Winograd)"};
+
 static void run_case(const mmf_safetensors *ex, const char *name, int dnnl) {
     char dir[1024], key[256];
     snprintf(key, sizeof key, "tests/data/image/resnet_%s", name);
@@ -25,9 +34,12 @@ static void run_case(const mmf_safetensors *ex, const char *name, int dnnl) {
     mmf_resnet *m;
     CHECK_OK(mmf_resnet_load(dir, &m));
     if (!m) return;
-    if (dnnl == 2) setenv("MMFUSE_RESNET_NET", "1", 1);
+    if (dnnl == 1) setenv("MMFUSE_RESNET_PLAIN", "1", 1);
+    if (dnnl == 2) { setenv("MMFUSE_RESNET_NET", "1", 1); setenv("MMFUSE_RESNET_WINO", "0", 1); }
     if (dnnl) CHECK_OK(mmf_resnet_use_dnnl(m));
     unsetenv("MMFUSE_RESNET_NET");
+    unsetenv("MMFUSE_RESNET_WINO");
+    unsetenv("MMFUSE_RESNET_PLAIN");
     snprintf(key, sizeof key, "%s/pixel_values", name);
     const mmf_tensor_info *px = need(ex, key);
     snprintf(key, sizeof key, "%s/last_hidden_state", name);
@@ -44,13 +56,17 @@ static void run_case(const mmf_safetensors *ex, const char *name, int dnnl) {
         /* also run a single image of the batch: batch size must not change results */
         CHECK_OK(mmf_resnet_forward(m, px->data, B, H, W, pool, hid, nt));
         double d1 = t_max_abs_diff(pool, po->data, (size_t)po->numel), d2 = t_max_abs_diff(hid, lh->data, (size_t)lh->numel);
-        printf("resnet %s%s threads %d: pooler max diff %.3g, last_hidden max diff %.3g\n", name, dnnl == 2 ? " (oneDNN net)" : dnnl ? " (oneDNN)" : "", nt, d1, d2);
+        printf("resnet %s%s threads %d: pooler max diff %.3g, last_hidden max diff %.3g\n", name, case_name[dnnl], nt, d1, d2);
         CHECK(d1 <= 1e-4 && d2 <= 1e-4);
         if (d1 > worst) worst = d1;
         if (d2 > worst) worst = d2;
         CHECK_OK(mmf_resnet_forward(m, (const float *)px->data + (size_t)3 * H * W, 1, H, W, pool, NULL, nt));
         CHECK(t_max_abs_diff(pool, (const float *)po->data + po->shape[1], (size_t)po->shape[1]) <= 1e-4);
     }
+    /* the default net runs Winograd wherever the engine has it (not under AVX2), the others never */
+    const int wino = mmf_resnet_winograd_convs(m);
+    printf("resnet %s%s: %d Winograd convolutions (engine %s)\n", name, case_name[dnnl], wino, mmf_engine_isa_name());
+    CHECK(dnnl == 3 && mmf_dnet_winograd_supported() ? wino > 0 : wino == 0);
     /* a workspace planned for one image: the batch goes through in chunks */
     CHECK_OK(mmf_resnet_reserve(m, 1, H, W));
     CHECK_OK(mmf_resnet_forward(m, px->data, B, H, W, pool, hid, 1));
@@ -66,7 +82,7 @@ int main(void) {
     mmf_safetensors *ex;
     CHECK_OK(mmf_st_open(p, &ex));
     if (!ex) return t_done("test_resnet");
-    for (int dnnl = 0; dnnl <= 2; dnnl++) {
+    for (int dnnl = 0; dnnl <= 3; dnnl++) {
         run_case(ex, "bottleneck", dnnl);
         run_case(ex, "basic", dnnl);
     }

@@ -21,6 +21,7 @@ typedef struct dn_step {
 
 struct mmf_dnet {
     int bf16, nt, failed, ready, out_t;
+    int wino, n_wino;            /* try Winograd for 3x3 stride-1 convolutions; how many got it */
     dnnl_format_tag_t act_tag;   /* the activations' layout between primitives */
     dn_tensor *t;
     int nt_used, t_cap;
@@ -62,6 +63,35 @@ void mmf_dnet_free(mmf_dnet *n) {
     free(n->s);
     free(n);
 }
+
+/* 1 when oneDNN makes fp32 Winograd convolutions here (avx512_core; not under
+ * ONEDNN_MAX_CPU_ISA=AVX2): a 16-channel 3x3 on 8 x 8 asked for once */
+int mmf_dnet_winograd_supported(void) {
+    static int known = -1;
+    if (known >= 0) return known;
+    dnnl_engine_t eng = mmf_dnnl_engine();
+    dnnl_memory_desc_t s, w, d;
+    dnnl_convolution_desc_t cd;
+    dnnl_primitive_desc_t pd = NULL;
+    int ok = eng && dnnl_memory_desc_init_by_tag(&s, 4, (dnnl_dims_t){1, 16, 8, 8}, dnnl_f32, dnnl_nChw16c) == dnnl_success &&
+             dnnl_memory_desc_init_by_tag(&d, 4, (dnnl_dims_t){1, 16, 8, 8}, dnnl_f32, dnnl_nChw16c) == dnnl_success &&
+             dnnl_memory_desc_init_by_tag(&w, 4, (dnnl_dims_t){16, 16, 3, 3}, dnnl_f32, dnnl_format_tag_any) == dnnl_success &&
+             dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_winograd, &s, &w, NULL, &d,
+                                                (dnnl_dims_t){1, 1}, (dnnl_dims_t){1, 1}, (dnnl_dims_t){1, 1}) == dnnl_success &&
+             dnnl_primitive_desc_create(&pd, &cd, NULL, eng, NULL) == dnnl_success;
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    known = ok;
+    return known;
+}
+
+int mmf_dnet_use_winograd(mmf_dnet *n) {
+    if (!n || n->bf16 || n->ns || !mmf_dnet_winograd_supported()) return -1;
+    n->wino = 1;
+    n->act_tag = dnnl_nChw16c;   /* the only layout oneDNN's Winograd kernels read and write */
+    return 0;
+}
+
+int mmf_dnet_winograd_convs(const mmf_dnet *n) { return n ? n->n_wino : 0; }
 
 static int add_tensor(mmf_dnet *n, const dnnl_memory_desc_t *md, int slot) {
     if (slot < 0 || slot >= MMF_DNET_SLOTS) return -1;
@@ -193,10 +223,20 @@ int mmf_dnet_conv(mmf_dnet *n, int src, const float *w, const float *bias, int o
     if (relu) CK(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
     CK(dnnl_primitive_attr_set_post_ops(attr, po));
     dnnl_convolution_desc_t cd;
-    CK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &smd, &wany,
-                                          bias ? &bmd : NULL, &dmd, (dnnl_dims_t){stride, stride},
-                                          (dnnl_dims_t){pad, pad}, (dnnl_dims_t){pad, pad}));
-    CK(dnnl_primitive_desc_create(&pd, &cd, attr, eng, NULL));
+    /* Winograd where asked and oneDNN takes the shape (3x3 stride 1; it refuses
+     * others, e.g. channel counts it cannot block), direct otherwise */
+    int is_wino = n->wino && k == 3 && stride == 1 &&
+                  dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_winograd, &smd, &wany,
+                                                     bias ? &bmd : NULL, &dmd, (dnnl_dims_t){1, 1}, (dnnl_dims_t){pad, pad},
+                                                     (dnnl_dims_t){pad, pad}) == dnnl_success &&
+                  dnnl_primitive_desc_create(&pd, &cd, attr, eng, NULL) == dnnl_success;
+    if (!is_wino) {
+        pd = NULL;
+        CK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &smd, &wany,
+                                              bias ? &bmd : NULL, &dmd, (dnnl_dims_t){stride, stride},
+                                              (dnnl_dims_t){pad, pad}, (dnnl_dims_t){pad, pad}));
+        CK(dnnl_primitive_desc_create(&pd, &cd, attr, eng, NULL));
+    }
     if (src_open) {
         if (retarget_input(n, src, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0))) goto fail;
     } else if (!dnnl_memory_desc_equal(dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), smd0)) {
@@ -208,7 +248,17 @@ int mmf_dnet_conv(mmf_dnet *n, int src, const float *w, const float *bias, int o
     if (!(wbuf = malloc(wb))) goto fail;
     if (bias && !(bcopy = malloc(sizeof(float) * (size_t)oc))) goto fail;
     if (bias) memcpy(bcopy, bias, sizeof(float) * (size_t)oc);
-    if (mmf_dnnl_reorder(&wplain, w, &wmd, wbuf)) goto fail;
+    if (wmd.format_kind == dnnl_format_kind_wino) {
+        /* oneDNN reorders into the Winograd layout only from oihw / hwio: ours is ohwi */
+        dnnl_memory_desc_t woihw;
+        float *tmp = malloc(sizeof(float) * (size_t)oc * ic * k * k);
+        int bad = !tmp || dnnl_memory_desc_init_by_tag(&woihw, 4, (dnnl_dims_t){oc, ic, k, k}, dnnl_f32, dnnl_oihw) != dnnl_success ||
+                  mmf_dnnl_reorder(&wplain, w, &woihw, tmp) || mmf_dnnl_reorder(&woihw, tmp, &wmd, wbuf);
+        free(tmp);
+        if (bad) goto fail;
+    } else if (mmf_dnnl_reorder(&wplain, w, &wmd, wbuf)) {
+        goto fail;
+    }
     int dst = sum_t >= 0 ? sum_t : add_tensor(n, &dst_md, dst_slot);
     if (dst < 0 || !(s = add_step(n, ST_CONV, pd))) goto fail;
     s->src = src;
@@ -218,6 +268,7 @@ int mmf_dnet_conv(mmf_dnet *n, int src, const float *w, const float *bias, int o
     s->wmd = wmd;
     s->bmd = bmd;
     n->w_bytes += wb;
+    n->n_wino += is_wino;
     wbuf = NULL;
     bcopy = NULL;
 fail:

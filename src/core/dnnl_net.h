@@ -22,6 +22,15 @@ typedef struct mmf_dnet mmf_dnet;
 
 mmf_dnet *mmf_dnet_new(int bf16, int nt);
 void mmf_dnet_free(mmf_dnet *n);
+/* fp32 only, before mmf_dnet_input: 3x3 stride-1 convolutions as oneDNN's
+ * Winograd convolutions (F(4x4,3x3) / F(2x2,3x3), about half the multiplies
+ * of direct; their transforms cost some accuracy), direct where oneDNN refuses
+ * a shape, activations nChw16c throughout (the layout those kernels need).
+ * 0, or -1 where oneDNN has no Winograd kernels here (then nothing changes). */
+int mmf_dnet_use_winograd(mmf_dnet *n);
+int mmf_dnet_winograd_supported(void);
+/* how many convolutions of the net run as Winograd */
+int mmf_dnet_winograd_convs(const mmf_dnet *n);
 /* the input, B x C x H x W NCHW fp32, reordered into slot: a tensor id (>= 0) or -1 */
 int mmf_dnet_input(mmf_dnet *n, int B, int C, int H, int W, int slot);
 /* dst = relu?(conv(src) + bias [+ sum_t]) with w (OC, K, K, IC) fp32, reordered

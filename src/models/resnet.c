@@ -17,7 +17,11 @@
  * ResNet-50 batch 16, 1 thread, CPU time on a shared Zen 5: 407-416 ms, against
  * 474-537 ms per convolution and 770 ms fp32. A net oneDNN refuses runs the
  * per-convolution path.
- * fp32 (mmf_resnet_use_dnnl, the default): each k x k or strided convolution
+ * fp32 (mmf_resnet_use_dnnl, the default): where oneDNN has fp32 Winograd
+ * kernels (avx512_core), the same net in fp32 with activations nChw16c and
+ * every 3x3 stride-1 convolution (about half the multiply-adds) a Winograd
+ * convolution, direct where refused. Without them (ONEDNN_MAX_CPU_ISA=AVX2),
+ * or MMFUSE_RESNET_PLAIN=1: each k x k or strided convolution
  * is a oneDNN direct convolution on the NHWC activations with the bias, the residual (a
  * sum post-op onto the output, which is filled with it first) and the ReLU
  * fused; im2col + GEMM stays as the path when oneDNN refuses a shape.
@@ -80,6 +84,7 @@ struct mmf_resnet {
     /* fp32 (1) / bf16 (2): the whole pass as one blocked oneDNN net (core/dnnl_net.h),
      * made per (batch, threads) of the planned image size; 0: the per-convolution path */
     int net_mode;
+    int net_wino;   /* fp32 net: Winograd 3x3 stride-1 convolutions where oneDNN has them */
     struct { mmf_dnet *net; int B, nt, failed; } nets[2];
     int net_next;
 };
@@ -304,10 +309,17 @@ mmf_status mmf_resnet_use_dnnl(mmf_resnet *m) {
         for (int j = 0; !s && j < b->nconv; j++) s = direct_conv(&b->c[j]);
         if (!s && b->has_sc) s = direct_conv(&b->sc);
     }
-    /* the fp32 net only when asked (MMFUSE_RESNET_NET=1): its 1x1 convolutions
-     * measured slower than the GEMMs of the per-convolution path (ResNet-50 b16,
-     * 1 thread, Zen 5: 817-877 ms against 770-772 ms) */
-    if (!s && !m->net_mode && getenv("MMFUSE_RESNET_NET")) m->net_mode = 1;
+    /* fp32 runs the net with Winograd 3x3 convolutions where oneDNN has them:
+     * ResNet-50 b16, 1 thread, CPU time, shared Zen 5: 608-704 ms against
+     * 730-790 ms per convolution. The net with direct convolutions only
+     * (MMFUSE_RESNET_WINO=0, layouts oneDNN's choice: NHWC brgconv) measured
+     * no faster than the per-convolution path (817-877 vs 770 ms, 696-787 vs
+     * 702-858 ms), so without Winograd (AVX2) it runs only when asked
+     * (MMFUSE_RESNET_NET=1). MMFUSE_RESNET_PLAIN=1: the per-convolution path. */
+    m->net_wino = !getenv("MMFUSE_RESNET_WINO") || strcmp(getenv("MMFUSE_RESNET_WINO"), "0");
+    if (!s && !m->net_mode && !getenv("MMFUSE_RESNET_PLAIN") &&
+        ((m->net_wino && mmf_dnet_winograd_supported()) || getenv("MMFUSE_RESNET_NET")))
+        m->net_mode = 1;
     drop_nets(m);
     return s;
 }
@@ -523,6 +535,7 @@ static mmf_dnet *build_net(const mmf_resnet *m, int B, int H, int W, int nt) {
     enum { X, S, T1, T2 };
     mmf_dnet *n = mmf_dnet_new(m->net_mode == 2, nt);
     if (!n) return NULL;
+    if (m->net_mode == 1 && m->net_wino) (void)mmf_dnet_use_winograd(n);   /* -1: direct convolutions */
     const conv_bn *c = &m->stem;
     int t = mmf_dnet_input(n, B, c->ic, H, W, T2);
     t = mmf_dnet_conv(n, t, c->w, c->b, c->oc, c->k, c->stride, c->pad, 1, T1, -1);
@@ -560,6 +573,15 @@ static mmf_dnet *net_for(mmf_resnet *m, int B, int H, int W, int nt) {
     m->nets[i].nt = nt;
     m->nets[i].failed = !m->nets[i].net;
     return m->nets[i].net;
+}
+
+int mmf_resnet_winograd_convs(const mmf_resnet *m) {
+    int w = 0;
+    for (int i = 0; i < 2; i++) {
+        int c = mmf_dnet_winograd_convs(m->nets[i].net);
+        if (c > w) w = c;
+    }
+    return w;
 }
 
 /* One pass over B <= ws_B images of the planned H x W, in the workspace. */

@@ -17,8 +17,12 @@ int mmf_resnet_out_dim(const mmf_resnet *m);
  * accumulation (weights packed now, fp32 copies freed). MMF_ERR_UNSUPPORTED
  * on a CPU without AVX512-BF16; dir names the model in messages. */
 mmf_status mmf_resnet_use_bf16(mmf_resnet *m, const char *dir);
-/* fp32 convolutions as oneDNN direct convolutions (the encoder's default). */
+/* fp32 on oneDNN (the encoder's default): one blocked net with Winograd 3x3
+ * convolutions where oneDNN has them (avx512_core), else direct convolutions
+ * per layer on NHWC (see resnet.c for the switches). */
 mmf_status mmf_resnet_use_dnnl(mmf_resnet *m);
+/* how many convolutions of the handle's oneDNN nets run as Winograd (the most of its nets; 0: none) */
+int mmf_resnet_winograd_convs(const mmf_resnet *m);
 /* int8 convolutions (VNNI; MMF_ERR_UNSUPPORTED naming it otherwise). */
 mmf_status mmf_resnet_use_int8(mmf_resnet *m, const char *dir);
 /* Carve the handle's one workspace arena from the size table of B images of
