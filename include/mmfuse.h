@@ -279,7 +279,7 @@ mmf_status mmf_pooling_parse(const char *name, mmf_pooling *out);
 typedef void (*mmf_progress_fn)(size_t done, size_t total, void *user);
 
 typedef enum mmf_precision {
-    MMF_PRECISION_F32 = 0,   /* default: matches PyTorch fp32 to ~1e-6 */
+    MMF_PRECISION_F32 = 0,   /* matches PyTorch fp32 to ~1e-6: ask for it where parity matters */
     MMF_PRECISION_BF16 = 1,  /* AVX512-BF16 CPUs (else MMF_ERR_UNSUPPORTED at load): transformer
                                 projections/FFN (BERT, ViT, CLIP) and every ResNet convolution as
                                 bf16 GEMMs with fp32 accumulation; ~2x GEMM rate, ~3 digits */
@@ -287,9 +287,16 @@ typedef enum mmf_precision {
                                 channel) and int8 activations (per token), int32 accumulation;
                                 LayerNorm, softmax, GELU, attention stay fp32; ResNet: every
                                 convolution's GEMM (accurate, but slower than fp32 so far) */
-    MMF_PRECISION_AUTO = 3   /* bf16 where the model runs it and it pays on this CPU
+    MMF_PRECISION_AUTO = 3   /* the default: bf16 where the model runs it and it pays on this CPU
                                 (mmf_bf16_speedup() >= MMF_BF16_AUTO_SPEEDUP), else fp32 */
 } mmf_precision;
+
+/* The precision an encoder runs when nobody names one (mmf_encoder_params_default,
+ * the CLI's --precision): MMF_PRECISION_AUTO, or what the environment variable
+ * MMFUSE_PRECISION says (fp32 | bf16 | int8 | auto), so that a deployment can pin
+ * fp32 without changing command lines. Another value of it is ignored with a
+ * warning on stderr. */
+mmf_precision mmf_default_precision(void);
 
 typedef struct mmf_encoder_params {
     int n_threads;     /* default 1 */
@@ -297,7 +304,7 @@ typedef struct mmf_encoder_params {
     int max_length;    /* tokens per sequence; 0 = the model's limit (default 0) */
     mmf_progress_fn progress;   /* called after each batch, or NULL */
     void *progress_user;
-    mmf_precision precision;   /* default MMF_PRECISION_F32 */
+    mmf_precision precision;   /* default mmf_default_precision(): MMF_PRECISION_AUTO unless MMFUSE_PRECISION */
     mmf_pooling pooling;       /* the encoder's default pooling instead of the folder's (MMF_POOL_DEFAULT,
                                   the default); MMF_POOL_CLS_MEAN can only be chosen here: it sets the dim */
 } mmf_encoder_params;

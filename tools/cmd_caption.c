@@ -52,7 +52,7 @@ static const char help[] =
     "  --image PATH         image file for the image modality\n"
     "  --text STR           accompanying text for the text modality\n"
     "  --encoder NAME=DIR   override a recorded encoder folder\n"
-    "  --precision P        of the encoders: fp32 | bf16 | int8 | auto (default fp32)\n\n"
+    "  --precision P        of the encoders: fp32 | bf16 | int8 | auto (default auto; see mmfuse embed --help)\n\n"
     "eval options (every row of an embedding file):\n"
     "  --data F             embedding file (required)\n"
     "  --captions F         references: prints BLEU-1..4, CIDEr-D and CIDEr over the rows that have some\n"
@@ -206,7 +206,7 @@ static int do_run(int argc, char **argv) {
     cli_encoders enc = {0};
     int bad = 0, matched;
     mmf_caption_gen_params g = mmf_caption_gen_params_default();
-    mmf_precision prec = MMF_PRECISION_F32;
+    mmf_precision prec = mmf_default_precision();
     g.n_threads = cli_default_threads();
     for (int i = 2; i < argc; i++) {
         int r = gen_opt(argc, argv, &i, &g, &bad, &matched);

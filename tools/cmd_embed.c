@@ -36,17 +36,16 @@ static const char help[] =
     "  --batch N            sequences per forward pass (default 32)\n"
     "  --threads N          CPU threads (default: the cores this process may use, or MMFUSE_THREADS)\n"
     "  --max-length N       tokens per input, specials included (default: the model's limit)\n"
-    "  --precision P        fp32 | bf16 | int8 | auto (default fp32).\n"
-    "                       bf16 needs a CPU with AVX512-BF16 and runs the transformer\n"
-    "                       projections and FFN (BERT, ViT, CLIP) or every convolution\n"
-    "                       (ResNet) as bf16 GEMMs with fp32 accumulation: about twice the\n"
-    "                       GEMM rate, ~3 significant digits (cosine to fp32 >= 0.9999 on\n"
-    "                       the test models). int8 needs VNNI and runs the transformer\n"
-    "                       projections and FFN with int8 weights (per output channel) and\n"
-    "                       int8 activations (per token); cosine to fp32 >= 0.99 on the test\n"
-    "                       models; ResNet too (accurate, but slower than fp32 there so\n"
-    "                       far: use bf16). auto: bf16 where the CPU and model\n"
-    "                       run it, else fp32\n"
+    "  --precision P        fp32 | bf16 | int8 | auto (default auto, or MMFUSE_PRECISION).\n"
+    "                       fp32 matches the PyTorch reference (~1e-6): ask for it where\n"
+    "                       you compare numbers. bf16 needs a CPU with AVX512-BF16 and runs\n"
+    "                       the transformer projections and FFN (BERT, ViT, CLIP) or every\n"
+    "                       convolution (ResNet) as bf16 GEMMs with fp32 accumulation: about\n"
+    "                       twice the GEMM rate, ~3 significant digits (cosine to fp32\n"
+    "                       >= 0.999). int8 needs VNNI: int8 weights (per output channel),\n"
+    "                       activations quantised as they come, int32 sums; cosine to fp32\n"
+    "                       >= 0.99; never chosen for you. auto: bf16 where the model runs\n"
+    "                       it and bf16 pays on this core (`mmfuse info` says), else fp32\n"
     "  --image-list F       images instead of text: one PNG/JPEG path per line (blank lines\n"
     "                       skipped; - = stdin), preprocessed as the folder's\n"
     "                       preprocessor_config.json says. vit: --pooling pooler (default when\n"
@@ -344,7 +343,7 @@ static int embed_records(const embed_opts *o) {
 static int sharded(const embed_opts *o) { return cli_dist_size() > 1 || o->resume; }
 
 static int run(int argc, char **argv) {
-    embed_opts o = {.pooling = MMF_POOL_DEFAULT, .normalize = MMF_NORMALIZE_DEFAULT, .batch = 32, .threads = 0, .chunk = 1024,
+    embed_opts o = {.precision = mmf_default_precision(), .pooling = MMF_POOL_DEFAULT, .normalize = MMF_NORMALIZE_DEFAULT, .batch = 32, .threads = 0, .chunk = 1024,
                     .argc = argc, .argv = argv,
                     .rec = {.text_field = "text", .image_field = "image", .label_field = "label"}};
     o.threads = cli_default_threads();

@@ -17,7 +17,7 @@ static const char help[] =
     "Example:\n"
     "  mmfuse info\n";
 
-static const char *const env_names[] = {"ONEDNN_MAX_CPU_ISA", "ONEDNN_CPU_ISA_HINTS", "OMP_NUM_THREADS"};
+static const char *const env_names[] = {"ONEDNN_MAX_CPU_ISA", "ONEDNN_CPU_ISA_HINTS", "OMP_NUM_THREADS", "MMFUSE_PRECISION", "MMFUSE_THREADS"};
 enum { N_ENV = sizeof env_names / sizeof env_names[0] };
 
 static void json_str(const char *s) { cli_json_string(stdout, s); }
@@ -55,9 +55,9 @@ static int run(int argc, char **argv) {
            m.avx512_bf16 ? "yes" : "no", m.avx512_vnni ? "yes" : "no", m.amx ? "yes" : "no");
     printf("engine   %s\n", m.engine);
     if (bf16 > 0)
-        printf("bf16     multiply-adds at %.2fx the fp32 FMA rate on this core: --precision auto runs %s\n", bf16,
+        printf("bf16     multiply-adds at %.2fx the fp32 FMA rate on this core: --precision auto (the default) runs %s\n", bf16,
                bf16 >= MMF_BF16_AUTO_SPEEDUP ? "bf16" : "fp32 (bf16 would be slower here)");
-    else printf("bf16     no AVX512-BF16: --precision auto runs fp32\n");
+    else printf("bf16     no AVX512-BF16: --precision auto (the default) runs fp32\n");
     for (int k = 0; k < N_ENV; k++) {
         const char *v = getenv(env_names[k]);
         printf("env      %s=%s\n", env_names[k], v ? v : "(unset)");

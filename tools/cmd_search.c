@@ -39,7 +39,7 @@ static const char help[] =
     "  -k N, --k N        results per query (default: 10)\n"
     "  --ef N             HNSW beam width (default: the index's ef_search, at least k)\n"
     "  --exact            brute-force scan with BLAS instead of the graph\n"
-    "  --precision P      encoder precision: fp32 | bf16 | int8 | auto (default fp32; see mmfuse embed --help)\n"
+    "  --precision P      encoder precision: fp32 | bf16 | int8 | auto (default auto; see mmfuse embed --help)\n"
     "  --threads N        search and encoder threads (default: the cores this process may use, or MMFUSE_THREADS)\n"
     "  --json             one JSON object per query:\n"
     "                     {\"query\": ID, \"results\": [{\"id\": ID, \"score\": S,\n"
@@ -102,7 +102,7 @@ static int run(int argc, char **argv) {
     long iv;
     mmf_search_params sp = mmf_search_params_default();
     sp.n_threads = cli_default_threads();
-    mmf_precision prec = MMF_PRECISION_F32;
+    mmf_precision prec = mmf_default_precision();
     for (int i = 1; i < argc; i++) {
         if (cli_opt(argc, argv, &i, "--vector-file", &v, &bad)) vf = v;
         else if (cli_opt(argc, argv, &i, "--tensor", &v, &bad)) tensor = v;

@@ -61,7 +61,7 @@ static const char help[] =
     "                         request holds its thread while it waits for its encoder batch, so\n"
     "                         only requests on different threads share batches (bench/RESULTS.md)\n"
     "  --http-threads N       threads of --http-mode pool (default 32)\n"
-    "  --precision P          fp32 | bf16 | int8 | auto (default fp32; see mmfuse embed --help)\n"
+    "  --precision P          fp32 | bf16 | int8 | auto (default auto; see mmfuse embed --help)\n"
     "  --max-batch N          inputs per encoder call (default 32)\n"
     "  --batch-wait-ms N      how long a request waits for others to share its batch, when other\n"
     "                         requests are in flight (default 2)\n"
@@ -130,7 +130,7 @@ static int run(int argc, char **argv) {
     int http_mode = SERVE_HTTP_PER_CONNECTION;
     long port = 8080, threads = cli_default_threads(), http_threads = 32, max_batch = 32, wait_ms = 2, max_queue = 1024;
     long max_body = 16L << 20, max_inputs = 256, max_pixels = 40000000, timeout = 30;
-    mmf_precision prec = MMF_PRECISION_F32;
+    mmf_precision prec = mmf_default_precision();
     int bad = 0;
     struct { const char *name; long *dst, lo, hi; } nums[] = {
         {"--port", &port, 0, 65535}, {"--threads", &threads, 1, 1024}, {"--http-threads", &http_threads, 1, 256},

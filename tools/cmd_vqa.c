@@ -40,7 +40,7 @@ static const char help[] =
     "  --out F              the model (the fusion head file + answers; atomic) (required)\n\n"
     "run options: --image PATH, --question STR (embedded by the recorded encoders, or the\n"
     "  recorded bag of words), --encoder NAME=DIR (override), --precision P (of the\n"
-    "  encoders: fp32 | bf16 | int8 | auto, default fp32), --threads N. Prints the\n"
+    "  encoders: fp32 | bf16 | int8 | auto, default auto), --threads N. Prints the\n"
     "  answer and its probability as JSON.\n\n"
     "eval options: --data F, --answers F, --answer-field K, --id-field K, --drop NAME\n"
     "  (that modality absent in every row), --threads N. Prints the accuracy (exact match\n"
@@ -197,7 +197,7 @@ static int do_run(int argc, char **argv) {
     const char *path = NULL, *image = NULL, *question = NULL, *v;
     cli_encoders enc = {0};
     int bad = 0, nt = cli_default_threads();
-    mmf_precision prec = MMF_PRECISION_F32;
+    mmf_precision prec = mmf_default_precision();
     long iv;
     for (int i = 2; i < argc; i++) {
         if (cli_opt(argc, argv, &i, "--image", &v, &bad)) image = v;

@@ -22,7 +22,7 @@ static const char help[] =
     "  --labels S         comma-separated label texts\n"
     "  --labels-file F    one label text per line (instead of --labels)\n"
     "  --batch N          images per forward pass (default 32)\n"
-    "  --precision P      encoder precision: fp32 | bf16 | int8 | auto (default fp32; see mmfuse embed --help)\n"
+    "  --precision P      encoder precision: fp32 | bf16 | int8 | auto (default auto; see mmfuse embed --help)\n"
     "  --threads N        CPU threads (default: the cores this process may use, or MMFUSE_THREADS)\n"
     "  --skip-bad         report unreadable images (their line says \"failed\") and go on\n"
     "                     (default: the first bad image stops the run)\n\n"
@@ -38,7 +38,7 @@ static void on_error(size_t index, const char *path, const char *message, void *
 static int run(int argc, char **argv) {
     const char *model = NULL, *list = NULL, *labels = NULL, *labels_file = NULL, *v;
     long threads = cli_default_threads(), batch = 32;
-    mmf_precision prec = MMF_PRECISION_F32;
+    mmf_precision prec = mmf_default_precision();
     int skip_bad = 0, bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
         if (cli_opt(argc, argv, &i, "--model", &model, &bad)) continue;

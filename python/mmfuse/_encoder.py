@@ -16,18 +16,19 @@ class Encoder(Handle):
     _modality = 0
     _modality_name = ""
 
-    def __init__(self, folder, precision: str = "fp32", threads=None, max_batch: int = 32, max_length: int = 0):
+    def __init__(self, folder, precision=None, threads=None, max_batch: int = 32, max_length: int = 0):
         super().__init__()
         self.folder = os.fspath(folder)
         p = _lib.lib.mmf_encoder_params_default()
         p.n_threads = threads_arg(threads)
         p.max_batch = int_arg(max_batch, "max_batch", 1, 1 << 16)
         p.max_length = int_arg(max_length, "max_length", 0)
-        p.precision = choice(precision, PRECISIONS, "precision")
+        if precision is not None:   # None: the library's default (auto, or MMFUSE_PRECISION)
+            p.precision = choice(precision, PRECISIONS, "precision")
         self._take(open_handle(_lib.lib.mmf_encoder_load, _lib.cstr(self.folder, "folder"), C.byref(p)))
         self.max_batch = p.max_batch
         self.threads = p.n_threads
-        self.precision = precision
+        self.precision = {v: k for k, v in PRECISIONS.items()}.get(p.precision, str(p.precision))
         if not _lib.lib.mmf_encoder_modalities(self._h) & self._modality:
             kind = _lib.lib.mmf_encoder_model_type(self._h).decode()
             self.close()

@@ -5,7 +5,7 @@
 #include <pthread.h>
 #include <time.h>
 
-enum { CHAINS = 24, ROUNDS = 10000, TRIES = 5 };   /* 24 independent chains: fewer leave vdpbf16ps latency-bound on some cores */
+enum { CHAINS = 24, ROUNDS = 10000, TRIES = 15 };   /* 24 independent chains: fewer leave vdpbf16ps latency-bound on some cores; 15 tries (~60 us each side): on a loaded VM a vCPU descheduled by the host still counts as thread CPU time, and a best of 5 once read 2.6x */
 
 static double thread_s(void) {
     struct timespec t;

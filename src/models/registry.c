@@ -50,8 +50,19 @@ static void known_types(char *buf, size_t cap) {
     }
 }
 
+mmf_precision mmf_default_precision(void) {
+    static const char *const names[] = {"fp32", "bf16", "int8", "auto"};
+    const char *env = getenv("MMFUSE_PRECISION");
+    if (!env || !*env) return MMF_PRECISION_AUTO;
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(env, names[i])) return (mmf_precision)i;
+    fprintf(stderr, "mmfuse: warning: MMFUSE_PRECISION=%s is not fp32, bf16, int8 or auto; ignored (auto)\n", env);
+    return MMF_PRECISION_AUTO;
+}
+
 mmf_encoder_params mmf_encoder_params_default(void) {
-    return (mmf_encoder_params){.n_threads = 1, .max_batch = 32, .max_length = 0, .pooling = MMF_POOL_DEFAULT};
+    return (mmf_encoder_params){.n_threads = 1, .max_batch = 32, .max_length = 0, .pooling = MMF_POOL_DEFAULT,
+                                .precision = mmf_default_precision()};
 }
 
 static const char *precision_name(mmf_precision p) {
