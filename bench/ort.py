@@ -268,9 +268,10 @@ def write_fragment(results, info, load0, load1, t_start, peak, starts):
     L.append("")
     L.append("Ratios above 1 mean mmfuse is faster; on a shared machine the 1-thread CPU-time rows are the "
              "ones to read (2-thread wall time waits for cores other jobs hold). mmfuse int8: per-channel int8 "
-             "weights; per-token int8 activations into oneDNN u8s8s32 GEMMs (VNNI) for the transformer "
-             "projections and FFN; ResNet's ReLU outputs quantised per tensor to u8 for oneDNN int8 "
-             "convolutions (the stem: an int8 GEMM); softmax, GELU, LayerNorm in fp32. ORT int8: the exported graph rewritten as ORT's dynamic quantisation writes it "
+             "weights packed once into oneDNN's int8 matmul layout, activations quantised per tensor to u8 with a "
+             "zero point (as ORT's DynamicQuantizeLinear), the scale-back, bias, residual add and GELU in the "
+             "matmul's epilogue (VNNI) for the transformer projections and FFN; ResNet's ReLU outputs quantised per tensor to u8 for oneDNN int8 "
+             "convolutions (the stem: an int8 GEMM); softmax, LayerNorm in fp32. ORT int8: the exported graph rewritten as ORT's dynamic quantisation writes it "
              "(bench/ort_quant.py: DynamicQuantizeLinear + MatMulInteger / ConvInteger, per-channel int8 weights); "
              "ORT's ConvInteger is a plain kernel (its fast int8 convolutions need static QLinearConv graphs), so "
              "its ResNet int8 row is slow.")

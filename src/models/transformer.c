@@ -5,6 +5,7 @@
 #include "core/gemm_int8.h"
 #include "core/huge_alloc.h"
 #include "core/matmul_f32.h"
+#include "core/matmul_int8.h"
 #include "core/ops_bf16.h"
 #include "core/vmath512.h"
 #include "io/mapped_read.h"
@@ -37,9 +38,11 @@ static void bf16_sizes(const mmf_tf_spec *s, size_t rows, size_t n[4]) {
 
 /* bytes of int8 scratch: inputs up to max(C, F) wide, outputs up to max(3C, F) */
 static size_t int8_scratch(const mmf_tf_spec *s, size_t rows) {
-    int C = s->hidden, F = s->ffn;
-    return mmf_int8_scratch_bytes((int64_t)rows, C > F ? C : F, 3 * C > F ? 3 * C : F);
+    int C = s->hidden, F = s->ffn, K = C > F ? C : F, N = 3 * C > F ? 3 * C : F;
+    return s->packed == MMF_TF_PACK_INT8_MM ? mmf_mm_i8_scratch_bytes((int64_t)rows, K, N)
+                                            : mmf_int8_scratch_bytes((int64_t)rows, K, N);
 }
+static int is_int8(const mmf_tf_spec *s) { return s->packed == MMF_TF_PACK_INT8 || s->packed == MMF_TF_PACK_INT8_MM; }
 
 size_t mmf_tf_layer_scratch(const mmf_tf_spec *s, int B, int T, int nt) {
     size_t rows = (size_t)B * (size_t)T, C = (size_t)s->hidden, F = (size_t)s->ffn;
@@ -53,7 +56,7 @@ size_t mmf_tf_layer_scratch(const mmf_tf_spec *s, int B, int T, int nt) {
      * + attention scores; each block padded so the next stays 64-byte aligned. */
     size_t pad = 16;
     size_t bf = s->packed == MMF_TF_PACK_BF16 ? (mmf_bf16_scratch_bytes((int64_t)rows, (int)(C > F ? C : F)) + 3) / 4 + pad : 0;
-    if (s->packed == MMF_TF_PACK_INT8) bf = (int8_scratch(s, rows) + 3) / 4 + pad;
+    if (is_int8(s)) bf = (int8_scratch(s, rows) + 3) / 4 + pad;
     return rows * 3 * C + pad + rows * C + pad + rows * C + pad + rows * F + pad +
            (size_t)mmf_attention_scratch(T, T, nt) + pad + bf;
 }
@@ -187,6 +190,17 @@ static void layer_bf16(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *x, 
     if (!s->pre_norm) mmf_bf16_layernorm(x, xb, Cp, x, w->ln2_w, w->ln2_b, rows, C, s->eps, nt);
 }
 
+static int i8_act(mmf_act a) {
+    switch (a) {
+    case MMF_ACT_GELU: return MMF_I8_ACT_GELU_ERF;
+    case MMF_ACT_GELU_TANH: return MMF_I8_ACT_GELU_TANH;
+    case MMF_ACT_QUICK_GELU: return MMF_I8_ACT_QUICK_GELU;
+    case MMF_ACT_RELU: return MMF_I8_ACT_RELU;
+    case MMF_ACT_TANH: return MMF_I8_ACT_TANH;
+    }
+    return MMF_I8_ACT_NONE;
+}
+
 void mmf_tf_layer_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *x,
                           const uint8_t *keep, int B, int T, float *scratch, int nt) {
     if (fused_bf16(s) && w->qkv_p && w->o_p && w->fc1_p && w->fc2_p) {
@@ -202,13 +216,14 @@ void mmf_tf_layer_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *
     float *hid = carve(&p, (size_t)rows * F);
     float *sc = carve(&p, (size_t)mmf_attention_scratch(T, T, nt));
     void *bfs = s->packed == MMF_TF_PACK_BF16 ? carve(&p, (mmf_bf16_scratch_bytes(rows, C > F ? C : F) + 3) / 4)
-              : s->packed == MMF_TF_PACK_INT8 ? carve(&p, (int8_scratch(s, (size_t)rows) + 3) / 4) : NULL;
+              : is_int8(s) ? carve(&p, (int8_scratch(s, (size_t)rows) + 3) / 4) : NULL;
 #define DENSE(y, xin, W, Wp, b, ic, oc, acc) \
     /* a packed fp32 matrix oneDNN refuses for this row count (never seen) falls \
      * through to dense() on its plain matrix, paged out but still valid */ \
     do { if (s->packed == MMF_TF_PACK_F32 && (Wp) && !mmf_mm_f32_linear(y, xin, Wp, b, rows, ic, oc, acc, nt)) {} \
          else if (s->packed == MMF_TF_PACK_BF16 && (Wp)) mmf_bf16_linear(y, xin, (const uint16_t *)(Wp), b, rows, ic, oc, acc, bfs, nt); \
          else if (s->packed == MMF_TF_PACK_INT8 && (Wp) && !mmf_int8_linear(y, xin, Wp, b, rows, ic, oc, acc, bfs, nt)) {} \
+         else if (s->packed == MMF_TF_PACK_INT8_MM && (Wp) && !mmf_mm_i8_linear(y, xin, Wp, b, rows, ic, oc, acc, 0, bfs, nt)) {} \
          else dense(y, xin, W, b, rows, ic, oc, acc, nt); } while (0)
     float scale = s->attn_scale > 0 ? s->attn_scale : 1.0f / sqrtf((float)D);
 
@@ -235,8 +250,12 @@ void mmf_tf_layer_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *
         mmf_layernorm(tmp, x, w->ln2_w, w->ln2_b, rows, C, s->eps, nt);
         fin = tmp;
     }
-    DENSE(hid, fin, w->fc1_w, w->fc1_p, w->fc1_b, C, F, 0);
-    mmf_act_apply(s->act, hid, rows * F, nt);
+    /* the int8 matmul applies the activation in its epilogue */
+    if (!(s->packed == MMF_TF_PACK_INT8_MM && w->fc1_p &&
+          !mmf_mm_i8_linear(hid, fin, w->fc1_p, w->fc1_b, rows, C, F, 0, i8_act(s->act), bfs, nt))) {
+        DENSE(hid, fin, w->fc1_w, w->fc1_p, w->fc1_b, C, F, 0);
+        mmf_act_apply(s->act, hid, rows * F, nt);
+    }
     if (s->layer_scaled) {   /* x += ls2 * fc2(act(fc1)) */
         DENSE(tmp, hid, w->fc2_w, w->fc2_p, w->fc2_b, F, C, 0);
         scaled_add(x, tmp, w->ls2, rows, C, nt);
@@ -249,9 +268,10 @@ void mmf_tf_layer_forward(const mmf_tf_spec *s, const mmf_tf_layer_w *w, float *
 
 /* bytes of one packed (N, K) matrix, a multiple of 64 so the next stays aligned (0: cannot) */
 static size_t packed_bytes(int how, int N, int K) {
-    size_t b = how == MMF_TF_PACK_F32    ? mmf_mm_f32_bytes(N, K)
-             : how == MMF_TF_PACK_BF16 ? mmf_bf16_packed_size(N, K) * sizeof(uint16_t)
-                                       : mmf_int8_packed_bytes(N, K);
+    size_t b = how == MMF_TF_PACK_F32     ? mmf_mm_f32_bytes(N, K)
+             : how == MMF_TF_PACK_BF16    ? mmf_bf16_packed_size(N, K) * sizeof(uint16_t)
+             : how == MMF_TF_PACK_INT8_MM ? mmf_mm_i8_bytes(N, K)
+                                          : mmf_int8_packed_bytes(N, K);
     return (b + 63) & ~(size_t)63;
 }
 
@@ -286,8 +306,8 @@ void *mmf_tf_pack(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_layers, int how)
             int N = shapes[i][0], K = shapes[i][1];
             const size_t bytes = (size_t)N * (size_t)K * sizeof(float);
             const float *from = stage && !mmf_file_maps_copy(&maps, src[i], bytes, stage) ? stage : src[i];
-            if (how == MMF_TF_PACK_F32) {
-                if (mmf_mm_f32_pack(p, from, N, K)) {
+            if (how == MMF_TF_PACK_F32 || how == MMF_TF_PACK_INT8_MM) {
+                if (how == MMF_TF_PACK_INT8_MM ? mmf_mm_i8_pack(p, from, N, K) : mmf_mm_f32_pack(p, from, N, K)) {
                     for (int k = 0; k <= l; k++) layers[k].qkv_p = layers[k].o_p = layers[k].fc1_p = layers[k].fc2_p = NULL;
                     free(stage);
                     mmf_file_maps_free(&maps);
@@ -322,7 +342,10 @@ mmf_status mmf_tf_use_precision(mmf_tf_spec *s, mmf_tf_layer_w *layers, int n_la
         if (!mmf_int8_supported())
             return mmf_fail(MMF_ERR_UNSUPPORTED, "%s: int8 precision needs VNNI (AVX512-VNNI or AVX-VNNI); the engine runs %s here "
                             "(use fp32 or bf16)", dir, mmf_engine_isa_name());
-        *packed = mmf_tf_pack(s, layers, n_layers, MMF_TF_PACK_INT8);
+        /* oneDNN's int8 matmul where it has one for these shapes; else (or with
+         * MMFUSE_SGEMM_ONLY, for the tests) the BLAS-style u8s8s32 GEMM */
+        if (!getenv("MMFUSE_SGEMM_ONLY")) *packed = mmf_tf_pack(s, layers, n_layers, MMF_TF_PACK_INT8_MM);
+        if (!*packed) *packed = mmf_tf_pack(s, layers, n_layers, MMF_TF_PACK_INT8);
         if (!*packed) return mmf_fail(MMF_ERR_NOMEM, "%s: cannot allocate the int8 weights", dir);
         return MMF_OK;
     }

@@ -77,7 +77,9 @@ enum {
     MMF_TF_PACK_NONE = 0,  /* fp32: the engine's sgemm on the plain (out, in) matrices */
     MMF_TF_PACK_F32 = 1,   /* fp32 in oneDNN's blocked matmul layout, packed once (core/matmul_f32.h) */
     MMF_TF_PACK_BF16 = 2,  /* bf16 panels, AVX512-BF16: ~2x GEMM rate, ~3 significant digits */
-    MMF_TF_PACK_INT8 = 3   /* int8 per-channel weights, per-token int8 activations (core/gemm_int8.h) */
+    MMF_TF_PACK_INT8 = 3,  /* int8 per-channel weights, per-token int8 activations (core/gemm_int8.h) */
+    MMF_TF_PACK_INT8_MM = 4 /* int8 per-channel weights in oneDNN's matmul layout, per-tensor u8 activations,
+                             * dequantisation, bias, residual and activation in the primitive (core/matmul_int8.h) */
 };
 /* Pack the four matrices of n layers (one allocation, returned for the
  * caller to free; NULL when out of memory), point the layers' *_p at it and
