@@ -1,5 +1,6 @@
 /* A fixed chain of oneDNN primitives over activations in the layout the
- * kernels choose (format_tag any: nChw16c with AVX-512, nChw8c with AVX2),
+ * kernels choose (format_tag any: NHWC for AVX-512's brgconv, nChw8c with
+ * AVX2; nChw16c for bf16 without AMX and for the Winograd net, see dnnl_net.c),
  * made once for one input shape and thread count and then run as is: the
  * input is reordered from NCHW fp32 once, every convolution reads its
  * producer's layout, the ReLU (eltwise) and the residual add (sum: the
