@@ -3,10 +3,16 @@
  * batchnorm folded; mmfuse_text through the BERT family and the learned
  * tokenizer); and both trainers learn a synthetic task written here
  * (PNG images of a bright square in one of two corners; texts whose words
- * give the class) well above chance. */
+ * give the class) well above chance. mmfuse_cnn in bf16 and int8 against its
+ * own fp32 path: cosine >= 0.999 / 0.99 per embedding (the issue's gate), int8
+ * refused naming VNNI where the engine lacks it (ONEDNN_MAX_CPU_ISA=AVX2), bf16
+ * where the CPU lacks AVX512-BF16, and auto = the bf16-or-fp32 path. */
 #include "test_util.h"
 #include "direct/cnn.h"
 #include "direct/textnet.h"
+#include "core/bf16_probe.h"
+#include "core/gemm_bf16.h"
+#include "core/gemm_int8.h"
 #include "train/optim.h"
 #include <png.h>
 #include <sys/stat.h>
@@ -93,6 +99,88 @@ static void cnn_parity(void) {
     mmf_tape_free(tp);
     cnn_free(&m);
     free(x);
+}
+
+
+static double worst_cosine(const float *a, const float *b, int n, int d) {
+    double worst = 1;
+    for (int i = 0; i < n; i++) {
+        double ab = 0, aa = 0, bb = 0;
+        for (int c = 0; c < d; c++) {
+            ab += (double)a[i * d + c] * b[i * d + c];
+            aa += (double)a[i * d + c] * a[i * d + c];
+            bb += (double)b[i * d + c] * b[i * d + c];
+        }
+        double cs = ab / sqrt(aa * bb + 1e-30);
+        if (cs < worst) worst = cs;
+    }
+    return worst;
+}
+
+/* embeddings of B images at `prec` and nt threads; returns the load status */
+static mmf_status cnn_embed(const char *dir, mmf_precision prec, int nt, const float *x, int B, float *out) {
+    mmf_encoder_params ep = mmf_encoder_params_default();
+    ep.n_threads = nt;
+    ep.max_batch = 4;   /* B = 7: two batches, the second short */
+    ep.precision = prec;
+    mmf_encoder *enc = NULL;
+    mmf_status s = mmf_encoder_load(dir, &ep, &enc);
+    if (s) return s;
+    CHECK_OK(mmf_encoder_embed_pixels(enc, x, B, MMF_POOL_DEFAULT, 0, out));
+    mmf_encoder_free(enc);
+    return MMF_OK;
+}
+
+/* A tower of the demo's shape, narrower: 4 stages, 32 px, weights and
+ * batchnorm scales and shifts moved off their init. */
+static void cnn_precisions(void) {
+    cnn_config cfg = cnn_config_default(3);
+    cfg.image_size = 32;
+    cfg.channels[0] = 16; cfg.channels[1] = 32; cfg.channels[2] = 32; cfg.channels[3] = 48;
+    cnn_model m;
+    CHECK_OK(cnn_init(&m, &cfg, 11));
+    mmf_rng r;
+    mmf_rng_seed(&r, 12);
+    for (int64_t i = 0; i < m.ps.total; i++) m.ps.data[i] += 0.02f * mmf_rng_normal(&r);
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/cnn_prec", tmpdir);
+    mkdir(dir, 0777);
+    const char *labels[3] = {"a", "b", "c"};
+    CHECK_OK(cnn_save(&m, dir, labels));
+    enum { B = 7, D = 48 };
+    int n = B * 3 * 32 * 32;
+    float *x = malloc(sizeof(float) * n);
+    for (int i = 0; i < n; i++) x[i] = 2.0f * mmf_rng_uniform(&r) - 1.0f;
+    float ref[B * D], got[B * D], got2[B * D];
+    CHECK_OK(cnn_embed(dir, MMF_PRECISION_F32, 1, x, B, ref));
+    struct { mmf_precision p; const char *name; double gate; int ok; const char *missing; } cases[2] = {
+        {MMF_PRECISION_INT8, "int8", 0.99, mmf_int8_supported(), "VNNI"},
+        {MMF_PRECISION_BF16, "bf16", 0.999, mmf_bf16_gemm_supported(), "AVX512-BF16"},
+    };
+    for (int c = 0; c < 2; c++) {
+        mmf_status s = cnn_embed(dir, cases[c].p, 1, x, B, got);
+        if (!cases[c].ok) {
+            CHECK_MSG(s == MMF_ERR_UNSUPPORTED && strstr(mmf_last_error(), cases[c].missing),
+                      "mmfuse_cnn %s without %s: status %d, \"%s\"", cases[c].name, cases[c].missing, s, mmf_last_error());
+            printf("mmfuse_cnn %s refused as it must be: %s\n", cases[c].name, mmf_last_error());
+            continue;
+        }
+        CHECK_MSG(s == MMF_OK, "mmfuse_cnn %s: %s", cases[c].name, mmf_last_error());
+        if (s) continue;
+        double cs = worst_cosine(got, ref, B, D);
+        CHECK_MSG(cs >= cases[c].gate, "mmfuse_cnn %s: worst cosine to fp32 %g < %g", cases[c].name, cs, cases[c].gate);
+        printf("mmfuse_cnn %s: worst cosine to fp32 %.6f over %d embeddings\n", cases[c].name, cs, B);
+        /* 2 threads split the GEMMs, not the images: the same embeddings */
+        CHECK_OK(cnn_embed(dir, cases[c].p, 2, x, B, got2));
+        t_allclose(got2, got, B * D, 1e-6, 1e-5, cases[c].name);
+    }
+    /* auto: bf16 where it pays (which implies the CPU has it), else fp32 */
+    mmf_precision want = mmf_bf16_pays() ? MMF_PRECISION_BF16 : MMF_PRECISION_F32;
+    CHECK_OK(cnn_embed(dir, MMF_PRECISION_AUTO, 1, x, B, got));
+    CHECK_OK(cnn_embed(dir, want, 1, x, B, got2));
+    CHECK_MSG(!memcmp(got, got2, sizeof got), "mmfuse_cnn auto is not the %s path", want ? "bf16" : "fp32");
+    free(x);
+    cnn_free(&m);
 }
 
 static void text_parity(void) {
@@ -242,6 +330,7 @@ int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/mmf_direct_towers_%d", (int)getpid());
     mkdir(tmpdir, 0777);
     cnn_parity();
+    cnn_precisions();
     text_parity();
     trainers();
     char cmd[400];

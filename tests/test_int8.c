@@ -6,8 +6,8 @@
  * VNNI (e.g. ONEDNN_MAX_CPU_ISA=AVX2), int8 must be refused with an error
  * naming the missing feature, and that is what is checked instead. ResNet's
  * convolutions run the same kernel over im2col rows. Also: auto is bf16 where
- * it pays on this core (core/bf16_probe.h), else fp32. (A family without int8, the mmfuse_cnn tower, is
- * refused naming what it runs: tests/cli_direct.sh.) */
+ * it pays on this core (core/bf16_probe.h), else fp32. (The from-scratch mmfuse_cnn tower's bf16 and
+ * int8 are checked the same way in tests/test_direct_towers.c.) */
 #include "test_util.h"
 #include "core/gemm_int8.h"
 #include "core/bf16_probe.h"

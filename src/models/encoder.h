@@ -17,9 +17,10 @@ typedef struct mmf_encoder_ops {
     const char *model_type;   /* config.json model_type */
     const char *family;       /* what it runs, for mmfuse inspect: "RoBERTa (...)" */
     const char *pooler;       /* what pooling "pooler" means for it (NULL: BERT's tanh(dense(h_cls))) */
-    /* Every family runs fp32, bf16 and int8 (the shared transformer layer and
-     * ResNet have all three) but the from-scratch towers, whose small layers
-     * run fp32 only. Its modalities are the forwards it has (text, image). */
+    /* Every family runs fp32, bf16 and int8 (the shared transformer layer,
+     * ResNet and the from-scratch CNN have all three) but the contrastive dual
+     * encoder (mmfuse_clip), which runs fp32 only. Its modalities are the
+     * forwards it has (text, image). */
     int fp32_only;
     /* Fill enc->impl, enc->dim, enc->def_pool, enc->def_norm, enc->max_length,
      * enc->tok (text). enc->cfg, enc->dir and enc->params are set. */
