@@ -83,6 +83,7 @@ static void cnn_parity(void) {
         mmf_encoder_params ep = mmf_encoder_params_default();
         ep.n_threads = nt;
         ep.max_batch = 4;
+        ep.precision = MMF_PRECISION_F32;   /* the parity is fp32's; auto may pick bf16 for this tower */
         mmf_encoder *enc = NULL;
         CHECK_OK(mmf_encoder_load(dir, &ep, &enc));
         if (!enc) break;
