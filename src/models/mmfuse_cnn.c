@@ -38,7 +38,8 @@ typedef struct cnn_inf {
     uint16_t *wb[MAXS];         /* bf16: wr packed (core/gemm_bf16.h) */
     void *wq[MAXS];             /* int8: wr quantised per output channel (core/gemm_int8.h) */
     int chunk;                  /* images per chunk */
-    float *lbuf;                /* chunk x (2 activations + columns) */
+    float *lbuf;                /* chunk x (2 activations + columns; bf16: its columns in bf16) */
+    uint16_t *lact;             /* bf16: the chunk's input activation rounded to bf16 */
     void *lscratch;             /* the kernels' scratch for the largest stage, 64-byte aligned */
 } cnn_inf;
 
@@ -90,6 +91,7 @@ static void cnn_free_impl(mmf_encoder *e) {
     for (int i = 0; i < m->n_stages; i++) { free(m->w[i]); free(m->b[i]); free(m->wr[i]); free(m->wb[i]); free(m->wq[i]); }
     free(m->buf);
     free(m->lbuf);
+    free(m->lact);
     free(m->lscratch);
     free(m);
     e->impl = NULL;
@@ -150,9 +152,13 @@ static mmf_status use_precision(mmf_encoder *e, cnn_inf *m) {
         if (i < m->n_stages - 1) side /= 2;
         prev = m->ch[i];
     }
-    m->lbuf = malloc(sizeof(float) * (size_t)m->chunk * (size_t)per);
+    /* + 16 rows of slack: bf16 columns padded to even K (kpad(9 C) <= 9 C + 1 per
+     * row, inside 2 x col_max uint16), the GEMM's 12-row tiles past the last row */
+    m->lbuf = malloc(sizeof(float) * ((size_t)m->chunk * (size_t)per + 16 * (size_t)(9 * 4096 + 2)));
     m->lscratch = malloc(scr);
-    if (!m->lbuf || !m->lscratch) return mmf_fail(MMF_ERR_NOMEM, "mmfuse_cnn: out of memory for activations");
+    if (m->prec == MMF_PRECISION_BF16) m->lact = malloc(sizeof(uint16_t) * ((size_t)m->chunk * (size_t)m->act_max + 2));
+    if (!m->lbuf || !m->lscratch || (m->prec == MMF_PRECISION_BF16 && !m->lact))
+        return mmf_fail(MMF_ERR_NOMEM, "mmfuse_cnn: out of memory for activations");
     return MMF_OK;
 }
 
@@ -245,6 +251,35 @@ static void im2col3_nhwc(float *cols, const float *in, int nb, int H, int W, int
     }
 }
 
+/* The same windows in bf16 from the activation rounded once (9x fewer
+ * conversions than rounding the columns), rows of kpad(9 C), the pad zero */
+static void im2col3_nhwc_bf16(uint16_t *cols, const uint16_t *in, int nb, int H, int W, int C, int nt) {
+    int64_t rows = (int64_t)nb * H * W;
+    size_t K = (size_t)9 * C, Kp = (size_t)mmf_bf16_kpad((int)K);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && rows * (int64_t)K >= 65536)
+    for (int64_t r = 0; r < rows; r++) {
+        int n = (int)(r / ((int64_t)H * W)), p = (int)(r % ((int64_t)H * W)), oh = p / W, ow = p % W;
+        uint16_t *d = cols + (size_t)r * Kp;
+        for (int kh = 0; kh < 3; kh++) {
+            int ih = oh - 1 + kh;
+            for (int kw = 0; kw < 3; kw++, d += C) {
+                int iw = ow - 1 + kw;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) memset(d, 0, sizeof(uint16_t) * (size_t)C);
+                else memcpy(d, in + (((size_t)n * H + ih) * W + iw) * C, sizeof(uint16_t) * (size_t)C);
+            }
+        }
+        if (Kp > K) *d = 0;
+    }
+}
+
+/* n fp32 values -> bf16, as even-length rows (the converter pads an odd row,
+ * which here would land on the next pixel) */
+static void to_bf16_flat(uint16_t *dst, const float *src, int64_t n, int nt) {
+    const int64_t piece = 4096, full = n / piece, tail = n % piece;
+    mmf_bf16_convert(dst, piece, src, piece, full, (int)piece, nt);
+    if (tail) mmf_bf16_convert(dst + full * piece, tail + 1, src + full * piece, tail, 1, (int)tail, 1);
+}
+
 /* 2x2 stride-2 max pool (floor), NHWC, as mmf_maxpool2d: a NaN wins */
 static void maxpool2_nhwc(float *out, const float *in, int nb, int H, int W, int C, int nt) {
     int OH = H / 2, OW = W / 2;
@@ -292,8 +327,16 @@ static void forward_chunk(const cnn_inf *m, const float *px, int nb, float *out,
     for (int i = 0; i < m->n_stages; i++) {
         int C = m->ch[i];
         int64_t rows = (int64_t)nb * side * side;
-        im2col3_nhwc(col, b, nb, side, side, prev, nt);
-        stage_gemm(m, i, col, rows, 9 * prev, a, nt);
+        if (m->wb[i]) {   /* bf16: columns in bf16, bias and ReLU in the GEMM's epilogue */
+            uint16_t *cb = (uint16_t *)col;
+            to_bf16_flat(m->lact, b, rows * prev, nt);
+            im2col3_nhwc_bf16(cb, m->lact, nb, side, side, prev, nt);
+            mmf_gemm_epi ep = {.bias = m->b[i], .relu = 1, .y = a, .ldy = C};
+            mmf_bf16_gemm(cb, mmf_bf16_kpad(9 * prev), m->wb[i], rows, 9 * prev, C, &ep, nt);
+        } else {
+            im2col3_nhwc(col, b, nb, side, side, prev, nt);
+            stage_gemm(m, i, col, rows, 9 * prev, a, nt);
+        }
         if (i < m->n_stages - 1) {
             maxpool2_nhwc(b, a, nb, side, side, C, nt);
             side /= 2;
