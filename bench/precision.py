@@ -10,10 +10,13 @@ scripts/demo.sh) and, with the same commands as the demo's embed / fusion /
 retrieval / cluster stages, for each precision:
   - embeds the splits, the retrieval queries and the OpenMoji gallery;
   - classification (held-out subgroups, test split) with the demo's chosen
-    fusion head two ways: the demo's fp32-trained head on this precision's test
-    embeddings (isolates the encoder) and a head trained on this precision's
-    embeddings with the demo's settings and seed;
-  - text -> image retrieval R@1 / R@10 through the demo's fp32 align head;
+    fusion operator two ways: the head trained on the fp32 embeddings applied
+    to this precision's test embeddings (isolates the encoder) and a head
+    trained on this precision's embeddings, both with the demo's settings and
+    seed (trained here, not taken from data/demo/fusion: the demo embeds at the
+    default precision, auto, so its heads need not be fp32's);
+  - text -> image retrieval R@1 / R@10 through an align head trained here on
+    the fp32 embeddings as the demo trains its own;
   - k-means NMI / ARI on the fused (demo head), text and image test embeddings;
   - cosine of every embedding to the fp32 one (min / mean, per modality);
   - the embed command's CPU time at 1 thread (images, texts of the train split),
@@ -87,14 +90,30 @@ def first_json(text):
 
 def demo_inputs():
     need = [os.path.join(DEMO, "encoders", "text.path"), os.path.join(DEMO, "encoders", "image.path"),
-            os.path.join(DEMO, "fusion", "best.txt"), os.path.join(DEMO, "retrieval", "align.head.safetensors")]
+            os.path.join(DEMO, "fusion", "best.txt"), os.path.join(DEMO, "machine.json")]
     if not all(os.path.exists(p) for p in need):
         return None
-    best = open(need[2]).read().strip()
-    machine = json.load(open(os.path.join(DEMO, "machine.json")))
-    return {"text": open(need[0]).read().strip(), "image": open(need[1]).read().strip(), "best": best,
-            "head": os.path.join(DEMO, "fusion", best + ".head.safetensors"), "align": need[3],
-            "threads": str(machine.get("threads", os.cpu_count() or 1))}
+    machine = json.load(open(need[3]))
+    return {"text": open(need[0]).read().strip(), "image": open(need[1]).read().strip(),
+            "best": open(need[2]).read().strip(), "threads": str(machine.get("threads", os.cpu_count() or 1))}
+
+
+def train_head(mmf, d, out, name, seed):
+    """the demo's fusion-stage training of its chosen operator on one precision's embeddings"""
+    h = os.path.join(out, name + ".head.safetensors")
+    args = HEAD[:HEAD.index("--seed")] + ["--seed", str(seed)] + HEAD[HEAD.index("--seed") + 2:]
+    run([mmf, "train", "--train", os.path.join(out, "train.safetensors"), "--val", os.path.join(out, "val.safetensors"),
+         "--fusion", d["best"], "--out", h, "--threads", d["threads"]] + args)
+    return h
+
+
+def fp32_heads(mmf, d, out):
+    """the fp32 heads every precision is read through: the fusion head and the align head (scripts/demo.sh's settings)"""
+    d["head"] = train_head(mmf, d, out, "own", 1)
+    d["align"] = os.path.join(out, "align.head.safetensors")
+    run([mmf, "train", "--task", "align", "--train", os.path.join(out, "train.safetensors"), "--val",
+         os.path.join(out, "val.safetensors"), "--epochs", "20", "--patience", "4", "--threads", d["threads"],
+         "--out", d["align"]])
 
 
 def embed_all(mmf, d, prec, out):
@@ -115,9 +134,7 @@ def downstream(mmf, d, out, k):
     r = {}
     test = os.path.join(out, "test.safetensors")
     r["acc_fp32_head"] = first_json(run([mmf, "eval", d["head"], "--data", test, "--json", "--no-table"] + t))["accuracy"]
-    own = os.path.join(out, "own.head.safetensors")
-    run([mmf, "train", "--train", os.path.join(out, "train.safetensors"), "--val", os.path.join(out, "val.safetensors"),
-         "--fusion", d["best"], "--out", own] + HEAD + t)
+    own = d["head"] if os.path.dirname(d["head"]) == out else train_head(mmf, d, out, "own", 1)
     r["acc_own_head"] = first_json(run([mmf, "eval", own, "--data", test, "--json", "--no-table"] + t))["accuracy"]
     for s in ("queries", "gallery"):
         run([mmf, "fuse", d["align"], "--data", os.path.join(out, s + ".safetensors"), "--out",
@@ -155,10 +172,7 @@ def head_seed_spread(mmf, d, out):
     t = ["--threads", d["threads"]]
     accs = []
     for seed in HEAD_SEEDS:
-        h = os.path.join(out, "seed%d.head.safetensors" % seed)
-        args = HEAD[:HEAD.index("--seed")] + ["--seed", str(seed)] + HEAD[HEAD.index("--seed") + 2:]
-        run([mmf, "train", "--train", os.path.join(out, "train.safetensors"), "--val", os.path.join(out, "val.safetensors"),
-             "--fusion", d["best"], "--out", h] + args + t)
+        h = train_head(mmf, d, out, "seed%d" % seed, seed)
         accs.append(first_json(run([mmf, "eval", h, "--data", os.path.join(out, "test.safetensors"), "--json", "--no-table"] + t))["accuracy"])
     return accs
 
@@ -211,6 +225,8 @@ def main():
             refused[p] = str(e).split(": exit 1: ")[-1]
             print("precision bench: %s refused: %s" % (p, refused[p]), file=sys.stderr)
             continue
+        if p == "fp32":
+            fp32_heads(mmf, d, out)
         res[p] = downstream(mmf, d, out, k)
         emb[p] = {s: read_st(os.path.join(out, s + ".safetensors")) for s in ("train", "val", "test", "queries", "queries_train", "gallery")}
         if p == "fp32":
@@ -226,9 +242,9 @@ def main():
     return 0
 
 
-METRICS = [("acc_fp32_head", "classification, the demo's fp32 head (encoder only)"),
+METRICS = [("acc_fp32_head", "classification, the fp32-trained head (encoder only)"),
            ("acc_own_head", "classification, a head trained on these embeddings"),
-           ("r1", "text -> image R@1, held-out names (the demo's retrieval; fp32 align head)"),
+           ("r1", "text -> image R@1, held-out names (the demo's retrieval; fp32-trained align head)"),
            ("r10", "text -> image R@10, held-out names"),
            ("r1_train", "text -> image R@1, training concepts' names -> OpenMoji art"),
            ("r10_train", "text -> image R@10, training concepts' names"),
@@ -259,9 +275,10 @@ def write_fragment(d, res, refused, cos, sp, n_speed, k, cpu_line, load0, load1,
     L.append("- Machine: %s. Measured %s by `bench/precision.py`; %s (load average %.1f at the start, %.1f at the end)." % (
         cpu_line, t_start, "**shared machine, other jobs running**" if busy else "quiet machine", load0[0], load1[0]))
     L.append("- Encoders: the demo's from-scratch towers (`make demo`: text `mmfuse_text`, image `mmfuse_cnn` 32 px), "
-             "each run at the row's precision for every embedding; everything downstream is the demo's commands "
-             "(scripts/demo.sh) at %s threads. Test split: %d held-out concepts' records, %d subgroups; "
-             "fusion head `%s` (the demo's best on validation); 1 point = 0.01." % (
+             "each run at the row's precision (`--precision`) for every embedding; everything downstream is the demo's "
+             "commands and settings (scripts/demo.sh) at %s threads, the fp32 heads trained here on the fp32 embeddings. "
+             "Test split: %d held-out concepts' records, %d subgroups; fusion operator `%s` (the demo's best on "
+             "validation); 1 point = 0.01." % (
                  d["threads"], sum(1 for _ in open(os.path.join(DATA, "test.jsonl"))), k, d["best"]))
     for p, msg in refused.items():
         L.append("- %s: refused on this machine: %s" % (p, msg))
