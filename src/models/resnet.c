@@ -30,9 +30,9 @@
  * int8 precision (mmf_resnet_use_int8): every convolution after the stem reads
  * a ReLU output, quantised per tensor to u8 for a oneDNN u8 x s8 convolution
  * (core/conv_dnnl.h; weights per output channel), bias, residual and ReLU in
- * fp32 after it. The stem (normalised pixels, negative too), and any shape
- * oneDNN refuses, run im2col + an int8 GEMM (core/gemm_int8.h: each row
- * quantised per pixel). ResNet-50 batch 16, 1 thread, CPU time: 520-527 ms
+ * fp32 after it. The stem (normalised pixels, negative too) runs as the fp32
+ * oneDNN convolution; it, and any shape oneDNN refuses, fall back to im2col +
+ * an int8 GEMM (core/gemm_int8.h: each row quantised per pixel). ResNet-50 batch 16, 1 thread, CPU time: 520-527 ms
  * with the convolutions, 638-690 ms with int8 GEMMs only (MMFUSE_SGEMM_ONLY=1). */
 #include "models/resnet.h"
 #include "core/arena.h"
@@ -259,6 +259,8 @@ mmf_status mmf_resnet_use_bf16(mmf_resnet *m, const char *dir) {
     return s;   /* the fp32 weights stay: the path when oneDNN refuses a shape */
 }
 
+static mmf_status direct_conv(conv_bn *c);
+
 static mmf_status quantise_conv(conv_bn *c, int direct) {
     int K = c->k * c->k * c->ic;
     if (!(c->wq = malloc(mmf_int8_packed_bytes(c->oc, K)))) return mmf_fail(MMF_ERR_NOMEM, "resnet: cannot allocate the int8 weights");
@@ -280,6 +282,13 @@ mmf_status mmf_resnet_use_int8(mmf_resnet *m, const char *dir) {
      * later convolution reads a ReLU output, quantised per tensor to u8 for a
      * oneDNN int8 convolution, with the int8 GEMM as its fallback */
     mmf_status s = quantise_conv(&m->stem, 0);
+    /* ... and the stem itself runs as the fp32 oneDNN convolution, its int8
+     * GEMM kept for a shape oneDNN refuses: im2col of 147-value rows (3
+     * channels: a 12-byte copy per tap) and per-row quantisation cost more
+     * than the int8 products saved. ResNet-50 b16, 1 thread, CPU time, shared
+     * Zen 5 (load 3.9-4.4): 321-347 ms against 354-392 ms. MMFUSE_SGEMM_ONLY=1
+     * keeps the int8 GEMM. */
+    if (!s && !getenv("MMFUSE_SGEMM_ONLY")) s = direct_conv(&m->stem);
     for (int i = 0; !s && i < m->nblocks; i++) {
         rn_block *b = &m->blocks[i];
         for (int j = 0; !s && j < b->nconv; j++) s = quantise_conv(&b->c[j], 1);
@@ -296,7 +305,7 @@ mmf_status mmf_resnet_use_int8(mmf_resnet *m, const char *dir) {
  * time: 614-632 ms with them as GEMMs, 644-658 ms as oneDNN convolutions, 725-733
  * ms with every convolution as im2col + GEMM). */
 static mmf_status direct_conv(conv_bn *c) {
-    if (c->k == 1 && c->stride == 1) return MMF_OK;
+    if ((c->k == 1 && c->stride == 1) || c->dc) return MMF_OK;
     if (!(c->dc = mmf_dconv_new(c->w, c->b, c->ic, c->oc, c->k, c->stride, c->pad)))
         return mmf_fail(MMF_ERR_NOMEM, "resnet: cannot set up the oneDNN convolutions");
     return MMF_OK;
