@@ -7,7 +7,8 @@
  *  - the unquantised float64 product: relative error < 2% (the int8 budget).
  * Row counts the encoders meet (1, a short text, a 128-token sequence, a
  * batch), the BERT / MiniLM / ViT shapes, bias, accumulate, every activation,
- * 1 and 2 threads; the primitive cache past its 64 entries; a header that is
+ * 1 and 2 threads; a shape met often (its matrices' own primitives, scales
+ * built in, two matrices of one shape kept apart); the primitive cache past its entries; a header that is
  * not a packed weight and an input with an infinity refused (output
  * untouched). Skipped without VNNI, where int8 precision is refused. */
 #include "test_util.h"
@@ -137,6 +138,34 @@ int main(void) {
         free(Wp);
     }
     unsetenv("MMFUSE_INT8_ACT");
+    /* a shape met often: from its 16th call a matrix runs its own primitive
+     * (its scales built in), which must give the same numbers */
+    {
+        int N = 768, K = 768;
+        float *W = malloc(sizeof(float) * (size_t)N * K), *b = malloc(sizeof(float) * (size_t)N);
+        for (size_t i = 0; i < (size_t)N * K; i++) W[i] = frand() * 0.1f;
+        for (int i = 0; i < N; i++) b[i] = frand();
+        size_t bytes = mmf_mm_i8_bytes(N, K);
+        void *Wp = aligned_alloc(64, (bytes + 63) & ~(size_t)63), *Wq = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+        CHECK(Wp && Wq && mmf_mm_i8_pack(Wp, W, N, K) == 0);
+        for (size_t i = 0; i < (size_t)N * K; i++) W[i] *= -0.5f;   /* a second matrix of the shape */
+        CHECK(mmf_mm_i8_pack(Wq, W, N, K) == 0);
+        for (int it = 0; it < 80; it++) {
+            int act = it & 1 ? MMF_I8_ACT_GELU_ERF : MMF_I8_ACT_NONE;
+            result e = check(5, K, N, 1, 0, act, 1, 0, it & 2 ? Wq : Wp, W, b);
+            if (!(it & 2)) continue;   /* W holds the second matrix */
+            CHECK_MSG(e.quant >= 0.0 && e.quant < 1e-4, "call %d on the second matrix: error %g", it, e.quant);
+        }
+        for (size_t i = 0; i < (size_t)N * K; i++) W[i] *= -2.0f;   /* back to the first */
+        for (int it = 0; it < 4; it++) {
+            result e = check(5, K, N, 1, 0, it & 1 ? MMF_I8_ACT_GELU_ERF : 0, 1, 0, Wp, W, b);
+            CHECK_MSG(e.quant >= 0.0 && e.quant < 1e-4, "first matrix after its own primitive: error %g", e.quant);
+        }
+        free(W);
+        free(b);
+        free(Wp);
+        free(Wq);
+    }
     /* more shapes than the cache holds, then the first again */
     {
         int N = 64, K = 48;
@@ -146,7 +175,7 @@ int main(void) {
         size_t bytes = mmf_mm_i8_bytes(N, K);
         void *Wp = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
         CHECK(Wp && mmf_mm_i8_pack(Wp, W, N, K) == 0);
-        for (int r = 1; r <= 80; r++) {
+        for (int r = 1; r <= 300; r++) {
             result e = check(r, K, N, 1, r & 1, 0, 1, 0, Wp, W, b);
             CHECK_MSG(e.quant >= 0.0 && e.quant < 1e-4, "cache pass, rows %d: error %g", r, e.quant);
         }

@@ -4,13 +4,13 @@
 #include <stdint.h>
 #include <string.h>
 
-enum { CACHE = 64 };
+enum { CACHE = 256 };   /* BERT-base int8 keeps 48 per-matrix primitives per row count */
 struct mmf_prim_entry {
     unsigned char key[MMF_PRIM_KEY_MAX];
     size_t key_bytes;
     dnnl_memory_desc_t md;
     dnnl_primitive_t prim;
-    uint64_t used;
+    uint64_t used, hits;
     int busy;
 };
 static mmf_prim_entry g_cache[CACHE];
@@ -27,12 +27,17 @@ dnnl_primitive_t mmf_prim_acquire(const void *key, size_t key_bytes, const dnnl_
         mmf_prim_entry *c = &g_cache[i];
         if (c->prim && c->key_bytes == key_bytes && !memcmp(c->key, key, key_bytes) && dnnl_memory_desc_equal(&c->md, md)) {
             c->used = ++g_tick;
+            c->hits++;
             c->busy++;
             *entry = c;
             pthread_mutex_unlock(&g_lock);
             return c->prim;
         }
         if (!c->busy && (!slot || !c->prim || (slot->prim && c->used < slot->used))) slot = c;
+    }
+    if (!make) {   /* a lookup only */
+        pthread_mutex_unlock(&g_lock);
+        return NULL;
     }
     dnnl_primitive_t old = NULL;
     if (slot) {   /* reserved while the primitive is made; its old one has no user */
@@ -51,6 +56,7 @@ dnnl_primitive_t mmf_prim_acquire(const void *key, size_t key_bytes, const dnnl_
         slot->md = *md;
         slot->prim = p;
         slot->used = ++g_tick;
+        slot->hits = 0;
         *entry = slot;
     } else slot->busy = 0;
     pthread_mutex_unlock(&g_lock);
@@ -66,3 +72,5 @@ void mmf_prim_release(mmf_prim_entry *entry, dnnl_primitive_t p) {
     entry->busy--;
     pthread_mutex_unlock(&g_lock);
 }
+
+uint64_t mmf_prim_hits(const mmf_prim_entry *entry) { return entry ? entry->hits : 0; }
