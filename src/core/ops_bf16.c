@@ -101,21 +101,29 @@ TGT static void pack_values(uint16_t *dst, const uint16_t *v, int64_t ld, int T,
     }
 }
 
+/* the keys of columns j..j+15 that are visible and kept */
+TGT static inline __mmask16 visible_keys(int j, int visible, const uint8_t *keep) {
+    __mmask16 m = lenmask(visible - j);
+    if (keep && m) {
+        __m128i kb = _mm_maskz_loadu_epi8(m, keep + j);
+        m &= _mm_test_epi8_mask(kb, kb);
+    }
+    return m;
+}
+
 /* Softmax of one score row over the visible, kept keys (scale applied
  * here), written as bf16 probabilities; everything else (and the pad up to
- * the pair) 0. A row with nothing visible is all zeros, as mmf_attention. */
+ * the pair) 0. A row with nothing visible is all zeros, as mmf_attention.
+ * (The masks are recomputed in the second pass rather than kept in a
+ * T-long array on the stack: clang's realignment of such a VLA frame
+ * misaligned the 64-byte spill of the __m512 argument to mmf_v512_exp
+ * when it was not inlined (the fuzz build), a #GP on the first bf16 row.) */
 TGT static void softmax_row_bf16(uint16_t *out, float *s, int T, int visible, const uint8_t *keep, float scale) {
     if (visible > T) visible = T;
     __m512 mx = _mm512_set1_ps(-INFINITY);
-    __mmask16 vm[(T + 15) / 16];
     int any = 0;
-    for (int j = 0, c = 0; j < T; j += 16, c++) {
-        __mmask16 m = lenmask(visible - j);
-        if (keep && m) {
-            __m128i kb = _mm_maskz_loadu_epi8(m, keep + j);
-            m &= _mm_test_epi8_mask(kb, kb);
-        }
-        vm[c] = m;
+    for (int j = 0; j < T; j += 16) {
+        __mmask16 m = visible_keys(j, visible, keep);
         any |= m;
         mx = _mm512_mask_max_ps(mx, m, mx, _mm512_maskz_loadu_ps(m, s + j));
     }
@@ -126,8 +134,9 @@ TGT static void softmax_row_bf16(uint16_t *out, float *s, int T, int visible, co
     }
     const __m512 ms = _mm512_set1_ps(_mm512_reduce_max_ps(mx) * scale), sc = _mm512_set1_ps(scale);
     __m512 sum = _mm512_setzero_ps();
-    for (int j = 0, c = 0; j < T; j += 16, c++) {
-        __m512 e = _mm512_maskz_mov_ps(vm[c], mmf_v512_exp(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(vm[c], s + j), sc, ms)));
+    for (int j = 0; j < T; j += 16) {
+        const __mmask16 m = visible_keys(j, visible, keep);
+        __m512 e = _mm512_maskz_mov_ps(m, mmf_v512_exp(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, s + j), sc, ms)));
         sum = _mm512_add_ps(sum, e);
         _mm512_storeu_ps(s + j, e);   /* s has pad16(T) columns */
     }
